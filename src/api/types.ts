@@ -1,0 +1,149 @@
+// The HTTP API's JSON shapes. The CLI, the dashboard and tests speak only this API.
+//
+// Routes (all JSON; errors are HTTP 4xx/5xx with body { error: { code, message, hint?, path? } }):
+//   GET    /v1/status                         -> StatusSnapshot (any node answers from its own view)
+//   GET    /v1/nodes | /v1/nodes/:node        -> NodeView[] | NodeView
+//   POST   /v1/nodes/:node/pause | resume | drain            -> { ok: true }
+//   DELETE /v1/nodes/:node                    (evict a Down node)  -> { ok: true }
+//   GET    /v1/groups | /v1/groups/:group     -> GroupView[] | GroupView
+//   POST   /v1/groups                         body GroupCreate -> GroupView
+//   DELETE /v1/groups/:group                  -> { ok: true }
+//   PATCH  /v1/groups/:group                  body GroupPatch  -> GroupView
+//   POST   /v1/groups/:group/online | offline                -> { ok: true }
+//   POST   /v1/groups/:group/move             body { node?: string } -> { ok: true, node: string }
+//   GET    /v1/groups/:group/why              -> WhyView
+//   GET    /v1/resources | /v1/resources/:res -> ResourceView[] | ResourceView
+//   POST   /v1/resources                      body ResourceCreate -> ResourceView
+//   DELETE /v1/resources/:res                 -> { ok: true }
+//   PATCH  /v1/resources/:res                 body ResourcePatch -> ResourceView
+//   POST   /v1/resources/:res/online | offline | fail        -> { ok: true }
+//   POST   /v1/resources/:res/deps            body { dependsOn: string } -> ResourceView
+//   DELETE /v1/resources/:res/deps/:dep       -> ResourceView
+//   POST   /v1/apply                          body { spec: ApplySpec, dryRun: boolean } -> ApplyResult
+//   GET    /v1/events?after=ID&limit=N        -> { events: ClusterEvent[] }
+//   GET    /v1/events/stream                  -> text/event-stream of ClusterEvent
+//   GET    /metrics                           -> Prometheus text
+// Writes may be sent to any node: it forwards them to the coordinator.
+
+import type { ClusterEvent } from '../store/types.js';
+import type {
+  CommonProps, DesiredState, FailbackPolicy, GroupState, NodeState, PrivProps, ResourceState, ResourceType,
+} from '../core/types.js';
+
+export interface NodeView {
+  name: string;
+  state: NodeState;
+  /** Id as cluster.exe prints it: position in the node list, from 1. */
+  id: number;
+  apiUrl: string | null;
+  coordinator: boolean;
+  draining: boolean;
+}
+
+export interface GroupView {
+  name: string;
+  state: GroupState;
+  /** Current owner (where it runs, or last ran); null if never placed. */
+  node: string | null;
+  epoch: number;
+  preferredOwners: string[];
+  possibleOwners: string[];
+  failoverThreshold: number;
+  failoverPeriodMs: number;
+  failback: FailbackPolicy;
+  resources: string[];
+}
+
+export interface ResourceView {
+  name: string;
+  group: string;
+  type: ResourceType;
+  node: string | null;
+  state: ResourceState;
+  /** cluster.exe's status column: State plus maintenance flags, e.g. "Online(Maintenance)". */
+  status: string;
+  desired: DesiredState;
+  dependsOn: string[];
+  props: CommonProps;
+  priv: PrivProps;
+  restarts: number;
+  error?: string;
+}
+
+export interface StatusSnapshot {
+  cluster: string;
+  /** The node that answered. */
+  node: string;
+  coordinator: string | null;
+  term: number;
+  appliedSeq: number;
+  nodes: NodeView[];
+  groups: GroupView[];
+  resources: ResourceView[];
+  warnings: string[];
+}
+
+export interface GroupCreate {
+  name: string;
+  preferredOwners?: string[];
+  possibleOwners?: string[];
+  failoverThreshold?: number | null;
+  failoverPeriodMs?: number;
+  failback?: FailbackPolicy;
+}
+export type GroupPatch = Omit<GroupCreate, 'name'>;
+
+export interface ResourceCreate {
+  name: string;
+  group: string;
+  type: ResourceType;
+  props?: Partial<CommonProps>;
+  priv?: PrivProps;
+  dependsOn?: string[];
+}
+export interface ResourcePatch {
+  props?: Partial<CommonProps>;
+  priv?: PrivProps;
+}
+
+export interface WhyView {
+  group: string;
+  node: string | null;
+  state: GroupState;
+  /** One line per reason, most important first. */
+  reasons: string[];
+  /** Per node: could the group run there, and why not. */
+  candidates: { node: string; eligible: boolean; reason: string }[];
+}
+
+/** `cluster apply -f cluster.yaml`: the declarative document. */
+export interface ApplySpec {
+  groups: Record<string, {
+    preferredOwners?: string[];
+    possibleOwners?: string[];
+    failoverThreshold?: number | null;
+    failoverPeriodMs?: number;
+    failback?: FailbackPolicy;
+    /** Desired state of the whole group; default online. */
+    state?: DesiredState;
+    resources?: Record<string, {
+      type: ResourceType;
+      dependsOn?: string[];
+      props?: Partial<CommonProps>;
+      priv?: PrivProps;
+    }>;
+  }>;
+}
+
+export interface ApplyResult {
+  dryRun: boolean;
+  /** Human-readable plan lines, e.g. "create group web", "set web-srv.priv.port = 8080". */
+  plan: string[];
+  applied: boolean;
+}
+
+export interface ApiErrorBody {
+  error: { code: string; message: string; hint?: string; path?: string };
+}
+
+export type { ClusterEvent };

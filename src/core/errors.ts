@@ -1,0 +1,82 @@
+// One registry of every error an operator can see. Codes are permanent: tests check the
+// code, never the text. Each error names the thing, the rule and the value, and says what
+// to do (the hint).
+
+export const errorCodes = {
+  BAD_ARGUMENT: 'an argument or request body is malformed',
+  BAD_CONFIG: 'a configuration file or setting is invalid',
+  BAD_TIMING: 'timing settings are inconsistent (for example self-fence deadline >= lease TTL)',
+  NODE_NOT_FOUND: 'no node by that name',
+  GROUP_NOT_FOUND: 'no group by that name',
+  RESOURCE_NOT_FOUND: 'no resource by that name',
+  GROUP_EXISTS: 'a group by that name exists already',
+  RESOURCE_EXISTS: 'a resource by that name exists already',
+  GROUP_NOT_EMPTY: 'the group still has resources',
+  RESOURCE_NOT_OFFLINE: 'the resource (or its group) must be offline for this change',
+  RESOURCE_HAS_DEPENDENTS: 'other resources depend on this one',
+  DEPENDENCY_CYCLE: 'the dependency would create a cycle',
+  DEPENDENCY_OTHER_GROUP: 'dependencies must stay inside one group',
+  DEPENDENCY_NOT_FOUND: 'the dependency does not exist',
+  DEPENDENCY_EXISTS: 'the dependency exists already',
+  BAD_PROPERTY: 'unknown property or value out of range',
+  RESOURCE_TYPE_UNKNOWN: 'unknown resource type',
+  RESOURCE_NOT_POSSIBLE_OWNER: 'the node is not a possible owner of the group',
+  NODE_NOT_UP: 'the node is not Up',
+  NODE_IS_UP: 'the node must be Down for this operation',
+  NO_COORDINATOR: 'no coordinator is elected right now',
+  STALE_TERM: 'the write carried a term older than the current coordinator term',
+  SEQ_CONFLICT: 'the quorum log moved on while the update was prepared',
+  QUORUM_DISK_FULL: 'the quorum directory has not enough free space',
+  QUORUM_UNAVAILABLE: 'the quorum store cannot be reached or opened',
+  CLUSTER_EXISTS: 'a cluster exists already in that quorum store',
+  CLUSTER_NOT_FOUND: 'no cluster in that quorum store',
+  NODE_NAME_IN_USE: 'another live clusterd runs with that node name',
+  ENDPOINT_UNREACHABLE: 'the clusterd API endpoint does not answer',
+  TIMEOUT: 'the operation did not finish in time',
+  INTERNAL: 'a bug: please report it with the event log',
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export interface ClusterErrorData {
+  code: ErrorCode;
+  message: string;
+  hint?: string;
+  /** Where in a request or file the problem is (for example groups.web.resources.db.dependsOn). */
+  path?: string;
+}
+
+/** An expected failure, carried as a value through core and thrown only at the edges. */
+export class ClusterError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly path: string | undefined;
+  constructor(data: ClusterErrorData) {
+    super(data.message);
+    this.name = 'ClusterError';
+    this.code = data.code;
+    this.hint = data.hint;
+    this.path = data.path;
+  }
+  toJSON(): ClusterErrorData {
+    const out: ClusterErrorData = { code: this.code, message: this.message };
+    if (this.hint !== undefined) out.hint = this.hint;
+    if (this.path !== undefined) out.path = this.path;
+    return out;
+  }
+  /** `error[CODE]: message. hint: ...` as the CLI and clusterd print it. */
+  format(): string {
+    return `error[${this.code}]: ${this.message}${this.hint ? `\nhint: ${this.hint}` : ''}`;
+  }
+}
+
+export function clusterError(code: ErrorCode, message: string, hint?: string, path?: string): ClusterError {
+  const data: ClusterErrorData = { code, message };
+  if (hint !== undefined) data.hint = hint;
+  if (path !== undefined) data.path = path;
+  return new ClusterError(data);
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ClusterError };
+export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+export const fail = <T = never>(error: ClusterError): Result<T> => ({ ok: false, error });

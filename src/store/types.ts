@@ -1,0 +1,150 @@
+// The quorum-store interface: everything the cluster shares lives behind it. Backends:
+// `dir` (embedded, one quorum directory) and later `etcd`; the simulator has its own twin.
+// Every backend gives the same semantics; test/store-contract.ts checks them.
+
+import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, ResourceName, ResourceRuntime } from '../core/types.js';
+import type { ClusterError } from '../core/errors.js';
+
+/**
+ * A node's lease slot. The node bumps `counter` every heartbeat; observers judge liveness on
+ * their own monotonic clock (how long since the counter last changed), never by wall clocks.
+ * `state` lets a node announce a planned drain or a clean stop, so that observers need not wait
+ * for the TTL; `fenced` is written by the node's resource monitor after it has stopped every
+ * resource because clusterd died.
+ */
+export type LeaseState = 'running' | 'draining' | 'stopped' | 'fenced';
+
+export interface LeaseRecord {
+  node: NodeName;
+  counter: number;
+  state: LeaseState;
+  /** Random id of the clusterd process that owns the slot now: a restart changes it. */
+  incarnation: string;
+}
+
+export interface CoordinatorRecord {
+  /** Grows by one on every change of coordinator. 0 before the first election. */
+  term: number;
+  node: NodeName | null;
+}
+
+/**
+ * Who may run a group. Written only by the coordinator, under its term.
+ * phase 'run': `node` should have the group's resources at their desired state.
+ * phase 'stop': `node` must take every resource of the group offline (a move or drain in progress).
+ * `epoch` grows on every change of `node`; resources see it as CLUSTERD_EPOCH.
+ */
+export interface OwnershipRecord {
+  group: GroupName;
+  node: NodeName | null;
+  epoch: number;
+  term: number;
+  phase: 'run' | 'stop';
+}
+
+/** What one node reports about the groups it hosts (runtime state, not configuration). */
+export interface GroupReport {
+  epoch: number;
+  resources: Record<ResourceName, ResourceRuntime>;
+  /** Set when restarts in place are exhausted and the group asks to fail over. */
+  failoverRequested?: boolean;
+}
+
+export interface NodeReport {
+  node: NodeName;
+  incarnation: string;
+  /** Grows with every report of this incarnation. */
+  version: number;
+  /** Where this node's HTTP API answers, for forwarding and `cluster` endpoints. */
+  apiUrl: string;
+  /** Highest quorum-log seq this node has applied. */
+  appliedSeq: number;
+  groups: Record<GroupName, GroupReport>;
+}
+
+export interface LogRecord {
+  seq: number;
+  term: number;
+  /** CRC-32C of the canonical payload; checked on every read. */
+  crc: number;
+  update: ConfigUpdate;
+}
+
+export interface Checkpoint {
+  /** Highest seq folded into `config`. */
+  seq: number;
+  term: number;
+  crc: number;
+  config: ClusterConfig;
+}
+
+export type EventLevel = 'info' | 'warning' | 'error';
+
+export interface ClusterEvent {
+  /** Assigned by the store, grows. */
+  id: number;
+  wallMs: number;
+  node: NodeName;
+  /** Stable event id, for example NODE_DOWN or HEARTBEAT_STOPPED. */
+  event: string;
+  level: EventLevel;
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+export type NewEvent = Omit<ClusterEvent, 'id'>;
+
+export type StoreResult<T> = { ok: true; value: T } | { ok: false; error: ClusterError };
+
+export interface QuorumStore {
+  readonly kind: 'dir' | 'etcd' | 'sim';
+  /** Human-readable location, for messages. */
+  readonly location: string;
+
+  /** Create a new cluster: fails with CLUSTER_EXISTS if one is there. */
+  init(clusterName: string, wallMs: number): Promise<StoreResult<void>>;
+  /** Open an existing cluster: fails with CLUSTER_NOT_FOUND if none. */
+  open(): Promise<StoreResult<{ clusterName: string }>>;
+  close(): Promise<void>;
+
+  /** Reserve a lease slot for `node` (idempotent). Claiming sets a new incarnation. */
+  claimLeaseSlot(node: NodeName, incarnation: string): Promise<StoreResult<void>>;
+  /** Fixed-space write: must keep working when the disk is full. */
+  renewLease(node: NodeName, counter: number, state: LeaseState): Promise<StoreResult<void>>;
+  readLeases(): Promise<LeaseRecord[]>;
+  /** Remove a node's slot (evict). */
+  removeLeaseSlot(node: NodeName): Promise<StoreResult<void>>;
+
+  readCoordinator(): Promise<CoordinatorRecord>;
+  /** Atomically replace `expected` with `next` (next.term must be expected.term + 1). false if it moved. */
+  casCoordinator(expected: CoordinatorRecord, next: CoordinatorRecord): Promise<StoreResult<boolean>>;
+
+  readOwnership(): Promise<OwnershipRecord[]>;
+  /** Upsert records (or delete where node is null and deleting) under `term`; STALE_TERM if the coordinator term moved. */
+  writeOwnership(term: number, records: OwnershipRecord[], deleteGroups?: GroupName[]): Promise<StoreResult<void>>;
+
+  /**
+   * Append updates after `expectedHeadSeq` under `term`. Rejected with STALE_TERM if `term` is not
+   * the current coordinator term, SEQ_CONFLICT if the head moved, QUORUM_DISK_FULL if there is no
+   * room. Durable when it resolves.
+   */
+  appendLog(term: number, expectedHeadSeq: number, updates: ConfigUpdate[]): Promise<StoreResult<LogRecord[]>>;
+  /** Records with seq > afterSeq, in order, at most `max`. */
+  readLog(afterSeq: number, max: number): Promise<StoreResult<LogRecord[]>>;
+  logHead(): Promise<number>;
+  readCheckpoint(): Promise<StoreResult<Checkpoint | null>>;
+  /** Write a checkpoint (atomically) and drop log records it covers. */
+  writeCheckpoint(term: number, seq: number, config: ClusterConfig): Promise<StoreResult<Checkpoint>>;
+
+  writeReport(report: NodeReport): Promise<StoreResult<void>>;
+  readReports(): Promise<NodeReport[]>;
+
+  /** Bounded: the store keeps the newest `eventsMax` events. */
+  appendEvents(events: NewEvent[]): Promise<StoreResult<void>>;
+  readEvents(afterId: number, limit: number): Promise<ClusterEvent[]>;
+
+  /** Grows on every write except lease renewals: pollers re-read only when it moved. */
+  changeVersion(): Promise<number>;
+  /** Best-effort wake-up hint when another process wrote (inotify for dir). Returns unsubscribe. */
+  onChange(cb: () => void): () => void;
+}
