@@ -46,8 +46,15 @@ export interface OwnershipRecord {
 export interface GroupReport {
   epoch: number;
   resources: Record<ResourceName, ResourceRuntime>;
+  /**
+   * The node has taken every resource of the group offline and will not start it again under
+   * this epoch: the coordinator may now give the group to another node (epoch + 1).
+   */
+  released: boolean;
   /** Set when restarts in place are exhausted and the group asks to fail over. */
   failoverRequested?: boolean;
+  /** The node's watchdog stopped everything (clusterd stalled past its self-fence deadline). */
+  fenced?: boolean;
 }
 
 export interface NodeReport {

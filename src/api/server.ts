@@ -1,0 +1,296 @@
+// The HTTP API every node serves (routes in ./types.ts). Reads answer from this node's view;
+// writes are forwarded to the coordinator, which validates them and appends them to the
+// quorum log under its term. Resource /fail goes to the node that runs the resource.
+
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { Registry, Gauge } from 'prom-client';
+import { z } from 'zod';
+import { planApply, type ApplyDoc } from '../core/apply.js';
+import { checkName } from '../core/config.js';
+import { ClusterError, clusterError, type ErrorCode, type Result } from '../core/errors.js';
+import { resourceTypes, type ConfigUpdate } from '../core/types.js';
+import type { ClusterNode } from '../node/node.js';
+import { groupViews, nodeViews, resourceViews, statusSnapshot } from '../node/views.js';
+import { renderDashboard } from '../web/dashboard.js';
+
+const forwardedHeader = 'x-clusterd-forwarded';
+/** Forwarded calls wait at most this long for the coordinator: a CLI request is interactive. */
+const forwardTimeoutMs = 10_000;
+/** Request bodies larger than this are refused: a cluster document is a few KiB. */
+const bodyLimitBytes = 1 << 20;
+
+function statusFor(code: ErrorCode): number {
+  if (code.endsWith('NOT_FOUND')) return 404;
+  if (code.endsWith('EXISTS') || code === 'GROUP_NOT_EMPTY' || code === 'RESOURCE_HAS_DEPENDENTS') return 409;
+  if (code === 'NO_COORDINATOR' || code === 'STALE_TERM' || code === 'SEQ_CONFLICT' || code === 'QUORUM_UNAVAILABLE') return 503;
+  if (code === 'QUORUM_DISK_FULL') return 507;
+  if (code === 'INTERNAL') return 500;
+  return 400;
+}
+
+function sendError(reply: FastifyReply, e: ClusterError): FastifyReply {
+  return reply.code(statusFor(e.code)).send({ error: e.toJSON() });
+}
+
+function unwrap<T>(reply: FastifyReply, r: Result<T>, body: (v: T) => unknown): unknown {
+  if (!r.ok) return sendError(reply, r.error);
+  return body(r.value);
+}
+
+const ms = z.number().int().min(0);
+const failback = z.union([
+  z.object({ mode: z.literal('never') }), z.object({ mode: z.literal('immediate') }),
+  z.object({ mode: z.literal('window'), startHour: z.number().int().min(0).max(23), endHour: z.number().int().min(0).max(23) }),
+]);
+const groupFields = z.object({
+  preferredOwners: z.array(z.string()).optional(), possibleOwners: z.array(z.string()).optional(),
+  failoverThreshold: z.number().int().min(0).nullable().optional(), failoverPeriodMs: ms.optional(), failback: failback.optional(),
+}).strict();
+const privValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]);
+const propsSchema = z.record(z.string(), z.union([z.number(), z.string()]));
+const schemas = {
+  groupCreate: groupFields.extend({ name: z.string() }).strict(),
+  groupPatch: groupFields,
+  move: z.object({ node: z.string().optional() }).strict(),
+  resourceCreate: z.object({
+    name: z.string(), group: z.string(), type: z.enum(resourceTypes), props: propsSchema.optional(),
+    priv: z.record(z.string(), privValue).optional(), dependsOn: z.array(z.string()).optional(),
+  }).strict(),
+  resourcePatch: z.object({ props: propsSchema.optional(), priv: z.record(z.string(), privValue).optional() }).strict(),
+  dep: z.object({ dependsOn: z.string() }).strict(),
+  apply: z.object({ spec: z.object({ groups: z.record(z.string(), z.any()) }).strict(), dryRun: z.boolean().optional() }).strict(),
+};
+
+function parse<T>(schema: z.ZodType<T>, body: unknown): Result<T> {
+  const r = schema.safeParse(body ?? {});
+  if (r.success) return { ok: true, value: r.data };
+  const issues = r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+  return { ok: false, error: clusterError('BAD_ARGUMENT', `request body is not valid: ${issues}`, 'see the API reference in the README', r.error.issues[0]?.path.join('.')) };
+}
+
+export interface ApiServer {
+  app: FastifyInstance;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startApi(node: ClusterNode, host: string, port: number): Promise<ApiServer> {
+  const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes });
+  routes(app, node);
+  const address = await app.listen({ host, port });
+  return { app, url: address, close: () => app.close() };
+}
+
+/** Forward a write to the coordinator unless we are it. Returns true if it replied. */
+async function forwardToCoordinator(node: ClusterNode, req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+  if (node.isCoordinator()) return false;
+  const c = node.coordinator.node;
+  const target = c ? node.currentReports()[c]?.apiUrl : undefined;
+  if (!target || req.headers[forwardedHeader]) {
+    sendError(reply, clusterError('NO_COORDINATOR', c ? `the coordinator ${c} cannot be reached from ${node.name}` : 'no coordinator is elected right now', 'retry in a second'));
+    return true;
+  }
+  await forward(target, req, reply);
+  return true;
+}
+
+async function forward(target: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  try {
+    const res = await fetch(new URL(req.url, target), {
+      method: req.method, headers: { 'content-type': 'application/json', [forwardedHeader]: '1' },
+      body: req.method === 'GET' || req.method === 'DELETE' ? undefined : JSON.stringify(req.body ?? {}),
+      signal: AbortSignal.timeout(forwardTimeoutMs),
+    });
+    reply.code(res.status).header('content-type', 'application/json').send(await res.text());
+  } catch (e) {
+    sendError(reply, clusterError('ENDPOINT_UNREACHABLE', `forwarding to ${target} failed: ${(e as Error).message}`, 'retry: the coordinator may be changing'));
+  }
+}
+
+type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+/** A write: forwarded to the coordinator, which runs `h`. */
+function write(node: ClusterNode, h: Handler): Handler {
+  return async (req, reply) => ((await forwardToCoordinator(node, req, reply)) ? reply : h(req, reply));
+}
+
+function routes(app: FastifyInstance, node: ClusterNode): void {
+  type P = { node?: string; group?: string; res?: string; dep?: string; op?: string };
+  const params = (req: FastifyRequest) => req.params as P;
+  const commit = async (reply: FastifyReply, updates: ConfigUpdate[], body: () => unknown) => unwrap(reply, await node.commit(updates), body);
+  const findGroup = (g: string) => groupViews(node).find((x) => x.name === g);
+  const findRes = (r: string) => resourceViews(node).find((x) => x.name === r);
+  const notFound = (reply: FastifyReply, kind: 'GROUP_NOT_FOUND' | 'RESOURCE_NOT_FOUND' | 'NODE_NOT_FOUND', name: string) =>
+    sendError(reply, clusterError(kind, `no ${kind.split('_')[0]!.toLowerCase()} '${name}'`, `cluster ${kind === 'RESOURCE_NOT_FOUND' ? 'res' : kind.split('_')[0]!.toLowerCase()} lists them`));
+
+  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+    const code: ErrorCode = err.statusCode && err.statusCode < 500 ? 'BAD_ARGUMENT' : 'INTERNAL';
+    sendError(reply, clusterError(code, err.message));
+  });
+  app.get('/', async (_req, reply) => reply.type('text/html').send(renderDashboard()));
+  app.get('/v1/status', async () => statusSnapshot(node));
+  app.get('/v1/nodes', async () => nodeViews(node));
+  app.get('/v1/nodes/:node', async (req, reply) => nodeViews(node).find((n) => n.name === params(req).node) ?? notFound(reply, 'NODE_NOT_FOUND', params(req).node!));
+  app.post('/v1/nodes/:node/:op', write(node, async (req, reply) => {
+    const { node: name, op } = params(req);
+    if (!node.config.nodes[name!]) return notFound(reply, 'NODE_NOT_FOUND', name!);
+    if (op === 'pause' || op === 'resume') return commit(reply, [{ op: 'node-pause', node: name!, paused: op === 'pause' }], () => ({ ok: true }));
+    if (op === 'drain') {
+      const r = await node.commit([{ op: 'node-pause', node: name!, paused: true }]);
+      if (!r.ok) return sendError(reply, r.error);
+      return unwrap(reply, node.drain(name!), () => ({ ok: true }));
+    }
+    return sendError(reply, clusterError('BAD_ARGUMENT', `unknown node operation '${op}'`, 'pause, resume or drain'));
+  }));
+  app.delete('/v1/nodes/:node', write(node, async (req, reply) => {
+    const name = params(req).node!;
+    if (node.nodeViews()[name]?.state !== 'Down') return sendError(reply, clusterError('NODE_IS_UP', `node '${name}' is not Down: stop it first`, `stop clusterd on ${name}, then evict it`));
+    return commit(reply, [{ op: 'node-remove', node: name }], () => ({ ok: true }));
+  }));
+
+  app.get('/v1/groups', async () => groupViews(node));
+  app.get('/v1/groups/:group', async (req, reply) => findGroup(params(req).group!) ?? notFound(reply, 'GROUP_NOT_FOUND', params(req).group!));
+  app.get('/v1/groups/:group/why', async (req, reply) => {
+    const g = findGroup(params(req).group!);
+    if (!g) return notFound(reply, 'GROUP_NOT_FOUND', params(req).group!);
+    const w = node.why(g.name);
+    return { group: g.name, node: g.node, state: g.state, reasons: w.reasons, candidates: w.candidates };
+  });
+  app.post('/v1/groups', write(node, async (req, reply) => {
+    const b = parse(schemas.groupCreate, req.body);
+    if (!b.ok) return sendError(reply, b.error);
+    const { name, ...rest } = b.value;
+    return commit(reply, [{ op: 'group-create', group: name, ...rest }], () => findGroup(name));
+  }));
+  app.delete('/v1/groups/:group', write(node, async (req, reply) => commit(reply, [{ op: 'group-delete', group: params(req).group! }], () => ({ ok: true }))));
+  app.patch('/v1/groups/:group', write(node, async (req, reply) => {
+    const b = parse(schemas.groupPatch, req.body);
+    if (!b.ok) return sendError(reply, b.error);
+    return commit(reply, [{ op: 'group-set', group: params(req).group!, ...b.value }], () => findGroup(params(req).group!));
+  }));
+  app.post('/v1/groups/:group/:op', write(node, async (req, reply) => {
+    const { group, op } = params(req);
+    if (op === 'online' || op === 'offline') {
+      if (op === 'online') node.clearFailed(group!);
+      return commit(reply, [{ op: 'group-desired', group: group!, desired: op }], () => ({ ok: true }));
+    }
+    if (op === 'move') {
+      const b = parse(schemas.move, req.body);
+      if (!b.ok) return sendError(reply, b.error);
+      return unwrap(reply, node.requestMove(group!, b.value.node ?? null), (target) => ({ ok: true, node: target }));
+    }
+    return sendError(reply, clusterError('BAD_ARGUMENT', `unknown group operation '${op}'`, 'online, offline or move'));
+  }));
+
+  app.get('/v1/resources', async () => resourceViews(node));
+  app.get('/v1/resources/:res', async (req, reply) => findRes(params(req).res!) ?? notFound(reply, 'RESOURCE_NOT_FOUND', params(req).res!));
+  app.post('/v1/resources', write(node, async (req, reply) => {
+    const b = parse(schemas.resourceCreate, req.body);
+    if (!b.ok) return sendError(reply, b.error);
+    const { name, group, type, props, priv, dependsOn } = b.value;
+    const u: ConfigUpdate = { op: 'resource-create', resource: name, group, type, props: props as never, priv: priv ?? {}, dependsOn: dependsOn ?? [] };
+    return commit(reply, [u], () => findRes(name));
+  }));
+  app.delete('/v1/resources/:res', write(node, async (req, reply) => {
+    const r = node.config.resources[params(req).res!];
+    if (r && findRes(r.name)?.state !== 'Offline') {
+      return sendError(reply, clusterError('RESOURCE_NOT_OFFLINE', `resource '${r.name}' is ${findRes(r.name)?.state}: take it offline before deleting it`, `cluster res "${r.name}" /offline`));
+    }
+    return commit(reply, [{ op: 'resource-delete', resource: params(req).res! }], () => ({ ok: true }));
+  }));
+  app.patch('/v1/resources/:res', write(node, async (req, reply) => {
+    const b = parse(schemas.resourcePatch, req.body);
+    if (!b.ok) return sendError(reply, b.error);
+    return commit(reply, [{ op: 'resource-set', resource: params(req).res!, props: b.value.props as never, priv: b.value.priv ?? {} }], () => findRes(params(req).res!));
+  }));
+  app.post('/v1/resources/:res/deps', write(node, async (req, reply) => {
+    const b = parse(schemas.dep, req.body);
+    if (!b.ok) return sendError(reply, b.error);
+    return commit(reply, [{ op: 'resource-add-dep', resource: params(req).res!, dependsOn: b.value.dependsOn }], () => findRes(params(req).res!));
+  }));
+  app.delete('/v1/resources/:res/deps/:dep', write(node, async (req, reply) =>
+    commit(reply, [{ op: 'resource-remove-dep', resource: params(req).res!, dependsOn: params(req).dep! }], () => findRes(params(req).res!))));
+  app.post('/v1/resources/:res/:op', async (req, reply) => {
+    const { res, op } = params(req);
+    const r = node.config.resources[res!];
+    if (!r) return notFound(reply, 'RESOURCE_NOT_FOUND', res!);
+    if (op === 'fail') return failResource(node, r.group, res!, req, reply);
+    if ((await forwardToCoordinator(node, req, reply))) return reply;
+    if (op === 'online' || op === 'offline') {
+      if (op === 'online') node.clearFailed(r.group);
+      return commit(reply, [{ op: 'resource-desired', resource: res!, desired: op }], () => ({ ok: true }));
+    }
+    if (op === 'move') {
+      const b = parse(schemas.move, req.body);
+      if (!b.ok) return sendError(reply, b.error);
+      return unwrap(reply, node.requestMove(r.group, b.value.node ?? null), (target) => ({ ok: true, node: target }));
+    }
+    return sendError(reply, clusterError('BAD_ARGUMENT', `unknown resource operation '${op}'`, 'online, offline, move or fail'));
+  });
+
+  app.post('/v1/apply', write(node, async (req, reply) => {
+    const b = parse(schemas.apply, req.body);
+    if (!b.ok) return sendError(reply, b.error);
+    for (const g of Object.keys(b.value.spec.groups)) {
+      const n = checkName('group', g, `groups.${g}`);
+      if (!n.ok) return sendError(reply, n.error);
+    }
+    const plan = planApply(node.config, b.value.spec as ApplyDoc);
+    if (!plan.ok) return sendError(reply, plan.error);
+    if (b.value.dryRun || plan.value.updates.length === 0) return { dryRun: !!b.value.dryRun, plan: plan.value.lines, applied: false };
+    return commit(reply, plan.value.updates, () => ({ dryRun: false, plan: plan.value.lines, applied: true }));
+  }));
+
+  app.get('/v1/events', async (req) => {
+    const q = req.query as { after?: string; limit?: string };
+    const limit = Math.min(Math.max(Number(q.limit ?? 100) || 100, 1), 10_000);
+    return { events: await node.readEvents(Number(q.after ?? 0) || 0, limit) };
+  });
+  app.get('/v1/events/stream', (req, reply) => streamEvents(node, req, reply));
+  const metrics = metricsRegistry(node);
+  app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+}
+
+async function failResource(node: ClusterNode, group: string, res: string, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  const owner = node.ownership[group]?.node;
+  if (owner === node.name || req.headers[forwardedHeader]) return unwrap(reply, node.failResource(res), () => ({ ok: true }));
+  const target = owner ? node.currentReports()[owner]?.apiUrl : undefined;
+  if (!target) return sendError(reply, clusterError('NODE_NOT_UP', `resource '${res}' is not running anywhere`, `cluster res "${res}" /online`));
+  await forward(target, req, reply);
+  return reply;
+}
+
+/** Server-sent events: the event log as it grows. Polls the store; bounded per write. */
+async function streamEvents(node: ClusterNode, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  const q = req.query as { after?: string };
+  let after = Number(q.after ?? 0) || 0;
+  let open = true;
+  req.raw.on('close', () => { open = false; });
+  while (open && !node.stopped) {
+    for (const e of await node.readEvents(after, 500)) {
+      raw.write(`id: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`);
+      after = e.id;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  raw.end();
+}
+
+function metricsRegistry(node: ClusterNode): Registry {
+  const registry = new Registry();
+  const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge<string>) => void) =>
+    new Gauge({ name, help, labelNames, registers: [registry], collect(this: Gauge<string>) { this.reset(); collect(this); } });
+  gauge('clusterd_node_state', 'Node state as this node sees it (1 for the current state)', ['node', 'state'], (g) => {
+    for (const n of nodeViews(node)) g.set({ node: n.name, state: n.state }, 1);
+  });
+  gauge('clusterd_group_online', 'Group is Online (1) or not (0)', ['group', 'node'], (g) => {
+    for (const gr of groupViews(node)) g.set({ group: gr.name, node: gr.node ?? '' }, gr.state === 'Online' ? 1 : 0);
+  });
+  gauge('clusterd_coordinator_term', 'Current coordinator term', [], (g) => g.set(node.coordinator.term));
+  gauge('clusterd_applied_seq', 'Highest quorum-log seq applied on this node', [], (g) => g.set(node.appliedSeq));
+  gauge('clusterd_events_dropped', 'Events dropped because the event queue was full', [], (g) => g.set(node.eventsDropped));
+  return registry;
+}

@@ -1,0 +1,370 @@
+// The cluster database as a fold: applyUpdate(config, update) validates one update against the
+// current configuration and returns the next configuration, or an error that names the rule.
+// The coordinator validates before appending to the quorum log; replay applies the same
+// function, so a record that was accepted once is accepted again on every node.
+
+import { clusterError, fail, ok, type Result } from './errors.js';
+import {
+  commonPropDefaults, groupDefaults, resourceTypes,
+  type ClusterConfig, type CommonProps, type ConfigUpdate, type FailbackPolicy, type GroupConfig,
+  type PrivProps, type ResourceConfig, type ResourceName,
+} from './types.js';
+
+export function emptyConfig(name: string): ClusterConfig {
+  return { name, nodes: {}, groups: {}, resources: {} };
+}
+
+/** Names: what an operator can type and a filesystem can hold. */
+const nameRe = /^[A-Za-z0-9][A-Za-z0-9 ._:@-]{0,62}$/;
+const nameMax = 63;
+
+export function checkName(kind: string, name: unknown, path?: string): Result<string> {
+  if (typeof name !== 'string' || !nameRe.test(name)) {
+    return fail(clusterError('BAD_ARGUMENT',
+      `${kind} name ${JSON.stringify(name)} is not valid: use 1-${nameMax} letters, digits, space or ._:@- starting with a letter or digit`,
+      undefined, path));
+  }
+  return ok(name);
+}
+
+/** Bounds of common properties: [min, max]. Why these: a check more often than every 100 ms is a busy loop; a day is the longest useful period. */
+const propBounds: Record<Exclude<keyof CommonProps, 'restartAction'>, [number, number]> = {
+  looksAliveIntervalMs: [100, 86_400_000],
+  isAliveIntervalMs: [100, 86_400_000],
+  pendingTimeoutMs: [100, 86_400_000],
+  restartThreshold: [0, 1_000],
+  restartPeriodMs: [0, 7 * 86_400_000],
+  restartDelayMs: [0, 3_600_000],
+  stopGraceMs: [0, 600_000],
+};
+const restartActions = ['none', 'restart', 'restart-failover'];
+
+export function checkProps(resource: string, props: Record<string, unknown>): Result<Partial<CommonProps>> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(props)) {
+    const path = `resources.${resource}.props.${key}`;
+    if (key === 'restartAction') {
+      const v = value === 0 ? 'none' : value === 1 ? 'restart' : value === 2 ? 'restart-failover' : value;
+      if (typeof v !== 'string' || !restartActions.includes(v)) {
+        return fail(clusterError('BAD_PROPERTY', `property restartAction of resource '${resource}' must be one of ${restartActions.join(', ')} (or 0, 1, 2), not ${JSON.stringify(value)}`, undefined, path));
+      }
+      out[key] = v;
+      continue;
+    }
+    const bounds = propBounds[key as keyof typeof propBounds];
+    if (!bounds) {
+      return fail(clusterError('BAD_PROPERTY', `resource '${resource}' has no common property '${key}'`,
+        `common properties: ${Object.keys(commonPropDefaults).join(', ')}; type-specific settings go in /priv`, path));
+    }
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < bounds[0] || value > bounds[1]) {
+      return fail(clusterError('BAD_PROPERTY', `property ${key} of resource '${resource}' must be an integer in [${bounds[0]}, ${bounds[1]}], not ${JSON.stringify(value)}`, undefined, path));
+    }
+    out[key] = value;
+  }
+  return ok(out as Partial<CommonProps>);
+}
+
+export function checkPriv(resource: string, priv: unknown): Result<PrivProps> {
+  if (typeof priv !== 'object' || priv === null || Array.isArray(priv)) {
+    return fail(clusterError('BAD_PROPERTY', `private properties of '${resource}' must be an object`));
+  }
+  for (const [key, value] of Object.entries(priv)) {
+    const okValue = ['string', 'number', 'boolean'].includes(typeof value) ||
+      (Array.isArray(value) && value.every((v) => typeof v === 'string'));
+    if (!okValue) {
+      return fail(clusterError('BAD_PROPERTY', `private property ${key} of '${resource}' must be a string, number, boolean or list of strings`, undefined, `resources.${resource}.priv.${key}`));
+    }
+  }
+  return ok(priv as PrivProps);
+}
+
+function checkFailback(group: string, fb: FailbackPolicy): Result<FailbackPolicy> {
+  const path = `groups.${group}.failback`;
+  if (fb.mode === 'never' || fb.mode === 'immediate') return ok({ mode: fb.mode });
+  if (fb.mode === 'window') {
+    const hourOk = (h: unknown) => typeof h === 'number' && Number.isInteger(h) && h >= 0 && h <= 23;
+    if (!hourOk(fb.startHour) || !hourOk(fb.endHour)) {
+      return fail(clusterError('BAD_PROPERTY', `failback window of group '${group}' needs startHour and endHour in 0..23`, undefined, path));
+    }
+    return ok({ mode: 'window', startHour: fb.startHour, endHour: fb.endHour });
+  }
+  return fail(clusterError('BAD_PROPERTY', `failback of group '${group}' must be never, immediate or a window`, 'cluster group G /prop:failback=never|immediate|HH-HH', path));
+}
+
+function checkGroupFields(group: string, u: Partial<GroupConfig>, config: ClusterConfig): Result<Partial<GroupConfig>> {
+  const out: Partial<GroupConfig> = {};
+  for (const key of ['preferredOwners', 'possibleOwners'] as const) {
+    const list = u[key];
+    if (list === undefined) continue;
+    if (!Array.isArray(list) || new Set(list).size !== list.length) {
+      return fail(clusterError('BAD_PROPERTY', `${key} of group '${group}' must be a list of distinct node names`, undefined, `groups.${group}.${key}`));
+    }
+    for (const n of list) {
+      if (!config.nodes[n]) {
+        return fail(clusterError('NODE_NOT_FOUND', `${key} of group '${group}' names node '${n}', which is not in the cluster`,
+          `nodes: ${Object.keys(config.nodes).join(', ') || '(none yet)'}`, `groups.${group}.${key}`));
+      }
+    }
+    out[key] = [...list];
+  }
+  if (u.failoverThreshold !== undefined) {
+    const t = u.failoverThreshold;
+    if (t !== null && (!Number.isInteger(t) || t < 0 || t > 1000)) {
+      return fail(clusterError('BAD_PROPERTY', `failoverThreshold of group '${group}' must be an integer in [0, 1000] or null (nodes - 1), not ${t}`, undefined, `groups.${group}.failoverThreshold`));
+    }
+    out.failoverThreshold = t;
+  }
+  if (u.failoverPeriodMs !== undefined) {
+    const p = u.failoverPeriodMs;
+    if (!Number.isInteger(p) || p < 0 || p > 7 * 86_400_000) {
+      return fail(clusterError('BAD_PROPERTY', `failoverPeriodMs of group '${group}' must be an integer in [0, 604800000], not ${p}`, undefined, `groups.${group}.failoverPeriodMs`));
+    }
+    out.failoverPeriodMs = p;
+  }
+  if (u.failback !== undefined) {
+    const fb = checkFailback(group, u.failback);
+    if (!fb.ok) return fb;
+    out.failback = fb.value;
+  }
+  return ok(out);
+}
+
+/** Would adding edge `from -> to` (from depends on to) close a cycle? */
+export function wouldCycle(resources: Record<ResourceName, ResourceConfig>, from: string, to: string): string[] | null {
+  // Walk from `to` along dependsOn; reaching `from` means a cycle. Returns the cycle path.
+  const stack: string[][] = [[to]];
+  const seen = new Set<string>();
+  while (stack.length > 0) {
+    const path = stack.pop()!;
+    const at = path[path.length - 1]!;
+    if (at === from) return [from, ...path];
+    if (seen.has(at)) continue;
+    seen.add(at);
+    for (const d of resources[at]?.dependsOn ?? []) stack.push([...path, d]);
+  }
+  return null;
+}
+
+function checkDeps(config: ClusterConfig, res: ResourceConfig, deps: string[]): Result<void> {
+  for (const d of deps) {
+    const target = config.resources[d];
+    const path = `resources.${res.name}.dependsOn`;
+    if (!target) return fail(clusterError('DEPENDENCY_NOT_FOUND', `resource '${res.name}' cannot depend on '${d}': no such resource`, undefined, path));
+    if (target.group !== res.group) {
+      return fail(clusterError('DEPENDENCY_OTHER_GROUP', `resource '${res.name}' (group '${res.group}') cannot depend on '${d}' (group '${target.group}'): dependencies stay inside one group`, `move one of them: both must be in the same group`, path));
+    }
+    const cycle = d === res.name ? [d, d] : wouldCycle({ ...config.resources, [res.name]: res }, res.name, d);
+    if (cycle) return fail(clusterError('DEPENDENCY_CYCLE', `dependency ${res.name} -> ${d} would create a cycle: ${cycle.join(' -> ')}`, `remove one edge with /removedep`, path));
+  }
+  return ok(undefined);
+}
+
+type Updater = (c: ClusterConfig, u: never) => Result<ClusterConfig>;
+
+const clone = (c: ClusterConfig): ClusterConfig => ({
+  name: c.name, nodes: { ...c.nodes }, groups: { ...c.groups }, resources: { ...c.resources },
+});
+
+function needGroup(c: ClusterConfig, g: string): Result<GroupConfig> {
+  const group = c.groups[g];
+  return group ? ok(group) : fail(clusterError('GROUP_NOT_FOUND', `no group '${g}'`, 'cluster group lists the groups'));
+}
+function needResource(c: ClusterConfig, r: string): Result<ResourceConfig> {
+  const res = c.resources[r];
+  return res ? ok(res) : fail(clusterError('RESOURCE_NOT_FOUND', `no resource '${r}'`, 'cluster res lists the resources'));
+}
+
+const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<ConfigUpdate, { op: K }>) => Result<ClusterConfig> } = {
+  'node-add': (c, u) => {
+    const n = checkName('node', u.node);
+    if (!n.ok) return n;
+    const next = clone(c);
+    next.nodes[u.node] = c.nodes[u.node] ?? { name: u.node, paused: false };
+    return ok(next);
+  },
+  'node-remove': (c, u) => {
+    if (!c.nodes[u.node]) return fail(clusterError('NODE_NOT_FOUND', `no node '${u.node}'`));
+    const next = clone(c);
+    delete next.nodes[u.node];
+    for (const [name, g] of Object.entries(next.groups)) {
+      next.groups[name] = { ...g, preferredOwners: g.preferredOwners.filter((n) => n !== u.node), possibleOwners: g.possibleOwners.filter((n) => n !== u.node) };
+    }
+    return ok(next);
+  },
+  'node-pause': (c, u) => {
+    const node = c.nodes[u.node];
+    if (!node) return fail(clusterError('NODE_NOT_FOUND', `no node '${u.node}'`, 'cluster node lists the nodes'));
+    const next = clone(c);
+    next.nodes[u.node] = { ...node, paused: u.paused };
+    return ok(next);
+  },
+  'group-create': (c, u) => {
+    const n = checkName('group', u.group, 'name');
+    if (!n.ok) return n;
+    if (c.groups[u.group]) return fail(clusterError('GROUP_EXISTS', `group '${u.group}' exists already`, `cluster group "${u.group}" /prop:K=V changes it`));
+    const fields = checkGroupFields(u.group, u, c);
+    if (!fields.ok) return fields;
+    const next = clone(c);
+    next.groups[u.group] = {
+      name: u.group, preferredOwners: [], possibleOwners: [], failoverThreshold: groupDefaults.failoverThreshold,
+      failoverPeriodMs: groupDefaults.failoverPeriodMs, failback: groupDefaults.failback, ...fields.value,
+    };
+    return ok(next);
+  },
+  'group-delete': (c, u) => {
+    const g = needGroup(c, u.group);
+    if (!g.ok) return g;
+    const members = Object.values(c.resources).filter((r) => r.group === u.group).map((r) => r.name);
+    if (members.length > 0) {
+      return fail(clusterError('GROUP_NOT_EMPTY', `group '${u.group}' still has resources: ${members.join(', ')}`, `delete them first: cluster res NAME /delete`));
+    }
+    const next = clone(c);
+    delete next.groups[u.group];
+    return ok(next);
+  },
+  'group-set': (c, u) => {
+    const g = needGroup(c, u.group);
+    if (!g.ok) return g;
+    const fields = checkGroupFields(u.group, u, c);
+    if (!fields.ok) return fields;
+    const next = clone(c);
+    next.groups[u.group] = { ...g.value, ...fields.value };
+    return ok(next);
+  },
+  'group-desired': (c, u) => {
+    const g = needGroup(c, u.group);
+    if (!g.ok) return g;
+    const next = clone(c);
+    for (const r of Object.values(c.resources)) {
+      if (r.group === u.group) next.resources[r.name] = { ...r, desired: u.desired };
+    }
+    return ok(next);
+  },
+  'resource-create': (c, u) => {
+    const n = checkName('resource', u.resource, 'name');
+    if (!n.ok) return n;
+    if (c.resources[u.resource]) return fail(clusterError('RESOURCE_EXISTS', `resource '${u.resource}' exists already`, `cluster res "${u.resource}" /prop:K=V or /priv:K=V changes it`));
+    const g = needGroup(c, u.group);
+    if (!g.ok) return g;
+    if (!(resourceTypes as readonly string[]).includes(u.type)) {
+      return fail(clusterError('RESOURCE_TYPE_UNKNOWN', `resource type '${u.type}' is unknown`, `types: ${resourceTypes.join(', ')}`, 'type'));
+    }
+    const props = checkProps(u.resource, u.props ?? {});
+    if (!props.ok) return props;
+    const priv = checkPriv(u.resource, u.priv ?? {});
+    if (!priv.ok) return priv;
+    const res: ResourceConfig = {
+      name: u.resource, group: u.group, type: u.type, props: { ...commonPropDefaults, ...props.value },
+      priv: { ...priv.value }, dependsOn: [], desired: u.desired ?? 'offline',
+    };
+    const deps = checkDeps(c, res, u.dependsOn ?? []);
+    if (!deps.ok) return deps;
+    const next = clone(c);
+    next.resources[u.resource] = { ...res, dependsOn: [...new Set(u.dependsOn ?? [])] };
+    return ok(next);
+  },
+  'resource-delete': (c, u) => {
+    const r = needResource(c, u.resource);
+    if (!r.ok) return r;
+    const dependents = Object.values(c.resources).filter((x) => x.dependsOn.includes(u.resource)).map((x) => x.name);
+    if (dependents.length > 0) {
+      return fail(clusterError('RESOURCE_HAS_DEPENDENTS', `resource '${u.resource}' is needed by ${dependents.join(', ')}`, `remove the dependencies first: cluster res ${dependents[0]} /removedep:"${u.resource}"`));
+    }
+    const next = clone(c);
+    delete next.resources[u.resource];
+    return ok(next);
+  },
+  'resource-set': (c, u) => {
+    const r = needResource(c, u.resource);
+    if (!r.ok) return r;
+    const props = checkProps(u.resource, u.props ?? {});
+    if (!props.ok) return props;
+    const priv = checkPriv(u.resource, u.priv ?? {});
+    if (!priv.ok) return priv;
+    const next = clone(c);
+    next.resources[u.resource] = { ...r.value, props: { ...r.value.props, ...props.value }, priv: { ...r.value.priv, ...priv.value } };
+    return ok(next);
+  },
+  'resource-add-dep': (c, u) => {
+    const r = needResource(c, u.resource);
+    if (!r.ok) return r;
+    if (r.value.dependsOn.includes(u.dependsOn)) {
+      return fail(clusterError('DEPENDENCY_EXISTS', `resource '${u.resource}' already depends on '${u.dependsOn}'`));
+    }
+    const deps = checkDeps(c, r.value, [u.dependsOn]);
+    if (!deps.ok) return deps;
+    const next = clone(c);
+    next.resources[u.resource] = { ...r.value, dependsOn: [...r.value.dependsOn, u.dependsOn] };
+    return ok(next);
+  },
+  'resource-remove-dep': (c, u) => {
+    const r = needResource(c, u.resource);
+    if (!r.ok) return r;
+    if (!r.value.dependsOn.includes(u.dependsOn)) {
+      return fail(clusterError('DEPENDENCY_NOT_FOUND', `resource '${u.resource}' does not depend on '${u.dependsOn}'`, `cluster res "${u.resource}" /listdep shows its dependencies`));
+    }
+    const next = clone(c);
+    next.resources[u.resource] = { ...r.value, dependsOn: r.value.dependsOn.filter((d) => d !== u.dependsOn) };
+    return ok(next);
+  },
+  'resource-desired': (c, u) => {
+    const r = needResource(c, u.resource);
+    if (!r.ok) return r;
+    const next = clone(c);
+    // Bringing a resource online brings what it needs online; taking it offline takes what needs it offline.
+    const closure = u.desired === 'online' ? dependencyClosure(c, u.resource) : dependentClosure(c, u.resource);
+    for (const name of closure) next.resources[name] = { ...c.resources[name]!, desired: u.desired };
+    return ok(next);
+  },
+};
+
+export function applyUpdate(config: ClusterConfig, update: ConfigUpdate): Result<ClusterConfig> {
+  const f = updaters[update.op] as Updater | undefined;
+  if (!f) return fail(clusterError('BAD_ARGUMENT', `unknown update op ${JSON.stringify((update as { op: unknown }).op)}`));
+  return f(config, update as never);
+}
+
+/** The resource and everything it depends on, transitively. */
+export function dependencyClosure(c: ClusterConfig, name: string): string[] {
+  const out = new Set<string>();
+  const walk = (n: string) => {
+    if (out.has(n)) return;
+    out.add(n);
+    for (const d of c.resources[n]?.dependsOn ?? []) walk(d);
+  };
+  walk(name);
+  return [...out];
+}
+
+/** The resource and everything that depends on it, transitively. */
+export function dependentClosure(c: ClusterConfig, name: string): string[] {
+  const out = new Set<string>();
+  const walk = (n: string) => {
+    if (out.has(n)) return;
+    out.add(n);
+    for (const r of Object.values(c.resources)) if (r.dependsOn.includes(n)) walk(r.name);
+  };
+  walk(name);
+  return [...out];
+}
+
+export function groupResources(c: ClusterConfig, group: string): ResourceConfig[] {
+  return Object.values(c.resources).filter((r) => r.group === group).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Online order: dependencies before dependents (Kahn's algorithm, name order among equals). */
+export function onlineOrder(c: ClusterConfig, group: string): string[] {
+  const members = groupResources(c, group);
+  const pending = new Map(members.map((r) => [r.name, new Set(r.dependsOn)]));
+  const order: string[] = [];
+  while (pending.size > 0) {
+    const ready = [...pending].filter(([, deps]) => deps.size === 0).map(([n]) => n).sort();
+    if (ready.length === 0) throw new Error(`dependency cycle in group ${group}: config invariant broken`);
+    for (const n of ready) {
+      order.push(n);
+      pending.delete(n);
+      for (const deps of pending.values()) deps.delete(n);
+    }
+  }
+  return order;
+}

@@ -1,0 +1,341 @@
+// The resource manager of one node: drives the resources of the groups this node owns toward
+// their desired state, in dependency order, restarts them in place, asks for failover when
+// restarts are exhausted, and releases groups it must give up. Pure: facts in, actions out.
+
+import { groupResources, onlineOrder } from './config.js';
+import type { OwnershipRec } from './placement.js';
+import type { ClusterConfig, CommonProps, GroupName, NodeName, PrivProps, ResourceConfig, ResourceName, ResourceRuntime, ResourceState, ResourceType } from './types.js';
+
+export interface ResourceSpecCore {
+  name: ResourceName;
+  group: GroupName;
+  type: ResourceType;
+  props: CommonProps;
+  priv: PrivProps;
+}
+
+export interface LocalResource {
+  spec: ResourceSpecCore;
+  state: ResourceState;
+  /** The agent call in flight, if any. */
+  op: { kind: 'online' | 'offline' | 'terminate'; id: number } | null;
+  check: { kind: 'looksAlive' | 'isAlive'; id: number } | null;
+  restartTimesMs: number[];
+  restartAtMs: number | null;
+  lastLooksAliveMs: number;
+  lastIsAliveMs: number;
+  error?: string;
+  pid?: number;
+  /** Set by an operator /fail: once the terminate completes, the resource counts as failed. */
+  pendingFailure?: string;
+}
+
+export interface LocalGroup {
+  epoch: number;
+  resources: Record<ResourceName, LocalResource>;
+  /** This node has taken everything offline and will not start the group again under this epoch. */
+  released: boolean;
+  failoverRequested: boolean;
+  fenced: boolean;
+}
+
+export interface LocalState {
+  groups: Record<GroupName, LocalGroup>;
+  nextCallId: number;
+}
+
+export type LocalAction =
+  | { kind: 'agent-call'; id: number; op: 'online' | 'offline' | 'terminate' | 'looksAlive' | 'isAlive';
+      group: GroupName; epoch: number; spec: ResourceSpecCore; timeoutMs: number }
+  | { kind: 'event'; event: string; level: 'info' | 'warning' | 'error'; message: string; data?: Record<string, unknown> };
+
+export interface LocalContext {
+  self: NodeName;
+  nowMs: number;
+  config: ClusterConfig;
+  ownership: Record<GroupName, OwnershipRec>;
+  /** The node holds a valid lease and the coordinator term matches: it may start resources. */
+  mayStart: (rec: OwnershipRec) => boolean;
+  shuttingDown: boolean;
+}
+
+export function emptyLocal(): LocalState {
+  return { groups: {}, nextCallId: 1 };
+}
+
+const running = (s: ResourceState) => s === 'Online' || s === 'OnlinePending' || s === 'OfflinePending';
+
+function specOf(r: ResourceConfig): ResourceSpecCore {
+  return { name: r.name, group: r.group, type: r.type, props: r.props, priv: r.priv };
+}
+
+function newResource(r: ResourceConfig): LocalResource {
+  return { spec: specOf(r), state: 'Offline', op: null, check: null, restartTimesMs: [], restartAtMs: null, lastLooksAliveMs: 0, lastIsAliveMs: 0 };
+}
+
+/** Keep the local copy of each resource's spec current (props changes apply to the next call). */
+function syncMembers(lg: LocalGroup, config: ClusterConfig, group: GroupName): void {
+  for (const r of groupResources(config, group)) {
+    const lr = lg.resources[r.name];
+    if (lr) lr.spec = specOf(r);
+    else lg.resources[r.name] = newResource(r);
+  }
+}
+
+export function reconcile(st: LocalState, ctx: LocalContext): LocalAction[] {
+  const actions: LocalAction[] = [];
+  const groups = new Set([...Object.keys(st.groups), ...Object.keys(ctx.ownership).filter((g) => ctx.ownership[g]!.node === ctx.self)]);
+  for (const g of [...groups].sort()) reconcileGroup(st, ctx, g, actions);
+  return actions;
+}
+
+function reconcileGroup(st: LocalState, ctx: LocalContext, group: GroupName, actions: LocalAction[]): void {
+  const rec = ctx.ownership[group];
+  const mine = !!rec && rec.node === ctx.self && !!ctx.config.groups[group];
+  let lg = st.groups[group];
+  if (mine && (!lg || lg.epoch < rec.epoch) && (!lg || allQuiet(lg))) {
+    // A new assignment: fresh restart counters under the new epoch.
+    lg = st.groups[group] = { epoch: rec.epoch, resources: {}, released: false, failoverRequested: false, fenced: false };
+    actions.push({ kind: 'event', event: 'GROUP_ASSIGNED', level: 'info', message: `group ${group} assigned to this node (epoch ${rec.epoch})`, data: { group, epoch: rec.epoch } });
+  }
+  if (!lg) return;
+  if (mine && ctx.config.groups[group]) syncMembers(lg, ctx.config, group);
+  const keep = mine && rec.epoch === lg.epoch && rec.phase === 'run' && !lg.released && !lg.failoverRequested && !ctx.shuttingDown;
+  if (!keep) {
+    driveOffline(st, ctx, group, lg, actions);
+    if (allQuiet(lg)) {
+      if (!mine || rec.epoch !== lg.epoch) {
+        delete st.groups[group];
+      } else if (!lg.released) {
+        lg.released = true;
+        actions.push({ kind: 'event', event: 'GROUP_RELEASED', level: 'info', message: `group ${group} is offline on ${ctx.self} and released (epoch ${lg.epoch})`, data: { group, epoch: lg.epoch } });
+      }
+    }
+    return;
+  }
+  driveOnline(st, ctx, group, lg, rec, actions);
+}
+
+function allQuiet(lg: LocalGroup): boolean {
+  return Object.values(lg.resources).every((r) => !running(r.state) && r.op === null);
+}
+
+function call(st: LocalState, lg: LocalGroup, lr: LocalResource, op: 'online' | 'offline' | 'terminate', actions: LocalAction[]): void {
+  const id = st.nextCallId++;
+  lr.op = { kind: op, id };
+  lr.state = op === 'online' ? 'OnlinePending' : 'OfflinePending';
+  actions.push({ kind: 'agent-call', id, op, group: lr.spec.group, epoch: lg.epoch, spec: lr.spec, timeoutMs: lr.spec.props.pendingTimeoutMs });
+}
+
+function driveOffline(st: LocalState, ctx: LocalContext, group: GroupName, lg: LocalGroup, actions: LocalAction[]): void {
+  const deps = depMap(ctx.config, group, lg);
+  for (const lr of Object.values(lg.resources)) {
+    if (lr.state !== 'Online' || lr.op) continue;
+    const blocked = Object.values(lg.resources).some((o) => (deps.get(o.spec.name) ?? []).includes(lr.spec.name) && running(o.state));
+    if (!blocked) call(st, lg, lr, 'offline', actions);
+  }
+  for (const lr of Object.values(lg.resources)) {
+    if (lr.state === 'Failed' && lr.op === null) lr.restartAtMs = null; // no restart while leaving
+  }
+}
+
+/** Dependencies per resource, from the config (or empty for a resource deleted from it). */
+function depMap(config: ClusterConfig, _group: GroupName, lg: LocalGroup): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const name of Object.keys(lg.resources)) m.set(name, config.resources[name]?.dependsOn ?? []);
+  return m;
+}
+
+function driveOnline(st: LocalState, ctx: LocalContext, group: GroupName, lg: LocalGroup, rec: OwnershipRec, actions: LocalAction[]): void {
+  const deps = depMap(ctx.config, group, lg);
+  const order = onlineOrder(ctx.config, group);
+  // Resources removed from the configuration: take them offline.
+  for (const [name, lr] of Object.entries(lg.resources)) {
+    if (!ctx.config.resources[name]) {
+      if (lr.state === 'Online' && !lr.op) call(st, lg, lr, 'offline', actions);
+      else if (!running(lr.state) && !lr.op) delete lg.resources[name];
+    }
+  }
+  for (const name of order) {
+    const lr = lg.resources[name]!;
+    const cfg = ctx.config.resources[name]!;
+    if (lr.op) continue;
+    const depsOnline = (deps.get(name) ?? []).every((d) => lg.resources[d]?.state === 'Online');
+    const dependentsQuiet = order.every((o) => !(deps.get(o) ?? []).includes(name) || !running(lg.resources[o]!.state));
+    if (lr.state === 'Online' && (!depsOnline || cfg.desired === 'offline')) {
+      if (dependentsQuiet) call(st, lg, lr, 'offline', actions);
+      continue;
+    }
+    const restartDue = lr.state === 'Failed' && lr.restartAtMs !== null && ctx.nowMs >= lr.restartAtMs;
+    const startable = lr.state === 'Offline' || restartDue;
+    if (cfg.desired === 'online' && startable && depsOnline && ctx.mayStart(rec)) {
+      if (restartDue) actions.push({ kind: 'event', event: 'RESOURCE_RESTARTING', level: 'warning', message: `restarting resource ${name} in place on ${ctx.self} (restart ${lr.restartTimesMs.length} of ${lr.spec.props.restartThreshold})`, data: { resource: name } });
+      lr.restartAtMs = null;
+      delete lr.error;
+      call(st, lg, lr, 'online', actions);
+      continue;
+    }
+    if (lr.state === 'Online' && !lr.check) scheduleCheck(st, ctx, lg, lr, actions);
+  }
+}
+
+function scheduleCheck(st: LocalState, ctx: LocalContext, lg: LocalGroup, lr: LocalResource, actions: LocalAction[]): void {
+  const p = lr.spec.props;
+  let kind: 'looksAlive' | 'isAlive' | null = null;
+  if (ctx.nowMs - lr.lastIsAliveMs >= p.isAliveIntervalMs) kind = 'isAlive';
+  else if (ctx.nowMs - lr.lastLooksAliveMs >= p.looksAliveIntervalMs) kind = 'looksAlive';
+  if (!kind) return;
+  const id = st.nextCallId++;
+  lr.check = { kind, id };
+  actions.push({ kind: 'agent-call', id, op: kind, group: lr.spec.group, epoch: lg.epoch, spec: lr.spec, timeoutMs: p.pendingTimeoutMs });
+}
+
+function find(st: LocalState, id: number): { lg: LocalGroup; lr: LocalResource } | null {
+  for (const lg of Object.values(st.groups)) {
+    for (const lr of Object.values(lg.resources)) if (lr.op?.id === id || lr.check?.id === id) return { lg, lr };
+  }
+  return null;
+}
+
+function findByName(st: LocalState, resource: string): { lg: LocalGroup; lr: LocalResource } | null {
+  for (const lg of Object.values(st.groups)) {
+    const lr = lg.resources[resource];
+    if (lr) return { lg, lr };
+  }
+  return null;
+}
+
+/** A resource failed while it should run: restart in place, or ask for failover, per its props. */
+export function resourceFailed(st: LocalState, self: NodeName, resource: string, reason: string, nowMs: number): LocalAction[] {
+  const hit = findByName(st, resource);
+  if (!hit) return [];
+  const { lg, lr } = hit;
+  lr.state = 'Failed';
+  lr.error = reason;
+  lr.check = null;
+  delete lr.pid;
+  const p = lr.spec.props;
+  const actions: LocalAction[] = [{ kind: 'event', event: 'RESOURCE_FAILED', level: 'error', message: `resource ${resource} failed on ${self}: ${reason}`, data: { resource, group: lr.spec.group } }];
+  if (lg.released || lg.failoverRequested) return actions;
+  lr.restartTimesMs = lr.restartTimesMs.filter((t) => nowMs - t < p.restartPeriodMs);
+  if (p.restartAction === 'none') return actions;
+  if (lr.restartTimesMs.length < p.restartThreshold) {
+    lr.restartTimesMs.push(nowMs);
+    lr.restartAtMs = nowMs + p.restartDelayMs;
+  } else if (p.restartAction === 'restart-failover') {
+    lg.failoverRequested = true;
+    actions.push({ kind: 'event', event: 'GROUP_FAILOVER_REQUESTED', level: 'warning', message: `resource ${resource} reached its restart threshold (${p.restartThreshold} in ${p.restartPeriodMs} ms) on ${self}: failing group ${lr.spec.group} over`, data: { group: lr.spec.group } });
+  } else {
+    actions.push({ kind: 'event', event: 'RESOURCE_LEFT_FAILED', level: 'error', message: `resource ${resource} reached its restart threshold on ${self} and stays Failed (restartAction restart: no failover)` });
+  }
+  return actions;
+}
+
+export function agentResult(st: LocalState, self: NodeName, id: number, okResult: boolean, error: string | undefined, data: { alive?: boolean; pid?: number } | undefined, nowMs: number): LocalAction[] {
+  const hit = find(st, id);
+  if (!hit) return [];
+  const { lr } = hit;
+  if (lr.check?.id === id) {
+    const kind = lr.check.kind;
+    lr.check = null;
+    if (kind === 'isAlive') lr.lastIsAliveMs = nowMs;
+    lr.lastLooksAliveMs = nowMs;
+    if (lr.state !== 'Online') return [];
+    if (!okResult || data?.alive === false) return resourceFailed(st, self, lr.spec.name, `${kind} check failed${error ? `: ${error}` : ''}`, nowMs);
+    return [];
+  }
+  const op = lr.op!;
+  lr.op = null;
+  if (op.kind === 'online') {
+    if (!okResult) return resourceFailed(st, self, lr.spec.name, `online failed: ${error ?? 'unknown error'}`, nowMs);
+    lr.state = 'Online';
+    if (data?.pid !== undefined) lr.pid = data.pid;
+    lr.lastLooksAliveMs = nowMs;
+    lr.lastIsAliveMs = nowMs;
+    return [{ kind: 'event', event: 'RESOURCE_ONLINE', level: 'info', message: `resource ${lr.spec.name} is Online on ${self}`, data: { resource: lr.spec.name, group: lr.spec.group } }];
+  }
+  lr.state = okResult ? 'Offline' : 'Failed';
+  delete lr.pid;
+  if (lr.pendingFailure !== undefined) {
+    const reason = lr.pendingFailure;
+    delete lr.pendingFailure;
+    return resourceFailed(st, self, lr.spec.name, reason, nowMs);
+  }
+  if (!okResult) lr.error = `offline failed: ${error ?? 'unknown error'}`;
+  return [{ kind: 'event', event: okResult ? 'RESOURCE_OFFLINE' : 'RESOURCE_FAILED', level: okResult ? 'info' : 'error',
+    message: okResult ? `resource ${lr.spec.name} is Offline on ${self}` : `resource ${lr.spec.name} failed to go offline on ${self}: ${error}`, data: { resource: lr.spec.name, group: lr.spec.group } }];
+}
+
+/** The process of a resource exited on its own. */
+export function resourceExited(st: LocalState, self: NodeName, resource: string, detail: string, nowMs: number): LocalAction[] {
+  const hit = findByName(st, resource);
+  if (!hit) return [];
+  if (hit.lr.state === 'Online' || (hit.lr.state === 'OnlinePending' && hit.lr.op === null)) {
+    return resourceFailed(st, self, resource, `process exited (${detail})`, nowMs);
+  }
+  return [];
+}
+
+/**
+ * The monitor died or was killed (deadlock): every resource it ran is dead. Pending calls are
+ * void. Resources that should run fail (and restart in place per their props).
+ */
+export function monitorLost(st: LocalState, self: NodeName, reason: string, nowMs: number): LocalAction[] {
+  const actions: LocalAction[] = [];
+  for (const lg of Object.values(st.groups)) {
+    for (const lr of Object.values(lg.resources)) {
+      const wasUp = lr.state === 'Online' || lr.op?.kind === 'online';
+      lr.op = null;
+      lr.check = null;
+      delete lr.pid;
+      if (wasUp) actions.push(...resourceFailed(st, self, lr.spec.name, reason, nowMs));
+      else if (lr.state !== 'Failed') lr.state = 'Offline';
+    }
+  }
+  return actions;
+}
+
+/**
+ * The monitor's watchdog stopped everything (clusterd stalled past its self-fence deadline).
+ * Nothing restarts under this epoch: the groups are released and flagged fenced, so the
+ * coordinator assigns them again with a new epoch, here or elsewhere.
+ */
+export function fenced(st: LocalState, self: NodeName, reason: string): LocalAction[] {
+  for (const lg of Object.values(st.groups)) {
+    for (const lr of Object.values(lg.resources)) {
+      lr.op = null;
+      lr.check = null;
+      delete lr.pid;
+      if (running(lr.state)) lr.state = 'Offline';
+      lr.restartAtMs = null;
+    }
+    lg.released = true;
+    lg.fenced = true;
+  }
+  return [{ kind: 'event', event: 'NODE_SELF_FENCED', level: 'error', message: `node ${self} stopped all its resources: ${reason}` }];
+}
+
+/** Operator `/fail`: treat the resource as failed (it is stopped first by the restart path). */
+export function operatorFail(st: LocalState, resource: string): LocalAction[] {
+  const hit = findByName(st, resource);
+  if (!hit || hit.lr.state !== 'Online' || hit.lr.op) return [];
+  // Stop the process first; the failure (and its restart policy) applies once it is gone.
+  hit.lr.pendingFailure = 'failed by the operator (/fail)';
+  hit.lr.check = null;
+  const actions: LocalAction[] = [];
+  call(st, hit.lg, hit.lr, 'terminate', actions);
+  return actions;
+}
+
+export function runtimeOf(lr: LocalResource): ResourceRuntime {
+  const out: ResourceRuntime = { state: lr.state, restarts: lr.restartTimesMs.length };
+  if (lr.error !== undefined) out.error = lr.error;
+  if (lr.pid !== undefined) out.pid = lr.pid;
+  return out;
+}
+
+/** Everything local is offline and no call is in flight: a planned shutdown may proceed. */
+export function quiescent(st: LocalState): boolean {
+  return Object.values(st.groups).every((lg) => allQuiet(lg));
+}
+

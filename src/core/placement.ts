@@ -1,0 +1,237 @@
+// The failover manager's scheduler: a pure function from a snapshot of the cluster to the
+// ownership records the coordinator must write, with a reason for every decision (so that
+// `cluster why GROUP` can explain it). Like Pacemaker's scheduler, it can run offline on a
+// snapshot; unlike it, it explains itself.
+//
+// Ownership protocol (safety rule 1 and 2):
+// - (owner, run, e): owner may run the group under epoch e.
+// - To move: write (owner, stop, e); the owner takes everything offline and reports the group
+//   released for e; only then (owner', run, e+1).
+// - If the owner is Down (lease expired on this observer's clock, which implies its self-fence
+//   deadline passed, or its lease says stopped/fenced), write (other, run, e+1) at once.
+
+import type { ClusterConfig, GroupName, NodeName, NodeState } from './types.js';
+
+export interface OwnershipRec {
+  group: GroupName;
+  node: NodeName | null;
+  epoch: number;
+  term: number;
+  phase: 'run' | 'stop';
+}
+
+export interface GroupReportView {
+  epoch: number;
+  released: boolean;
+  failoverRequested?: boolean;
+  fenced?: boolean;
+}
+
+export interface NodeView {
+  state: NodeState;
+  draining: boolean;
+}
+
+export interface PlacementInput {
+  config: ClusterConfig;
+  term: number;
+  nowMs: number;
+  /** Local wall-clock hour of the coordinator (0..23), for failback windows. */
+  wallHour: number;
+  nodes: Record<NodeName, NodeView>;
+  ownership: Record<GroupName, OwnershipRec>;
+  /** reports[node][group] from the node's current incarnation. */
+  reports: Record<NodeName, Record<GroupName, GroupReportView>>;
+  /** Operator move requests not yet carried out: group -> target node (null: best other node). */
+  moveRequests: Record<GroupName, NodeName | null>;
+  /** Monotonic times (ms) of past failovers per group, for the failover threshold. */
+  failoverHistoryMs: Record<GroupName, number[]>;
+  /** Epoch whose failover request was already counted, per group. */
+  failoverHandledEpoch: Record<GroupName, number>;
+  /** Groups left Failed after exhausting their failover threshold: epoch at which they failed. */
+  failedGroups: Record<GroupName, number>;
+}
+
+export interface PlacementNote {
+  group: GroupName;
+  event: string;
+  level: 'info' | 'warning' | 'error';
+  message: string;
+}
+
+export interface PlacementPlan {
+  records: OwnershipRec[];
+  notes: PlacementNote[];
+  /** Moves carried out (or found impossible): remove them from the request list. */
+  movesDone: GroupName[];
+  /** Groups whose failover request for the current epoch is now counted. */
+  failoversCounted: { group: GroupName; epoch: number }[];
+  newlyFailed: { group: GroupName; epoch: number }[];
+}
+
+export interface Candidate {
+  node: NodeName;
+  eligible: boolean;
+  reason: string;
+}
+
+/** Every node with its eligibility for `group`, in preference order (eligible first). */
+export function candidates(input: PlacementInput, group: GroupName, exclude: NodeName[] = []): Candidate[] {
+  const g = input.config.groups[group];
+  if (!g) return [];
+  const load = new Map<NodeName, number>();
+  for (const rec of Object.values(input.ownership)) if (rec.node) load.set(rec.node, (load.get(rec.node) ?? 0) + 1);
+  const all = Object.keys(input.nodes).sort();
+  const out: Candidate[] = all.map((node) => {
+    const v = input.nodes[node]!;
+    let reason = 'eligible';
+    if (v.state === 'Down') reason = 'node is Down';
+    else if (v.draining) reason = 'node is draining (shutting down)';
+    else if (v.state === 'Paused') reason = 'node is Paused';
+    else if (v.state === 'Joining') reason = 'node is still Joining';
+    else if (g.possibleOwners.length > 0 && !g.possibleOwners.includes(node)) reason = 'not a possible owner';
+    else if (exclude.includes(node)) reason = 'the group just failed there';
+    return { node, eligible: reason === 'eligible', reason };
+  });
+  const rank = (c: Candidate): [number, number, number, string] => {
+    const pref = g.preferredOwners.indexOf(c.node);
+    return [c.eligible ? 0 : 1, pref >= 0 ? pref : g.preferredOwners.length, load.get(c.node) ?? 0, c.node];
+  };
+  return out.sort((a, b) => {
+    const ra = rank(a), rb = rank(b);
+    for (let i = 0; i < 3; i++) if (ra[i] !== rb[i]) return (ra[i] as number) - (rb[i] as number);
+    return ra[3].localeCompare(rb[3]);
+  });
+}
+
+export function chooseNode(input: PlacementInput, group: GroupName, exclude: NodeName[] = []): NodeName | null {
+  const first = candidates(input, group, exclude)[0];
+  return first?.eligible ? first.node : null;
+}
+
+function failoverThreshold(input: PlacementInput, group: GroupName): number {
+  const t = input.config.groups[group]?.failoverThreshold;
+  return t ?? Math.max(0, Object.keys(input.nodes).length - 1);
+}
+
+function failoversInPeriod(input: PlacementInput, group: GroupName): number {
+  const period = input.config.groups[group]?.failoverPeriodMs ?? 0;
+  return (input.failoverHistoryMs[group] ?? []).filter((t) => input.nowMs - t < period).length;
+}
+
+/** Why the group should leave its (alive) owner now, or null. */
+export function moveReason(input: PlacementInput, rec: OwnershipRec): string | null {
+  const owner = rec.node!;
+  const view = input.nodes[owner];
+  const g = input.config.groups[rec.group]!;
+  const rep = input.reports[owner]?.[rec.group];
+  if (rec.group in input.moveRequests) {
+    const target = input.moveRequests[rec.group];
+    if (target !== owner) return target ? `operator move to ${target}` : 'operator move';
+  }
+  if (view?.draining) return `node ${owner} is draining`;
+  if (rep && rep.epoch === rec.epoch && rep.failoverRequested && input.failedGroups[rec.group] === undefined) return `group failed on ${owner}`;
+  if (g.possibleOwners.length > 0 && !g.possibleOwners.includes(owner)) return `${owner} is no longer a possible owner`;
+  if (g.failback.mode !== 'never') {
+    const inWindow = g.failback.mode === 'immediate' || hourInWindow(input.wallHour, g.failback.startHour, g.failback.endHour);
+    const best = chooseNode(input, rec.group);
+    const bestPref = best ? g.preferredOwners.indexOf(best) : -1;
+    const ownerPref = g.preferredOwners.indexOf(owner);
+    if (inWindow && best && bestPref >= 0 && (ownerPref < 0 || bestPref < ownerPref)) return `failback to preferred owner ${best}`;
+  }
+  return null;
+}
+
+export function hourInWindow(hour: number, start: number, end: number): boolean {
+  return start <= end ? hour >= start && hour < end : hour >= start || hour < end;
+}
+
+function planGroup(input: PlacementInput, group: GroupName, plan: PlacementPlan): void {
+  const rec = input.ownership[group];
+  const write = (node: NodeName | null, epoch: number, phase: 'run' | 'stop') =>
+    plan.records.push({ group, node, epoch, term: input.term, phase });
+  if (!rec) {
+    const target = chooseNode(input, group);
+    if (target) {
+      write(target, 1, 'run');
+      plan.notes.push({ group, event: 'GROUP_PLACED', level: 'info', message: `group ${group} placed on ${target}` });
+    }
+    return;
+  }
+  const owner = rec.node;
+  const ownerView = owner ? input.nodes[owner] : undefined;
+  const ownerDown = !owner || !ownerView || ownerView.state === 'Down';
+  const rep = owner ? input.reports[owner]?.[group] : undefined;
+  const released = !!rep && rep.epoch === rec.epoch && rep.released;
+
+  if (ownerDown || released) {
+    if (!ownerDown && input.failedGroups[group] === rec.epoch) return; // left Failed until an operator acts
+    const exclude: NodeName[] = [];
+    const failoverAsked = !ownerDown && !!rep?.failoverRequested && input.failoverHandledEpoch[group] !== rec.epoch;
+    if (failoverAsked) {
+      plan.failoversCounted.push({ group, epoch: rec.epoch });
+      if (failoversInPeriod(input, group) >= failoverThreshold(input, group)) {
+        plan.newlyFailed.push({ group, epoch: rec.epoch });
+        plan.notes.push({ group, event: 'GROUP_FAILOVER_THRESHOLD', level: 'error',
+          message: `group ${group} failed on ${owner} and reached its failover threshold (${failoverThreshold(input, group)} in ${input.config.groups[group]?.failoverPeriodMs} ms): left Failed. Bring it online to retry: cluster group ${group} /online` });
+        return;
+      }
+      exclude.push(owner!);
+    }
+    if (!ownerDown && ownerView?.draining) exclude.push(owner!);
+    let target: NodeName | null = null;
+    const requested = input.moveRequests[group];
+    if (requested && candidates(input, group).some((c) => c.node === requested && c.eligible)) target = requested;
+    else target = chooseNode(input, group, exclude);
+    if (group in input.moveRequests) plan.movesDone.push(group);
+    if (target) {
+      write(target, rec.epoch + 1, 'run');
+      const why = ownerDown ? `${owner ?? 'no node'} is Down` : failoverAsked ? `it failed on ${owner}` : `${owner} released it`;
+      plan.notes.push({ group, event: ownerDown ? 'GROUP_FAILOVER' : 'GROUP_MOVED', level: ownerDown || failoverAsked ? 'warning' : 'info',
+        message: `group ${group} assigned to ${target} (epoch ${rec.epoch + 1}): ${why}` });
+    } else if (owner !== null && ownerDown) {
+      // Nobody may run it under the dead owner's epoch; park it unplaced.
+      write(null, rec.epoch + 1, 'run');
+      plan.notes.push({ group, event: 'GROUP_NO_NODE', level: 'error', message: `group ${group} cannot run anywhere: ${owner} is Down and no other node is eligible (cluster why ${group})` });
+    }
+    return;
+  }
+  if (rec.phase === 'run') {
+    const reason = moveReason(input, rec);
+    if (reason) {
+      write(owner, rec.epoch, 'stop');
+      plan.notes.push({ group, event: 'GROUP_MOVING', level: 'info', message: `group ${group} is being taken offline on ${owner}: ${reason}` });
+      return;
+    }
+  }
+  if (rec.term !== input.term) write(owner, rec.epoch, rec.phase); // adopt under the current term
+}
+
+export function planPlacement(input: PlacementInput): PlacementPlan {
+  const plan: PlacementPlan = { records: [], notes: [], movesDone: [], failoversCounted: [], newlyFailed: [] };
+  for (const group of Object.keys(input.config.groups).sort()) planGroup(input, group, plan);
+  return plan;
+}
+
+/** `cluster why GROUP`: where it runs or why it runs nowhere, and each node's eligibility. */
+export function explain(input: PlacementInput, group: GroupName): { reasons: string[]; candidates: Candidate[] } {
+  const rec = input.ownership[group];
+  const reasons: string[] = [];
+  if (!input.config.groups[group]) return { reasons: [`no group ${group}`], candidates: [] };
+  const cands = candidates(input, group);
+  if (!rec || rec.node === null) {
+    reasons.push(cands.some((c) => c.eligible) ? 'not placed yet: the coordinator will place it on the first eligible node' : 'runs nowhere: no node is eligible (see the candidates)');
+  } else {
+    const g = input.config.groups[group]!;
+    const pref = g.preferredOwners.indexOf(rec.node);
+    reasons.push(`owned by ${rec.node} (epoch ${rec.epoch}, phase ${rec.phase})` +
+      (pref >= 0 ? `: preferred owner #${pref + 1}` : g.preferredOwners.length > 0 ? ': not a preferred owner (no preferred owner was eligible when it was placed)' : ': no preferred owners set; placed on the least loaded eligible node'));
+    const mr = input.nodes[rec.node]?.state !== 'Down' ? moveReason(input, rec) : `${rec.node} is Down`;
+    if (mr) reasons.push(`leaving ${rec.node}: ${mr}`);
+    if (input.failedGroups[group] !== undefined) reasons.push(`Failed: failover threshold reached; bring it online to retry`);
+    if (g.failback.mode === 'never' && pref !== 0 && g.preferredOwners.length > 0) reasons.push('failback is never: the group stays where it is until moved');
+  }
+  const n = failoversInPeriod(input, group);
+  if (n > 0) reasons.push(`${n} failover(s) within the failover period (threshold ${failoverThreshold(input, group)})`);
+  return { reasons, candidates: cands };
+}
