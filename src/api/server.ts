@@ -127,6 +127,11 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
     const code: ErrorCode = err.statusCode && err.statusCode < 500 ? 'BAD_ARGUMENT' : 'INTERNAL';
     sendError(reply, clusterError(code, err.message));
   });
+  app.addHook('onRequest', async (req, reply) => {
+    if (!node.ready && req.url !== '/metrics') {
+      return sendError(reply, clusterError('QUORUM_UNAVAILABLE', `node ${node.name} is starting: it has not read the quorum store yet`, 'retry in a moment'));
+    }
+  });
   app.get('/', async (_req, reply) => reply.type('text/html').send(renderDashboard()));
   app.get('/v1/status', async () => statusSnapshot(node));
   app.get('/v1/nodes', async () => nodeViews(node));

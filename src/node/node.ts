@@ -60,6 +60,8 @@ const logReadMax = 5_000;
 export class ClusterNode extends EventEmitter {
   readonly name: NodeName;
   readonly incarnation = randomBytes(8).toString('hex');
+  /** Set once the API listens (the port may be chosen by the OS). */
+  apiUrl: string;
   config: ClusterConfig = emptyConfig('');
   appliedSeq = 0;
   membership: Membership = {};
@@ -69,6 +71,8 @@ export class ClusterNode extends EventEmitter {
   local: LocalState = emptyLocal();
   shuttingDown = false;
   stopped = false;
+  /** True once the first cycle has read the store: before that, views would be empty. */
+  ready = false;
   eventsDropped = 0;
 
   private readonly o: NodeOptions;
@@ -97,6 +101,7 @@ export class ClusterNode extends EventEmitter {
     super();
     this.o = o;
     this.name = o.name;
+    this.apiUrl = o.apiUrl;
   }
 
   // ---- start and stop ------------------------------------------------------------------
@@ -121,7 +126,7 @@ export class ClusterNode extends EventEmitter {
     this.cancelTimers.push(this.o.clock.setInterval(() => this.beat(), this.o.timing.heartbeatIntervalMs));
     this.cancelTimers.push(this.o.clock.setInterval(() => this.kick(), this.o.timing.heartbeatIntervalMs));
     this.cancelTimers.push(store.onChange(() => { this.dirty = true; this.kick(); }));
-    this.emitEvent('NODE_STARTED', 'info', `node ${this.name} started (incarnation ${this.incarnation}, API ${this.o.apiUrl})`);
+    this.emitEvent('NODE_STARTED', 'info', `node ${this.name} started (incarnation ${this.incarnation}, API ${this.apiUrl})`);
     this.kick();
     return ok(undefined);
   }
@@ -256,6 +261,7 @@ export class ClusterNode extends EventEmitter {
     if (this.isCoordinator()) await this.coordinate();
     this.apply(reconcile(this.local, this.localContext()));
     await this.publishReport();
+    this.ready = true;
     void this.flushEvents();
   }
 
@@ -409,7 +415,7 @@ export class ClusterNode extends EventEmitter {
       if (lg.failoverRequested) groups[g]!.failoverRequested = true;
       if (lg.fenced) groups[g]!.fenced = true;
     }
-    const body = { apiUrl: this.o.apiUrl, appliedSeq: this.appliedSeq, groups };
+    const body = { apiUrl: this.apiUrl, appliedSeq: this.appliedSeq, groups };
     const json = JSON.stringify(body);
     if (json === this.lastReportJson) return;
     const report: NodeReport = { node: this.name, incarnation: this.incarnation, version: ++this.reportVersion, ...body };

@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// clusterd: the node service. The code lives in dist/ (npm run build).
+import { main } from '../dist/src/node/main.js';
+
+main(process.argv.slice(2)).catch((e) => {
+  process.stderr.write(`error[INTERNAL]: ${e?.stack ?? e}\n`);
+  process.exit(1);
+});

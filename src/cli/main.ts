@@ -1,0 +1,495 @@
+// `cluster`: argv -> one API conversation -> cluster.exe's tables (or --json). The parser,
+// formatters and apply-file checks are pure; this file does the I/O: HTTP, waiting, files.
+
+import { readFile, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type {
+  ApplyResult, ClusterEvent, GroupView, NodeView, ResourceView, StatusSnapshot, WhyView,
+} from '../api/types.js';
+import { parseArgs, usageText, type Command } from './args.js';
+import { formatProblem, loadApplyFile, locatePath } from './apply-file.js';
+import { ApiClient, CliError, cliError, resolveEndpoints, seg } from './client.js';
+import {
+  banner, formatError, groupPropEntries, groupTable, logLine, nodeTable, ownerList, planText, privPropEntries,
+  propTable, resourcePropEntries, resourceTable, say, statusOverview, whyText, type ErrorLike,
+} from './format.js';
+
+export interface CliIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  env: NodeJS.ProcessEnv;
+  /** Aborted on Ctrl-C: --watch and --follow then end with exit code 0. */
+  signal?: AbortSignal;
+  /** For tests; default reads the file system. */
+  readFile?: (path: string) => Promise<string>;
+  /** For tests; default global fetch. */
+  fetch?: typeof fetch;
+}
+
+export const exitOk = 0;
+export const exitFailure = 1;
+export const exitUsage = 2;
+/** Conventional exit code after Ctrl-C (128 + SIGINT) for commands that were not meant to run forever. */
+export const exitInterrupted = 130;
+
+/** cluster.exe polls; 100 ms keeps a 10 s wait to at most 100 cheap GETs. */
+export const pollIntervalMs = 100;
+export const watchIntervalMs = 1_000;
+/** The API pages events forward from an id; this many per page, at most this many pages (1M events). */
+export const eventPageSize = 1_000;
+export const eventPagesMax = 1_000;
+/** A cluster description is a few KiB; a file this large is a mistake. */
+export const applyFileBytesMax = 4 * 1024 * 1024;
+
+interface Ctx {
+  client: ApiClient;
+  io: CliIo;
+  json: boolean;
+}
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const parsed = parseArgs(argv);
+  if (!parsed.ok) {
+    io.err(formatError(parsed.error));
+    return exitUsage;
+  }
+  const { command, options } = parsed.value;
+  if (command.kind === 'help') {
+    io.out(usageText(command.topic));
+    return exitOk;
+  }
+  try {
+    const client = new ApiClient(resolveEndpoints(options.endpoint, io.env), io.fetch);
+    return await run(command, { client, io, json: options.json });
+  } catch (e) {
+    if (io.signal?.aborted) return runsUntilInterrupted(command) ? exitOk : exitInterrupted;
+    io.err(formatError(asErrorLike(e)));
+    return exitFailure;
+  }
+}
+
+const runsUntilInterrupted = (c: Command): boolean => (c.kind === 'status' && c.watch) || (c.kind === 'log' && c.follow);
+
+function asErrorLike(e: unknown): ErrorLike {
+  if (e instanceof CliError) return e;
+  if (e instanceof Error && 'code' in e && typeof e.code === 'string' && /^[A-Z_]+$/.test(e.code)) {
+    return { code: e.code, message: e.message, hint: (e as { hint?: string }).hint };
+  }
+  return { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e), hint: 'this is a bug in cluster: please report it' };
+}
+
+function run(c: Command, ctx: Ctx): Promise<number> {
+  switch (c.kind) {
+    case 'help': return Promise.resolve(exitOk);
+    case 'node-status': case 'node-action': return runNode(c, ctx);
+    case 'group-status': case 'group-create': case 'group-delete': case 'group-online': case 'group-offline':
+    case 'group-move': case 'group-prop-list': case 'group-prop-set': case 'group-list-owners':
+      return runGroup(c, ctx);
+    case 'status': return c.watch ? watchStatus(ctx) : showStatus(ctx);
+    case 'log': return showLog(c.limit, c.follow, ctx);
+    case 'why': return showWhy(c.group, ctx);
+    case 'apply': return apply(c.file, c.dryRun, ctx);
+    default: return runResource(c, ctx);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output helpers
+
+/** Text for people, or the API object for --json. */
+function emit(ctx: Ctx, text: string, json: unknown): number {
+  ctx.io.out(ctx.json ? JSON.stringify(json, null, 2) + '\n' : text);
+  return exitOk;
+}
+
+/** Progress lines ("Bringing resource 'x' online...") go out before waiting, never in --json. */
+function progress(ctx: Ctx, text: string): void {
+  if (!ctx.json) ctx.io.out(text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// node
+
+type Of<K extends Command['kind']> = Extract<Command, { kind: K }>;
+
+async function runNode(c: Of<'node-status' | 'node-action'>, ctx: Ctx): Promise<number> {
+  if (c.kind === 'node-status') {
+    if (c.node === null) {
+      const nodes = await ctx.client.get<NodeView[]>('/v1/nodes');
+      return emit(ctx, banner(say.nodeStatusAll()) + nodeTable(nodes), nodes);
+    }
+    const node = await ctx.client.get<NodeView>(`/v1/nodes/${seg(c.node)}`);
+    return emit(ctx, banner(say.nodeStatus(c.node)) + nodeTable([node]), node);
+  }
+  if (c.action === 'evict') {
+    const res = await ctx.client.delete<unknown>(`/v1/nodes/${seg(c.node)}`);
+    return emit(ctx, banner(say.evict(c.node)), res);
+  }
+  progress(ctx, banner(say[c.action](c.node)));
+  await ctx.client.post(`/v1/nodes/${seg(c.node)}/${c.action}`);
+  const node = await ctx.client.get<NodeView>(`/v1/nodes/${seg(c.node)}`);
+  return emit(ctx, nodeTable([node]), node);
+}
+
+// ---------------------------------------------------------------------------------------------
+// group
+
+const groupPath = (g: string): string => `/v1/groups/${seg(g)}`;
+
+async function runGroup(c: Of<'group-status' | 'group-create' | 'group-delete' | 'group-online' | 'group-offline'
+  | 'group-move' | 'group-prop-list' | 'group-prop-set' | 'group-list-owners'>, ctx: Ctx): Promise<number> {
+  const api = ctx.client;
+  switch (c.kind) {
+    case 'group-status': return groupStatus(c.group, c.onNode, ctx);
+    case 'group-create': {
+      const g = await api.post<GroupView>('/v1/groups', { name: c.group, ...c.patch });
+      return emit(ctx, banner(say.groupCreate(c.group)) + groupTable([g]), g);
+    }
+    case 'group-delete': return emit(ctx, banner(say.groupDelete(c.group), false), await api.delete<unknown>(groupPath(c.group)));
+    case 'group-online': case 'group-offline': return groupOnOff(c.group, c.kind === 'group-online' ? 'Online' : 'Offline', c.waitSeconds, ctx);
+    case 'group-move': return moveGroup(c.group, c.node, c.waitSeconds, ctx);
+    case 'group-prop-list': {
+      const g = await api.get<GroupView>(groupPath(c.group));
+      return emit(ctx, banner(say.props(c.group)) + propTable('Resource Group', g.name, groupPropEntries(g)), g);
+    }
+    case 'group-prop-set': return emit(ctx, '', await api.patch<GroupView>(groupPath(c.group), c.patch));
+    case 'group-list-owners': {
+      const g = await api.get<GroupView>(groupPath(c.group));
+      return emit(ctx, banner(say.groupListOwners(c.group)) + ownerList('Preferred Owner Nodes', g.preferredOwners), g.preferredOwners);
+    }
+  }
+}
+
+async function groupStatus(group: string | null, onNode: string | null, ctx: Ctx): Promise<number> {
+  if (group !== null) {
+    const g = await ctx.client.get<GroupView>(groupPath(group));
+    return emit(ctx, banner(say.groupStatus(group)) + groupTable([g]), g);
+  }
+  const all = await ctx.client.get<GroupView[]>('/v1/groups');
+  const groups = onNode === null ? all : all.filter((g) => g.node === onNode);
+  const title = onNode === null ? say.groupStatusAll() : say.groupStatusForNode(onNode);
+  return emit(ctx, banner(title) + groupTable(groups), groups);
+}
+
+async function groupOnOff(group: string, target: 'Online' | 'Offline', waitSeconds: number, ctx: Ctx): Promise<number> {
+  progress(ctx, banner(target === 'Online' ? say.groupOnline(group) : say.groupOffline(group)));
+  const before = await ctx.client.get<GroupView>(groupPath(group));
+  await ctx.client.post(`${groupPath(group)}/${target.toLowerCase()}`);
+  const judge = stateJudge<GroupView>((g) => g.state, target, before.state === 'Failed');
+  const { view, verdict } = await waitFor(ctx, () => ctx.client.get<GroupView>(groupPath(group)), judge, waitSeconds);
+  emit(ctx, groupTable([view]), view);
+  return finishWait(verdict, waitSeconds, `group '${group}'`, target, view.state, undefined, `cluster why "${group}"`);
+}
+
+async function moveGroup(group: string, node: string | null, waitSeconds: number, ctx: Ctx): Promise<number> {
+  progress(ctx, banner(say.groupMove(group)));
+  const before = await ctx.client.get<GroupView>(groupPath(group));
+  const moved = await ctx.client.post<{ ok: true; node: string }>(`${groupPath(group)}/move`, node === null ? {} : { node });
+  const target = moved.node ?? node;
+  const { view, verdict } = await waitFor(ctx, () => ctx.client.get<GroupView>(groupPath(group)), moveJudge(target, before.state), waitSeconds);
+  emit(ctx, groupTable([view]), view);
+  const want = target ? `${target} (${view.state})` : 'another node';
+  return finishWait(verdict, waitSeconds, `group '${group}'`, `moved to ${want}`, view.state, undefined, `cluster why "${group}"`);
+}
+
+/** A move is done when the group is on the target node and back in the state it had before the move. */
+function moveJudge(target: string | null, before: GroupView['state']): (g: GroupView) => Verdict {
+  const wantOnline = before === 'Online' || before === 'Partially Online';
+  let seenOther = false;
+  return (g) => {
+    if (g.state === 'Failed' && seenOther) return 'failed';
+    if (g.state !== 'Failed') seenOther = true;
+    if (target !== null && g.node !== target) return 'pending';
+    if (wantOnline) return g.state === 'Online' || (before === 'Partially Online' && g.state === 'Partially Online') ? 'done' : 'pending';
+    return g.state === 'Pending' ? 'pending' : 'done';
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// resource
+
+const resPath = (r: string): string => `/v1/resources/${seg(r)}`;
+type ResourceCommand = Exclude<Command, Of<'help' | 'node-status' | 'node-action' | 'status' | 'log' | 'why' | 'apply'
+  | 'group-status' | 'group-create' | 'group-delete' | 'group-online' | 'group-offline' | 'group-move'
+  | 'group-prop-list' | 'group-prop-set' | 'group-list-owners'>>;
+
+async function runResource(c: ResourceCommand, ctx: Ctx): Promise<number> {
+  const api = ctx.client;
+  switch (c.kind) {
+    case 'resource-status': return resourceStatus(c.resource, c.onNode, ctx);
+    case 'resource-create': {
+      const body = { name: c.resource, group: c.group, type: c.type, ...nonEmptyProps(c.props, c.priv) };
+      const r = await api.post<ResourceView>('/v1/resources', body);
+      return emit(ctx, banner(say.resourceCreate(c.resource)) + resourceTable([r]), r);
+    }
+    case 'resource-delete': return emit(ctx, banner(say.resourceDelete(c.resource), false), await api.delete<unknown>(resPath(c.resource)));
+    case 'resource-online': case 'resource-offline':
+      return resourceOnOff(c.resource, c.kind === 'resource-online' ? 'Online' : 'Offline', c.waitSeconds, ctx);
+    case 'resource-move': {
+      const r = await api.get<ResourceView>(resPath(c.resource));
+      return moveGroup(r.group, c.node, c.waitSeconds, ctx);
+    }
+    case 'resource-fail': {
+      progress(ctx, banner(say.resourceFail(c.resource)));
+      await api.post(`${resPath(c.resource)}/fail`);
+      const r = await api.get<ResourceView>(resPath(c.resource));
+      return emit(ctx, resourceTable([r]), r);
+    }
+    case 'resource-prop-list': return resourceProps(c.resource, c.which, ctx);
+    case 'resource-prop-set': return emit(ctx, '', await api.patch<ResourceView>(resPath(c.resource), nonEmptyProps(c.props, c.priv)));
+    case 'resource-dep': return resourceDep(c.resource, c.op, c.dependency, ctx);
+    case 'resource-list-deps': return listDeps(c.resource, ctx);
+    case 'resource-owner': return resourceOwner(c.resource, c.op, c.node, ctx);
+    case 'resource-list-owners': return listOwners(c.resource, ctx);
+  }
+}
+
+/** Send only what was given: an empty object is noise in the request and in the quorum log. */
+function nonEmptyProps(props: object, priv: object): { props?: object; priv?: object } {
+  return { ...(Object.keys(props).length > 0 ? { props } : {}), ...(Object.keys(priv).length > 0 ? { priv } : {}) };
+}
+
+async function resourceStatus(resource: string | null, onNode: string | null, ctx: Ctx): Promise<number> {
+  if (resource !== null) {
+    const r = await ctx.client.get<ResourceView>(resPath(resource));
+    return emit(ctx, banner(say.resourceStatus(resource)) + resourceTable([r]), r);
+  }
+  const all = await ctx.client.get<ResourceView[]>('/v1/resources');
+  const list = onNode === null ? all : all.filter((r) => r.node === onNode);
+  const title = onNode === null ? say.resourceStatusAll() : say.resourceStatusForNode(onNode);
+  return emit(ctx, banner(title) + resourceTable(list), list);
+}
+
+async function resourceOnOff(resource: string, target: 'Online' | 'Offline', waitSeconds: number, ctx: Ctx): Promise<number> {
+  progress(ctx, banner(target === 'Online' ? say.resourceOnline(resource) : say.resourceOffline(resource)));
+  const before = await ctx.client.get<ResourceView>(resPath(resource));
+  await ctx.client.post(`${resPath(resource)}/${target.toLowerCase()}`);
+  const judge = stateJudge<ResourceView>((r) => r.state, target, before.state === 'Failed');
+  const { view, verdict } = await waitFor(ctx, () => ctx.client.get<ResourceView>(resPath(resource)), judge, waitSeconds);
+  emit(ctx, resourceTable([view]), view);
+  return finishWait(verdict, waitSeconds, `resource '${resource}'`, target, view.state, view.error, `cluster log --limit 20; cluster res "${resource}" /status`);
+}
+
+async function resourceProps(resource: string, which: 'prop' | 'priv', ctx: Ctx): Promise<number> {
+  const r = await ctx.client.get<ResourceView>(resPath(resource));
+  const entries = which === 'prop' ? resourcePropEntries(r) : privPropEntries(r);
+  const title = which === 'prop' ? say.props(resource) : say.priv(resource);
+  return emit(ctx, banner(title) + propTable('Resource', r.name, entries), which === 'prop' ? r.props : r.priv);
+}
+
+async function resourceDep(resource: string, op: 'add' | 'remove', dep: string, ctx: Ctx): Promise<number> {
+  const r = op === 'add'
+    ? await ctx.client.post<ResourceView>(`${resPath(resource)}/deps`, { dependsOn: dep })
+    : await ctx.client.delete<ResourceView>(`${resPath(resource)}/deps/${seg(dep)}`);
+  return emit(ctx, banner(op === 'add' ? say.addDep(resource, dep) : say.removeDep(resource, dep)), r);
+}
+
+async function listDeps(resource: string, ctx: Ctx): Promise<number> {
+  const r = await ctx.client.get<ResourceView>(resPath(resource));
+  const all = await ctx.client.get<ResourceView[]>('/v1/resources');
+  const deps = r.dependsOn.flatMap((d) => all.filter((x) => x.name === d));
+  return emit(ctx, banner(say.listDep(resource)) + resourceTable(deps), deps);
+}
+
+/** A resource's possible owners are its group's; an empty list there means every node. */
+async function possibleOwnersOf(resource: string, ctx: Ctx): Promise<{ group: GroupView; owners: string[]; all: string[] }> {
+  const r = await ctx.client.get<ResourceView>(resPath(resource));
+  const group = await ctx.client.get<GroupView>(groupPath(r.group));
+  const all = (await ctx.client.get<NodeView[]>('/v1/nodes')).map((n) => n.name);
+  return { group, owners: group.possibleOwners.length === 0 ? all : group.possibleOwners, all };
+}
+
+async function resourceOwner(resource: string, op: 'add' | 'remove', node: string, ctx: Ctx): Promise<number> {
+  const { group, owners, all } = await possibleOwnersOf(resource, ctx);
+  if (!all.includes(node)) throw cliError('NODE_NOT_FOUND', `no node '${node}' in the cluster`, `nodes: ${all.join(', ')}`);
+  const next = op === 'add' ? (owners.includes(node) ? owners : [...owners, node]) : owners.filter((n) => n !== node);
+  if (next.length === 0) {
+    throw cliError('BAD_ARGUMENT', `'${node}' is the last possible owner of group '${group.name}': an empty list would mean every node`,
+      `add another owner first: cluster res "${resource}" /addowner:NODE`);
+  }
+  const changed = next.length !== owners.length || group.possibleOwners.length === 0 && op === 'remove';
+  const view = changed ? await ctx.client.patch<GroupView>(groupPath(group.name), { possibleOwners: next }) : group;
+  return emit(ctx, banner(op === 'add' ? say.addOwner(resource, node) : say.removeOwner(resource, node)), view);
+}
+
+async function listOwners(resource: string, ctx: Ctx): Promise<number> {
+  const { owners } = await possibleOwnersOf(resource, ctx);
+  return emit(ctx, banner(say.listOwners(resource), false) + ownerList('Possible Owner Nodes', owners), owners);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Waiting, as cluster.exe does: poll until the state is reached, failed, or time is up.
+
+type Verdict = 'done' | 'failed' | 'pending';
+
+/**
+ * Failed counts only once something else has been seen: an operator bringing a Failed resource
+ * online must not get an error from the state it had before the request was acted on.
+ */
+function stateJudge<T>(stateOf: (v: T) => string, target: string, initiallyFailed: boolean): (v: T) => Verdict {
+  let armed = !initiallyFailed;
+  return (v) => {
+    const s = stateOf(v);
+    if (s === target) return 'done';
+    if (s !== 'Failed') { armed = true; return 'pending'; }
+    return armed ? 'failed' : 'pending';
+  };
+}
+
+async function waitFor<T>(ctx: Ctx, read: () => Promise<T>, judge: (v: T) => Verdict, waitSeconds: number): Promise<{ view: T; verdict: Verdict }> {
+  const deadline = performance.now() + waitSeconds * 1000;
+  const pollsMax = Math.ceil((waitSeconds * 1000) / pollIntervalMs);
+  let view = await read();
+  let verdict = judge(view);
+  for (let polls = 0; verdict === 'pending' && polls < pollsMax && performance.now() < deadline; polls++) {
+    await sleep(pollIntervalMs, undefined, { signal: ctx.io.signal });
+    view = await read();
+    verdict = judge(view);
+  }
+  return { view, verdict };
+}
+
+function finishWait(verdict: Verdict, waitSeconds: number, what: string, target: string, state: string,
+  error: string | undefined, hint: string): number {
+  if (verdict === 'done' || waitSeconds === 0) return exitOk;
+  if (verdict === 'failed') {
+    throw new CliError({ code: 'RESOURCE_FAILED', message: `${what} failed instead of reaching ${target}${error ? `: ${error}` : ''}`, hint });
+  }
+  throw cliError('TIMEOUT', `${what} did not reach ${target} within ${waitSeconds} s (it is ${state})`,
+    `it may still be in progress: wait longer with /wait:SECONDS, or look: ${hint}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// cluster status, log, why
+
+async function showStatus(ctx: Ctx): Promise<number> {
+  const s = await ctx.client.get<StatusSnapshot>('/v1/status');
+  return emit(ctx, statusOverview(s), s);
+}
+
+const clearScreen = '\x1b[2J\x1b[H';
+
+async function watchStatus(ctx: Ctx): Promise<number> {
+  const signal = ctx.io.signal;
+  while (!signal?.aborted) {
+    let frame: string;
+    try {
+      const s = await ctx.client.get<StatusSnapshot>('/v1/status', signal);
+      frame = ctx.json ? JSON.stringify(s) + '\n' : clearScreen + statusOverview(s);
+    } catch (e) {
+      if (signal?.aborted) break;
+      // Keep watching through an outage: the endpoint may come back, as crm_mon does.
+      frame = (ctx.json ? '' : clearScreen) + formatError(asErrorLike(e));
+    }
+    ctx.io.out(frame + (ctx.json ? '' : `\n(every ${watchIntervalMs / 1000} s from ${ctx.client.endpoint}; Ctrl-C to stop)\n`));
+    await sleep(watchIntervalMs, undefined, { signal }).catch(() => undefined);
+  }
+  return exitOk;
+}
+
+async function showWhy(group: string, ctx: Ctx): Promise<number> {
+  const w = await ctx.client.get<WhyView>(`${groupPath(group)}/why`);
+  return emit(ctx, whyText(w), w);
+}
+
+/** Events after `after`, oldest first, keeping only the newest `keep`; pages are bounded. */
+async function eventsAfter(ctx: Ctx, after: number, keep: number): Promise<ClusterEvent[]> {
+  const out: ClusterEvent[] = [];
+  let cursor = after;
+  for (let page = 0; page < eventPagesMax; page++) {
+    const { events } = await ctx.client.get<{ events: ClusterEvent[] }>(`/v1/events?after=${cursor}&limit=${eventPageSize}`, ctx.io.signal);
+    if (events.length === 0) break;
+    out.push(...events);
+    if (out.length > keep) out.splice(0, out.length - keep);
+    cursor = events[events.length - 1]!.id;
+  }
+  return out;
+}
+
+async function showLog(limit: number, follow: boolean, ctx: Ctx): Promise<number> {
+  const events = await eventsAfter(ctx, 0, limit);
+  if (!follow) return emit(ctx, events.map(logLine).join(''), { events });
+  const printer = eventPrinter(ctx);
+  events.forEach(printer.print);
+  await followEvents(ctx, printer);
+  return exitOk;
+}
+
+interface Printer { print: (e: ClusterEvent) => void; lastId: () => number }
+
+/** Prints each event once, in id order: the stream and catch-up reads overlap. */
+function eventPrinter(ctx: Ctx): Printer {
+  let last = 0;
+  return {
+    print: (e) => {
+      if (e.id <= last) return;
+      last = e.id;
+      ctx.io.out(ctx.json ? JSON.stringify(e) + '\n' : logLine(e));
+    },
+    lastId: () => last,
+  };
+}
+
+/** Stream events (SSE) when the server streams, else poll; reconnect (any endpoint) after an outage. */
+async function followEvents(ctx: Ctx, printer: Printer): Promise<void> {
+  const signal = ctx.io.signal ?? new AbortController().signal;
+  let reported = false;
+  while (!signal.aborted) {
+    try {
+      const stream = await ctx.client.stream('/v1/events/stream', signal);
+      (await eventsAfter(ctx, printer.lastId(), eventPageSize * eventPagesMax)).forEach(printer.print);
+      if (stream) {
+        for await (const data of stream) {
+          const e = parseEvent(data);
+          if (e) printer.print(e);
+        }
+      }
+      reported = false;
+    } catch (e) {
+      if (signal.aborted) return;
+      if (!reported) ctx.io.err(formatError(asErrorLike(e)) + 'still following; retrying every second\n');
+      reported = true;
+    }
+    await sleep(watchIntervalMs, undefined, { signal }).catch(() => undefined);
+  }
+}
+
+function parseEvent(data: string): ClusterEvent | null {
+  try {
+    const e = JSON.parse(data) as Partial<ClusterEvent>;
+    return typeof e === 'object' && e !== null && typeof e.id === 'number' && typeof e.event === 'string' ? (e as ClusterEvent) : null;
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// cluster apply
+
+async function readApplyFile(file: string, io: CliIo): Promise<string> {
+  if (io.readFile) return io.readFile(file);
+  const info = await stat(file).catch((e: NodeJS.ErrnoException) => {
+    throw cliError('BAD_ARGUMENT', `cannot read ${file}: ${e.code ?? e.message}`, 'cluster apply -f PATH-TO-YAML');
+  });
+  if (info.size > applyFileBytesMax) throw cliError('BAD_CONFIG', `${file} is ${info.size} bytes, more than ${applyFileBytesMax}`);
+  return readFile(file, 'utf8');
+}
+
+async function apply(file: string, dryRun: boolean, ctx: Ctx): Promise<number> {
+  const loaded = loadApplyFile(await readApplyFile(file, ctx.io));
+  if (!loaded.ok) {
+    for (const p of loaded.problems) ctx.io.err(formatProblem(file, p));
+    const n = loaded.problems.length;
+    throw cliError('BAD_CONFIG', `${file}: ${n} problem${n === 1 ? '' : 's'}; nothing was sent`, `fix ${n === 1 ? 'it' : 'them'} and run cluster apply -f ${file} again`);
+  }
+  let result: ApplyResult;
+  try {
+    result = await ctx.client.post<ApplyResult>('/v1/apply', { spec: loaded.spec, dryRun });
+  } catch (e) {
+    const pos = e instanceof CliError && e.path ? locatePath(loaded.file, e.path) : null;
+    if (!pos) throw e;
+    ctx.io.err(`${file}:${pos.line}:${pos.col}: ${formatError(e as CliError)}`);
+    return exitFailure;
+  }
+  return emit(ctx, planText(result), result);
+}

@@ -1,0 +1,170 @@
+// The resource monitor: a child process of clusterd (started by MonitorClient with fork) that
+// hosts the resource agents, so that a hung or crashing agent cannot hang clusterd. It is also
+// the node's watchdog: without pings from clusterd for the self-fence deadline it stops every
+// resource, and when clusterd dies it kills every resource at once and exits.
+
+import { createAgentRegistry, type AgentContext } from './agent.js';
+import type { AgentOp, FromMonitor, ResourceSpec, ToMonitor } from './protocol.js';
+
+/**
+ * Past a call's timeout the agent has this long to reject with its own reason (which says more
+ * than "timed out") before the monitor answers for it. Well under the client's deadlock slack.
+ */
+const agentOverrunMs = 250;
+/** Bound on the fence hook after clusterd died: the resources are dead already, the monitor must not linger. */
+const fenceHookMaxMs = 2_000;
+
+type ResultData = { alive?: boolean; pid?: number } | undefined;
+
+let watchdog: NodeJS.Timeout | undefined;
+let nodeName = '?';
+
+const agents = createAgentRegistry({
+  exited: (resource, code, signal) => send({ t: 'exited', resource, code, signal }),
+  pgids: (resource, pgids) => send({ t: 'pids', resource, pgids }),
+  log: (level, message) => send({ t: 'log', level, message }),
+});
+
+/** Sends to clusterd if it is still there; `then` runs once the message is out (or at once when it cannot be). */
+function send(msg: FromMonitor, then?: () => void): void {
+  if (!process.connected || process.send === undefined) {
+    then?.();
+    return;
+  }
+  process.send(msg, undefined, {}, () => then?.());
+}
+
+function stderr(message: string): void {
+  try {
+    process.stderr.write(`clusterd resource monitor (pid ${process.pid}): ${message}\n`);
+  } catch {
+    // clusterd's stderr may be gone with clusterd: nothing to do.
+  }
+}
+
+function onMessage(msg: ToMonitor): void {
+  switch (msg.t) {
+    case 'init':
+      onInit(msg.selfFenceMs, msg.node);
+      return;
+    case 'ping':
+      watchdog?.refresh();
+      return;
+    case 'call':
+      void onCall(msg.id, msg.op, msg.resource, msg.timeoutMs);
+      return;
+    case 'fence':
+      fence(msg.reason);
+      return;
+    case 'shutdown':
+      onShutdown();
+      return;
+    default:
+      send({ t: 'log', level: 'error', message: `resource monitor: unknown message ${JSON.stringify(msg)}` });
+  }
+}
+
+function onInit(selfFenceMs: number, node: string): void {
+  nodeName = node;
+  clearTimeout(watchdog);
+  // refresh() on every ping; after firing, the next ping re-arms it (clusterd may resume).
+  watchdog = setTimeout(() => fence(`node '${nodeName}': no ping from clusterd for ${selfFenceMs} ms (self-fence deadline)`), selfFenceMs);
+  send({ t: 'ready', pid: process.pid });
+}
+
+/** Kills every resource at once, then tells clusterd. The monitor keeps running. */
+function fence(reason: string): void {
+  const killed = agents.killAll();
+  send({ t: 'fenced', reason, killed });
+}
+
+/** Each call runs on its own: a slow one never holds up another. */
+async function onCall(id: number, op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<void> {
+  const controller = new AbortController();
+  const abortTimer = setTimeout(() => controller.abort(), timeoutMs);
+  let overrunTimer: NodeJS.Timeout | undefined;
+  const overrun = new Promise<never>((_resolve, reject) => {
+    overrunTimer = setTimeout(() => reject(new Error(`${op} of resource '${spec.name}' did not finish within ${timeoutMs} ms`)), timeoutMs + agentOverrunMs);
+  });
+  try {
+    const data = await Promise.race([runOp(op, spec, { signal: controller.signal }), overrun]);
+    send(data === undefined ? { t: 'result', id, ok: true } : { t: 'result', id, ok: true, data });
+  } catch (err) {
+    send({ t: 'result', id, ok: false, error: err instanceof Error ? err.message : String(err) });
+  } finally {
+    clearTimeout(abortTimer);
+    clearTimeout(overrunTimer);
+  }
+}
+
+async function runOp(op: AgentOp, spec: ResourceSpec, ctx: AgentContext): Promise<ResultData> {
+  const agent = agents.get(spec.type);
+  switch (op) {
+    case 'online':
+      return agent.online(spec, ctx);
+    case 'offline':
+      return agent.offline(spec, ctx).then(() => undefined);
+    case 'terminate':
+      return agent.terminate(spec, ctx).then(() => undefined);
+    case 'looksAlive':
+      return { alive: await agent.looksAlive(spec, ctx) };
+    case 'isAlive':
+      return { alive: await agent.isAlive(spec, ctx) };
+    default:
+      throw new Error(`unknown operation '${op as string}'`);
+  }
+}
+
+/** Planned exit. Resources should be offline already; any left is killed rather than orphaned. */
+function onShutdown(): void {
+  const left = agents.killAll();
+  const message = left.length === 0 ? 'resource monitor exiting (shutdown)' : `resource monitor exiting (shutdown): killed resources still running: ${left.join(', ')}`;
+  send({ t: 'log', level: left.length === 0 ? 'info' : 'warning', message }, () => process.exit(0));
+}
+
+/** clusterd died (kill -9, crash): nobody watches the resources any more. Kill first, then the rest. */
+function onDisconnect(): void {
+  const killed = agents.killAll();
+  clearTimeout(watchdog);
+  setTimeout(() => process.exit(0), fenceHookMaxMs).unref();
+  void markFenced(killed).finally(() => process.exit(0));
+}
+
+/** Records in the lease slot that this node's resources are stopped, so that a takeover need not wait for the TTL. */
+async function markFenced(killed: string[]): Promise<void> {
+  const { CLUSTERD_FENCE_DIR: dir, CLUSTERD_FENCE_NODE: node, CLUSTERD_FENCE_INCARNATION: incarnation } = process.env;
+  stderr(`clusterd is gone: killed ${killed.length} resource(s)${killed.length > 0 ? `: ${killed.join(', ')}` : ''}`);
+  if (!dir || !node || !incarnation) return;
+  try {
+    // Resolved at run time: the lease-file store is optional for the monitor.
+    const leaseFile = (await import(new URL('../store/lease-file.js', import.meta.url).href)) as {
+      markLeaseFenced?: (dirPath: string, node: string, incarnation: string) => boolean;
+    };
+    if (leaseFile.markLeaseFenced === undefined) throw new Error('lease-file.js has no markLeaseFenced');
+    const marked = leaseFile.markLeaseFenced(dir, node, incarnation);
+    stderr(marked ? `lease of node '${node}' marked fenced` : `lease of node '${node}' not marked fenced (another incarnation holds it)`);
+  } catch (err) {
+    stderr(`could not mark the lease of node '${node}' fenced: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function main(): void {
+  if (process.send === undefined) {
+    stderr('must be started by clusterd (child_process.fork), not directly');
+    process.exit(2);
+  }
+  // clusterd orchestrates shutdown: Ctrl-C reaches the whole foreground group, and the
+  // monitor must outlive a clusterd that is still draining.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
+  process.stderr.on('error', () => undefined); // EPIPE once clusterd is gone
+  process.on('message', (msg) => onMessage(msg as ToMonitor));
+  process.on('disconnect', onDisconnect);
+  // A bug here must not leave resources running unwatched.
+  process.on('uncaughtException', (err) => {
+    agents.killAll();
+    stderr(`crashed, every resource killed: ${err.stack ?? err.message}`);
+    process.exit(70);
+  });
+}
+
+main();

@@ -1,0 +1,448 @@
+// The `process` resource type: a generic application. It runs as its own process group (never
+// through a shell) so that stopping it reaches every process it started, and its exit is known
+// at once from the child's exit event, not by polling.
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { open, readdir, readFile, type FileHandle } from 'node:fs/promises';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { PrivProps } from '../core/types.js';
+import type { ResourceSpec } from './protocol.js';
+import type { AgentContext, AgentEvents, ResourceAgent } from './agent.js';
+
+/** Between probe attempts while coming online: notices readiness quickly without hammering a starting service. */
+const probeRetryMs = 100;
+/** Default bound on one probe attempt (a connect, a GET, a command). */
+const probeTimeoutMsDefault = 2_000;
+/** How often a stop first checks whether the process group is gone: short, a stop is on the failover path. */
+const groupPollMs = 20;
+/** The check backs off to this: with the main process gone it may scan /proc, which costs more on a busy host. */
+const groupPollMaxMs = 200;
+/** Bound on `id -u NAME`: a hung NSS lookup must not hold an online forever. */
+const idTimeoutMs = 5_000;
+
+type Probe =
+  | { kind: 'tcp'; host: string; port: number }
+  | { kind: 'http'; url: URL }
+  | { kind: 'cmd'; argv: [string, ...string[]] };
+
+/** The `process` type's private properties, checked. */
+interface ProcessPriv {
+  command: string;
+  args: string[];
+  cwd: string | undefined;
+  env: string[];
+  user: string | number | undefined;
+  probe: Probe | undefined;
+  probeText: string | undefined;
+  probeTimeoutMs: number;
+}
+
+interface ExitInfo {
+  code: number | null;
+  signal: string | null;
+}
+
+/** What the agent knows of one started resource. */
+interface Running {
+  name: string;
+  child: ChildProcess;
+  /** The main process's pid, which is also its process group id (spawned detached). */
+  pgid: number;
+  /** Set by offline, terminate or killAll: the exit that follows is not a failure. */
+  stopping: boolean;
+  /** Online calls waiting for the probe: an exit then fails those calls, and is not reported twice. */
+  onlineWaiters: number;
+  exit: ExitInfo | undefined;
+  /** Process groups of probe commands running now: a monitor killed mid-probe must not leave them behind. */
+  probePgids: Set<number>;
+  env: NodeJS.ProcessEnv;
+  ids: UserIds;
+}
+
+type UserIds = { uid?: number; gid?: number };
+
+export class ProcessAgent implements ResourceAgent {
+  private readonly running = new Map<string, Running>();
+  private readonly starting = new Map<string, Promise<Running>>();
+  /** Counts killAll calls: a start that straddles one must not spawn. */
+  private fences = 0;
+
+  constructor(private readonly events: AgentEvents) {}
+
+  async online(spec: ResourceSpec, ctx: AgentContext): Promise<{ pid?: number }> {
+    const priv = parsePriv(spec.name, spec.priv);
+    let state = this.running.get(spec.name);
+    if (state?.stopping) throw new Error(`resource '${spec.name}' is being stopped; bring it online after the stop finished`);
+    // Online is idempotent: a live process is kept, only its probe is awaited again.
+    if (state === undefined || state.exit !== undefined) state = await this.startOnce(spec, priv);
+    state.onlineWaiters += 1;
+    try {
+      await this.waitUp(state, priv, ctx.signal);
+    } finally {
+      state.onlineWaiters -= 1;
+    }
+    return { pid: state.pgid };
+  }
+
+  async offline(spec: ResourceSpec, ctx: AgentContext): Promise<void> {
+    await this.starting.get(spec.name)?.catch(() => undefined);
+    const state = this.running.get(spec.name);
+    if (state === undefined) return;
+    state.stopping = true;
+    signalGroup(state.pgid, 'SIGTERM');
+    if (!(await this.waitGone(state, spec.props.stopGraceMs, ctx.signal))) {
+      this.events.log('warning', `resource '${spec.name}' did not stop within ${spec.props.stopGraceMs} ms of SIGTERM: killing its process group ${state.pgid}`);
+      await this.kill(state, ctx.signal);
+    }
+    this.forget(state);
+  }
+
+  async terminate(spec: ResourceSpec, ctx: AgentContext): Promise<void> {
+    await this.starting.get(spec.name)?.catch(() => undefined);
+    const state = this.running.get(spec.name);
+    if (state === undefined) return;
+    state.stopping = true;
+    await this.kill(state, ctx.signal);
+    this.forget(state);
+  }
+
+  async looksAlive(spec: ResourceSpec): Promise<boolean> {
+    const state = this.running.get(spec.name);
+    return state !== undefined && state.exit === undefined;
+  }
+
+  async isAlive(spec: ResourceSpec, ctx: AgentContext): Promise<boolean> {
+    const state = this.running.get(spec.name);
+    if (state === undefined || state.exit !== undefined) return false;
+    const priv = parsePriv(spec.name, spec.priv);
+    return priv.probe === undefined || this.probeOnce(state, priv, ctx.signal);
+  }
+
+  killAll(): string[] {
+    this.fences += 1;
+    const names = [...this.running.keys()];
+    for (const state of this.running.values()) {
+      state.stopping = true;
+      for (const pgid of [state.pgid, ...state.probePgids]) signalGroup(pgid, 'SIGKILL');
+    }
+    for (const state of [...this.running.values()]) this.forget(state);
+    return names;
+  }
+
+  /** One start at a time per resource: two concurrent onlines must not run two processes. */
+  private startOnce(spec: ResourceSpec, priv: ProcessPriv): Promise<Running> {
+    let pending = this.starting.get(spec.name);
+    if (pending === undefined) {
+      pending = this.start(spec, priv).finally(() => this.starting.delete(spec.name));
+      this.starting.set(spec.name, pending);
+    }
+    return pending;
+  }
+
+  private async start(spec: ResourceSpec, priv: ProcessPriv): Promise<Running> {
+    const fences = this.fences;
+    const ids = priv.user === undefined ? {} : await resolveUser(priv.user);
+    const env = resourceEnv(spec, priv);
+    const log = await openLog(spec.name);
+    try {
+      // Nothing may start after a killAll that happened while we waited above.
+      if (fences !== this.fences) throw new Error(`resource '${spec.name}': every resource was stopped (fenced) while it was starting`);
+      const child = spawnResource(spec.name, priv, env, ids, log.fd);
+      if (child.pid === undefined) {
+        const [err] = (await once(child, 'error')) as [Error];
+        throw new Error(`resource '${spec.name}': cannot start '${priv.command}'${where(priv)}: ${err.message}`);
+      }
+      return this.track(spec, child, child.pid, env, ids);
+    } finally {
+      // The child holds its own copy of the descriptor. Not awaited: between the spawn and the
+      // caller counting itself in onlineWaiters there must be no turn of the event loop.
+      log.close().catch(() => undefined);
+    }
+  }
+
+  /** Synchronous with the spawn, so that a killAll never misses a process that runs. */
+  private track(spec: ResourceSpec, child: ChildProcess, pid: number, env: NodeJS.ProcessEnv, ids: UserIds): Running {
+    const state: Running = { name: spec.name, child, pgid: pid, stopping: false, onlineWaiters: 0, exit: undefined, probePgids: new Set(), env, ids };
+    this.running.set(spec.name, state);
+    child.on('error', (err) => this.events.log('warning', `resource '${spec.name}': ${err.message}`));
+    child.once('exit', (code, signal) => this.onExit(state, { code, signal }));
+    this.reportPgids(state);
+    this.events.log('info', `resource '${spec.name}' started: pid ${pid}, epoch ${spec.epoch}`);
+    return state;
+  }
+
+  private onExit(state: Running, exit: ExitInfo): void {
+    state.exit = exit;
+    if (state.stopping) return;
+    // A resource whose main process died is Failed: its leftovers (workers holding a port) must
+    // not meet the restart.
+    signalGroup(state.pgid, 'SIGKILL');
+    this.forget(state);
+    if (state.onlineWaiters === 0) this.events.exited(state.name, exit.code, exit.signal);
+  }
+
+  /** Resolves once the probe passes (at once without a probe); rejects on exit, stop or deadline. */
+  private async waitUp(state: Running, priv: ProcessPriv, signal: AbortSignal): Promise<void> {
+    if (priv.probe === undefined) return;
+    while (true) {
+      if (state.exit !== undefined) throw new Error(`resource '${state.name}' exited (${describeExit(state.exit)}) before its probe ${priv.probeText} passed; see its log ${logPath(state.name)}`);
+      if (state.stopping) throw new Error(`resource '${state.name}' was stopped before its probe ${priv.probeText} passed`);
+      if (signal.aborted) throw new Error(`resource '${state.name}': probe ${priv.probeText} did not pass before the online timeout`);
+      if (await this.probeOnce(state, priv, signal)) return;
+      await sleep(probeRetryMs, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  private probeOnce(state: Running, priv: ProcessPriv, callSignal: AbortSignal): Promise<boolean> {
+    const signal = AbortSignal.any([callSignal, AbortSignal.timeout(priv.probeTimeoutMs)]);
+    const probe = priv.probe;
+    if (probe === undefined) return Promise.resolve(true);
+    if (probe.kind === 'tcp') return tcpProbe(probe.host, probe.port, signal);
+    if (probe.kind === 'http') return httpProbe(probe.url, signal);
+    return this.cmdProbe(state, priv, probe.argv, signal);
+  }
+
+  /** A probe command runs as the resource runs (user, cwd, env), in its own process group. */
+  private cmdProbe(state: Running, priv: ProcessPriv, argv: [string, ...string[]], signal: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      let child: ChildProcess;
+      try {
+        child = spawn(argv[0], argv.slice(1), { cwd: priv.cwd, env: state.env, detached: true, stdio: 'ignore', ...state.ids });
+      } catch {
+        resolve(false);
+        return;
+      }
+      const pgid = child.pid;
+      const onAbort = (): void => { if (pgid !== undefined) signalGroup(pgid, 'SIGKILL'); };
+      const finish = (passed: boolean): void => {
+        signal.removeEventListener('abort', onAbort);
+        if (pgid !== undefined && state.probePgids.delete(pgid)) this.reportPgids(state);
+        resolve(passed && !signal.aborted);
+      };
+      if (pgid !== undefined) {
+        state.probePgids.add(pgid);
+        this.reportPgids(state);
+      }
+      signal.addEventListener('abort', onAbort, { once: true });
+      child.once('error', () => finish(false));
+      child.once('exit', (code) => {
+        onAbort(); // leftovers of the probe's group
+        finish(code === 0);
+      });
+    });
+  }
+
+  /** SIGKILL the group (and the main process, should it have left its group), then wait it out. */
+  private async kill(state: Running, signal: AbortSignal): Promise<void> {
+    signalGroup(state.pgid, 'SIGKILL');
+    state.child.kill('SIGKILL');
+    if (!(await this.waitGone(state, Infinity, signal))) {
+      throw new Error(`resource '${state.name}': process group ${state.pgid} was sent SIGKILL but had not exited when the call timed out`);
+    }
+  }
+
+  /** True once the main process has exited and no live process is left in its group. */
+  private async waitGone(state: Running, waitMs: number, signal: AbortSignal): Promise<boolean> {
+    const deadline = performance.now() + waitMs;
+    let pollMs = groupPollMs;
+    while (true) {
+      if (state.exit !== undefined && !(await groupAlive(state.pgid))) return true;
+      if (signal.aborted || performance.now() >= deadline) return false;
+      await sleep(Math.min(pollMs, Math.max(0, deadline - performance.now())), undefined, { signal }).catch(() => undefined);
+      pollMs = Math.min(pollMs * 2, groupPollMaxMs);
+    }
+  }
+
+  private forget(state: Running): void {
+    if (this.running.get(state.name) !== state) return;
+    this.running.delete(state.name);
+    for (const pgid of state.probePgids) signalGroup(pgid, 'SIGKILL');
+    state.probePgids.clear();
+    this.events.pgids(state.name, []);
+  }
+
+  private reportPgids(state: Running): void {
+    if (this.running.get(state.name) !== state) return;
+    this.events.pgids(state.name, [state.pgid, ...state.probePgids]);
+  }
+}
+
+async function openLog(name: string): Promise<FileHandle> {
+  const file = logPath(name);
+  return open(file, 'a').catch((err: Error) => {
+    throw new Error(`resource '${name}': cannot open its log file ${file}: ${err.message}`);
+  });
+}
+
+/** Own process group, no shell, stdout and stderr appended to the log. Returns without a pid on ENOENT and the like. */
+function spawnResource(name: string, priv: ProcessPriv, env: NodeJS.ProcessEnv, ids: UserIds, logFd: number): ChildProcess {
+  try {
+    return spawn(priv.command, priv.args, { cwd: priv.cwd, env, detached: true, stdio: ['ignore', logFd, logFd], ...ids });
+  } catch (err) {
+    // Some errors (EPERM when changing user) are thrown rather than emitted.
+    throw new Error(`resource '${name}': cannot start '${priv.command}'${where(priv)}: ${(err as Error).message}`);
+  }
+}
+
+function where(priv: ProcessPriv): string {
+  return priv.cwd === undefined ? '' : ` in ${priv.cwd}`;
+}
+
+export function logPath(resource: string): string {
+  // Resource names come from operators: keep them from naming another directory.
+  const safe = resource.replace(/[^A-Za-z0-9._-]/g, '_');
+  return path.join(process.env.CLUSTERD_DATA_DIR ?? os.tmpdir(), `${safe}.log`);
+}
+
+/** The monitor's environment + the resource's own + the cluster's facts, which the resource cannot override. */
+function resourceEnv(spec: ResourceSpec, priv: ProcessPriv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('CLUSTERD_FENCE_')) env[key] = value; // the monitor's own fencing settings
+  }
+  for (const pair of priv.env) {
+    const eq = pair.indexOf('=');
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  env.CLUSTERD_NODE = spec.node;
+  env.CLUSTERD_GROUP = spec.group;
+  env.CLUSTERD_RESOURCE = spec.name;
+  env.CLUSTERD_EPOCH = String(spec.epoch);
+  return env;
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: the group is gone already, which is what we want.
+  }
+}
+
+/**
+ * Whether the process group still has a live member. kill(-pgid, 0) counts zombies, and where
+ * PID 1 does not reap orphans (containers without an init) killed members stay zombies for
+ * ever: on Linux, a group whose members are all zombies counts as gone.
+ */
+async function groupAlive(pgid: number): Promise<boolean> {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false;
+  }
+  const entries = await readdir('/proc').catch(() => undefined);
+  if (entries === undefined) return true;
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // Fields after the command name, which may itself hold spaces and parentheses: state ppid pgrp.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+  }
+  return false;
+}
+
+function tcpProbe(host: string, port: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const finish = (passed: boolean): void => {
+      signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      resolve(passed);
+    };
+    const onAbort = (): void => finish(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => finish(true));
+    socket.once('error', () => finish(false));
+  });
+}
+
+function httpProbe(url: URL, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    const get = url.protocol === 'https:' ? https.get : http.get;
+    // No keep-alive agent: a probe must not hold a connection to the service between attempts.
+    const req = get(url, { agent: false, signal }, (res) => {
+      const status = res.statusCode ?? 0;
+      res.destroy();
+      resolve(status >= 200 && status < 300);
+    });
+    req.once('error', () => resolve(false));
+  });
+}
+
+async function resolveUser(user: string | number): Promise<{ uid: number; gid: number }> {
+  const uid = await idOf(user, '-u');
+  if (uid === undefined) {
+    if (typeof user === 'number') return { uid: user, gid: user }; // no passwd entry: its user-private group, never ours (root's)
+    throw new Error(`unknown user '${user}' (id -u ${user} failed)`);
+  }
+  return { uid, gid: (await idOf(user, '-g')) ?? uid };
+}
+
+function idOf(user: string | number, flag: '-u' | '-g'): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    execFile('id', [flag, '--', String(user)], { timeout: idTimeoutMs }, (err, stdout) => {
+      const id = Number.parseInt(stdout, 10);
+      resolve(err === null && Number.isInteger(id) ? id : undefined);
+    });
+  });
+}
+
+function describeExit(exit: ExitInfo): string {
+  return exit.signal === null ? `code ${exit.code}` : `signal ${exit.signal}`;
+}
+
+function parsePriv(name: string, priv: PrivProps): ProcessPriv {
+  const bad = (key: string, rule: string): Error => new Error(`resource '${name}': private property '${key}' ${rule}`);
+  const stringList = (key: string): string[] => {
+    const value = priv[key] ?? [];
+    if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw bad(key, 'must be a list of strings');
+    return value;
+  };
+  const command = priv.command;
+  if (typeof command !== 'string' || command === '') throw bad('command', 'is required (the program to run)');
+  const env = stringList('env');
+  const badPair = env.find((pair) => pair.indexOf('=') <= 0);
+  if (badPair !== undefined) throw bad('env', `must hold KEY=VALUE pairs, not '${badPair}'`);
+  const cwd = priv.cwd;
+  if (cwd !== undefined && typeof cwd !== 'string') throw bad('cwd', 'must be a directory path');
+  const user = priv.user;
+  if (user !== undefined && typeof user !== 'string' && typeof user !== 'number') throw bad('user', 'must be a user name or a numeric uid');
+  const probeTimeoutMs = priv.probeTimeoutMs ?? probeTimeoutMsDefault;
+  if (typeof probeTimeoutMs !== 'number' || !(probeTimeoutMs > 0)) throw bad('probeTimeoutMs', 'must be a positive number of milliseconds');
+  const probeText = priv.probe;
+  if (probeText !== undefined && typeof probeText !== 'string') throw bad('probe', 'must be tcp:HOST:PORT, an http(s):// URL or cmd:COMMAND ARG...');
+  const probe = probeText === undefined ? undefined : parseProbe(probeText, (rule) => bad('probe', rule));
+  return { command, args: stringList('args'), cwd, env, user, probe, probeText, probeTimeoutMs };
+}
+
+function parseProbe(text: string, bad: (rule: string) => Error): Probe {
+  if (text.startsWith('tcp:')) {
+    const colon = text.lastIndexOf(':');
+    const host = text.slice(4, colon).replace(/^\[(.*)\]$/, '$1'); // [::1] for IPv6
+    const port = Number(text.slice(colon + 1));
+    if (host === '' || !Number.isInteger(port) || port < 1 || port > 65535) throw bad(`must be tcp:HOST:PORT, not '${text}'`);
+    return { kind: 'tcp', host, port };
+  }
+  if (text.startsWith('http://') || text.startsWith('https://')) {
+    try {
+      return { kind: 'http', url: new URL(text) };
+    } catch {
+      throw bad(`is not a valid URL: '${text}'`);
+    }
+  }
+  if (text.startsWith('cmd:')) {
+    // Split on blanks, never through a shell: what is written is what runs.
+    const argv = text.slice(4).trim().split(/\s+/).filter((arg) => arg !== '');
+    const [command, ...args] = argv;
+    if (command === undefined) throw bad('cmd: needs a command');
+    return { kind: 'cmd', argv: [command, ...args] };
+  }
+  throw bad(`must start with tcp:, http://, https:// or cmd:, not '${text}'`);
+}

@@ -1,0 +1,180 @@
+// `clusterd`: create a cluster (init) or run a node in the foreground (start).
+// Settings come from flags, or a YAML/JSON file given with --config (flags win); they are
+// validated once, all errors at once, then frozen.
+
+import { Command, InvalidArgumentError } from 'commander';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import pino from 'pino';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { checkName } from '../core/config.js';
+import { ClusterError, clusterError } from '../core/errors.js';
+import { timingDefaults, validateTiming, type Timing } from '../core/timing.js';
+import { startApi } from '../api/server.js';
+import { MonitorClient } from '../monitor/client.js';
+import { parseQuorumSpec, openStore } from '../store/index.js';
+import type { QuorumStore } from '../store/types.js';
+import { ClusterNode, type Clock } from './node.js';
+
+export const realClock: Clock = {
+  nowMs: () => performance.now(),
+  wallMs: () => Date.now(),
+  localHour: () => new Date().getHours(),
+  setInterval: (fn, ms) => { const t = setInterval(fn, ms); return () => clearInterval(t); },
+  setTimeout: (fn, ms) => { const t = setTimeout(fn, ms); return () => clearTimeout(t); },
+};
+
+const settingsSchema = z.object({
+  quorum: z.string(),
+  node: z.string().default(hostname()),
+  listen: z.string().default('127.0.0.1:7400'),
+  dataDir: z.string().optional(),
+  timing: z.object({
+    heartbeatIntervalMs: z.number().int().positive().default(timingDefaults.heartbeatIntervalMs),
+    leaseTtlMs: z.number().int().positive().default(timingDefaults.leaseTtlMs),
+    selfFenceMs: z.number().int().positive().default(timingDefaults.selfFenceMs),
+    shutdownPendingTimeoutMs: z.number().int().positive().default(timingDefaults.shutdownPendingTimeoutMs),
+  }).strict().default({ ...timingDefaults }),
+}).strict();
+
+export type Settings = z.infer<typeof settingsSchema> & { timing: Timing };
+
+function fail(e: ClusterError): never {
+  process.stderr.write(`${e.format()}\n`);
+  process.exit(2);
+}
+
+function intArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer of milliseconds');
+  return n;
+}
+
+export function loadSettings(flags: Record<string, unknown>): Settings {
+  let file: Record<string, unknown> = {};
+  if (typeof flags.config === 'string') {
+    let text: string;
+    try { text = readFileSync(flags.config, 'utf8'); } catch (e) {
+      fail(clusterError('BAD_CONFIG', `cannot read config file ${flags.config}: ${(e as Error).message}`));
+    }
+    try { file = (parseYaml(text) ?? {}) as Record<string, unknown>; } catch (e) {
+      fail(clusterError('BAD_CONFIG', `config file ${flags.config} is not valid YAML: ${(e as Error).message}`));
+    }
+  }
+  const timing = { ...(file.timing as object ?? {}) } as Record<string, unknown>;
+  const map: [string, keyof Timing][] = [['heartbeatInterval', 'heartbeatIntervalMs'], ['leaseTtl', 'leaseTtlMs'], ['selfFence', 'selfFenceMs'], ['shutdownTimeout', 'shutdownPendingTimeoutMs']];
+  for (const [flag, key] of map) if (flags[flag] !== undefined) timing[key] = flags[flag];
+  const merged = { ...file, timing } as Record<string, unknown>;
+  for (const k of ['quorum', 'node', 'listen', 'dataDir']) if (flags[k] !== undefined) merged[k] = flags[k];
+  const parsed = settingsSchema.safeParse(merged);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(settings)'}: ${i.message}`);
+    fail(clusterError('BAD_CONFIG', `invalid settings${flags.config ? ` in ${flags.config}` : ''}: ${lines.join('; ')}`, 'clusterd start --help lists the settings'));
+  }
+  const t = validateTiming(parsed.data.timing);
+  if (!t.ok) fail(t.error);
+  const n = checkName('node', parsed.data.node);
+  if (!n.ok) fail(n.error);
+  return Object.freeze({ ...parsed.data, timing: t.value });
+}
+
+function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(listen);
+  if (!m || Number(m[2]) > 65535) fail(clusterError('BAD_CONFIG', `--listen ${listen} is not HOST:PORT`, 'for example --listen 127.0.0.1:7401'));
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+async function openOrFail(spec: string): Promise<QuorumStore> {
+  const parsed = parseQuorumSpec(spec);
+  if (!parsed.ok) fail(parsed.error);
+  return openStore(spec);
+}
+
+/** Refuse to start if another live clusterd uses this node name: its lease counter still moves. */
+async function checkNameFree(store: QuorumStore, node: string, timing: Timing): Promise<void> {
+  const first = (await store.readLeases()).find((l) => l.node === node);
+  if (!first || first.state === 'stopped' || first.state === 'fenced') return;
+  const until = performance.now() + timing.leaseTtlMs;
+  while (performance.now() < until) {
+    await new Promise((r) => setTimeout(r, timing.heartbeatIntervalMs));
+    const now = (await store.readLeases()).find((l) => l.node === node);
+    if (now && (now.counter !== first.counter || now.incarnation !== first.incarnation)) {
+      fail(clusterError('NODE_NAME_IN_USE', `another clusterd is running as node '${node}' on ${store.location}`, 'stop it first, or pick another --node name'));
+    }
+  }
+}
+
+async function runInit(opts: { quorum: string; cluster: string }): Promise<void> {
+  const store = await openOrFail(opts.quorum);
+  const name = checkName('cluster', opts.cluster);
+  if (!name.ok) fail(name.error);
+  const r = await store.init(opts.cluster, Date.now());
+  await store.close();
+  if (!r.ok) fail(r.error);
+  process.stdout.write(`created cluster '${opts.cluster}' in ${store.location}\nstart nodes with: clusterd start --quorum ${opts.quorum} --node NAME --listen 127.0.0.1:PORT\n`);
+}
+
+async function runStart(flags: Record<string, unknown>): Promise<void> {
+  const s = loadSettings(flags);
+  const logger = pino({ base: { node: s.node } }, pino.destination(2));
+  const store = await openOrFail(s.quorum);
+  const opened = await store.open();
+  if (!opened.ok) fail(opened.error);
+  await checkNameFree(store, s.node, s.timing);
+  const dataDir = resolve(s.dataDir ?? `${process.env.TMPDIR ?? '/tmp'}/clusterd-${s.node}`);
+  mkdirSync(dataDir, { recursive: true });
+  const host = new MonitorClient();
+  const listen = parseListen(s.listen);
+  let node: ClusterNode | null = null;
+  // The API must listen before the node announces its URL; it answers 503 until the node runs.
+  const log = (level: 'info' | 'warning' | 'error', event: string, message: string) =>
+    logger[level === 'warning' ? 'warn' : level]({ event }, message);
+  const fenceEnv: Record<string, string> = store.kind === 'dir' ? { CLUSTERD_FENCE_DIR: store.location.replace(/^dir:/, ''), CLUSTERD_FENCE_NODE: s.node } : {};
+  node = new ClusterNode({ name: s.node, apiUrl: '', timing: s.timing, store, host, clock: realClock, log });
+  const api = await startApi(node, listen.host, listen.port).catch((e: Error) =>
+    fail(clusterError('BAD_CONFIG', `cannot listen on ${s.listen}: ${e.message}`, 'pick a free port with --listen 127.0.0.1:PORT')));
+  node.apiUrl = api.url;
+  await host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation } });
+  const started = await node.start();
+  if (!started.ok) { await host.shutdown(); fail(started.error); }
+  logger.info({ event: 'LISTENING' }, `node ${s.node} serving the API on ${api.url}`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) { logger.warn(`${signal} again: shutdown is already under way`); return; }
+    stopping = true;
+    logger.info({ event: 'SHUTDOWN' }, `${signal}: planned shutdown of node ${s.node}`);
+    await node!.shutdown();
+    await api.close();
+    await store.close();
+    logger.flush();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+export function program(): Command {
+  const p = new Command('clusterd').description('clusterd: failover cluster node service').showHelpAfterError();
+  p.command('init').description('create a cluster in a quorum store')
+    .requiredOption('--quorum <spec>', 'quorum store: dir:PATH')
+    .option('--cluster <name>', 'cluster name', 'cluster')
+    .action((o) => runInit(o));
+  p.command('start').description('run a node in the foreground (SIGTERM or SIGINT: planned shutdown)')
+    .option('--quorum <spec>', 'quorum store: dir:PATH')
+    .option('--node <name>', 'node name (default: host name)')
+    .option('--listen <host:port>', 'API address (default 127.0.0.1:7400)')
+    .option('--data-dir <dir>', 'node data directory (resource logs)')
+    .option('--config <file>', 'settings file (YAML or JSON); flags win')
+    .option('--heartbeat-interval <ms>', `lease renewal interval (default ${timingDefaults.heartbeatIntervalMs})`, intArg)
+    .option('--lease-ttl <ms>', `a node is Down when its lease has not moved for this long (default ${timingDefaults.leaseTtlMs})`, intArg)
+    .option('--self-fence <ms>', `stop all resources if the lease cannot be renewed for this long (default ${timingDefaults.selfFenceMs})`, intArg)
+    .option('--shutdown-timeout <ms>', `planned shutdown waits this long for groups to go offline (default ${timingDefaults.shutdownPendingTimeoutMs})`, intArg)
+    .action((o) => runStart(o));
+  return p;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await program().parseAsync(argv, { from: 'user' });
+}

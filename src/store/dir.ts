@@ -1,0 +1,684 @@
+// The embedded quorum store: one directory holding `cluster.db` (SQLite, WAL) and `leases.bin`
+// (fixed lease slots, see lease-file.ts). Every node of the cluster opens the same directory;
+// SQLite's file locks serialize writers across processes. Every write that depends on
+// leadership checks the coordinator term inside the same BEGIN IMMEDIATE transaction that
+// writes, so a deposed coordinator can never slip a write in between the check and the commit.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { ClusterError, clusterError, fail, ok } from '../core/errors.js';
+import { recordChecksum } from '../core/crc32c.js';
+import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
+import type {
+  Checkpoint, ClusterEvent, CoordinatorRecord, LeaseRecord, LeaseState, LogRecord, NewEvent, NodeReport,
+  OwnershipRecord, QuorumStore, StoreResult,
+} from './types.js';
+import {
+  LeaseSlotWriter, createLeaseFile, leaseFileBytes, leaseFileName, leaseIdentityProblem, leaseSlotsMax,
+  readLeaseSlots, zeroLeaseSlot,
+} from './lease-file.js';
+
+export interface DirStoreOptions {
+  /** Events kept in the store; older ones are dropped on append. */
+  eventsMax?: number;
+  /** Free space every database write must leave, on top of what it writes. */
+  minFreeBytes?: number;
+}
+
+export const dbFileName = 'cluster.db';
+const schemaVersion = 1;
+/** Enough history for an operator to read back a day of a busy cluster, small enough to scan. */
+const eventsMaxDefault = 10_000;
+/** Room for SQLite's WAL pages and a checkpoint of the WAL beyond the payload itself. */
+const minFreeBytesDefault = 1024 * 1024;
+/** Rides out another node's commit (with its fsync); a lock held longer surfaces as an error, not a hang. */
+const busyTimeoutMs = 250;
+/** One configuration update is a few hundred bytes; anything near this is a bug upstream. */
+const logRecordBytesMax = 1024 * 1024;
+/** Bounds one read so a node catching up replays in batches. */
+const logReadMax = 10_000;
+const eventsReadMax = 10_000;
+/** Bytes budgeted for a small fixed-size row (coordinator, slot assignment). */
+const smallRowBytes = 512;
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (
+  id INTEGER PRIMARY KEY CHECK (id = 1), schema_version INTEGER NOT NULL, cluster_name TEXT NOT NULL,
+  created_wall_ms INTEGER NOT NULL, change_version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS coordinator (id INTEGER PRIMARY KEY CHECK (id = 1), term INTEGER NOT NULL, node TEXT);
+CREATE TABLE IF NOT EXISTS ownership (
+  grp TEXT PRIMARY KEY, node TEXT, epoch INTEGER NOT NULL, term INTEGER NOT NULL, phase TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, term INTEGER NOT NULL, crc INTEGER NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoint (
+  id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, term INTEGER NOT NULL, crc INTEGER NOT NULL, config TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reports (node TEXT PRIMARY KEY, report TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, wall_ms INTEGER NOT NULL, node TEXT NOT NULL, event TEXT NOT NULL,
+  level TEXT NOT NULL, message TEXT NOT NULL, data TEXT);
+CREATE TABLE IF NOT EXISTS lease_slots (node TEXT PRIMARY KEY, slot INTEGER NOT NULL UNIQUE);
+`;
+
+type Db = Database.Database;
+interface LogRow { seq: number; term: number; crc: number; payload: string }
+interface CheckpointRow { seq: number; term: number; crc: number; config: string }
+interface OwnershipRow { grp: string; node: string | null; epoch: number; term: number; phase: 'run' | 'stop' }
+interface EventRow { id: number; wall_ms: number; node: string; event: string; level: ClusterEvent['level']; message: string; data: string | null }
+
+/** Thrown inside a transaction body to roll it back and hand `result` to the caller. */
+class Rollback {
+  constructor(readonly result: StoreResult<unknown>) {}
+}
+
+const recoveryHint =
+  'the quorum database is damaged: start clusterd with --reset-quorum-log on the node with the newest local copy';
+
+export class DirStore implements QuorumStore {
+  readonly kind = 'dir' as const;
+  readonly location: string;
+  private readonly dirPath: string;
+  private readonly dbPath: string;
+  private readonly leasePath: string;
+  private readonly eventsMax: number;
+  private readonly minFreeBytes: number;
+  private db: Db | null = null;
+  private leaseFd: number | null = null;
+  private clusterName = '';
+  /** Slots claimed through this store: renewals write from here without touching SQLite. */
+  private readonly leaseWriters = new Map<NodeName, LeaseSlotWriter>();
+  private readonly subscribers = new Set<{ cb: () => void }>();
+  private watcher: fs.FSWatcher | null = null;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(dirPath: string, opts: DirStoreOptions = {}) {
+    this.dirPath = path.resolve(dirPath);
+    this.dbPath = path.join(this.dirPath, dbFileName);
+    this.leasePath = path.join(this.dirPath, leaseFileName);
+    this.location = `dir:${this.dirPath}`;
+    this.eventsMax = opts.eventsMax ?? eventsMaxDefault;
+    this.minFreeBytes = opts.minFreeBytes ?? minFreeBytesDefault;
+    assert.ok(Number.isSafeInteger(this.eventsMax) && this.eventsMax > 0, `eventsMax ${this.eventsMax} must be > 0`);
+    assert.ok(Number.isSafeInteger(this.minFreeBytes) && this.minFreeBytes >= 0, `minFreeBytes ${this.minFreeBytes} must be >= 0`);
+  }
+
+  // ---- lifecycle ----
+
+  async init(clusterName: string, wallMs: number): Promise<StoreResult<void>> {
+    if (clusterName.trim() === '') return fail(clusterError('BAD_ARGUMENT', 'the cluster name is empty', 'give the cluster a name'));
+    if (this.db) return fail(this.clusterExists(this.clusterName));
+    const what = `creating cluster '${clusterName}' in ${this.location}`;
+    let db: Db | null = null;
+    try {
+      fs.mkdirSync(this.dirPath, { recursive: true });
+      const full = this.spaceProblem(what, leaseFileBytes);
+      if (full) return fail(full);
+      db = connect(this.dbPath, false);
+      const existing = db.transaction(() => this.createCluster(db as Db, clusterName, wallMs)).immediate();
+      if (existing !== null) {
+        db.close();
+        return fail(this.clusterExists(existing));
+      }
+      this.attach(db, clusterName);
+      return ok(undefined);
+    } catch (err) {
+      db?.close();
+      return fail(this.failure(what, err));
+    }
+  }
+
+  private clusterExists(name: string): ClusterError {
+    return clusterError('CLUSTER_EXISTS', `cluster '${name}' exists already in ${this.location}`,
+      'join that cluster instead, or choose an empty directory for a new one');
+  }
+
+  /** Writes the schema, the lease file and the first rows; returns the existing cluster's name instead if there is one. */
+  private createCluster(db: Db, clusterName: string, wallMs: number): string | null {
+    db.exec(schema);
+    const meta = db.prepare('SELECT cluster_name FROM meta WHERE id = 1').get() as { cluster_name: string } | undefined;
+    if (meta) return meta.cluster_name;
+    // Under the database write lock, so two nodes racing to init cannot both (re)create it.
+    createLeaseFile(this.leasePath);
+    db.prepare('INSERT INTO meta VALUES (1, ?, ?, ?, 1)').run(schemaVersion, clusterName, wallMs);
+    db.prepare('INSERT INTO coordinator VALUES (1, 0, NULL)').run();
+    const config: ClusterConfig = { name: clusterName, nodes: {}, groups: {}, resources: {} };
+    const json = JSON.stringify(config);
+    db.prepare('INSERT INTO checkpoint VALUES (1, 0, 0, ?, ?)').run(recordChecksum(0, 0, json), json);
+    return null;
+  }
+
+  async open(): Promise<StoreResult<{ clusterName: string }>> {
+    if (this.db) return ok({ clusterName: this.clusterName });
+    const notFound = clusterError('CLUSTER_NOT_FOUND', `no cluster in ${this.location}`,
+      'create one with init on this quorum store, or check the path');
+    if (!fs.existsSync(this.dbPath)) return fail(notFound);
+    let db: Db | null = null;
+    try {
+      db = connect(this.dbPath, true);
+      const meta = readMeta(db);
+      if (!meta) {
+        db.close();
+        return fail(notFound);
+      }
+      const problem = this.openProblem(meta.schema_version);
+      if (problem) {
+        db.close();
+        return fail(problem);
+      }
+      this.attach(db, meta.cluster_name);
+      return ok({ clusterName: meta.cluster_name });
+    } catch (err) {
+      db?.close();
+      return fail(this.failure(`opening ${this.location}`, err));
+    }
+  }
+
+  private openProblem(version: number): ClusterError | null {
+    if (version !== schemaVersion) {
+      return clusterError('QUORUM_UNAVAILABLE', `${this.dbPath} has schema version ${version}; this clusterd reads version ${schemaVersion}`,
+        'run the clusterd version that created this cluster, or upgrade this one');
+    }
+    const size = fs.statSync(this.leasePath, { throwIfNoEntry: false })?.size;
+    if (size !== leaseFileBytes) {
+      // Never recreate it here: a clusterd still writing to the old file would look dead to everyone.
+      return clusterError('QUORUM_UNAVAILABLE',
+        `the lease file ${this.leasePath} is ${size === undefined ? 'missing' : `${size} bytes, not ${leaseFileBytes}`}`,
+        'stop every clusterd using this quorum directory, then restore the file from a backup or re-create the cluster');
+    }
+    return null;
+  }
+
+  private attach(db: Db, clusterName: string): void {
+    this.leaseFd = fs.openSync(this.leasePath, 'r+');
+    this.db = db;
+    this.clusterName = clusterName;
+  }
+
+  async close(): Promise<void> {
+    this.subscribers.clear();
+    this.stopWatching();
+    this.leaseWriters.clear();
+    this.statements.clear();
+    if (this.leaseFd !== null) fs.closeSync(this.leaseFd);
+    this.leaseFd = null;
+    this.db?.close();
+    this.db = null;
+  }
+
+  // ---- leases ----
+
+  async claimLeaseSlot(node: NodeName, incarnation: string): Promise<StoreResult<void>> {
+    const problem = leaseIdentityProblem(node, incarnation);
+    if (problem) return fail(clusterError('BAD_ARGUMENT', problem, 'node names are 1 to 63 bytes'));
+    const what = `claiming a lease slot for node '${node}'`;
+    const assigned = this.write(what, smallRowBytes, () => this.assignSlot(node));
+    if (!assigned.ok) return assigned;
+    // Written after the commit: the assignment in SQLite is what reserves the slot.
+    const writer = new LeaseSlotWriter(assigned.value, node, incarnation);
+    try {
+      writer.write(this.fd(), 0, 'running');
+    } catch (err) {
+      return fail(this.failure(what, err));
+    }
+    this.leaseWriters.set(node, writer);
+    return ok(undefined);
+  }
+
+  private assignSlot(node: NodeName): StoreResult<number> {
+    const mine = this.stmt('SELECT slot FROM lease_slots WHERE node = ?').get(node) as { slot: number } | undefined;
+    if (mine) return ok(mine.slot);
+    const taken = new Set((this.stmt('SELECT slot FROM lease_slots').all() as { slot: number }[]).map((r) => r.slot));
+    const onDisk = readLeaseSlots(this.fd());
+    const free = [...onDisk.keys()].filter((i) => !taken.has(i));
+    // Prefer an empty slot: one still holding another node's record may belong to an evicted node
+    // that is still running and renewing, and two writers on one slot would hide each other.
+    const slot = free.find((i) => onDisk[i] === null || onDisk[i]?.node === node) ?? free[0];
+    if (slot === undefined) {
+      return fail(clusterError('BAD_ARGUMENT', `all ${leaseSlotsMax} lease slots of ${this.location} are taken: node '${node}' cannot join`,
+        'evict nodes that left the cluster; a cluster holds at most 128 nodes'));
+    }
+    this.stmt('INSERT INTO lease_slots (node, slot) VALUES (?, ?)').run(node, slot);
+    return ok(slot);
+  }
+
+  async renewLease(node: NodeName, counter: number, state: LeaseState): Promise<StoreResult<void>> {
+    const writer = this.leaseWriters.get(node);
+    if (!writer) {
+      return fail(clusterError('BAD_ARGUMENT', `node '${node}' has no lease slot claimed through ${this.location}`,
+        'claim the slot (claimLeaseSlot) before renewing it'));
+    }
+    try {
+      writer.write(this.fd(), counter, state);
+      return ok(undefined);
+    } catch (err) {
+      return fail(this.failure(`renewing the lease of node '${node}'`, err));
+    }
+  }
+
+  async readLeases(): Promise<LeaseRecord[]> {
+    try {
+      return readLeaseSlots(this.fd()).filter((slot): slot is LeaseRecord => slot !== null);
+    } catch (err) {
+      throw this.failure('reading the lease file', err);
+    }
+  }
+
+  async removeLeaseSlot(node: NodeName): Promise<StoreResult<void>> {
+    const removed = this.write(`evicting the lease slot of node '${node}'`, smallRowBytes, () => {
+      const assigned = new Map((this.stmt('SELECT slot, node FROM lease_slots').all() as { slot: number; node: string }[])
+        .map((r) => [r.slot, r.node]));
+      // Also clears stray copies of this node's record in unassigned slots, left by an evicted node that kept renewing.
+      readLeaseSlots(this.fd()).forEach((slot, i) => {
+        if (slot?.node === node && (assigned.get(i) ?? node) === node) zeroLeaseSlot(this.fd(), i);
+      });
+      this.stmt('DELETE FROM lease_slots WHERE node = ?').run(node);
+      return ok(undefined);
+    });
+    if (removed.ok) this.leaseWriters.delete(node);
+    return removed;
+  }
+
+  // ---- coordinator and ownership ----
+
+  async readCoordinator(): Promise<CoordinatorRecord> {
+    return this.read('reading the coordinator', () => this.coordinatorRow());
+  }
+
+  private coordinatorRow(): CoordinatorRecord {
+    const row = this.stmt('SELECT term, node FROM coordinator WHERE id = 1').get() as CoordinatorRecord | undefined;
+    assert.ok(row, 'the coordinator row exists from init on');
+    return { term: row.term, node: row.node };
+  }
+
+  async casCoordinator(expected: CoordinatorRecord, next: CoordinatorRecord): Promise<StoreResult<boolean>> {
+    assertCoordinator(expected);
+    assertCoordinator(next);
+    if (next.term !== expected.term + 1) return ok(false);
+    return this.write(`electing node '${next.node}' coordinator for term ${next.term}`, smallRowBytes, () => {
+      const now = this.coordinatorRow();
+      if (now.term !== expected.term || now.node !== expected.node) throw new Rollback(ok(false));
+      this.stmt('UPDATE coordinator SET term = ?, node = ? WHERE id = 1').run(next.term, next.node);
+      return ok(true);
+    });
+  }
+
+  /** STALE_TERM unless `term` is the coordinator's term right now (call inside the write transaction). */
+  private termProblem(term: number, what: string): ClusterError | null {
+    const current = this.coordinatorRow().term;
+    if (term === current) return null;
+    return clusterError('STALE_TERM', `stale term ${term} for ${what}: the coordinator term is now ${current}`,
+      'this node is no longer the coordinator; it re-reads the coordinator and acts on the new term');
+  }
+
+  async readOwnership(): Promise<OwnershipRecord[]> {
+    return this.read('reading ownership', () =>
+      (this.stmt('SELECT grp, node, epoch, term, phase FROM ownership ORDER BY grp').all() as OwnershipRow[])
+        .map((r) => ({ group: r.grp, node: r.node, epoch: r.epoch, term: r.term, phase: r.phase })));
+  }
+
+  /** Deletes `deleteGroups` first, then upserts `records` (a group in both ends up written). */
+  async writeOwnership(term: number, records: OwnershipRecord[], deleteGroups: GroupName[] = []): Promise<StoreResult<void>> {
+    assertTerm(term);
+    records.forEach(assertOwnership);
+    const what = `writing ownership of ${records.length} group(s) under term ${term}`;
+    return this.write(what, byteLength(JSON.stringify([records, deleteGroups])), () => {
+      const stale = this.termProblem(term, 'writing ownership');
+      if (stale) return fail(stale);
+      for (const group of deleteGroups) this.stmt('DELETE FROM ownership WHERE grp = ?').run(group);
+      const upsert = this.stmt('INSERT OR REPLACE INTO ownership (grp, node, epoch, term, phase) VALUES (?, ?, ?, ?, ?)');
+      for (const r of records) upsert.run(r.group, r.node, r.epoch, r.term, r.phase);
+      return ok(undefined);
+    });
+  }
+
+  // ---- quorum log and checkpoint ----
+
+  async appendLog(term: number, expectedHeadSeq: number, updates: ConfigUpdate[]): Promise<StoreResult<LogRecord[]>> {
+    assertTerm(term);
+    assertSeq(expectedHeadSeq);
+    const payloads = updates.map((u) => JSON.stringify(u));
+    const oversized = payloads.findIndex((p) => byteLength(p) > logRecordBytesMax);
+    if (oversized >= 0) {
+      return fail(clusterError('BAD_ARGUMENT', `update ${oversized} is ${byteLength(payloads[oversized] ?? '')} bytes of JSON: the limit is ${logRecordBytesMax}`,
+        'split the change into smaller updates'));
+    }
+    const bytes = payloads.reduce((sum, p) => sum + byteLength(p), 0);
+    return this.write(`appending ${updates.length} update(s) to the quorum log`, bytes, () => {
+      const stale = this.termProblem(term, 'appending to the quorum log');
+      if (stale) return fail(stale);
+      const head = this.headSeq();
+      if (head !== expectedHeadSeq) {
+        return fail(clusterError('SEQ_CONFLICT', `the quorum log head is seq ${head}, not the expected seq ${expectedHeadSeq}`,
+          'another write landed first: re-read the log, re-check the update and retry'));
+      }
+      const insert = this.stmt('INSERT INTO log (seq, term, crc, payload) VALUES (?, ?, ?, ?)');
+      return ok(payloads.map((payload, i) => {
+        const seq = head + 1 + i;
+        const crc = recordChecksum(seq, term, payload);
+        insert.run(seq, term, crc, payload);
+        return { seq, term, crc, update: updates[i] as ConfigUpdate };
+      }));
+    });
+  }
+
+  /**
+   * Fails with SEQ_CONFLICT if records after `afterSeq` were folded into the checkpoint already
+   * (the reader must load the checkpoint: returning the later records would skip updates).
+   */
+  async readLog(afterSeq: number, max: number): Promise<StoreResult<LogRecord[]>> {
+    assertSeq(afterSeq);
+    assert.ok(Number.isSafeInteger(max) && max > 0, `max ${max} must be > 0`);
+    try {
+      // One read transaction: the checkpoint and the rows come from the same snapshot.
+      return this.conn().transaction(() => {
+        const checkpointSeq = this.checkpointRow()?.seq ?? 0;
+        if (afterSeq < checkpointSeq) {
+          return fail<LogRecord[]>(clusterError('SEQ_CONFLICT',
+            `quorum log records up to seq ${checkpointSeq} were folded into the checkpoint; cannot read after seq ${afterSeq}`,
+            'load the checkpoint, then read the log after its seq'));
+        }
+        const rows = this.stmt('SELECT seq, term, crc, payload FROM log WHERE seq > ? ORDER BY seq LIMIT ?')
+          .all(afterSeq, Math.min(max, logReadMax)) as LogRow[];
+        return decodeLogRows(rows, afterSeq);
+      })();
+    } catch (err) {
+      return fail(this.failure('reading the quorum log', err));
+    }
+  }
+
+  async logHead(): Promise<number> {
+    return this.read('reading the quorum log head', () => this.headSeq());
+  }
+
+  private headSeq(): number {
+    const row = this.stmt('SELECT MAX(seq) AS seq FROM log').get() as { seq: number | null };
+    return Math.max(row.seq ?? 0, this.checkpointRow()?.seq ?? 0);
+  }
+
+  private checkpointRow(): CheckpointRow | undefined {
+    return this.stmt('SELECT seq, term, crc, config FROM checkpoint WHERE id = 1').get() as CheckpointRow | undefined;
+  }
+
+  async readCheckpoint(): Promise<StoreResult<Checkpoint | null>> {
+    try {
+      const row = this.checkpointRow();
+      return row ? decodeCheckpoint(row) : ok(null);
+    } catch (err) {
+      return fail(this.failure('reading the checkpoint', err));
+    }
+  }
+
+  async writeCheckpoint(term: number, seq: number, config: ClusterConfig): Promise<StoreResult<Checkpoint>> {
+    assertTerm(term);
+    assertSeq(seq);
+    const json = JSON.stringify(config);
+    return this.write(`writing the checkpoint at seq ${seq}`, byteLength(json), () => {
+      const stale = this.termProblem(term, `writing the checkpoint at seq ${seq}`);
+      if (stale) return fail(stale);
+      const head = this.headSeq();
+      const current = this.checkpointRow()?.seq ?? 0;
+      if (seq > head || seq < current) {
+        return fail(clusterError('SEQ_CONFLICT', `checkpoint seq ${seq} is outside the quorum log: the checkpoint is at seq ${current}, the head at seq ${head}`,
+          'take the checkpoint from the configuration applied up to a seq between those two'));
+      }
+      const crc = recordChecksum(seq, term, json);
+      this.stmt('INSERT OR REPLACE INTO checkpoint (id, seq, term, crc, config) VALUES (1, ?, ?, ?, ?)').run(seq, term, crc, json);
+      this.stmt('DELETE FROM log WHERE seq <= ?').run(seq);
+      return ok({ seq, term, crc, config });
+    });
+  }
+
+  // ---- reports and events ----
+
+  async writeReport(report: NodeReport): Promise<StoreResult<void>> {
+    assert.ok(report.node !== '', 'a report names its node');
+    const json = JSON.stringify(report);
+    // Reports are rewritten all the time and rebuilt from the live node: losing the last one in a
+    // power cut is harmless, so they skip the per-commit fsync.
+    return this.write(`writing the report of node '${report.node}'`, byteLength(json), () => {
+      this.stmt('INSERT OR REPLACE INTO reports (node, report) VALUES (?, ?)').run(report.node, json);
+      return ok(undefined);
+    }, 'NORMAL');
+  }
+
+  async readReports(): Promise<NodeReport[]> {
+    return this.read('reading node reports', () =>
+      (this.stmt('SELECT report FROM reports ORDER BY node').all() as { report: string }[])
+        .map((r) => JSON.parse(r.report) as NodeReport));
+  }
+
+  async appendEvents(events: NewEvent[]): Promise<StoreResult<void>> {
+    if (events.length === 0) return ok(undefined);
+    const rows = events.map((e) => [e.wallMs, e.node, e.event, e.level, e.message, e.data === undefined ? null : JSON.stringify(e.data)] as const);
+    const bytes = rows.reduce((sum, r) => sum + byteLength(r.join('')), 0);
+    return this.write(`appending ${events.length} event(s)`, bytes, () => {
+      const insert = this.stmt('INSERT INTO events (wall_ms, node, event, level, message, data) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const r of rows) insert.run(...r);
+      this.stmt('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?').run(this.eventsMax);
+      return ok(undefined);
+    }, 'NORMAL');
+  }
+
+  async readEvents(afterId: number, limit: number): Promise<ClusterEvent[]> {
+    assert.ok(Number.isSafeInteger(limit) && limit > 0, `limit ${limit} must be > 0`);
+    return this.read('reading events', () =>
+      (this.stmt('SELECT id, wall_ms, node, event, level, message, data FROM events WHERE id > ? ORDER BY id LIMIT ?')
+        .all(afterId, Math.min(limit, eventsReadMax)) as EventRow[]).map(decodeEvent));
+  }
+
+  // ---- change notification ----
+
+  async changeVersion(): Promise<number> {
+    return this.read('reading the change version', () => {
+      const meta = this.stmt('SELECT change_version FROM meta WHERE id = 1').get() as { change_version: number } | undefined;
+      assert.ok(meta, 'the meta row exists from init on');
+      return meta.change_version;
+    });
+  }
+
+  onChange(cb: () => void): () => void {
+    const entry = { cb };
+    this.subscribers.add(entry);
+    this.startWatching();
+    return () => {
+      this.subscribers.delete(entry);
+      if (this.subscribers.size === 0) this.stopWatching();
+    };
+  }
+
+  private startWatching(): void {
+    if (this.watcher) return;
+    try {
+      // persistent: false, because a wake-up hint must never be what keeps a process alive.
+      this.watcher = fs.watch(this.dirPath, { persistent: false }, (_event, file) => {
+        if (file === leaseFileName) return; // heartbeats are not changes, and come many times a second
+        for (const s of [...this.subscribers]) s.cb();
+      });
+      // Best effort: if the directory goes away, subscribers fall back on polling changeVersion.
+      this.watcher.on('error', () => this.stopWatching());
+    } catch {
+      this.watcher = null;
+    }
+  }
+
+  private stopWatching(): void {
+    this.watcher?.close();
+    this.watcher = null;
+  }
+
+  // ---- plumbing ----
+
+  private conn(): Db {
+    assert.ok(this.db, `quorum store ${this.location} is not open: call init() or open() first`);
+    return this.db;
+  }
+
+  private fd(): number {
+    assert.ok(this.leaseFd !== null, `quorum store ${this.location} is not open: call init() or open() first`);
+    return this.leaseFd;
+  }
+
+  /** Statements are prepared once per connection: they are the hot path of every poll. */
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.conn().prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  private read<T>(what: string, body: () => T): T {
+    try {
+      return body();
+    } catch (err) {
+      throw this.failure(what, err);
+    }
+  }
+
+  /**
+   * Runs `body` in one BEGIN IMMEDIATE transaction after the free-space check, bumps the change
+   * version if it succeeds, rolls back if it fails. `durability` FULL fsyncs the WAL on commit.
+   */
+  private write<T>(what: string, payloadBytes: number, body: () => StoreResult<T>, durability: 'FULL' | 'NORMAL' = 'FULL'): StoreResult<T> {
+    const db = this.conn();
+    try {
+      const full = this.spaceProblem(what, payloadBytes);
+      if (full) return fail(full);
+      db.pragma(`synchronous = ${durability}`);
+      return db.transaction(() => {
+        const result = body();
+        if (!result.ok) throw new Rollback(result);
+        this.stmt('UPDATE meta SET change_version = change_version + 1 WHERE id = 1').run();
+        return result;
+      }).immediate();
+    } catch (err) {
+      if (err instanceof Rollback) return err.result as StoreResult<T>;
+      return fail(this.failure(what, err));
+    }
+  }
+
+  private spaceProblem(what: string, payloadBytes: number): ClusterError | null {
+    const stats = fs.statfsSync(this.dirPath);
+    const freeBytes = stats.bavail * stats.bsize;
+    const neededBytes = payloadBytes + this.minFreeBytes;
+    if (freeBytes >= neededBytes) return null;
+    return clusterError('QUORUM_DISK_FULL',
+      `${what} needs ${neededBytes} bytes free in ${this.dirPath}; ${freeBytes} bytes are free`,
+      'free space on that filesystem: writes resume by themselves once there is room');
+  }
+
+  /** Maps an environmental failure to a ClusterError; anything else is a bug and is rethrown. */
+  private failure(what: string, err: unknown): ClusterError {
+    if (err instanceof ClusterError) return err;
+    const code = (err as { code?: unknown } | null)?.code;
+    const message = err instanceof Error ? err.message : String(err);
+    if (typeof code !== 'string') throw err;
+    if (code.startsWith('SQLITE_FULL') || code === 'ENOSPC') {
+      return clusterError('QUORUM_DISK_FULL', `${what} failed: the filesystem of ${this.dirPath} is full (${code})`,
+        'free space on that filesystem: writes resume by themselves once there is room');
+    }
+    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+      return clusterError('QUORUM_UNAVAILABLE', `${what} failed: ${this.dbPath} stayed locked by another process for more than ${busyTimeoutMs} ms`,
+        'look for a hung clusterd or cluster command using this quorum directory; the write can be retried');
+    }
+    if (code.startsWith('SQLITE_') || (err as { syscall?: unknown }).syscall !== undefined) {
+      return clusterError('QUORUM_UNAVAILABLE', `${what} failed on ${this.location}: ${message} (${code})`,
+        'check that the quorum directory is mounted, readable and writable');
+    }
+    throw err;
+  }
+}
+
+function connect(dbPath: string, fileMustExist: boolean): Db {
+  const db = new Database(dbPath, { fileMustExist, timeout: busyTimeoutMs });
+  try {
+    const mode = db.pragma('journal_mode = WAL', { simple: true });
+    if (mode !== 'wal') {
+      // WAL needs shared memory between the processes: a filesystem that cannot give it cannot host the quorum.
+      throw clusterError('QUORUM_UNAVAILABLE', `SQLite cannot use WAL mode for ${dbPath} (it stays in ${String(mode)} mode)`,
+        'put the quorum directory on a local filesystem, or on a shared one with coherent POSIX locks');
+    }
+    db.pragma('synchronous = FULL');
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function readMeta(db: Db): { schema_version: number; cluster_name: string; change_version: number } | undefined {
+  const table = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+  if (!table) return undefined;
+  return db.prepare('SELECT schema_version, cluster_name, change_version FROM meta WHERE id = 1').get() as
+    { schema_version: number; cluster_name: string; change_version: number } | undefined;
+}
+
+/** Verifies each row's seq (no gaps after `afterSeq`) and checksum; never returns a damaged record. */
+function decodeLogRows(rows: LogRow[], afterSeq: number): StoreResult<LogRecord[]> {
+  const records: LogRecord[] = [];
+  for (const [i, row] of rows.entries()) {
+    const expectedSeq = afterSeq + 1 + i;
+    if (row.seq !== expectedSeq) {
+      return fail(clusterError('INTERNAL', `quorum log record seq ${expectedSeq} is missing (the next record is seq ${row.seq})`, recoveryHint));
+    }
+    const crc = recordChecksum(row.seq, row.term, row.payload);
+    if (crc !== row.crc) {
+      return fail(clusterError('INTERNAL', `quorum log record seq ${row.seq} is corrupt: stored checksum ${row.crc}, computed ${crc}`, recoveryHint));
+    }
+    const update = parseJson(row.payload);
+    if (update === undefined) {
+      return fail(clusterError('INTERNAL', `quorum log record seq ${row.seq} is corrupt: its payload is not JSON`, recoveryHint));
+    }
+    records.push({ seq: row.seq, term: row.term, crc: row.crc, update: update as ConfigUpdate });
+  }
+  return ok(records);
+}
+
+function decodeCheckpoint(row: CheckpointRow): StoreResult<Checkpoint> {
+  const crc = recordChecksum(row.seq, row.term, row.config);
+  const config = crc === row.crc ? parseJson(row.config) : undefined;
+  if (config === undefined) {
+    return fail(clusterError('INTERNAL', `the checkpoint at seq ${row.seq} is corrupt: stored checksum ${row.crc}, computed ${crc}`, recoveryHint));
+  }
+  return ok({ seq: row.seq, term: row.term, crc: row.crc, config: config as ClusterConfig });
+}
+
+function decodeEvent(r: EventRow): ClusterEvent {
+  const event: ClusterEvent = { id: r.id, wallMs: r.wall_ms, node: r.node, event: r.event, level: r.level, message: r.message };
+  if (r.data !== null) event.data = JSON.parse(r.data) as Record<string, unknown>;
+  return event;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function byteLength(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+function assertTerm(term: number): void {
+  assert.ok(Number.isSafeInteger(term) && term >= 0, `term ${term} must be an integer >= 0`);
+}
+
+function assertSeq(seq: number): void {
+  assert.ok(Number.isSafeInteger(seq) && seq >= 0, `seq ${seq} must be an integer >= 0`);
+}
+
+function assertCoordinator(c: CoordinatorRecord): void {
+  assertTerm(c.term);
+  assert.ok(c.node === null || (typeof c.node === 'string' && c.node !== ''), `coordinator node ${String(c.node)} must be a name or null`);
+}
+
+function assertOwnership(r: OwnershipRecord): void {
+  assert.ok(typeof r.group === 'string' && r.group !== '', 'an ownership record names its group');
+  assert.ok(r.node === null || (typeof r.node === 'string' && r.node !== ''), `ownership node ${String(r.node)} must be a name or null`);
+  assert.ok(Number.isSafeInteger(r.epoch) && r.epoch >= 0, `epoch ${r.epoch} must be an integer >= 0`);
+  assertTerm(r.term);
+  assert.ok(r.phase === 'run' || r.phase === 'stop', `ownership phase ${String(r.phase)} must be run or stop`);
+}
