@@ -10,4 +10,6 @@ const server = createServer((_req, res) => {
   res.end(`served by ${node} (epoch ${epoch})\n`);
 });
 server.listen(port, '127.0.0.1');
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+// IGNORE_SIGTERM=1 makes it a service that will not stop when asked (for tests of the stop grace).
+if (process.env.IGNORE_SIGTERM === '1') process.on('SIGTERM', () => undefined);
+else process.on('SIGTERM', () => server.close(() => process.exit(0)));

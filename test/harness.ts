@@ -1,0 +1,200 @@
+// Real clusters for integration tests and benchmarks: `clusterd init` plus N `clusterd start`
+// processes on ephemeral loopback ports, in a temp directory. Everything started here is
+// stopped by close(), which tests call from `after`, even when they fail.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { StatusSnapshot } from '../src/api/types.js';
+import type { ClusterEvent } from '../src/store/types.js';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const clusterdBin = join(repoRoot, 'bin/clusterd.js');
+export const clusterBin = join(repoRoot, 'bin/cluster.js');
+export const webServiceJs = join(repoRoot, 'dist/src/demo/web-service.js');
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 15_000, stepMs = 25): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) { last = e; }
+    await sleep(stepMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+}
+
+/** A free TCP port on 127.0.0.1 (for services that need a fixed port in their config). */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+export interface NodeProc {
+  name: string;
+  proc: ChildProcess;
+  url: string;
+  log: string;
+  exited: Promise<number | null>;
+}
+
+export interface ClusterOptions {
+  nodes?: number;
+  /** Extra `clusterd start` flags for every node. */
+  startArgs?: string[];
+}
+
+export class TestCluster {
+  readonly dir = mkdtempSync(join(tmpdir(), 'clusterd-test-'));
+  readonly quorum = `dir:${join(this.dir, 'quorum')}`;
+  readonly nodes = new Map<string, NodeProc>();
+  private readonly extra: string[];
+  private readonly spawned: ChildProcess[] = [];
+  private closed = false;
+
+  constructor(opts: ClusterOptions = {}) {
+    this.extra = opts.startArgs ?? [];
+  }
+
+  static async start(names: string[], opts: ClusterOptions = {}): Promise<TestCluster> {
+    const c = new TestCluster(opts);
+    const init = spawnSync(process.execPath, [clusterdBin, 'init', '--quorum', c.quorum, '--cluster', 'test'], { encoding: 'utf8' });
+    if (init.status !== 0) throw new Error(`clusterd init failed: ${init.stderr}`);
+    for (const n of names) await c.startNode(n);
+    await c.waitStatus('all nodes Up and a coordinator', (s) => !!s.coordinator && s.nodes.filter((n) => n.state === 'Up').length === names.length);
+    return c;
+  }
+
+  async startNode(name: string, extra: string[] = []): Promise<NodeProc> {
+    const log = join(this.dir, `${name}.log`);
+    writeFileSync(log, '', { flag: 'a' });
+    const proc = spawn(process.execPath, [clusterdBin, 'start', '--quorum', this.quorum, '--node', name, '--listen', '127.0.0.1:0',
+      '--data-dir', join(this.dir, `data-${name}`), ...this.extra, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.spawned.push(proc);
+    let out = '';
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      if (!this.closed) writeFileSync(log, b, { flag: 'a' });
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+    const url = await waitFor(`node ${name} to listen`, () => {
+      const m = /serving the API on (http:\/\/[0-9.:]+)/.exec(out);
+      if (m) return m[1]!;
+      if (proc.exitCode !== null) throw new Error(`clusterd ${name} exited with ${proc.exitCode}: ${out}`);
+      return null;
+    }, 15_000);
+    const np: NodeProc = { name, proc, url, log, exited };
+    this.nodes.set(name, np);
+    return np;
+  }
+
+  /** URLs of nodes still running, for requests that any node may answer. */
+  liveUrls(): string[] {
+    return [...this.nodes.values()].filter((n) => n.proc.exitCode === null && n.proc.signalCode === null).map((n) => n.url);
+  }
+
+  async api<T = unknown>(path: string, init: { method?: string; body?: unknown; via?: string } = {}): Promise<{ status: number; body: T }> {
+    const urls = init.via ? [this.nodes.get(init.via)!.url] : this.liveUrls();
+    let lastErr: unknown;
+    for (const u of urls) {
+      try {
+        const res = await fetch(u + path, {
+          method: init.method ?? 'GET', headers: { 'content-type': 'application/json' },
+          body: init.body === undefined ? undefined : JSON.stringify(init.body), signal: AbortSignal.timeout(5_000),
+        });
+        const text = await res.text();
+        return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+      } catch (e) { lastErr = e; }
+    }
+    throw new Error(`no node answered ${path}: ${(lastErr as Error)?.message}`);
+  }
+
+  async status(via?: string): Promise<StatusSnapshot> {
+    const r = await this.api<StatusSnapshot>('/v1/status', via ? { via } : {});
+    if (r.status !== 200) throw new Error(`status: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
+  async waitStatus(what: string, pred: (s: StatusSnapshot) => boolean, timeoutMs = 15_000): Promise<StatusSnapshot> {
+    return waitFor(what, async () => { const s = await this.status(); return pred(s) ? s : null; }, timeoutMs);
+  }
+
+  async events(): Promise<ClusterEvent[]> {
+    const r = await this.api<{ events: ClusterEvent[] }>('/v1/events?after=0&limit=10000');
+    return r.body.events;
+  }
+
+  /** Run the `cluster` CLI against this cluster. */
+  cli(args: string[], env: Record<string, string> = {}): { code: number; out: string; err: string } {
+    const r = spawnSync(process.execPath, [clusterBin, ...args], {
+      encoding: 'utf8', env: { ...process.env, CLUSTERD_ENDPOINT: this.liveUrls().join(','), ...env }, timeout: 60_000,
+    });
+    return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+  }
+
+  /** Apply a one-group document with a process resource running the demo web service. */
+  async addWebGroup(group: string, port: number, opts: { preferred?: string[]; props?: Record<string, unknown>; priv?: Record<string, unknown>; resource?: string } = {}): Promise<void> {
+    const spec = { groups: { [group]: {
+      preferredOwners: opts.preferred ?? [],
+      resources: { [opts.resource ?? `${group}-srv`]: {
+        type: 'process', props: opts.props ?? {},
+        priv: { command: process.execPath, args: [webServiceJs, String(port), this.dir], probe: `http://127.0.0.1:${port}/`, ...(opts.priv ?? {}) },
+      } },
+    } } };
+    const r = await this.api('/v1/apply', { method: 'POST', body: { spec, dryRun: false } });
+    if (r.status !== 200) throw new Error(`apply failed: ${JSON.stringify(r.body)}`);
+  }
+
+  nodeOf(s: StatusSnapshot, group: string): string | null {
+    return s.groups.find((g) => g.name === group)?.node ?? null;
+  }
+
+  readLog(name: string): string {
+    return readFileSync(this.nodes.get(name)!.log, 'utf8');
+  }
+
+  /** Stop everything: SIGKILL nodes, then every process group their resources ran in. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const exits = this.spawned.filter((p) => p.exitCode === null && p.signalCode === null)
+      .map((p) => new Promise((r) => { p.once('exit', r); p.kill('SIGKILL'); }));
+    await Promise.all(exits);
+    await sleep(100);
+    // Resources are detached process groups: find any still running from this test's files.
+    const ps = spawnSync('pgrep', ['-f', this.dir], { encoding: 'utf8' });
+    for (const pid of ps.stdout.split('\n').filter(Boolean)) { try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ } }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** GET a URL's body, or null if nothing answers. */
+export async function httpText(url: string, timeoutMs = 500): Promise<string | null> {
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    return await r.text();
+  } catch {
+    return null;
+  }
+}
+
+/** Is any process whose command line contains `needle` running? */
+export function processRunning(needle: string): boolean {
+  const r = spawnSync('pgrep', ['-f', needle], { encoding: 'utf8' });
+  return r.stdout.trim().length > 0;
+}
