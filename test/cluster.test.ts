@@ -1,26 +1,26 @@
 // Real clusters on loopback: clusterd processes, the dir quorum store, real services.
 // What each test shows is in its name; timings are never asserted here (see bench/).
 
-import { test, after, afterEach } from 'node:test';
+import { test, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { freePort, httpText, processRunning, sleep, TestCluster, waitFor, clusterdBin } from './harness.js';
 
 const clusters: TestCluster[] = [];
 after(async () => { for (const c of clusters) await c.close(); });
-// Each test's cluster stops when the test ends, so that only one runs at a time.
-afterEach(async () => { while (clusters.length > 0) await clusters.pop()!.close(); });
 
-async function cluster(names = ['n1', 'n2', 'n3'], startArgs: string[] = []): Promise<TestCluster> {
+/** A cluster that stops when the test `t` ends, so that only one runs at a time. */
+async function cluster(t: TestContext, names = ['n1', 'n2', 'n3'], startArgs: string[] = []): Promise<TestCluster> {
   const c = await TestCluster.start(names, { startArgs });
   clusters.push(c);
+  t.after(() => c.close());
   return c;
 }
 
 const servedBy = (text: string | null) => /served by (\S+) \(epoch (\d+)\)/.exec(text ?? '');
 
-test('kill -9 of the owner: its watchdog stops the service and another node serves it, never two at once', async () => {
-  const c = await cluster();
+test('kill -9 of the owner: its watchdog stops the service and another node serves it, never two at once', async (t) => {
+  const c = await cluster(t);
   const port = await freePort();
   await c.addWebGroup('web', port, { preferred: ['n1', 'n2', 'n3'] });
   const first = await waitFor('web to answer', async () => servedBy(await httpText(`http://127.0.0.1:${port}/`)));
@@ -40,8 +40,8 @@ test('kill -9 of the owner: its watchdog stops the service and another node serv
   assert.equal(c.nodeOf(s, 'web'), next[1]);
 });
 
-test('SIGTERM of the owner: groups move first, heartbeats stop last, exit 0', async () => {
-  const c = await cluster();
+test('SIGTERM of the owner: groups move first, heartbeats stop last, exit 0', async (t) => {
+  const c = await cluster(t);
   const port = await freePort();
   await c.addWebGroup('web', port, { preferred: ['n2', 'n1', 'n3'] });
   await waitFor('web on n2', async () => servedBy(await httpText(`http://127.0.0.1:${port}/`))?.[1] === 'n2');
@@ -64,8 +64,8 @@ test('SIGTERM of the owner: groups move first, heartbeats stop last, exit 0', as
     st.groups.find((g) => g.name === 'web')?.state === 'Online');
 });
 
-test('a crashing service restarts in place, then fails over after its restart threshold', async () => {
-  const c = await cluster(['n1', 'n2']);
+test('a crashing service restarts in place, then fails over after its restart threshold', async (t) => {
+  const c = await cluster(t, ['n1', 'n2']);
   const port = await freePort();
   await c.addWebGroup('web', port, { preferred: ['n1', 'n2'], props: { restartThreshold: 2, restartDelayMs: 100 } });
   await waitFor('web on n1', async () => servedBy(await httpText(`http://127.0.0.1:${port}/`))?.[1] === 'n1');
@@ -85,8 +85,8 @@ test('a crashing service restarts in place, then fails over after its restart th
   assert.equal(ev.filter((e) => e.event === 'RESOURCE_RESTARTING' && e.node === 'n1').length, 2);
 });
 
-test('a service that ignores SIGTERM is killed after its stop grace', async () => {
-  const c = await cluster(['n1', 'n2']);
+test('a service that ignores SIGTERM is killed after its stop grace', async (t) => {
+  const c = await cluster(t, ['n1', 'n2']);
   const port = await freePort();
   // The web service ignores SIGTERM when told to; stop grace 500 ms.
   await c.addWebGroup('stubborn', port, { preferred: ['n1', 'n2'], props: { stopGraceMs: 500 }, priv: { env: ['IGNORE_SIGTERM=1'] } });
@@ -98,8 +98,8 @@ test('a service that ignores SIGTERM is killed after its stop grace', async () =
   assert.ok(ev.length >= 1);
 });
 
-test('SIGSTOP of the owner past the lease TTL: its resources are fenced before another node starts them', async () => {
-  const c = await cluster();
+test('SIGSTOP of the owner past the lease TTL: its resources are fenced before another node starts them', async (t) => {
+  const c = await cluster(t);
   const port = await freePort();
   await c.addWebGroup('web', port, { preferred: ['n1', 'n2', 'n3'] });
   await waitFor('web on n1', async () => servedBy(await httpText(`http://127.0.0.1:${port}/`))?.[1] === 'n1');
@@ -123,8 +123,8 @@ test('SIGSTOP of the owner past the lease TTL: its resources are fenced before a
   assert.equal(procs.length, 1);
 });
 
-test('operator move with the CLI: cluster.exe output, and the group answers from the target', async () => {
-  const c = await cluster();
+test('operator move with the CLI: cluster.exe output, and the group answers from the target', async (t) => {
+  const c = await cluster(t);
   const port = await freePort();
   await c.addWebGroup('web', port, { preferred: ['n1', 'n2', 'n3'] });
   await waitFor('web on n1', async () => servedBy(await httpText(`http://127.0.0.1:${port}/`))?.[1] === 'n1');
@@ -142,15 +142,14 @@ test('operator move with the CLI: cluster.exe output, and the group answers from
 });
 
 test('bad input gives a clear error code, a non-zero exit, and changes nothing', async (t) => {
-  const c = await cluster(['n1']);
+  const c = await cluster(t, ['n1']);
   const before = (await c.status()).appliedSeq;
   const cases: [string, string[], RegExp][] = [
     ['unknown group', ['group', 'nope', '/online'], /error\[GROUP_NOT_FOUND\]/],
     ['unknown resource', ['res', 'nope', '/offline'], /error\[RESOURCE_NOT_FOUND\]/],
     ['unknown switch', ['group', 'x', '/frobnicate'], /error\[BAD_ARGUMENT\]/],
-    ['bad property', ['group', 'g1', '/create'], /^$/],
   ];
-  for (const [name, args, re] of cases.slice(0, 3)) {
+  for (const [name, args, re] of cases) {
     await t.test(name, () => {
       const r = c.cli(args);
       assert.notEqual(r.code, 0);
