@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 // clusterd: the node service. The code lives in dist/ (npm run build).
 import { main } from '../dist/src/node/main.js';
 

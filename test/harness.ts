@@ -81,7 +81,7 @@ export class TestCluster {
   async startNode(name: string, extra: string[] = []): Promise<NodeProc> {
     const log = join(this.dir, `${name}.log`);
     writeFileSync(log, '', { flag: 'a' });
-    const proc = spawn(process.execPath, [clusterdBin, 'start', '--quorum', this.quorum, '--node', name, '--listen', '127.0.0.1:0',
+    const proc = spawn(process.execPath, ['--max-semi-space-size=1', clusterdBin, 'start', '--quorum', this.quorum, '--node', name, '--listen', '127.0.0.1:0',
       '--data-dir', join(this.dir, `data-${name}`), ...this.extra, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.spawned.push(proc);
     let out = '';

@@ -47,7 +47,13 @@ export interface LocalState {
 export type LocalAction =
   | { kind: 'agent-call'; id: number; op: 'online' | 'offline' | 'terminate' | 'looksAlive' | 'isAlive';
       group: GroupName; epoch: number; spec: ResourceSpecCore; timeoutMs: number }
-  | { kind: 'event'; event: string; level: 'info' | 'warning' | 'error'; message: string; data?: Record<string, unknown> };
+  | { kind: 'event'; event: string; level: 'info' | 'warning' | 'error'; message: string; data?: Record<string, unknown> }
+  /**
+   * A stop could not be confirmed: kill the resource monitor and every process group it runs
+   * (as WSFC recycles a resource host). Until the monitor reports lost, the resource stays
+   * OfflinePending, so its group is never released with a process possibly still running.
+   */
+  | { kind: 'recycle-monitor'; reason: string };
 
 export interface LocalContext {
   self: NodeName;
@@ -160,7 +166,7 @@ function driveOnline(st: LocalState, ctx: LocalContext, group: GroupName, lg: Lo
     const lr = lg.resources[name]!;
     const cfg = ctx.config.resources[name]!;
     if (lr.op) continue;
-    const depsOnline = (deps.get(name) ?? []).every((d) => lg.resources[d]?.state === 'Online');
+    const depsOnline = dependenciesOnline(lg, deps, name);
     const dependentsQuiet = order.every((o) => !(deps.get(o) ?? []).includes(name) || !running(lg.resources[o]!.state));
     if (lr.state === 'Online' && (!depsOnline || cfg.desired === 'offline')) {
       if (dependentsQuiet) call(st, lg, lr, 'offline', actions);
@@ -177,6 +183,16 @@ function driveOnline(st: LocalState, ctx: LocalContext, group: GroupName, lg: Lo
     }
     if (lr.state === 'Online' && !lr.check) scheduleCheck(st, ctx, lg, lr, actions);
   }
+}
+
+/** Every dependency, transitively, is Online: a resource above a failed one must stop too. */
+function dependenciesOnline(lg: LocalGroup, deps: Map<string, string[]>, name: string, seen = new Set<string>()): boolean {
+  for (const d of deps.get(name) ?? []) {
+    if (seen.has(d)) continue;
+    seen.add(d);
+    if (lg.resources[d]?.state !== 'Online' || !dependenciesOnline(lg, deps, d, seen)) return false;
+  }
+  return true;
 }
 
 function scheduleCheck(st: LocalState, ctx: LocalContext, lg: LocalGroup, lr: LocalResource, actions: LocalAction[]): void {
@@ -240,21 +256,30 @@ export function agentResult(st: LocalState, self: NodeName, id: number, okResult
     lr.check = null;
     if (kind === 'isAlive') lr.lastIsAliveMs = nowMs;
     lr.lastLooksAliveMs = nowMs;
-    if (lr.state !== 'Online') return [];
-    if (!okResult || data?.alive === false) return resourceFailed(st, self, lr.spec.name, `${kind} check failed${error ? `: ${error}` : ''}`, nowMs);
+    if (lr.state !== 'Online' || lr.op) return [];
+    if (!okResult || data?.alive === false) return failAfterTerminate(st, hit.lg, lr, `${kind} check failed${error ? `: ${error}` : ''}`);
     return [];
   }
   const op = lr.op!;
   lr.op = null;
   if (op.kind === 'online') {
-    if (!okResult) return resourceFailed(st, self, lr.spec.name, `online failed: ${error ?? 'unknown error'}`, nowMs);
+    // A failed online may leave a process behind (a probe that never passed): stop it first.
+    if (!okResult) return failAfterTerminate(st, hit.lg, lr, `online failed: ${error ?? 'unknown error'}`);
     lr.state = 'Online';
     if (data?.pid !== undefined) lr.pid = data.pid;
     lr.lastLooksAliveMs = nowMs;
     lr.lastIsAliveMs = nowMs;
     return [{ kind: 'event', event: 'RESOURCE_ONLINE', level: 'info', message: `resource ${lr.spec.name} is Online on ${self}`, data: { resource: lr.spec.name, group: lr.spec.group } }];
   }
-  lr.state = okResult ? 'Offline' : 'Failed';
+  if (!okResult) {
+    lr.state = 'OfflinePending';
+    const reason = `${op.kind} of resource ${lr.spec.name} failed on ${self}: ${error ?? 'unknown error'}`;
+    return [
+      { kind: 'event', event: 'RESOURCE_STOP_FAILED', level: 'error', message: `${reason}; recycling the resource monitor to be sure it is stopped`, data: { resource: lr.spec.name } },
+      { kind: 'recycle-monitor', reason },
+    ];
+  }
+  lr.state = 'Offline';
   delete lr.pid;
   if (lr.pendingFailure !== undefined) {
     const reason = lr.pendingFailure;
@@ -262,8 +287,7 @@ export function agentResult(st: LocalState, self: NodeName, id: number, okResult
     return resourceFailed(st, self, lr.spec.name, reason, nowMs);
   }
   if (!okResult) lr.error = `offline failed: ${error ?? 'unknown error'}`;
-  return [{ kind: 'event', event: okResult ? 'RESOURCE_OFFLINE' : 'RESOURCE_FAILED', level: okResult ? 'info' : 'error',
-    message: okResult ? `resource ${lr.spec.name} is Offline on ${self}` : `resource ${lr.spec.name} failed to go offline on ${self}: ${error}`, data: { resource: lr.spec.name, group: lr.spec.group } }];
+  return [{ kind: 'event', event: 'RESOURCE_OFFLINE', level: 'info', message: `resource ${lr.spec.name} is Offline on ${self}`, data: { resource: lr.spec.name, group: lr.spec.group } }];
 }
 
 /** The process of a resource exited on its own. */
@@ -284,9 +308,10 @@ export function monitorLost(st: LocalState, self: NodeName, reason: string, nowM
   const actions: LocalAction[] = [];
   for (const lg of Object.values(st.groups)) {
     for (const lr of Object.values(lg.resources)) {
-      const wasUp = lr.state === 'Online' || lr.op?.kind === 'online';
+      const wasUp = lr.state === 'Online' || lr.op?.kind === 'online' || lr.pendingFailure !== undefined;
       lr.op = null;
       lr.check = null;
+      delete lr.pendingFailure;
       delete lr.pid;
       if (wasUp) actions.push(...resourceFailed(st, self, lr.spec.name, reason, nowMs));
       else if (lr.state !== 'Failed') lr.state = 'Offline';
@@ -319,11 +344,15 @@ export function fenced(st: LocalState, self: NodeName, reason: string): LocalAct
 export function operatorFail(st: LocalState, resource: string): LocalAction[] {
   const hit = findByName(st, resource);
   if (!hit || hit.lr.state !== 'Online' || hit.lr.op) return [];
-  // Stop the process first; the failure (and its restart policy) applies once it is gone.
-  hit.lr.pendingFailure = 'failed by the operator (/fail)';
-  hit.lr.check = null;
+  return failAfterTerminate(st, hit.lg, hit.lr, 'failed by the operator (/fail)');
+}
+
+/** The process may still run: stop it first; the failure (and its restart policy) applies once it is gone. */
+function failAfterTerminate(st: LocalState, lg: LocalGroup, lr: LocalResource, reason: string): LocalAction[] {
+  lr.pendingFailure = reason;
+  lr.check = null;
   const actions: LocalAction[] = [];
-  call(st, hit.lg, hit.lr, 'terminate', actions);
+  call(st, lg, lr, 'terminate', actions);
   return actions;
 }
 

@@ -179,6 +179,8 @@ function planGroup(input: PlacementInput, group: GroupName, plan: PlacementPlan)
       exclude.push(owner!);
     }
     if (!ownerDown && ownerView?.draining) exclude.push(owner!);
+    // A move to "any other node" (drain) must not give the group back to its owner.
+    if (!ownerDown && group in input.moveRequests && input.moveRequests[group] === null) exclude.push(owner!);
     let target: NodeName | null = null;
     const requested = input.moveRequests[group];
     if (requested && candidates(input, group).some((c) => c.node === requested && c.eligible)) target = requested;
@@ -209,7 +211,13 @@ function planGroup(input: PlacementInput, group: GroupName, plan: PlacementPlan)
 
 export function planPlacement(input: PlacementInput): PlacementPlan {
   const plan: PlacementPlan = { records: [], notes: [], movesDone: [], failoversCounted: [], newlyFailed: [] };
-  for (const group of Object.keys(input.config.groups).sort()) planGroup(input, group, plan);
+  // Records planned so far count toward each node's load, so that new groups spread out.
+  const working: PlacementInput = { ...input, ownership: { ...input.ownership } };
+  for (const group of Object.keys(input.config.groups).sort()) {
+    const before = plan.records.length;
+    planGroup(working, group, plan);
+    for (const r of plan.records.slice(before)) working.ownership[r.group] = r;
+  }
   return plan;
 }
 

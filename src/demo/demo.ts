@@ -25,7 +25,8 @@ let stopping = false;
 
 function run(args: string[], logName: string): ChildProcess {
   const log = openSync(join(dir, logName), 'a');
-  return spawn(process.execPath, [clusterdBin, ...args], { stdio: ['ignore', log, log] });
+  // The same V8 flag as bin/clusterd.js's shebang: a small young generation keeps RSS down.
+  return spawn(process.execPath, ['--max-semi-space-size=1', clusterdBin, ...args], { stdio: ['ignore', log, log] });
 }
 
 async function api(path: string, init?: RequestInit): Promise<unknown> {

@@ -121,6 +121,11 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     if (this.child !== undefined) this.post(this.child, { t: 'fence', reason });
   }
 
+  /** Kill the monitor and every process group it reported, then start a new one: 'crashed' follows. */
+  recycle(reason: string): void {
+    if (this.child !== undefined) this.lost(this.child, `recycled: ${reason}`);
+  }
+
   /** Planned stop: resolves once the monitor has exited. Resources should be offline already. */
   async shutdown(): Promise<void> {
     this.stopping = true;
@@ -138,7 +143,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     const options = this.options as MonitorStartOptions;
     const child = fork(monitorPath, [], {
       env: monitorEnv(options),
-      execArgv: ['--enable-source-maps'], // not clusterd's own flags (--test, --inspect...)
+      execArgv: ['--max-semi-space-size=1'], // not clusterd's own flags (--test, --inspect...); a small young generation keeps RSS down
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child = child;

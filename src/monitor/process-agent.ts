@@ -16,7 +16,7 @@ import type { ResourceSpec } from './protocol.js';
 import type { AgentContext, AgentEvents, ResourceAgent } from './agent.js';
 
 /** Between probe attempts while coming online: notices readiness quickly without hammering a starting service. */
-const probeRetryMs = 100;
+const probeRetryMs = 25;
 /** Default bound on one probe attempt (a connect, a GET, a command). */
 const probeTimeoutMsDefault = 2_000;
 /** How often a stop first checks whether the process group is gone: short, a stop is on the failover path. */

@@ -30,6 +30,8 @@ export interface ResourceHost extends EventEmitter {
   call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<{ ok: true; data?: { alive?: boolean; pid?: number } } | { ok: false; error: string; deadlock?: boolean }>;
   ping(): void;
   fence(reason: string): void;
+  /** Kill the monitor and every process group it runs, then start a new one ('crashed' follows). */
+  recycle(reason: string): void;
   shutdown(): Promise<void>;
 }
 
@@ -396,6 +398,7 @@ export class ClusterNode extends EventEmitter {
   apply(actions: LocalAction[]): void {
     for (const a of actions) {
       if (a.kind === 'event') { this.emitEvent(a.event, a.level, a.message, a.data); continue; }
+      if (a.kind === 'recycle-monitor') { this.o.host.recycle(a.reason); continue; }
       const spec: ResourceSpec = { ...a.spec, node: this.name, epoch: a.epoch };
       void this.o.host.call(a.op, spec, a.timeoutMs).then((r) => {
         const nowMs = this.o.clock.nowMs();
