@@ -246,6 +246,7 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
     return commit(reply, plan.value.updates, () => ({ dryRun: false, plan: plan.value.lines, applied: true }));
   }));
 
+  app.post('/v1/checkpoint', write(node, async (_req, reply) => unwrap(reply, await node.checkpoint('requested by an operator (cluster checkpoint)'), (seq) => ({ ok: true, seq }))));
   app.get('/v1/events', async (req) => {
     const q = req.query as { after?: string; limit?: string };
     const limit = Math.min(Math.max(Number(q.limit ?? 100) || 100, 1), 10_000);

@@ -16,7 +16,9 @@ import { startApi } from '../api/server.js';
 import { MonitorClient } from '../monitor/client.js';
 import { parseQuorumSpec, openStore } from '../store/index.js';
 import type { QuorumStore } from '../store/types.js';
-import { ClusterNode, type Clock } from './node.js';
+import { ClusterNode, checkpointingDefaults, type Clock } from './node.js';
+import { LocalDb } from './local-db.js';
+import { quorumLogCommand } from './quorum-log.js';
 
 export const realClock: Clock = {
   nowMs: () => performance.now(),
@@ -37,6 +39,10 @@ const settingsSchema = z.object({
     selfFenceMs: z.number().int().positive().default(timingDefaults.selfFenceMs),
     shutdownPendingTimeoutMs: z.number().int().positive().default(timingDefaults.shutdownPendingTimeoutMs),
   }).strict().default({ ...timingDefaults }),
+  checkpointing: z.object({
+    logResetBytes: z.number().int().min(1024).default(checkpointingDefaults.logResetBytes),
+    checkpointIntervalMs: z.number().int().min(1000).default(checkpointingDefaults.checkpointIntervalMs),
+  }).strict().default({ ...checkpointingDefaults }),
 }).strict();
 
 export type Settings = z.infer<typeof settingsSchema> & { timing: Timing };
@@ -66,7 +72,10 @@ export function loadSettings(flags: Record<string, unknown>): Settings {
   const timing = { ...(file.timing as object ?? {}) } as Record<string, unknown>;
   const map: [string, keyof Timing][] = [['heartbeatInterval', 'heartbeatIntervalMs'], ['leaseTtl', 'leaseTtlMs'], ['selfFence', 'selfFenceMs'], ['shutdownTimeout', 'shutdownPendingTimeoutMs']];
   for (const [flag, key] of map) if (flags[flag] !== undefined) timing[key] = flags[flag];
-  const merged = { ...file, timing } as Record<string, unknown>;
+  const checkpointing = { ...(file.checkpointing as object ?? {}) } as Record<string, unknown>;
+  if (flags.logResetSize !== undefined) checkpointing.logResetBytes = flags.logResetSize;
+  if (flags.checkpointInterval !== undefined) checkpointing.checkpointIntervalMs = flags.checkpointInterval;
+  const merged = { ...file, timing, checkpointing } as Record<string, unknown>;
   for (const k of ['quorum', 'node', 'listen', 'dataDir']) if (flags[k] !== undefined) merged[k] = flags[k];
   const parsed = settingsSchema.safeParse(merged);
   if (!parsed.success) {
@@ -132,13 +141,18 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   const log = (level: 'info' | 'warning' | 'error', event: string, message: string) =>
     logger[level === 'warning' ? 'warn' : level]({ event }, message);
   const fenceEnv: Record<string, string> = store.kind === 'dir' ? { CLUSTERD_FENCE_DIR: store.location.replace(/^dir:/, ''), CLUSTERD_FENCE_NODE: s.node } : {};
-  node = new ClusterNode({ name: s.node, apiUrl: '', timing: s.timing, store, host, clock: realClock, log });
+  if (flags.resetQuorumLog && flags.quorumLogging === false) fail(clusterError('BAD_ARGUMENT', '--reset-quorum-log and --no-quorum-logging exclude each other', 'use one recovery switch at a time'));
+  const localDb = new LocalDb(dataDir);
+  node = new ClusterNode({
+    name: s.node, apiUrl: '', timing: s.timing, store, host, clock: realClock, log, localDb, checkpointing: s.checkpointing,
+    recovery: { resetQuorumLog: !!flags.resetQuorumLog, noQuorumLogging: flags.quorumLogging === false },
+  });
   const api = await startApi(node, listen.host, listen.port).catch((e: Error) =>
     fail(clusterError('BAD_CONFIG', `cannot listen on ${s.listen}: ${e.message}`, 'pick a free port with --listen 127.0.0.1:PORT')));
   node.apiUrl = api.url;
   await host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation } });
   const started = await node.start();
-  if (!started.ok) { await host.shutdown(); fail(started.error); }
+  if (!started.ok) { await host.shutdown(); await api.close(); await node.flushAll(); fail(started.error); }
   logger.info({ event: 'LISTENING' }, `node ${s.node} serving the API on ${api.url}`);
   let stopping = false;
   const stop = async (signal: string) => {
@@ -171,7 +185,19 @@ export function program(): Command {
     .option('--lease-ttl <ms>', `a node is Down when its lease has not moved for this long (default ${timingDefaults.leaseTtlMs})`, intArg)
     .option('--self-fence <ms>', `stop all resources if the lease cannot be renewed for this long (default ${timingDefaults.selfFenceMs})`, intArg)
     .option('--shutdown-timeout <ms>', `planned shutdown waits this long for groups to go offline (default ${timingDefaults.shutdownPendingTimeoutMs})`, intArg)
+    .option('--log-reset-size <bytes>', `checkpoint when the quorum log since the last one reaches this size (default ${checkpointingDefaults.logResetBytes})`, intArg)
+    .option('--checkpoint-interval <ms>', `checkpoint at least this often (default ${checkpointingDefaults.checkpointIntervalMs})`, intArg)
+    .option('--reset-quorum-log', 'recovery: rebuild the quorum log from this node\'s own copy (changes after it may be lost)')
+    .option('--no-quorum-logging', 'recovery: run on the intact part of a damaged quorum log, writing changes as checkpoints')
     .action((o) => runStart(o));
+  p.command('quorum-log').description('inspect the cluster database (read-only)')
+    .argument('<action>', 'verify | dump')
+    .option('--quorum <spec>', 'quorum store: dir:PATH')
+    .option('--data-dir <dir>', 'a node data directory: inspect its local copy instead')
+    .option('--json', 'JSON output')
+    .action(async (action: string, o: { quorum?: string; dataDir?: string; json?: boolean }) => {
+      process.exitCode = await quorumLogCommand(action, o, (line) => process.stdout.write(`${line}\n`));
+    });
   return p;
 }
 

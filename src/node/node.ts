@@ -22,8 +22,9 @@ import { isAlive, nodeState, observeLeases, type Membership } from '../core/memb
 import { chooseNode, explain, planPlacement, type OwnershipRec, type PlacementInput } from '../core/placement.js';
 import type { Timing } from '../core/timing.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, NodeState } from '../core/types.js';
-import type { ClusterEvent, CoordinatorRecord, EventLevel, NewEvent, NodeReport, QuorumStore } from '../store/types.js';
+import type { ClusterEvent, CoordinatorRecord, EventLevel, LogRecord, NewEvent, NodeReport, QuorumStore } from '../store/types.js';
 import type { AgentOp, ResourceSpec } from '../monitor/protocol.js';
+import type { LocalCopy, LocalDb } from './local-db.js';
 
 /** Where resources run: the monitor client in production, a fake in the simulator. */
 export interface ResourceHost extends EventEmitter {
@@ -52,7 +53,29 @@ export interface NodeOptions {
   host: ResourceHost;
   clock: Clock;
   log: (level: EventLevel, event: string, message: string) => void;
+  /** This node's own copy of the database (absent in the simulator). */
+  localDb?: LocalDb;
+  /** Operator recovery switches (KB257905): see loadConfig. */
+  recovery?: { resetQuorumLog?: boolean; noQuorumLogging?: boolean };
+  checkpointing?: Partial<Checkpointing>;
 }
+
+export interface Checkpointing {
+  /** Checkpoint when the log since the last one reaches this many bytes (WSFC: 64 KiB). */
+  logResetBytes: number;
+  /** Checkpoint at least this often (WSFC: 4 h). */
+  checkpointIntervalMs: number;
+}
+
+export const checkpointingDefaults: Readonly<Checkpointing> = Object.freeze({ logResetBytes: 64 * 1024, checkpointIntervalMs: 4 * 3_600_000 });
+
+interface PendingCommit {
+  updates: ConfigUpdate[];
+  resolve: (r: Result<number>) => void;
+}
+
+/** Updates waiting for the next group commit. Why 4096: 64 concurrent writers with deep pipelines fit; beyond that callers get QUORUM_BUSY rather than unbounded memory. */
+const pendingCommitsMax = 4_096;
 
 /** Events waiting to be written to the store. Why 1000: a burst of a few hundred resources changing at once fits; beyond that we count drops. */
 const eventQueueMax = 1_000;
@@ -91,7 +114,15 @@ export class ClusterNode extends EventEmitter {
   private eventQueue: NewEvent[] = [];
   private flushing = false;
   private cancelTimers: (() => void)[] = [];
-  private updateChain: Promise<unknown> = Promise.resolve();
+  private pendingCommits: PendingCommit[] = [];
+  private committing = false;
+  private noQuorumLogging = false;
+  private logBytesSinceCheckpoint = 0;
+  private lastCheckpointMs = 0;
+  private stoppedSeen = new Set<NodeName>();
+  /** Set while this node cannot read the quorum log past this seq (reported, so the coordinator repairs it). */
+  private logDamagedAt: number | undefined;
+  private readonly checkpointing: Checkpointing;
   // Coordinator bookkeeping (in memory: a new coordinator starts afresh, see README).
   private moveRequests: Record<GroupName, NodeName | null> = {};
   private failoverHistoryMs: Record<GroupName, number[]> = {};
@@ -104,6 +135,7 @@ export class ClusterNode extends EventEmitter {
     this.o = o;
     this.name = o.name;
     this.apiUrl = o.apiUrl;
+    this.checkpointing = { ...checkpointingDefaults, ...(o.checkpointing ?? {}) };
   }
 
   // ---- start and stop ------------------------------------------------------------------
@@ -114,6 +146,7 @@ export class ClusterNode extends EventEmitter {
     if (!claimed.ok) return claimed;
     const loaded = await this.loadConfig();
     if (!loaded.ok) return loaded;
+    this.lastCheckpointMs = this.o.clock.nowMs();
     host.on('exited', (resource: string, code: number | null, signal: string | null) =>
       this.apply(resourceExited(this.local, this.name, resource, signal ? `signal ${signal}` : `exit code ${code}`, this.o.clock.nowMs())));
     host.on('crashed', (info: { reason: string }) => {
@@ -133,31 +166,127 @@ export class ClusterNode extends EventEmitter {
     return ok(undefined);
   }
 
+  /**
+   * Load the configuration (KB257905's lessons): start from this node's own copy or the store's
+   * checkpoint, whichever is newer, and replay only what is missing. Never go backwards: a store
+   * older than our copy is refused unless the operator says --reset-quorum-log. Damage in the
+   * store's log is repaired from a copy proven current, or refused with the recovery commands.
+   */
   private async loadConfig(): Promise<Result<void>> {
-    const cp = await this.o.store.readCheckpoint();
-    if (!cp.ok) return cp;
-    if (!cp.value) return fail(clusterError('CLUSTER_NOT_FOUND', `no checkpoint in ${this.o.store.location}`, 'create the cluster first: clusterd init --quorum ...'));
-    this.config = cp.value.config;
-    this.appliedSeq = cp.value.seq;
-    return this.catchUp();
+    const { store } = this.o;
+    const local = this.o.localDb?.load() ?? { copy: null, notes: [] };
+    for (const n of local.notes) this.emitEvent(n.event, n.level, n.message);
+    const copy = local.copy;
+    const head = await store.logHead();
+    const cp = await store.readCheckpoint();
+    const recovery = this.o.recovery ?? {};
+    if (cp.ok && !cp.value) return fail(clusterError('CLUSTER_NOT_FOUND', `no checkpoint in ${store.location}`, 'create the cluster first: clusterd init --quorum ...'));
+    if (copy && copy.seq > head && !recovery.resetQuorumLog) {
+      return fail(clusterError('STORE_BEHIND', `the quorum store ${store.location} is at seq ${head}, older than this node's own copy at seq ${copy.seq} (${this.o.localDb!.dir}): it was restored from an old backup or belongs to another cluster, and loading it would roll the configuration back`,
+        'if this node\'s copy is the truth, start this node once with --reset-quorum-log to write it to the store; otherwise point --quorum at the right store'));
+    }
+    if (recovery.resetQuorumLog) return this.resetQuorumLog(copy, head);
+    if (!cp.ok) return this.repairOrRefuse(cp.error, copy, head);
+    const storeCp = cp.value!;
+    if (copy && copy.seq >= storeCp.seq) {
+      this.config = copy.config;
+      this.appliedSeq = copy.seq;
+    } else {
+      this.config = storeCp.config;
+      this.appliedSeq = storeCp.seq;
+      this.o.localDb?.writeCheckpoint(storeCp.seq, storeCp.term, storeCp.config);
+    }
+    const caught = await this.catchUp();
+    if (caught.ok || caught.error.code !== 'QUORUM_LOG_DAMAGED') return caught;
+    if (recovery.noQuorumLogging) {
+      this.noQuorumLogging = true;
+      this.emitEvent('QUORUM_LOGGING_DISABLED', 'warning', `started with --no-quorum-logging: the quorum log is damaged (${caught.error.message}); running on the configuration up to seq ${this.appliedSeq}; changes are written as checkpoints, and each one warns`);
+      return ok(undefined);
+    }
+    return this.repairOrRefuse(caught.error, copy, head);
   }
 
-  /** Apply every log record after appliedSeq. A record that does not apply is corruption or a bug: refuse. */
+  /** `--reset-quorum-log`: rebuild the store's log from this node's copy, naming what may be lost. */
+  private async resetQuorumLog(copy: LocalCopy | null, head: number): Promise<Result<void>> {
+    if (!copy) {
+      return fail(clusterError('QUORUM_LOG_DAMAGED', `--reset-quorum-log needs this node's own copy of the database, and ${this.o.localDb?.dir ?? 'this node'} has none`, 'run it on the node that was up last (it has the newest copy)'));
+    }
+    const lost = head > copy.seq ? `; records seq ${copy.seq + 1}..${head} of the store are discarded and may be lost` : '';
+    const res = await this.o.store.recoverLog(copy.seq, copy.term, copy.config);
+    if (!res.ok) return res;
+    this.config = copy.config;
+    this.appliedSeq = copy.seq;
+    this.emitEvent('QUORUM_LOG_RESET', 'warning', `--reset-quorum-log: rebuilt the quorum log of ${this.o.store.location} from this node's copy at seq ${copy.seq}${lost}. Restart without the switch once the cluster is up.`);
+    return ok(undefined);
+  }
+
+  /** The store's log or checkpoint is damaged before its tail: repair from a current copy, or refuse. */
+  private async repairOrRefuse(damage: ClusterError, copy: LocalCopy | null, head: number): Promise<Result<void>> {
+    if (copy && copy.seq >= head) {
+      const res = await this.o.store.recoverLog(copy.seq, copy.term, copy.config);
+      if (res.ok) {
+        this.config = copy.config;
+        this.appliedSeq = copy.seq;
+        this.emitEvent('QUORUM_LOG_REPAIRED', 'warning', `the quorum log was damaged (${damage.message}); this node's own copy is at seq ${copy.seq}, the store's head at seq ${head}, so the copy is current: rebuilt the log from it. Nothing was lost.`);
+        return ok(undefined);
+      }
+    }
+    const have = copy ? `this node's copy reaches seq ${copy.seq}, the store's head is seq ${head}` : 'this node has no copy of its own';
+    return fail(clusterError('QUORUM_LOG_DAMAGED',
+      `the quorum log in ${this.o.store.location} is damaged (${damage.message}) and no copy can be proven current (${have}); the last good seq read is ${this.appliedSeq}`,
+      'start the node that was up last (its copy is current) and it repairs the log by itself; or, accepting that changes after its copy may be lost: clusterd start --reset-quorum-log (rebuild the log from this node\'s copy); or clusterd start --no-quorum-logging (run on what is intact, writing changes as checkpoints)'));
+  }
+
+  /** Apply every log record after appliedSeq (and keep them in the local copy). A record that does not apply is corruption: refuse. */
   private async catchUp(): Promise<Result<void>> {
     for (;;) {
-      const recs = await this.o.store.readLog(this.appliedSeq, logReadMax);
+      let recs = await this.o.store.readLog(this.appliedSeq, logReadMax);
+      if (!recs.ok && recs.error.code === 'SEQ_CONFLICT') {
+        // The log no longer reaches back to our seq: load the store's checkpoint first.
+        const cp = await this.o.store.readCheckpoint();
+        if (!cp.ok) return cp;
+        if (cp.value && cp.value.seq > this.appliedSeq) {
+          this.config = cp.value.config;
+          this.appliedSeq = cp.value.seq;
+          this.o.localDb?.writeCheckpoint(cp.value.seq, cp.value.term, cp.value.config);
+        }
+        recs = await this.o.store.readLog(this.appliedSeq, logReadMax);
+      }
       if (!recs.ok) return recs;
       for (const r of recs.value) {
         if (r.seq !== this.appliedSeq + 1) {
-          return fail(clusterError('INTERNAL', `quorum log gap: expected seq ${this.appliedSeq + 1}, found ${r.seq}`, 'run clusterd quorum-log verify'));
+          return fail(clusterError('QUORUM_LOG_DAMAGED', `quorum log gap: expected seq ${this.appliedSeq + 1}, found ${r.seq}`, 'clusterd quorum-log verify shows the damage'));
         }
         const next = applyUpdate(this.config, r.update);
-        if (!next.ok) return fail(clusterError('INTERNAL', `quorum log record ${r.seq} does not apply: ${next.error.message}`, 'run clusterd quorum-log verify'));
+        if (!next.ok) return fail(clusterError('QUORUM_LOG_DAMAGED', `quorum log record ${r.seq} does not apply: ${next.error.message}`, 'clusterd quorum-log verify shows the damage'));
         this.config = next.value;
         this.appliedSeq = r.seq;
       }
+      this.keepLocal(recs.value);
       if (recs.value.length < logReadMax) return ok(undefined);
     }
+  }
+
+  /** Append applied records to this node's copy; checkpoint it when its log passes the reset size. */
+  private keepLocal(records: LogRecord[]): void {
+    const db = this.o.localDb;
+    if (!db || records.length === 0) return;
+    const res = db.logBytes >= this.checkpointing.logResetBytes
+      ? db.writeCheckpoint(this.appliedSeq, this.coordinator.term, this.config)
+      : db.append(records);
+    if (!res.ok) this.noteDiskFull('LOCAL_DISK_FULL', res.error);
+    else this.noteDiskOk('LOCAL_DISK_FULL');
+  }
+
+  private diskFull = new Set<string>();
+  /** One event when a disk fills up, one when space returns: not one per failed write. */
+  private noteDiskFull(what: string, e: ClusterError): void {
+    if (this.diskFull.has(what)) return;
+    this.diskFull.add(what);
+    this.emitEvent(what, 'error', `${e.message}. ${e.hint ?? ''}`.trim());
+  }
+  private noteDiskOk(what: string): void {
+    if (this.diskFull.delete(what)) this.emitEvent(`${what}_RECOVERED`, 'info', `space is back: ${what === 'LOCAL_DISK_FULL' ? 'the node data directory' : 'the quorum store'} accepts writes again`);
   }
 
   /** Planned shutdown (safety rule 5): drain, release, then stop heartbeating last. */
@@ -177,6 +306,12 @@ export class ClusterNode extends EventEmitter {
     } else {
       this.emitEvent('NODE_DRAINED', 'info', `node ${this.name}: all its groups are offline here`);
     }
+    if (this.isCoordinator() && !this.noQuorumLogging) {
+      const cp = await this.checkpoint(`clusterd stopping on ${this.name}`);
+      if (!cp.ok) this.o.log('warning', 'CHECKPOINT_FAILED', cp.error.message);
+    }
+    const local = this.o.localDb?.writeCheckpoint(this.appliedSeq, this.coordinator.term, this.config);
+    if (local && !local.ok) this.o.log('warning', 'LOCAL_CHECKPOINT_FAILED', local.error.message);
     await this.handOverCoordinator(deadline);
     this.emitEvent('HEARTBEAT_STOPPING', 'info', `node ${this.name} stops heartbeating now (its groups are offline)`);
     await this.flushEvents();
@@ -260,7 +395,10 @@ export class ClusterNode extends EventEmitter {
     this.membership = observeLeases(this.membership, await store.readLeases(), clock.nowMs());
     await this.refresh();
     await this.elect();
-    if (this.isCoordinator()) await this.coordinate();
+    if (this.isCoordinator()) {
+      await this.coordinate();
+      if (!this.noQuorumLogging) await this.maybeCheckpoint();
+    }
     this.apply(reconcile(this.local, this.localContext()));
     await this.publishReport();
     this.ready = true;
@@ -282,9 +420,13 @@ export class ClusterNode extends EventEmitter {
     const reports: Record<NodeName, NodeReport> = {};
     for (const r of await store.readReports()) reports[r.node] = r;
     this.reports = reports;
-    if ((await store.logHead()) > this.appliedSeq) {
+    if ((await store.logHead()) > this.appliedSeq && !this.noQuorumLogging) {
       const res = await this.catchUp();
-      if (!res.ok) this.emitEvent('QUORUM_LOG_UNREADABLE', 'error', res.error.message);
+      if (!res.ok && this.logDamagedAt === undefined) {
+        this.logDamagedAt = this.appliedSeq;
+        this.emitEvent('QUORUM_LOG_UNREADABLE', 'error', `${res.error.message}: this node keeps its configuration at seq ${this.appliedSeq} until the coordinator rewrites the log`);
+      }
+      if (res.ok) this.logDamagedAt = undefined;
     }
   }
 
@@ -316,6 +458,10 @@ export class ClusterNode extends EventEmitter {
       this.failoverHistoryMs = {};
       this.failoverHandledEpoch = {};
       this.failedGroups = {};
+      this.stoppedSeen = new Set(Object.entries(this.membership).filter(([, p]) => p.state === 'stopped').map(([n]) => n));
+      await this.refresh();
+      const cp = await this.checkpoint(c.term === 0 ? 'the cluster formed' : 'a new coordinator took over');
+      if (!cp.ok) this.o.log('warning', 'CHECKPOINT_FAILED', cp.error.message);
     }
     await this.refresh();
   }
@@ -418,7 +564,8 @@ export class ClusterNode extends EventEmitter {
       if (lg.failoverRequested) groups[g]!.failoverRequested = true;
       if (lg.fenced) groups[g]!.fenced = true;
     }
-    const body = { apiUrl: this.apiUrl, appliedSeq: this.appliedSeq, groups };
+    const body: Omit<NodeReport, 'node' | 'incarnation' | 'version'> = { apiUrl: this.apiUrl, appliedSeq: this.appliedSeq, groups };
+    if (this.logDamagedAt !== undefined) body.logDamagedAt = this.logDamagedAt;
     const json = JSON.stringify(body);
     if (json === this.lastReportJson) return;
     const report: NodeReport = { node: this.name, incarnation: this.incarnation, version: ++this.reportVersion, ...body };
@@ -451,6 +598,11 @@ export class ClusterNode extends EventEmitter {
     this.flushing = false;
   }
 
+  /** Write every queued event now (before exiting on a refused start, for example). */
+  async flushAll(): Promise<void> {
+    await this.flushEvents();
+  }
+
   async readEvents(afterId: number, limit: number): Promise<ClusterEvent[]> {
     await this.flushEvents();
     return this.o.store.readEvents(afterId, limit);
@@ -459,30 +611,119 @@ export class ClusterNode extends EventEmitter {
   // ---- operations (API) -----------------------------------------------------------------
 
   /**
-   * Validate and durably append configuration updates (coordinator only). Serialized: each
-   * append sees the previous one. Resolves once the records are durable and applied here.
+   * Validate and durably append configuration updates (coordinator only). Group commit: updates
+   * that arrive while an append is under way wait and go together in the next one, sharing one
+   * fsync; each is validated on its own against the configuration before it, so one bad update
+   * fails alone. Resolves once the records are durable and applied here.
    */
   commit(updates: ConfigUpdate[]): Promise<Result<number>> {
-    const run = async (): Promise<Result<number>> => {
-      if (!this.isCoordinator()) return fail(notCoordinator(this.coordinator));
-      const caught = await this.catchUp();
-      if (!caught.ok) return caught;
-      let cfg = this.config;
-      for (const u of updates) {
-        const next = applyUpdate(cfg, u);
-        if (!next.ok) return next;
-        cfg = next.value;
+    if (!this.isCoordinator()) return Promise.resolve(fail(notCoordinator(this.coordinator)));
+    if (this.pendingCommits.length >= pendingCommitsMax) {
+      return Promise.resolve(fail(clusterError('QUORUM_BUSY', `${pendingCommitsMax} configuration updates are already waiting for the quorum store`, 'retry shortly; if it persists, the quorum store is too slow (cluster log)')));
+    }
+    return new Promise((resolve) => {
+      this.pendingCommits.push({ updates, resolve });
+      if (!this.committing) void this.flushCommits();
+    });
+  }
+
+  private async flushCommits(): Promise<void> {
+    this.committing = true;
+    try {
+      while (this.pendingCommits.length > 0) {
+        const batch = this.pendingCommits.splice(0, this.pendingCommits.length);
+        await this.commitBatch(batch);
       }
-      const res = await this.o.store.appendLog(this.coordinator.term, this.appliedSeq, updates);
-      if (!res.ok) { this.dirty = true; return res; }
-      this.config = cfg;
-      this.appliedSeq = res.value[res.value.length - 1]?.seq ?? this.appliedSeq;
-      this.kick();
-      return ok(this.appliedSeq);
-    };
-    const p = this.updateChain.then(run, run);
-    this.updateChain = p;
-    return p;
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  private async commitBatch(batch: PendingCommit[]): Promise<void> {
+    const failAll = (e: ClusterError) => { for (const b of batch) b.resolve(fail(e)); };
+    if (!this.isCoordinator()) return failAll(notCoordinator(this.coordinator));
+    const caught = this.noQuorumLogging ? ok(undefined) : await this.catchUp();
+    if (!caught.ok) return failAll(caught.error);
+    let cfg = this.config;
+    const accepted: { p: PendingCommit; count: number }[] = [];
+    const all: ConfigUpdate[] = [];
+    for (const p of batch) {
+      let next = cfg;
+      let error: ClusterError | null = null;
+      for (const u of p.updates) {
+        const r = applyUpdate(next, u);
+        if (!r.ok) { error = r.error; break; }
+        next = r.value;
+      }
+      if (error) { p.resolve(fail(error)); continue; }
+      cfg = next;
+      accepted.push({ p, count: p.updates.length });
+      all.push(...p.updates);
+    }
+    if (accepted.length === 0) return;
+    if (this.noQuorumLogging) return this.commitAsCheckpoint(accepted, all, cfg);
+    const res = await this.o.store.appendLog(this.coordinator.term, this.appliedSeq, all);
+    if (!res.ok) {
+      this.dirty = true;
+      if (res.error.code === 'QUORUM_DISK_FULL') this.noteDiskFull('QUORUM_DISK_FULL', res.error);
+      for (const a of accepted) a.p.resolve(fail(res.error));
+      return;
+    }
+    this.noteDiskOk('QUORUM_DISK_FULL');
+    this.config = cfg;
+    this.appliedSeq = res.value[res.value.length - 1]!.seq;
+    this.logBytesSinceCheckpoint += all.reduce((n, u) => n + JSON.stringify(u).length, 0);
+    this.keepLocal(res.value);
+    let seq = res.value[0]!.seq - 1;
+    for (const a of accepted) { seq += a.count; a.p.resolve(ok(seq)); }
+    this.kick();
+  }
+
+  /** --no-quorum-logging: each change is a whole checkpoint, and says who may miss it. */
+  private async commitAsCheckpoint(accepted: { p: PendingCommit; count: number }[], all: ConfigUpdate[], cfg: ClusterConfig): Promise<void> {
+    const seq = this.appliedSeq + all.length;
+    const res = await this.o.store.recoverLog(seq, this.coordinator.term, cfg);
+    if (!res.ok) { for (const a of accepted) a.p.resolve(fail(res.error)); return; }
+    this.config = cfg;
+    this.appliedSeq = seq;
+    this.o.localDb?.writeCheckpoint(seq, this.coordinator.term, cfg);
+    const down = Object.entries(this.nodeViews()).filter(([, v]) => v.state === 'Down').map(([n]) => n);
+    this.emitEvent('QUORUM_LOGGING_OFF_CHANGE', 'warning', `quorum logging is off: configuration change up to seq ${seq} was written as a checkpoint only` +
+      (down.length > 0 ? `; nodes offline now (${down.join(', ')}) had no log to replay it from and must load the checkpoint` : ''));
+    for (const a of accepted) a.p.resolve(ok(seq));
+    this.kick();
+  }
+
+  /** Take a checkpoint of the store now (coordinator only): `cluster checkpoint` and the triggers. */
+  async checkpoint(reason: string): Promise<Result<number>> {
+    if (!this.isCoordinator()) return fail(notCoordinator(this.coordinator));
+    const caught = await this.catchUp();
+    if (!caught.ok) return caught;
+    const res = await this.o.store.writeCheckpoint(this.coordinator.term, this.appliedSeq, this.config);
+    if (!res.ok) return res;
+    this.logBytesSinceCheckpoint = 0;
+    this.lastCheckpointMs = this.o.clock.nowMs();
+    this.o.localDb?.writeCheckpoint(this.appliedSeq, this.coordinator.term, this.config);
+    this.emitEvent('CHECKPOINT_TAKEN', 'info', `checkpoint of the cluster database at seq ${this.appliedSeq} (${reason}); the quorum log restarts after it`, { seq: this.appliedSeq });
+    return ok(this.appliedSeq);
+  }
+
+  /** The coordinator's checkpoint triggers: log reset size, interval, a node that stopped, a damaged log reported. */
+  private async maybeCheckpoint(): Promise<void> {
+    const now = this.o.clock.nowMs();
+    const stopped = Object.entries(this.membership).filter(([, p]) => p.state === 'stopped').map(([n]) => n);
+    const newlyStopped = stopped.filter((n) => !this.stoppedSeen.has(n));
+    this.stoppedSeen = new Set(stopped);
+    const damaged = Object.values(this.currentReports()).some((r) => r.logDamagedAt !== undefined);
+    let reason: string | null = null;
+    if (this.logBytesSinceCheckpoint >= this.checkpointing.logResetBytes) reason = `the log passed its reset size of ${this.checkpointing.logResetBytes} bytes`;
+    else if (now - this.lastCheckpointMs >= this.checkpointing.checkpointIntervalMs) reason = `checkpoint interval of ${this.checkpointing.checkpointIntervalMs} ms`;
+    else if (newlyStopped.length > 0) reason = `clusterd stopped on ${newlyStopped.join(', ')}`;
+    else if (damaged) reason = 'a node reported a damaged quorum log: rewriting it from the coordinator\'s current copy';
+    if (!reason) return;
+    const res = await this.checkpoint(reason);
+    if (!res.ok) this.o.log('warning', 'CHECKPOINT_FAILED', res.error.message);
+    else if (damaged) this.emitEvent('QUORUM_LOG_REPAIRED', 'warning', `the quorum log was rewritten as a checkpoint at seq ${res.value} from the coordinator's copy`);
   }
 
   /** Operator move: remember it; the placement plan carries it out. */

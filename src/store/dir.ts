@@ -72,7 +72,7 @@ class Rollback {
 }
 
 const recoveryHint =
-  'the quorum database is damaged: start clusterd with --reset-quorum-log on the node with the newest local copy';
+  'a running coordinator repairs it from its own copy by itself; otherwise start clusterd with --reset-quorum-log on the node with the newest local copy (clusterd quorum-log verify shows the damage)';
 
 export class DirStore implements QuorumStore {
   readonly kind = 'dir' as const;
@@ -428,6 +428,18 @@ export class DirStore implements QuorumStore {
     });
   }
 
+  async recoverLog(seq: number, term: number, config: ClusterConfig): Promise<StoreResult<Checkpoint>> {
+    assertTerm(term);
+    assertSeq(seq);
+    const json = JSON.stringify(config);
+    return this.write(`rebuilding the quorum log from a copy at seq ${seq}`, byteLength(json), () => {
+      const crc = recordChecksum(seq, term, json);
+      this.stmt('INSERT OR REPLACE INTO checkpoint (id, seq, term, crc, config) VALUES (1, ?, ?, ?, ?)').run(seq, term, crc, json);
+      this.stmt('DELETE FROM log').run();
+      return ok({ seq, term, crc, config });
+    });
+  }
+
   // ---- reports and events ----
 
   async writeReport(report: NodeReport): Promise<StoreResult<void>> {
@@ -620,15 +632,15 @@ function decodeLogRows(rows: LogRow[], afterSeq: number): StoreResult<LogRecord[
   for (const [i, row] of rows.entries()) {
     const expectedSeq = afterSeq + 1 + i;
     if (row.seq !== expectedSeq) {
-      return fail(clusterError('INTERNAL', `quorum log record seq ${expectedSeq} is missing (the next record is seq ${row.seq})`, recoveryHint));
+      return fail(clusterError('QUORUM_LOG_DAMAGED', `quorum log record seq ${expectedSeq} is missing (the next record is seq ${row.seq})`, recoveryHint));
     }
     const crc = recordChecksum(row.seq, row.term, row.payload);
     if (crc !== row.crc) {
-      return fail(clusterError('INTERNAL', `quorum log record seq ${row.seq} is corrupt: stored checksum ${row.crc}, computed ${crc}`, recoveryHint));
+      return fail(clusterError('QUORUM_LOG_DAMAGED', `quorum log record seq ${row.seq} is corrupt: stored checksum ${row.crc}, computed ${crc}`, recoveryHint));
     }
     const update = parseJson(row.payload);
     if (update === undefined) {
-      return fail(clusterError('INTERNAL', `quorum log record seq ${row.seq} is corrupt: its payload is not JSON`, recoveryHint));
+      return fail(clusterError('QUORUM_LOG_DAMAGED', `quorum log record seq ${row.seq} is corrupt: its payload is not JSON`, recoveryHint));
     }
     records.push({ seq: row.seq, term: row.term, crc: row.crc, update: update as ConfigUpdate });
   }
@@ -639,7 +651,7 @@ function decodeCheckpoint(row: CheckpointRow): StoreResult<Checkpoint> {
   const crc = recordChecksum(row.seq, row.term, row.config);
   const config = crc === row.crc ? parseJson(row.config) : undefined;
   if (config === undefined) {
-    return fail(clusterError('INTERNAL', `the checkpoint at seq ${row.seq} is corrupt: stored checksum ${row.crc}, computed ${crc}`, recoveryHint));
+    return fail(clusterError('QUORUM_LOG_DAMAGED', `the checkpoint at seq ${row.seq} is corrupt: stored checksum ${row.crc}, computed ${crc}`, recoveryHint));
   }
   return ok({ seq: row.seq, term: row.term, crc: row.crc, config: config as ClusterConfig });
 }

@@ -66,6 +66,8 @@ export interface NodeReport {
   apiUrl: string;
   /** Highest quorum-log seq this node has applied. */
   appliedSeq: number;
+  /** Set while this node cannot read the quorum log after this seq: the coordinator then rewrites the log as a checkpoint. */
+  logDamagedAt?: number;
   groups: Record<GroupName, GroupReport>;
 }
 
@@ -142,6 +144,12 @@ export interface QuorumStore {
   readCheckpoint(): Promise<StoreResult<Checkpoint | null>>;
   /** Write a checkpoint (atomically) and drop log records it covers. */
   writeCheckpoint(term: number, seq: number, config: ClusterConfig): Promise<StoreResult<Checkpoint>>;
+  /**
+   * Operator recovery (`clusterd start --reset-quorum-log`, or a node repairing a damaged log
+   * from a copy it proved current): replace the checkpoint with (seq, term, config) and drop
+   * every log record, in one atomic step. Not term-checked: only explicit recovery calls it.
+   */
+  recoverLog(seq: number, term: number, config: ClusterConfig): Promise<StoreResult<Checkpoint>>;
 
   writeReport(report: NodeReport): Promise<StoreResult<void>>;
   readReports(): Promise<NodeReport[]>;
