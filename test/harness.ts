@@ -55,11 +55,13 @@ export interface ClusterOptions {
   nodes?: number;
   /** Extra `clusterd start` flags for every node. */
   startArgs?: string[];
+  /** Where the quorum directory goes (default: inside the test's temp dir). */
+  quorumPath?: string;
 }
 
 export class TestCluster {
   readonly dir = mkdtempSync(join(tmpdir(), 'clusterd-test-'));
-  readonly quorum = `dir:${join(this.dir, 'quorum')}`;
+  readonly quorum: string;
   readonly nodes = new Map<string, NodeProc>();
   private readonly extra: string[];
   private readonly spawned: ChildProcess[] = [];
@@ -67,6 +69,7 @@ export class TestCluster {
 
   constructor(opts: ClusterOptions = {}) {
     this.extra = opts.startArgs ?? [];
+    this.quorum = `dir:${opts.quorumPath ?? join(this.dir, 'quorum')}`;
   }
 
   static async start(names: string[], opts: ClusterOptions = {}): Promise<TestCluster> {

@@ -109,7 +109,7 @@ test('a log record whose checksum does not match is an error naming its seq, nev
     value(await store.appendLog(1, 0, [nodeAdd('n1'), nodeAdd('n2'), nodeAdd('n3')]));
     tamper(dir, `UPDATE log SET payload = replace(payload, 'n2', 'n9') WHERE seq = 2`);
     const read = await store.readLog(0, 10);
-    assert.equal(errorCode(read), 'INTERNAL');
+    assert.equal(errorCode(read), 'QUORUM_LOG_DAMAGED');
     assert.match(read.ok ? '' : read.error.message, /seq 2 is corrupt/);
     assert.match(read.ok ? '' : read.error.hint ?? '', /--reset-quorum-log/);
     assert.deepEqual(value(await store.readLog(2, 10)).map((r) => r.seq), [3], 'records after the damage still read');
@@ -123,7 +123,7 @@ test('a missing log record is a gap error, not a skip', async () => {
     value(await store.appendLog(1, 0, [nodeAdd('n1'), nodeAdd('n2'), nodeAdd('n3')]));
     tamper(dir, 'DELETE FROM log WHERE seq = 2');
     const read = await store.readLog(0, 10);
-    assert.equal(errorCode(read), 'INTERNAL');
+    assert.equal(errorCode(read), 'QUORUM_LOG_DAMAGED');
     assert.match(read.ok ? '' : read.error.message, /seq 2 is missing/);
   });
 });
@@ -132,7 +132,7 @@ test('a checkpoint whose checksum does not match is an error', async () => {
   await withDirCluster(async (store, dir) => {
     tamper(dir, `UPDATE checkpoint SET config = replace(config, 'dirtest', 'other')`);
     const read = await store.readCheckpoint();
-    assert.equal(errorCode(read), 'INTERNAL');
+    assert.equal(errorCode(read), 'QUORUM_LOG_DAMAGED');
     assert.match(read.ok ? '' : read.error.message, /checkpoint at seq 0 is corrupt/);
   });
 });

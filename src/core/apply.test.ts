@@ -162,7 +162,7 @@ describe('apply: errors carry a path into the document', () => {
     assert.deepEqual(errOf(first.config, d), { code: 'DEPENDENCY_CYCLE', path: 'groups.web.resources.data.dependsOn' });
   });
 
-  test('dependency errors for resources created by the same document', { todo: 'BUG: apply.ts planApply(): the error path of a resource-add-dep looks the group up in the configuration *before* the plan (config.resources[u.resource]?.group) instead of the one being built (cfg), so for a resource created by the document the path is groups.undefined.resources.R.dependsOn' }, () => {
+  test('dependency errors for resources created by the same document', () => {
     const missing: ApplyDoc = { groups: { web: { resources: { app: { type: 'process', dependsOn: ['nope'] } } } } };
     assert.deepEqual(errOf(nodes(), missing), { code: 'DEPENDENCY_NOT_FOUND', path: 'groups.web.resources.app.dependsOn' });
     const cycle: ApplyDoc = { groups: { web: { resources: { a: { type: 'process', dependsOn: ['b'] }, b: { type: 'process', dependsOn: ['a'] } } } } };
@@ -177,7 +177,7 @@ describe('apply: errors carry a path into the document', () => {
     assert.deepEqual(errOf(first.config, d), { code: 'DEPENDENCY_OTHER_GROUP', path: 'groups.web.resources.data.dependsOn' });
   });
 
-  test('dependency across groups, on a resource of a group listed later in the document', { todo: 'BUG (minor): apply.ts planResources() pushes the dependency updates at the end of each group, not after every resource of the document exists (as its comment says), so a dependency on a resource of a group listed later is reported DEPENDENCY_NOT_FOUND ("does not exist") instead of DEPENDENCY_OTHER_GROUP' }, () => {
+  test('dependency across groups, on a resource of a group listed later in the document', () => {
     const d: ApplyDoc = { groups: { web: { resources: { data: { type: 'disk', dependsOn: ['other'] } } }, db: { resources: { other: { type: 'disk' } } } } };
     assert.deepEqual(errOf(nodes(), d), { code: 'DEPENDENCY_OTHER_GROUP', path: 'groups.web.resources.data.dependsOn' });
   });
@@ -201,17 +201,45 @@ describe('apply: errors carry a path into the document', () => {
   });
 });
 
-describe('apply: known bugs', () => {
-  test('idempotent with restartAction given as a WSFC number', { todo: 'BUG: apply.ts planResources(): props are compared raw with the stored values, but the fold stores restartAction 0/1/2 as none/restart/restart-failover, so a document with restartAction: 1 plans "set app.props.restartAction = 1" on every apply' }, () => {
+describe('apply: regressions (bugs found by these tests)', () => {
+  test('idempotent with restartAction given as a WSFC number', () => {
     const d: ApplyDoc = { groups: { g: { resources: { app: { type: 'process', props: { restartAction: 1 as never } } } } } };
     const first = must(planApply(nodes(), d));
     assert.equal(first.config.resources.app!.props.restartAction, 'restart');
     assert.deepEqual(must(planApply(first.config, d)).lines, []);
+    // The name and the number of the stored value are the same too; a different value is a change.
+    d.groups.g!.resources!.app!.props = { restartAction: 'restart' };
+    assert.deepEqual(must(planApply(first.config, d)).lines, []);
+    d.groups.g!.resources!.app!.props = { restartAction: 2 as never };
+    const r = must(planApply(first.config, d));
+    assert.deepEqual(r.lines, ['set app.props.restartAction = 2']);
+    assert.equal(r.config.resources.app!.props.restartAction, 'restart-failover');
   });
 
-  test('idempotent whatever the key order of the failback window', { todo: 'BUG: apply.ts planApply(): group fields are compared with JSON.stringify, which depends on key order; the fold stores failback as {mode, startHour, endHour}, so a document written {startHour, endHour, mode} (a normal YAML order) plans "set group web failback" on every apply' }, () => {
+  test('idempotent whatever the key order of the failback window', () => {
     const d: ApplyDoc = { groups: { g: { failback: { startHour: 22, endHour: 6, mode: 'window' } as never } } };
     const first = must(planApply(nodes(), d));
     assert.deepEqual(must(planApply(first.config, d)).lines, []);
+    // A different window is still a change.
+    const other: ApplyDoc = { groups: { g: { failback: { endHour: 7, startHour: 22, mode: 'window' } as never } } };
+    const r = must(planApply(first.config, other));
+    assert.deepEqual(r.lines, ['set group g failback = {"endHour":7,"startHour":22,"mode":"window"}']);
+    assert.deepEqual(r.config.groups.g!.failback, { mode: 'window', startHour: 22, endHour: 7 });
+    assert.deepEqual(must(planApply(r.config, other)).lines, []);
+  });
+
+  test('several groups: dependencies after every resource of the document, then the desired states', () => {
+    const d: ApplyDoc = { groups: {
+      web: { resources: { front: { type: 'process', dependsOn: ['back'] }, back: { type: 'process' } } },
+      db: { state: 'offline', resources: { disk: { type: 'disk' } } },
+    } };
+    const r = must(planApply(nodes(), d));
+    assert.deepEqual(r.updates.map((u) => `${u.op} ${'resource' in u ? u.resource : 'group' in u ? u.group : ''}`), [
+      'group-create web', 'resource-create front', 'resource-create back', 'group-create db', 'resource-create disk',
+      'resource-add-dep front', 'group-desired web', 'group-desired db',
+    ]);
+    assert.deepEqual(r.config.resources.front!.dependsOn, ['back']);
+    assert.deepEqual(['front', 'back', 'disk'].map((n) => r.config.resources[n]!.desired), ['online', 'online', 'offline']);
+    assert.deepEqual(must(planApply(r.config, d)).updates, []);
   });
 });

@@ -197,13 +197,33 @@ export class ClusterNode extends EventEmitter {
       this.o.localDb?.writeCheckpoint(storeCp.seq, storeCp.term, storeCp.config);
     }
     const caught = await this.catchUp();
-    if (caught.ok || caught.error.code !== 'QUORUM_LOG_DAMAGED') return caught;
+    if (caught.ok) return this.verifyStoreLog(storeCp.seq);
+    if (caught.error.code !== 'QUORUM_LOG_DAMAGED') return caught;
     if (recovery.noQuorumLogging) {
       this.noQuorumLogging = true;
       this.emitEvent('QUORUM_LOGGING_DISABLED', 'warning', `started with --no-quorum-logging: the quorum log is damaged (${caught.error.message}); running on the configuration up to seq ${this.appliedSeq}; changes are written as checkpoints, and each one warns`);
       return ok(undefined);
     }
     return this.repairOrRefuse(caught.error, copy, head);
+  }
+
+  /**
+   * Read the store's whole log once at start (it is bounded by the reset size, so this is
+   * cheap). Damage in records this node already had from its own copy would otherwise stay
+   * hidden until another node needs them; having caught up, this node is current and can
+   * rewrite the log from its copy.
+   */
+  private async verifyStoreLog(fromSeq: number): Promise<Result<void>> {
+    let after = fromSeq;
+    for (;;) {
+      const page = await this.o.store.readLog(after, logReadMax);
+      if (!page.ok && page.error.code === 'QUORUM_LOG_DAMAGED') {
+        const copy = { seq: this.appliedSeq, term: this.coordinator.term, config: this.config, logBytes: 0 };
+        return this.repairOrRefuse(page.error, copy, await this.o.store.logHead());
+      }
+      if (!page.ok || page.value.length < logReadMax) return ok(undefined);
+      after = page.value[page.value.length - 1]!.seq;
+    }
   }
 
   /** `--reset-quorum-log`: rebuild the store's log from this node's copy, naming what may be lost. */

@@ -1,0 +1,178 @@
+// The cluster database under crashes, damage, restores and full disks (seeds KB257905 and
+// Q168460), with real clusterd processes and real files.
+
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { clusterdBin, sleep, TestCluster, waitFor } from './harness.js';
+
+async function cluster(t: TestContext, names: string[], startArgs: string[] = []): Promise<TestCluster> {
+  const c = await TestCluster.start(names, { startArgs });
+  t.after(() => c.close());
+  return c;
+}
+
+const groupNames = async (c: TestCluster) => (await c.status()).groups.map((g) => g.name).sort();
+
+async function stop(c: TestCluster, name: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  const n = c.nodes.get(name)!;
+  n.proc.kill(signal);
+  return n.exited;
+}
+
+function startFails(c: TestCluster, name: string, extra: string[] = []): { code: number | null; err: string } {
+  const r = spawnSync(process.execPath, [clusterdBin, 'start', '--quorum', c.quorum, '--node', name, '--listen', '127.0.0.1:0', '--data-dir', join(c.dir, `data-${name}`), ...extra], { encoding: 'utf8', timeout: 20_000 });
+  return { code: r.status, err: r.stderr };
+}
+
+test('kill -9 of the coordinator during a burst of updates: every acknowledged update survives; a torn local tail is cut', async (t) => {
+  const c = await cluster(t, ['n1', 'n2'], ['--log-reset-size', '100000000']);
+  const coord = (await c.status()).coordinator!;
+  const via = coord === 'n1' ? 'n2' : 'n1';
+  const acked: string[] = [];
+  const burst = Array.from({ length: 300 }, (_, i) => `g${i}`).map(async (g, i) => {
+    await sleep(i);
+    const r = await c.api('/v1/groups', { method: 'POST', body: { name: g }, via }).catch(() => null);
+    if (r?.status === 200) acked.push(g);
+  });
+  await sleep(120);
+  c.nodes.get(coord)!.proc.kill('SIGKILL');
+  await Promise.all(burst);
+  assert.ok(acked.length > 0, 'some updates were acknowledged before the kill');
+  // A torn tail in the killed node's local copy, as a crash in the middle of an append leaves.
+  appendFileSync(join(c.dir, `data-${coord}`, 'db', 'quolog'), Buffer.from([0x43, 0x4c, 0x51, 0x52, 1, 0, 0, 0, 9, 9]));
+  await c.nodes.get(coord)!.exited;
+  await c.startNode(coord);
+  await c.waitStatus('both Up', (s) => s.nodes.every((n) => n.state === 'Up'));
+  for (const via2 of ['n1', 'n2']) {
+    const names = (await c.status(via2)).groups.map((g) => g.name);
+    for (const g of acked) assert.ok(names.includes(g), `acknowledged group ${g} is on ${via2}`);
+  }
+  const ev = await c.events();
+  assert.ok(ev.some((e) => e.event === 'LOCAL_LOG_TORN_TAIL' && e.node === coord), 'the torn tail was cut, with an event');
+});
+
+test('a node offline during changes rejoins and replays them; the log restarts after checkpoints', async (t) => {
+  const c = await cluster(t, ['n1', 'n2'], ['--log-reset-size', '2048']);
+  assert.equal(await stop(c, 'n2'), 0);
+  for (let i = 0; i < 80; i++) assert.equal((await c.api('/v1/groups', { method: 'POST', body: { name: `offline-${i}` } })).status, 200);
+  await c.startNode('n2');
+  const s1 = await c.status('n1');
+  const s2 = await waitFor('n2 caught up', async () => { const s = await c.status('n2'); return s.appliedSeq === s1.appliedSeq ? s : null; });
+  assert.deepEqual(s2.groups.map((g) => g.name).sort(), s1.groups.map((g) => g.name).sort());
+  const ev = await c.events();
+  assert.ok(ev.filter((e) => e.event === 'CHECKPOINT_TAKEN').length >= 3, 'checkpoints: cluster formed, node stopped, log reset size');
+  assert.ok(ev.some((e) => e.event === 'CHECKPOINT_TAKEN' && /stopped on n2/.test(e.message)));
+  assert.ok(ev.some((e) => e.event === 'CHECKPOINT_TAKEN' && /reset size/.test(e.message)));
+  const v = spawnSync(process.execPath, [clusterdBin, 'quorum-log', 'verify', '--quorum', c.quorum], { encoding: 'utf8' });
+  assert.equal(v.status, 0, v.stdout + v.stderr);
+  assert.match(v.stdout, /intact/);
+});
+
+test('a store older than a node\'s copy is refused (never rolled back), until --reset-quorum-log', async (t) => {
+  const c = await cluster(t, ['n1']);
+  const quorumDir = c.quorum.slice('dir:'.length);
+  assert.equal(await stop(c, 'n1'), 0);
+  const backup = join(c.dir, 'quorum-backup');
+  cpSync(quorumDir, backup, { recursive: true });
+  await c.startNode('n1');
+  for (const g of ['x', 'y']) assert.equal((await c.api('/v1/groups', { method: 'POST', body: { name: g } })).status, 200);
+  assert.equal(await stop(c, 'n1'), 0);
+  rmSync(quorumDir, { recursive: true });
+  cpSync(backup, quorumDir, { recursive: true });
+  const r = startFails(c, 'n1');
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /error\[STORE_BEHIND\]/);
+  assert.match(r.err, /--reset-quorum-log/);
+  await c.startNode('n1', ['--reset-quorum-log']);
+  assert.deepEqual(await groupNames(c), ['x', 'y']);
+  assert.ok((await c.events()).some((e) => e.event === 'QUORUM_LOG_RESET'));
+});
+
+function corruptLogRow(quorumDir: string): number {
+  const db = new Database(join(quorumDir, 'cluster.db'));
+  const row = db.prepare('SELECT seq FROM log ORDER BY seq LIMIT 1 OFFSET 1').get() as { seq: number } | undefined;
+  assert.ok(row, 'the log has records to damage');
+  db.prepare('UPDATE log SET crc = crc + 1 WHERE seq = ?').run(row.seq);
+  db.close();
+  return row.seq;
+}
+
+test('damage in the middle of the quorum log: repaired from a current copy, else refused with the recovery commands', async (t) => {
+  const c = await cluster(t, ['n1', 'n2'], ['--log-reset-size', '100000000']);
+  // n2 goes away first: its copy will be older than the log.
+  assert.equal(await stop(c, 'n2'), 0);
+  for (const g of ['d1', 'd2', 'd3', 'd4']) assert.equal((await c.api('/v1/groups', { method: 'POST', body: { name: g } })).status, 200);
+  await stop(c, 'n1', 'SIGKILL'); // no checkpoint at exit: the records stay in the log
+  const quorumDir = c.quorum.slice('dir:'.length);
+  const damaged = corruptLogRow(quorumDir);
+  const v = spawnSync(process.execPath, [clusterdBin, 'quorum-log', 'verify', '--quorum', c.quorum], { encoding: 'utf8' });
+  assert.equal(v.status, 1);
+  assert.match(v.stdout, new RegExp(`seq ${damaged}`));
+  // n2's copy is older than the damage: it cannot prove anything, so it refuses.
+  const r = startFails(c, 'n2');
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /error\[QUORUM_LOG_DAMAGED\]/);
+  assert.match(r.err, /--reset-quorum-log/);
+  assert.match(r.err, /--no-quorum-logging/);
+  // n1 applied everything: its copy is current and repairs the log.
+  await c.startNode('n1');
+  await c.startNode('n2');
+  await c.waitStatus('both Up', (s) => s.nodes.every((n) => n.state === 'Up'));
+  assert.deepEqual((await groupNames(c)).filter((g) => g.startsWith('d')), ['d1', 'd2', 'd3', 'd4']);
+  assert.ok((await c.events()).some((e) => e.event === 'QUORUM_LOG_REPAIRED' && e.node === 'n1'));
+});
+
+test('--no-quorum-logging runs on what is intact and warns on every change', async (t) => {
+  const c = await cluster(t, ['n1', 'n2'], ['--log-reset-size', '100000000']);
+  assert.equal(await stop(c, 'n2'), 0);
+  for (const g of ['e1', 'e2', 'e3']) assert.equal((await c.api('/v1/groups', { method: 'POST', body: { name: g } })).status, 200);
+  await stop(c, 'n1', 'SIGKILL');
+  corruptLogRow(c.quorum.slice('dir:'.length));
+  rmSync(join(c.dir, 'data-n1'), { recursive: true }); // no current copy anywhere
+  await c.startNode('n2', ['--no-quorum-logging']);
+  const ev = await c.events();
+  assert.ok(ev.some((e) => e.event === 'QUORUM_LOGGING_DISABLED'));
+  assert.equal((await c.api('/v1/groups', { method: 'POST', body: { name: 'after' } })).status, 200);
+  await waitFor('warning on change', async () => (await c.events()).some((e) => e.event === 'QUORUM_LOGGING_OFF_CHANGE'));
+});
+
+test('a full quorum disk: changes fail promptly with QUORUM_DISK_FULL, no lease is lost, and space coming back resumes everything', async (t) => {
+  if (process.getuid?.() !== 0) assert.fail('this test mounts a tmpfs and needs root');
+  const mnt = join('/tmp', `clusterd-full-${process.pid}`);
+  mkdirSync(mnt, { recursive: true });
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=12m', 'tmpfs', mnt], { encoding: 'utf8' });
+  assert.equal(m.status, 0, `cannot mount a tmpfs at ${mnt}: ${m.stderr}`);
+  t.after(() => { spawnSync('umount', ['-l', mnt]); rmSync(mnt, { recursive: true, force: true }); });
+  const c = await TestCluster.start(['n1', 'n2'], { quorumPath: join(mnt, 'quorum') });
+  t.after(() => c.close());
+  // Fill the filesystem.
+  const filler = join(mnt, 'filler');
+  spawnSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=64k'], { encoding: 'utf8' });
+  const t0 = Date.now();
+  const r = await c.api<{ error: { code: string; message: string } }>('/v1/groups', { method: 'POST', body: { name: 'full' } });
+  const elapsed = Date.now() - t0;
+  assert.equal(r.status, 507);
+  assert.equal(r.body.error.code, 'QUORUM_DISK_FULL');
+  assert.match(r.body.error.message, /\d+ bytes free/);
+  assert.ok(elapsed < 5_000, `the error came promptly (${elapsed} ms), not after a hang`);
+  // Leases keep renewing on the full disk: nobody is declared Down, nothing fails over.
+  await sleep(3_000);
+  const s = await c.status();
+  assert.ok(s.nodes.every((n) => n.state === 'Up'), JSON.stringify(s.nodes));
+  // Space returns: writes resume by themselves.
+  rmSync(filler);
+  const ok = await waitFor('a change succeeds again', async () => (await c.api('/v1/groups', { method: 'POST', body: { name: 'after-full' } })).status === 200);
+  assert.ok(ok);
+  const ev = await waitFor('recovery event', async () => {
+    const e = await c.events();
+    return e.some((x) => x.event === 'QUORUM_DISK_FULL_RECOVERED') ? e : null;
+  });
+  assert.ok(ev.some((e) => e.event === 'QUORUM_DISK_FULL'));
+  assert.ok(!ev.some((e) => e.event === 'NODE_SELF_FENCED' || e.event === 'GROUP_FAILOVER'));
+  assert.ok(existsSync(join(mnt, 'quorum', 'leases.bin')));
+  writeFileSync(join(mnt, 'ok'), 'space is back');
+});
