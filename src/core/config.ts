@@ -159,11 +159,17 @@ function checkDeps(config: ClusterConfig, res: ResourceConfig, deps: string[]): 
   return ok(undefined);
 }
 
-type Updater = (c: ClusterConfig, u: never) => Result<ClusterConfig>;
+type Updater = (c: ClusterConfig, u: never, edit: Editor) => Result<ClusterConfig>;
 
-const clone = (c: ClusterConfig): ClusterConfig => ({
-  name: c.name, nodes: { ...c.nodes }, groups: { ...c.groups }, resources: { ...c.resources },
-});
+/**
+ * How an updater gets a configuration it may change: a copy (applyUpdate: the input stays
+ * untouched) or the draft itself (applyUpdates: one copy for a whole batch, so replaying a
+ * million records does not copy a 10,000-resource configuration a million times). Updaters
+ * validate first and change nothing on failure.
+ */
+type Editor = (c: ClusterConfig) => ClusterConfig;
+const clone: Editor = (c) => ({ name: c.name, nodes: { ...c.nodes }, groups: { ...c.groups }, resources: { ...c.resources } });
+const inPlace: Editor = (c) => c;
 
 function needGroup(c: ClusterConfig, g: string): Result<GroupConfig> {
   const group = c.groups[g];
@@ -174,73 +180,73 @@ function needResource(c: ClusterConfig, r: string): Result<ResourceConfig> {
   return res ? ok(res) : fail(clusterError('RESOURCE_NOT_FOUND', `no resource '${r}'`, 'cluster res lists the resources'));
 }
 
-const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<ConfigUpdate, { op: K }>) => Result<ClusterConfig> } = {
-  'node-add': (c, u) => {
+const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<ConfigUpdate, { op: K }>, edit: Editor) => Result<ClusterConfig> } = {
+  'node-add': (c, u, edit) => {
     const n = checkName('node', u.node);
     if (!n.ok) return n;
-    const next = clone(c);
+    const next = edit(c);
     next.nodes[u.node] = c.nodes[u.node] ?? { name: u.node, paused: false };
     return ok(next);
   },
-  'node-remove': (c, u) => {
+  'node-remove': (c, u, edit) => {
     if (!c.nodes[u.node]) return fail(clusterError('NODE_NOT_FOUND', `no node '${u.node}'`));
-    const next = clone(c);
+    const next = edit(c);
     delete next.nodes[u.node];
     for (const [name, g] of Object.entries(next.groups)) {
       next.groups[name] = { ...g, preferredOwners: g.preferredOwners.filter((n) => n !== u.node), possibleOwners: g.possibleOwners.filter((n) => n !== u.node) };
     }
     return ok(next);
   },
-  'node-pause': (c, u) => {
+  'node-pause': (c, u, edit) => {
     const node = c.nodes[u.node];
     if (!node) return fail(clusterError('NODE_NOT_FOUND', `no node '${u.node}'`, 'cluster node lists the nodes'));
-    const next = clone(c);
+    const next = edit(c);
     next.nodes[u.node] = { ...node, paused: u.paused };
     return ok(next);
   },
-  'group-create': (c, u) => {
+  'group-create': (c, u, edit) => {
     const n = checkName('group', u.group, 'name');
     if (!n.ok) return n;
     if (c.groups[u.group]) return fail(clusterError('GROUP_EXISTS', `group '${u.group}' exists already`, `cluster group "${u.group}" /prop:K=V changes it`));
     const fields = checkGroupFields(u.group, u, c);
     if (!fields.ok) return fields;
-    const next = clone(c);
+    const next = edit(c);
     next.groups[u.group] = {
       name: u.group, preferredOwners: [], possibleOwners: [], failoverThreshold: groupDefaults.failoverThreshold,
       failoverPeriodMs: groupDefaults.failoverPeriodMs, failback: groupDefaults.failback, ...fields.value,
     };
     return ok(next);
   },
-  'group-delete': (c, u) => {
+  'group-delete': (c, u, edit) => {
     const g = needGroup(c, u.group);
     if (!g.ok) return g;
     const members = Object.values(c.resources).filter((r) => r.group === u.group).map((r) => r.name);
     if (members.length > 0) {
       return fail(clusterError('GROUP_NOT_EMPTY', `group '${u.group}' still has resources: ${members.join(', ')}`, `delete them first: cluster res NAME /delete`));
     }
-    const next = clone(c);
+    const next = edit(c);
     delete next.groups[u.group];
     return ok(next);
   },
-  'group-set': (c, u) => {
+  'group-set': (c, u, edit) => {
     const g = needGroup(c, u.group);
     if (!g.ok) return g;
     const fields = checkGroupFields(u.group, u, c);
     if (!fields.ok) return fields;
-    const next = clone(c);
+    const next = edit(c);
     next.groups[u.group] = { ...g.value, ...fields.value };
     return ok(next);
   },
-  'group-desired': (c, u) => {
+  'group-desired': (c, u, edit) => {
     const g = needGroup(c, u.group);
     if (!g.ok) return g;
-    const next = clone(c);
+    const next = edit(c);
     for (const r of Object.values(c.resources)) {
       if (r.group === u.group) next.resources[r.name] = { ...r, desired: u.desired };
     }
     return ok(next);
   },
-  'resource-create': (c, u) => {
+  'resource-create': (c, u, edit) => {
     const n = checkName('resource', u.resource, 'name');
     if (!n.ok) return n;
     if (c.resources[u.resource]) return fail(clusterError('RESOURCE_EXISTS', `resource '${u.resource}' exists already`, `cluster res "${u.resource}" /prop:K=V or /priv:K=V changes it`));
@@ -259,33 +265,33 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     };
     const deps = checkDeps(c, res, u.dependsOn ?? []);
     if (!deps.ok) return deps;
-    const next = clone(c);
+    const next = edit(c);
     next.resources[u.resource] = { ...res, dependsOn: [...new Set(u.dependsOn ?? [])] };
     return ok(next);
   },
-  'resource-delete': (c, u) => {
+  'resource-delete': (c, u, edit) => {
     const r = needResource(c, u.resource);
     if (!r.ok) return r;
     const dependents = Object.values(c.resources).filter((x) => x.dependsOn.includes(u.resource)).map((x) => x.name);
     if (dependents.length > 0) {
       return fail(clusterError('RESOURCE_HAS_DEPENDENTS', `resource '${u.resource}' is needed by ${dependents.join(', ')}`, `remove the dependencies first: cluster res ${dependents[0]} /removedep:"${u.resource}"`));
     }
-    const next = clone(c);
+    const next = edit(c);
     delete next.resources[u.resource];
     return ok(next);
   },
-  'resource-set': (c, u) => {
+  'resource-set': (c, u, edit) => {
     const r = needResource(c, u.resource);
     if (!r.ok) return r;
     const props = checkProps(u.resource, u.props ?? {});
     if (!props.ok) return props;
     const priv = checkPriv(u.resource, u.priv ?? {});
     if (!priv.ok) return priv;
-    const next = clone(c);
+    const next = edit(c);
     next.resources[u.resource] = { ...r.value, props: { ...r.value.props, ...props.value }, priv: { ...r.value.priv, ...priv.value } };
     return ok(next);
   },
-  'resource-add-dep': (c, u) => {
+  'resource-add-dep': (c, u, edit) => {
     const r = needResource(c, u.resource);
     if (!r.ok) return r;
     if (r.value.dependsOn.includes(u.dependsOn)) {
@@ -293,24 +299,24 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     }
     const deps = checkDeps(c, r.value, [u.dependsOn]);
     if (!deps.ok) return deps;
-    const next = clone(c);
+    const next = edit(c);
     next.resources[u.resource] = { ...r.value, dependsOn: [...r.value.dependsOn, u.dependsOn] };
     return ok(next);
   },
-  'resource-remove-dep': (c, u) => {
+  'resource-remove-dep': (c, u, edit) => {
     const r = needResource(c, u.resource);
     if (!r.ok) return r;
     if (!r.value.dependsOn.includes(u.dependsOn)) {
       return fail(clusterError('DEPENDENCY_NOT_FOUND', `resource '${u.resource}' does not depend on '${u.dependsOn}'`, `cluster res "${u.resource}" /listdep shows its dependencies`));
     }
-    const next = clone(c);
+    const next = edit(c);
     next.resources[u.resource] = { ...r.value, dependsOn: r.value.dependsOn.filter((d) => d !== u.dependsOn) };
     return ok(next);
   },
-  'resource-desired': (c, u) => {
+  'resource-desired': (c, u, edit) => {
     const r = needResource(c, u.resource);
     if (!r.ok) return r;
-    const next = clone(c);
+    const next = edit(c);
     // Bringing a resource online brings what it needs online; taking it offline takes what needs it offline.
     const closure = u.desired === 'online' ? dependencyClosure(c, u.resource) : dependentClosure(c, u.resource);
     for (const name of closure) next.resources[name] = { ...c.resources[name]!, desired: u.desired };
@@ -319,9 +325,50 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
 };
 
 export function applyUpdate(config: ClusterConfig, update: ConfigUpdate): Result<ClusterConfig> {
+  return applyWith(config, update, clone);
+}
+
+function applyWith(config: ClusterConfig, update: ConfigUpdate, edit: Editor): Result<ClusterConfig> {
   const f = updaters[update.op] as Updater | undefined;
   if (!f) return fail(clusterError('BAD_ARGUMENT', `unknown update op ${JSON.stringify((update as { op: unknown }).op)}`));
-  return f(config, update as never);
+  return f(config, update as never, edit);
+}
+
+/**
+ * A mutable draft for folding many updates: copied once, then changed in place. `apply`
+ * validates each update like applyUpdate; a refused update leaves the draft as it was.
+ */
+export class ConfigDraft {
+  private c: ClusterConfig;
+  /** The config was handed out: copy before changing it again, so what was read stays as read. */
+  private sealed = false;
+  constructor(base: ClusterConfig) {
+    this.c = clone(base);
+  }
+  apply(update: ConfigUpdate): Result<void> {
+    if (this.sealed) { this.c = clone(this.c); this.sealed = false; }
+    const r = applyWith(this.c, update, inPlace);
+    if (!r.ok) return r;
+    this.c = r.value;
+    return ok(undefined);
+  }
+  /** Several updates, all or nothing (copies once: for the rare multi-update change). */
+  applyAll(updates: ConfigUpdate[]): Result<void> {
+    if (updates.length === 1) return this.apply(updates[0]!);
+    let next = this.c;
+    for (const u of updates) {
+      const r = applyUpdate(next, u);
+      if (!r.ok) return r;
+      next = r.value;
+    }
+    this.c = next;
+    this.sealed = false; // applyUpdate copied: `next` is a configuration nobody has read yet
+    return ok(undefined);
+  }
+  get config(): ClusterConfig {
+    this.sealed = true;
+    return this.c;
+  }
 }
 
 /** The resource and everything it depends on, transitively. */
@@ -348,8 +395,25 @@ export function dependentClosure(c: ClusterConfig, name: string): string[] {
   return [...out];
 }
 
+/**
+ * Resources of each group, built once per configuration version. Safe to cache by identity:
+ * a published configuration's maps are never changed (applyUpdate copies; a ConfigDraft
+ * copies again after its config has been read).
+ */
+const byGroupCache = new WeakMap<object, Map<string, ResourceConfig[]>>();
+
 export function groupResources(c: ClusterConfig, group: string): ResourceConfig[] {
-  return Object.values(c.resources).filter((r) => r.group === group).sort((a, b) => a.name.localeCompare(b.name));
+  let index = byGroupCache.get(c.resources);
+  if (!index) {
+    index = new Map();
+    for (const r of Object.values(c.resources)) {
+      const list = index.get(r.group);
+      if (list) list.push(r); else index.set(r.group, [r]);
+    }
+    for (const list of index.values()) list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    byGroupCache.set(c.resources, index);
+  }
+  return index.get(group) ?? [];
 }
 
 /** Online order: dependencies before dependents (Kahn's algorithm, name order among equals). */

@@ -8,7 +8,7 @@
 
 import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statfsSync, truncateSync, writeSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { applyUpdate } from '../core/config.js';
+import { ConfigDraft } from '../core/config.js';
 import { clusterError, fail, ok, type Result } from '../core/errors.js';
 import { checkpointMagic, decodeCheckpoint, encodeFrame, scanLog } from '../core/log-codec.js';
 import type { ClusterConfig, ConfigUpdate } from '../core/types.js';
@@ -54,7 +54,7 @@ export class LocalDb {
       notes.push({ event: 'LOCAL_COPY_DAMAGED', level: 'warning', message: `the local checkpoint ${this.checkpointPath} is damaged (${cp.reason}): ignoring this node's copy and loading from the quorum store` });
       return { copy: null, notes };
     }
-    let config = JSON.parse(cp.frame.payload) as ClusterConfig;
+    const draft = new ConfigDraft(JSON.parse(cp.frame.payload) as ClusterConfig);
     let seq = cp.frame.seq;
     let term = cp.frame.term;
     const buf = existsSync(this.logPath) ? readFileSync(this.logPath) : Buffer.alloc(0);
@@ -62,7 +62,7 @@ export class LocalDb {
     if (scan.damage) {
       notes.push({ event: 'LOCAL_COPY_DAMAGED', level: 'warning', message: `the local log ${this.logPath} is damaged at byte ${scan.damage.offset} (${scan.damage.reason}): using the local checkpoint at seq ${seq} and the quorum store for the rest` });
       this.resetLog();
-      return { copy: { seq, term, config, logBytes: 0 }, notes };
+      return { copy: { seq, term, config: draft.config, logBytes: 0 }, notes };
     }
     if (scan.tornBytes > 0) {
       truncateSync(this.logPath, scan.goodBytes);
@@ -71,17 +71,16 @@ export class LocalDb {
     for (const f of scan.frames) {
       if (f.seq <= seq) continue;
       if (f.seq !== seq + 1) break;
-      const next = applyUpdate(config, JSON.parse(f.payload) as ConfigUpdate);
+      const next = draft.apply(JSON.parse(f.payload) as ConfigUpdate);
       if (!next.ok) {
         notes.push({ event: 'LOCAL_COPY_DAMAGED', level: 'warning', message: `local log record ${f.seq} does not apply (${next.error.message}): using the copy up to seq ${seq}` });
         break;
       }
-      config = next.value;
       seq = f.seq;
       term = f.term;
     }
     this.logBytes = scan.goodBytes;
-    return { copy: { seq, term, config, logBytes: scan.goodBytes }, notes };
+    return { copy: { seq, term, config: draft.config, logBytes: scan.goodBytes }, notes };
   }
 
   private resetLog(): void {
@@ -93,6 +92,7 @@ export class LocalDb {
   }
 
   private freeBytes(): number {
+    mkdirSync(this.dir, { recursive: true });
     const s = statfsSync(this.dir);
     return s.bavail * s.bsize;
   }

@@ -12,23 +12,24 @@
 
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { applyUpdate, emptyConfig } from '../core/config.js';
+import { ConfigDraft, emptyConfig } from '../core/config.js';
 import { clusterError, fail, ok, type ClusterError, type Result } from '../core/errors.js';
 import {
-  agentResult, emptyLocal, fenced, monitorLost, operatorFail, quiescent, reconcile, resourceExited, runtimeOf,
+  agentResult, emptyLocal, fenced, monitorLost, operatorFail, quiescent, reconcile, requestMaintenance, resourceExited, resourceLost, runtimeOf,
   type LocalAction, type LocalState,
 } from '../core/local.js';
+import type { MaintRequest } from '../core/maintenance.js';
 import { isAlive, nodeState, observeLeases, type Membership } from '../core/membership.js';
 import { chooseNode, explain, planPlacement, type OwnershipRec, type PlacementInput } from '../core/placement.js';
 import type { Timing } from '../core/timing.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, NodeState } from '../core/types.js';
 import type { ClusterEvent, CoordinatorRecord, EventLevel, LogRecord, NewEvent, NodeReport, QuorumStore } from '../store/types.js';
-import type { AgentOp, ResourceSpec } from '../monitor/protocol.js';
+import { diskSectorPath, type AgentOp, type ResourceSpec } from '../monitor/protocol.js';
 import type { LocalCopy, LocalDb } from './local-db.js';
 
 /** Where resources run: the monitor client in production, a fake in the simulator. */
 export interface ResourceHost extends EventEmitter {
-  call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<{ ok: true; data?: { alive?: boolean; pid?: number } } | { ok: false; error: string; deadlock?: boolean }>;
+  call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<{ ok: true; data?: { alive?: boolean; pid?: number; warning?: string } } | { ok: false; error: string; deadlock?: boolean }>;
   ping(): void;
   fence(reason: string): void;
   /** Kill the monitor and every process group it runs, then start a new one ('crashed' follows). */
@@ -157,6 +158,8 @@ export class ClusterNode extends EventEmitter {
       this.fencing = false;
       this.apply(fenced(this.local, this.name, typeof reason === 'string' ? reason : 'watchdog'));
     });
+    // A disk's private sector shows a newer epoch (issue 4): stop its dependents at once.
+    host.on('lost', (resource: string, reason: string) => this.apply(resourceLost(this.local, this.name, this.config, resource, reason)));
     this.beat();
     this.cancelTimers.push(this.o.clock.setInterval(() => this.beat(), this.o.timing.heartbeatIntervalMs));
     this.cancelTimers.push(this.o.clock.setInterval(() => this.kick(), this.o.timing.heartbeatIntervalMs));
@@ -273,15 +276,21 @@ export class ClusterNode extends EventEmitter {
         recs = await this.o.store.readLog(this.appliedSeq, logReadMax);
       }
       if (!recs.ok) return recs;
+      if (recs.value.length === 0) return ok(undefined);
+      const draft = new ConfigDraft(this.config);
       for (const r of recs.value) {
         if (r.seq !== this.appliedSeq + 1) {
+          this.config = draft.config;
           return fail(clusterError('QUORUM_LOG_DAMAGED', `quorum log gap: expected seq ${this.appliedSeq + 1}, found ${r.seq}`, 'clusterd quorum-log verify shows the damage'));
         }
-        const next = applyUpdate(this.config, r.update);
-        if (!next.ok) return fail(clusterError('QUORUM_LOG_DAMAGED', `quorum log record ${r.seq} does not apply: ${next.error.message}`, 'clusterd quorum-log verify shows the damage'));
-        this.config = next.value;
+        const next = draft.apply(r.update);
+        if (!next.ok) {
+          this.config = draft.config;
+          return fail(clusterError('QUORUM_LOG_DAMAGED', `quorum log record ${r.seq} does not apply: ${next.error.message}`, 'clusterd quorum-log verify shows the damage'));
+        }
         this.appliedSeq = r.seq;
       }
+      this.config = draft.config;
       this.keepLocal(recs.value);
       if (recs.value.length < logReadMax) return ok(undefined);
     }
@@ -565,7 +574,7 @@ export class ClusterNode extends EventEmitter {
     for (const a of actions) {
       if (a.kind === 'event') { this.emitEvent(a.event, a.level, a.message, a.data); continue; }
       if (a.kind === 'recycle-monitor') { this.o.host.recycle(a.reason); continue; }
-      const spec: ResourceSpec = { ...a.spec, node: this.name, epoch: a.epoch };
+      const spec: ResourceSpec = { ...a.spec, node: this.name, epoch: a.epoch, ...this.diskSectorsOf(a.spec.name) };
       void this.o.host.call(a.op, spec, a.timeoutMs).then((r) => {
         const nowMs = this.o.clock.nowMs();
         this.apply(agentResult(this.local, this.name, a.id, r.ok, r.ok ? undefined : r.error, r.ok ? r.data : undefined, nowMs));
@@ -664,23 +673,18 @@ export class ClusterNode extends EventEmitter {
     if (!this.isCoordinator()) return failAll(notCoordinator(this.coordinator));
     const caught = this.noQuorumLogging ? ok(undefined) : await this.catchUp();
     if (!caught.ok) return failAll(caught.error);
-    let cfg = this.config;
+    // One draft for the whole batch: each change validated against the ones before it.
+    const draft = new ConfigDraft(this.config);
     const accepted: { p: PendingCommit; count: number }[] = [];
     const all: ConfigUpdate[] = [];
     for (const p of batch) {
-      let next = cfg;
-      let error: ClusterError | null = null;
-      for (const u of p.updates) {
-        const r = applyUpdate(next, u);
-        if (!r.ok) { error = r.error; break; }
-        next = r.value;
-      }
-      if (error) { p.resolve(fail(error)); continue; }
-      cfg = next;
+      const r = draft.applyAll(p.updates);
+      if (!r.ok) { p.resolve(fail(r.error)); continue; }
       accepted.push({ p, count: p.updates.length });
       all.push(...p.updates);
     }
     if (accepted.length === 0) return;
+    const cfg = draft.config;
     if (this.noQuorumLogging) return this.commitAsCheckpoint(accepted, all, cfg);
     const res = await this.o.store.appendLog(this.coordinator.term, this.appliedSeq, all);
     if (!res.ok) {
@@ -794,6 +798,45 @@ export class ClusterNode extends EventEmitter {
 
   why(group: GroupName) {
     return explain(this.placementInput(), group);
+  }
+
+  // ---- disks (issue 4) --------------------------------------------------------------------
+
+  /**
+   * Operator /maint or /extmaint on a disk. Maintenance lives in memory on the node that runs the
+   * disk (the API forwards the request there), so a restart or a move clears it.
+   */
+  setMaintenance(resource: string, req: MaintRequest): Result<void> {
+    const cfg = this.config.resources[resource];
+    if (!cfg) return fail(clusterError('RESOURCE_NOT_FOUND', `no resource '${resource}'`, 'cluster res lists them'));
+    const r = requestMaintenance(this.local, this.name, cfg, req, this.o.clock.wallMs());
+    if (!r.ok) return r;
+    this.apply(r.value);
+    this.kick();
+    return ok(undefined);
+  }
+
+  /** This node's wall clock (status views: how long a disk has been in maintenance). */
+  wallMs(): number {
+    return this.o.clock.wallMs();
+  }
+
+  /** CLUSTERD_DISK_SECTOR for a resource above disks: the private sectors of the disks it depends on, transitively. */
+  private diskSectorsOf(resource: string): { diskSectors?: string[] } {
+    const sectors: string[] = [];
+    const seen = new Set<string>();
+    const visit = (name: string): void => {
+      for (const d of this.config.resources[name]?.dependsOn ?? []) {
+        if (seen.has(d)) continue;
+        seen.add(d);
+        const dep = this.config.resources[d];
+        const sector = dep?.type === 'disk' ? diskSectorPath(dep.priv) : null;
+        if (sector !== null) sectors.push(sector);
+        visit(d);
+      }
+    };
+    visit(resource);
+    return sectors.length > 0 ? { diskSectors: sectors } : {};
   }
 }
 

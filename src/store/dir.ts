@@ -371,7 +371,7 @@ export class DirStore implements QuorumStore {
     try {
       // One read transaction: the checkpoint and the rows come from the same snapshot.
       return this.conn().transaction(() => {
-        const checkpointSeq = this.checkpointRow()?.seq ?? 0;
+        const checkpointSeq = this.checkpointSeq();
         if (afterSeq < checkpointSeq) {
           return fail<LogRecord[]>(clusterError('SEQ_CONFLICT',
             `quorum log records up to seq ${checkpointSeq} were folded into the checkpoint; cannot read after seq ${afterSeq}`,
@@ -392,7 +392,12 @@ export class DirStore implements QuorumStore {
 
   private headSeq(): number {
     const row = this.stmt('SELECT MAX(seq) AS seq FROM log').get() as { seq: number | null };
-    return Math.max(row.seq ?? 0, this.checkpointRow()?.seq ?? 0);
+    return Math.max(row.seq ?? 0, this.checkpointSeq());
+  }
+
+  /** The checkpoint's seq alone: the row also holds the whole configuration, megabytes at scale. */
+  private checkpointSeq(): number {
+    return (this.stmt('SELECT seq FROM checkpoint WHERE id = 1').get() as { seq: number } | undefined)?.seq ?? 0;
   }
 
   private checkpointRow(): CheckpointRow | undefined {
@@ -416,7 +421,7 @@ export class DirStore implements QuorumStore {
       const stale = this.termProblem(term, `writing the checkpoint at seq ${seq}`);
       if (stale) return fail(stale);
       const head = this.headSeq();
-      const current = this.checkpointRow()?.seq ?? 0;
+      const current = this.checkpointSeq();
       if (seq > head || seq < current) {
         return fail(clusterError('SEQ_CONFLICT', `checkpoint seq ${seq} is outside the quorum log: the checkpoint is at seq ${current}, the head at seq ${head}`,
           'take the checkpoint from the configuration applied up to a seq between those two'));

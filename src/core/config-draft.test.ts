@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { applyUpdate, ConfigDraft, emptyConfig } from './config.js';
+import type { ConfigUpdate } from './types.js';
+
+const name = fc.constantFrom('a', 'b', 'c', 'd');
+const update: fc.Arbitrary<ConfigUpdate> = fc.oneof(
+  name.map((n): ConfigUpdate => ({ op: 'node-add', node: `n-${n}` })),
+  name.map((n): ConfigUpdate => ({ op: 'group-create', group: `g-${n}` })),
+  name.map((n): ConfigUpdate => ({ op: 'group-delete', group: `g-${n}` })),
+  fc.tuple(name, name).map(([r, g]): ConfigUpdate => ({ op: 'resource-create', resource: `r-${r}`, group: `g-${g}`, type: 'process', priv: { command: '/bin/true' } })),
+  name.map((n): ConfigUpdate => ({ op: 'resource-delete', resource: `r-${n}` })),
+  fc.tuple(name, name).map(([a, b]): ConfigUpdate => ({ op: 'resource-add-dep', resource: `r-${a}`, dependsOn: `r-${b}` })),
+  fc.tuple(name, fc.constantFrom('online', 'offline') as fc.Arbitrary<'online' | 'offline'>).map(([r, d]): ConfigUpdate => ({ op: 'resource-desired', resource: `r-${r}`, desired: d })),
+  fc.tuple(name, fc.integer({ min: -1, max: 5 })).map(([r, t]): ConfigUpdate => ({ op: 'resource-set', resource: `r-${r}`, props: { restartThreshold: t } })),
+);
+
+test('ConfigDraft folds exactly like applyUpdate, refuses the same updates, and leaves its base untouched', () => {
+  fc.assert(fc.property(fc.array(update, { maxLength: 40 }), (updates) => {
+    const base = emptyConfig('x');
+    const frozen = JSON.stringify(base);
+    let expected = base;
+    const draft = new ConfigDraft(base);
+    for (const u of updates) {
+      const a = applyUpdate(expected, u);
+      const b = draft.apply(u);
+      assert.equal(b.ok, a.ok);
+      if (!a.ok && !b.ok) assert.equal(b.error.code, a.error.code);
+      if (a.ok) expected = a.value;
+      assert.deepEqual(draft.config, expected);
+    }
+    assert.equal(JSON.stringify(base), frozen);
+  }));
+});
+
+test('applyAll is all or nothing', () => {
+  const draft = new ConfigDraft(emptyConfig('x'));
+  const r = draft.applyAll([{ op: 'group-create', group: 'g' }, { op: 'group-create', group: 'g' }]);
+  assert.equal(r.ok, false);
+  assert.deepEqual(draft.config.groups, {});
+});
