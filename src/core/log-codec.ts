@@ -59,20 +59,21 @@ export type FrameVerdict =
   | { kind: 'bad'; reason: string };
 
 /** Decode one frame at `offset`. */
-export function decodeFrame(buf: Uint8Array, offset: number, magic = recordMagic): FrameVerdict {
+export function decodeFrame(buf: Uint8Array, offset: number, magic = recordMagic, view?: DataView): FrameVerdict {
   if (buf.length - offset < headerBytes) return { kind: 'incomplete' };
-  const v = new DataView(buf.buffer, buf.byteOffset + offset, buf.length - offset);
-  if (v.getUint32(0, true) !== magic) return { kind: 'bad', reason: 'bad magic' };
-  if (v.getUint8(4) !== frameVersion) return { kind: 'bad', reason: `unknown frame version ${v.getUint8(4)}` };
-  const len = v.getUint32(24, true);
+  // One view over the whole buffer when scanning a log: no allocation per frame.
+  const v = view ?? new DataView(buf.buffer, buf.byteOffset, buf.length);
+  if (v.getUint32(offset, true) !== magic) return { kind: 'bad', reason: 'bad magic' };
+  if (v.getUint8(offset + 4) !== frameVersion) return { kind: 'bad', reason: `unknown frame version ${v.getUint8(offset + 4)}` };
+  const len = v.getUint32(offset + 24, true);
   if (len > payloadBytesMax) return { kind: 'bad', reason: `payload length ${len} exceeds ${payloadBytesMax}` };
   if (buf.length - offset < headerBytes + len) return { kind: 'incomplete' };
   const header = buf.subarray(offset, offset + 28);
   const payloadBytes = buf.subarray(offset + headerBytes, offset + headerBytes + len);
-  if (crc32c(payloadBytes, crc32c(header)) !== v.getUint32(28, true)) return { kind: 'bad', reason: 'checksum mismatch' };
+  if (crc32c(payloadBytes, crc32c(header)) !== v.getUint32(offset + 28, true)) return { kind: 'bad', reason: 'checksum mismatch' };
   let payload: string;
   try { payload = decoder.decode(payloadBytes); } catch { return { kind: 'bad', reason: 'payload is not UTF-8' }; }
-  return { kind: 'frame', frame: { seq: getU64(v, 8), term: getU64(v, 16), payload }, bytes: headerBytes + len };
+  return { kind: 'frame', frame: { seq: getU64(v, offset + 8), term: getU64(v, offset + 16), payload }, bytes: headerBytes + len };
 }
 
 export interface LogScan {
@@ -91,9 +92,10 @@ export interface LogScan {
  */
 export function scanLog(buf: Uint8Array): LogScan {
   const frames: Frame[] = [];
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
   let at = 0;
   while (at < buf.length) {
-    const d = decodeFrame(buf, at);
+    const d = decodeFrame(buf, at, recordMagic, view);
     const prev = frames[frames.length - 1];
     if (d.kind === 'frame' && (!prev || d.frame.seq === prev.seq + 1)) {
       frames.push(d.frame);
