@@ -81,7 +81,8 @@ export class TestCluster {
     return c;
   }
 
-  async startNode(name: string, extra: string[] = []): Promise<NodeProc> {
+  /** listenTimeoutMs: how long the node may take to serve its API (a loaded host starts slowly). */
+  async startNode(name: string, extra: string[] = [], listenTimeoutMs = 30_000): Promise<NodeProc> {
     const log = join(this.dir, `${name}.log`);
     writeFileSync(log, '', { flag: 'a' });
     const proc = spawn(process.execPath, ['--max-semi-space-size=1', clusterdBin, 'start', '--quorum', this.quorum, '--node', name, '--listen', '127.0.0.1:0',
@@ -100,7 +101,7 @@ export class TestCluster {
       if (m) return m[1]!;
       if (proc.exitCode !== null) throw new Error(`clusterd ${name} exited with ${proc.exitCode}: ${out}`);
       return null;
-    }, 15_000);
+    }, listenTimeoutMs);
     const np: NodeProc = { name, proc, url, log, exited };
     this.nodes.set(name, np);
     return np;
