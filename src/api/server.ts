@@ -10,7 +10,7 @@ import { checkName } from '../core/config.js';
 import { ClusterError, clusterError, type ErrorCode, type Result } from '../core/errors.js';
 import { resourceTypes, type ConfigUpdate } from '../core/types.js';
 import type { ClusterNode } from '../node/node.js';
-import { groupViews, nodeViews, resourceViews, statusSnapshot } from '../node/views.js';
+import { groupViews, localResourceView, nodeViews, resourceViews, statusSnapshot } from '../node/views.js';
 import { renderDashboard } from '../web/dashboard.js';
 
 const forwardedHeader = 'x-clusterd-forwarded';
@@ -22,6 +22,7 @@ const bodyLimitBytes = 1 << 20;
 function statusFor(code: ErrorCode): number {
   if (code.endsWith('NOT_FOUND')) return 404;
   if (code.endsWith('EXISTS') || code === 'GROUP_NOT_EMPTY' || code === 'RESOURCE_HAS_DEPENDENTS') return 409;
+  if (code === 'MAINTENANCE_NOT_ALLOWED' || code === 'MAINTENANCE_TRANSITION_REFUSED' || code === 'MAINTENANCE_PENDING') return 409;
   if (code === 'NO_COORDINATOR' || code === 'STALE_TERM' || code === 'SEQ_CONFLICT' || code === 'QUORUM_UNAVAILABLE') return 503;
   if (code === 'QUORUM_DISK_FULL') return 507;
   if (code === 'INTERNAL') return 500;
@@ -52,6 +53,7 @@ const schemas = {
   groupCreate: groupFields.extend({ name: z.string() }).strict(),
   groupPatch: groupFields,
   move: z.object({ node: z.string().optional() }).strict(),
+  maintenance: z.object({ on: z.boolean() }).strict(),
   resourceCreate: z.object({
     name: z.string(), group: z.string(), type: z.enum(resourceTypes), props: propsSchema.optional(),
     priv: z.record(z.string(), privValue).optional(), dependsOn: z.array(z.string()).optional(),
@@ -220,6 +222,7 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
     const r = node.config.resources[res!];
     if (!r) return notFound(reply, 'RESOURCE_NOT_FOUND', res!);
     if (op === 'fail') return failResource(node, r.group, res!, req, reply);
+    if (op === 'maint' || op === 'extmaint') return setMaintenance(node, r.group, res!, op, req, reply);
     if ((await forwardToCoordinator(node, req, reply))) return reply;
     if (op === 'online' || op === 'offline') {
       if (op === 'online') node.clearFailed(r.group);
@@ -230,7 +233,7 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
       if (!b.ok) return sendError(reply, b.error);
       return unwrap(reply, node.requestMove(r.group, b.value.node ?? null), (target) => ({ ok: true, node: target }));
     }
-    return sendError(reply, clusterError('BAD_ARGUMENT', `unknown resource operation '${op}'`, 'online, offline, move or fail'));
+    return sendError(reply, clusterError('BAD_ARGUMENT', `unknown resource operation '${op}'`, 'online, offline, move, fail, maint or extmaint'));
   });
 
   app.post('/v1/apply', write(node, async (req, reply) => {
@@ -255,6 +258,21 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
   app.get('/v1/events/stream', (req, reply) => streamEvents(node, req, reply));
   const metrics = metricsRegistry(node);
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+}
+
+/** /maint, /extmaint: in memory on the node that runs the disk, so the request goes there. */
+async function setMaintenance(node: ClusterNode, group: string, res: string, op: 'maint' | 'extmaint', req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  const b = parse(schemas.maintenance, req.body);
+  if (!b.ok) return sendError(reply, b.error);
+  const owner = node.ownership[group]?.node ?? null;
+  // Not running anywhere: answered here (a clear is a no-op, a set is refused: not Online).
+  if (owner === null || owner === node.name || req.headers[forwardedHeader]) {
+    return unwrap(reply, node.setMaintenance(res, { kind: op, on: b.value.on }), () => localResourceView(node, res));
+  }
+  const target = node.currentReports()[owner]?.apiUrl;
+  if (!target) return sendError(reply, clusterError('NODE_NOT_UP', `resource '${res}' runs on ${owner}, which cannot be reached from ${node.name}`, 'retry in a moment, or look: cluster status'));
+  await forward(target, req, reply);
+  return reply;
 }
 
 async function failResource(node: ClusterNode, group: string, res: string, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
@@ -298,5 +316,8 @@ function metricsRegistry(node: ClusterNode): Registry {
   gauge('clusterd_coordinator_term', 'Current coordinator term', [], (g) => g.set(node.coordinator.term));
   gauge('clusterd_applied_seq', 'Highest quorum-log seq applied on this node', [], (g) => g.set(node.appliedSeq));
   gauge('clusterd_events_dropped', 'Events dropped because the event queue was full', [], (g) => g.set(node.eventsDropped));
+  gauge('clusterd_disk_maintenance', 'Disk in maintenance mode (1), by mode (maintenance or extended): health checks suppressed', ['resource', 'node', 'mode'], (g) => {
+    for (const r of resourceViews(node)) if (r.maintenance) g.set({ resource: r.name, node: r.node ?? '', mode: r.maintenance.mode }, 1);
+  });
   return registry;
 }

@@ -17,6 +17,9 @@
 //   DELETE /v1/resources/:res                 -> { ok: true }
 //   PATCH  /v1/resources/:res                 body ResourcePatch -> ResourceView
 //   POST   /v1/resources/:res/online | offline | fail        -> { ok: true }
+//   POST   /v1/resources/:res/maint | extmaint  body { on: boolean } -> ResourceView (as its owner sees it)
+//          Maintenance modes of a disk (forwarded to the node that runs it; in memory there).
+//          Refusals: MAINTENANCE_NOT_ALLOWED, MAINTENANCE_TRANSITION_REFUSED, MAINTENANCE_PENDING (409).
 //   POST   /v1/resources/:res/deps            body { dependsOn: string } -> ResourceView
 //   DELETE /v1/resources/:res/deps/:dep       -> ResourceView
 //   POST   /v1/apply                          body { spec: ApplySpec, dryRun: boolean } -> ApplyResult
@@ -27,7 +30,7 @@
 
 import type { ClusterEvent } from '../store/types.js';
 import type {
-  CommonProps, DesiredState, FailbackPolicy, GroupState, NodeState, PrivProps, ResourceState, ResourceType,
+  CommonProps, DesiredState, FailbackPolicy, GroupState, MaintenanceRuntime, NodeState, PrivProps, ResourceState, ResourceType,
 } from '../core/types.js';
 
 export interface NodeView {
@@ -68,6 +71,13 @@ export interface ResourceView {
   priv: PrivProps;
   restarts: number;
   error?: string;
+  /** A disk in maintenance mode, as its owner reports it (absent: not in maintenance). */
+  maintenance?: MaintenanceRuntime;
+}
+
+/** Body of POST /v1/resources/:res/maint and /extmaint: /maint:on|off, /extmaint:1|0. */
+export interface MaintenanceBody {
+  on: boolean;
 }
 
 export interface StatusSnapshot {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  groupWaitSecondsDefault, logLimitDefault, parseArgs, parseDurationMs, privValue, resourceWaitSecondsDefault,
+  extMaintWaitSecondsDefault, groupWaitSecondsDefault, logLimitDefault, parseArgs, parseDurationMs, privValue, resourceWaitSecondsDefault,
   usageText, waitSecondsMax, type Command, type ParsedArgs,
 } from './args.js';
 
@@ -243,4 +243,28 @@ test('global options: --json and --endpoint anywhere', () => {
   assert.deepEqual(parsed(['node', '--endpoint', 'http://h:7400,http://g:7400']).options, { json: false, endpoint: 'http://h:7400,http://g:7400' });
   assert.deepEqual(parsed(['--endpoint=http://h:7400', 'status', '--json']).options, { json: true, endpoint: 'http://h:7400' });
   assert.equal(errorCode(['status', '--endpoint']), 'BAD_ARGUMENT');
+});
+
+test('disk maintenance: /maint, /extmaint, /waitmaint[pending] as in the maintenance-mode article', () => {
+  const maint = (on: boolean | null, mode: 'maint' | 'extmaint' = 'maint', waitSeconds = mode === 'maint' ? resourceWaitSecondsDefault : extMaintWaitSecondsDefault) =>
+    ({ kind: 'resource-maint', resource: 'Disk H:', mode, on, waitSeconds });
+  assert.deepEqual(cmd(['TestCluster', 'res', 'Disk H:', '/maint']), maint(null));
+  assert.deepEqual(cmd(['.', 'res', 'Disk H:', '/maint:on']), maint(true));
+  assert.deepEqual(cmd(['res', 'Disk H:', '/maint:1']), maint(true));
+  assert.deepEqual(cmd(['res', 'Disk H:', '/MAINT:OFF']), maint(false));
+  assert.deepEqual(cmd(['res', 'Disk H:', '--maint=0']), maint(false));
+  assert.deepEqual(cmd(['res', 'Disk H:', '/maintenance:on']), maint(true));
+  assert.deepEqual(cmd(['res', 'Disk H:', '/extmaint:1']), maint(true, 'extmaint'));
+  assert.deepEqual(cmd(['res', 'Disk H:', '/extmaint:0']), maint(false, 'extmaint'));
+  assert.deepEqual(cmd(['res', 'Disk H:', '/extmaint:1', '--no-wait']), maint(true, 'extmaint', 0));
+  assert.deepEqual(cmd(['res', 'Disk H:', '/extmaint:1', '/wait:5']), maint(true, 'extmaint', 5));
+  assert.deepEqual(cmd(['res', 'Disk H:', '/waitmaint']), { kind: 'resource-waitmaint', resource: 'Disk H:', waitSeconds: waitSecondsMax });
+  assert.deepEqual(cmd(['res', 'Disk H:', '/waitmaint:30']), { kind: 'resource-waitmaint', resource: 'Disk H:', waitSeconds: 30 });
+  assert.deepEqual(cmd(['res', 'Disk H:', '/waitmaintpending']), { kind: 'resource-waitmaint', resource: 'Disk H:', waitSeconds: waitSecondsMax });
+  assert.equal(errorCode(['res', 'Disk H:', '/maint:maybe']), 'BAD_ARGUMENT');
+  assert.equal(errorCode(['res', 'Disk H:', '/extmaint:2']), 'BAD_ARGUMENT');
+  assert.equal(errorCode(['res', 'Disk H:', '/maint:on', '/extmaint:1']), 'BAD_ARGUMENT');
+  assert.equal(errorCode(['res', 'Disk H:', '/waitmaint:soon']), 'BAD_ARGUMENT');
+  assert.equal(errorCode(['res', '/maint:on']), 'BAD_ARGUMENT');
+  assert.match(usageText('resource'), /\/extmaint\[:1\|0\]/);
 });

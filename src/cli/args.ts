@@ -9,7 +9,7 @@ import type { GroupPatch } from '../api/types.js';
 // ---------------------------------------------------------------------------------------------
 // The command union
 
-export type HelpTopic = 'main' | 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply';
+export type HelpTopic = 'main' | 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint';
 export type NodeAction = 'pause' | 'resume' | 'drain' | 'evict';
 
 export interface GlobalOptions {
@@ -46,9 +46,17 @@ export type Command =
   /** Owners of a resource are its group's possible owners. */
   | { kind: 'resource-owner'; resource: string; op: 'add' | 'remove'; node: string }
   | { kind: 'resource-list-owners'; resource: string }
+  /**
+   * /maint (query: on null), /maint:on|off|1|0, /extmaint:1|0. waitSeconds bounds the wait for the
+   * internal state to settle (0: return at once), so that no "System error 997" is ever needed.
+   */
+  | { kind: 'resource-maint'; resource: string; mode: 'maint' | 'extmaint'; on: boolean | null; waitSeconds: number }
+  /** /waitmaint[:S] (and the article's /waitmaintpending): block until the internal state is stable. */
+  | { kind: 'resource-waitmaint'; resource: string; waitSeconds: number }
   | { kind: 'status'; watch: boolean }
   | { kind: 'log'; follow: boolean; limit: number }
   | { kind: 'why'; group: string }
+  | { kind: 'checkpoint' }
   | { kind: 'apply'; file: string; dryRun: boolean };
 
 export interface ParsedArgs {
@@ -63,6 +71,12 @@ export interface ParsedArgs {
 export const resourceWaitSecondsDefault = 10;
 /** cluster.exe waits this long for a group /move, /online, /offline without /wait. */
 export const groupWaitSecondsDefault = 20;
+/**
+ * /extmaint waits this long for the internal dismount or remount (a large filesystem's mount can
+ * take a while; the agent's own bound is the resource's pending timeout). /maint waits the
+ * resource default: the change itself is immediate, only the views catch up.
+ */
+export const extMaintWaitSecondsDefault = 60;
 /** Bare /wait means "until done" in cluster.exe; we still stop after an hour so a script never hangs. */
 export const waitSecondsMax = 3_600;
 export const logLimitDefault = 50;
@@ -175,6 +189,9 @@ const resourceSwitches: readonly SwitchSpec[] = [
   sw('addowner', 'required', '/addowner:NODE'),
   sw('removeowner', 'required', '/removeowner:NODE'),
   sw('listowners', 'none', '/listowners'),
+  sw('maint', 'optional', '/maint[:on|off|1|0]', { full: 'maintenance', min: 5 }),
+  sw('extmaint', 'optional', '/extmaint[:1|0]', { full: 'extmaintenance', min: 8 }),
+  sw('waitmaint', 'optional', '/waitmaint[pending][:SECONDS]', { aliases: ['waitmaintpending'] }),
   sw('wait', 'optional', '/wait[:SECONDS]'),
   sw('group', 'required', '/group:GROUP'),
   sw('type', 'required', '/type:TYPE'),
@@ -227,9 +244,9 @@ function resolveSwitches(object: string, specs: readonly SwitchSpec[], tokens: r
 // ---------------------------------------------------------------------------------------------
 // Entry point
 
-const objectWords: Record<string, 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'help'> = {
+const objectWords: Record<string, 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'help'> = {
   node: 'node', group: 'group', res: 'resource', resource: 'resource',
-  status: 'status', log: 'log', why: 'why', apply: 'apply', help: 'help',
+  status: 'status', log: 'log', why: 'why', apply: 'apply', checkpoint: 'checkpoint', help: 'help',
 };
 const objectList = 'node, group, res|resource, status, log, why, apply';
 
@@ -293,6 +310,8 @@ function buildCommand(object: Exclude<HelpTopic, 'main'>, words: string[], token
     case 'log': return withSwitches('log', logSwitches, tokens, (s) => logCommand(words, s));
     case 'apply': return withSwitches('apply', applySwitches, tokens, (s) => applyCommand(words, s));
     case 'why': return withSwitches('why', [], tokens, () => whyCommand(words));
+    case 'checkpoint': return withSwitches('checkpoint', [], tokens, () =>
+      words.length > 0 ? fail(badArg(`unexpected argument '${words[0]}' after checkpoint`, 'cluster checkpoint')) : ok({ kind: 'checkpoint' }));
   }
 }
 
@@ -394,9 +413,9 @@ function groupProp(group: string, pairs: readonly string[]): Result<Command> {
 }
 
 const resourceActions = ['status', 'create', 'delete', 'online', 'offline', 'move', 'fail', 'prop', 'priv',
-  'adddep', 'removedep', 'listdep', 'addowner', 'removeowner', 'listowners'] as const;
+  'adddep', 'removedep', 'listdep', 'addowner', 'removeowner', 'listowners', 'maint', 'extmaint', 'waitmaint'] as const;
 const resourceModifiers: Record<string, readonly string[]> = {
-  wait: ['online', 'offline', 'move'], group: ['create'], type: ['create'], node: ['status'],
+  wait: ['online', 'offline', 'move', 'maint', 'extmaint'], group: ['create'], type: ['create'], node: ['status'],
   prop: ['create'], priv: ['create', 'prop'],
 };
 
@@ -444,8 +463,32 @@ function resourceAction(action: string, resource: string, s: Switches, noWait: b
     case 'listdep': return ok({ kind: 'resource-list-deps', resource });
     case 'addowner': return ok({ kind: 'resource-owner', resource, op: 'add', node: value('addowner') });
     case 'removeowner': return ok({ kind: 'resource-owner', resource, op: 'remove', node: value('removeowner') });
+    case 'maint': case 'extmaint': return maintCommand(resource, action, s, noWait);
+    case 'waitmaint': {
+      const w = s.get('waitmaint')!;
+      if (w.value === null || w.value === '') return ok({ kind: 'resource-waitmaint', resource, waitSeconds: waitSecondsMax });
+      const n = intInRange(w.value, 0, waitSecondsMax);
+      if (n === null) return fail(badArg(`${w.raw}: seconds must be an integer in [0, ${waitSecondsMax}]`, '/waitmaint blocks until the internal state is stable; /waitmaint:30 waits at most 30 s'));
+      return ok({ kind: 'resource-waitmaint', resource, waitSeconds: n });
+    }
     default: return ok({ kind: 'resource-list-owners', resource });
   }
+}
+
+const maintValues: Record<string, boolean> = { on: true, off: false, '1': true, '0': false, true: true, false: false, yes: true, no: false };
+
+/** /maint[:on|off|1|0] and /extmaint[:1|0]: no value queries (prints the status), as cluster.exe. */
+function maintCommand(resource: string, mode: 'maint' | 'extmaint', s: Switches, noWait: boolean): Result<Command> {
+  const use = s.get(mode)!;
+  let on: boolean | null = null;
+  if (use.value !== null && use.value !== '') {
+    const v = maintValues[use.value.toLowerCase()];
+    if (v === undefined) return fail(badArg(`${use.raw}: the value must be on, off, 1 or 0, not '${use.value}'`, `cluster res "${resource}" /${mode}:${mode === 'maint' ? 'on' : '1'}`));
+    on = v;
+  }
+  const wait = waitSeconds(s, noWait ? 0 : mode === 'extmaint' ? extMaintWaitSecondsDefault : resourceWaitSecondsDefault);
+  if (!wait.ok) return wait;
+  return ok({ kind: 'resource-maint', resource, mode, on, waitSeconds: wait.value });
 }
 
 function resourceCreate(resource: string, s: Switches): Result<Command> {
@@ -689,11 +732,15 @@ export function usageText(topic: HelpTopic): string {
     case 'group': return objectUsage('GROUP', 'group-name', groupSwitches) +
       'Group properties: preferredOwners, possibleOwners, failoverThreshold, failoverPeriod (6h, 30s, ms), failback (never|immediate|HH-HH).\n';
     case 'resource': return objectUsage('RES[OURCE]', 'resource-name', resourceSwitches) +
-      `Resource types: ${resourceTypes.join(', ')}. Common properties (/prop): ${commonPropNames.join(', ')}.\n`;
+      `Resource types: ${resourceTypes.join(', ')}. Common properties (/prop): ${commonPropNames.join(', ')}.\n` +
+      'Disks: /maint:on puts an Online disk in maintenance (health checks suppressed); /extmaint:1 then also dismounts it\n' +
+      'internally (still Online to its dependents); /extmaint:0 and /maint:off go back. /waitmaint blocks until the\n' +
+      `internal state is stable; /maint and /extmaint wait for it themselves (${resourceWaitSecondsDefault} s, ${extMaintWaitSecondsDefault} s; /wait:S, --no-wait).\n`;
     case 'status': return 'cluster status [--watch] [--json]\n  An overview: nodes, groups and their resources, warnings. --watch redraws every second.\n';
     case 'log': return `cluster log [--follow] [--limit N] [--json]\n  The event log, newest last (default ${logLimitDefault} events).\n`;
     case 'why': return 'cluster why GROUP [--json]\n  Why the group runs where it runs, or why it does not run: reasons and candidate nodes.\n';
     case 'apply': return 'cluster apply -f FILE [--dry-run] [--json]\n  Make the cluster match a YAML file (groups, resources, owners, properties).\n';
+    case 'checkpoint': return 'cluster checkpoint [--json]\n  Take a checkpoint of the cluster database now; the quorum log restarts after it.\n';
     case 'main': return mainUsage;
   }
 }
@@ -702,11 +749,12 @@ const mainUsage = `The syntax of this command is:
 
 CLUSTER [cluster-name|.] NODE [node-name] [/status|/pause|/resume|/drain|/evict]
 CLUSTER [cluster-name|.] GROUP [group-name] [/status|/create|/delete|/online|/offline|/move[:node]|/prop[:K=V]|...]
-CLUSTER [cluster-name|.] RES[OURCE] [resource-name] [/status|/create|/online|/offline|/fail|/prop|/priv|...]
+CLUSTER [cluster-name|.] RES[OURCE] [resource-name] [/status|/create|/online|/offline|/fail|/prop|/priv|/maint[:on|off]|/extmaint[:1|0]|/waitmaint|...]
 cluster status [--watch]
 cluster log [--follow] [--limit N]
 cluster why GROUP
 cluster apply -f FILE [--dry-run]
+cluster checkpoint
 
 ${usageIntro}
 More: cluster node /?, cluster group /?, cluster res /?

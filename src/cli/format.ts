@@ -56,6 +56,11 @@ export const say = {
   removeOwner: (r: string, n: string) => `Removing '${n}' from possible owners of '${r}'...`,
   /** cluster.exe prints no blank line after this one. */
   listOwners: (r: string) => `Listing possible owners for resource '${r}':`,
+  /** The maintenance-mode article's lines (seed 004), no trailing dots. */
+  maintSet: (r: string) => `Setting maintenance mode for resource '${r}'`,
+  maintClear: (r: string) => `Clearing maintenance mode for resource '${r}'`,
+  extMaintSet: (r: string) => `Setting extended maintenance mode for resource '${r}'`,
+  extMaintClear: (r: string) => `Clearing extended maintenance mode for resource '${r}'`,
   props: (o: string) => `Listing properties for '${o}':`,
   priv: (o: string) => `Listing private properties for '${o}':`,
 };

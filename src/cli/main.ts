@@ -9,6 +9,7 @@ import type {
 import { parseArgs, usageText, type Command } from './args.js';
 import { formatProblem, loadApplyFile, locatePath } from './apply-file.js';
 import { ApiClient, CliError, cliError, resolveEndpoints, seg } from './client.js';
+import { maintenanceStable } from '../core/maintenance.js';
 import {
   banner, formatError, groupPropEntries, groupTable, logLine, nodeTable, ownerList, planText, privPropEntries,
   propTable, resourcePropEntries, resourceTable, say, statusOverview, whyText, type ErrorLike,
@@ -88,6 +89,7 @@ function run(c: Command, ctx: Ctx): Promise<number> {
     case 'status': return c.watch ? watchStatus(ctx) : showStatus(ctx);
     case 'log': return showLog(c.limit, c.follow, ctx);
     case 'why': return showWhy(c.group, ctx);
+    case 'checkpoint': return takeCheckpoint(ctx);
     case 'apply': return apply(c.file, c.dryRun, ctx);
     default: return runResource(c, ctx);
   }
@@ -209,7 +211,7 @@ function moveJudge(target: string | null, before: GroupView['state']): (g: Group
 // resource
 
 const resPath = (r: string): string => `/v1/resources/${seg(r)}`;
-type ResourceCommand = Exclude<Command, Of<'help' | 'node-status' | 'node-action' | 'status' | 'log' | 'why' | 'apply'
+type ResourceCommand = Exclude<Command, Of<'help' | 'node-status' | 'node-action' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint'
   | 'group-status' | 'group-create' | 'group-delete' | 'group-online' | 'group-offline' | 'group-move'
   | 'group-prop-list' | 'group-prop-set' | 'group-list-owners'>>;
 
@@ -241,7 +243,68 @@ async function runResource(c: ResourceCommand, ctx: Ctx): Promise<number> {
     case 'resource-list-deps': return listDeps(c.resource, ctx);
     case 'resource-owner': return resourceOwner(c.resource, c.op, c.node, ctx);
     case 'resource-list-owners': return listOwners(c.resource, ctx);
+    case 'resource-maint': return resourceMaint(c, ctx);
+    case 'resource-waitmaint': return waitMaint(c.resource, c.waitSeconds, ctx);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Maintenance modes of disks (seed 004): the article's lines and table, and no "System error 997":
+// the command waits (bounded) until the disk's internal state has settled.
+
+async function resourceMaint(c: Of<'resource-maint'>, ctx: Ctx): Promise<number> {
+  if (c.on === null) {
+    // `cluster res "Disk H:" /maint`: the status table alone, as cluster.exe prints it.
+    const r = await ctx.client.get<ResourceView>(resPath(c.resource));
+    return emit(ctx, resourceTable([r]), r);
+  }
+  const title = c.mode === 'maint' ? (c.on ? say.maintSet : say.maintClear) : (c.on ? say.extMaintSet : say.extMaintClear);
+  // The line comes once the owner has accepted the change: a refusal prints only its error.
+  const asked = await ctx.client.post<ResourceView>(`${resPath(c.resource)}/${c.mode}`, { on: c.on });
+  progress(ctx, banner(title(c.resource)));
+  if (c.waitSeconds === 0) return emit(ctx, resourceTable([asked]), asked);
+  const { view, verdict } = await waitFor(ctx, () => ctx.client.get<ResourceView>(resPath(c.resource)), maintJudge(asked), c.waitSeconds);
+  emit(ctx, resourceTable([view]), view);
+  return finishMaint(verdict, c.waitSeconds, c.resource, view);
+}
+
+/**
+ * Done when the views show the mode the owner moved to, with a stable internal state. Failed when
+ * the transition was undone (a dismount that failed) or the disk left Online (a remount that
+ * failed, or anything else that cleared maintenance). Views older than the answer are ignored.
+ */
+function maintJudge(asked: ResourceView): (v: ResourceView) => Verdict {
+  const want = asked.maintenance?.mode ?? null;
+  const seen = asked.maintenance?.transition ?? -1;
+  return (v) => {
+    const m = v.maintenance;
+    if (asked.state === 'Online' && v.state !== 'Online' && v.state !== 'OnlinePending' && v.state !== 'OfflinePending') return 'failed';
+    if (m !== undefined && m.transition < seen) return 'pending'; // a view from before the request
+    if (!maintenanceStable(m)) return 'pending';
+    if ((m?.mode ?? null) === want) return 'done';
+    return m?.error !== undefined && m.transition > seen ? 'failed' : 'pending';
+  };
+}
+
+function finishMaint(verdict: Verdict, waitSeconds: number, resource: string, view: ResourceView): number {
+  if (verdict === 'done') return exitOk;
+  const hint = `cluster log --limit 20; cluster res "${resource}" /status`;
+  if (verdict === 'failed') {
+    const why = view.maintenance?.error ?? view.error ?? `it is ${view.status}`;
+    throw new CliError({ code: 'MAINTENANCE_FAILED', message: `the maintenance change of resource '${resource}' did not complete: ${why}`, hint });
+  }
+  throw cliError('TIMEOUT', `resource '${resource}' did not reach a stable maintenance state within ${waitSeconds} s (it is ${view.status})`,
+    `it may still be in progress: cluster res "${resource}" /waitmaint`);
+}
+
+/** `/waitmaint`: block until the disk's internal state is stable (no dismount or remount under way). */
+async function waitMaint(resource: string, waitSeconds: number, ctx: Ctx): Promise<number> {
+  const judge = (v: ResourceView): Verdict => (maintenanceStable(v.maintenance) ? 'done' : 'pending');
+  const { view, verdict } = await waitFor(ctx, () => ctx.client.get<ResourceView>(resPath(resource)), judge, waitSeconds);
+  emit(ctx, banner(say.resourceStatus(resource)) + resourceTable([view]), view);
+  if (verdict === 'done') return exitOk;
+  throw cliError('TIMEOUT', `resource '${resource}' did not reach a stable internal state within ${waitSeconds} s (it is ${view.status})`,
+    `wait longer: cluster res "${resource}" /waitmaint:SECONDS`);
 }
 
 /** Send only what was given: an empty object is noise in the request and in the quorum log. */
@@ -385,6 +448,11 @@ async function watchStatus(ctx: Ctx): Promise<number> {
     await sleep(watchIntervalMs, undefined, { signal }).catch(() => undefined);
   }
   return exitOk;
+}
+
+async function takeCheckpoint(ctx: Ctx): Promise<number> {
+  const r = await ctx.client.post<{ ok: true; seq: number }>('/v1/checkpoint');
+  return emit(ctx, `Checkpoint of the cluster database taken at seq ${r.seq}; the quorum log restarts after it.\n`, r);
 }
 
 async function showWhy(group: string, ctx: Ctx): Promise<number> {

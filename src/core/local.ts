@@ -3,8 +3,12 @@
 // restarts are exhausted, and releases groups it must give up. Pure: facts in, actions out.
 
 import { groupResources, onlineOrder } from './config.js';
+import { clusterError, fail, ok, type Result } from './errors.js';
+import { maintenanceDone, maintenanceStatus, maintenanceStep, type MaintRequest } from './maintenance.js';
 import type { OwnershipRec } from './placement.js';
-import type { ClusterConfig, CommonProps, GroupName, NodeName, PrivProps, ResourceConfig, ResourceName, ResourceRuntime, ResourceState, ResourceType } from './types.js';
+import type {
+  ClusterConfig, CommonProps, GroupName, MaintenanceRuntime, NodeName, PrivProps, ResourceConfig, ResourceName, ResourceRuntime, ResourceState, ResourceType,
+} from './types.js';
 
 export interface ResourceSpecCore {
   name: ResourceName;
@@ -17,8 +21,8 @@ export interface ResourceSpecCore {
 export interface LocalResource {
   spec: ResourceSpecCore;
   state: ResourceState;
-  /** The agent call in flight, if any. */
-  op: { kind: 'online' | 'offline' | 'terminate'; id: number } | null;
+  /** The agent call in flight, if any (a maintenance op leaves the state Online). */
+  op: { kind: 'online' | 'offline' | 'terminate' | 'maintOffline' | 'maintOnline'; id: number } | null;
   check: { kind: 'looksAlive' | 'isAlive'; id: number } | null;
   restartTimesMs: number[];
   restartAtMs: number | null;
@@ -28,6 +32,8 @@ export interface LocalResource {
   pid?: number;
   /** Set by an operator /fail: once the terminate completes, the resource counts as failed. */
   pendingFailure?: string;
+  /** Maintenance mode of a disk (core/maintenance.ts): in memory only, cleared by any state change. */
+  maint?: MaintenanceRuntime;
 }
 
 export interface LocalGroup {
@@ -45,7 +51,7 @@ export interface LocalState {
 }
 
 export type LocalAction =
-  | { kind: 'agent-call'; id: number; op: 'online' | 'offline' | 'terminate' | 'looksAlive' | 'isAlive';
+  | { kind: 'agent-call'; id: number; op: 'online' | 'offline' | 'terminate' | 'looksAlive' | 'isAlive' | 'maintOffline' | 'maintOnline';
       group: GroupName; epoch: number; spec: ResourceSpecCore; timeoutMs: number }
   | { kind: 'event'; event: string; level: 'info' | 'warning' | 'error'; message: string; data?: Record<string, unknown> }
   /**
@@ -130,6 +136,7 @@ function call(st: LocalState, lg: LocalGroup, lr: LocalResource, op: 'online' | 
   const id = st.nextCallId++;
   lr.op = { kind: op, id };
   lr.state = op === 'online' ? 'OnlinePending' : 'OfflinePending';
+  clearMaintenance(lr, `it is ${lr.state}`, actions); // any pending state ends maintenance
   actions.push({ kind: 'agent-call', id, op, group: lr.spec.group, epoch: lg.epoch, spec: lr.spec, timeoutMs: lr.spec.props.pendingTimeoutMs });
 }
 
@@ -196,6 +203,7 @@ function dependenciesOnline(lg: LocalGroup, deps: Map<string, string[]>, name: s
 }
 
 function scheduleCheck(st: LocalState, ctx: LocalContext, lg: LocalGroup, lr: LocalResource, actions: LocalAction[]): void {
+  if (lr.maint) return; // maintenance suppresses LooksAlive and IsAlive
   const p = lr.spec.props;
   let kind: 'looksAlive' | 'isAlive' | null = null;
   if (ctx.nowMs - lr.lastIsAliveMs >= p.isAliveIntervalMs) kind = 'isAlive';
@@ -232,6 +240,7 @@ export function resourceFailed(st: LocalState, self: NodeName, resource: string,
   delete lr.pid;
   const p = lr.spec.props;
   const actions: LocalAction[] = [{ kind: 'event', event: 'RESOURCE_FAILED', level: 'error', message: `resource ${resource} failed on ${self}: ${reason}`, data: { resource, group: lr.spec.group } }];
+  clearMaintenance(lr, 'it failed', actions);
   if (lg.released || lg.failoverRequested) return actions;
   lr.restartTimesMs = lr.restartTimesMs.filter((t) => nowMs - t < p.restartPeriodMs);
   if (p.restartAction === 'none') return actions;
@@ -247,21 +256,23 @@ export function resourceFailed(st: LocalState, self: NodeName, resource: string,
   return actions;
 }
 
-export function agentResult(st: LocalState, self: NodeName, id: number, okResult: boolean, error: string | undefined, data: { alive?: boolean; pid?: number } | undefined, nowMs: number): LocalAction[] {
+export function agentResult(st: LocalState, self: NodeName, id: number, okResult: boolean, error: string | undefined, data: { alive?: boolean; pid?: number; warning?: string } | undefined, nowMs: number): LocalAction[] {
   const hit = find(st, id);
   if (!hit) return [];
   const { lr } = hit;
+  const warned: LocalAction[] = data?.warning === undefined ? [] : [{ kind: 'event', event: 'RESOURCE_WARNING', level: 'warning', message: `resource ${lr.spec.name} on ${self}: ${data.warning}`, data: { resource: lr.spec.name, group: lr.spec.group } }];
   if (lr.check?.id === id) {
     const kind = lr.check.kind;
     lr.check = null;
     if (kind === 'isAlive') lr.lastIsAliveMs = nowMs;
     lr.lastLooksAliveMs = nowMs;
-    if (lr.state !== 'Online' || lr.op) return [];
-    if (!okResult || data?.alive === false) return failAfterTerminate(st, hit.lg, lr, `${kind} check failed${error ? `: ${error}` : ''}`);
-    return [];
+    if (lr.state !== 'Online' || lr.op || lr.maint) return warned; // a check that overlapped maintenance counts for nothing
+    if (!okResult || data?.alive === false) return [...warned, ...failAfterTerminate(st, hit.lg, lr, `${kind} check failed${error ? `: ${error}` : ''}`)];
+    return warned;
   }
   const op = lr.op!;
   lr.op = null;
+  if (op.kind === 'maintOffline' || op.kind === 'maintOnline') return [...warned, ...maintenanceResult(st, self, hit.lg, lr, op.kind, okResult, error)];
   if (op.kind === 'online') {
     // A failed online may leave a process behind (a probe that never passed): stop it first.
     if (!okResult) return failAfterTerminate(st, hit.lg, lr, `online failed: ${error ?? 'unknown error'}`);
@@ -269,7 +280,7 @@ export function agentResult(st: LocalState, self: NodeName, id: number, okResult
     if (data?.pid !== undefined) lr.pid = data.pid;
     lr.lastLooksAliveMs = nowMs;
     lr.lastIsAliveMs = nowMs;
-    return [{ kind: 'event', event: 'RESOURCE_ONLINE', level: 'info', message: `resource ${lr.spec.name} is Online on ${self}`, data: { resource: lr.spec.name, group: lr.spec.group } }];
+    return [...warned, { kind: 'event', event: 'RESOURCE_ONLINE', level: 'info', message: `resource ${lr.spec.name} is Online on ${self}`, data: { resource: lr.spec.name, group: lr.spec.group } }];
   }
   if (!okResult) {
     lr.state = 'OfflinePending';
@@ -284,10 +295,10 @@ export function agentResult(st: LocalState, self: NodeName, id: number, okResult
   if (lr.pendingFailure !== undefined) {
     const reason = lr.pendingFailure;
     delete lr.pendingFailure;
-    return resourceFailed(st, self, lr.spec.name, reason, nowMs);
+    return [...warned, ...resourceFailed(st, self, lr.spec.name, reason, nowMs)];
   }
   if (!okResult) lr.error = `offline failed: ${error ?? 'unknown error'}`;
-  return [{ kind: 'event', event: 'RESOURCE_OFFLINE', level: 'info', message: `resource ${lr.spec.name} is Offline on ${self}`, data: { resource: lr.spec.name, group: lr.spec.group } }];
+  return [...warned, { kind: 'event', event: 'RESOURCE_OFFLINE', level: 'info', message: `resource ${lr.spec.name} is Offline on ${self}`, data: { resource: lr.spec.name, group: lr.spec.group } }];
 }
 
 /** The process of a resource exited on its own. */
@@ -313,6 +324,7 @@ export function monitorLost(st: LocalState, self: NodeName, reason: string, nowM
       lr.check = null;
       delete lr.pendingFailure;
       delete lr.pid;
+      clearMaintenance(lr, 'the resource monitor was lost', actions);
       if (wasUp) actions.push(...resourceFailed(st, self, lr.spec.name, reason, nowMs));
       else if (lr.state !== 'Failed') lr.state = 'Offline';
     }
@@ -326,18 +338,20 @@ export function monitorLost(st: LocalState, self: NodeName, reason: string, nowM
  * coordinator assigns them again with a new epoch, here or elsewhere.
  */
 export function fenced(st: LocalState, self: NodeName, reason: string): LocalAction[] {
+  const actions: LocalAction[] = [];
   for (const lg of Object.values(st.groups)) {
     for (const lr of Object.values(lg.resources)) {
       lr.op = null;
       lr.check = null;
       delete lr.pid;
+      clearMaintenance(lr, 'the node fenced itself', actions);
       if (running(lr.state)) lr.state = 'Offline';
       lr.restartAtMs = null;
     }
     lg.released = true;
     lg.fenced = true;
   }
-  return [{ kind: 'event', event: 'NODE_SELF_FENCED', level: 'error', message: `node ${self} stopped all its resources: ${reason}` }];
+  return [...actions, { kind: 'event', event: 'NODE_SELF_FENCED', level: 'error', message: `node ${self} stopped all its resources: ${reason}` }];
 }
 
 /** Operator `/fail`: treat the resource as failed (it is stopped first by the restart path). */
@@ -360,8 +374,103 @@ export function runtimeOf(lr: LocalResource): ResourceRuntime {
   const out: ResourceRuntime = { state: lr.state, restarts: lr.restartTimesMs.length };
   if (lr.error !== undefined) out.error = lr.error;
   if (lr.pid !== undefined) out.pid = lr.pid;
+  if (lr.maint !== undefined) out.maintenance = { ...lr.maint };
   return out;
 }
+
+// ---- disks: maintenance modes and takeover (issue 4) ------------------------------------------
+
+/** Maintenance is in memory only and ends with any change of state (seed 004). */
+function clearMaintenance(lr: LocalResource, why: string, actions: LocalAction[]): void {
+  if (lr.maint === undefined) return;
+  const was = maintenanceStatus('Online', lr.maint);
+  delete lr.maint;
+  actions.push({ kind: 'event', event: 'MAINTENANCE_CLEARED', level: 'info', message: `maintenance mode of resource ${lr.spec.name} cleared (was ${was}): ${why}`, data: { resource: lr.spec.name, group: lr.spec.group } });
+}
+
+/**
+ * Operator `/maint` or `/extmaint` on a resource of this node. `cfg` is the resource's
+ * configuration (its type when it does not run here). Refusals carry a MAINTENANCE_* code and
+ * say what is allowed from here.
+ */
+export function requestMaintenance(st: LocalState, self: NodeName, cfg: ResourceConfig, req: MaintRequest, wallMs: number): Result<LocalAction[]> {
+  const hit = findByName(st, cfg.name);
+  const lr = hit?.lr;
+  const subject = { name: cfg.name, type: cfg.type, state: lr?.state ?? 'Offline', busy: lr?.op != null, maintenance: lr?.maint };
+  const step = maintenanceStep(subject, req, st.nextCallId, wallMs);
+  if (!step.ok) return step;
+  if (!step.value.changed) return ok([]);
+  if (!hit || !lr) return fail(clusterError('INTERNAL', `maintenance of '${cfg.name}' changed while it does not run on ${self}`));
+  st.nextCallId++;
+  const before = maintenanceStatus(lr.state, lr.maint);
+  if (step.value.next === undefined) delete lr.maint;
+  else lr.maint = step.value.next;
+  const actions: LocalAction[] = [];
+  if (lr.maint === undefined) {
+    lr.lastLooksAliveMs = lr.lastIsAliveMs = 0; // health monitoring resumes with a thorough check
+    actions.push({ kind: 'event', event: 'MAINTENANCE_CLEARED', level: 'info', message: `maintenance mode of resource ${cfg.name} cleared on ${self} by the operator (was ${before}): health monitoring resumes`, data: { resource: cfg.name, group: cfg.group } });
+  } else if (step.value.agentOp === null) {
+    actions.push({ kind: 'event', event: 'MAINTENANCE_SET', level: 'warning', message: `resource ${cfg.name} is in maintenance mode on ${self}: LooksAlive and IsAlive are suppressed until /maint:off`, data: { resource: cfg.name, group: cfg.group } });
+  }
+  if (step.value.agentOp !== null) {
+    const id = st.nextCallId++;
+    lr.op = { kind: step.value.agentOp, id };
+    const entering = step.value.agentOp === 'maintOffline';
+    actions.push({ kind: 'event', event: entering ? 'EXT_MAINTENANCE_SETTING' : 'EXT_MAINTENANCE_CLEARING', level: 'info',
+      message: entering ? `resource ${cfg.name} entering extended maintenance on ${self}: stopping device checks and dismounting internally` : `resource ${cfg.name} leaving extended maintenance on ${self}: remounting and resuming device checks`,
+      data: { resource: cfg.name, group: cfg.group } });
+    actions.push({ kind: 'agent-call', id, op: step.value.agentOp, group: lr.spec.group, epoch: hit.lg.epoch, spec: lr.spec, timeoutMs: lr.spec.props.pendingTimeoutMs });
+  }
+  return ok(actions);
+}
+
+/** The dismount or remount of extended maintenance finished. A failed remount is a failure of the disk. */
+function maintenanceResult(st: LocalState, self: NodeName, lg: LocalGroup, lr: LocalResource, op: 'maintOffline' | 'maintOnline', okResult: boolean, error: string | undefined): LocalAction[] {
+  const name = lr.spec.name;
+  if (lr.pendingFailure !== undefined) return failAfterTerminate(st, lg, lr, lr.pendingFailure); // lost meanwhile
+  if (lr.maint === undefined) return [];
+  const next = maintenanceDone(lr.maint, op, okResult, error, st.nextCallId++);
+  if (next === null) {
+    delete lr.maint; // a failure ends maintenance; the restart policy applies
+    return [{ kind: 'event', event: 'MAINTENANCE_FAILED', level: 'error', message: `resource ${name} could not leave extended maintenance on ${self}: ${error ?? 'unknown error'}`, data: { resource: name } },
+      ...failAfterTerminate(st, lg, lr, `remount after extended maintenance failed: ${error ?? 'unknown error'}`)];
+  }
+  lr.maint = next;
+  if (!okResult) return [{ kind: 'event', event: 'MAINTENANCE_FAILED', level: 'error', message: `resource ${name} stays in maintenance mode on ${self}: ${next.error ?? ''}`, data: { resource: name } }];
+  return [{ kind: 'event', event: op === 'maintOffline' ? 'EXT_MAINTENANCE_SET' : 'EXT_MAINTENANCE_CLEARED', level: op === 'maintOffline' ? 'warning' : 'info',
+    message: op === 'maintOffline'
+      ? `resource ${name} is in extended maintenance on ${self}: dismounted internally, no device checks; it still shows Online to its dependents`
+      : `resource ${name} left extended maintenance on ${self}: mounted and checked again; it stays in maintenance mode until /maint:off`,
+    data: { resource: name } }];
+}
+
+/**
+ * The disk's private sector shows a newer epoch: another node has taken the disk. Its dependents
+ * are killed at once (not stopped with a grace: they must not write again), the disk is stopped
+ * and counts as failed, and the group is not restarted here under this epoch: it is given up.
+ */
+export function resourceLost(st: LocalState, self: NodeName, config: ClusterConfig, resource: string, reason: string): LocalAction[] {
+  const hit = findByName(st, resource);
+  if (!hit) return [];
+  const { lg, lr } = hit;
+  const actions: LocalAction[] = [{ kind: 'event', event: 'DISK_LOST', level: 'error', message: `resource ${resource} on ${self} was taken over: ${reason}; stopping its dependents now`, data: { resource, group: lr.spec.group } }];
+  lg.failoverRequested = true; // nothing restarts here under this epoch
+  const deps = depMap(config, lr.spec.group, lg);
+  const above = new Set<string>([resource]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [name, on] of deps) if (!above.has(name) && on.some((d) => above.has(d))) { above.add(name); grew = true; }
+  }
+  above.delete(resource);
+  for (const name of [...above].sort()) {
+    const dep = lg.resources[name]!;
+    if (dep.state === 'Online' && dep.op === null) call(st, lg, dep, 'terminate', actions);
+  }
+  if (lr.state === 'Online' && lr.op === null) actions.push(...failAfterTerminate(st, lg, lr, reason));
+  else if (running(lr.state)) lr.pendingFailure = reason;
+  return actions;
+}
+
 
 /** Everything local is offline and no call is in flight: a planned shutdown may proceed. */
 export function quiescent(st: LocalState): boolean {

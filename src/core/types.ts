@@ -129,4 +129,22 @@ export interface ResourceRuntime {
   /** Restarts within the current restart period. */
   restarts: number;
   pid?: number;
+  /** Set while a disk is in maintenance mode (in memory on its owner only, see core/maintenance.ts). */
+  maintenance?: MaintenanceRuntime;
+}
+
+/** The internal (agent-level) state of a disk in maintenance; the resource itself stays Online. */
+export type MaintenanceInternalState = 'Online' | 'OfflinePending' | 'Offline' | 'OnlinePending';
+
+/** Maintenance mode of a disk resource (seed 004): never persisted, cleared by any state change. */
+export interface MaintenanceRuntime {
+  /** 'maintenance': health checks suppressed; 'extended': also dismounted internally, no device checks. */
+  mode: 'maintenance' | 'extended';
+  internal: MaintenanceInternalState;
+  /** Grows with every maintenance transition on the owner: tells a fresh view from an older one. */
+  transition: number;
+  /** Wall-clock time the disk entered maintenance (for the "left in maintenance" warning). */
+  sinceWallMs: number;
+  /** Why the last transition failed (the mode then stayed where it was). */
+  error?: string;
 }

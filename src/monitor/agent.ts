@@ -3,6 +3,7 @@
 
 import type { ResourceType } from '../core/types.js';
 import type { ResourceSpec } from './protocol.js';
+import { DiskAgent } from './disk-agent.js';
 import { ProcessAgent } from './process-agent.js';
 
 /** Per call: the call's deadline. Agents stop retrying when it aborts; the monitor answers anyway. */
@@ -17,6 +18,8 @@ export interface AgentEvents {
   /** The process groups a resource runs now (empty when none): clusterd kills them if the monitor dies. */
   pgids(resource: string, pgids: number[]): void;
   log(level: 'info' | 'warning' | 'error', message: string): void;
+  /** A disk's private sector shows a newer epoch: the disk was taken over (the agent stopped writing to it). */
+  lost?(resource: string, reason: string): void;
 }
 
 export interface ResourceAgent {
@@ -36,17 +39,31 @@ export interface ResourceAgent {
    * may wait.
    */
   killAll(): string[];
+  /** Extended maintenance (disks): stop device checks and dismount internally; the resource stays Online. */
+  maintOffline?(spec: ResourceSpec, ctx: AgentContext): Promise<void>;
+  /** Leave extended maintenance: remount, check the private sector, resume device checks. */
+  maintOnline?(spec: ResourceSpec, ctx: AgentContext): Promise<void>;
+  /** A warning noted outside any call (or during one), to report with the next result; cleared when taken. */
+  takeWarning?(resource: string): string | undefined;
+  /**
+   * After killAll (the watchdog fired, or clusterd died): record on the storage that this node has
+   * stopped using it (disks: a `released` private sector), so that the next owner need not wait.
+   */
+  releaseAll?(): Promise<void>;
 }
 
 export interface AgentRegistry {
   /** Throws when the type has no agent yet: the call then fails with that message. */
   get(type: ResourceType): ResourceAgent;
   killAll(): string[];
+  /** Every agent's releaseAll, bounded by `maxMs`; never rejects. */
+  releaseAll(maxMs: number): Promise<void>;
 }
 
 export function createAgentRegistry(events: AgentEvents): AgentRegistry {
   const agents: Partial<Record<ResourceType, ResourceAgent>> = {
     process: new ProcessAgent(events),
+    disk: new DiskAgent(events),
   };
   return {
     get(type) {
@@ -56,6 +73,13 @@ export function createAgentRegistry(events: AgentEvents): AgentRegistry {
     },
     killAll() {
       return Object.values(agents).flatMap((agent) => agent.killAll());
+    },
+    async releaseAll(maxMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, maxMs); });
+      const all = Promise.all(Object.values(agents).map((agent) => agent.releaseAll?.().catch(() => undefined)));
+      await Promise.race([all, bound]);
+      clearTimeout(timer);
     },
   };
 }

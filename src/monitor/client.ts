@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { AgentOp, FromMonitor, ResourceSpec, ToMonitor } from './protocol.js';
+import type { AgentOp, CallData, FromMonitor, ResourceSpec, ToMonitor } from './protocol.js';
 
 /**
  * Past a call's own timeout, how long before the monitor counts as deadlocked. It covers the
@@ -37,7 +37,7 @@ export interface MonitorStartOptions {
 }
 
 export type CallResult =
-  | { ok: true; data?: { alive?: boolean; pid?: number } }
+  | { ok: true; data?: CallData }
   /** deadlock: the call was lost with its monitor (deadlocked or crashed); the resource was killed. */
   | { ok: false; error: string; deadlock?: boolean };
 
@@ -57,6 +57,8 @@ export interface MonitorClientEvents {
   log: [level: 'info' | 'warning' | 'error', message: string];
   /** The monitor died or was killed for a deadlock; a new one is being started. */
   crashed: [crash: MonitorCrash];
+  /** A disk was taken over by another node (newer epoch in its private sector): stop its dependents now. */
+  lost: [resource: string, reason: string];
 }
 
 interface PendingCall {
@@ -192,6 +194,9 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
         return;
       case 'log':
         this.emit('log', msg.level, msg.message);
+        return;
+      case 'lost':
+        this.emit('lost', msg.resource, msg.reason);
         return;
     }
   }

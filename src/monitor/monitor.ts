@@ -4,7 +4,7 @@
 // resource, and when clusterd dies it kills every resource at once and exits.
 
 import { createAgentRegistry, type AgentContext } from './agent.js';
-import type { AgentOp, FromMonitor, ResourceSpec, ToMonitor } from './protocol.js';
+import type { AgentOp, CallData, FromMonitor, ResourceSpec, ToMonitor } from './protocol.js';
 
 /**
  * Past a call's timeout the agent has this long to reject with its own reason (which says more
@@ -13,8 +13,10 @@ import type { AgentOp, FromMonitor, ResourceSpec, ToMonitor } from './protocol.j
 const agentOverrunMs = 250;
 /** Bound on the fence hook after clusterd died: the resources are dead already, the monitor must not linger. */
 const fenceHookMaxMs = 2_000;
+/** Bound on marking disks released after a fence (part of the fence hook's time). */
+const releaseMaxMs = 1_000;
 
-type ResultData = { alive?: boolean; pid?: number } | undefined;
+type ResultData = CallData | undefined;
 
 let watchdog: NodeJS.Timeout | undefined;
 let nodeName = '?';
@@ -23,6 +25,7 @@ const agents = createAgentRegistry({
   exited: (resource, code, signal) => send({ t: 'exited', resource, code, signal }),
   pgids: (resource, pgids) => send({ t: 'pids', resource, pgids }),
   log: (level, message) => send({ t: 'log', level, message }),
+  lost: (resource, reason) => send({ t: 'lost', resource, reason }),
 });
 
 /** Sends to clusterd if it is still there; `then` runs once the message is out (or at once when it cannot be). */
@@ -76,6 +79,7 @@ function onInit(selfFenceMs: number, node: string): void {
 function fence(reason: string): void {
   const killed = agents.killAll();
   send({ t: 'fenced', reason, killed });
+  void agents.releaseAll(releaseMaxMs);
 }
 
 /** Each call runs on its own: a slow one never holds up another. */
@@ -99,17 +103,31 @@ async function onCall(id: number, op: AgentOp, spec: ResourceSpec, timeoutMs: nu
 
 async function runOp(op: AgentOp, spec: ResourceSpec, ctx: AgentContext): Promise<ResultData> {
   const agent = agents.get(spec.type);
+  /** An agent's warnings for this resource (low free space...) ride on the result. */
+  const warned = (data: CallData | undefined): ResultData => {
+    const warning = agent.takeWarning?.(spec.name);
+    return warning === undefined ? data : { ...data, warning };
+  };
   switch (op) {
     case 'online':
-      return agent.online(spec, ctx);
+      return warned(await agent.online(spec, ctx));
     case 'offline':
-      return agent.offline(spec, ctx).then(() => undefined);
+      await agent.offline(spec, ctx);
+      return warned(undefined);
     case 'terminate':
-      return agent.terminate(spec, ctx).then(() => undefined);
+      await agent.terminate(spec, ctx);
+      return warned(undefined);
     case 'looksAlive':
-      return { alive: await agent.looksAlive(spec, ctx) };
+      return warned({ alive: await agent.looksAlive(spec, ctx) });
     case 'isAlive':
-      return { alive: await agent.isAlive(spec, ctx) };
+      return warned({ alive: await agent.isAlive(spec, ctx) });
+    case 'maintOffline':
+    case 'maintOnline': {
+      const run = op === 'maintOffline' ? agent.maintOffline : agent.maintOnline;
+      if (run === undefined) throw new Error(`resource type '${spec.type}' has no extended maintenance mode`);
+      await run.call(agent, spec, ctx);
+      return warned(undefined);
+    }
     default:
       throw new Error(`unknown operation '${op as string}'`);
   }
@@ -127,13 +145,27 @@ function onDisconnect(): void {
   const killed = agents.killAll();
   clearTimeout(watchdog);
   setTimeout(() => process.exit(0), fenceHookMaxMs).unref();
-  void markFenced(killed).finally(() => process.exit(0));
+  // Disks first: a takeover that follows the fenced lease then finds them released.
+  void agents.releaseAll(releaseMaxMs).then(() => markFenced(killed)).finally(() => process.exit(0));
 }
 
 /** Records in the lease slot that this node's resources are stopped, so that a takeover need not wait for the TTL. */
 async function markFenced(killed: string[]): Promise<void> {
-  const { CLUSTERD_FENCE_DIR: dir, CLUSTERD_FENCE_NODE: node, CLUSTERD_FENCE_INCARNATION: incarnation } = process.env;
+  const { CLUSTERD_FENCE_DIR: dir, CLUSTERD_FENCE_ETCD: etcd, CLUSTERD_FENCE_NODE: node, CLUSTERD_FENCE_INCARNATION: incarnation } = process.env;
   stderr(`clusterd is gone: killed ${killed.length} resource(s)${killed.length > 0 ? `: ${killed.join(', ')}` : ''}`);
+  if (etcd && node && incarnation) {
+    try {
+      // etcd's JSON gateway over node:http(s): no gRPC to load while the takeover waits.
+      const mod = (await import(new URL('../store/etcd-fence.js', import.meta.url).href)) as {
+        markLeaseFencedEtcd: (spec: string, node: string, incarnation: string, budgetMs?: number) => Promise<boolean>;
+      };
+      const marked = await mod.markLeaseFencedEtcd(etcd, node, incarnation, fenceHookMaxMs / 2);
+      stderr(marked ? `lease of node '${node}' marked fenced in etcd` : `lease of node '${node}' not marked fenced (another incarnation holds it)`);
+    } catch (err) {
+      stderr(`could not mark the lease of node '${node}' fenced in etcd: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return;
+  }
   if (!dir || !node || !incarnation) return;
   try {
     // Resolved at run time: the lease-file store is optional for the monitor.

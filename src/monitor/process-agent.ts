@@ -314,6 +314,10 @@ function resourceEnv(spec: ResourceSpec, priv: ProcessPriv): NodeJS.ProcessEnv {
   env.CLUSTERD_GROUP = spec.group;
   env.CLUSTERD_RESOURCE = spec.name;
   env.CLUSTERD_EPOCH = String(spec.epoch);
+  // The private sectors of the disks it depends on (':'-separated if several): a storage-aware
+  // service reads the epoch there and refuses to write when it is newer than CLUSTERD_EPOCH.
+  if (spec.diskSectors !== undefined && spec.diskSectors.length > 0) env.CLUSTERD_DISK_SECTOR = spec.diskSectors.join(':');
+  else delete env.CLUSTERD_DISK_SECTOR;
   return env;
 }
 

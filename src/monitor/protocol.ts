@@ -14,9 +14,31 @@ export interface ResourceSpec {
   node: string;
   /** The group's ownership epoch: the fencing token, exported as CLUSTERD_EPOCH. */
   epoch: number;
+  /** Private sectors of the disks this resource depends on (transitively): CLUSTERD_DISK_SECTOR. */
+  diskSectors?: string[];
 }
 
-export type AgentOp = 'online' | 'offline' | 'terminate' | 'looksAlive' | 'isAlive';
+/**
+ * maintOffline / maintOnline: a disk entering / leaving extended maintenance (dismount and stop
+ * device checks / remount and resume them) while the resource stays Online.
+ */
+export type AgentOp = 'online' | 'offline' | 'terminate' | 'looksAlive' | 'isAlive' | 'maintOffline' | 'maintOnline';
+
+/** What a successful call may return. `warning`: something an operator should see (an event), the call still succeeded. */
+export interface CallData {
+  alive?: boolean;
+  pid?: number;
+  warning?: string;
+}
+
+/** The disk's private sector: a small fixed file at the root of the disk (its path, or its mount point). */
+export const diskSectorFile = '.clusterd-sector';
+
+/** Where a disk's private sector lives, from its private properties; null if they name no root. */
+export function diskSectorPath(priv: PrivProps): string | null {
+  const root = typeof priv.path === 'string' && priv.path !== '' ? priv.path : typeof priv.mountPoint === 'string' && priv.mountPoint !== '' ? priv.mountPoint : null;
+  return root === null ? null : `${root.replace(/\/+$/, '')}/${diskSectorFile}`;
+}
 
 export type ToMonitor =
   /** Sent once after spawn. selfFenceMs: stop everything if no ping arrives for this long. */
@@ -36,11 +58,16 @@ export type ToMonitor =
 
 export type FromMonitor =
   | { t: 'ready'; pid: number }
-  | { t: 'result'; id: number; ok: true; data?: { alive?: boolean; pid?: number } }
+  | { t: 'result'; id: number; ok: true; data?: CallData }
   | { t: 'result'; id: number; ok: false; error: string }
   /** A resource's main process exited while it was supposed to be online (known at once, no polling). */
   | { t: 'exited'; resource: string; code: number | null; signal: string | null }
   /** Process group ids the monitor runs for a resource: clusterd kills them itself if the monitor dies. */
   | { t: 'pids'; resource: string; pgids: number[] }
   | { t: 'fenced'; reason: string; killed: string[] }
-  | { t: 'log'; level: 'info' | 'warning' | 'error'; message: string };
+  | { t: 'log'; level: 'info' | 'warning' | 'error'; message: string }
+  /**
+   * A disk's private sector shows a newer epoch than this node's: another node has taken the
+   * disk. The agent has stopped writing to it; clusterd must stop its dependents at once.
+   */
+  | { t: 'lost'; resource: string; reason: string };

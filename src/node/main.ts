@@ -19,6 +19,8 @@ import type { QuorumStore } from '../store/types.js';
 import { ClusterNode, checkpointingDefaults, type Clock } from './node.js';
 import { LocalDb } from './local-db.js';
 import { quorumLogCommand } from './quorum-log.js';
+import { etcdTimingCheck } from '../store/etcd.js';
+import { migrateStore } from '../store/migrate.js';
 
 export const realClock: Clock = {
   nowMs: () => performance.now(),
@@ -129,6 +131,12 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   const s = loadSettings(flags);
   const logger = pino({ base: { node: s.node } }, pino.destination(2));
   const store = await openOrFail(s.quorum);
+  if (store.kind === 'etcd') {
+    // etcd adds its own call deadline to the timing: check it, and say what failover to expect.
+    const check = etcdTimingCheck(s.timing);
+    if (check.problems.length > 0) fail(clusterError('BAD_TIMING', `timing does not fit an etcd quorum store: ${check.problems.join('; ')}`, 'see deploy/README.md for settings that fit etcd'));
+    logger.info({ event: 'TIMING' }, check.explanation);
+  }
   const opened = await store.open();
   if (!opened.ok) fail(opened.error);
   await checkNameFree(store, s.node, s.timing);
@@ -140,7 +148,8 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   // The API must listen before the node announces its URL; it answers 503 until the node runs.
   const log = (level: 'info' | 'warning' | 'error', event: string, message: string) =>
     logger[level === 'warning' ? 'warn' : level]({ event }, message);
-  const fenceEnv: Record<string, string> = store.kind === 'dir' ? { CLUSTERD_FENCE_DIR: store.location.replace(/^dir:/, ''), CLUSTERD_FENCE_NODE: s.node } : {};
+  const fenceEnv: Record<string, string> = store.kind === 'dir' ? { CLUSTERD_FENCE_DIR: store.location.replace(/^dir:/, ''), CLUSTERD_FENCE_NODE: s.node }
+    : store.kind === 'etcd' ? { CLUSTERD_FENCE_ETCD: s.quorum, CLUSTERD_FENCE_NODE: s.node } : {};
   if (flags.resetQuorumLog && flags.quorumLogging === false) fail(clusterError('BAD_ARGUMENT', '--reset-quorum-log and --no-quorum-logging exclude each other', 'use one recovery switch at a time'));
   const localDb = new LocalDb(dataDir);
   node = new ClusterNode({
@@ -176,7 +185,7 @@ export function program(): Command {
     .option('--cluster <name>', 'cluster name', 'cluster')
     .action((o) => runInit(o));
   p.command('start').description('run a node in the foreground (SIGTERM or SIGINT: planned shutdown)')
-    .option('--quorum <spec>', 'quorum store: dir:PATH')
+    .option('--quorum <spec>', 'quorum store: dir:PATH or etcd:http://HOST:PORT[,...] (see deploy/README.md)')
     .option('--node <name>', 'node name (default: host name)')
     .option('--listen <host:port>', 'API address (default 127.0.0.1:7400)')
     .option('--data-dir <dir>', 'node data directory (resource logs)')
@@ -190,6 +199,18 @@ export function program(): Command {
     .option('--reset-quorum-log', 'recovery: rebuild the quorum log from this node\'s own copy (changes after it may be lost)')
     .option('--no-quorum-logging', 'recovery: run on the intact part of a damaged quorum log, writing changes as checkpoints')
     .action((o) => runStart(o));
+  p.command('migrate').description('copy a stopped cluster from one quorum store to another (for example dir to etcd)')
+    .requiredOption('--from <spec>', 'source quorum store (every node stopped)')
+    .requiredOption('--to <spec>', 'target quorum store (empty)')
+    .action(async (o: { from: string; to: string }) => {
+      const from = await openOrFail(o.from);
+      const to = await openOrFail(o.to);
+      const r = await migrateStore(from, to, { log: (line: string) => process.stdout.write(`${line}\n`) });
+      await from.close();
+      await to.close();
+      if (!r.ok) fail(r.error);
+      process.stdout.write(`${r.value}\n`);
+    });
   p.command('quorum-log').description('inspect the cluster database (read-only)')
     .argument('<action>', 'verify | dump')
     .option('--quorum <spec>', 'quorum store: dir:PATH')

@@ -15,20 +15,21 @@ import { EventEmitter } from 'node:events';
 import { ConfigDraft, emptyConfig } from '../core/config.js';
 import { clusterError, fail, ok, type ClusterError, type Result } from '../core/errors.js';
 import {
-  agentResult, emptyLocal, fenced, monitorLost, operatorFail, quiescent, reconcile, resourceExited, runtimeOf,
+  agentResult, emptyLocal, fenced, monitorLost, operatorFail, quiescent, reconcile, requestMaintenance, resourceExited, resourceLost, runtimeOf,
   type LocalAction, type LocalState,
 } from '../core/local.js';
+import type { MaintRequest } from '../core/maintenance.js';
 import { isAlive, nodeState, observeLeases, type Membership } from '../core/membership.js';
 import { chooseNode, explain, planPlacement, type OwnershipRec, type PlacementInput } from '../core/placement.js';
 import type { Timing } from '../core/timing.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, NodeState } from '../core/types.js';
 import type { ClusterEvent, CoordinatorRecord, EventLevel, LogRecord, NewEvent, NodeReport, QuorumStore } from '../store/types.js';
-import type { AgentOp, ResourceSpec } from '../monitor/protocol.js';
+import { diskSectorPath, type AgentOp, type ResourceSpec } from '../monitor/protocol.js';
 import type { LocalCopy, LocalDb } from './local-db.js';
 
 /** Where resources run: the monitor client in production, a fake in the simulator. */
 export interface ResourceHost extends EventEmitter {
-  call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<{ ok: true; data?: { alive?: boolean; pid?: number } } | { ok: false; error: string; deadlock?: boolean }>;
+  call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<{ ok: true; data?: { alive?: boolean; pid?: number; warning?: string } } | { ok: false; error: string; deadlock?: boolean }>;
   ping(): void;
   fence(reason: string): void;
   /** Kill the monitor and every process group it runs, then start a new one ('crashed' follows). */
@@ -104,6 +105,8 @@ export class ClusterNode extends EventEmitter {
   private counter = 0;
   private lastBeatMs = 0;
   private lastRenewOkMs = -Infinity;
+  /** lastRenewOkMs when this node last fenced itself for want of renewals: one fence per outage. */
+  private leaseLostFencedAt = -Infinity;
   private fencing = false;
   private changeVersion = -1;
   private dirty = true;
@@ -157,6 +160,8 @@ export class ClusterNode extends EventEmitter {
       this.fencing = false;
       this.apply(fenced(this.local, this.name, typeof reason === 'string' ? reason : 'watchdog'));
     });
+    // A disk's private sector shows a newer epoch (issue 4): stop its dependents at once.
+    host.on('lost', (resource: string, reason: string) => this.apply(resourceLost(this.local, this.name, this.config, resource, reason)));
     this.beat();
     this.cancelTimers.push(this.o.clock.setInterval(() => this.beat(), this.o.timing.heartbeatIntervalMs));
     this.cancelTimers.push(this.o.clock.setInterval(() => this.kick(), this.o.timing.heartbeatIntervalMs));
@@ -388,10 +393,22 @@ export class ClusterNode extends EventEmitter {
       this.fencing = true;
       this.o.host.fence(`clusterd stalled for ${Math.round(gap)} ms`);
     }
+    // Safety rule 2: a node that cannot renew its lease (quorum store unreachable, slot lost)
+    // stops its resources itself before its self-fence deadline. Beats are one interval apart,
+    // so the last beat before the deadline fences.
+    const sinceRenewMs = now - this.lastRenewOkMs;
+    if (!this.fencing && Number.isFinite(this.lastRenewOkMs) && this.leaseLostFencedAt !== this.lastRenewOkMs &&
+        sinceRenewMs + this.o.timing.heartbeatIntervalMs >= this.o.timing.selfFenceMs && Object.keys(this.local.groups).length > 0) {
+      this.emitEvent('NODE_LEASE_LOST', 'error', `node ${this.name} could not renew its lease for ${Math.round(sinceRenewMs)} ms (self-fence deadline ${this.o.timing.selfFenceMs} ms): stopping its resources`);
+      this.leaseLostFencedAt = this.lastRenewOkMs;
+      this.fencing = true;
+      this.o.host.fence(`lease not renewed for ${Math.round(sinceRenewMs)} ms`);
+    }
     this.o.host.ping();
     const state = this.shuttingDown ? 'draining' : 'running';
     void this.o.store.renewLease(this.name, ++this.counter, state).then((r) => {
-      if (r.ok) this.lastRenewOkMs = now;
+      // A late answer for an older beat never moves the renewal time back.
+      if (r.ok) this.lastRenewOkMs = Math.max(this.lastRenewOkMs, now);
     });
   }
 
@@ -571,7 +588,7 @@ export class ClusterNode extends EventEmitter {
     for (const a of actions) {
       if (a.kind === 'event') { this.emitEvent(a.event, a.level, a.message, a.data); continue; }
       if (a.kind === 'recycle-monitor') { this.o.host.recycle(a.reason); continue; }
-      const spec: ResourceSpec = { ...a.spec, node: this.name, epoch: a.epoch };
+      const spec: ResourceSpec = { ...a.spec, node: this.name, epoch: a.epoch, ...this.diskSectorsOf(a.spec.name) };
       void this.o.host.call(a.op, spec, a.timeoutMs).then((r) => {
         const nowMs = this.o.clock.nowMs();
         this.apply(agentResult(this.local, this.name, a.id, r.ok, r.ok ? undefined : r.error, r.ok ? r.data : undefined, nowMs));
@@ -795,6 +812,45 @@ export class ClusterNode extends EventEmitter {
 
   why(group: GroupName) {
     return explain(this.placementInput(), group);
+  }
+
+  // ---- disks (issue 4) --------------------------------------------------------------------
+
+  /**
+   * Operator /maint or /extmaint on a disk. Maintenance lives in memory on the node that runs the
+   * disk (the API forwards the request there), so a restart or a move clears it.
+   */
+  setMaintenance(resource: string, req: MaintRequest): Result<void> {
+    const cfg = this.config.resources[resource];
+    if (!cfg) return fail(clusterError('RESOURCE_NOT_FOUND', `no resource '${resource}'`, 'cluster res lists them'));
+    const r = requestMaintenance(this.local, this.name, cfg, req, this.o.clock.wallMs());
+    if (!r.ok) return r;
+    this.apply(r.value);
+    this.kick();
+    return ok(undefined);
+  }
+
+  /** This node's wall clock (status views: how long a disk has been in maintenance). */
+  wallMs(): number {
+    return this.o.clock.wallMs();
+  }
+
+  /** CLUSTERD_DISK_SECTOR for a resource above disks: the private sectors of the disks it depends on, transitively. */
+  private diskSectorsOf(resource: string): { diskSectors?: string[] } {
+    const sectors: string[] = [];
+    const seen = new Set<string>();
+    const visit = (name: string): void => {
+      for (const d of this.config.resources[name]?.dependsOn ?? []) {
+        if (seen.has(d)) continue;
+        seen.add(d);
+        const dep = this.config.resources[d];
+        const sector = dep?.type === 'disk' ? diskSectorPath(dep.priv) : null;
+        if (sector !== null) sectors.push(sector);
+        visit(d);
+      }
+    };
+    visit(resource);
+    return sectors.length > 0 ? { diskSectors: sectors } : {};
   }
 }
 

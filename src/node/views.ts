@@ -1,7 +1,9 @@
 // What the API shows: status views built from one node's picture of the cluster.
 
 import { groupResources } from '../core/config.js';
-import type { GroupState, ResourceState } from '../core/types.js';
+import { runtimeOf } from '../core/local.js';
+import { maintenanceStatus } from '../core/maintenance.js';
+import type { GroupState, ResourceConfig, ResourceRuntime, ResourceState } from '../core/types.js';
 import type { GroupView, NodeView, ResourceView, StatusSnapshot } from '../api/types.js';
 import type { ClusterNode } from './node.js';
 
@@ -25,17 +27,29 @@ export function nodeViews(n: ClusterNode): NodeView[] {
 export function resourceViews(n: ClusterNode): ResourceView[] {
   const reports = n.currentReports();
   return Object.values(n.config.resources).sort((a, b) => a.name.localeCompare(b.name)).map((r) => {
-    const rec = n.ownership[r.group];
-    const owner = rec?.node ?? null;
-    const rt = owner ? reports[owner]?.groups[r.group]?.resources[r.name] : undefined;
-    const state: ResourceState = rt?.state ?? 'Offline';
-    const v: ResourceView = {
-      name: r.name, group: r.group, type: r.type, node: owner, state, status: state, desired: r.desired,
-      dependsOn: r.dependsOn, props: r.props, priv: r.priv, restarts: rt?.restarts ?? 0,
-    };
-    if (rt?.error) v.error = rt.error;
-    return v;
+    const owner = n.ownership[r.group]?.node ?? null;
+    return resourceView(r, owner, owner ? reports[owner]?.groups[r.group]?.resources[r.name] : undefined);
   });
+}
+
+function resourceView(r: ResourceConfig, owner: string | null, rt: ResourceRuntime | undefined): ResourceView {
+  const state: ResourceState = rt?.state ?? 'Offline';
+  const v: ResourceView = {
+    name: r.name, group: r.group, type: r.type, node: owner, state, status: maintenanceStatus(state, rt?.maintenance), desired: r.desired,
+    dependsOn: r.dependsOn, props: r.props, priv: r.priv, restarts: rt?.restarts ?? 0,
+  };
+  if (rt?.error) v.error = rt.error;
+  if (rt?.maintenance) v.maintenance = rt.maintenance;
+  return v;
+}
+
+/** A resource as this node runs it right now (its own runtime, not its last published report): answers to operations done here. */
+export function localResourceView(n: ClusterNode, name: string): ResourceView | undefined {
+  const r = n.config.resources[name];
+  if (!r) return undefined;
+  const lr = n.local.groups[r.group]?.resources[name];
+  if (!lr) return resourceViews(n).find((v) => v.name === name);
+  return resourceView(r, n.name, runtimeOf(lr));
 }
 
 export function groupViews(n: ClusterNode, resources: ResourceView[] = resourceViews(n)): GroupView[] {
@@ -61,6 +75,13 @@ export function statusSnapshot(n: ClusterNode): StatusSnapshot {
   if (!n.coordinator.node) warnings.push('no coordinator is elected: groups cannot move until one is');
   for (const nv of nodes) if (nv.state === 'Down') warnings.push(`node ${nv.name} is Down`);
   for (const g of groups) if (g.state === 'Failed') warnings.push(`group ${g.name} is Failed: cluster why ${g.name}`);
+  for (const r of resources) {
+    if (!r.maintenance) continue;
+    const mins = Math.max(0, Math.floor((n.wallMs() - r.maintenance.sinceWallMs) / 60_000));
+    const how = r.maintenance.mode === 'extended' ? 'extended maintenance (dismounted, no health or device checks)' : 'maintenance mode (health checks suppressed)';
+    const clear = r.maintenance.mode === 'extended' ? `/extmaint:0 then /maint:off` : '/maint:off';
+    warnings.push(`disk ${r.name} on ${r.node} has been in ${how} for ${mins} min: failures are ignored until cleared: cluster res "${r.name}" ${clear}`);
+  }
   if (n.eventsDropped > 0) warnings.push(`${n.eventsDropped} events were dropped (event queue full)`);
   return {
     cluster: n.config.name, node: n.name, coordinator: n.coordinator.node, term: n.coordinator.term,

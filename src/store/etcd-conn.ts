@@ -14,16 +14,10 @@
 //   stays on an endpoint that answers until that one fails.
 // - close() cancels the watch and closes every channel, so the process can exit.
 
-import fs from 'node:fs';
-import { Etcd3, type IOptions, type IRangeResponse, type IRangeRequest, type ITxnRequest, type ITxnResponse, type Watcher } from 'etcd3';
+export { EtcdRejected, EtcdUnavailable, etcdSecurityFromEnv, parseEtcdEndpoints, type EtcdTls } from './etcd-config.js';
 
-export interface EtcdTls {
-  /** PEM bytes of the CA that signed the etcd servers' certificates. */
-  ca?: Buffer;
-  /** PEM bytes of this client's certificate and key (etcd --client-cert-auth). */
-  cert?: Buffer;
-  key?: Buffer;
-}
+import { EtcdRejected, EtcdUnavailable, type EtcdTls } from './etcd-config.js';
+import { Etcd3, type IOptions, type IRangeResponse, type IRangeRequest, type ITxnRequest, type ITxnResponse, type Watcher } from 'etcd3';
 
 export interface EtcdConnOptions {
   endpoints: string[];
@@ -31,56 +25,6 @@ export interface EtcdConnOptions {
   callTimeoutMs: number;
   tls?: EtcdTls;
   auth?: { username: string; password: string };
-}
-
-/** The call did not complete within its budget, or no endpoint answered: its outcome is unknown. */
-export class EtcdUnavailable extends Error {
-  override readonly name = 'EtcdUnavailable';
-}
-
-/** etcd answered and refused the request for a reason retrying will not cure. */
-export class EtcdRejected extends Error {
-  override readonly name = 'EtcdRejected';
-  constructor(message: string, readonly kind: 'space' | 'auth' | 'too-large' | 'other') {
-    super(message);
-  }
-}
-
-/**
- * Environment settings for TLS and authentication, read once when a store is made:
- * CLUSTERD_ETCD_CA, CLUSTERD_ETCD_CERT, CLUSTERD_ETCD_KEY (PEM file paths) and
- * CLUSTERD_ETCD_USER, CLUSTERD_ETCD_PASSWORD (or CLUSTERD_ETCD_PASSWORD_FILE).
- */
-export function etcdSecurityFromEnv(env: NodeJS.ProcessEnv = process.env): { tls?: EtcdTls; auth?: { username: string; password: string } } {
-  const out: { tls?: EtcdTls; auth?: { username: string; password: string } } = {};
-  const file = (name: string): Buffer | undefined => {
-    const p = env[name];
-    if (p === undefined || p === '') return undefined;
-    try {
-      return fs.readFileSync(p);
-    } catch (err) {
-      throw new EtcdRejected(`${name}=${p} cannot be read: ${(err as Error).message}`, 'auth');
-    }
-  };
-  const ca = file('CLUSTERD_ETCD_CA');
-  const cert = file('CLUSTERD_ETCD_CERT');
-  const key = file('CLUSTERD_ETCD_KEY');
-  if ((cert === undefined) !== (key === undefined)) {
-    throw new EtcdRejected('CLUSTERD_ETCD_CERT and CLUSTERD_ETCD_KEY go together: set both or neither', 'auth');
-  }
-  if (ca || cert) {
-    out.tls = {};
-    if (ca) out.tls.ca = ca;
-    if (cert && key) { out.tls.cert = cert; out.tls.key = key; }
-  }
-  const username = env.CLUSTERD_ETCD_USER;
-  let password = env.CLUSTERD_ETCD_PASSWORD;
-  if (password === undefined && env.CLUSTERD_ETCD_PASSWORD_FILE) {
-    password = file('CLUSTERD_ETCD_PASSWORD_FILE')?.toString('utf8').replace(/\r?\n$/, '');
-  }
-  if (username) out.auth = { username, password: password ?? '' };
-  else if (password !== undefined) throw new EtcdRejected('CLUSTERD_ETCD_PASSWORD is set but CLUSTERD_ETCD_USER is not', 'auth');
-  return out;
 }
 
 /** Error classes of the etcd3 client (its errors lose the gRPC code but keep the class name). */
@@ -272,6 +216,8 @@ export class EtcdConn {
       // After a reconnection events may have been missed: wake the subscriber to re-read.
       watcher.on('connected', () => w.cb());
       watcher.on('error', () => undefined);
+      // Writes made before the watch was in place are not replayed: wake the subscriber once.
+      w.cb();
     }, () => {
       // The endpoint did not accept the watch: the subscriber polls meanwhile; try again later.
       if (this.watch === w && w.gen === gen && !this.closed) {

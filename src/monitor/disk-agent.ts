@@ -1,0 +1,614 @@
+// The `disk` resource type (WSFC's Physical Disk): a directory on shared storage (`path`), or a
+// block device with a filesystem, mounted on online and unmounted on offline (`device`, `fstype`,
+// `mountPoint`, optional `mountOptions`). `minFreeMb` (default 64) is the free-space warning
+// threshold of IsAlive.
+//
+// The private sector (seed 004's "sector 12"): a fixed 512-byte file at the disk's root,
+// `.clusterd-sector`, holding the owner node, the group's epoch, a counter and a CRC-32C. It is
+// written with fdatasync and read back:
+//   - online: if the sector shows a newer epoch, the disk belongs to another node: refuse. If it
+//     was not released cleanly, watch it for `sectorWatchMs` (more than one device-check interval):
+//     if its counter moves, another node still writes it: refuse. Then claim it (our node, epoch).
+//   - every `deviceCheckIntervalMs` (fixed) while online and not in extended maintenance: read it
+//     (a newer epoch there means the disk was taken over: stop writing to it and report `lost` at
+//     once, so that clusterd kills the dependents), write it with counter + 1, read it back.
+//   - offline: a last write with state `released`, so that the next owner need not wait.
+// The reservation itself is the group's ownership record in the quorum store (group, node, epoch,
+// written by the coordinator), renewed by the node's lease; the sector is the on-disk witness of it.
+//
+// LooksAlive: the device-check flag (the last check failed, or a check hangs). IsAlive: list the
+// root, write, read back and delete a probe file, warn below the free-space threshold.
+
+import { execFile, spawnSync } from 'node:child_process';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, readFile, realpath, stat, statfs, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { crc32c } from '../core/crc32c.js';
+import type { PrivProps } from '../core/types.js';
+import { diskSectorFile, type ResourceSpec } from './protocol.js';
+import type { AgentContext, AgentEvents, ResourceAgent } from './agent.js';
+
+/**
+ * Device-level checks run this often while a disk is online: fixed, as in the article, because
+ * the takeover wait below depends on it. Not a resource property.
+ */
+export const deviceCheckIntervalMs = 3_000;
+/**
+ * How long an online watches a private sector that was not released before it takes the disk:
+ * one device-check interval plus 1 s for a loaded owner's timer lag. A live owner's counter moves
+ * within it. This is the bound of the wait: online never waits longer for the sector.
+ */
+export const sectorWatchMs = deviceCheckIntervalMs + 1_000;
+/** Reads during the watch: a moving counter is seen soon after it moves. */
+const sectorPollMs = 200;
+export const sectorBytes = 512;
+const sectorMagic = 'CLUSTERD-SECTOR 1\n';
+/** Offset of the 8 hex digits of the CRC-32C (over every byte before it); a newline ends the sector. */
+const crcOffset = sectorBytes - 9;
+/** A device check that has not finished after this long is a device failure: storage that hangs. */
+const checkHungMs = 2 * deviceCheckIntervalMs;
+const minFreeMbDefault = 64;
+/**
+ * An unmount that finds the mount busy retries this long, then detaches it lazily (offline, with a
+ * warning) or fails (entering extended maintenance). The dependents are confirmed stopped before
+ * a disk goes offline, so only a process outside the cluster can still hold it.
+ */
+const umountBusyMs = 2_000;
+/** terminate: the dependents were just killed; wait less for them to let go of the mount. */
+const umountBusyTerminateMs = 1_000;
+const umountRetryMs = 100;
+/** Bound on one mount or umount command. */
+const commandTimeoutMs = 60_000;
+
+export interface SectorRecord {
+  node: string;
+  group: string;
+  resource: string;
+  epoch: number;
+  counter: number;
+  state: 'online' | 'released';
+}
+
+type Sector =
+  | { kind: 'absent' }
+  | { kind: 'bad'; raw: Buffer; why: string }
+  | { kind: 'ok'; raw: Buffer; rec: SectorRecord };
+
+export function encodeSector(rec: SectorRecord): Buffer {
+  const body = sectorMagic + JSON.stringify(rec) + '\n';
+  if (Buffer.byteLength(body) > crcOffset) throw new Error(`private sector record of '${rec.resource}' does not fit in ${sectorBytes} bytes`);
+  const buf = Buffer.alloc(sectorBytes, 0x20);
+  buf.write(body, 0, 'utf8');
+  buf.write(crc32c(buf.subarray(0, crcOffset)).toString(16).padStart(8, '0'), crcOffset, 'latin1');
+  buf[sectorBytes - 1] = 0x0a;
+  return buf;
+}
+
+export function decodeSector(raw: Buffer): Sector {
+  if (raw.length !== sectorBytes) return { kind: 'bad', raw, why: `${raw.length} bytes instead of ${sectorBytes} (torn or foreign)` };
+  if (raw.subarray(0, sectorMagic.length).toString('latin1') !== sectorMagic) return { kind: 'bad', raw, why: 'not a clusterd private sector' };
+  const crc = crc32c(raw.subarray(0, crcOffset)).toString(16).padStart(8, '0');
+  if (raw.subarray(crcOffset, crcOffset + 8).toString('latin1') !== crc) return { kind: 'bad', raw, why: 'checksum mismatch (torn write or corruption)' };
+  const line = raw.subarray(sectorMagic.length, crcOffset).toString('utf8');
+  try {
+    const rec = JSON.parse(line.slice(0, line.indexOf('\n'))) as SectorRecord;
+    if (typeof rec.node !== 'string' || !Number.isSafeInteger(rec.epoch) || !Number.isSafeInteger(rec.counter)) throw new Error('fields');
+    return { kind: 'ok', raw, rec };
+  } catch {
+    return { kind: 'bad', raw, why: 'unreadable record' };
+  }
+}
+
+export async function readSector(file: string): Promise<Sector> {
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
+    throw err;
+  }
+  try {
+    const buf = Buffer.alloc(sectorBytes);
+    const { bytesRead } = await fh.read(buf, 0, sectorBytes, 0);
+    return decodeSector(buf.subarray(0, bytesRead));
+  } finally {
+    await fh.close();
+  }
+}
+
+/** One write of the whole sector in place (never truncated first), fdatasync, then read it back through a new open. */
+async function writeSector(file: string, rec: SectorRecord): Promise<{ written: Buffer; back: Sector }> {
+  const written = encodeSector(rec);
+  const fh = await open(file, constants.O_RDWR | constants.O_CREAT, 0o644);
+  try {
+    await fh.write(written, 0, sectorBytes, 0);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  return { written, back: await readSector(file) };
+}
+
+const sameSector = (a: Sector, b: Sector): boolean =>
+  a.kind === 'absent' ? b.kind === 'absent' : b.kind !== 'absent' && a.raw.equals(b.raw);
+
+interface DiskPriv {
+  /** The directory checked and written: `path`, or the mount point. */
+  root: string;
+  device: { device: string; fstype: string; mountPoint: string; options: string | undefined } | undefined;
+  minFreeBytes: number;
+}
+
+/** What the agent knows of one disk it holds. */
+interface Disk {
+  name: string;
+  group: string;
+  node: string;
+  epoch: number;
+  priv: DiskPriv;
+  sector: string;
+  counter: number;
+  /** Device checks should run (online, not in extended maintenance, not lost). */
+  checking: boolean;
+  timer: NodeJS.Timeout | undefined;
+  nextCheckAtMs: number;
+  /** Sector I/O in order: device checks, claims and releases never overlap. */
+  io: Promise<void>;
+  checkStartedMs: number | null;
+  /** Why the last device check failed; null after a good one. */
+  deviceFailed: string | null;
+  /** The sector showed a newer epoch: never write it again. */
+  lost: boolean;
+  /** Extended maintenance: dismounted internally, no device checks. */
+  extended: boolean;
+  /** Device mode: mounted by this agent (or adopted). */
+  mounted: boolean;
+  lowSpace: boolean;
+  /** The last foreign sector content warned about, so that a stale writer is reported once. */
+  lastForeign: string | null;
+}
+
+export class DiskAgent implements ResourceAgent {
+  private readonly disks = new Map<string, Disk>();
+  private readonly warnings = new Map<string, string[]>();
+  /** Disks killAll stopped whose private sector releaseAll still has to mark released. */
+  private toRelease: Disk[] = [];
+  /** Counts killAll calls: an online that straddles one must not start checking. */
+  private fences = 0;
+
+  constructor(private readonly events: AgentEvents) {}
+
+  async online(spec: ResourceSpec, ctx: AgentContext): Promise<{ pid?: number }> {
+    const priv = parsePriv(spec.name, spec.priv);
+    const held = this.disks.get(spec.name);
+    if (held !== undefined) {
+      if (held.epoch === spec.epoch && held.checking) return {}; // idempotent
+      throw new Error(`disk '${spec.name}' is still held by this node (epoch ${held.epoch}${held.extended ? ', extended maintenance' : ''}${held.lost ? ', taken over' : ''}): take it offline first`);
+    }
+    const d: Disk = {
+      name: spec.name, group: spec.group, node: spec.node, epoch: spec.epoch, priv, sector: path.join(priv.root, diskSectorFile), counter: 0,
+      checking: false, timer: undefined, nextCheckAtMs: 0, io: Promise.resolve(), checkStartedMs: null, deviceFailed: null,
+      lost: false, extended: false, mounted: false, lowSpace: false, lastForeign: null,
+    };
+    this.disks.set(spec.name, d);
+    const fences = this.fences;
+    try {
+      if (priv.device !== undefined) await this.mount(d, ctx.signal);
+      await checkRoot(spec.name, priv.root);
+      await this.serial(d, () => this.claim(d, ctx.signal));
+      if (fences !== this.fences || this.disks.get(spec.name) !== d) throw new Error(`disk '${spec.name}': every resource was stopped (fenced) while it was coming online`);
+      this.startChecks(d);
+      return {};
+    } catch (err) {
+      if (this.disks.get(spec.name) === d) this.disks.delete(spec.name);
+      if (d.mounted) await this.unmount(d, AbortSignal.timeout(commandTimeoutMs), umountBusyTerminateMs).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  offline(spec: ResourceSpec, ctx: AgentContext): Promise<void> {
+    return this.stop(spec, ctx, umountBusyMs);
+  }
+
+  terminate(spec: ResourceSpec, ctx: AgentContext): Promise<void> {
+    return this.stop(spec, ctx, umountBusyTerminateMs);
+  }
+
+  async looksAlive(spec: ResourceSpec): Promise<boolean> {
+    const d = this.held(spec);
+    if (d.extended) return true;
+    if (d.lost) throw new Error(`disk '${d.name}' was taken over by another node`);
+    if (d.checkStartedMs !== null && performance.now() - d.checkStartedMs > checkHungMs) {
+      throw new Error(`disk '${d.name}': a device check has not finished for ${Math.round(performance.now() - d.checkStartedMs)} ms: the storage does not answer`);
+    }
+    if (d.deviceFailed !== null) throw new Error(`disk '${d.name}': ${d.deviceFailed}`);
+    return true;
+  }
+
+  async isAlive(spec: ResourceSpec): Promise<boolean> {
+    const d = this.held(spec);
+    if (d.extended) return true;
+    if (d.lost) throw new Error(`disk '${d.name}' was taken over by another node`);
+    const root = d.priv.root;
+    await readdir(root).catch((err: Error) => { throw new Error(`disk '${d.name}': cannot list ${root}: ${err.message}`); });
+    const probe = path.join(root, `.clusterd-probe-${d.node.replace(/[^A-Za-z0-9._-]/g, '_')}`);
+    const bytes = randomBytes(64);
+    try {
+      const fh = await open(probe, 'w');
+      try {
+        await fh.write(bytes, 0, bytes.length, 0);
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      const back = await readFile(probe);
+      if (!back.equals(bytes)) throw new Error('the probe file read back differs from what was written');
+      await unlink(probe);
+    } catch (err) {
+      throw new Error(`disk '${d.name}': probe file ${probe}: ${(err as Error).message}`);
+    }
+    const fs = await statfs(root);
+    const free = fs.bavail * fs.bsize;
+    const mb = (n: number): string => `${Math.floor(n / 1024 / 1024)} MiB`;
+    if (free < d.priv.minFreeBytes && !d.lowSpace) this.warn(d.name, `only ${mb(free)} free on ${root} (below the warning threshold of ${mb(d.priv.minFreeBytes)}, private property minFreeMb)`);
+    else if (free >= d.priv.minFreeBytes && d.lowSpace) this.warn(d.name, `free space on ${root} is back above ${mb(d.priv.minFreeBytes)} (${mb(free)} free)`);
+    d.lowSpace = free < d.priv.minFreeBytes;
+    return true;
+  }
+
+  /** Extended maintenance: stop the device checks, dismount internally. Still Online to everything above. */
+  async maintOffline(spec: ResourceSpec, ctx: AgentContext): Promise<void> {
+    const d = this.held(spec);
+    if (d.lost) throw new Error(`disk '${d.name}' was taken over by another node`);
+    if (d.extended) return;
+    await this.stopChecks(d);
+    if (d.mounted) {
+      try {
+        await this.unmount(d, ctx.signal, umountBusyMs, false);
+      } catch (err) {
+        this.startChecks(d); // still mounted: back to normal device checks
+        throw err;
+      }
+    }
+    d.extended = true;
+  }
+
+  /** Leave extended maintenance: remount, check the sector is still ours, write it, resume the checks. */
+  async maintOnline(spec: ResourceSpec, ctx: AgentContext): Promise<void> {
+    const d = this.held(spec);
+    if (!d.extended) return;
+    if (d.priv.device !== undefined && !d.mounted) await this.mount(d, ctx.signal);
+    await checkRoot(d.name, d.priv.root);
+    await this.serial(d, async () => {
+      const cur = await readSector(d.sector);
+      if (cur.kind === 'ok' && cur.rec.epoch > d.epoch) {
+        this.lose(d, cur.rec);
+        throw new Error(takenOver(d, cur.rec));
+      }
+      d.counter = Math.max(d.counter, cur.kind === 'ok' ? cur.rec.counter : 0) + 1;
+      await this.writeVerified(d, 'online');
+    });
+    d.extended = false;
+    d.deviceFailed = null;
+    this.startChecks(d);
+  }
+
+  takeWarning(resource: string): string | undefined {
+    const list = this.warnings.get(resource);
+    this.warnings.delete(resource);
+    return list === undefined ? undefined : list.join('; ');
+  }
+
+  killAll(): string[] {
+    this.fences += 1;
+    const names = [...this.disks.keys()];
+    for (const d of this.disks.values()) {
+      // Only a disk this node had claimed and was checking (not one half online, possibly still
+      // another node's): a directory is released after the fact; a device is unmounted below and
+      // keeps its sector as it was.
+      if (d.checking && d.priv.device === undefined && !d.lost && !d.extended) this.toRelease.push(d);
+      d.checking = false;
+      clearTimeout(d.timer);
+      // Synchronous on purpose (the monitor may be on its way out): the dependents were killed
+      // just before; whatever still holds the mount is detached from it.
+      if (d.mounted && d.priv.device !== undefined) {
+        spawnSync('umount', ['-l', d.priv.device.mountPoint], { timeout: 2_000, stdio: 'ignore' });
+        d.mounted = false;
+      }
+    }
+    this.disks.clear();
+    return names;
+  }
+
+  /**
+   * After killAll: every resource of this node is stopped (its processes were sent SIGKILL before
+   * this runs), so its directory disks are marked released and the next owner need not watch
+   * them. A monitor that cannot run this (frozen with its node) leaves them unreleased: the next
+   * owner then watches the sector (sectorWatchMs) before taking the disk.
+   */
+  async releaseAll(): Promise<void> {
+    const list = this.toRelease;
+    this.toRelease = [];
+    await Promise.all(list.map((d) => this.serial(d, async () => {
+      d.counter += 1;
+      await writeSector(d.sector, this.record(d, 'released'));
+    }).catch(() => undefined)));
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private held(spec: ResourceSpec): Disk {
+    const d = this.disks.get(spec.name);
+    if (d === undefined) throw new Error(`disk '${spec.name}' is not online on this node`);
+    return d;
+  }
+
+  private warn(resource: string, text: string): void {
+    const list = this.warnings.get(resource) ?? [];
+    if (list.length < 10) list.push(text); // bounded: an agent that warns forever must not grow
+    this.warnings.set(resource, list);
+  }
+
+  private serial<T>(d: Disk, fn: () => Promise<T>): Promise<T> {
+    const p = d.io.then(fn, fn);
+    d.io = p.then(() => undefined, () => undefined);
+    return p;
+  }
+
+  private record(d: Disk, state: SectorRecord['state']): SectorRecord {
+    return { node: d.node, group: d.group, resource: d.name, epoch: d.epoch, counter: d.counter, state };
+  }
+
+  private async writeVerified(d: Disk, state: SectorRecord['state']): Promise<Sector> {
+    const { written, back } = await writeSector(d.sector, this.record(d, state));
+    if (back.kind !== 'ok' || !back.raw.equals(written)) {
+      throw new Error(`disk '${d.name}': private sector ${d.sector} read back differs from what was written${back.kind === 'bad' ? ` (${back.why})` : back.kind === 'ok' ? ` (it shows node ${back.rec.node}, epoch ${back.rec.epoch})` : ''}`);
+    }
+    return back;
+  }
+
+  /** Online: refuse a disk another node owns or still writes, then write our record. */
+  private async claim(d: Disk, signal: AbortSignal): Promise<void> {
+    const first = await readSector(d.sector);
+    if (first.kind === 'ok' && first.rec.epoch > d.epoch) throw new Error(takenOver(d, first.rec));
+    if (first.kind === 'bad' || (first.kind === 'ok' && first.rec.state !== 'released')) {
+      const note = await this.watch(d, first, signal);
+      this.warn(d.name, note);
+    }
+    d.counter = (first.kind === 'ok' ? first.rec.counter : 0) + 1;
+    await this.writeVerified(d, 'online');
+  }
+
+  /** The sector was not released: if its counter moves within the watch, someone still writes it. */
+  private async watch(d: Disk, first: Sector, signal: AbortSignal): Promise<string> {
+    const who = first.kind === 'ok' ? `node ${first.rec.node} (epoch ${first.rec.epoch}, counter ${first.rec.counter})` : `an unreadable record (${first.kind === 'bad' ? first.why : ''})`;
+    const started = performance.now();
+    while (performance.now() - started < sectorWatchMs) {
+      try {
+        await sleep(sectorPollMs, undefined, { signal });
+      } catch {
+        throw new Error(`disk '${d.name}': the online timed out while watching its private sector ${d.sector}, last written by ${who}`);
+      }
+      const cur = await readSector(d.sector);
+      if (sameSector(cur, first)) continue;
+      if (cur.kind === 'ok' && cur.rec.epoch > d.epoch) throw new Error(takenOver(d, cur.rec));
+      if (cur.kind === 'ok' && cur.rec.state === 'released') return `private sector of disk '${d.name}' was released by node ${cur.rec.node} while this node watched it`;
+      const now = cur.kind === 'ok' ? `node ${cur.rec.node} (epoch ${cur.rec.epoch}, counter ${cur.rec.counter})` : 'an unreadable record';
+      throw new Error(`disk '${d.name}' is still in use: its private sector ${d.sector} moved within ${Math.round(performance.now() - started)} ms (from ${who} to ${now}); another node still writes it, so this node (${d.node}, epoch ${d.epoch}) does not take it`);
+    }
+    return `private sector of disk '${d.name}' was last written by ${who} without a release; it did not move for ${sectorWatchMs} ms, so ${d.node} took the disk (epoch ${d.epoch})`;
+  }
+
+  private startChecks(d: Disk): void {
+    d.checking = true;
+    d.nextCheckAtMs = performance.now() + deviceCheckIntervalMs;
+    this.schedule(d);
+  }
+
+  /** Fixed rate: a slow check does not push the next one back, so the counter moves every interval. */
+  private schedule(d: Disk): void {
+    clearTimeout(d.timer);
+    d.timer = setTimeout(() => {
+      d.timer = undefined;
+      if (!d.checking) return;
+      d.nextCheckAtMs += deviceCheckIntervalMs;
+      void this.serial(d, () => this.deviceCheck(d)).finally(() => {
+        if (d.checking && this.disks.get(d.name) === d) this.schedule(d);
+      });
+    }, Math.max(0, d.nextCheckAtMs - performance.now()));
+  }
+
+  private async stopChecks(d: Disk): Promise<void> {
+    d.checking = false;
+    clearTimeout(d.timer);
+    d.timer = undefined;
+    await d.io;
+  }
+
+  /** Read (a newer epoch: lost), write counter + 1, read back. */
+  private async deviceCheck(d: Disk): Promise<void> {
+    if (!d.checking) return;
+    d.checkStartedMs = performance.now();
+    try {
+      const before = await readSector(d.sector);
+      if (before.kind === 'ok' && before.rec.epoch > d.epoch) return this.lose(d, before.rec);
+      const ours = before.kind === 'ok' && before.rec.node === d.node && before.rec.epoch === d.epoch && before.rec.counter === d.counter;
+      if (!ours) {
+        const text = before.kind === 'ok' ? `node ${before.rec.node}, epoch ${before.rec.epoch}, counter ${before.rec.counter}` : before.kind === 'bad' ? before.why : 'the file is gone';
+        if (text !== d.lastForeign) this.warn(d.name, `private sector ${d.sector} was changed by someone else (${text}; this node wrote epoch ${d.epoch}, counter ${d.counter}): rewriting it`);
+        d.lastForeign = text;
+      }
+      if (!d.checking) return; // stopped (fence, offline) while reading: no more writes
+      d.counter += 1;
+      const { written, back } = await writeSector(d.sector, this.record(d, 'online'));
+      if (back.kind === 'ok' && back.rec.epoch > d.epoch) return this.lose(d, back.rec);
+      d.deviceFailed = back.kind === 'ok' && back.raw.equals(written) ? null : `private sector ${d.sector} read back differs from what was written`;
+    } catch (err) {
+      d.deviceFailed = `private sector ${d.sector}: ${(err as Error).message}`;
+    } finally {
+      d.checkStartedMs = null;
+    }
+  }
+
+  private lose(d: Disk, rec: SectorRecord): void {
+    if (d.lost) return;
+    d.lost = true;
+    d.checking = false;
+    clearTimeout(d.timer);
+    this.events.lost?.(d.name, takenOver(d, rec));
+  }
+
+  /** Offline and terminate: stop checking, release the sector (unless it is not ours any more), unmount. */
+  private async stop(spec: ResourceSpec, ctx: AgentContext, busyMs: number): Promise<void> {
+    const d = this.disks.get(spec.name);
+    if (d === undefined) return this.unmountLeftover(spec, ctx, busyMs);
+    await this.stopChecks(d);
+    if (!d.lost && !d.extended && (d.priv.device === undefined || d.mounted)) {
+      await this.serial(d, async () => {
+        d.counter += 1;
+        await this.writeVerified(d, 'released');
+      }).catch((err: Error) => this.warn(d.name, `could not mark the private sector released (the next owner will watch it first): ${err.message}`));
+    }
+    if (d.mounted) await this.unmount(d, ctx.signal, busyMs);
+    if (this.disks.get(spec.name) === d) this.disks.delete(spec.name);
+  }
+
+  /** A disk this monitor does not hold may still be mounted by an earlier monitor (killed): unmount it. */
+  private async unmountLeftover(spec: ResourceSpec, ctx: AgentContext, busyMs: number): Promise<void> {
+    let priv: DiskPriv;
+    try {
+      priv = parsePriv(spec.name, spec.priv);
+    } catch {
+      return;
+    }
+    if (priv.device === undefined || !(await mountedHere(priv.device.mountPoint, priv.device.device))) return;
+    const d = { name: spec.name, priv, mounted: true } as Disk;
+    await this.unmount(d, ctx.signal, busyMs);
+  }
+
+  private async mount(d: Disk, signal: AbortSignal): Promise<void> {
+    const dev = d.priv.device!;
+    await mkdir(dev.mountPoint, { recursive: true });
+    const there = await mountSource(dev.mountPoint);
+    if (there !== null) {
+      if (await sameDevice(there, dev.device)) {
+        d.mounted = true;
+        this.warn(d.name, `${dev.device} was mounted on ${dev.mountPoint} already (left by an earlier resource monitor): using that mount`);
+        return;
+      }
+      throw new Error(`disk '${d.name}': mount point ${dev.mountPoint} is in use (${there} is mounted there)`);
+    }
+    await run('mount', ['-t', dev.fstype, ...(dev.options ? ['-o', dev.options] : []), dev.device, dev.mountPoint], signal)
+      .catch((err: Error) => { throw new Error(`disk '${d.name}': cannot mount ${dev.device} (${dev.fstype}) on ${dev.mountPoint}: ${err.message}`); });
+    d.mounted = true;
+  }
+
+  /** Unmount, retrying while busy for `busyMs`; then detach lazily (with a warning), or fail if `lazy` is false. */
+  private async unmount(d: Disk, signal: AbortSignal, busyMs: number, lazy = true): Promise<void> {
+    const mp = d.priv.device!.mountPoint;
+    const until = performance.now() + busyMs;
+    for (;;) {
+      try {
+        await run('umount', [mp], signal);
+        d.mounted = false;
+        return;
+      } catch (err) {
+        if ((await mountSource(mp)) === null) { d.mounted = false; return; }
+        const busy = /busy/i.test((err as Error).message);
+        if (!busy || performance.now() >= until || signal.aborted) {
+          if (lazy && busy) {
+            await run('umount', ['-l', mp], AbortSignal.timeout(commandTimeoutMs));
+            d.mounted = false;
+            this.warn(d.name, `${mp} was still busy after ${busyMs} ms: detached lazily (a process outside the cluster holds it)`);
+            return;
+          }
+          throw new Error(`disk '${d.name}': cannot unmount ${mp}: ${(err as Error).message}`);
+        }
+        await sleep(umountRetryMs);
+      }
+    }
+  }
+}
+
+function takenOver(d: Disk, rec: SectorRecord): string {
+  return `disk '${d.name}': its private sector ${d.sector} carries epoch ${rec.epoch} written by node ${rec.node}, newer than this node's epoch ${d.epoch}: another node has taken the disk`;
+}
+
+async function checkRoot(name: string, root: string): Promise<void> {
+  const st = await stat(root).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`disk '${name}': ${root} is not reachable (${err.code ?? err.message}): is the shared storage there?`);
+  });
+  if (!st.isDirectory()) throw new Error(`disk '${name}': ${root} is not a directory`);
+}
+
+function run(cmd: string, args: string[], signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { signal, timeout: commandTimeoutMs }, (err, _stdout, stderr) => {
+      if (err === null) resolve();
+      else reject(new Error(`${cmd} ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
+    });
+  });
+}
+
+/** The source mounted on `mountPoint` (the topmost mount), from /proc/self/mountinfo; null if nothing is. */
+async function mountSource(mountPoint: string): Promise<string | null> {
+  const target = await realpath(mountPoint).catch(() => path.resolve(mountPoint));
+  const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  let source: string | null = null;
+  for (const line of info.split('\n')) {
+    const [left, right] = line.split(' - ');
+    if (left === undefined || right === undefined) continue;
+    const mp = left.split(' ')[4];
+    if (mp === undefined || unescapeMount(mp) !== target) continue;
+    source = unescapeMount(right.split(' ')[1] ?? '');
+  }
+  return source;
+}
+
+async function mountedHere(mountPoint: string, device: string): Promise<boolean> {
+  const there = await mountSource(mountPoint);
+  return there !== null && (await sameDevice(there, device));
+}
+
+const unescapeMount = (s: string): string => s.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+
+async function sameDevice(a: string, b: string): Promise<boolean> {
+  const [ra, rb] = await Promise.all([realpath(a).catch(() => a), realpath(b).catch(() => b)]);
+  if (ra === rb) return true;
+  const [sa, sb] = await Promise.all([stat(ra).catch(() => null), stat(rb).catch(() => null)]);
+  return sa !== null && sb !== null && sa.isBlockDevice() && sb.isBlockDevice() && sa.rdev === sb.rdev;
+}
+
+function parsePriv(name: string, priv: PrivProps): DiskPriv {
+  const bad = (key: string, rule: string): Error => new Error(`resource '${name}': private property '${key}' ${rule}`);
+  const str = (key: string): string | undefined => {
+    const v = priv[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v === '') throw bad(key, 'must be a non-empty string');
+    return v;
+  };
+  const abs = (key: string, v: string): string => {
+    if (!path.isAbsolute(v)) throw bad(key, `must be an absolute path, not '${v}'`);
+    return path.resolve(v);
+  };
+  const dir = str('path');
+  const device = str('device');
+  const minFreeMb = priv.minFreeMb ?? minFreeMbDefault;
+  if (typeof minFreeMb !== 'number' || !(minFreeMb >= 0)) throw bad('minFreeMb', 'must be a number of MiB, 0 or more');
+  const minFreeBytes = minFreeMb * 1024 * 1024;
+  if (dir !== undefined && device !== undefined) {
+    throw new Error(`resource '${name}': give 'path' (a directory on shared storage) or 'device' + 'fstype' + 'mountPoint', not both`);
+  }
+  if (dir !== undefined) return { root: abs('path', dir), device: undefined, minFreeBytes };
+  if (device === undefined) {
+    throw new Error(`resource '${name}': private property 'path' (a directory on shared storage) or 'device' + 'fstype' + 'mountPoint' (a block device) is required`);
+  }
+  const fstype = str('fstype');
+  if (fstype === undefined) throw bad('fstype', 'is required with device (for example ext4)');
+  const mp = str('mountPoint');
+  if (mp === undefined) throw bad('mountPoint', 'is required with device (an absolute directory)');
+  const mountPoint = abs('mountPoint', mp);
+  return { root: mountPoint, device: { device: abs('device', device), fstype, mountPoint, options: str('mountOptions') }, minFreeBytes };
+}
