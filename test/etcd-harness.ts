@@ -156,7 +156,8 @@ export class EtcdCluster {
       '--listen-peer-urls', m.peerUrl, '--initial-advertise-peer-urls', m.peerUrl,
       '--initial-cluster', cluster, '--initial-cluster-token', this.token, '--initial-cluster-state', state,
       '--heartbeat-interval', String(this.heartbeatMs), '--election-timeout', String(this.electionMs),
-      '--logger', 'zap', '--log-level', 'warn',
+      // Pre-vote: a member cut off and healed must not force a leader election on the others (a long one would fence every node).
+      '--pre-vote=true', '--logger', 'zap', '--log-level', 'warn',
       ...(this.tls ? ['--cert-file', this.tls.cert, '--key-file', this.tls.key, '--trusted-ca-file', this.tls.ca, '--client-cert-auth'] : []),
     ];
     const cmd = m.netns ? 'ip' : this.bin;

@@ -353,7 +353,7 @@ describe('resource monitor', () => {
     chmodSync(dir, 0o777);
     const envFile = path.join(dir, 'env.json');
     await online(client, resource('as-nobody', ['--write-env', envFile], { user: 'nobody' }));
-    await waitFor('the resource wrote its environment', () => existsSync(envFile));
+    await waitFor('the resource wrote its environment', () => existsSync(envFile), 10_000); // id -u and a setuid spawn: slow on a loaded host
     const seen = JSON.parse(readFileSync(envFile, 'utf8')) as { uid: number };
     assert.equal(seen.uid, Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' })));
     const unknown = await client.call('online', resource('as-nobody-else', [], { user: 'no-such-user-here' }), callMs);
