@@ -1,0 +1,39 @@
+// The bugs the simulator found in src/ (see the report), each with the fix proposed for it. A run
+// may apply any set of these fixes inside the harness (the twins and a node subclass; src/ is
+// untouched), so that seeds explore past bugs already known, and so that a pinned seed shows
+// which fix it needs: it fails with every fix applied but its own.
+
+export const bugs = {
+  1: 'a node whose lease renewals fail keeps feeding its watchdog: its resources outlive its lease (node.ts beat()); FIXED in src by c08d2e9 (NODE_LEASE_LOST)',
+  2: 'online calls queued at a stalled monitor run after its watchdog fenced: resources start that clusterd believes stopped (monitor.ts, process-agent.ts)',
+  3: 'recycle() while the monitor is restarting does nothing: the resource stays OfflinePending for ever (monitor/client.ts recycle())',
+  4: 'liveness is judged against the current time with a lease view read earlier: a slow cycle or a pause makes live nodes, the coordinator itself included, look Down (node.ts nodeViews(), elect(), cycle())',
+  5: 'a fence sent to a monitor that is then lost, or while none runs, is never confirmed: fencing stays true and the node never starts anything again (node.ts fenceNow/beat, monitor/client.ts fence())',
+  6: 'a restarted node runs the groups assigned to its name under the old epoch, while a coordinator that saw the previous incarnation fenced or stopped gives them to another node at once (node.ts start(), core/local.ts reconcile)',
+} as const;
+
+export type BugId = keyof typeof bugs;
+/** Bugs fixed in src/ since the simulator found them: their harness fixes are gone, their seeds are regression tests. */
+export const fixedBugIds: readonly BugId[] = [1];
+/** Bugs still open: the ones whose proposed fixes a run may apply. */
+export const bugIds = (Object.keys(bugs).map(Number) as BugId[]).filter((b) => !fixedBugIds.includes(b));
+
+/** Which proposed fixes a run applies. */
+export class Patches {
+  private readonly on: ReadonlySet<number>;
+  constructor(ids: Iterable<number> = []) {
+    this.on = new Set(ids);
+  }
+  static all(): Patches {
+    return new Patches(bugIds);
+  }
+  has(id: BugId): boolean {
+    return this.on.has(id);
+  }
+  get any(): boolean {
+    return this.on.size > 0;
+  }
+  list(): number[] {
+    return [...this.on].sort((a, b) => a - b);
+  }
+}

@@ -1,0 +1,250 @@
+// One simulated machine: its clock, its link to the quorum store, and the clusterd it runs
+// (the real ClusterNode from src/node/node.ts, with a simulated store, host and clock). The
+// machine outlives clusterd incarnations: a crash, a power-off or a planned shutdown ends one,
+// and a restart begins the next, on the same store, as `clusterd start` would (open the store,
+// start the monitor, then node.start()).
+
+import { ClusterNode, type NodeOptions } from '../src/node/node.js';
+import { isAlive, nodeState } from '../src/core/membership.js';
+import type { OwnershipRec, PlacementInput } from '../src/core/placement.js';
+import type { Timing } from '../src/core/timing.js';
+import type { NodeName, NodeState } from '../src/core/types.js';
+import { SimHost, type Apps, type HostFlaws, type MachineEnv, type ProcessTable } from './sim-host.js';
+import { MachineClock } from './sim-clock.js';
+import { SimStoreClient, WorldTransport, healthyLink, type SimDisk, type StoreLink } from './sim-store.js';
+import { SimProc, type World } from './world.js';
+import type { Patches } from './patches.js';
+
+/** Deliberate protocol breaks in the node shell, for the teeth tests only. */
+export interface NodeFlaws {
+  /** Start resources without checking lease, term and fencing (mayStart always true). */
+  noStartCheck?: boolean;
+  /** The coordinator treats a group in phase 'stop' as released at once (no wait for the owner). */
+  noReleaseWait?: boolean;
+}
+
+/** Patched mode (bug 4): when the node's newest lease and ownership views were read (send times, on its clock). */
+export interface NodePatch {
+  leasesReadAtMs: () => number;
+  ownershipReadAtMs: () => number;
+}
+
+
+/**
+ * The real node shell. Its logic is untouched: the incarnation comes from the simulation (the
+ * real one is random), a teeth test may break one rule on purpose, and patched mode applies the
+ * fix proposed for bug 4 (liveness judged at the time the leases were read, not later).
+ */
+export class SimClusterNode extends ClusterNode {
+  override readonly incarnation: string;
+  private readonly flaws: NodeFlaws;
+  readonly patch: NodePatch | null;
+  private readonly sim: NodeOptions;
+
+  constructor(o: NodeOptions, incarnation: string, flaws: NodeFlaws, patch: NodePatch | null) {
+    super(o);
+    this.incarnation = incarnation;
+    this.flaws = flaws;
+    this.patch = patch;
+    this.sim = o;
+    if (flaws.noStartCheck) (this as unknown as { mayStart: (rec: OwnershipRec) => boolean }).mayStart = () => true;
+  }
+
+  /**
+   * Patched (bug 4): a lease nobody has looked at for the TTL has not expired, and a lease read
+   * says nothing about records written after it. Judge each node at the send time of this node's
+   * newest lease read (the data is at least that fresh, and no fresher is known); and if that
+   * read is older than the ownership records it would act on, judge nobody Down (they are
+   * 'Joining', unknown) until the next cycle's read. So neither a slow store nor a pause between
+   * a read and the decision can make a live node, or this one, look Down.
+   */
+  override nodeViews(): Record<NodeName, { state: NodeState; draining: boolean }> {
+    if (!this.patch) return super.nodeViews();
+    const at = Math.min(this.sim.clock.nowMs(), this.patch.leasesReadAtMs());
+    const stale = this.patch.leasesReadAtMs() < this.patch.ownershipReadAtMs();
+    const reps = this.currentReports();
+    const out: Record<NodeName, { state: NodeState; draining: boolean }> = {};
+    for (const n of new Set([...Object.keys(this.config.nodes), ...Object.keys(this.membership)])) {
+      const alive = isAlive(this.membership, n, at, this.sim.timing.leaseTtlMs);
+      const draining = this.membership[n]?.state === 'draining';
+      const state = nodeState({ alive, paused: !!this.config.nodes[n]?.paused, draining, reported: !!reps[n] });
+      out[n] = { state: stale && state === 'Down' ? 'Joining' : state, draining };
+    }
+    return out;
+  }
+
+  override placementInput(): PlacementInput {
+    const input = super.placementInput();
+    if (!this.flaws.noReleaseWait) return input;
+    for (const rec of Object.values(input.ownership)) {
+      if (rec.phase !== 'stop' || !rec.node) continue;
+      const groups = input.reports[rec.node] ??= {};
+      groups[rec.group] = { ...(groups[rec.group] ?? { epoch: rec.epoch }), epoch: rec.epoch, released: true };
+    }
+    return input;
+  }
+}
+
+export type MachineState = 'down' | 'starting' | 'up' | 'stopping';
+
+export interface MachineDeps {
+  world: World;
+  disk: SimDisk;
+  procs: ProcessTable;
+  apps: Apps;
+  timing: Timing;
+  hostFlaws: HostFlaws;
+  nodeFlaws: NodeFlaws;
+  /** The fixes proposed for the bugs found (sim/patches.ts) that this run applies, in the harness only. */
+  patches: Patches;
+  /** Called when an incarnation is up (node.start() resolved ok): the load checks. */
+  onStarted: (m: Machine) => void;
+}
+
+export class Machine implements MachineEnv {
+  readonly clock: MachineClock;
+  readonly link: StoreLink = healthyLink();
+  readonly procs: ProcessTable;
+  readonly apps: Apps;
+  readonly disk: SimDisk;
+  state: MachineState = 'down';
+  node: SimClusterNode | null = null;
+  proc: SimProc | null = null;
+  host: SimHost | null = null;
+  incarnations = 0;
+  /** Highest quorum-log seq any incarnation of this machine applied. */
+  maxAppliedSeq = 0;
+  /** Store head when the current incarnation began to start. */
+  headAtStart = 0;
+  /** A pending restart (after a crash or shutdown), cancelled by heal's immediate restart. */
+  restartEvent: { cancelled: boolean } | null = null;
+
+  constructor(readonly name: string, private readonly d: MachineDeps, wallStartMs: number) {
+    this.clock = new MachineClock(d.world, wallStartMs);
+    this.procs = d.procs;
+    this.apps = d.apps;
+    this.disk = d.disk;
+  }
+
+  get world(): World {
+    return this.d.world;
+  }
+
+  /** `clusterd start`: open the store, start the monitor, start the node. A failure ends the process; a supervisor restarts it. */
+  start(): void {
+    if (this.state !== 'down') return;
+    if (this.restartEvent) this.restartEvent.cancelled = true;
+    this.restartEvent = null;
+    const world = this.d.world;
+    const n = ++this.incarnations;
+    const incarnation = `${this.name}-${n}`;
+    const proc = new SimProc(`${this.name}#${n}`, this.name, 'clusterd');
+    const store = new SimStoreClient(this.disk, new WorldTransport(world, proc, this.link), proc, () => this.clock.nowMs());
+    const timing = this.d.timing;
+    const patches = this.d.patches;
+    const host = new SimHost(world, this, proc, { selfFenceMs: timing.selfFenceMs, incarnation: () => incarnation, flaws: this.d.hostFlaws, patches });
+    const node = new SimClusterNode({
+      name: this.name, apiUrl: `sim://${this.name}`, timing, store, host, clock: this.clock.forProcess(proc),
+      log: (level, event, message) => world.trace(proc.id, `${level === 'info' ? '' : `${level} `}${event}: ${message.split('\n')[0]}`),
+    }, incarnation, this.d.nodeFlaws, patches.has(4) ? { leasesReadAtMs: () => store.leasesReadAtMs, ownershipReadAtMs: () => store.ownershipReadAtMs } : null);
+    // Patched (bug 6): a new incarnation lost whatever the previous one ran; it starts nothing
+    // under the epochs it finds assigned to its name, but reports those groups released and
+    // fenced, so that the coordinator assigns them again under a new epoch (here or elsewhere).
+    if (patches.has(6)) {
+      for (const rec of this.disk.ownership.values()) {
+        if (rec.node === this.name) node.local.groups[rec.group] = { epoch: rec.epoch, resources: {}, released: true, failoverRequested: false, fenced: true };
+      }
+    }
+    this.state = 'starting';
+    this.proc = proc;
+    this.host = host;
+    this.node = node;
+    this.headAtStart = this.disk.headSeq();
+    world.trace(proc.id, `clusterd start (incarnation ${incarnation})`);
+    world.schedule(0, proc, 'io', () => {
+      void (async () => {
+        const opened = await store.open();
+        if (!opened.ok) return this.startFailed(proc, opened.error.format());
+        await host.start().catch(() => undefined);
+        // start() may also reject (a store read that throws): clusterd then exits with the error.
+        const started = await node.start().catch((e: unknown) => ({ ok: false as const, error: { format: () => `start() threw: ${e instanceof Error ? e.message : String(e)}` } }));
+        if (!started.ok) {
+          await host.shutdown();
+          return this.startFailed(proc, started.error.format());
+        }
+        if (this.proc !== proc) return;
+        this.state = 'up';
+        this.d.onStarted(this);
+      })();
+    });
+  }
+
+  private startFailed(proc: SimProc, why: string): void {
+    if (this.proc !== proc) return;
+    this.world.trace(proc.id, `clusterd exits: ${why.split('\n')[0]}`);
+    this.exited();
+    this.scheduleRestart(1_000);
+  }
+
+  /** The clusterd process is gone (after its own cleanup, if any). */
+  private exited(): void {
+    if (this.proc) {
+      this.world.kill(this.proc);
+      for (const sub of [...this.disk.subscribers]) if (sub.proc === this.proc) this.disk.subscribers.delete(sub);
+    }
+    this.proc = null;
+    this.node = null;
+    this.host = null;
+    this.state = 'down';
+  }
+
+  scheduleRestart(delayMs: number): void {
+    if (this.restartEvent) this.restartEvent.cancelled = true;
+    this.restartEvent = this.world.schedule(delayMs, null, 'io', () => {
+      this.restartEvent = null;
+      this.start();
+    });
+  }
+
+  /** kill -9 of clusterd: its monitor notices, kills everything and marks the lease fenced. */
+  crash(): boolean {
+    if (!this.proc || !this.host) return false;
+    this.world.trace(this.proc.id, 'FAULT kill -9 clusterd');
+    this.host.clusterdDied();
+    this.exited();
+    return true;
+  }
+
+  /** The machine loses power: clusterd, the monitor and every resource process die; nobody marks the lease. */
+  powerOff(): boolean {
+    if (!this.proc) return false;
+    this.world.trace(this.proc.id, 'FAULT power off');
+    const mon = this.host?.monitorProc;
+    if (mon) this.world.kill(mon);
+    for (const p of this.procs.onMachine(this.name)) this.procs.exit(p, null, 'SIGKILL', 'power off');
+    this.exited();
+    return true;
+  }
+
+  /** SIGTERM: the planned shutdown (drain, release, heartbeat last); the process exits once it returns. */
+  shutdown(onDone: () => void): boolean {
+    const proc = this.proc;
+    const node = this.node;
+    if (!proc || !node || this.state !== 'up') return false;
+    this.state = 'stopping';
+    this.world.trace(proc.id, 'SIGTERM (planned shutdown)');
+    this.world.schedule(0.1, proc, 'io', () => {
+      void node.shutdown().then(() => {
+        if (this.proc !== proc) return;
+        this.world.trace(proc.id, 'clusterd exited after its planned shutdown');
+        this.exited();
+        onDone();
+      });
+    });
+    return true;
+  }
+
+  get paused(): boolean {
+    return this.proc?.state === 'paused';
+  }
+}
