@@ -19,6 +19,7 @@ import {
   LeaseSlotWriter, createLeaseFile, leaseFileBytes, leaseFileName, leaseIdentityProblem, leaseSlotsMax,
   readLeaseSlots, zeroLeaseSlot,
 } from './lease-file.js';
+import { assertCoordinator, assertOwnership, assertSeq, assertTerm } from './asserts.js';
 
 export interface DirStoreOptions {
   /** Events kept in the store; older ones are dropped on append. */
@@ -679,23 +680,3 @@ function byteLength(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
-function assertTerm(term: number): void {
-  assert.ok(Number.isSafeInteger(term) && term >= 0, `term ${term} must be an integer >= 0`);
-}
-
-function assertSeq(seq: number): void {
-  assert.ok(Number.isSafeInteger(seq) && seq >= 0, `seq ${seq} must be an integer >= 0`);
-}
-
-function assertCoordinator(c: CoordinatorRecord): void {
-  assertTerm(c.term);
-  assert.ok(c.node === null || (typeof c.node === 'string' && c.node !== ''), `coordinator node ${String(c.node)} must be a name or null`);
-}
-
-function assertOwnership(r: OwnershipRecord): void {
-  assert.ok(typeof r.group === 'string' && r.group !== '', 'an ownership record names its group');
-  assert.ok(r.node === null || (typeof r.node === 'string' && r.node !== ''), `ownership node ${String(r.node)} must be a name or null`);
-  assert.ok(Number.isSafeInteger(r.epoch) && r.epoch >= 0, `epoch ${r.epoch} must be an integer >= 0`);
-  assertTerm(r.term);
-  assert.ok(r.phase === 'run' || r.phase === 'stop', `ownership phase ${String(r.phase)} must be run or stop`);
-}

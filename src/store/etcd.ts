@@ -45,6 +45,7 @@ import { leaseIdentityProblem } from './lease-file.js';
 import { EtcdRejected, EtcdUnavailable, etcdSecurityFromEnv, type EtcdTls } from './etcd-config.js';
 // The gRPC client loads only when an etcd store connects: a dir cluster never pays for it.
 import type { EtcdConn } from './etcd-conn.js';
+import { assertCoordinator, assertOwnership, assertSeq, assertTerm } from './asserts.js';
 
 export interface EtcdStoreOptions {
   /** Key prefix of the cluster, ending in '/'. Default: $CLUSTERD_ETCD_PREFIX or /clusterd/. */
@@ -963,23 +964,3 @@ function parseJson(value: string): unknown {
   }
 }
 
-function assertTerm(term: number): void {
-  assert.ok(Number.isSafeInteger(term) && term >= 0, `term ${term} must be an integer >= 0`);
-}
-
-function assertSeq(seq: number): void {
-  assert.ok(Number.isSafeInteger(seq) && seq >= 0, `seq ${seq} must be an integer >= 0`);
-}
-
-function assertCoordinator(c: CoordinatorRecord): void {
-  assertTerm(c.term);
-  assert.ok(c.node === null || (typeof c.node === 'string' && c.node !== ''), `coordinator node ${String(c.node)} must be a name or null`);
-}
-
-function assertOwnership(r: OwnershipRecord): void {
-  assert.ok(typeof r.group === 'string' && r.group !== '', 'an ownership record names its group');
-  assert.ok(r.node === null || (typeof r.node === 'string' && r.node !== ''), `ownership node ${String(r.node)} must be a name or null`);
-  assert.ok(Number.isSafeInteger(r.epoch) && r.epoch >= 0, `epoch ${r.epoch} must be an integer >= 0`);
-  assertTerm(r.term);
-  assert.ok(r.phase === 'run' || r.phase === 'stop', `ownership phase ${String(r.phase)} must be run or stop`);
-}
