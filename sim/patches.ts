@@ -6,10 +6,11 @@
 export const bugs = {
   1: 'a node whose lease renewals fail keeps feeding its watchdog: its resources outlive its lease (node.ts beat()); FIXED in src by c08d2e9 (NODE_LEASE_LOST)',
   2: 'online calls queued at a stalled monitor run after its watchdog fenced: resources start that clusterd believes stopped (monitor.ts, process-agent.ts)',
-  3: 'recycle() while the monitor is restarting does nothing: the resource stays OfflinePending for ever (monitor/client.ts recycle())',
+  3: 'a call made while the monitor restarts fails at once, and the recycle() this triggers does nothing: the resource stays OfflinePending for ever (monitor/client.ts call(), recycle())',
   4: 'liveness is judged against the current time with a lease view read earlier: a slow cycle or a pause makes live nodes, the coordinator itself included, look Down (node.ts nodeViews(), elect(), cycle())',
   5: 'a fence sent to a monitor that is then lost, or while none runs, is never confirmed: fencing stays true and the node never starts anything again (node.ts fenceNow/beat, monitor/client.ts fence())',
-  6: 'a restarted node runs the groups assigned to its name under the old epoch, while a coordinator that saw the previous incarnation fenced or stopped gives them to another node at once (node.ts start(), core/local.ts reconcile)',
+  6: 'a node that lost what it ran (restarted) or its lease (NODE_LEASE_LOST, NODE_STALLED) runs the groups it then finds assigned to its name under the old epoch, while a coordinator that saw it Down (lease expired, fenced or stopped) gives them to another node at once (node.ts start(), beat(), core/local.ts reconcile)',
+  7: 'the fix for bug 1 fences once per outage at self-fence - heartbeat (700 ms) after the last renewal, but mayStart allows starts until 800 ms: what starts in between runs on with a lost lease (node.ts beat(), mayStart())',
 } as const;
 
 export type BugId = keyof typeof bugs;

@@ -454,6 +454,8 @@ export class SimHost extends EventEmitter implements ResourceHost {
   private launches = 0;
   private readonly pending = new Map<number, { resolve: (r: CallResult) => void; timer: { cancelled: boolean } }>();
   private readonly pgids = new Map<string, number[]>();
+  /** Patched mode (bug 3): calls waiting for a restarting monitor. */
+  private readonly waiting = new Set<{ go: () => void; fail: (error: string) => void }>();
   readonly flaws: HostFlaws;
   readonly patches: Patches;
   /** A fence was asked for and not confirmed yet. */
@@ -520,6 +522,9 @@ export class SimHost extends EventEmitter implements ResourceHost {
     this.everReady = true;
     this.readyWaiter?.();
     this.emit('ready', 0);
+    const waiting = [...this.waiting];
+    this.waiting.clear();
+    for (const w of waiting) w.go();
   }
 
   onPids(resource: string, pids: number[]): void {
@@ -530,6 +535,8 @@ export class SimHost extends EventEmitter implements ResourceHost {
   call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {
     const child = this.child;
     if (child === undefined || !this.ready) {
+      // Patched (bug 3): a monitor restarting is not a failed call: wait for it, within the call's own bound.
+      if (this.patches.has(3) && !this.stopping) return this.waitForMonitor(op, spec, timeoutMs);
       return Promise.resolve({ ok: false, error: `resource monitor is not running (${this.stopping ? 'shut down' : 'restarting after a crash'}): ${op} of resource '${spec.name}' not done` });
     }
     if (this.pending.size >= pendingCallsMax) {
@@ -543,6 +550,27 @@ export class SimHost extends EventEmitter implements ResourceHost {
       const copy = JSON.parse(JSON.stringify(spec)) as ResourceSpec;
       this.toMonitor(child, () => child.onCall(id, op, copy, timeoutMs));
     });
+  }
+
+  private waitForMonitor(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {
+    return new Promise((resolve) => {
+      const entry = {
+        go: () => { timer.cancelled = true; void this.call(op, spec, timeoutMs).then(resolve); },
+        fail: (error: string) => { timer.cancelled = true; resolve({ ok: false, error, deadlock: true }); },
+      };
+      const timer = this.timer(timeoutMs + deadlockSlackMs, () => {
+        this.waiting.delete(entry);
+        resolve({ ok: false, error: `resource monitor did not come back within ${timeoutMs + deadlockSlackMs} ms: ${op} of resource '${spec.name}' not done` });
+      });
+      this.waiting.add(entry);
+    });
+  }
+
+  /** Patched (bug 3): calls waiting for a monitor are void once the node voids its calls ('crashed', a fence). */
+  private failWaiting(error: string): void {
+    const waiting = [...this.waiting];
+    this.waiting.clear();
+    for (const w of waiting) w.fail(error);
   }
 
   settle(id: number, result: CallResult): void {
@@ -561,6 +589,7 @@ export class SimHost extends EventEmitter implements ResourceHost {
   fence(reason: string): void {
     const child = this.child;
     this.fencePending = true;
+    this.failWaiting(`fenced before the resource monitor came back: ${reason}`);
     if (child !== undefined) this.toMonitor(child, () => child.fence(reason));
     // Patched (bug 5): no monitor runs, so nothing runs: the fence holds already.
     else if (this.patches.has(5)) this.later(() => this.onFenced(`${reason} (no resource monitor was running)`, []));
@@ -577,7 +606,12 @@ export class SimHost extends EventEmitter implements ResourceHost {
   recycle(reason: string): void {
     if (this.child !== undefined) this.lost(this.child, `recycled: ${reason}`);
     // Patched (bug 3): the monitor is restarting, so its resources are dead already: say so.
-    else if (this.patches.has(3)) this.later(() => this.emit('crashed', { reason: `recycled while the monitor restarts: ${reason}`, resources: [] }));
+    else if (this.patches.has(3)) {
+      this.later(() => {
+        this.failWaiting(`recycled while the monitor restarts: ${reason}`);
+        this.emit('crashed', { reason: `recycled while the monitor restarts: ${reason}`, resources: [] });
+      });
+    }
   }
 
   /** An emission in a later turn of clusterd's event loop (never re-entrant inside a caller). */
@@ -630,6 +664,7 @@ export class SimHost extends EventEmitter implements ResourceHost {
     this.world.trace(this.env.name, `host: ${reason}`);
     const resources = this.killKnown(`monitor lost: ${why}`);
     this.failPending(reason, true);
+    this.failWaiting(reason);
     this.readyWaiter?.(new Error(reason));
     this.emit('crashed', { reason, resources });
     // Patched (bug 5): a fence sent to this monitor died with it; its resources are dead: the fence holds.

@@ -41,13 +41,21 @@ export class SimClusterNode extends ClusterNode {
   readonly patch: NodePatch | null;
   private readonly sim: NodeOptions;
 
-  constructor(o: NodeOptions, incarnation: string, flaws: NodeFlaws, patch: NodePatch | null) {
+  constructor(o: NodeOptions, incarnation: string, flaws: NodeFlaws, patch: NodePatch | null, startPatch: boolean) {
     super(o);
     this.incarnation = incarnation;
     this.flaws = flaws;
     this.patch = patch;
     this.sim = o;
-    if (flaws.noStartCheck) (this as unknown as { mayStart: (rec: OwnershipRec) => boolean }).mayStart = () => true;
+    const self = this as unknown as { mayStart: (rec: OwnershipRec) => boolean; lastRenewOkMs: number };
+    if (flaws.noStartCheck) self.mayStart = () => true;
+    else if (startPatch) {
+      // Patched (bug 7): start only while the lease-lost fence would not fire, i.e. with the same
+      // threshold as NODE_LEASE_LOST (self-fence deadline - one heartbeat since the last renewal).
+      const original = self.mayStart.bind(this);
+      const t = o.timing;
+      self.mayStart = (rec) => original(rec) && o.clock.nowMs() - self.lastRenewOkMs + t.heartbeatIntervalMs < t.selfFenceMs;
+    }
   }
 
   /**
@@ -146,14 +154,31 @@ export class Machine implements MachineEnv {
     const node = new SimClusterNode({
       name: this.name, apiUrl: `sim://${this.name}`, timing, store, host, clock: this.clock.forProcess(proc),
       log: (level, event, message) => world.trace(proc.id, `${level === 'info' ? '' : `${level} `}${event}: ${message.split('\n')[0]}`),
-    }, incarnation, this.d.nodeFlaws, patches.has(4) ? { leasesReadAtMs: () => store.leasesReadAtMs, ownershipReadAtMs: () => store.ownershipReadAtMs } : null);
-    // Patched (bug 6): a new incarnation lost whatever the previous one ran; it starts nothing
-    // under the epochs it finds assigned to its name, but reports those groups released and
-    // fenced, so that the coordinator assigns them again under a new epoch (here or elsewhere).
+    }, incarnation, this.d.nodeFlaws, patches.has(4) ? { leasesReadAtMs: () => store.leasesReadAtMs, ownershipReadAtMs: () => store.ownershipReadAtMs } : null,
+    patches.has(7));
+    // Patched (bug 6): a node that lost what it ran, or its lease, starts nothing under the epochs
+    // it then finds assigned to its name: it reports those groups released and fenced, so that the
+    // coordinator assigns them again under a new epoch (here or elsewhere). A new incarnation does
+    // so at start; a running one after NODE_LEASE_LOST or NODE_STALLED, for the assignments in its
+    // first ownership read sent after the event (what it knew before, its fence covered).
     if (patches.has(6)) {
-      for (const rec of this.disk.ownership.values()) {
-        if (rec.node === this.name) node.local.groups[rec.group] = { epoch: rec.epoch, resources: {}, released: true, failoverRequested: false, fenced: true };
-      }
+      const revoke = (records: { group: string; node: string | null; epoch: number }[]) => {
+        for (const rec of records) {
+          if (rec.node === this.name && !node.local.groups[rec.group]) {
+            node.local.groups[rec.group] = { epoch: rec.epoch, resources: {}, released: true, failoverRequested: false, fenced: true };
+          }
+        }
+      };
+      revoke([...this.disk.ownership.values()]);
+      let lostAtMs: number | null = null;
+      node.on('event', (e: { event: string }) => {
+        if (e.event === 'NODE_LEASE_LOST' || e.event === 'NODE_STALLED') lostAtMs = this.clock.nowMs();
+      });
+      store.onOwnershipRead = (records, sentMs) => {
+        if (lostAtMs === null || sentMs < lostAtMs) return;
+        lostAtMs = null;
+        revoke(records);
+      };
     }
     this.state = 'starting';
     this.proc = proc;
@@ -165,7 +190,9 @@ export class Machine implements MachineEnv {
       void (async () => {
         const opened = await store.open();
         if (!opened.ok) return this.startFailed(proc, opened.error.format());
-        await host.start().catch(() => undefined);
+        // As `clusterd start`: a monitor that cannot start (lost before ready) ends the process.
+        const monitor = await host.start().then(() => null, (e: unknown) => (e instanceof Error ? e.message : String(e)));
+        if (monitor !== null) return this.startFailed(proc, `the resource monitor did not start: ${monitor}`);
         // start() may also reject (a store read that throws): clusterd then exits with the error.
         const started = await node.start().catch((e: unknown) => ({ ok: false as const, error: { format: () => `start() threw: ${e instanceof Error ? e.message : String(e)}` } }));
         if (!started.ok) {

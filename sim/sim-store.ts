@@ -506,9 +506,15 @@ export class SimStoreClient implements QuorumStore {
     return this.w('electing a coordinator', () => this.disk.cas(expected, next));
   }
 
+  /** Patched mode (bug 6): sees every ownership read as it is answered, with its send time. */
+  onOwnershipRead: ((records: OwnershipRecord[], sentMs: number) => void) | null = null;
+
   readOwnership(): Promise<OwnershipRecord[]> {
     const sentMs = this.nowMs();
-    return this.r('reading ownership', () => this.disk.readOwnership(), false, () => { this.ownershipReadAtMs = Math.max(this.ownershipReadAtMs, sentMs); });
+    return this.r('reading ownership', () => this.disk.readOwnership(), false, (records) => {
+      this.ownershipReadAtMs = Math.max(this.ownershipReadAtMs, sentMs);
+      this.onOwnershipRead?.(records, sentMs);
+    });
   }
 
   writeOwnership(term: number, records: OwnershipRecord[], deleteGroups: GroupName[] = []): Promise<StoreResult<void>> {
