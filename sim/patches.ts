@@ -5,17 +5,17 @@
 
 export const bugs = {
   1: 'a node whose lease renewals fail keeps feeding its watchdog: its resources outlive its lease (node.ts beat()); FIXED in src by c08d2e9 (NODE_LEASE_LOST)',
-  2: 'online calls queued at a stalled monitor run after its watchdog fenced: resources start that clusterd believes stopped (monitor.ts, process-agent.ts)',
-  3: 'a call made while the monitor restarts fails at once, and the recycle() this triggers does nothing: the resource stays OfflinePending for ever (monitor/client.ts call(), recycle())',
-  4: 'liveness is judged against the current time with a lease view read earlier: a slow cycle or a pause makes live nodes, the coordinator itself included, look Down (node.ts nodeViews(), elect(), cycle())',
-  5: 'a fence sent to a monitor that is then lost, or while none runs, is never confirmed: fencing stays true and the node never starts anything again (node.ts fenceNow/beat, monitor/client.ts fence())',
-  6: 'a node that lost what it ran (restarted) or its lease (NODE_LEASE_LOST, NODE_STALLED) runs the groups it then finds assigned to its name under the old epoch, while a coordinator that saw it Down (lease expired, fenced or stopped) gives them to another node at once (node.ts start(), beat(), core/local.ts reconcile)',
-  7: 'the fix for bug 1 fences once per outage at self-fence - heartbeat (700 ms) after the last renewal, but mayStart allows starts until 800 ms: what starts in between runs on with a lost lease (node.ts beat(), mayStart())',
+  2: 'online calls queued at a stalled monitor run after its watchdog fenced: resources start that clusterd believes stopped (monitor.ts, process-agent.ts); FIXED in src: the monitor refuses online from a fence until clusterd acknowledges it (monitor.ts, client.ts unfence)',
+  3: 'a call made while the monitor restarts fails at once, and the recycle() this triggers does nothing: the resource stays OfflinePending for ever (monitor/client.ts call(), recycle()); FIXED in src: calls wait (bounded) for a restarting monitor, recycle() with no monitor reports the crash (client.ts)',
+  4: 'liveness is judged against the current time with a lease view read earlier: a slow cycle or a pause makes live nodes, the coordinator itself included, look Down (node.ts nodeViews(), elect(), cycle()); FIXED in src: liveness judged at the newest lease read\'s send time, leases read after ownership, nobody Down on a stale view (node.ts nodeViews, elect, cycle)',
+  5: 'a fence sent to a monitor that is then lost, or while none runs, is never confirmed: fencing stays true and the node never starts anything again (node.ts fenceNow/beat, monitor/client.ts fence()); FIXED in src: a fence always gets its answer: at once with no monitor, or from the monitor\'s loss (client.ts)',
+  6: 'a node that lost what it ran (restarted) or its lease (NODE_LEASE_LOST, NODE_STALLED) runs the groups it then finds assigned to its name under the old epoch, while a coordinator that saw it Down (lease expired, fenced or stopped) gives them to another node at once (node.ts start(), beat(), core/local.ts reconcile); FIXED in src: a new incarnation, and a node after NODE_LEASE_LOST/NODE_STALLED, revoke what names them and they do not run (core/local.ts revokeInherited, node.ts)',
+  7: 'the fix for bug 1 fences once per outage at self-fence - heartbeat (700 ms) after the last renewal, but mayStart allows starts until 800 ms: what starts in between runs on with a lost lease (node.ts beat(), mayStart()); FIXED in src: one threshold for the fence and for starts (core/self-fence.ts)',
 } as const;
 
 export type BugId = keyof typeof bugs;
 /** Bugs fixed in src/ since the simulator found them: their harness fixes are gone, their seeds are regression tests. */
-export const fixedBugIds: readonly BugId[] = [1];
+export const fixedBugIds: readonly BugId[] = [1, 2, 3, 4, 5, 6, 7];
 /** Bugs still open: the ones whose proposed fixes a run may apply. */
 export const bugIds = (Object.keys(bugs).map(Number) as BugId[]).filter((b) => !fixedBugIds.includes(b));
 

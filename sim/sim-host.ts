@@ -186,7 +186,7 @@ class SimMonitor {
   private readonly running = new Map<string, Running>();
   private readonly starting = new Map<string, Promise<Running>>();
   private fences = 0;
-  /** Patched mode (bug 2): after a fence, online calls are refused until clusterd acknowledges it. */
+  /** As monitor.ts (bug 2): after a fence, online calls are refused until clusterd acknowledges it. */
   private refuseOnline = false;
   /** When fork + Node start-up are done and the monitor reads its IPC channel (init first). */
   bootedAtMs = 0;
@@ -246,11 +246,11 @@ class SimMonitor {
 
   fence(reason: string): void {
     const killed = this.killAll(`fence: ${reason}`);
-    if (this.host.patches.has(2)) this.refuseOnline = true;
+    this.refuseOnline = true;
     this.send(() => this.host.onFenced(reason, killed));
   }
 
-  /** Patched mode: clusterd has applied the fence; calls sent from now on were decided after it. */
+  /** 'unfence': clusterd has applied the fence; calls sent from now on were decided after it. */
   onUnfence(): void {
     this.refuseOnline = false;
   }
@@ -436,7 +436,7 @@ export interface SimHostOptions {
   /** clusterd's incarnation, for the fenced mark on its death. */
   incarnation: () => string;
   flaws: HostFlaws;
-  /** The fixes proposed for the bugs found (sim/patches.ts) that this twin applies: 2, 3 and 5 live here. */
+  /** The fixes proposed for open bugs (sim/patches.ts) that this twin applies (none open now; 2, 3 and 5 were fixed here and in monitor/client.ts). */
   patches: Patches;
 }
 
@@ -454,7 +454,7 @@ export class SimHost extends EventEmitter implements ResourceHost {
   private launches = 0;
   private readonly pending = new Map<number, { resolve: (r: CallResult) => void; timer: { cancelled: boolean } }>();
   private readonly pgids = new Map<string, number[]>();
-  /** Patched mode (bug 3): calls waiting for a restarting monitor. */
+  /** As client.ts (bug 3): calls waiting for a restarting monitor. */
   private readonly waiting = new Set<{ go: () => void; fail: (error: string) => void }>();
   readonly flaws: HostFlaws;
   readonly patches: Patches;
@@ -535,8 +535,8 @@ export class SimHost extends EventEmitter implements ResourceHost {
   call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {
     const child = this.child;
     if (child === undefined || !this.ready) {
-      // Patched (bug 3): a monitor restarting is not a failed call: wait for it, within the call's own bound.
-      if (this.patches.has(3) && !this.stopping) return this.waitForMonitor(op, spec, timeoutMs);
+      // As client.ts (bug 3): a monitor restarting is not a failed call: wait for it, within the call's own bound.
+      if (!this.stopping) return this.waitForMonitor(op, spec, timeoutMs);
       return Promise.resolve({ ok: false, error: `resource monitor is not running (${this.stopping ? 'shut down' : 'restarting after a crash'}): ${op} of resource '${spec.name}' not done` });
     }
     if (this.pending.size >= pendingCallsMax) {
@@ -566,7 +566,7 @@ export class SimHost extends EventEmitter implements ResourceHost {
     });
   }
 
-  /** Patched (bug 3): calls waiting for a monitor are void once the node voids its calls ('crashed', a fence). */
+  /** As client.ts (bug 3): calls waiting for a monitor are void once the node voids its calls ('crashed', a fence). */
   private failWaiting(error: string): void {
     const waiting = [...this.waiting];
     this.waiting.clear();
@@ -591,22 +591,22 @@ export class SimHost extends EventEmitter implements ResourceHost {
     this.fencePending = true;
     this.failWaiting(`fenced before the resource monitor came back: ${reason}`);
     if (child !== undefined) this.toMonitor(child, () => child.fence(reason));
-    // Patched (bug 5): no monitor runs, so nothing runs: the fence holds already.
-    else if (this.patches.has(5)) this.later(() => this.onFenced(`${reason} (no resource monitor was running)`, []));
+    // As client.ts (bug 5): no monitor runs, so nothing runs: the fence holds already.
+    else this.later(() => this.onFenced(`${reason} (no resource monitor was running)`, []));
   }
 
-  /** The monitor stopped everything; in patched mode, clusterd acknowledges so that later calls are served again. */
+  /** The monitor stopped everything; clusterd acknowledges so that later calls are served again. */
   onFenced(reason: string, killed: string[]): void {
     this.fencePending = false;
     const child = this.child;
-    if (this.patches.has(2) && child !== undefined) this.toMonitor(child, () => child.onUnfence());
+    if (child !== undefined) this.toMonitor(child, () => child.onUnfence());
     this.emit('fenced', reason, killed);
   }
 
   recycle(reason: string): void {
     if (this.child !== undefined) this.lost(this.child, `recycled: ${reason}`);
-    // Patched (bug 3): the monitor is restarting, so its resources are dead already: say so.
-    else if (this.patches.has(3)) {
+    // As client.ts (bug 3): the monitor is restarting, so its resources are dead already: say so.
+    else {
       this.later(() => {
         this.failWaiting(`recycled while the monitor restarts: ${reason}`);
         this.emit('crashed', { reason: `recycled while the monitor restarts: ${reason}`, resources: [] });
@@ -667,8 +667,8 @@ export class SimHost extends EventEmitter implements ResourceHost {
     this.failWaiting(reason);
     this.readyWaiter?.(new Error(reason));
     this.emit('crashed', { reason, resources });
-    // Patched (bug 5): a fence sent to this monitor died with it; its resources are dead: the fence holds.
-    if (this.patches.has(5) && this.fencePending) {
+    // As client.ts (bug 5): a fence sent to this monitor died with it; its resources are dead: the fence holds.
+    if (this.fencePending) {
       this.fencePending = false;
       this.emit('fenced', `${reason} (the fence under way holds: every resource of that monitor was killed)`, resources);
     }

@@ -5,10 +5,8 @@
 // start the monitor, then node.start()).
 
 import { ClusterNode, type NodeOptions } from '../src/node/node.js';
-import { isAlive, nodeState } from '../src/core/membership.js';
 import type { OwnershipRec, PlacementInput } from '../src/core/placement.js';
 import type { Timing } from '../src/core/timing.js';
-import type { NodeName, NodeState } from '../src/core/types.js';
 import { SimHost, type Apps, type HostFlaws, type MachineEnv, type ProcessTable } from './sim-host.js';
 import { MachineClock } from './sim-clock.js';
 import { SimStoreClient, WorldTransport, healthyLink, type SimDisk, type StoreLink } from './sim-store.js';
@@ -23,62 +21,20 @@ export interface NodeFlaws {
   noReleaseWait?: boolean;
 }
 
-/** Patched mode (bug 4): when the node's newest lease and ownership views were read (send times, on its clock). */
-export interface NodePatch {
-  leasesReadAtMs: () => number;
-  ownershipReadAtMs: () => number;
-}
-
-
 /**
  * The real node shell. Its logic is untouched: the incarnation comes from the simulation (the
- * real one is random), a teeth test may break one rule on purpose, and patched mode applies the
- * fix proposed for bug 4 (liveness judged at the time the leases were read, not later).
+ * real one is random), and a teeth test may break one rule on purpose.
  */
 export class SimClusterNode extends ClusterNode {
   override readonly incarnation: string;
   private readonly flaws: NodeFlaws;
-  readonly patch: NodePatch | null;
-  private readonly sim: NodeOptions;
 
-  constructor(o: NodeOptions, incarnation: string, flaws: NodeFlaws, patch: NodePatch | null, startPatch: boolean) {
+  constructor(o: NodeOptions, incarnation: string, flaws: NodeFlaws) {
     super(o);
     this.incarnation = incarnation;
     this.flaws = flaws;
-    this.patch = patch;
-    this.sim = o;
-    const self = this as unknown as { mayStart: (rec: OwnershipRec) => boolean; lastRenewOkMs: number };
+    const self = this as unknown as { mayStart: (rec: OwnershipRec) => boolean };
     if (flaws.noStartCheck) self.mayStart = () => true;
-    else if (startPatch) {
-      // Patched (bug 7): start only while the lease-lost fence would not fire, i.e. with the same
-      // threshold as NODE_LEASE_LOST (self-fence deadline - one heartbeat since the last renewal).
-      const original = self.mayStart.bind(this);
-      const t = o.timing;
-      self.mayStart = (rec) => original(rec) && o.clock.nowMs() - self.lastRenewOkMs + t.heartbeatIntervalMs < t.selfFenceMs;
-    }
-  }
-
-  /**
-   * Patched (bug 4): a lease nobody has looked at for the TTL has not expired, and a lease read
-   * says nothing about records written after it. Judge each node at the send time of this node's
-   * newest lease read (the data is at least that fresh, and no fresher is known); and if that
-   * read is older than the ownership records it would act on, judge nobody Down (they are
-   * 'Joining', unknown) until the next cycle's read. So neither a slow store nor a pause between
-   * a read and the decision can make a live node, or this one, look Down.
-   */
-  override nodeViews(): Record<NodeName, { state: NodeState; draining: boolean }> {
-    if (!this.patch) return super.nodeViews();
-    const at = Math.min(this.sim.clock.nowMs(), this.patch.leasesReadAtMs());
-    const stale = this.patch.leasesReadAtMs() < this.patch.ownershipReadAtMs();
-    const reps = this.currentReports();
-    const out: Record<NodeName, { state: NodeState; draining: boolean }> = {};
-    for (const n of new Set([...Object.keys(this.config.nodes), ...Object.keys(this.membership)])) {
-      const alive = isAlive(this.membership, n, at, this.sim.timing.leaseTtlMs);
-      const draining = this.membership[n]?.state === 'draining';
-      const state = nodeState({ alive, paused: !!this.config.nodes[n]?.paused, draining, reported: !!reps[n] });
-      out[n] = { state: stale && state === 'Down' ? 'Joining' : state, draining };
-    }
-    return out;
   }
 
   override placementInput(): PlacementInput {
@@ -154,32 +110,7 @@ export class Machine implements MachineEnv {
     const node = new SimClusterNode({
       name: this.name, apiUrl: `sim://${this.name}`, timing, store, host, clock: this.clock.forProcess(proc),
       log: (level, event, message) => world.trace(proc.id, `${level === 'info' ? '' : `${level} `}${event}: ${message.split('\n')[0]}`),
-    }, incarnation, this.d.nodeFlaws, patches.has(4) ? { leasesReadAtMs: () => store.leasesReadAtMs, ownershipReadAtMs: () => store.ownershipReadAtMs } : null,
-    patches.has(7));
-    // Patched (bug 6): a node that lost what it ran, or its lease, starts nothing under the epochs
-    // it then finds assigned to its name: it reports those groups released and fenced, so that the
-    // coordinator assigns them again under a new epoch (here or elsewhere). A new incarnation does
-    // so at start; a running one after NODE_LEASE_LOST or NODE_STALLED, for the assignments in its
-    // first ownership read sent after the event (what it knew before, its fence covered).
-    if (patches.has(6)) {
-      const revoke = (records: { group: string; node: string | null; epoch: number }[]) => {
-        for (const rec of records) {
-          if (rec.node === this.name && !node.local.groups[rec.group]) {
-            node.local.groups[rec.group] = { epoch: rec.epoch, resources: {}, released: true, failoverRequested: false, fenced: true };
-          }
-        }
-      };
-      revoke([...this.disk.ownership.values()]);
-      let lostAtMs: number | null = null;
-      node.on('event', (e: { event: string }) => {
-        if (e.event === 'NODE_LEASE_LOST' || e.event === 'NODE_STALLED') lostAtMs = this.clock.nowMs();
-      });
-      store.onOwnershipRead = (records, sentMs) => {
-        if (lostAtMs === null || sentMs < lostAtMs) return;
-        lostAtMs = null;
-        revoke(records);
-      };
-    }
+    }, incarnation, this.d.nodeFlaws);
     this.state = 'starting';
     this.proc = proc;
     this.host = host;

@@ -417,13 +417,6 @@ export class SimStoreClient implements QuorumStore {
   /** Slots claimed through this client (dir's lease writers): a renewal needs one. */
   private readonly claimed = new Map<NodeName, { slot: number; incarnation: string }>();
   private readonly unsubscribers = new Set<() => void>();
-  /**
-   * Send time (on `nowMs`) of the newest lease read answered: a lease seen unchanged is known to
-   * have stayed unchanged only up to then (the answer may come much later, after a pause).
-   */
-  leasesReadAtMs = -Infinity;
-  /** Send time (on `nowMs`) of the newest ownership read answered. */
-  ownershipReadAtMs = -Infinity;
 
   constructor(private readonly disk: SimDisk, private readonly transport: Transport | StoreTransport, private readonly proc: SimProc | null = null,
     private readonly nowMs: () => number = () => 0) {}
@@ -486,8 +479,7 @@ export class SimStoreClient implements QuorumStore {
   }
 
   readLeases(): Promise<LeaseRecord[]> {
-    const sentMs = this.nowMs();
-    return this.r('reading the lease file', () => this.disk.readLeases(), true, () => { this.leasesReadAtMs = Math.max(this.leasesReadAtMs, sentMs); });
+    return this.r('reading the lease file', () => this.disk.readLeases(), true);
   }
 
   removeLeaseSlot(node: NodeName): Promise<StoreResult<void>> {
@@ -506,15 +498,8 @@ export class SimStoreClient implements QuorumStore {
     return this.w('electing a coordinator', () => this.disk.cas(expected, next));
   }
 
-  /** Patched mode (bug 6): sees every ownership read as it is answered, with its send time. */
-  onOwnershipRead: ((records: OwnershipRecord[], sentMs: number) => void) | null = null;
-
   readOwnership(): Promise<OwnershipRecord[]> {
-    const sentMs = this.nowMs();
-    return this.r('reading ownership', () => this.disk.readOwnership(), false, (records) => {
-      this.ownershipReadAtMs = Math.max(this.ownershipReadAtMs, sentMs);
-      this.onOwnershipRead?.(records, sentMs);
-    });
+    return this.r('reading ownership', () => this.disk.readOwnership());
   }
 
   writeOwnership(term: number, records: OwnershipRecord[], deleteGroups: GroupName[] = []): Promise<StoreResult<void>> {

@@ -289,6 +289,63 @@ describe('resource monitor', () => {
     await waitFor('the resource is gone', () => gone(pid));
   });
 
+  test('after its watchdog fenced, the monitor refuses online calls decided before clusterd heard of it (bug 2)', async () => {
+    const selfFenceMs = 300;
+    const client = await newClient({ selfFenceMs });
+    const pinger = setInterval(() => client.ping(), 50);
+    try {
+      const fenced = once(client, 'fenced');
+      // clusterd stalls (no pings, no messages handled) past the deadline; the monitor fences.
+      // Still inside the stall, clusterd sends an online it decided before: it must not run.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, selfFenceMs + 700);
+      const stale = client.call('online', resource('stale', []), callMs);
+      await fenced;
+      const result = await stale;
+      assert.ok(!result.ok && /refused: this monitor fenced/.test(result.error), JSON.stringify(result));
+      // Once clusterd has applied the fence, its new decisions are served again.
+      await online(client, resource('fresh', []));
+      assert.deepEqual(await client.call('terminate', resource('fresh', []), callMs), { ok: true });
+    } finally {
+      clearInterval(pinger);
+    }
+  });
+
+  test('a monitor restarting: calls wait for the new one, and fence() and recycle() are still answered (bugs 3 and 5)', async () => {
+    const client = await newClient();
+    const monitorPid = client.pid as number;
+    const crashed = once(client, 'crashed');
+    process.kill(monitorPid, 'SIGKILL');
+    await crashed;
+    // No monitor is ready at this moment: a call waits for the next one rather than failing.
+    const waited = client.call('online', resource('patient', []), callMs);
+    const fenced = once(client, 'fenced');
+    client.fence('lease lost while restarting');
+    const [reason] = (await fenced) as [string];
+    assert.match(reason, /no resource monitor was running/);
+    const failed = await waited;
+    assert.ok(!failed.ok && /fenced before the resource monitor came back/.test(failed.error), 'a fence voids the calls waiting for a monitor');
+    await waitFor('a new monitor is ready', () => client.pid !== undefined && client.pid !== monitorPid);
+    const second = client.pid as number;
+    const crashedAgain = once(client, 'crashed');
+    process.kill(second, 'SIGKILL');
+    await crashedAgain;
+    const call = client.call('online', resource('patient', []), callMs);
+    const recycled = once(client, 'crashed');
+    client.recycle('a stop failed');
+    const [crash] = (await recycled) as [MonitorCrash];
+    assert.match(crash.reason, /recycled while the monitor restarts: a stop failed/);
+    assert.deepEqual(crash.resources, []);
+    assert.equal((await call).ok, false, 'recycling voids the waiting call');
+    await waitFor('a third monitor is ready', () => client.pid !== undefined && client.pid !== second);
+    const third = client.pid as number;
+    const crashedThird = once(client, 'crashed');
+    process.kill(third, 'SIGKILL');
+    await crashedThird;
+    const pid = track((await client.call('online', resource('patient', []), callMs)).ok ? client.pid : undefined);
+    assert.notEqual(pid, third, 'the call ran on the new monitor');
+    assert.deepEqual(await client.call('terminate', resource('patient', []), callMs), { ok: true });
+  });
+
   test('kill -9 of clusterd: the monitor kills the resources and exits', async () => {
     const parent = spawn(process.execPath, [parentFixture, clientUrl, tempDir(), fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
     track(parent.pid);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { applyUpdate, emptyConfig } from './config.js';
 import {
-  agentResult, emptyLocal, fenced, monitorLost, operatorFail, quiescent, reconcile, resourceExited, resourceFailed, runtimeOf,
+  agentResult, emptyLocal, fenced, monitorLost, operatorFail, quiescent, reconcile, resourceExited, resourceFailed, revokeInherited, runtimeOf,
   type LocalAction, type LocalContext, type LocalResource,
 } from './local.js';
 import type { OwnershipRec } from './placement.js';
@@ -439,6 +439,20 @@ describe('local: failures', () => {
     assert.equal(h.res('c-disk').state, 'Offline');
     for (const t of [51, 1_000, 100_000]) assert.deepEqual(brief(h.tick(t)), [], `t=${t}: ...but nothing restarts`);
     assert.equal(quiescent(h.st), true);
+  });
+
+  test('revokeInherited: an assignment the node does not run is released and fenced under its epoch, and starts only under a new one (bug 6)', () => {
+    const h = new Harness(chain());
+    const ev = revokeInherited(h.st, 'n1', [h.rec, { group: 'other', node: 'n2', epoch: 4, term: 1, phase: 'run' as const }], 'assigned to an earlier incarnation');
+    assert.deepEqual(eventsOf(ev), ['GROUP_REVOKED']);
+    assert.deepEqual([h.group!.released, h.group!.fenced, h.group!.epoch], [true, true, 1]);
+    assert.equal(h.st.groups.other, undefined, "another node's group is not touched");
+    for (const t of [1, 1_000]) assert.deepEqual(brief(h.tick(t)), [], `t=${t}: nothing starts under the inherited epoch`);
+    assert.deepEqual(eventsOf(revokeInherited(h.st, 'n1', [h.rec], 'again')), [], 'a group already known is left alone');
+    h.rec = { ...h.rec, epoch: 2 };
+    const next = h.tick(2_000);
+    assert.deepEqual(eventsOf(next), ['GROUP_ASSIGNED']);
+    assert.deepEqual(brief(next), ['online c-disk'], 'the new epoch starts');
   });
 
   test('a new epoch after release: a fresh group with reset restart counters, calls carry the new epoch', () => {

@@ -354,6 +354,23 @@ export function fenced(st: LocalState, self: NodeName, reason: string): LocalAct
   return [...actions, { kind: 'event', event: 'NODE_SELF_FENCED', level: 'error', message: `node ${self} stopped all its resources: ${reason}` }];
 }
 
+/**
+ * Assignments naming this node that it does not run (a new incarnation's inheritance, or what
+ * the store says after the node lost its lease or stalled): a coordinator may have judged the
+ * holder Down and be giving them away at this moment, so nothing may start under those epochs.
+ * Each is recorded released and fenced under its epoch: the report tells the coordinator, which
+ * assigns the group again under a new epoch, here or elsewhere (simulator bug 6).
+ */
+export function revokeInherited(st: LocalState, self: NodeName, records: Iterable<{ group: GroupName; node: NodeName | null; epoch: number }>, why: string): LocalAction[] {
+  const actions: LocalAction[] = [];
+  for (const rec of records) {
+    if (rec.node !== self || st.groups[rec.group]) continue;
+    st.groups[rec.group] = { epoch: rec.epoch, resources: {}, released: true, failoverRequested: false, fenced: true };
+    actions.push({ kind: 'event', event: 'GROUP_REVOKED', level: 'warning', message: `group ${rec.group} was ${why} (epoch ${rec.epoch}): not started under that epoch; reported released, waiting for a new assignment`, data: { group: rec.group, epoch: rec.epoch } });
+  }
+  return actions;
+}
+
 /** Operator `/fail`: treat the resource as failed (it is stopped first by the restart path). */
 export function operatorFail(st: LocalState, resource: string): LocalAction[] {
   const hit = findByName(st, resource);

@@ -66,6 +66,12 @@ interface PendingCall {
   timer: NodeJS.Timeout;
 }
 
+/** A call made while no monitor is ready: it runs once one is, or fails at its own bound. */
+interface WaitingCall {
+  go: () => void;
+  fail: (error: string) => void;
+}
+
 export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   private options: MonitorStartOptions | undefined;
   private child: ChildProcess | undefined;
@@ -78,6 +84,9 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   private readyWaiter: ((err?: Error) => void) | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, PendingCall>();
+  private readonly waiting = new Set<WaitingCall>();
+  /** A fence was sent and its 'fenced' answer has not come: if the monitor is lost meanwhile, its loss is the fence. */
+  private fencePending = false;
   /** The process groups the current monitor last reported, by resource. */
   private readonly pgids = new Map<string, number[]>();
 
@@ -99,7 +108,9 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) throw new RangeError(`call timeoutMs must be a positive number, not ${timeoutMs}`);
     const child = this.child;
     if (child === undefined || !this.ready) {
-      return Promise.resolve({ ok: false, error: `resource monitor is not running (${this.stopping ? 'shut down' : 'restarting after a crash'}): ${op} of resource '${spec.name}' not done` });
+      // A monitor restarting is not a failed call (simulator bug 3): wait for it, within the call's own bound.
+      if (!this.stopping && this.options !== undefined) return this.waitForMonitor(op, spec, timeoutMs);
+      return Promise.resolve({ ok: false, error: `resource monitor is not running (${this.stopping ? 'shut down' : 'not started'}): ${op} of resource '${spec.name}' not done` });
     }
     if (this.pending.size >= pendingCallsMax) {
       return Promise.resolve({ ok: false, error: `${pendingCallsMax} calls are in flight to the resource monitor already: ${op} of resource '${spec.name}' refused` });
@@ -113,25 +124,69 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     });
   }
 
+  private waitForMonitor(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {
+    return new Promise((resolve) => {
+      const boundMs = timeoutMs + deadlockSlackMs;
+      const entry: WaitingCall = {
+        go: () => { clearTimeout(timer); void this.call(op, spec, timeoutMs).then(resolve); },
+        fail: (error) => { clearTimeout(timer); resolve({ ok: false, error, deadlock: true }); },
+      };
+      const timer = setTimeout(() => {
+        this.waiting.delete(entry);
+        resolve({ ok: false, error: `resource monitor did not come back within ${boundMs} ms: ${op} of resource '${spec.name}' not done` });
+      }, boundMs);
+      this.waiting.add(entry);
+    });
+  }
+
+  /** Calls waiting for a monitor are void once the node voids its calls (a fence, a lost monitor). */
+  private failWaiting(error: string): void {
+    for (const w of this.takeWaiting()) w.fail(error);
+  }
+
   /** Feeds the monitor's watchdog: call it every heartbeat. */
   ping(): void {
     if (this.child !== undefined) this.post(this.child, { t: 'ping' });
   }
 
-  /** Asks the monitor to kill every resource at once; 'fenced' follows. */
+  /**
+   * Asks the monitor to kill every resource at once; 'fenced' always follows (simulator bug 5):
+   * from the monitor, or from its loss (a lost monitor's resources are killed), or at once when
+   * no monitor runs (then nothing runs).
+   */
   fence(reason: string): void {
+    this.fencePending = true;
+    this.failWaiting(`fenced before the resource monitor came back: ${reason}`);
     if (this.child !== undefined) this.post(this.child, { t: 'fence', reason });
+    else setImmediate(() => this.onFenced(`${reason} (no resource monitor was running)`, []));
   }
 
-  /** Kill the monitor and every process group it reported, then start a new one: 'crashed' follows. */
+  /** The monitor stopped everything: acknowledge, so that calls decided from now on are served again, then tell the node. */
+  private onFenced(reason: string, killed: string[]): void {
+    this.fencePending = false;
+    if (this.child !== undefined) this.post(this.child, { t: 'unfence' });
+    this.emit('fenced', reason, killed);
+  }
+
+  /**
+   * Kill the monitor and every process group it reported, then start a new one: 'crashed'
+   * follows, also when no monitor runs at that moment (its resources are dead already; bug 3).
+   */
   recycle(reason: string): void {
     if (this.child !== undefined) this.lost(this.child, `recycled: ${reason}`);
+    else {
+      setImmediate(() => {
+        this.failWaiting(`recycled while the monitor restarts: ${reason}`);
+        this.emit('crashed', { reason: `recycled while the monitor restarts: ${reason}`, resources: [] });
+      });
+    }
   }
 
   /** Planned stop: resolves once the monitor has exited. Resources should be offline already. */
   async shutdown(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.restartTimer);
+    this.failWaiting('resource monitor shut down');
     const child = this.child;
     if (child === undefined) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -178,6 +233,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
         this.everReady = true;
         this.readyWaiter?.();
         this.emit('ready', msg.pid);
+        for (const w of this.takeWaiting()) w.go();
         return;
       case 'result':
         this.settle(msg.id, msg.ok ? (msg.data === undefined ? { ok: true } : { ok: true, data: msg.data }) : { ok: false, error: msg.error });
@@ -190,7 +246,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
         this.emit('exited', msg.resource, msg.code, msg.signal);
         return;
       case 'fenced':
-        this.emit('fenced', msg.reason, msg.killed);
+        this.onFenced(msg.reason, msg.killed);
         return;
       case 'log':
         this.emit('log', msg.level, msg.message);
@@ -234,9 +290,18 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     this.pgids.clear();
     const reason = `resource monitor (pid ${child.pid}) ${why}`;
     this.failPending(reason, true);
+    this.failWaiting(reason);
     this.readyWaiter?.(new Error(reason));
     this.emit('crashed', { reason, resources });
+    // A fence sent to this monitor died with it, but every resource it ran was killed: the fence holds.
+    if (this.fencePending) this.onFenced(`${reason} (the fence under way holds: every resource of that monitor was killed)`, resources);
     if (!this.stopping && this.everReady) this.scheduleRestart();
+  }
+
+  private takeWaiting(): WaitingCall[] {
+    const waiting = [...this.waiting];
+    this.waiting.clear();
+    return waiting;
   }
 
   private failPending(error: string, deadlock: boolean): void {

@@ -20,6 +20,8 @@ type ResultData = CallData | undefined;
 
 let watchdog: NodeJS.Timeout | undefined;
 let nodeName = '?';
+/** Set by a fence, cleared by clusterd's 'unfence': `online` calls are refused in between (see protocol.ts). */
+let refuseOnline = false;
 
 const agents = createAgentRegistry({
   exited: (resource, code, signal) => send({ t: 'exited', resource, code, signal }),
@@ -59,6 +61,9 @@ function onMessage(msg: ToMonitor): void {
     case 'fence':
       fence(msg.reason);
       return;
+    case 'unfence':
+      refuseOnline = false;
+      return;
     case 'shutdown':
       onShutdown();
       return;
@@ -77,6 +82,7 @@ function onInit(selfFenceMs: number, node: string): void {
 
 /** Kills every resource at once, then tells clusterd. The monitor keeps running. */
 function fence(reason: string): void {
+  refuseOnline = true;
   const killed = agents.killAll();
   send({ t: 'fenced', reason, killed });
   void agents.releaseAll(releaseMaxMs);
@@ -110,6 +116,7 @@ async function runOp(op: AgentOp, spec: ResourceSpec, ctx: AgentContext): Promis
   };
   switch (op) {
     case 'online':
+      if (refuseOnline) throw new Error(`online of resource '${spec.name}' refused: this monitor fenced and clusterd has not acknowledged the fence yet (the call was decided before it)`);
       return warned(await agent.online(spec, ctx));
     case 'offline':
       await agent.offline(spec, ctx);

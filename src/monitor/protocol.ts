@@ -51,8 +51,15 @@ export type ToMonitor =
    * group); `terminate` kills at once; looksAlive/isAlive resolve with data.alive.
    */
   | { t: 'call'; id: number; op: AgentOp; resource: ResourceSpec; timeoutMs: number }
-  /** Stop every resource at once (SIGKILL), then answer 'fenced'. */
+  /**
+   * Stop every resource at once (SIGKILL), then answer 'fenced'. From a fence on (its own
+   * watchdog's or this one) the monitor refuses `online` until 'unfence': calls that clusterd
+   * decided before it learned of the fence may still be in the channel, and must not start
+   * anything (simulator bug 2).
+   */
   | { t: 'fence'; reason: string }
+  /** clusterd has applied a 'fenced' answer: calls sent from now on were decided after the fence. */
+  | { t: 'unfence' }
   /** Planned exit: the monitor exits after answering. Resources must already be offline. */
   | { t: 'shutdown' };
 

@@ -160,7 +160,12 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
     fail(clusterError('BAD_CONFIG', `cannot listen on ${s.listen}: ${e.message}`, 'pick a free port with --listen 127.0.0.1:PORT')));
   node.apiUrl = api.url;
   await host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation } });
-  const started = await node.start();
+  // A store read that throws (cut off mid-start) is an unavailable store, not a crash with a stack.
+  const started = await node.start().catch((e: unknown) => ({
+    ok: false as const,
+    error: clusterError('QUORUM_UNAVAILABLE', `node ${s.node} could not start: reading ${store.location} failed: ${e instanceof Error ? e.message : String(e)}`,
+      'check that the quorum store is reachable (clusterd quorum-log verify), then start again; a supervisor (systemd Restart=on-failure) retries by itself'),
+  }));
   if (!started.ok) { await host.shutdown(); await api.close(); await node.flushAll(); fail(started.error); }
   logger.info({ event: 'LISTENING' }, `node ${s.node} serving the API on ${api.url}`);
   let stopping = false;

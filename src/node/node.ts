@@ -15,12 +15,13 @@ import { EventEmitter } from 'node:events';
 import { ConfigDraft, emptyConfig } from '../core/config.js';
 import { clusterError, fail, ok, type ClusterError, type Result } from '../core/errors.js';
 import {
-  agentResult, emptyLocal, fenced, monitorLost, operatorFail, quiescent, reconcile, requestMaintenance, resourceExited, resourceLost, runtimeOf,
+  agentResult, emptyLocal, fenced, monitorLost, operatorFail, quiescent, reconcile, requestMaintenance, resourceExited, resourceLost, revokeInherited, runtimeOf,
   type LocalAction, type LocalState,
 } from '../core/local.js';
 import type { MaintRequest } from '../core/maintenance.js';
 import { isAlive, nodeState, observeLeases, type Membership } from '../core/membership.js';
 import { chooseNode, explain, planPlacement, type OwnershipRec, type PlacementInput } from '../core/placement.js';
+import { mayStart, renewalOverdue, stalled } from '../core/self-fence.js';
 import type { Timing } from '../core/timing.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, NodeState } from '../core/types.js';
 import type { ClusterEvent, CoordinatorRecord, EventLevel, LogRecord, NewEvent, NodeReport, QuorumStore } from '../store/types.js';
@@ -108,6 +109,20 @@ export class ClusterNode extends EventEmitter {
   /** lastRenewOkMs when this node last fenced itself for want of renewals: one fence per outage. */
   private leaseLostFencedAt = -Infinity;
   private fencing = false;
+  /**
+   * Send times (this node's monotonic clock) of the newest completed lease and ownership reads.
+   * Liveness is judged at the lease read's send time, never later (simulator bug 4): a lease view
+   * says nothing about the time after it was asked for, so a slow store or a pause between the
+   * read and a decision must not make a live node look Down.
+   */
+  private leasesReadAtMs = -Infinity;
+  private ownershipReadAtMs = -Infinity;
+  /**
+   * Set when this node lost its lease or stalled (NODE_LEASE_LOST, NODE_STALLED): the coordinator
+   * may have judged it Down meanwhile. The first ownership read sent after that moment revokes
+   * every assignment naming this node that it does not run (simulator bug 6).
+   */
+  private revokeAfterMs: number | null = null;
   private changeVersion = -1;
   private dirty = true;
   private cycleRunning: Promise<void> | null = null;
@@ -150,6 +165,10 @@ export class ClusterNode extends EventEmitter {
     const loaded = await this.loadConfig();
     if (!loaded.ok) return loaded;
     this.lastCheckpointMs = this.o.clock.nowMs();
+    // A new incarnation runs nothing yet. Whatever the store still assigns to this node's name was
+    // given to an earlier incarnation, which a coordinator may have seen stopped, fenced or Down and
+    // be giving away right now: report it released and fenced, and wait for a new epoch (bug 6).
+    const inherited = revokeInherited(this.local, this.name, await store.readOwnership(), 'assigned to an earlier incarnation of this node');
     host.on('exited', (resource: string, code: number | null, signal: string | null) =>
       this.apply(resourceExited(this.local, this.name, resource, signal ? `signal ${signal}` : `exit code ${code}`, this.o.clock.nowMs())));
     host.on('crashed', (info: { reason: string }) => {
@@ -162,6 +181,7 @@ export class ClusterNode extends EventEmitter {
     });
     // A disk's private sector shows a newer epoch (issue 4): stop its dependents at once.
     host.on('lost', (resource: string, reason: string) => this.apply(resourceLost(this.local, this.name, this.config, resource, reason)));
+    this.apply(inherited);
     this.beat();
     this.cancelTimers.push(this.o.clock.setInterval(() => this.beat(), this.o.timing.heartbeatIntervalMs));
     this.cancelTimers.push(this.o.clock.setInterval(() => this.kick(), this.o.timing.heartbeatIntervalMs));
@@ -386,11 +406,12 @@ export class ClusterNode extends EventEmitter {
     const now = this.o.clock.nowMs();
     const gap = this.lastBeatMs ? now - this.lastBeatMs : 0;
     this.lastBeatMs = now;
-    if (gap > this.o.timing.selfFenceMs && !this.fencing) {
+    if (stalled(gap, this.o.timing) && !this.fencing) {
       // We were stalled past our own deadline: the watchdog has fired or is about to. Make sure,
       // and start nothing until it confirms (safety rule 2).
       this.emitEvent('NODE_STALLED', 'error', `node ${this.name} was stalled for ${Math.round(gap)} ms (self-fence deadline ${this.o.timing.selfFenceMs} ms): stopping its resources`);
       this.fencing = true;
+      this.revokeAfter(now);
       this.o.host.fence(`clusterd stalled for ${Math.round(gap)} ms`);
     }
     // Safety rule 2: a node that cannot renew its lease (quorum store unreachable, slot lost)
@@ -398,10 +419,11 @@ export class ClusterNode extends EventEmitter {
     // so the last beat before the deadline fences.
     const sinceRenewMs = now - this.lastRenewOkMs;
     if (!this.fencing && Number.isFinite(this.lastRenewOkMs) && this.leaseLostFencedAt !== this.lastRenewOkMs &&
-        sinceRenewMs + this.o.timing.heartbeatIntervalMs >= this.o.timing.selfFenceMs && Object.keys(this.local.groups).length > 0) {
+        renewalOverdue(now, this.lastRenewOkMs, this.o.timing) && Object.keys(this.local.groups).length > 0) {
       this.emitEvent('NODE_LEASE_LOST', 'error', `node ${this.name} could not renew its lease for ${Math.round(sinceRenewMs)} ms (self-fence deadline ${this.o.timing.selfFenceMs} ms): stopping its resources`);
       this.leaseLostFencedAt = this.lastRenewOkMs;
       this.fencing = true;
+      this.revokeAfter(now);
       this.o.host.fence(`lease not renewed for ${Math.round(sinceRenewMs)} ms`);
     }
     this.o.host.ping();
@@ -412,11 +434,18 @@ export class ClusterNode extends EventEmitter {
     });
   }
 
-  /** May this node start resources under `rec` now? Valid lease, current term, no fence under way. */
+  /** Revoke, at the next ownership read sent after `atMs`, what names this node and it does not run; and make that read happen. */
+  private revokeAfter(atMs: number): void {
+    this.revokeAfterMs = atMs;
+    this.dirty = true;
+  }
+
+  /** May this node start resources under `rec` now? Valid lease, current term, no fence under way (core/self-fence.ts). */
   private mayStart(rec: OwnershipRec): boolean {
-    const now = this.o.clock.nowMs();
-    return !this.fencing && !this.shuttingDown && now - this.lastRenewOkMs < this.o.timing.selfFenceMs &&
-      rec.term === this.coordinator.term && isAlive(this.membership, this.name, now, this.o.timing.leaseTtlMs);
+    return mayStart({
+      nowMs: this.o.clock.nowMs(), self: this.name, lastRenewOkMs: this.lastRenewOkMs, fencing: this.fencing, shuttingDown: this.shuttingDown,
+      recordTerm: rec.term, currentTerm: this.coordinator.term, membership: this.membership,
+    }, this.o.timing);
   }
 
   // ---- the cycle ------------------------------------------------------------------------
@@ -435,8 +464,14 @@ export class ClusterNode extends EventEmitter {
 
   private async cycle(): Promise<void> {
     const { store, clock } = this.o;
-    this.membership = observeLeases(this.membership, await store.readLeases(), clock.nowMs());
+    // Ownership first, leases after: the lease view is then at least as new as the records the
+    // cycle acts on (see nodeViews).
     await this.refresh();
+    const sentMs = clock.nowMs();
+    const leases = await store.readLeases();
+    // Observed at the answer's arrival: a conservative start for each node's silence.
+    this.membership = observeLeases(this.membership, leases, clock.nowMs());
+    this.leasesReadAtMs = Math.max(this.leasesReadAtMs, sentMs);
     await this.elect();
     if (this.isCoordinator()) {
       await this.coordinate();
@@ -458,8 +493,15 @@ export class ClusterNode extends EventEmitter {
     this.coordinator = await store.readCoordinator();
     if (prevCoord.term !== this.coordinator.term) this.onNewTerm(prevCoord);
     const own: Record<GroupName, OwnershipRec> = {};
-    for (const r of await store.readOwnership()) own[r.group] = r;
+    const sentMs = this.o.clock.nowMs();
+    const records = await store.readOwnership();
+    for (const r of records) own[r.group] = r;
     this.ownership = own;
+    this.ownershipReadAtMs = Math.max(this.ownershipReadAtMs, sentMs);
+    if (this.revokeAfterMs !== null && sentMs >= this.revokeAfterMs) {
+      this.revokeAfterMs = null;
+      this.apply(revokeInherited(this.local, this.name, records, 'assigned to this node before it lost its lease or stalled'));
+    }
     const reports: Record<NodeName, NodeReport> = {};
     for (const r of await store.readReports()) reports[r.node] = r;
     this.reports = reports;
@@ -491,7 +533,7 @@ export class ClusterNode extends EventEmitter {
     const now = this.o.clock.nowMs();
     const c = this.coordinator;
     if (this.shuttingDown || this.fencing) return;
-    if (c.node && isAlive(this.membership, c.node, now, this.o.timing.leaseTtlMs)) return;
+    if (c.node && isAlive(this.membership, c.node, this.judgeAtMs(), this.o.timing.leaseTtlMs)) return;
     if (!isAlive(this.membership, this.name, now, this.o.timing.leaseTtlMs)) return;
     const won = await this.o.store.casCoordinator(c, { term: c.term + 1, node: this.name });
     this.dirty = true;
@@ -564,16 +606,29 @@ export class ClusterNode extends EventEmitter {
     return out;
   }
 
+  /**
+   * Node states, judged at the send time of the newest lease read (bug 4): the data is at least
+   * that fresh and nothing newer is known. If the ownership records acted on were read after the
+   * leases, the lease view says nothing about them: nobody is judged Down (they show Joining)
+   * until the next cycle reads leases again.
+   */
   nodeViews(): Record<NodeName, { state: NodeState; draining: boolean }> {
-    const now = this.o.clock.nowMs();
+    const at = this.judgeAtMs();
+    const stale = this.leasesReadAtMs < this.ownershipReadAtMs;
     const reps = this.currentReports();
     const out: Record<NodeName, { state: NodeState; draining: boolean }> = {};
     for (const n of new Set([...Object.keys(this.config.nodes), ...Object.keys(this.membership)])) {
-      const alive = isAlive(this.membership, n, now, this.o.timing.leaseTtlMs);
+      const alive = isAlive(this.membership, n, at, this.o.timing.leaseTtlMs);
       const draining = this.membership[n]?.state === 'draining';
-      out[n] = { state: nodeState({ alive, paused: !!this.config.nodes[n]?.paused, draining, reported: !!reps[n] }), draining };
+      const state = nodeState({ alive, paused: !!this.config.nodes[n]?.paused, draining, reported: !!reps[n] });
+      out[n] = { state: stale && state === 'Down' ? 'Joining' : state, draining };
     }
     return out;
+  }
+
+  /** The time at which other nodes' liveness is judged: the newest lease read's send time, never later than now. */
+  private judgeAtMs(): number {
+    return Math.min(this.o.clock.nowMs(), this.leasesReadAtMs);
   }
 
   private localContext() {
