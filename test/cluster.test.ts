@@ -85,6 +85,24 @@ test('a crashing service restarts in place, then fails over after its restart th
   assert.equal(ev.filter((e) => e.event === 'RESOURCE_RESTARTING' && e.node === 'n1').length, 2);
 });
 
+test('a service left Failed by its restart policy comes back with /online, through any node', async (t) => {
+  const c = await cluster(t, ['n1', 'n2']);
+  const port = await freePort();
+  await c.addWebGroup('web', port, { preferred: ['n1', 'n2'], props: { restartAction: 'restart', restartThreshold: 1, restartDelayMs: 100 } });
+  await waitFor('web on n1', async () => servedBy(await httpText(`http://127.0.0.1:${port}/`))?.[1] === 'n1');
+  const killService = () => spawnSync('pkill', ['-KILL', '-f', `web-service.js ${port}`]);
+  killService();
+  await c.waitStatus('restarted once', (st) => st.resources.find((x) => x.name === 'web-srv')?.restarts === 1 &&
+    st.resources.find((x) => x.name === 'web-srv')?.state === 'Online');
+  killService();
+  await c.waitStatus('left Failed on n1', (st) => st.resources.find((x) => x.name === 'web-srv')?.state === 'Failed');
+  assert.ok((await c.events()).some((e) => e.event === 'RESOURCE_LEFT_FAILED' && e.node === 'n1'));
+  const r = c.cli(['res', 'web-srv', '/online'], { CLUSTERD_ENDPOINT: c.nodes.get('n2')!.url });
+  assert.equal(r.code, 0, r.err);
+  await waitFor('web answers again from n1', async () => servedBy(await httpText(`http://127.0.0.1:${port}/`))?.[1] === 'n1');
+  assert.ok((await c.events()).some((e) => e.event === 'RESOURCE_RETRY' && e.node === 'n1'));
+});
+
 test('a service that ignores SIGTERM is killed after its stop grace', async (t) => {
   const c = await cluster(t, ['n1', 'n2']);
   const port = await freePort();

@@ -54,6 +54,7 @@ const schemas = {
   groupPatch: groupFields,
   move: z.object({ node: z.string().optional() }).strict(),
   maintenance: z.object({ on: z.boolean() }).strict(),
+  retry: z.object({ resource: z.string().min(1).optional() }).strict(),
   resourceCreate: z.object({
     name: z.string(), group: z.string(), type: z.enum(resourceTypes), props: propsSchema.optional(),
     priv: z.record(z.string(), privValue).optional(), dependsOn: z.array(z.string()).optional(),
@@ -175,11 +176,19 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
     if (!b.ok) return sendError(reply, b.error);
     return commit(reply, [{ op: 'group-set', group: params(req).group!, ...b.value }], () => findGroup(params(req).group!));
   }));
+  // The owner's half of /online: resources it left Failed start again (forwarded there by the coordinator).
+  app.post('/v1/groups/:group/retry', async (req, reply) => {
+    const b = parse(schemas.retry, req.body ?? {});
+    if (!b.ok) return sendError(reply, b.error);
+    return { ok: true, retried: node.retryFailed(params(req).group!, b.value.resource ?? null) };
+  });
   app.post('/v1/groups/:group/:op', write(node, async (req, reply) => {
     const { group, op } = params(req);
     if (op === 'online' || op === 'offline') {
       if (op === 'online') node.clearFailed(group!);
-      return commit(reply, [{ op: 'group-desired', group: group!, desired: op }], () => ({ ok: true }));
+      const res = await node.commit([{ op: 'group-desired', group: group!, desired: op }]);
+      if (res.ok && op === 'online') await retryOnOwner(node, group!, null);
+      return unwrap(reply, res, () => ({ ok: true }));
     }
     if (op === 'move') {
       const b = parse(schemas.move, req.body);
@@ -226,7 +235,9 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
     if ((await forwardToCoordinator(node, req, reply))) return reply;
     if (op === 'online' || op === 'offline') {
       if (op === 'online') node.clearFailed(r.group);
-      return commit(reply, [{ op: 'resource-desired', resource: res!, desired: op }], () => ({ ok: true }));
+      const done = await node.commit([{ op: 'resource-desired', resource: res!, desired: op }]);
+      if (done.ok && op === 'online') await retryOnOwner(node, r.group, res!);
+      return unwrap(reply, done, () => ({ ok: true }));
     }
     if (op === 'move') {
       const b = parse(schemas.move, req.body);
@@ -273,6 +284,23 @@ async function setMaintenance(node: ClusterNode, group: string, res: string, op:
   if (!target) return sendError(reply, clusterError('NODE_NOT_UP', `resource '${res}' runs on ${owner}, which cannot be reached from ${node.name}`, 'retry in a moment, or look: cluster status'));
   await forward(target, req, reply);
   return reply;
+}
+
+/**
+ * /online of a resource its owner left Failed (restart threshold reached without failover): the
+ * configuration says online already, so the owner is told directly to start it again. Best
+ * effort: an owner that cannot be reached is moving or Down, and its successor starts afresh.
+ */
+async function retryOnOwner(node: ClusterNode, group: string, resource: string | null): Promise<void> {
+  const owner = node.ownership[group]?.node;
+  if (!owner) return;
+  if (owner === node.name) { node.retryFailed(group, resource); return; }
+  const target = node.currentReports()[owner]?.apiUrl;
+  if (!target) return;
+  await fetch(new URL(`/v1/groups/${encodeURIComponent(group)}/retry`, target), {
+    method: 'POST', headers: { 'content-type': 'application/json', [forwardedHeader]: '1' },
+    body: JSON.stringify(resource === null ? {} : { resource }), signal: AbortSignal.timeout(forwardTimeoutMs),
+  }).then((r) => r.arrayBuffer(), () => undefined);
 }
 
 async function failResource(node: ClusterNode, group: string, res: string, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {

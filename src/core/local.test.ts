@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { applyUpdate, emptyConfig } from './config.js';
 import {
-  agentResult, emptyLocal, fenced, monitorLost, operatorFail, quiescent, reconcile, resourceExited, resourceFailed, revokeInherited, runtimeOf,
+  agentResult, emptyLocal, fenced, monitorLost, operatorFail, quiescent, reconcile, resourceExited, resourceFailed, revokeInherited, runtimeOf, operatorRetry,
   type LocalAction, type LocalContext, type LocalResource,
 } from './local.js';
 import type { OwnershipRec } from './placement.js';
@@ -343,6 +343,12 @@ describe('local: failures', () => {
     assert.deepEqual(brief(h.tick(3_600_000)), []);
     assert.equal(h.res('srv').state, 'Failed');
     assert.deepEqual([h.group!.failoverRequested, h.group!.released], [false, false]);
+    // The operator's /online starts it again with fresh counters; a second retry finds nothing to do.
+    assert.deepEqual(eventsOf(operatorRetry(h.st, 'n1', 'G', 'srv')), ['RESOURCE_RETRY']);
+    assert.deepEqual(eventsOf(operatorRetry(h.st, 'n1', 'G', null)), []);
+    assert.deepEqual(h.settle(), ['online srv']);
+    assert.equal(h.res('srv').state, 'Online');
+    assert.deepEqual(h.res('srv').restartTimesMs, []);
   });
 
   test('restartThreshold 0 with restart-failover: the first failure asks for failover', () => {

@@ -371,6 +371,25 @@ export function revokeInherited(st: LocalState, self: NodeName, records: Iterabl
   return actions;
 }
 
+/**
+ * Operator `/online` on a group or a resource: a resource this node left Failed (its restart
+ * threshold reached, restartAction `restart` or `none`) gets its restart counters reset and is
+ * started again by the next reconcile, dependencies first. Anything else is left alone.
+ */
+export function operatorRetry(st: LocalState, self: NodeName, group: GroupName, resource: string | null): LocalAction[] {
+  const lg = st.groups[group];
+  if (!lg || lg.released || lg.failoverRequested) return [];
+  const actions: LocalAction[] = [];
+  for (const lr of Object.values(lg.resources)) {
+    if (resource !== null && lr.spec.name !== resource) continue;
+    if (lr.state !== 'Failed' || lr.op !== null || lr.restartAtMs !== null) continue;
+    lr.state = 'Offline';
+    lr.restartTimesMs = [];
+    actions.push({ kind: 'event', event: 'RESOURCE_RETRY', level: 'info', message: `resource ${lr.spec.name} was left Failed on ${self}; the operator asked for it online: restart counters reset, starting it again`, data: { resource: lr.spec.name, group } });
+  }
+  return actions;
+}
+
 /** Operator `/fail`: treat the resource as failed (it is stopped first by the restart path). */
 export function operatorFail(st: LocalState, resource: string): LocalAction[] {
   const hit = findByName(st, resource);

@@ -15,7 +15,7 @@ import { EventEmitter } from 'node:events';
 import { ConfigDraft, emptyConfig } from '../core/config.js';
 import { clusterError, fail, ok, type ClusterError, type Result } from '../core/errors.js';
 import {
-  agentResult, emptyLocal, fenced, monitorLost, operatorFail, quiescent, reconcile, requestMaintenance, resourceExited, resourceLost, revokeInherited, runtimeOf,
+  agentResult, emptyLocal, fenced, monitorLost, operatorFail, operatorRetry, quiescent, reconcile, requestMaintenance, resourceExited, resourceLost, revokeInherited, runtimeOf,
   type LocalAction, type LocalState,
 } from '../core/local.js';
 import type { MaintRequest } from '../core/maintenance.js';
@@ -855,6 +855,13 @@ export class ClusterNode extends EventEmitter {
     }
     this.kick();
     return ok(undefined);
+  }
+
+  /** Operator /online reaching the owner: resources this node left Failed start again (all of the group's, or one). */
+  retryFailed(group: GroupName, resource: string | null): string[] {
+    const actions = operatorRetry(this.local, this.name, group, resource);
+    this.apply(actions);
+    return actions.flatMap((a) => (a.kind === 'event' && typeof a.data?.resource === 'string' ? [a.data.resource] : []));
   }
 
   /** Operator /fail on a resource this node runs. */
