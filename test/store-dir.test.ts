@@ -304,6 +304,8 @@ async function raceProcesses(dir: string, count: number): Promise<{ won: boolean
   `;
   const children = Array.from({ length: count }, (_, i) =>
     spawn(process.execPath, ['--input-type=module', '-e', script, dir, `p${i}`], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  // Listen for each exit from the start: a child may exit before the results are all read.
+  const exits = children.map((child) => new Promise((resolve) => child.once('exit', resolve)));
   const lines = children.map((child) => readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]());
   const nextLine = async (i: number): Promise<string> => {
     const line = await lines[i]!.next();
@@ -313,7 +315,7 @@ async function raceProcesses(dir: string, count: number): Promise<{ won: boolean
   for (let i = 0; i < count; i++) assert.equal(await nextLine(i), 'ready');
   for (const child of children) child.stdin.write('go\n');
   const results = await Promise.all(children.map(async (_, i) => JSON.parse(await nextLine(i)) as { won: boolean; appended: string }));
-  await Promise.all(children.map((child) => new Promise((resolve) => child.once('exit', resolve))));
+  await Promise.all(exits);
   return results;
 }
 
