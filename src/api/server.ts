@@ -23,7 +23,7 @@ function statusFor(code: ErrorCode): number {
   if (code.endsWith('NOT_FOUND')) return 404;
   if (code.endsWith('EXISTS') || code === 'GROUP_NOT_EMPTY' || code === 'RESOURCE_HAS_DEPENDENTS') return 409;
   if (code === 'MAINTENANCE_NOT_ALLOWED' || code === 'MAINTENANCE_TRANSITION_REFUSED' || code === 'MAINTENANCE_PENDING') return 409;
-  if (code === 'NO_COORDINATOR' || code === 'STALE_TERM' || code === 'SEQ_CONFLICT' || code === 'QUORUM_UNAVAILABLE') return 503;
+  if (code === 'NO_COORDINATOR' || code === 'STALE_TERM' || code === 'SEQ_CONFLICT' || code === 'QUORUM_UNAVAILABLE' || code === 'NODE_STARTING') return 503;
   if (code === 'QUORUM_DISK_FULL') return 507;
   if (code === 'INTERNAL') return 500;
   return 400;
@@ -132,7 +132,7 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
   });
   app.addHook('onRequest', async (req, reply) => {
     if (!node.ready && req.url !== '/metrics') {
-      return sendError(reply, clusterError('QUORUM_UNAVAILABLE', `node ${node.name} is starting: it has not read the quorum store yet`, 'retry in a moment'));
+      return sendError(reply, clusterError('NODE_STARTING', `node ${node.name} is starting: it has not read the quorum store yet`, 'retry in a moment (the cluster CLI retries by itself)'));
     }
   });
   app.get('/', async (_req, reply) => reply.type('text/html').send(renderDashboard()));

@@ -10,6 +10,9 @@ export const defaultEndpoint = 'http://127.0.0.1:7400';
 export const requestTimeoutMs = 5_000;
 /** An answer larger than this is not a clusterd answer (the event store and config are bounded). */
 export const responseBytesMax = 64 * 1024 * 1024;
+/** How long the CLI keeps retrying while the nodes it can reach answer NODE_STARTING (a node reads the store within a second or two). */
+export const startingWaitMs = 10_000;
+const startingRetryMs = 200;
 /** One SSE event larger than this means a broken stream, not a big event. */
 export const sseEventBytesMax = 1024 * 1024;
 
@@ -92,22 +95,33 @@ export class ApiClient {
     return sseData(res.body);
   }
 
-  /** Try each endpoint, starting with the one that answered last. */
+  /**
+   * Try each endpoint, starting with the one that answered last. A node that answers
+   * NODE_STARTING did nothing, so the request goes to the next one; if every node that answers is
+   * starting, the round is tried again shortly, for up to startingWaitMs.
+   */
   private async send(method: Method, path: string, body: unknown, signal: AbortSignal | undefined, timeoutMs: number,
     headers: Record<string, string> = {}, connectOnly = false): Promise<Answer> {
-    const tried: string[] = [];
-    for (let n = 0; n < this.endpoints.length; n++) {
-      const index = (this.current + n) % this.endpoints.length;
-      const base = this.endpoints[index]!;
-      tried.push(base);
-      const attempt = await this.attempt(base, method, path, body, signal, timeoutMs, headers, connectOnly);
-      if (attempt.ok) {
-        this.current = index;
-        return attempt.answer;
+    const deadline = performance.now() + startingWaitMs;
+    for (;;) {
+      const tried: string[] = [];
+      let starting: Answer | null = null;
+      for (let n = 0; n < this.endpoints.length; n++) {
+        const index = (this.current + n) % this.endpoints.length;
+        const base = this.endpoints[index]!;
+        tried.push(base);
+        const attempt = await this.attempt(base, method, path, body, signal, timeoutMs, headers, connectOnly);
+        if (attempt.ok) {
+          if (isStarting(attempt.answer)) { starting = attempt.answer; continue; }
+          this.current = index;
+          return attempt.answer;
+        }
+        if (!attempt.retry) throw attempt.error;
       }
-      if (!attempt.retry) throw attempt.error;
+      if (starting === null) throw unreachable(tried);
+      if (performance.now() + startingRetryMs > deadline || signal?.aborted) return starting;
+      await new Promise((resolve) => setTimeout(resolve, startingRetryMs));
     }
-    throw unreachable(tried);
   }
 
   private async attempt(base: string, method: Method, path: string, body: unknown, signal: AbortSignal | undefined,
@@ -131,6 +145,16 @@ export class ApiClient {
     } finally {
       clearTimeout(t);
     }
+  }
+}
+
+/** A 503 NODE_STARTING answer: that node did nothing yet. */
+function isStarting(a: Answer): boolean {
+  if (a.res.status !== 503 || a.text === null) return false;
+  try {
+    return (JSON.parse(a.text) as { error?: { code?: string } }).error?.code === 'NODE_STARTING';
+  } catch {
+    return false;
   }
 }
 

@@ -32,6 +32,7 @@ export const errorCodes = {
   QUORUM_BUSY: 'too many configuration updates are waiting to be committed',
   RESOURCE_FAILED: 'the resource failed while the command waited for it',
   QUORUM_UNAVAILABLE: 'the quorum store cannot be reached or opened',
+  NODE_STARTING: 'the node is starting and has not read the quorum store yet; nothing was done',
   CLUSTER_EXISTS: 'a cluster exists already in that quorum store',
   CLUSTER_NOT_FOUND: 'no cluster in that quorum store',
   NODE_NAME_IN_USE: 'another live clusterd runs with that node name',
