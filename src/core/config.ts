@@ -129,23 +129,37 @@ function checkGroupFields(group: string, u: Partial<GroupConfig>, config: Cluste
   return ok(out);
 }
 
-/** Would adding edge `from -> to` (from depends on to) close a cycle? */
-export function wouldCycle(resources: Record<ResourceName, ResourceConfig>, from: string, to: string): string[] | null {
-  // Walk from `to` along dependsOn; reaching `from` means a cycle. Returns the cycle path.
-  const stack: string[][] = [[to]];
+/**
+ * Would adding edge `from -> to` (from depends on to) close a cycle? Returns the cycle path.
+ * `resources` is a map or a lookup (checkDeps passes a lookup that sees the resource being
+ * created without copying the whole map). Each step keeps a link to the step it came from, so
+ * a walk costs one small object per edge, not a copy of its path.
+ */
+export function wouldCycle(resources: Record<ResourceName, ResourceConfig> | ((name: string) => ResourceConfig | undefined), from: string, to: string): string[] | null {
+  const get = typeof resources === 'function' ? resources : (n: string) => resources[n];
+  // Walk from `to` along dependsOn (depth first, last dependency first); reaching `from` means a cycle.
+  interface Step { at: string; prev: Step | null }
+  const stack: Step[] = [{ at: to, prev: null }];
   const seen = new Set<string>();
   while (stack.length > 0) {
-    const path = stack.pop()!;
-    const at = path[path.length - 1]!;
-    if (at === from) return [from, ...path];
+    const step = stack.pop()!;
+    const at = step.at;
+    if (at === from) {
+      const path: string[] = [];
+      for (let s: Step | null = step; s; s = s.prev) path.push(s.at);
+      path.push(from);
+      return path.reverse();
+    }
     if (seen.has(at)) continue;
     seen.add(at);
-    for (const d of resources[at]?.dependsOn ?? []) stack.push([...path, d]);
+    for (const d of get(at)?.dependsOn ?? []) stack.push({ at: d, prev: step });
   }
   return null;
 }
 
 function checkDeps(config: ClusterConfig, res: ResourceConfig, deps: string[]): Result<void> {
+  // The resource as it will be, without copying the map: `res` is not in it yet on create.
+  const lookup = (n: string) => (n === res.name ? res : config.resources[n]);
   for (const d of deps) {
     const target = config.resources[d];
     const path = `resources.${res.name}.dependsOn`;
@@ -153,7 +167,7 @@ function checkDeps(config: ClusterConfig, res: ResourceConfig, deps: string[]): 
     if (target.group !== res.group) {
       return fail(clusterError('DEPENDENCY_OTHER_GROUP', `resource '${res.name}' (group '${res.group}') cannot depend on '${d}' (group '${target.group}'): dependencies stay inside one group`, `move one of them: both must be in the same group`, path));
     }
-    const cycle = d === res.name ? [d, d] : wouldCycle({ ...config.resources, [res.name]: res }, res.name, d);
+    const cycle = d === res.name ? [d, d] : wouldCycle(lookup, res.name, d);
     if (cycle) return fail(clusterError('DEPENDENCY_CYCLE', `dependency ${res.name} -> ${d} would create a cycle: ${cycle.join(' -> ')}`, `remove one edge with /removedep`, path));
   }
   return ok(undefined);
