@@ -430,8 +430,19 @@ export function groupResources(c: ClusterConfig, group: string): ResourceConfig[
   return index.get(group) ?? [];
 }
 
+/** onlineOrder per group, cached like groupResources (by the identity of a published resource map). */
+const orderCache = new WeakMap<object, Map<string, readonly string[]>>();
+
 /** Online order: dependencies before dependents (Kahn's algorithm, name order among equals). */
 export function onlineOrder(c: ClusterConfig, group: string): string[] {
+  let byGroup = orderCache.get(c.resources);
+  if (!byGroup) orderCache.set(c.resources, byGroup = new Map());
+  let order = byGroup.get(group);
+  if (!order) byGroup.set(group, order = computeOnlineOrder(c, group));
+  return [...order];
+}
+
+function computeOnlineOrder(c: ClusterConfig, group: string): string[] {
   const members = groupResources(c, group);
   const pending = new Map(members.map((r) => [r.name, new Set(r.dependsOn)]));
   const order: string[] = [];
