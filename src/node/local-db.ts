@@ -8,7 +8,7 @@
 
 import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statfsSync, truncateSync, writeSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigDraft } from '../core/config.js';
+import { ConfigDraft, configJson } from '../core/config.js';
 import { clusterError, fail, ok, type Result } from '../core/errors.js';
 import { checkpointMagic, decodeCheckpoint, encodeFrame, scanLogEach } from '../core/log-codec.js';
 import type { ClusterConfig, ConfigUpdate } from '../core/types.js';
@@ -132,7 +132,7 @@ export class LocalDb {
 
   /** Replace the checkpoint atomically, then start an empty log after it. */
   writeCheckpoint(seq: number, term: number, config: ClusterConfig): Result<void> {
-    const frame = encodeFrame({ seq, term, payload: JSON.stringify(config) }, checkpointMagic);
+    const frame = encodeFrame({ seq, term, payload: configJson(config) }, checkpointMagic);
     const space = this.checkSpace(frame.length);
     if (!space.ok) return space;
     const tmp = `${this.checkpointPath}.tmp`;
