@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { applyUpdate, ConfigDraft, emptyConfig } from './config.js';
+import { applyUpdate, ConfigDraft, configJson, emptyConfig, groupResources, noteConfigJson, onlineOrder } from './config.js';
 import type { ConfigUpdate } from './types.js';
 
 const name = fc.constantFrom('a', 'b', 'c', 'd');
@@ -39,4 +39,32 @@ test('applyAll is all or nothing', () => {
   const r = draft.applyAll([{ op: 'group-create', group: 'g' }, { op: 'group-create', group: 'g' }]);
   assert.equal(r.ok, false);
   assert.deepEqual(draft.config.groups, {});
+});
+
+test('caches by configuration identity (JSON text, online order, group index) always see the configuration as it is now', () => {
+  fc.assert(fc.property(fc.array(update, { maxLength: 40 }), (updates) => {
+    const draft = new ConfigDraft(emptyConfig('x'));
+    for (const u of updates) {
+      draft.apply(u);
+      const c = draft.config; // read after every update: the draft copies before its next change
+      const fresh = structuredClone(c); // same content, never seen by any cache
+      assert.equal(configJson(c), JSON.stringify(c));
+      for (const g of Object.keys(c.groups)) {
+        assert.deepEqual(onlineOrder(c, g), onlineOrder(fresh, g));
+        assert.deepEqual(groupResources(c, g), groupResources(fresh, g));
+      }
+    }
+  }));
+});
+
+test('noteConfigJson: a configuration parsed from a text is written back as that text', () => {
+  const text = JSON.stringify({ name: 'x', nodes: { n1: { name: 'n1', paused: false } }, groups: {}, resources: {} });
+  const parsed = JSON.parse(text) as ReturnType<typeof emptyConfig>;
+  noteConfigJson(parsed, text);
+  assert.equal(configJson(parsed), text);
+  // A draft built on it is a new configuration: its own text.
+  const draft = new ConfigDraft(parsed);
+  draft.apply({ op: 'node-add', node: 'n2' });
+  assert.equal(configJson(draft.config), JSON.stringify(draft.config));
+  assert.notEqual(configJson(draft.config), text);
 });

@@ -325,6 +325,16 @@ describe('config: dependencies', () => {
     assert.equal(codeOf(applyUpdate(diamond, { op: 'resource-add-dep', resource: 'a', dependsOn: 'd' })), 'DEPENDENCY_CYCLE');
   });
 
+  test('a refused cycle is named as the walk found it, last dependency first', () => {
+    // b -> a, c -> b, d -> b, d -> c, e -> d, e -> a
+    const c = fold(['a', 'b', 'c', 'd', 'e'].map((r): ConfigUpdate => ({ op: 'resource-create', resource: r, group: 'web', type: 'process', priv: { command: 'x' } })).concat(
+      [['b', 'a'], ['c', 'b'], ['d', 'b'], ['d', 'c'], ['e', 'd'], ['e', 'a']].map(([r, d]): ConfigUpdate => ({ op: 'resource-add-dep', resource: r!, dependsOn: d! }))), base());
+    const msg = (u: ConfigUpdate) => { const r = applyUpdate(c, u); return r.ok ? 'ok' : r.error.message; };
+    assert.equal(msg({ op: 'resource-add-dep', resource: 'a', dependsOn: 'e' }), 'dependency a -> e would create a cycle: a -> e -> a');
+    assert.equal(msg({ op: 'resource-add-dep', resource: 'b', dependsOn: 'd' }), 'dependency b -> d would create a cycle: b -> d -> c -> b');
+    assert.equal(msg({ op: 'resource-add-dep', resource: 'a', dependsOn: 'a' }), 'dependency a -> a would create a cycle: a -> a');
+  });
+
   test('dependencies stay inside one group (DEPENDENCY_OTHER_GROUP)', () => {
     const c = chain();
     assert.equal(codeOf(applyUpdate(c, { op: 'resource-add-dep', resource: 'a', dependsOn: 'db' })), 'DEPENDENCY_OTHER_GROUP');

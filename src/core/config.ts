@@ -129,23 +129,37 @@ function checkGroupFields(group: string, u: Partial<GroupConfig>, config: Cluste
   return ok(out);
 }
 
-/** Would adding edge `from -> to` (from depends on to) close a cycle? */
-export function wouldCycle(resources: Record<ResourceName, ResourceConfig>, from: string, to: string): string[] | null {
-  // Walk from `to` along dependsOn; reaching `from` means a cycle. Returns the cycle path.
-  const stack: string[][] = [[to]];
+/**
+ * Would adding edge `from -> to` (from depends on to) close a cycle? Returns the cycle path.
+ * `resources` is a map or a lookup (checkDeps passes a lookup that sees the resource being
+ * created without copying the whole map). Each step keeps a link to the step it came from, so
+ * a walk costs one small object per edge, not a copy of its path.
+ */
+export function wouldCycle(resources: Record<ResourceName, ResourceConfig> | ((name: string) => ResourceConfig | undefined), from: string, to: string): string[] | null {
+  const get = typeof resources === 'function' ? resources : (n: string) => resources[n];
+  // Walk from `to` along dependsOn (depth first, last dependency first); reaching `from` means a cycle.
+  interface Step { at: string; prev: Step | null }
+  const stack: Step[] = [{ at: to, prev: null }];
   const seen = new Set<string>();
   while (stack.length > 0) {
-    const path = stack.pop()!;
-    const at = path[path.length - 1]!;
-    if (at === from) return [from, ...path];
+    const step = stack.pop()!;
+    const at = step.at;
+    if (at === from) {
+      const path: string[] = [];
+      for (let s: Step | null = step; s; s = s.prev) path.push(s.at);
+      path.push(from);
+      return path.reverse();
+    }
     if (seen.has(at)) continue;
     seen.add(at);
-    for (const d of resources[at]?.dependsOn ?? []) stack.push([...path, d]);
+    for (const d of get(at)?.dependsOn ?? []) stack.push({ at: d, prev: step });
   }
   return null;
 }
 
 function checkDeps(config: ClusterConfig, res: ResourceConfig, deps: string[]): Result<void> {
+  // The resource as it will be, without copying the map: `res` is not in it yet on create.
+  const lookup = (n: string) => (n === res.name ? res : config.resources[n]);
   for (const d of deps) {
     const target = config.resources[d];
     const path = `resources.${res.name}.dependsOn`;
@@ -153,7 +167,7 @@ function checkDeps(config: ClusterConfig, res: ResourceConfig, deps: string[]): 
     if (target.group !== res.group) {
       return fail(clusterError('DEPENDENCY_OTHER_GROUP', `resource '${res.name}' (group '${res.group}') cannot depend on '${d}' (group '${target.group}'): dependencies stay inside one group`, `move one of them: both must be in the same group`, path));
     }
-    const cycle = d === res.name ? [d, d] : wouldCycle({ ...config.resources, [res.name]: res }, res.name, d);
+    const cycle = d === res.name ? [d, d] : wouldCycle(lookup, res.name, d);
     if (cycle) return fail(clusterError('DEPENDENCY_CYCLE', `dependency ${res.name} -> ${d} would create a cycle: ${cycle.join(' -> ')}`, `remove one edge with /removedep`, path));
   }
   return ok(undefined);
@@ -178,6 +192,32 @@ function needGroup(c: ClusterConfig, g: string): Result<GroupConfig> {
 function needResource(c: ClusterConfig, r: string): Result<ResourceConfig> {
   const res = c.resources[r];
   return res ? ok(res) : fail(clusterError('RESOURCE_NOT_FOUND', `no resource '${r}'`, 'cluster res lists the resources'));
+}
+
+/**
+ * A group or resource with some fields changed, built field by field in the order group-create
+ * and resource-create give them (the same object as `{ ...old, ...changes }` for a configuration
+ * object, which has exactly these fields): object spread costs about ten times more, and a replay
+ * folds a million of these.
+ */
+function groupWith(g: GroupConfig, f: Partial<GroupConfig>): GroupConfig {
+  return {
+    name: g.name,
+    preferredOwners: f.preferredOwners !== undefined ? f.preferredOwners : g.preferredOwners,
+    possibleOwners: f.possibleOwners !== undefined ? f.possibleOwners : g.possibleOwners,
+    failoverThreshold: f.failoverThreshold !== undefined ? f.failoverThreshold : g.failoverThreshold,
+    failoverPeriodMs: f.failoverPeriodMs !== undefined ? f.failoverPeriodMs : g.failoverPeriodMs,
+    failback: f.failback !== undefined ? f.failback : g.failback,
+  };
+}
+function resourceWith(r: ResourceConfig, f: Partial<Pick<ResourceConfig, 'props' | 'priv' | 'dependsOn' | 'desired'>>): ResourceConfig {
+  return {
+    name: r.name, group: r.group, type: r.type,
+    props: f.props !== undefined ? f.props : r.props,
+    priv: f.priv !== undefined ? f.priv : r.priv,
+    dependsOn: f.dependsOn !== undefined ? f.dependsOn : r.dependsOn,
+    desired: f.desired !== undefined ? f.desired : r.desired,
+  };
 }
 
 const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<ConfigUpdate, { op: K }>, edit: Editor) => Result<ClusterConfig> } = {
@@ -234,7 +274,7 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     const fields = checkGroupFields(u.group, u, c);
     if (!fields.ok) return fields;
     const next = edit(c);
-    next.groups[u.group] = { ...g.value, ...fields.value };
+    next.groups[u.group] = groupWith(g.value, fields.value);
     return ok(next);
   },
   'group-desired': (c, u, edit) => {
@@ -242,7 +282,7 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     if (!g.ok) return g;
     const next = edit(c);
     for (const r of Object.values(c.resources)) {
-      if (r.group === u.group) next.resources[r.name] = { ...r, desired: u.desired };
+      if (r.group === u.group) next.resources[r.name] = resourceWith(r, { desired: u.desired });
     }
     return ok(next);
   },
@@ -288,7 +328,7 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     const priv = checkPriv(u.resource, u.priv ?? {});
     if (!priv.ok) return priv;
     const next = edit(c);
-    next.resources[u.resource] = { ...r.value, props: { ...r.value.props, ...props.value }, priv: { ...r.value.priv, ...priv.value } };
+    next.resources[u.resource] = resourceWith(r.value, { props: { ...r.value.props, ...props.value }, priv: { ...r.value.priv, ...priv.value } });
     return ok(next);
   },
   'resource-add-dep': (c, u, edit) => {
@@ -300,7 +340,7 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     const deps = checkDeps(c, r.value, [u.dependsOn]);
     if (!deps.ok) return deps;
     const next = edit(c);
-    next.resources[u.resource] = { ...r.value, dependsOn: [...r.value.dependsOn, u.dependsOn] };
+    next.resources[u.resource] = resourceWith(r.value, { dependsOn: [...r.value.dependsOn, u.dependsOn] });
     return ok(next);
   },
   'resource-remove-dep': (c, u, edit) => {
@@ -310,7 +350,7 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
       return fail(clusterError('DEPENDENCY_NOT_FOUND', `resource '${u.resource}' does not depend on '${u.dependsOn}'`, `cluster res "${u.resource}" /listdep shows its dependencies`));
     }
     const next = edit(c);
-    next.resources[u.resource] = { ...r.value, dependsOn: r.value.dependsOn.filter((d) => d !== u.dependsOn) };
+    next.resources[u.resource] = resourceWith(r.value, { dependsOn: r.value.dependsOn.filter((d) => d !== u.dependsOn) });
     return ok(next);
   },
   'resource-desired': (c, u, edit) => {
@@ -319,7 +359,7 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     const next = edit(c);
     // Bringing a resource online brings what it needs online; taking it offline takes what needs it offline.
     const closure = u.desired === 'online' ? dependencyClosure(c, u.resource) : dependentClosure(c, u.resource);
-    for (const name of closure) next.resources[name] = { ...c.resources[name]!, desired: u.desired };
+    for (const name of closure) next.resources[name] = resourceWith(c.resources[name]!, { desired: u.desired });
     return ok(next);
   },
 };
@@ -416,8 +456,41 @@ export function groupResources(c: ClusterConfig, group: string): ResourceConfig[
   return index.get(group) ?? [];
 }
 
+/**
+ * The JSON text of a configuration, made once per published configuration (its maps are never
+ * changed once published: see groupResources). A checkpoint writes the same configuration, 4 MB
+ * of JSON at 10,000 resources, to the quorum store and to the node's own copy, and a node that
+ * loads the store's checkpoint copies it to its own: one text serves them all. The entry also
+ * remembers the maps it was made from and is used only while they are the same objects.
+ */
+const jsonCache = new WeakMap<ClusterConfig, { name: string; nodes: object; groups: object; resources: object; json: string }>();
+
+export function configJson(c: ClusterConfig): string {
+  const hit = jsonCache.get(c);
+  if (hit && hit.name === c.name && hit.nodes === c.nodes && hit.groups === c.groups && hit.resources === c.resources) return hit.json;
+  const json = JSON.stringify(c);
+  jsonCache.set(c, { name: c.name, nodes: c.nodes, groups: c.groups, resources: c.resources, json });
+  return json;
+}
+
+/** `c` was just parsed from `json` (a checkpoint): writing it again needs no new text. */
+export function noteConfigJson(c: ClusterConfig, json: string): void {
+  jsonCache.set(c, { name: c.name, nodes: c.nodes, groups: c.groups, resources: c.resources, json });
+}
+
+/** onlineOrder per group, cached like groupResources (by the identity of a published resource map). */
+const orderCache = new WeakMap<object, Map<string, readonly string[]>>();
+
 /** Online order: dependencies before dependents (Kahn's algorithm, name order among equals). */
 export function onlineOrder(c: ClusterConfig, group: string): string[] {
+  let byGroup = orderCache.get(c.resources);
+  if (!byGroup) orderCache.set(c.resources, byGroup = new Map());
+  let order = byGroup.get(group);
+  if (!order) byGroup.set(group, order = computeOnlineOrder(c, group));
+  return [...order];
+}
+
+function computeOnlineOrder(c: ClusterConfig, group: string): string[] {
   const members = groupResources(c, group);
   const pending = new Map(members.map((r) => [r.name, new Set(r.dependsOn)]));
   const order: string[] = [];

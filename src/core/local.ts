@@ -77,8 +77,12 @@ export function emptyLocal(): LocalState {
 
 const running = (s: ResourceState) => s === 'Online' || s === 'OnlinePending' || s === 'OfflinePending';
 
+/** One spec per configuration object (never changed once published): syncMembers runs every cycle for every resource. */
+const specs = new WeakMap<ResourceConfig, ResourceSpecCore>();
 function specOf(r: ResourceConfig): ResourceSpecCore {
-  return { name: r.name, group: r.group, type: r.type, props: r.props, priv: r.priv };
+  let spec = specs.get(r);
+  if (!spec) specs.set(r, spec = { name: r.name, group: r.group, type: r.type, props: r.props, priv: r.priv });
+  return spec;
 }
 
 function newResource(r: ResourceConfig): LocalResource {
@@ -214,7 +218,16 @@ function scheduleCheck(st: LocalState, ctx: LocalContext, lg: LocalGroup, lr: Lo
   actions.push({ kind: 'agent-call', id, op: kind, group: lr.spec.group, epoch: lg.epoch, spec: lr.spec, timeoutMs: p.pendingTimeoutMs });
 }
 
-function find(st: LocalState, id: number): { lg: LocalGroup; lr: LocalResource } | null {
+/**
+ * The resource whose call or check has this id. `near` names where the call was made (the
+ * action's group and resource): looked at first, so that a node running 10,000 resources does
+ * not scan them all for each result. Call ids are unique within a LocalState, so the answer is
+ * the same either way.
+ */
+function find(st: LocalState, id: number, near?: { group: GroupName; resource: ResourceName }): { lg: LocalGroup; lr: LocalResource } | null {
+  const lgNear = near ? st.groups[near.group] : undefined;
+  const lrNear = lgNear?.resources[near!.resource];
+  if (lgNear && lrNear && (lrNear.op?.id === id || lrNear.check?.id === id)) return { lg: lgNear, lr: lrNear };
   for (const lg of Object.values(st.groups)) {
     for (const lr of Object.values(lg.resources)) if (lr.op?.id === id || lr.check?.id === id) return { lg, lr };
   }
@@ -256,8 +269,9 @@ export function resourceFailed(st: LocalState, self: NodeName, resource: string,
   return actions;
 }
 
-export function agentResult(st: LocalState, self: NodeName, id: number, okResult: boolean, error: string | undefined, data: { alive?: boolean; pid?: number; warning?: string } | undefined, nowMs: number): LocalAction[] {
-  const hit = find(st, id);
+export function agentResult(st: LocalState, self: NodeName, id: number, okResult: boolean, error: string | undefined, data: { alive?: boolean; pid?: number; warning?: string } | undefined, nowMs: number,
+  near?: { group: GroupName; resource: ResourceName }): LocalAction[] {
+  const hit = find(st, id, near);
   if (!hit) return [];
   const { lr } = hit;
   const warned: LocalAction[] = data?.warning === undefined ? [] : [{ kind: 'event', event: 'RESOURCE_WARNING', level: 'warning', message: `resource ${lr.spec.name} on ${self}: ${data.warning}`, data: { resource: lr.spec.name, group: lr.spec.group } }];

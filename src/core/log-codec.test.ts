@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { checkpointMagic, decodeCheckpoint, encodeFrame, scanLog, type Frame } from './log-codec.js';
+import { crc32c } from './crc32c.js';
 
 const concat = (parts: Uint8Array[]) => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -70,4 +71,37 @@ test('checkpoint files: any bit flip or truncation is refused', () => {
     assert.equal(decodeCheckpoint(flipped).ok, false);
     assert.equal(decodeCheckpoint(buf.subarray(0, pos % buf.length)).ok, false);
   }));
+});
+
+test('a scan given the bytes as latin1 text finds exactly the same frames, verdicts and damage', () => {
+  const anyFrames = fc.array(fc.string({ unit: 'binary', maxLength: 40 }), { minLength: 1, maxLength: 8 }).map((payloads) =>
+    payloads.map((p, i): Frame => ({ seq: 1 + i, term: 2, payload: i % 2 === 0 ? JSON.stringify({ p }) : p })));
+  fc.assert(fc.property(anyFrames, fc.nat(), fc.nat(), fc.integer({ min: 0, max: 7 }), (frames, cut, pos, bit) => {
+    const whole = encodeAll(frames);
+    const flipped = whole.slice();
+    flipped[pos % flipped.length]! ^= 1 << bit;
+    for (const buf of [whole, whole.subarray(0, cut % (whole.length + 1)), flipped]) {
+      const latin1 = Buffer.from(buf.buffer, buf.byteOffset, buf.length).toString('latin1');
+      assert.deepEqual(scanLog(buf, latin1), scanLog(buf));
+    }
+    assert.deepEqual(scanLog(whole, Buffer.from(whole).toString('latin1')).frames, frames);
+  }), { numRuns: 500 });
+});
+
+test('a payload that is not UTF-8 is bad with or without the latin1 text', () => {
+  const good = encodeFrame({ seq: 1, term: 1, payload: '{"a":1}' });
+  const bytes = new TextEncoder().encode('{"a":"\u00e9"}');
+  const badUtf8 = Uint8Array.from(bytes, (b) => (b === 0xc3 ? 0xff : b)); // 0xff never occurs in UTF-8
+  const frame = encodeFrame({ seq: 2, term: 1, payload: 'x'.repeat(badUtf8.length) });
+  frame.set(badUtf8, 32);
+  // Recompute the CRC so only the UTF-8 check can refuse it.
+  const v = new DataView(frame.buffer);
+  v.setUint32(28, crc32c(frame, crc32c(frame, 0, 0, 28), 32), true);
+  const buf = concat([good, frame, good.map((b, i) => (i === 8 ? 3 : b))]);
+  const fixSeq = new DataView(buf.buffer, good.length + frame.length);
+  fixSeq.setUint32(28, crc32c(buf, crc32c(buf, 0, good.length + frame.length, good.length + frame.length + 28), good.length + frame.length + 32), true);
+  for (const scan of [scanLog(buf), scanLog(buf, Buffer.from(buf).toString('latin1'))]) {
+    assert.equal(scan.frames.length, 1);
+    assert.equal(scan.damage?.reason, 'payload is not UTF-8');
+  }
 });

@@ -11,7 +11,7 @@
 // no valid frame after it, is a torn tail (a crash during an append: cut it). A bad frame
 // followed by a valid one is damage in the middle: never skipped.
 
-import { crc32c } from './crc32c.js';
+import { crc32c, crc32cSeen } from './crc32c.js';
 
 export const recordMagic = 0x52514c43; // 'CLQR'
 export const checkpointMagic = 0x43514c43; // 'CLQC'
@@ -60,19 +60,30 @@ export type FrameVerdict =
 
 /** Decode one frame at `offset`. */
 export function decodeFrame(buf: Uint8Array, offset: number, magic = recordMagic, view?: DataView): FrameVerdict {
+  return decodeAt(buf, offset, magic, view ?? new DataView(buf.buffer, buf.byteOffset, buf.length), undefined, { bits: 0 });
+}
+
+/**
+ * decodeFrame with what a scan keeps from frame to frame: one view over the whole buffer, the
+ * buffer as latin1 text if the caller has it, and where the CRC loop notes non-ASCII bytes.
+ * An ASCII payload (the usual case) is sliced out of `text`; any other is decoded (and checked)
+ * as UTF-8. Both give the same string.
+ */
+function decodeAt(buf: Uint8Array, offset: number, magic: number, v: DataView, text: string | undefined, seen: { bits: number }): FrameVerdict {
   if (buf.length - offset < headerBytes) return { kind: 'incomplete' };
-  // One view over the whole buffer when scanning a log: no allocation per frame.
-  const v = view ?? new DataView(buf.buffer, buf.byteOffset, buf.length);
   if (v.getUint32(offset, true) !== magic) return { kind: 'bad', reason: 'bad magic' };
   if (v.getUint8(offset + 4) !== frameVersion) return { kind: 'bad', reason: `unknown frame version ${v.getUint8(offset + 4)}` };
   const len = v.getUint32(offset + 24, true);
   if (len > payloadBytesMax) return { kind: 'bad', reason: `payload length ${len} exceeds ${payloadBytesMax}` };
   if (buf.length - offset < headerBytes + len) return { kind: 'incomplete' };
-  const header = buf.subarray(offset, offset + 28);
-  const payloadBytes = buf.subarray(offset + headerBytes, offset + headerBytes + len);
-  if (crc32c(payloadBytes, crc32c(header)) !== v.getUint32(offset + 28, true)) return { kind: 'bad', reason: 'checksum mismatch' };
+  const start = offset + headerBytes;
+  const end = start + len;
+  if (crc32cSeen(buf, crc32c(buf, 0, offset, offset + 28), start, end, seen) !== v.getUint32(offset + 28, true)) return { kind: 'bad', reason: 'checksum mismatch' };
   let payload: string;
-  try { payload = decoder.decode(payloadBytes); } catch { return { kind: 'bad', reason: 'payload is not UTF-8' }; }
+  if (text !== undefined && seen.bits < 0x80) payload = text.slice(start, end);
+  else {
+    try { payload = decoder.decode(buf.subarray(start, end)); } catch { return { kind: 'bad', reason: 'payload is not UTF-8' }; }
+  }
   return { kind: 'frame', frame: { seq: getU64(v, offset + 8), term: getU64(v, offset + 16), payload }, bytes: headerBytes + len };
 }
 
@@ -88,26 +99,42 @@ export interface LogScan {
 
 /**
  * Scan a whole log file. Seqs must grow by one from frame to frame; a gap or a repeat is
- * damage (a frame from another history) and reported like a bad checksum.
+ * damage (a frame from another history) and reported like a bad checksum. `latin1`, if given,
+ * is the same bytes as text, one character per byte (the shell's Buffer.latin1Slice): ASCII
+ * payloads are then sliced from it rather than decoded one by one (a replay of a million
+ * records spends a good part of its time there otherwise). The result is the same without it.
  */
-export function scanLog(buf: Uint8Array): LogScan {
+export function scanLog(buf: Uint8Array, latin1?: string): LogScan {
   const frames: Frame[] = [];
+  const rest = scanLogEach(buf, latin1, (f) => { frames.push(f); });
+  return { frames, ...rest };
+}
+
+/**
+ * scanLog without keeping the frames: `visit` sees each intact frame in order, as it is found.
+ * Frames visited before damage is found are still visited: a caller that must not use them when
+ * the log turns out damaged (a replay) decides after the scan, from `damage`.
+ */
+export function scanLogEach(buf: Uint8Array, latin1: string | undefined, visit: (f: Frame) => void): Omit<LogScan, 'frames'> {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  const text = latin1 !== undefined && latin1.length === buf.length ? latin1 : undefined;
+  const seen = { bits: 0 };
+  let prevSeq = -1;
   let at = 0;
   while (at < buf.length) {
-    const d = decodeFrame(buf, at, recordMagic, view);
-    const prev = frames[frames.length - 1];
-    if (d.kind === 'frame' && (!prev || d.frame.seq === prev.seq + 1)) {
-      frames.push(d.frame);
+    const d = decodeAt(buf, at, recordMagic, view, text, seen);
+    if (d.kind === 'frame' && (prevSeq < 0 || d.frame.seq === prevSeq + 1)) {
+      prevSeq = d.frame.seq;
       at += d.bytes;
+      visit(d.frame);
       continue;
     }
-    const reason = d.kind === 'bad' ? d.reason : d.kind === 'incomplete' ? 'incomplete frame' : `seq ${d.frame.seq} does not follow ${prev!.seq}`;
+    const reason = d.kind === 'bad' ? d.reason : d.kind === 'incomplete' ? 'incomplete frame' : `seq ${d.frame.seq} does not follow ${prevSeq}`;
     const resumesAt = findNextFrame(buf, at + 1);
-    if (resumesAt < 0) return { frames, goodBytes: at, tornBytes: buf.length - at, damage: null };
-    return { frames, goodBytes: at, tornBytes: 0, damage: { offset: at, reason, resumesAt } };
+    if (resumesAt < 0) return { goodBytes: at, tornBytes: buf.length - at, damage: null };
+    return { goodBytes: at, tornBytes: 0, damage: { offset: at, reason, resumesAt } };
   }
-  return { frames, goodBytes: at, tornBytes: 0, damage: null };
+  return { goodBytes: at, tornBytes: 0, damage: null };
 }
 
 /** The offset of the next complete, valid frame at or after `from`, or -1. */

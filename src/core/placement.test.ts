@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { applyUpdate, emptyConfig } from './config.js';
 import {
   candidates, chooseNode, explain, hourInWindow, moveReason, planPlacement,
-  type GroupReportView, type NodeView, type OwnershipRec, type PlacementInput,
+  type Candidate, type GroupReportView, type NodeView, type OwnershipRec, type PlacementInput, type PlacementPlan,
 } from './placement.js';
 import type { ClusterConfig, ConfigUpdate, FailbackPolicy, GroupConfig, NodeState } from './types.js';
 
@@ -378,11 +378,12 @@ describe('placement: terms, possible owners, reasons', () => {
   });
 });
 
-// ---- property: the ownership protocol -----------------------------------------------------
-
-describe('placement: properties', () => {
-  const nodeNames = ['n1', 'n2', 'n3', 'n4'];
-  const groupNames = ['g1', 'g2', 'g3'];
+/**
+ * Random scheduler inputs over these nodes and groups. `deletedGroups` may hold ownership
+ * records but have no configuration (groups deleted while a node still ran them): they count
+ * toward a node's load.
+ */
+function snapshotOf(nodeNames: string[], groupNames: string[], deletedGroups: string[] = []): fc.Arbitrary<PlacementInput> {
   const states: NodeState[] = ['Up', 'Down', 'Paused', 'Joining'];
 
   const subsetOf = (xs: string[]) => fc.shuffledSubarray(xs);
@@ -397,11 +398,11 @@ describe('placement: properties', () => {
     group: fc.constant(group), node: fc.option(fc.constantFrom(...nodeNames), { nil: null }), epoch: fc.integer({ min: 1, max: 6 }),
     term: fc.integer({ min: 1, max: 6 }), phase: fc.constantFrom('run' as const, 'stop' as const),
   });
-  const snapshot = fc.record({
+  return fc.record({
     groups: fc.tuple(...groupNames.map(groupCfg)),
     present: fc.tuple(...nodeNames.map(() => fc.boolean())),
     views: fc.tuple(...nodeNames.map(() => fc.record({ state: fc.constantFrom(...states), draining: fc.boolean() }))),
-    ownership: fc.tuple(...groupNames.map((g) => fc.option(ownerRec(g), { nil: undefined }))),
+    ownership: fc.tuple(...[...groupNames, ...deletedGroups].map((g) => fc.option(ownerRec(g), { nil: undefined }))),
     reports: fc.array(fc.record({ node: fc.constantFrom(...nodeNames), group: fc.constantFrom(...groupNames), epochDelta: fc.integer({ min: -1, max: 1 }),
       released: fc.boolean(), failoverRequested: fc.boolean(), fenced: fc.boolean() }), { maxLength: 8 }),
     moves: fc.array(fc.tuple(fc.constantFrom(...groupNames), fc.option(fc.constantFrom(...nodeNames), { nil: null })), { maxLength: 3 }),
@@ -431,6 +432,14 @@ describe('placement: properties', () => {
       failedGroups: Object.fromEntries(s.failed),
     };
   });
+}
+
+// ---- property: the ownership protocol -----------------------------------------------------
+
+describe('placement: properties', () => {
+  const nodeNames = ['n1', 'n2', 'n3', 'n4'];
+  const groupNames = ['g1', 'g2', 'g3'];
+  const snapshot = snapshotOf(nodeNames, groupNames);
 
   test('planPlacement follows the ownership protocol on random snapshots (fast-check)', () => {
     fc.assert(fc.property(snapshot, (inp) => {
@@ -490,5 +499,92 @@ describe('placement: properties', () => {
         }
       }
     }), { numRuns: 300 });
+  });
+});
+
+// ---- property: the optimized scheduler equals a straightforward one --------------------------
+
+/** candidates() as first written: counts every node's load for each call and ranks inside the comparator. */
+function referenceCandidates(input: PlacementInput, group: string, exclude: string[] = []): Candidate[] {
+  const g = input.config.groups[group];
+  if (!g) return [];
+  const load = new Map<string, number>();
+  for (const r of Object.values(input.ownership)) if (r.node) load.set(r.node, (load.get(r.node) ?? 0) + 1);
+  const out: Candidate[] = Object.keys(input.nodes).sort().map((node) => {
+    const v = input.nodes[node]!;
+    let reason = 'eligible';
+    if (v.state === 'Down') reason = 'node is Down';
+    else if (v.draining) reason = 'node is draining (shutting down)';
+    else if (v.state === 'Paused') reason = 'node is Paused';
+    else if (v.state === 'Joining') reason = 'node is still Joining';
+    else if (g.possibleOwners.length > 0 && !g.possibleOwners.includes(node)) reason = 'not a possible owner';
+    else if (exclude.includes(node)) reason = 'the group just failed there';
+    return { node, eligible: reason === 'eligible', reason };
+  });
+  const rank = (c: Candidate): [number, number, number, string] => {
+    const pref = g.preferredOwners.indexOf(c.node);
+    return [c.eligible ? 0 : 1, pref >= 0 ? pref : g.preferredOwners.length, load.get(c.node) ?? 0, c.node];
+  };
+  return out.sort((a, b) => {
+    const ra = rank(a), rb = rank(b);
+    for (let i = 0; i < 3; i++) if (ra[i] !== rb[i]) return (ra[i] as number) - (rb[i] as number);
+    return ra[3].localeCompare(rb[3]);
+  });
+}
+
+/**
+ * planPlacement the straightforward way: one group at a time (in name order), each planned on
+ * its own against the ownership as planned so far, so that every decision counts the loads
+ * from scratch instead of from the planner's running tally.
+ */
+function referencePlan(input: PlacementInput): PlacementPlan {
+  const plan: PlacementPlan = { records: [], notes: [], movesDone: [], failoversCounted: [], newlyFailed: [] };
+  const ownership = { ...input.ownership };
+  for (const group of Object.keys(input.config.groups).sort()) {
+    const one = planPlacement({ ...input, ownership: { ...ownership }, config: { ...input.config, groups: { [group]: input.config.groups[group]! } } });
+    plan.records.push(...one.records);
+    plan.notes.push(...one.notes);
+    plan.movesDone.push(...one.movesDone);
+    plan.failoversCounted.push(...one.failoversCounted);
+    plan.newlyFailed.push(...one.newlyFailed);
+    for (const r of one.records) ownership[r.group] = r;
+  }
+  return plan;
+}
+
+describe('placement: the optimized scheduler equals a straightforward reference', () => {
+  const nodeNames = ['n1', 'n2', 'n3', 'n4', 'n5'];
+  // Many groups on few nodes: loads tie and change while planning; g0 sorts first, x1/x2 are deleted groups still owned.
+  const groupNames = ['g0', 'g1', 'g2', 'g3', 'g4', 'g5', 'g6', 'g7', 'g8', 'g9', 'g10', 'g11'];
+  const snapshot = snapshotOf(nodeNames, groupNames, ['x1', 'x2']);
+
+  test('candidates equals the reference ranking on random snapshots (fast-check)', () => {
+    fc.assert(fc.property(snapshot, fc.subarray(nodeNames), (inp, exclude) => {
+      for (const group of [...groupNames, 'x1']) {
+        assert.deepEqual(candidates(inp, group, exclude), referenceCandidates(inp, group, exclude));
+        assert.deepEqual(candidates(inp, group), referenceCandidates(inp, group));
+      }
+    }), { numRuns: 500 });
+  });
+
+  test('planPlacement equals planning group by group with loads counted from scratch (fast-check)', () => {
+    fc.assert(fc.property(snapshot, (inp) => {
+      assert.deepEqual(planPlacement(inp), referencePlan(inp));
+    }), { numRuns: 1_000 });
+  });
+
+  test('planPlacement equals the reference when placing many new groups at once', () => {
+    const nodes = Array.from({ length: 7 }, (_, i) => `n${i + 1}`);
+    const updates: ConfigUpdate[] = nodes.map((node) => ({ op: 'node-add' as const, node }));
+    for (let g = 0; g < 60; g++) {
+      updates.push({ op: 'group-create', group: `g${String(g).padStart(2, '0')}`, preferredOwners: g % 3 === 0 ? [] : [nodes[g % 7]!, nodes[(g * 5) % 7]!].filter((n, i, a) => a.indexOf(n) === i),
+        possibleOwners: g % 4 === 0 ? nodes.slice(0, 4) : [] });
+    }
+    const cfg = fold(updates);
+    const ownership: Record<string, OwnershipRec> = { g05: rec('n2', 2, 'run', TERM, 'g05'), g17: rec('n7', 1, 'stop', TERM, 'g17') };
+    const inp = input({ config: cfg, ownership, nodes: { ...Object.fromEntries(nodes.map((n) => [n, up])), n3: down } });
+    const plan = planPlacement(inp);
+    assert.equal(plan.records.length, 58);
+    assert.deepEqual(plan, referencePlan(inp));
   });
 });

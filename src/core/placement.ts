@@ -75,14 +75,26 @@ export interface Candidate {
   reason: string;
 }
 
-/** Every node with its eligibility for `group`, in preference order (eligible first). */
-export function candidates(input: PlacementInput, group: GroupName, exclude: NodeName[] = []): Candidate[] {
+/** Groups each node holds a record for (what candidates rank by): node -> count. */
+export type Loads = ReadonlyMap<NodeName, number>;
+
+export function loadsOf(ownership: Record<GroupName, OwnershipRec>): Map<NodeName, number> {
+  const load = new Map<NodeName, number>();
+  for (const rec of Object.values(ownership)) if (rec.node) load.set(rec.node, (load.get(rec.node) ?? 0) + 1);
+  return load;
+}
+
+/**
+ * Every node with its eligibility for `group`, in preference order (eligible first). `load` is
+ * loadsOf(input.ownership), given by planPlacement (which keeps it up to date as it plans) so that
+ * placing many groups does not count every record again for each group.
+ */
+export function candidates(input: PlacementInput, group: GroupName, exclude: NodeName[] = [], load: Loads = loadsOf(input.ownership)): Candidate[] {
   const g = input.config.groups[group];
   if (!g) return [];
-  const load = new Map<NodeName, number>();
-  for (const rec of Object.values(input.ownership)) if (rec.node) load.set(rec.node, (load.get(rec.node) ?? 0) + 1);
   const all = Object.keys(input.nodes).sort();
-  const out: Candidate[] = all.map((node) => {
+  // Rank once per node: [eligible first, preferred-owner position, load, name].
+  const ranked = all.map((node) => {
     const v = input.nodes[node]!;
     let reason = 'eligible';
     if (v.state === 'Down') reason = 'node is Down';
@@ -91,21 +103,19 @@ export function candidates(input: PlacementInput, group: GroupName, exclude: Nod
     else if (v.state === 'Joining') reason = 'node is still Joining';
     else if (g.possibleOwners.length > 0 && !g.possibleOwners.includes(node)) reason = 'not a possible owner';
     else if (exclude.includes(node)) reason = 'the group just failed there';
-    return { node, eligible: reason === 'eligible', reason };
+    const eligible = reason === 'eligible';
+    const pref = g.preferredOwners.indexOf(node);
+    return {
+      c: { node, eligible, reason } as Candidate,
+      r0: eligible ? 0 : 1, r1: pref >= 0 ? pref : g.preferredOwners.length, r2: load.get(node) ?? 0,
+    };
   });
-  const rank = (c: Candidate): [number, number, number, string] => {
-    const pref = g.preferredOwners.indexOf(c.node);
-    return [c.eligible ? 0 : 1, pref >= 0 ? pref : g.preferredOwners.length, load.get(c.node) ?? 0, c.node];
-  };
-  return out.sort((a, b) => {
-    const ra = rank(a), rb = rank(b);
-    for (let i = 0; i < 3; i++) if (ra[i] !== rb[i]) return (ra[i] as number) - (rb[i] as number);
-    return ra[3].localeCompare(rb[3]);
-  });
+  ranked.sort((a, b) => (a.r0 - b.r0) || (a.r1 - b.r1) || (a.r2 - b.r2) || a.c.node.localeCompare(b.c.node));
+  return ranked.map((x) => x.c);
 }
 
-export function chooseNode(input: PlacementInput, group: GroupName, exclude: NodeName[] = []): NodeName | null {
-  const first = candidates(input, group, exclude)[0];
+export function chooseNode(input: PlacementInput, group: GroupName, exclude: NodeName[] = [], load?: Loads): NodeName | null {
+  const first = candidates(input, group, exclude, load)[0];
   return first?.eligible ? first.node : null;
 }
 
@@ -120,7 +130,7 @@ function failoversInPeriod(input: PlacementInput, group: GroupName): number {
 }
 
 /** Why the group should leave its (alive) owner now, or null. */
-export function moveReason(input: PlacementInput, rec: OwnershipRec): string | null {
+export function moveReason(input: PlacementInput, rec: OwnershipRec, load?: Loads): string | null {
   const owner = rec.node!;
   const view = input.nodes[owner];
   const g = input.config.groups[rec.group]!;
@@ -134,7 +144,7 @@ export function moveReason(input: PlacementInput, rec: OwnershipRec): string | n
   if (g.possibleOwners.length > 0 && !g.possibleOwners.includes(owner)) return `${owner} is no longer a possible owner`;
   if (g.failback.mode !== 'never') {
     const inWindow = g.failback.mode === 'immediate' || hourInWindow(input.wallHour, g.failback.startHour, g.failback.endHour);
-    const best = chooseNode(input, rec.group);
+    const best = chooseNode(input, rec.group, [], load);
     const bestPref = best ? g.preferredOwners.indexOf(best) : -1;
     const ownerPref = g.preferredOwners.indexOf(owner);
     if (inWindow && best && bestPref >= 0 && (ownerPref < 0 || bestPref < ownerPref)) return `failback to preferred owner ${best}`;
@@ -146,12 +156,12 @@ export function hourInWindow(hour: number, start: number, end: number): boolean 
   return start <= end ? hour >= start && hour < end : hour >= start || hour < end;
 }
 
-function planGroup(input: PlacementInput, group: GroupName, plan: PlacementPlan): void {
+function planGroup(input: PlacementInput, group: GroupName, plan: PlacementPlan, load: Loads): void {
   const rec = input.ownership[group];
   const write = (node: NodeName | null, epoch: number, phase: 'run' | 'stop') =>
     plan.records.push({ group, node, epoch, term: input.term, phase });
   if (!rec) {
-    const target = chooseNode(input, group);
+    const target = chooseNode(input, group, [], load);
     if (target) {
       write(target, 1, 'run');
       plan.notes.push({ group, event: 'GROUP_PLACED', level: 'info', message: `group ${group} placed on ${target}` });
@@ -183,8 +193,8 @@ function planGroup(input: PlacementInput, group: GroupName, plan: PlacementPlan)
     if (!ownerDown && group in input.moveRequests && input.moveRequests[group] === null) exclude.push(owner!);
     let target: NodeName | null = null;
     const requested = input.moveRequests[group];
-    if (requested && candidates(input, group).some((c) => c.node === requested && c.eligible)) target = requested;
-    else target = chooseNode(input, group, exclude);
+    if (requested && candidates(input, group, [], load).some((c) => c.node === requested && c.eligible)) target = requested;
+    else target = chooseNode(input, group, exclude, load);
     if (group in input.moveRequests) plan.movesDone.push(group);
     if (target) {
       write(target, rec.epoch + 1, 'run');
@@ -199,7 +209,7 @@ function planGroup(input: PlacementInput, group: GroupName, plan: PlacementPlan)
     return;
   }
   if (rec.phase === 'run') {
-    const reason = moveReason(input, rec);
+    const reason = moveReason(input, rec, load);
     if (reason) {
       write(owner, rec.epoch, 'stop');
       plan.notes.push({ group, event: 'GROUP_MOVING', level: 'info', message: `group ${group} is being taken offline on ${owner}: ${reason}` });
@@ -213,10 +223,21 @@ export function planPlacement(input: PlacementInput): PlacementPlan {
   const plan: PlacementPlan = { records: [], notes: [], movesDone: [], failoversCounted: [], newlyFailed: [] };
   // Records planned so far count toward each node's load, so that new groups spread out.
   const working: PlacementInput = { ...input, ownership: { ...input.ownership } };
+  // Loads counted once, then kept equal to loadsOf(working.ownership) as records are planned.
+  const load = loadsOf(working.ownership);
   for (const group of Object.keys(input.config.groups).sort()) {
     const before = plan.records.length;
-    planGroup(working, group, plan);
-    for (const r of plan.records.slice(before)) working.ownership[r.group] = r;
+    planGroup(working, group, plan, load);
+    for (let i = before; i < plan.records.length; i++) {
+      const r = plan.records[i]!;
+      const old = working.ownership[r.group]?.node;
+      if (old) {
+        const n = load.get(old)! - 1;
+        if (n === 0) load.delete(old); else load.set(old, n);
+      }
+      if (r.node) load.set(r.node, (load.get(r.node) ?? 0) + 1);
+      working.ownership[r.group] = r;
+    }
   }
   return plan;
 }

@@ -8,9 +8,9 @@
 
 import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statfsSync, truncateSync, writeSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigDraft } from '../core/config.js';
+import { ConfigDraft, configJson } from '../core/config.js';
 import { clusterError, fail, ok, type Result } from '../core/errors.js';
-import { checkpointMagic, decodeCheckpoint, encodeFrame, scanLog } from '../core/log-codec.js';
+import { checkpointMagic, decodeCheckpoint, encodeFrame, scanLogEach } from '../core/log-codec.js';
 import type { ClusterConfig, ConfigUpdate } from '../core/types.js';
 import type { LogRecord } from '../store/types.js';
 
@@ -54,31 +54,41 @@ export class LocalDb {
       notes.push({ event: 'LOCAL_COPY_DAMAGED', level: 'warning', message: `the local checkpoint ${this.checkpointPath} is damaged (${cp.reason}): ignoring this node's copy and loading from the quorum store` });
       return { copy: null, notes };
     }
-    const draft = new ConfigDraft(JSON.parse(cp.frame.payload) as ClusterConfig);
+    const base = JSON.parse(cp.frame.payload) as ClusterConfig;
+    const draft = new ConfigDraft(base);
     let seq = cp.frame.seq;
     let term = cp.frame.term;
     const buf = existsSync(this.logPath) ? readFileSync(this.logPath) : Buffer.alloc(0);
-    const scan = scanLog(buf);
+    // Records are applied as the scan finds them (nothing of a million-record log is kept); the
+    // draft is dropped below if the scan then finds damage. The bytes go in as latin1 text too:
+    // the scan slices ASCII payloads from it instead of decoding each one.
+    let applying = true;
+    let refused: string | null = null;
+    let thrown: { e: unknown } | null = null;
+    const scan = scanLogEach(buf, buf.toString('latin1'), (f) => {
+      if (!applying || f.seq <= seq) return;
+      if (f.seq !== seq + 1) { applying = false; return; }
+      let next: Result<void>;
+      try { next = draft.apply(JSON.parse(f.payload) as ConfigUpdate); } catch (e) { thrown = { e }; applying = false; return; }
+      if (!next.ok) {
+        refused = `local log record ${f.seq} does not apply (${next.error.message}): using the copy up to seq ${seq}`;
+        applying = false;
+        return;
+      }
+      seq = f.seq;
+      term = f.term;
+    });
     if (scan.damage) {
-      notes.push({ event: 'LOCAL_COPY_DAMAGED', level: 'warning', message: `the local log ${this.logPath} is damaged at byte ${scan.damage.offset} (${scan.damage.reason}): using the local checkpoint at seq ${seq} and the quorum store for the rest` });
+      notes.push({ event: 'LOCAL_COPY_DAMAGED', level: 'warning', message: `the local log ${this.logPath} is damaged at byte ${scan.damage.offset} (${scan.damage.reason}): using the local checkpoint at seq ${cp.frame.seq} and the quorum store for the rest` });
       this.resetLog();
-      return { copy: { seq, term, config: draft.config, logBytes: 0 }, notes };
+      return { copy: { seq: cp.frame.seq, term: cp.frame.term, config: new ConfigDraft(base).config, logBytes: 0 }, notes };
     }
     if (scan.tornBytes > 0) {
       truncateSync(this.logPath, scan.goodBytes);
       notes.push({ event: 'LOCAL_LOG_TORN_TAIL', level: 'warning', message: `cut a torn tail of ${scan.tornBytes} bytes from ${this.logPath} (an append interrupted by a crash); the records before it are intact` });
     }
-    for (const f of scan.frames) {
-      if (f.seq <= seq) continue;
-      if (f.seq !== seq + 1) break;
-      const next = draft.apply(JSON.parse(f.payload) as ConfigUpdate);
-      if (!next.ok) {
-        notes.push({ event: 'LOCAL_COPY_DAMAGED', level: 'warning', message: `local log record ${f.seq} does not apply (${next.error.message}): using the copy up to seq ${seq}` });
-        break;
-      }
-      seq = f.seq;
-      term = f.term;
-    }
+    if (thrown) throw (thrown as { e: unknown }).e;
+    if (refused !== null) notes.push({ event: 'LOCAL_COPY_DAMAGED', level: 'warning', message: refused });
     this.logBytes = scan.goodBytes;
     return { copy: { seq, term, config: draft.config, logBytes: scan.goodBytes }, notes };
   }
@@ -122,7 +132,7 @@ export class LocalDb {
 
   /** Replace the checkpoint atomically, then start an empty log after it. */
   writeCheckpoint(seq: number, term: number, config: ClusterConfig): Result<void> {
-    const frame = encodeFrame({ seq, term, payload: JSON.stringify(config) }, checkpointMagic);
+    const frame = encodeFrame({ seq, term, payload: configJson(config) }, checkpointMagic);
     const space = this.checkSpace(frame.length);
     if (!space.ok) return space;
     const tmp = `${this.checkpointPath}.tmp`;

@@ -646,7 +646,7 @@ export class ClusterNode extends EventEmitter {
       const spec: ResourceSpec = { ...a.spec, node: this.name, epoch: a.epoch, ...this.diskSectorsOf(a.spec.name) };
       void this.o.host.call(a.op, spec, a.timeoutMs).then((r) => {
         const nowMs = this.o.clock.nowMs();
-        this.apply(agentResult(this.local, this.name, a.id, r.ok, r.ok ? undefined : r.error, r.ok ? r.data : undefined, nowMs));
+        this.apply(agentResult(this.local, this.name, a.id, r.ok, r.ok ? undefined : r.error, r.ok ? r.data : undefined, nowMs, { group: a.group, resource: a.spec.name }));
         this.kick();
       });
     }

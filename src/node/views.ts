@@ -54,9 +54,15 @@ export function localResourceView(n: ClusterNode, name: string): ResourceView | 
 
 export function groupViews(n: ClusterNode, resources: ResourceView[] = resourceViews(n)): GroupView[] {
   const nodeCount = Object.keys(n.nodeViews()).length;
+  // States per group in one pass over the resources (not one pass per group).
+  const statesOf = new Map<string, ResourceState[]>();
+  for (const r of resources) {
+    const list = statesOf.get(r.group);
+    if (list) list.push(r.state); else statesOf.set(r.group, [r.state]);
+  }
   return Object.values(n.config.groups).sort((a, b) => a.name.localeCompare(b.name)).map((g) => {
     const members = groupResources(n.config, g.name).map((r) => r.name);
-    const states = resources.filter((r) => r.group === g.name).map((r) => r.state);
+    const states = statesOf.get(g.name) ?? [];
     const rec = n.ownership[g.name];
     return {
       name: g.name, state: groupStateOf(states), node: rec?.node ?? null, epoch: rec?.epoch ?? 0,

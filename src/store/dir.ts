@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { ClusterError, clusterError, fail, ok } from '../core/errors.js';
 import { recordChecksum } from '../core/crc32c.js';
+import { configJson, noteConfigJson } from '../core/config.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
 import type {
   Checkpoint, ClusterEvent, CoordinatorRecord, LeaseRecord, LeaseState, LogRecord, NewEvent, NodeReport,
@@ -143,7 +144,7 @@ export class DirStore implements QuorumStore {
     db.prepare('INSERT INTO meta VALUES (1, ?, ?, ?, 1)').run(schemaVersion, clusterName, wallMs);
     db.prepare('INSERT INTO coordinator VALUES (1, 0, NULL)').run();
     const config: ClusterConfig = { name: clusterName, nodes: {}, groups: {}, resources: {} };
-    const json = JSON.stringify(config);
+    const json = configJson(config);
     db.prepare('INSERT INTO checkpoint VALUES (1, 0, 0, ?, ?)').run(recordChecksum(0, 0, json), json);
     return null;
   }
@@ -417,7 +418,7 @@ export class DirStore implements QuorumStore {
   async writeCheckpoint(term: number, seq: number, config: ClusterConfig): Promise<StoreResult<Checkpoint>> {
     assertTerm(term);
     assertSeq(seq);
-    const json = JSON.stringify(config);
+    const json = configJson(config);
     return this.write(`writing the checkpoint at seq ${seq}`, byteLength(json), () => {
       const stale = this.termProblem(term, `writing the checkpoint at seq ${seq}`);
       if (stale) return fail(stale);
@@ -437,7 +438,7 @@ export class DirStore implements QuorumStore {
   async recoverLog(seq: number, term: number, config: ClusterConfig): Promise<StoreResult<Checkpoint>> {
     assertTerm(term);
     assertSeq(seq);
-    const json = JSON.stringify(config);
+    const json = configJson(config);
     return this.write(`rebuilding the quorum log from a copy at seq ${seq}`, byteLength(json), () => {
       const crc = recordChecksum(seq, term, json);
       this.stmt('INSERT OR REPLACE INTO checkpoint (id, seq, term, crc, config) VALUES (1, ?, ?, ?, ?)').run(seq, term, crc, json);
@@ -459,10 +460,22 @@ export class DirStore implements QuorumStore {
     }, 'NORMAL');
   }
 
+  /** The last report read per node, with its text: an unchanged report is not parsed again (a node running 10,000 resources reports a megabyte). */
+  private reportsRead = new Map<string, { text: string; report: NodeReport }>();
+
   async readReports(): Promise<NodeReport[]> {
-    return this.read('reading node reports', () =>
-      (this.stmt('SELECT report FROM reports ORDER BY node').all() as { report: string }[])
-        .map((r) => JSON.parse(r.report) as NodeReport));
+    return this.read('reading node reports', () => {
+      const rows = this.stmt('SELECT node, report FROM reports ORDER BY node').all() as { node: string; report: string }[];
+      const seen = new Map<string, { text: string; report: NodeReport }>();
+      const out = rows.map((r) => {
+        const last = this.reportsRead.get(r.node);
+        const entry = last && last.text === r.report ? last : { text: r.report, report: JSON.parse(r.report) as NodeReport };
+        seen.set(r.node, entry);
+        return entry.report;
+      });
+      this.reportsRead = seen;
+      return out;
+    });
   }
 
   async appendEvents(events: NewEvent[]): Promise<StoreResult<void>> {
@@ -659,6 +672,7 @@ function decodeCheckpoint(row: CheckpointRow): StoreResult<Checkpoint> {
   if (config === undefined) {
     return fail(clusterError('QUORUM_LOG_DAMAGED', `the checkpoint at seq ${row.seq} is corrupt: stored checksum ${row.crc}, computed ${crc}`, recoveryHint));
   }
+  if (typeof config === 'object' && config !== null) noteConfigJson(config as ClusterConfig, row.config);
   return ok({ seq: row.seq, term: row.term, crc: row.crc, config: config as ClusterConfig });
 }
 
