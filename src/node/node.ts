@@ -127,6 +127,8 @@ export class ClusterNode extends EventEmitter {
   private dirty = true;
   private cycleRunning: Promise<void> | null = null;
   private cycleAgain = false;
+  /** A cycle is scheduled for the next turn of the event loop (kick). */
+  private kickPending = false;
   private reportVersion = 0;
   private lastReportJson = '';
   private eventQueue: NewEvent[] = [];
@@ -452,6 +454,17 @@ export class ClusterNode extends EventEmitter {
 
   /** Run a cycle now, or right after the one under way. */
   kick(): void {
+    if (this.stopped) return;
+    if (this.cycleRunning) { this.cycleAgain = true; return; }
+    if (this.kickPending) return;
+    // On a later turn of the event loop, never now: a burst of kicks (10,000 agent results at
+    // start) shares one cycle, and timers (the heartbeat) and I/O run between cycles even when
+    // the store answers synchronously (dir), so back-to-back cycles cannot starve a renewal.
+    this.kickPending = true;
+    this.o.clock.setTimeout(() => { this.kickPending = false; this.runCycle(); }, 0);
+  }
+
+  private runCycle(): void {
     if (this.stopped) return;
     if (this.cycleRunning) { this.cycleAgain = true; return; }
     this.cycleRunning = this.cycle().catch((e: unknown) => {
