@@ -50,7 +50,21 @@ export interface ResourceAgent {
    * stopped using it (disks: a `released` private sector), so that the next owner need not wait.
    */
   releaseAll?(): Promise<void>;
+  /**
+   * Backups (issue 7): what a freeze of this resource acts on right now. Throws, with a message an
+   * operator can act on, when the resource cannot be frozen here (not running, not mounted).
+   */
+  freezeTarget?(spec: ResourceSpec): FreezeTarget;
+  /** Backups: the resource is about to be frozen (true) or has been thawed (false). A disk pauses its device checks meanwhile. */
+  setFrozen?(resource: string, frozen: boolean): Promise<void>;
 }
+
+/** What a writer's freeze and thaw act on (see monitor/freezer.ts). */
+export type FreezeTarget =
+  /** A process resource: its process group, and how it runs (freeze and thaw commands run the same way). */
+  | { kind: 'process'; pgid: number; env: NodeJS.ProcessEnv; uid?: number; gid?: number }
+  /** A block-device disk: the filesystem mounted on mountPoint from device. */
+  | { kind: 'mount'; mountPoint: string; device: string };
 
 export interface AgentRegistry {
   /** Throws when the type has no agent yet: the call then fails with that message. */

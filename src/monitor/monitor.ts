@@ -4,6 +4,7 @@
 // resource, and when clusterd dies it kills every resource at once and exits.
 
 import { createAgentRegistry, type AgentContext } from './agent.js';
+import { Freezer } from './freezer.js';
 import type { AgentOp, CallData, FromMonitor, ResourceSpec, ToMonitor } from './protocol.js';
 
 /**
@@ -27,6 +28,8 @@ const agents = createAgentRegistry({
   log: (level, message) => send({ t: 'log', level, message }),
   lost: (resource, reason) => send({ t: 'lost', resource, reason }),
 });
+/** Backup writers (issue 7): freeze and thaw calls, what is frozen (durably), thaw before any stop or exit. */
+const freezer = new Freezer(agents, (level, message) => send({ t: 'log', level, message }));
 
 /** Sends to clusterd if it is still there; `then` runs once the message is out (or at once when it cannot be). */
 function send(msg: FromMonitor, then?: () => void): void {
@@ -72,11 +75,13 @@ function onInit(selfFenceMs: number, node: string): void {
   clearTimeout(watchdog);
   // refresh() on every ping; after firing, the next ping re-arms it (clusterd may resume).
   watchdog = setTimeout(() => fence(`node '${nodeName}': no ping from clusterd for ${selfFenceMs} ms (self-fence deadline)`), selfFenceMs);
-  send({ t: 'ready', pid: process.pid });
+  // Before anything else: thaw whatever an earlier monitor left frozen (bounded, never rejects).
+  void freezer.recover().catch(() => undefined).finally(() => send({ t: 'ready', pid: process.pid }));
 }
 
 /** Kills every resource at once, then tells clusterd. The monitor keeps running. */
 function fence(reason: string): void {
+  freezer.thawAllSync('fence'); // a frozen filesystem must be thawed before it is unmounted
   const killed = agents.killAll();
   send({ t: 'fenced', reason, killed });
   void agents.releaseAll(releaseMaxMs);
@@ -91,7 +96,8 @@ async function onCall(id: number, op: AgentOp, spec: ResourceSpec, timeoutMs: nu
     overrunTimer = setTimeout(() => reject(new Error(`${op} of resource '${spec.name}' did not finish within ${timeoutMs} ms`)), timeoutMs + agentOverrunMs);
   });
   try {
-    const data = await Promise.race([runOp(op, spec, { signal: controller.signal }), overrun]);
+    const ctx = { signal: controller.signal };
+    const data = await Promise.race([freezer.around(op, spec, ctx, () => runOp(op, spec, ctx)), overrun]);
     send(data === undefined ? { t: 'result', id, ok: true } : { t: 'result', id, ok: true, data });
   } catch (err) {
     send({ t: 'result', id, ok: false, error: err instanceof Error ? err.message : String(err) });
@@ -135,6 +141,7 @@ async function runOp(op: AgentOp, spec: ResourceSpec, ctx: AgentContext): Promis
 
 /** Planned exit. Resources should be offline already; any left is killed rather than orphaned. */
 function onShutdown(): void {
+  freezer.thawAllSync('shutdown');
   const left = agents.killAll();
   const message = left.length === 0 ? 'resource monitor exiting (shutdown)' : `resource monitor exiting (shutdown): killed resources still running: ${left.join(', ')}`;
   send({ t: 'log', level: left.length === 0 ? 'info' : 'warning', message }, () => process.exit(0));
@@ -142,6 +149,7 @@ function onShutdown(): void {
 
 /** clusterd died (kill -9, crash): nobody watches the resources any more. Kill first, then the rest. */
 function onDisconnect(): void {
+  freezer.thawAllSync('clusterd is gone');
   const killed = agents.killAll();
   clearTimeout(watchdog);
   setTimeout(() => process.exit(0), fenceHookMaxMs).unref();
@@ -193,6 +201,7 @@ function main(): void {
   process.on('disconnect', onDisconnect);
   // A bug here must not leave resources running unwatched.
   process.on('uncaughtException', (err) => {
+    try { freezer.thawAllSync('crash'); } catch { /* killing comes first */ }
     agents.killAll();
     stderr(`crashed, every resource killed: ${err.stack ?? err.message}`);
     process.exit(70);

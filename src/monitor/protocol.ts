@@ -16,13 +16,24 @@ export interface ResourceSpec {
   epoch: number;
   /** Private sectors of the disks this resource depends on (transitively): CLUSTERD_DISK_SECTOR. */
   diskSectors?: string[];
+  /**
+   * freeze and thaw calls (backups, issue 7): the backup, and the resources whose health checks
+   * pause while this writer is frozen (the writer and what runs above it in its group).
+   */
+  backup?: { id: string; quiet: string[] };
 }
 
 /**
  * maintOffline / maintOnline: a disk entering / leaving extended maintenance (dismount and stop
  * device checks / remount and resume them) while the resource stays Online.
  */
-export type AgentOp = 'online' | 'offline' | 'terminate' | 'looksAlive' | 'isAlive' | 'maintOffline' | 'maintOnline';
+export type AgentOp = 'online' | 'offline' | 'terminate' | 'looksAlive' | 'isAlive' | 'maintOffline' | 'maintOnline' | BackupOp;
+
+/**
+ * Backups (issue 7): freeze a writer's writes (its declared action: signals, commands, fsfreeze)
+ * or thaw them. Carried out by monitor/freezer.ts, which records what it froze durably.
+ */
+export type BackupOp = 'freeze' | 'thaw';
 
 /** What a successful call may return. `warning`: something an operator should see (an event), the call still succeeded. */
 export interface CallData {
