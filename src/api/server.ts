@@ -12,24 +12,26 @@ import { resourceTypes, type ConfigUpdate } from '../core/types.js';
 import type { ClusterNode } from '../node/node.js';
 import { groupViews, localResourceView, nodeViews, resourceViews, statusSnapshot } from '../node/views.js';
 import { renderDashboard } from '../web/dashboard.js';
+import { backupGauge, backupRoutes } from './backup-routes.js';
 
-const forwardedHeader = 'x-clusterd-forwarded';
+export const forwardedHeader = 'x-clusterd-forwarded';
 /** Forwarded calls wait at most this long for the coordinator: a CLI request is interactive. */
 const forwardTimeoutMs = 10_000;
 /** Request bodies larger than this are refused: a cluster document is a few KiB. */
 const bodyLimitBytes = 1 << 20;
 
-function statusFor(code: ErrorCode): number {
+export function statusFor(code: ErrorCode): number {
   if (code.endsWith('NOT_FOUND')) return 404;
   if (code.endsWith('EXISTS') || code === 'GROUP_NOT_EMPTY' || code === 'RESOURCE_HAS_DEPENDENTS') return 409;
   if (code === 'MAINTENANCE_NOT_ALLOWED' || code === 'MAINTENANCE_TRANSITION_REFUSED' || code === 'MAINTENANCE_PENDING') return 409;
+  if (code.startsWith('BACKUP_') && code !== 'BACKUP_NO_WRITERS') return 409; // the backup's state refuses it (issue 7)
   if (code === 'NO_COORDINATOR' || code === 'STALE_TERM' || code === 'SEQ_CONFLICT' || code === 'QUORUM_UNAVAILABLE') return 503;
   if (code === 'QUORUM_DISK_FULL') return 507;
   if (code === 'INTERNAL') return 500;
   return 400;
 }
 
-function sendError(reply: FastifyReply, e: ClusterError): FastifyReply {
+export function sendError(reply: FastifyReply, e: ClusterError): FastifyReply {
   return reply.code(statusFor(e.code)).send({ error: e.toJSON() });
 }
 
@@ -63,7 +65,7 @@ const schemas = {
   apply: z.object({ spec: z.object({ groups: z.record(z.string(), z.any()) }).strict(), dryRun: z.boolean().optional() }).strict(),
 };
 
-function parse<T>(schema: z.ZodType<T>, body: unknown): Result<T> {
+export function parse<T>(schema: z.ZodType<T>, body: unknown): Result<T> {
   const r = schema.safeParse(body ?? {});
   if (r.success) return { ok: true, value: r.data };
   const issues = r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
@@ -96,7 +98,7 @@ async function forwardToCoordinator(node: ClusterNode, req: FastifyRequest, repl
   return true;
 }
 
-async function forward(target: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+export async function forward(target: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
   try {
     const res = await fetch(new URL(req.url, target), {
       method: req.method, headers: { 'content-type': 'application/json', [forwardedHeader]: '1' },
@@ -256,6 +258,7 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
     return { events: await node.readEvents(Number(q.after ?? 0) || 0, limit) };
   });
   app.get('/v1/events/stream', (req, reply) => streamEvents(node, req, reply));
+  backupRoutes(app, node);
   const metrics = metricsRegistry(node);
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 }
@@ -316,6 +319,7 @@ function metricsRegistry(node: ClusterNode): Registry {
   gauge('clusterd_coordinator_term', 'Current coordinator term', [], (g) => g.set(node.coordinator.term));
   gauge('clusterd_applied_seq', 'Highest quorum-log seq applied on this node', [], (g) => g.set(node.appliedSeq));
   gauge('clusterd_events_dropped', 'Events dropped because the event queue was full', [], (g) => g.set(node.eventsDropped));
+  gauge('clusterd_backup_frozen', 'A backup holds the freeze of a group (1): its writers are being frozen or are frozen', ['group', 'node', 'backup'], (g) => backupGauge(node, g));
   gauge('clusterd_disk_maintenance', 'Disk in maintenance mode (1), by mode (maintenance or extended): health checks suppressed', ['resource', 'node', 'mode'], (g) => {
     for (const r of resourceViews(node)) if (r.maintenance) g.set({ resource: r.name, node: r.node ?? '', mode: r.maintenance.mode }, 1);
   });

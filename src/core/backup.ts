@@ -220,7 +220,7 @@ export function requestFreeze(book: BackupBook, ctx: BackupContext, req: { id: s
   book.backups[b.id] = b;
   const actions: BackupAction[] = [
     { kind: 'arm-timer', backup: b.id, atMs: b.deadlineMs, why: 'freeze-limit' },
-    event('BACKUP_FREEZING', 'info', `backup ${b.id}: freezing ${b.writers.length} writer${b.writers.length === 1 ? '' : 's'} of group ${group} on ${ctx.self} (${b.writers.map((w) => w.resource).join(', ')}), freeze limit ${b.limitMs} ms`, b),
+    event('BACKUP_FREEZING', 'info', `backup ${b.id}: freezing ${b.writers.length} writer${b.writers.length === 1 ? '' : 's'} of group ${group} on ${ctx.self} (${b.writers.map((w) => w.resource).join(', ')}), freeze limit ${b.limitMs} ms`, b, { target: b.target, limitMs: b.limitMs }),
   ];
   freezeNext(book, b, ctx.nowMs, actions);
   trim(book);
