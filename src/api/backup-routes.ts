@@ -6,7 +6,7 @@
 //
 //   GET  /v1/backups                       -> { backups: BackupView[] } newest first
 //   GET  /v1/backups/:id                   -> BackupView
-//   POST /v1/backups   body { target, timeoutMs? } -> BackupView (200 Frozen, 202 still Freezing);
+//   POST /v1/backups   body { target, timeoutMs?, wait? } -> BackupView (200 Frozen, 202 still Freezing);
 //        refusals and failures: { error, backup? } with BACKUP_* codes
 //   POST /v1/backups/:id/thaw              -> BackupView (200 thawed, 202 still thawing); a backup
 //        that failed (BACKUP_FREEZE_TIMEOUT, BACKUP_FAILED...) answers { error, backup }
@@ -29,6 +29,8 @@ const eventsScanMax = 10_000;
 const freezeBody = z.object({
   target: z.string().min(1),
   timeoutMs: z.number().int().min(freezeLimitMsMin).max(freezeLimitMsMax).optional(),
+  /** false: answer at once (202, Freezing) instead of waiting for every writer to be frozen. */
+  wait: z.boolean().optional(),
 }).strict();
 
 const holding = (v: BackupView): boolean => v.state === 'Freezing' || v.state === 'Frozen';
@@ -62,7 +64,7 @@ export function backupRoutes(app: FastifyInstance, node: ClusterNode): void {
     }
     const r = node.backups.freeze(target, b.value.timeoutMs ?? freezeLimitMsDefault);
     if (r.error) return answerError(reply, r.error);
-    const v = await node.backups.until(r.view!.id, (x) => x.state !== 'Freezing', answerWaitMs);
+    const v = await node.backups.until(r.view!.id, (x) => x.state !== 'Freezing', b.value.wait === false ? 0 : answerWaitMs);
     return answer(reply, v ?? r.view!);
   });
 
