@@ -75,6 +75,8 @@ export class Freezer {
   private quietGeneration = 0;
   /** Grows with every thawAllSync: a freeze that straddles one undoes itself. */
   private fences = 0;
+  private writing: Promise<void> | null = null;
+  private nextWrite: Promise<void> | null = null;
   readonly file: string;
 
   constructor(private readonly agents: AgentRegistry, private readonly log: (level: 'info' | 'warning' | 'error', message: string) => void,
@@ -294,8 +296,24 @@ export class Freezer {
 
   // ---- persistence ----------------------------------------------------------------------------
 
+  /**
+   * Writes the list as it is when the write starts. One write at a time (concurrent freezes of
+   * several resources): callers that come during a write share the next one (group commit).
+   */
+  private persist(): Promise<void> {
+    if (this.writing === null) {
+      this.writing = this.writeFile().finally(() => { this.writing = null; });
+      return this.writing;
+    }
+    this.nextWrite ??= this.writing.catch(() => undefined).then(() => {
+      this.nextWrite = null;
+      return this.persist();
+    });
+    return this.nextWrite;
+  }
+
   /** Temporary file, fsync, rename, fsync of the directory: the list on disk is always whole. */
-  private async persist(): Promise<void> {
+  private async writeFile(): Promise<void> {
     const tmp = `${this.file}.tmp`;
     const fh = await open(tmp, 'w', 0o600);
     try {
@@ -311,7 +329,7 @@ export class Freezer {
 
   private persistSync(): void {
     try {
-      const tmp = `${this.file}.tmp`;
+      const tmp = `${this.file}.sync.tmp`; // never the async writer's temporary file
       writeFileSync(tmp, JSON.stringify([...this.entries.values()]), { mode: 0o600 });
       const fd = openSync(tmp, 'r');
       try { fsyncSync(fd); } finally { closeSync(fd); }
