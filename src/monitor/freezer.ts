@@ -57,6 +57,9 @@ export interface FrozenEntry {
   how: How;
 }
 
+/** Messages for clusterd; those with an event id become events in the cluster log. */
+export type FreezerLog = (level: 'info' | 'warning' | 'error', message: string, event?: string, data?: Record<string, unknown>) => void;
+
 /** An action failed; mayHaveTakenEffect: the writer may be frozen anyway (killed mid-way, timed out). */
 class ActionError extends Error {
   constructor(message: string, readonly mayHaveTakenEffect: boolean) {
@@ -79,7 +82,7 @@ export class Freezer {
   private nextWrite: Promise<void> | null = null;
   readonly file: string;
 
-  constructor(private readonly agents: AgentRegistry, private readonly log: (level: 'info' | 'warning' | 'error', message: string) => void,
+  constructor(private readonly agents: AgentRegistry, private readonly log: FreezerLog,
     dataDir = process.env.CLUSTERD_DATA_DIR ?? os.tmpdir()) {
     this.file = path.join(dataDir, frozenFileName);
   }
@@ -181,9 +184,10 @@ export class Freezer {
     await this.serial(resource, async () => {
       const entry = this.entries.get(resource);
       if (entry === undefined) return;
-      this.log('warning', `${why}: resource '${resource}' was frozen by backup ${entry.backup}: thawing it first`);
+      const data = { backup: entry.backup, resource, group: entry.group };
+      this.log('warning', `${why}: resource '${resource}' was frozen by backup ${entry.backup}: thawing it first`, 'BACKUP_WRITER_THAWED', data);
       await this.thawEntry(entry, AbortSignal.timeout(entry.actionTimeoutMs)).catch((err: Error) =>
-        this.log('error', `resource '${resource}' could not be thawed before its stop: ${err.message}`));
+        this.log('error', `resource '${resource}' could not be thawed before its stop: ${err.message}`, 'BACKUP_THAW_FAILED', data));
     });
   }
 
@@ -255,10 +259,14 @@ export class Freezer {
       try {
         const done = await recoverOne(entry, AbortSignal.timeout(Math.min(left, entry.actionTimeoutMs)));
         thawed.push(entry.resource);
-        this.log('warning', `resource '${entry.resource}' (group ${entry.group}) was left frozen by backup ${entry.backup} of an earlier resource monitor: ${done}`);
+        const message = `resource '${entry.resource}' (group ${entry.group}) was left frozen by backup ${entry.backup} of an earlier resource monitor: ${done}`;
+        stderr(message);
+        this.log('warning', message, 'BACKUP_LEFTOVER_THAWED', { backup: entry.backup, resource: entry.resource, group: entry.group });
       } catch (err) {
         this.entries.set(entry.resource, entry);
-        this.log('error', `resource '${entry.resource}' was left frozen by backup ${entry.backup} and could not be thawed: ${(err as Error).message}; it is thawed again before it stops`);
+        const message = `resource '${entry.resource}' was left frozen by backup ${entry.backup} and could not be thawed: ${(err as Error).message}; it is thawed again before it stops`;
+        stderr(message);
+        this.log('error', message, 'BACKUP_THAW_FAILED', { backup: entry.backup, resource: entry.resource, group: entry.group });
       }
     }
     await this.persist();
@@ -349,6 +357,35 @@ export class Freezer {
     void tail.then(() => { if (this.chains.get(resource) === tail) this.chains.delete(resource); });
     return p;
   }
+}
+
+/**
+ * clusterd's side, when its resource monitor is lost (killed for a deadlock, crashed): before the
+ * monitor's process groups are killed, thaw what it recorded as frozen, synchronously. A process
+ * blocked on a frozen filesystem cannot die until it is thawed, and the next monitor may take a
+ * while to start. The record is left as it is: the next monitor's recover() thaws again (a no-op)
+ * and rewrites it. Returns what was thawed; never throws.
+ */
+export function thawLeftoversSync(dataDir: string): string[] {
+  let listed: FrozenEntry[];
+  try {
+    listed = JSON.parse(readFileSync(path.join(dataDir, frozenFileName), 'utf8')) as FrozenEntry[];
+    if (!Array.isArray(listed)) return [];
+  } catch {
+    return [];
+  }
+  const thawed: string[] = [];
+  for (const entry of listed) {
+    const h = entry.how;
+    if (h.kind === 'fsfreeze') {
+      const r = spawnSync('fsfreeze', ['-u', h.mountPoint], { timeout: thawSyncMs, encoding: 'utf8' });
+      if (r.status === 0) thawed.push(entry.resource);
+    } else if (sameProcessSync(h.pgid, h.startTicks)) {
+      signalGroup(h.pgid, h.kind === 'signal' ? h.thawSignal : 'SIGCONT');
+      thawed.push(entry.resource);
+    }
+  }
+  return thawed;
 }
 
 // ---- actions --------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ const agents = createAgentRegistry({
   lost: (resource, reason) => send({ t: 'lost', resource, reason }),
 });
 /** Backup writers (issue 7): freeze and thaw calls, what is frozen (durably), thaw before any stop or exit. */
-const freezer = new Freezer(agents, (level, message) => send({ t: 'log', level, message }));
+const freezer = new Freezer(agents, (level, message, event, data) => send({ t: 'log', level, message, ...(event ? { event, data } : {}) }));
 
 /** Sends to clusterd if it is still there; `then` runs once the message is out (or at once when it cannot be). */
 function send(msg: FromMonitor, then?: () => void): void {

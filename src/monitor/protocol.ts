@@ -76,7 +76,8 @@ export type FromMonitor =
   /** Process group ids the monitor runs for a resource: clusterd kills them itself if the monitor dies. */
   | { t: 'pids'; resource: string; pgids: number[] }
   | { t: 'fenced'; reason: string; killed: string[] }
-  | { t: 'log'; level: 'info' | 'warning' | 'error'; message: string }
+  /** event (optional): a stable event id for clusterd's event log (backups: BACKUP_LEFTOVER_THAWED...), with its data. */
+  | { t: 'log'; level: 'info' | 'warning' | 'error'; message: string; event?: string; data?: Record<string, unknown> }
   /**
    * A disk's private sector shows a newer epoch than this node's: another node has taken the
    * disk. The agent has stopped writing to it; clusterd must stop its dependents at once.

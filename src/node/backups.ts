@@ -46,6 +46,12 @@ export class BackupManager {
 
   constructor(private readonly s: BackupShell) {
     this.changes.setMaxListeners(0); // one per waiting API request; they are bounded by the API
+    // What the monitor's freezer did on its own (thawed a writer before a stop, thawed what an
+    // earlier monitor left frozen): events in the cluster log. Subscribed before the monitor
+    // starts (main.ts creates the node first), so a thaw at its very first start is seen too.
+    s.host.on('log', (level: EventLevel, message: string, event?: string, data?: Record<string, unknown>) => {
+      if (event?.startsWith('BACKUP_')) s.emitEvent(event, level, message, data);
+    });
   }
 
   freeze(target: string, limitMs: number): BackupAnswer {
