@@ -54,7 +54,7 @@ test('fsfreeze on a loop-mounted ext4 disk: writes block while frozen and resume
   assert.equal(loop.status, 0, loop.stderr);
   const dev = loop.stdout.trim();
   t.after(async () => {
-    await c.api('/v1/groups/fs/offline', { method: 'POST' }).catch(() => undefined);
+    await c.api('/v1/groups/fs/offline', { method: 'POST', body: {} }).catch(() => undefined);
     await waitFor('fs offline', async () => groupOf(await c.status(), 'fs')?.state === 'Offline', 20_000).catch(() => undefined);
     spawnSync('fsfreeze', ['-u', mnt], { timeout: 5_000 });
     spawnSync('umount', ['-l', mnt], { timeout: 5_000 });

@@ -23,7 +23,7 @@ async function cluster(t: TestContext): Promise<TestCluster> {
   const c = await shared;
   const groups = new Set((await c.status()).groups.map((g) => g.name));
   t.after(async () => {
-    for (const g of (await c.status()).groups) if (!groups.has(g.name)) await c.api(`/v1/groups/${encodeURIComponent(g.name)}/offline`, { method: 'POST' });
+    for (const g of (await c.status()).groups) if (!groups.has(g.name)) await c.api(`/v1/groups/${encodeURIComponent(g.name)}/offline`, { method: 'POST', body: {} });
   });
   return c;
 }
