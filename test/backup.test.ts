@@ -102,6 +102,8 @@ test('CLI: freeze, status from any node, a second freeze refused, thaw, run, and
   assert.equal(writerState(dir), 'T');
   assert.ok(await holds(out), 'no write while frozen');
 
+  const status = c.cli(['status'], via(owner));
+  assert.match(status.out, new RegExp(`  ! group cli is frozen for backup ${id} on ${owner} \\(\\d+ s of its 30 s limit\\): cluster backup thaw ${id}\\n`));
   const again = c.cli(['backup', 'freeze', 'cli-w'], via(owner));
   assert.equal(again.code, 1);
   assert.match(again.err, new RegExp(`^error\\[BACKUP_ALREADY_FROZEN\\]: group 'cli' is busy with backup ${id.replace('@', '@')} \\(frozen since`));

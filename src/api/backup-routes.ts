@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { freezeLimitMsDefault, freezeLimitMsMax, freezeLimitMsMin, type BackupView } from '../core/backup.js';
 import { ClusterError, clusterError, type ClusterErrorData } from '../core/errors.js';
 import type { ClusterEvent } from '../store/types.js';
+import type { StatusSnapshot } from './types.js';
 import { backupNodeOf } from '../node/backups.js';
 import type { ClusterNode } from '../node/node.js';
 import { forward, forwardedHeader, parse, sendError, statusFor } from './server.js';
@@ -86,6 +87,16 @@ export function backupRoutes(app: FastifyInstance, node: ClusterNode): void {
     const v = await node.backups.until(id, (x) => x.endedAfterMs !== null, answerWaitMs);
     return answer(reply, v ?? r.view!);
   });
+}
+
+/** `cluster status` warns about every group whose writers are frozen now (display only: the time is this node's wall clock). */
+export function withBackupWarnings(node: ClusterNode, s: StatusSnapshot): StatusSnapshot {
+  const held = allBackups(node).filter((b) => holding(b) && !b.lost);
+  if (held.length === 0) return s;
+  const now = node.wallMs();
+  const lines = held.map((b) => `group ${b.group} is ${b.state === 'Frozen' ? 'frozen' : 'being frozen'} for backup ${b.id} on ${b.node} ` +
+    `(${Math.max(0, Math.round((now - b.startedWallMs) / 1000))} s of its ${Math.round(b.limitMs / 1000)} s limit): cluster backup thaw ${b.id}`);
+  return { ...s, warnings: [...s.warnings, ...lines] };
 }
 
 /** Prometheus: 1 per backup that holds the freeze of a group, as this node sees the cluster. */

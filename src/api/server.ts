@@ -12,7 +12,7 @@ import { resourceTypes, type ConfigUpdate } from '../core/types.js';
 import type { ClusterNode } from '../node/node.js';
 import { groupViews, localResourceView, nodeViews, resourceViews, statusSnapshot } from '../node/views.js';
 import { renderDashboard } from '../web/dashboard.js';
-import { backupGauge, backupRoutes } from './backup-routes.js';
+import { backupGauge, backupRoutes, withBackupWarnings } from './backup-routes.js';
 
 export const forwardedHeader = 'x-clusterd-forwarded';
 /** Forwarded calls wait at most this long for the coordinator: a CLI request is interactive. */
@@ -137,7 +137,7 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
     }
   });
   app.get('/', async (_req, reply) => reply.type('text/html').send(renderDashboard()));
-  app.get('/v1/status', async () => statusSnapshot(node));
+  app.get('/v1/status', async () => withBackupWarnings(node, statusSnapshot(node)));
   app.get('/v1/nodes', async () => nodeViews(node));
   app.get('/v1/nodes/:node', async (req, reply) => nodeViews(node).find((n) => n.name === params(req).node) ?? notFound(reply, 'NODE_NOT_FOUND', params(req).node!));
   app.post('/v1/nodes/:node/:op', write(node, async (req, reply) => {
