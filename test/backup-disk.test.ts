@@ -93,8 +93,7 @@ test('fsfreeze on a loop-mounted ext4 disk: writes block while frozen and resume
     assert.ok(statSync(mnt).isDirectory(), 'reads still work on a frozen filesystem');
     const th = c.cli(['backup', 'thaw', id]);
     assert.equal(th.code, 0, th.err);
-    await grows('writes after the thaw');
-    assert.notEqual(procState(appPid()), 'D');
+    await grows('writes after the thaw'); // (state D alone proves nothing now: an fsync waits in D too)
   });
 
   await t.test(`held past the device checks' hang threshold (${2 * deviceCheckIntervalMs} ms): the disk does not fail, its checks resume after the thaw`, async () => {
@@ -107,13 +106,11 @@ test('fsfreeze on a loop-mounted ext4 disk: writes block while frozen and resume
     assert.equal(th.status, 200, JSON.stringify(th.body));
     assert.equal(th.body.state, 'Thawed');
     await grows('writes after a long freeze');
-    await sleep(deviceCheckIntervalMs + 500);
+    const counter = () => (JSON.parse(readFileSync(join(mnt, '.clusterd-sector'), 'utf8').split('\n')[1]!) as { counter: number }).counter;
+    const before = counter();
+    await waitFor('the device checks to resume after the thaw', () => counter() > before, 2 * deviceCheckIntervalMs);
     const bad = (await c.events()).filter((e) => e.id > since && (e.event === 'RESOURCE_FAILED' || e.event === 'RESOURCE_RESTARTING'));
     assert.deepEqual(bad.map((e) => e.message), [], 'no failure while frozen nor after');
-    const sector = JSON.parse(readFileSync(join(mnt, '.clusterd-sector'), 'utf8').split('\n')[1]!) as { counter: number };
-    await sleep(deviceCheckIntervalMs + 500);
-    const later = JSON.parse(readFileSync(join(mnt, '.clusterd-sector'), 'utf8').split('\n')[1]!) as { counter: number };
-    assert.ok(later.counter > sector.counter, 'device checks resumed after the thaw');
   });
 
   await t.test('no thaw: the limit thaws the filesystem and writes resume', async () => {
