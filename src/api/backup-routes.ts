@@ -22,6 +22,11 @@ import { backupNodeOf } from '../node/backups.js';
 import type { ClusterNode } from '../node/node.js';
 import { forward, forwardedHeader, parse, sendError, statusFor } from './server.js';
 
+/** HTTP status of a backup answer: 409 when the backup's state refuses the request, else as every route. */
+function statusOf(code: ClusterErrorData['code']): number {
+  return code.startsWith('BACKUP_') && code !== 'BACKUP_NO_WRITERS' && code !== 'BACKUP_NOT_FOUND' ? 409 : statusFor(code);
+}
+
 /** A freeze or thaw answers within this (under the 10 s forwarding bound); the CLI polls the rest. */
 const answerWaitMs = 3_000;
 /** Events read to rebuild a backup no report holds any more (the store keeps the newest 10,000). */
@@ -57,8 +62,8 @@ export function backupRoutes(app: FastifyInstance, node: ClusterNode): void {
     if (owner !== node.name && !req.headers[forwardedHeader]) {
       const url = liveUrl(node, owner);
       if (url === null) {
-        return sendError(reply, clusterError('BACKUP_NOT_READY', owner === null ? `group '${group}' does not run on any node` : `group '${group}' runs on ${owner}, which cannot be reached from ${node.name}`,
-          `bring it online first (cluster group "${group}" /online), or retry in a moment`));
+        return answerError(reply, clusterError('BACKUP_NOT_READY', owner === null ? `group '${group}' does not run on any node` : `group '${group}' runs on ${owner}, which cannot be reached from ${node.name}`,
+          `bring it online first (cluster group "${group}" /online), or retry in a moment`).toJSON());
       }
       await forward(url, req, reply);
       return reply;
@@ -111,7 +116,7 @@ function answer(reply: FastifyReply, v: BackupView): unknown {
 
 function answerError(reply: FastifyReply, e: ClusterErrorData, v?: BackupView): unknown {
   const err = new ClusterError(e);
-  return reply.code(statusFor(err.code)).send(v ? { error: err.toJSON(), backup: v } : { error: err.toJSON() });
+  return reply.code(statusOf(err.code)).send(v ? { error: err.toJSON(), backup: v } : { error: err.toJSON() });
 }
 
 function notFound(node: ClusterNode, id: string, reply: FastifyReply): unknown {

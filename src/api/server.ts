@@ -24,7 +24,6 @@ export function statusFor(code: ErrorCode): number {
   if (code.endsWith('NOT_FOUND')) return 404;
   if (code.endsWith('EXISTS') || code === 'GROUP_NOT_EMPTY' || code === 'RESOURCE_HAS_DEPENDENTS') return 409;
   if (code === 'MAINTENANCE_NOT_ALLOWED' || code === 'MAINTENANCE_TRANSITION_REFUSED' || code === 'MAINTENANCE_PENDING') return 409;
-  if (code.startsWith('BACKUP_') && code !== 'BACKUP_NO_WRITERS') return 409; // the backup's state refuses it (issue 7)
   if (code === 'NO_COORDINATOR' || code === 'STALE_TERM' || code === 'SEQ_CONFLICT' || code === 'QUORUM_UNAVAILABLE') return 503;
   if (code === 'QUORUM_DISK_FULL') return 507;
   if (code === 'INTERNAL') return 500;

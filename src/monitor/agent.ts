@@ -69,7 +69,10 @@ export type FreezeTarget =
 export interface AgentRegistry {
   /** Throws when the type has no agent yet: the call then fails with that message. */
   get(type: ResourceType): ResourceAgent;
+  /** Runs the beforeKillAll hooks (backups: thaw first), then kills everything every agent runs. */
   killAll(): string[];
+  /** Runs synchronously at the start of every killAll (fence, watchdog, clusterd gone, shutdown, crash). */
+  beforeKillAll(hook: () => void): void;
   /** Every agent's releaseAll, bounded by `maxMs`; never rejects. */
   releaseAll(maxMs: number): Promise<void>;
 }
@@ -79,13 +82,24 @@ export function createAgentRegistry(events: AgentEvents): AgentRegistry {
     process: new ProcessAgent(events),
     disk: new DiskAgent(events),
   };
+  const hooks: (() => void)[] = [];
   return {
+    beforeKillAll(hook) {
+      hooks.push(hook);
+    },
     get(type) {
       const agent = agents[type];
       if (agent === undefined) throw new Error(`resource type '${type}' is not supported yet`);
       return agent;
     },
     killAll() {
+      for (const hook of hooks) {
+        try {
+          hook();
+        } catch {
+          // Killing comes first: a failing hook must not keep resources running.
+        }
+      }
       return Object.values(agents).flatMap((agent) => agent.killAll());
     },
     async releaseAll(maxMs) {

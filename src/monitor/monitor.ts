@@ -30,6 +30,9 @@ const agents = createAgentRegistry({
 });
 /** Backup writers (issue 7): freeze and thaw calls, what is frozen (durably), thaw before any stop or exit. */
 const freezer = new Freezer(agents, (level, message, event, data) => send({ t: 'log', level, message, ...(event ? { event, data } : {}) }));
+// Every kill-all (fence, watchdog, clusterd gone, shutdown, crash) thaws first: a frozen filesystem
+// must be thawed before it is unmounted, and a stopped process group resumed before it is killed.
+agents.beforeKillAll(() => freezer.thawAllSync('stopping every resource'));
 
 /** Sends to clusterd if it is still there; `then` runs once the message is out (or at once when it cannot be). */
 function send(msg: FromMonitor, then?: () => void): void {
@@ -81,7 +84,6 @@ function onInit(selfFenceMs: number, node: string): void {
 
 /** Kills every resource at once, then tells clusterd. The monitor keeps running. */
 function fence(reason: string): void {
-  freezer.thawAllSync('fence'); // a frozen filesystem must be thawed before it is unmounted
   const killed = agents.killAll();
   send({ t: 'fenced', reason, killed });
   void agents.releaseAll(releaseMaxMs);
@@ -141,7 +143,6 @@ async function runOp(op: AgentOp, spec: ResourceSpec, ctx: AgentContext): Promis
 
 /** Planned exit. Resources should be offline already; any left is killed rather than orphaned. */
 function onShutdown(): void {
-  freezer.thawAllSync('shutdown');
   const left = agents.killAll();
   const message = left.length === 0 ? 'resource monitor exiting (shutdown)' : `resource monitor exiting (shutdown): killed resources still running: ${left.join(', ')}`;
   send({ t: 'log', level: left.length === 0 ? 'info' : 'warning', message }, () => process.exit(0));
@@ -149,7 +150,6 @@ function onShutdown(): void {
 
 /** clusterd died (kill -9, crash): nobody watches the resources any more. Kill first, then the rest. */
 function onDisconnect(): void {
-  freezer.thawAllSync('clusterd is gone');
   const killed = agents.killAll();
   clearTimeout(watchdog);
   setTimeout(() => process.exit(0), fenceHookMaxMs).unref();
@@ -201,7 +201,6 @@ function main(): void {
   process.on('disconnect', onDisconnect);
   // A bug here must not leave resources running unwatched.
   process.on('uncaughtException', (err) => {
-    try { freezer.thawAllSync('crash'); } catch { /* killing comes first */ }
     agents.killAll();
     stderr(`crashed, every resource killed: ${err.stack ?? err.message}`);
     process.exit(70);
