@@ -60,9 +60,9 @@ test('fsfreeze on a loop-mounted ext4 disk: writes block while frozen and resume
     spawnSync('umount', ['-l', mnt], { timeout: 5_000 });
     spawnSync('losetup', ['-d', dev], { timeout: 5_000 });
   });
-  // Restart delays longer than a resource monitor's restart: a restart in place issued while the
-  // monitor is still starting fails and recycles the starting monitor (a behaviour of the node's
-  // resource manager that this test is not about; see the report of issue 7).
+  // Restart delays longer than a resource monitor's restart: without main's fix of simulator bug 3
+  // (69d79da), a restart in place issued while the monitor is still starting fails and recycles the
+  // starting monitor, until a recycle finds none running and the disk stays OfflinePending.
   const props = { restartDelayMs: 1_500 };
   const spec = { groups: { fs: { preferredOwners: ['n1', 'n2'], resources: {
     'fs-disk': { type: 'disk', props, priv: { device: dev, fstype: 'ext4', mountPoint: mnt, freeze: 'fsfreeze' } },
