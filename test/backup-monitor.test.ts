@@ -102,6 +102,24 @@ test('freeze by SIGSTOP stops the writes, checks answer alive while frozen, the 
   await ok(client, 'offline', spec('w1', base));
 });
 
+test('a check that was running when the freeze began counts for nothing; after the thaw checks count again', async () => {
+  const { client } = await newClient();
+  const dir = tempDir();
+  const priv = { command: process.execPath, args: [writerJs, 'run', dir], probe: `cmd:${process.execPath} ${writerJs} probe ${dir}`, freezeSignal: 'SIGSTOP' };
+  const on = await ok(client, 'online', spec('w6', priv));
+  if (on.ok) pids.push(on.data!.pid!);
+  writeFileSync(path.join(dir, 'probe-fail'), '');
+  const check = client.call('isAlive', spec('w6', priv), callMs); // fails after 400 ms
+  await sleep(100);
+  await ok(client, 'freeze', spec('w6', priv, 'bk8@n1'));
+  const overlapped = await check;
+  assert.ok(overlapped.ok && overlapped.data?.alive === true, `the overlapping check counts for nothing: ${JSON.stringify(overlapped)}`);
+  await ok(client, 'thaw', spec('w6', priv, 'bk8@n1'));
+  const after = await client.call('isAlive', spec('w6', priv), callMs);
+  assert.ok(after.ok && after.data?.alive === false, `a check after the thaw counts: ${JSON.stringify(after)}`);
+  await ok(client, 'offline', spec('w6', priv));
+});
+
 test('freeze by commands: the freeze command runs as the resource (with CLUSTERD_BACKUP_ID) and the writer holds until the thaw command', async () => {
   const { client } = await newClient();
   const dir = tempDir();

@@ -74,8 +74,8 @@ export class Freezer {
   private readonly freezing = new Map<string, AbortController>();
   /** Writer -> the resources whose checks it quiets while frozen. */
   private readonly quietBy = new Map<string, string[]>();
-  /** Grows whenever a resource becomes quiet: a check that overlapped a freeze counts for nothing. */
-  private quietGeneration = 0;
+  /** Per resource, grows whenever it becomes quiet: a check that overlapped a freeze at all counts for nothing. */
+  private readonly quietCount = new Map<string, number>();
   /** Grows with every thawAllSync: a freeze that straddles one undoes itself. */
   private fences = 0;
   private writing: Promise<void> | null = null;
@@ -105,8 +105,8 @@ export class Freezer {
         return run();
       case 'looksAlive': case 'isAlive': {
         if (this.quiet(spec.name)) return { alive: true };
-        const generation = this.quietGeneration;
-        const quietedSince = () => this.quietGeneration !== generation && this.quiet(spec.name);
+        const before = this.quietCount.get(spec.name) ?? 0;
+        const quietedSince = () => (this.quietCount.get(spec.name) ?? 0) !== before || this.quiet(spec.name);
         try {
           const data = await run();
           return quietedSince() ? { alive: true } : data;
@@ -226,8 +226,9 @@ export class Freezer {
   // ---- quiet checks ---------------------------------------------------------------------------
 
   private setQuiet(writer: string, names: string[]): void {
-    this.quietBy.set(writer, names.includes(writer) ? names : [writer, ...names]);
-    this.quietGeneration += 1;
+    const all = names.includes(writer) ? names : [writer, ...names];
+    this.quietBy.set(writer, all);
+    for (const name of all) this.quietCount.set(name, (this.quietCount.get(name) ?? 0) + 1);
   }
 
   private quiet(resource: string): boolean {
