@@ -12,14 +12,15 @@ import { resourceTypes, type ConfigUpdate } from '../core/types.js';
 import type { ClusterNode } from '../node/node.js';
 import { groupViews, localResourceView, nodeViews, resourceViews, statusSnapshot } from '../node/views.js';
 import { renderDashboard } from '../web/dashboard.js';
+import { backupGauge, backupRoutes, withBackupWarnings } from './backup-routes.js';
 
-const forwardedHeader = 'x-clusterd-forwarded';
+export const forwardedHeader = 'x-clusterd-forwarded';
 /** Forwarded calls wait at most this long for the coordinator: a CLI request is interactive. */
 const forwardTimeoutMs = 10_000;
 /** Request bodies larger than this are refused: a cluster document is a few KiB. */
 const bodyLimitBytes = 1 << 20;
 
-function statusFor(code: ErrorCode): number {
+export function statusFor(code: ErrorCode): number {
   if (code.endsWith('NOT_FOUND')) return 404;
   if (code.endsWith('EXISTS') || code === 'GROUP_NOT_EMPTY' || code === 'RESOURCE_HAS_DEPENDENTS') return 409;
   if (code === 'MAINTENANCE_NOT_ALLOWED' || code === 'MAINTENANCE_TRANSITION_REFUSED' || code === 'MAINTENANCE_PENDING') return 409;
@@ -29,7 +30,7 @@ function statusFor(code: ErrorCode): number {
   return 400;
 }
 
-function sendError(reply: FastifyReply, e: ClusterError): FastifyReply {
+export function sendError(reply: FastifyReply, e: ClusterError): FastifyReply {
   return reply.code(statusFor(e.code)).send({ error: e.toJSON() });
 }
 
@@ -64,7 +65,7 @@ const schemas = {
   apply: z.object({ spec: z.object({ groups: z.record(z.string(), z.any()) }).strict(), dryRun: z.boolean().optional() }).strict(),
 };
 
-function parse<T>(schema: z.ZodType<T>, body: unknown): Result<T> {
+export function parse<T>(schema: z.ZodType<T>, body: unknown): Result<T> {
   const r = schema.safeParse(body ?? {});
   if (r.success) return { ok: true, value: r.data };
   const issues = r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
@@ -97,7 +98,7 @@ async function forwardToCoordinator(node: ClusterNode, req: FastifyRequest, repl
   return true;
 }
 
-async function forward(target: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+export async function forward(target: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
   try {
     const res = await fetch(new URL(req.url, target), {
       method: req.method, headers: { 'content-type': 'application/json', [forwardedHeader]: '1' },
@@ -136,7 +137,7 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
     }
   });
   app.get('/', async (_req, reply) => reply.type('text/html').send(renderDashboard()));
-  app.get('/v1/status', async () => statusSnapshot(node));
+  app.get('/v1/status', async () => withBackupWarnings(node, statusSnapshot(node)));
   app.get('/v1/nodes', async () => nodeViews(node));
   app.get('/v1/nodes/:node', async (req, reply) => nodeViews(node).find((n) => n.name === params(req).node) ?? notFound(reply, 'NODE_NOT_FOUND', params(req).node!));
   app.post('/v1/nodes/:node/:op', write(node, async (req, reply) => {
@@ -267,6 +268,7 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
     return { events: await node.readEvents(Number(q.after ?? 0) || 0, limit) };
   });
   app.get('/v1/events/stream', (req, reply) => streamEvents(node, req, reply));
+  backupRoutes(app, node);
   const metrics = metricsRegistry(node);
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 }
@@ -344,6 +346,7 @@ function metricsRegistry(node: ClusterNode): Registry {
   gauge('clusterd_coordinator_term', 'Current coordinator term', [], (g) => g.set(node.coordinator.term));
   gauge('clusterd_applied_seq', 'Highest quorum-log seq applied on this node', [], (g) => g.set(node.appliedSeq));
   gauge('clusterd_events_dropped', 'Events dropped because the event queue was full', [], (g) => g.set(node.eventsDropped));
+  gauge('clusterd_backup_frozen', 'A backup holds the freeze of a group (1): its writers are being frozen or are frozen', ['group', 'node', 'backup'], (g) => backupGauge(node, g));
   gauge('clusterd_disk_maintenance', 'Disk in maintenance mode (1), by mode (maintenance or extended): health checks suppressed', ['resource', 'node', 'mode'], (g) => {
     for (const r of resourceViews(node)) if (r.maintenance) g.set({ resource: r.name, node: r.node ?? '', mode: r.maintenance.mode }, 1);
   });

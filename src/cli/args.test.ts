@@ -268,3 +268,37 @@ test('disk maintenance: /maint, /extmaint, /waitmaint[pending] as in the mainten
   assert.equal(errorCode(['res', '/maint:on']), 'BAD_ARGUMENT');
   assert.match(usageText('resource'), /\/extmaint\[:1\|0\]/);
 });
+
+test('backup: freeze, thaw, status, run with its command after --', () => {
+  assert.deepEqual(cmd(['backup', 'freeze', 'web']), { kind: 'backup-freeze', target: 'web', limitMs: null, quiet: false });
+  assert.deepEqual(cmd(['backup', 'freeze', 'Disk H:', '--timeout', '90s', '-q']), { kind: 'backup-freeze', target: 'Disk H:', limitMs: 90_000, quiet: true });
+  assert.deepEqual(cmd(['.', 'backup', 'FREEZE', 'web', '/timeout:500ms']), { kind: 'backup-freeze', target: 'web', limitMs: 500, quiet: false });
+  assert.deepEqual(cmd(['backup', 'thaw', '3f9a1c2e@n1']), { kind: 'backup-thaw', id: '3f9a1c2e@n1' });
+  assert.deepEqual(cmd(['backup', 'status']), { kind: 'backup-status', id: null });
+  assert.deepEqual(cmd(['backup', 'status', '3f9a1c2e@n1', '--json']), { kind: 'backup-status', id: '3f9a1c2e@n1' });
+  assert.deepEqual(parsed(['backup', 'status', '--json']).options.json, true);
+  // Everything after -- is the command as typed, switches and slashes included.
+  assert.deepEqual(cmd(['backup', 'run', 'web', '--timeout', '2m', '--', 'lvcreate', '--snapshot', '-n', 'snap', '/dev/vg/data', '--json']),
+    { kind: 'backup-run', target: 'web', limitMs: 120_000, argv: ['lvcreate', '--snapshot', '-n', 'snap', '/dev/vg/data', '--json'] });
+  assert.deepEqual(cmd(['--json', 'backup', 'run', 'web', '--', 'true']), { kind: 'backup-run', target: 'web', limitMs: null, argv: ['true'] });
+  assert.deepEqual(privValueOf('freezeCommand', '["/usr/bin/db-freeze","--all"]'), ['/usr/bin/db-freeze', '--all']);
+});
+
+test('backup: mistakes are BAD_ARGUMENT with the usage', () => {
+  for (const argv of [
+    ['backup'], ['backup', 'freeze'], ['backup', 'thaw'], ['backup', 'snapshot', 'web'], ['backup', 'freeze', 'web', 'extra'],
+    ['backup', 'freeze', 'web', '--timeout', '60'], ['backup', 'freeze', 'web', '--timeout', 'soon'], ['backup', 'freeze', 'web', '--timeout'],
+    ['backup', 'thaw', 'x@n1', '--timeout', '5s'], ['backup', 'run', 'web'], ['backup', 'run', 'web', '--'], ['backup', 'run', 'web', '-q', '--', 'true'],
+    ['backup', 'freeze', 'web', '--', 'true'], ['group', 'web', '/online', '--', 'x'], ['backup', 'freeze', 'web', '/online'],
+  ]) assert.equal(errorCode(argv), 'BAD_ARGUMENT', JSON.stringify(argv));
+  const r = parseArgs(['backup', 'freeze', 'web', '--timeout', '60']);
+  assert.ok(!r.ok && /give a unit, for example 60s/.test(r.error.message));
+  assert.deepEqual(cmd(['backup', '/?']), { kind: 'help', topic: 'backup' });
+  assert.match(usageText('backup'), /cluster backup run GROUP \[--timeout 60s\] -- COMMAND ARGS/);
+  assert.match(usageText('main'), /cluster backup freeze GROUP\|RESOURCE/);
+});
+
+function privValueOf(key: string, raw: string): unknown {
+  const r = privValue(key, raw);
+  return r.ok ? r.value : r.error.code;
+}

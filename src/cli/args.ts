@@ -9,7 +9,7 @@ import type { GroupPatch } from '../api/types.js';
 // ---------------------------------------------------------------------------------------------
 // The command union
 
-export type HelpTopic = 'main' | 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint';
+export type HelpTopic = 'main' | 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'backup';
 export type NodeAction = 'pause' | 'resume' | 'drain' | 'evict';
 
 export interface GlobalOptions {
@@ -57,7 +57,13 @@ export type Command =
   | { kind: 'log'; follow: boolean; limit: number }
   | { kind: 'why'; group: string }
   | { kind: 'checkpoint' }
-  | { kind: 'apply'; file: string; dryRun: boolean };
+  | { kind: 'apply'; file: string; dryRun: boolean }
+  /** Backups (issue 7). limitMs null: the server's default (60 s). quiet: print only the backup id. */
+  | { kind: 'backup-freeze'; target: string; limitMs: number | null; quiet: boolean }
+  | { kind: 'backup-thaw'; id: string }
+  | { kind: 'backup-status'; id: string | null }
+  /** Freeze GROUP, run argv (the snapshot command) here, thaw, report. */
+  | { kind: 'backup-run'; target: string; limitMs: number | null; argv: string[] };
 
 export interface ParsedArgs {
   command: Command;
@@ -103,7 +109,7 @@ interface Lexed {
 
 const switchRe = /^(?:--|-|\/)([A-Za-z][A-Za-z0-9-]*|\?)(?:[:=]([\s\S]*))?$/;
 /** Unix-style flags whose value may be the next argument (`--endpoint URL`, `-f FILE`). */
-const flagsWithNextValue = new Set(['endpoint', 'limit', 'n', 'f', 'file']);
+const flagsWithNextValue = new Set(['endpoint', 'limit', 'n', 'f', 'file', 'timeout']);
 const isPairWord = (w: string): boolean => /^[^=]+=/.test(w);
 const takesPairs = (name: string): boolean => name.startsWith('prop') || name.startsWith('priv');
 
@@ -244,14 +250,17 @@ function resolveSwitches(object: string, specs: readonly SwitchSpec[], tokens: r
 // ---------------------------------------------------------------------------------------------
 // Entry point
 
-const objectWords: Record<string, 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'help'> = {
+const objectWords: Record<string, 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'backup' | 'help'> = {
   node: 'node', group: 'group', res: 'resource', resource: 'resource',
-  status: 'status', log: 'log', why: 'why', apply: 'apply', checkpoint: 'checkpoint', help: 'help',
+  status: 'status', log: 'log', why: 'why', apply: 'apply', checkpoint: 'checkpoint', backup: 'backup', help: 'help',
 };
-const objectList = 'node, group, res|resource, status, log, why, apply';
+const objectList = 'node, group, res|resource, status, log, why, apply, checkpoint, backup';
 
 export function parseArgs(argv: readonly string[]): Result<ParsedArgs> {
-  const lexed = lex(argv);
+  // `cluster backup run G -- CMD ARGS...`: everything after the first `--` is the command, as typed.
+  const dashes = argv.indexOf('--');
+  const tail = dashes < 0 ? null : argv.slice(dashes + 1);
+  const lexed = lex(dashes < 0 ? argv : argv.slice(0, dashes));
   if (!lexed.ok) return lexed;
   const globals = takeGlobals(lexed.value.switches);
   if (!globals.ok) return globals;
@@ -265,7 +274,8 @@ export function parseArgs(argv: readonly string[]): Result<ParsedArgs> {
   if (!object) return fail(badArg(`unknown object '${words[0]}'`, `valid objects: ${objectList}; see cluster --help`));
   if (object === 'help') return ok({ command: { kind: 'help', topic: helpTopic(words[1]) }, options });
   if (help) return ok({ command: { kind: 'help', topic: object }, options });
-  const command = buildCommand(object, words.slice(1), rest, noWait);
+  if (tail !== null && object !== 'backup') return fail(badArg("'--' only separates the snapshot command of cluster backup run", 'cluster backup run GROUP [--timeout 60s] -- COMMAND ARGS...'));
+  const command = object === 'backup' ? withSwitches('backup', backupSwitches, rest, (s) => backupCommand(words.slice(1), s, tail)) : buildCommand(object, words.slice(1), rest, noWait);
   return command.ok ? ok({ command: command.value, options }) : command;
 }
 
@@ -301,7 +311,7 @@ function takeGlobals(tokens: readonly SwitchToken[]): Result<{ options: GlobalOp
 }
 
 /** noWait: --no-wait, which makes every default wait 0 (return at once). */
-function buildCommand(object: Exclude<HelpTopic, 'main'>, words: string[], tokens: SwitchToken[], noWait: boolean): Result<Command> {
+function buildCommand(object: Exclude<HelpTopic, 'main' | 'backup'>, words: string[], tokens: SwitchToken[], noWait: boolean): Result<Command> {
   switch (object) {
     case 'node': return withSwitches('node', nodeSwitches, tokens, (s) => nodeCommand(oneName('node', words), s));
     case 'group': return withSwitches('group', groupSwitches, tokens, (s) => groupCommand(oneName('group', words), s, noWait));
@@ -547,6 +557,64 @@ function applyCommand(words: readonly string[], s: Switches): Result<Command> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Backups (issue 7): cluster backup freeze|thaw|status|run
+
+const backupSwitches: readonly SwitchSpec[] = [
+  sw('timeout', 'required', '--timeout DURATION (freeze limit, default 60s)'),
+  sw('quiet', 'none', '--quiet (freeze: print only the backup id)', { aliases: ['q'] }),
+];
+const backupUsage = 'cluster backup freeze GROUP|RESOURCE [--timeout 60s] [--quiet] | thaw ID | status [ID] | run GROUP [--timeout 60s] -- COMMAND ARGS...';
+
+function backupCommand(words: readonly string[], s: Switches, tail: string[] | null): Result<Command> {
+  const [sub, name, extra] = words;
+  const verb = sub?.toLowerCase();
+  if (verb === undefined) return fail(badArg('backup needs an action: freeze, thaw, status or run', backupUsage));
+  if (verb !== 'run' && tail !== null) return fail(badArg(`'--' only separates the snapshot command of cluster backup run`, backupUsage));
+  if (extra !== undefined) return fail(badArg(`unexpected argument '${extra}' after backup ${verb} '${name}'`, `a name with spaces goes in quotes; ${backupUsage}`));
+  const limit = freezeLimit(s);
+  if (!limit.ok) return limit;
+  const only = (allowed: string[]): Result<void> => {
+    const bad = [...s.values()].find((u) => !allowed.some((a) => s.get(a) === u));
+    return bad ? fail(badArg(`switch ${bad.raw} does not apply to backup ${verb}`, backupUsage)) : ok(undefined);
+  };
+  switch (verb) {
+    case 'freeze': {
+      if (name === undefined) return fail(badArg('backup freeze needs a group or resource name', 'cluster backup freeze GROUP [--timeout 60s]'));
+      return ok({ kind: 'backup-freeze', target: name, limitMs: limit.value, quiet: s.has('quiet') });
+    }
+    case 'thaw': {
+      const o = only([]);
+      if (!o.ok) return o;
+      if (name === undefined) return fail(badArg('backup thaw needs the backup id that freeze printed', 'cluster backup thaw ID (cluster backup status lists them)'));
+      return ok({ kind: 'backup-thaw', id: name });
+    }
+    case 'status': {
+      const o = only([]);
+      return o.ok ? ok({ kind: 'backup-status', id: name ?? null }) : o;
+    }
+    case 'run': {
+      const o = only(['timeout']);
+      if (!o.ok) return o;
+      if (name === undefined) return fail(badArg('backup run needs a group or resource name', 'cluster backup run GROUP [--timeout 60s] -- COMMAND ARGS...'));
+      if (tail === null || tail.length === 0) return fail(badArg('backup run needs the snapshot command after --', `cluster backup run ${name} -- lvcreate --snapshot --name snap --size 1G vg/data`));
+      return ok({ kind: 'backup-run', target: name, limitMs: limit.value, argv: tail });
+    }
+    default: return fail(badArg(`unknown backup action '${sub}'`, backupUsage));
+  }
+}
+
+/** --timeout 60s | 90s | 2m | 500ms: a unit is required (is 60 seconds or milliseconds?). */
+function freezeLimit(s: Switches): Result<number | null> {
+  const t = s.get('timeout');
+  if (t === undefined) return ok(null);
+  const v = t.value ?? '';
+  if (/^\d+$/.test(v.trim())) return fail(badArg(`${t.raw} ${v}: give a unit, for example ${v}s or ${v}ms`, 'the freeze limit: --timeout 60s (default), 500ms, 2m'));
+  const ms = parseDurationMs(v);
+  if (ms === null) return fail(badArg(`${t.raw}: '${v}' is not a duration`, 'for example --timeout 60s, 90s, 2m, 500ms'));
+  return ok(ms);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Values
 
 function waitSeconds(s: Switches, fallback: number): Result<number> {
@@ -680,8 +748,8 @@ export function commonProps(pairs: readonly string[]): Result<Partial<CommonProp
   return ok(out);
 }
 
-/** Priv keys whose value is a list: a JSON array is accepted there. */
-const listPrivKeys = new Set(['args', 'env']);
+/** Priv keys whose value is a list: a JSON array is accepted there (freeze and thaw commands: issue 7). */
+const listPrivKeys = new Set(['args', 'env', 'freezeCommand', 'thawCommand']);
 
 export function privProps(pairs: readonly string[]): Result<PrivProps> {
   const kvs = readPairs(pairs);
@@ -741,6 +809,7 @@ export function usageText(topic: HelpTopic): string {
     case 'why': return 'cluster why GROUP [--json]\n  Why the group runs where it runs, or why it does not run: reasons and candidate nodes.\n';
     case 'apply': return 'cluster apply -f FILE [--dry-run] [--json]\n  Make the cluster match a YAML file (groups, resources, owners, properties).\n';
     case 'checkpoint': return 'cluster checkpoint [--json]\n  Take a checkpoint of the cluster database now; the quorum log restarts after it.\n';
+    case 'backup': return backupHelp;
     case 'main': return mainUsage;
   }
 }
@@ -755,7 +824,23 @@ cluster log [--follow] [--limit N]
 cluster why GROUP
 cluster apply -f FILE [--dry-run]
 cluster checkpoint
+cluster backup freeze GROUP|RESOURCE [--timeout 60s] | thaw ID | status [ID] | run GROUP -- COMMAND ARGS...
 
 ${usageIntro}
-More: cluster node /?, cluster group /?, cluster res /?
+More: cluster node /?, cluster group /?, cluster res /?, cluster backup /?
+`;
+
+const backupHelp = `cluster backup freeze GROUP|RESOURCE [--timeout 60s] [--quiet] [--json]
+  Freeze the group's writers (resources declaring freeze/thaw actions), top-down, and print the
+  backup id. The freeze limit (default 60s, at most 10m) starts with the freeze: past it the
+  cluster thaws every writer itself and the backup fails (BACKUP_FREEZE_TIMEOUT).
+cluster backup thaw ID [--json]
+  Thaw every writer of the backup; fails with the backup's error if it failed meanwhile.
+cluster backup status [ID] [--json]
+  The backups (newest first), or one with its writers.
+cluster backup run GROUP [--timeout 60s] -- COMMAND ARGS...
+  Freeze, run the snapshot COMMAND here (CLUSTERD_BACKUP_ID in its environment), thaw, report.
+  The command is stopped (SIGTERM) if the backup fails while it runs; exit 1 then.
+Writers: process resources (/priv freezeSignal=SIGSTOP, or freezeCommand=... thawCommand=...),
+block-device disks (/priv freeze=fsfreeze). ${usageIntro}
 `;

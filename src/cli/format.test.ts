@@ -168,3 +168,26 @@ test('status overview: coordinator, nodes, groups with resources indented, warni
     'Warnings:\n' +
     '  ! node n3 is Down\n');
 });
+
+test('backups: the list and one backup with its writers and error', async () => {
+  const { backupDetail, backupTable, durationText } = await import('./format.js');
+  const b = {
+    id: '3f9a1c2e@n1', group: 'db', target: 'db', node: 'n1', epoch: 4, state: 'Failed' as const, limitMs: 60_000, startedWallMs: Date.UTC(2026, 0, 2, 3, 4, 5),
+    frozenAfterMs: 12, thawAskedAfterMs: null, failedAfterMs: 60_000, endedAfterMs: 60_004,
+    writers: [
+      { resource: 'pg', type: 'process' as const, action: 'signal SIGSTOP/SIGCONT', state: 'Thawed' as const },
+      { resource: 'data', type: 'disk' as const, action: 'fsfreeze /mnt/data', state: 'Thawed' as const },
+    ],
+    error: { code: 'BACKUP_FREEZE_TIMEOUT' as const, message: "backup 3f9a1c2e@n1 of group 'db': the freeze limit of 60000 ms passed", hint: 'take the snapshot within the limit' },
+  };
+  assert.equal(backupTable([b]),
+    'Backup               Group                Node            Started                  Held     Status\n' +
+    '-------------------- -------------------- --------------- ------------------------ -------- ------\n' +
+    '3f9a1c2e@n1          db                   n1              2026-01-02T03:04:05.000Z 60 s     Failed (BACKUP_FREEZE_TIMEOUT)\n');
+  const d = backupDetail(b);
+  assert.match(d, /^Backup 3f9a1c2e@n1 of group 'db' on n1, epoch 4: Failed \(BACKUP_FREEZE_TIMEOUT\)\n/);
+  assert.match(d, /  all frozen +12 ms after the freeze began\n/);
+  assert.match(d, /pg +process +signal SIGSTOP\/SIGCONT +Thawed\n/);
+  assert.match(d, /\nerror\[BACKUP_FREEZE_TIMEOUT\]: .*\nhint: take the snapshot within the limit\n$/);
+  assert.deepEqual([durationText(12), durationText(3_456), durationText(60_000), durationText(300_000)], ['12 ms', '3.5 s', '60 s', '5 min']);
+});

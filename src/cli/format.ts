@@ -4,6 +4,7 @@
 
 import type { ApplyResult, ClusterEvent, GroupView, NodeView, ResourceView, StatusSnapshot, WhyView } from '../api/types.js';
 import type { FailbackPolicy, PrivValue } from '../core/types.js';
+import type { BackupView } from '../core/backup.js';
 
 const pad = (text: string, width: number): string => text.padEnd(width);
 const lines = (rows: readonly string[]): string => rows.map((r) => r + '\n').join('');
@@ -234,4 +235,53 @@ export function planText(r: ApplyResult): string {
   const title = r.dryRun ? 'plan (dry run, nothing changed):' : r.applied ? 'plan (applied):' : 'plan (not applied):';
   const body = r.plan.length === 0 ? ['  (nothing to change)'] : r.plan.map((p) => `  ${p}`);
   return lines([title, ...body]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// cluster backup (issue 7)
+
+/** 12 ms, 3.4 s, 2 min: durations in backup reports. */
+export function durationText(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  if (ms < 120_000) return `${(ms / 1_000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+  return `${Math.round(ms / 60_000)} min`;
+}
+
+/** The backup's state, with the cause of a failure and a lost node. */
+function backupStatus(b: BackupView): string {
+  return b.state + (b.error ? ` (${b.error.code})` : '') + (b.lost ? ' (node lost)' : '');
+}
+
+/** How long it held the freeze: frozen -> thaw asked, failure, or now. */
+function frozenFor(b: BackupView): string {
+  if (b.frozenAfterMs === null) return '-';
+  const end = b.thawAskedAfterMs ?? b.failedAfterMs ?? b.endedAfterMs;
+  return end === null ? 'frozen' : durationText(Math.max(0, end - b.frozenAfterMs));
+}
+
+export function backupTable(backups: readonly BackupView[]): string {
+  return lines([
+    'Backup               Group                Node            Started                  Held     Status',
+    '-------------------- -------------------- --------------- ------------------------ -------- ------',
+    ...backups.map((b) => `${pad(b.id, 20)} ${pad(b.group, 20)} ${pad(b.node, 15)} ${pad(new Date(b.startedWallMs).toISOString(), 24)} ${pad(frozenFor(b), 8)} ${backupStatus(b)}`),
+  ]);
+}
+
+/** One backup: what, when, each writer, and the error with its hint. */
+export function backupDetail(b: BackupView): string {
+  const at = (label: string, ms: number | null) => (ms === null ? [] : [`  ${pad(label, 18)} ${durationText(ms)} after the freeze began`]);
+  const head = [
+    `Backup ${b.id} of group '${b.group}'${b.target !== b.group ? ` (resource '${b.target}')` : ''} on ${b.node}, epoch ${b.epoch}: ${backupStatus(b)}`,
+    `  ${pad('started', 18)} ${new Date(b.startedWallMs).toISOString()}, freeze limit ${durationText(b.limitMs)}`,
+    ...at('all frozen', b.frozenAfterMs), ...at('thaw asked', b.thawAskedAfterMs), ...at('failed', b.failedAfterMs), ...at('all thawed', b.endedAfterMs),
+    '',
+  ];
+  const writers = b.writers.length === 0 ? [] : [
+    'Writer               Type       Action                         Status',
+    '-------------------- ---------- ------------------------------ ------',
+    ...b.writers.map((w) => `${pad(w.resource, 20)} ${pad(w.type, 10)} ${pad(w.action, 30)} ${w.state}${w.error ? `: ${w.error}` : ''}`),
+  ];
+  const error = b.error ? ['', `error[${b.error.code}]: ${b.error.message}`, ...(b.error.hint ? [`hint: ${b.error.hint}`] : [])] : [];
+  const lost = b.lost ? ['', `note: ${b.lost}`] : [];
+  return lines([...head, ...writers, ...error, ...lost]);
 }

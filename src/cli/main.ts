@@ -1,6 +1,7 @@
 // `cluster`: argv -> one API conversation -> cluster.exe's tables (or --json). The parser,
 // formatters and apply-file checks are pure; this file does the I/O: HTTP, waiting, files.
 
+import { spawn } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type {
@@ -10,8 +11,9 @@ import { parseArgs, usageText, type Command } from './args.js';
 import { formatProblem, loadApplyFile, locatePath } from './apply-file.js';
 import { ApiClient, CliError, cliError, resolveEndpoints, seg } from './client.js';
 import { maintenanceStable } from '../core/maintenance.js';
+import type { BackupView } from '../core/backup.js';
 import {
-  banner, formatError, groupPropEntries, groupTable, logLine, nodeTable, ownerList, planText, privPropEntries,
+  backupDetail, backupTable, banner, durationText, formatError, groupPropEntries, groupTable, logLine, nodeTable, ownerList, planText, privPropEntries,
   propTable, resourcePropEntries, resourceTable, say, statusOverview, whyText, type ErrorLike,
 } from './format.js';
 
@@ -91,6 +93,7 @@ function run(c: Command, ctx: Ctx): Promise<number> {
     case 'why': return showWhy(c.group, ctx);
     case 'checkpoint': return takeCheckpoint(ctx);
     case 'apply': return apply(c.file, c.dryRun, ctx);
+    case 'backup-freeze': case 'backup-thaw': case 'backup-status': case 'backup-run': return runBackup(c, ctx);
     default: return runResource(c, ctx);
   }
 }
@@ -212,6 +215,7 @@ function moveJudge(target: string | null, before: GroupView['state']): (g: Group
 
 const resPath = (r: string): string => `/v1/resources/${seg(r)}`;
 type ResourceCommand = Exclude<Command, Of<'help' | 'node-status' | 'node-action' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint'
+  | 'backup-freeze' | 'backup-thaw' | 'backup-status' | 'backup-run'
   | 'group-status' | 'group-create' | 'group-delete' | 'group-online' | 'group-offline' | 'group-move'
   | 'group-prop-list' | 'group-prop-set' | 'group-list-owners'>>;
 
@@ -560,4 +564,135 @@ async function apply(file: string, dryRun: boolean, ctx: Ctx): Promise<number> {
     return exitFailure;
   }
   return emit(ctx, planText(result), result);
+}
+
+// ---------------------------------------------------------------------------------------------
+// cluster backup (issue 7): freeze, thaw, status, run
+
+const backupPath = (id: string): string => `/v1/backups/${seg(id)}`;
+/** A freeze or thaw the server has not finished within its answer: poll this long beyond the limit. */
+const backupPollSlackMs = 10_000;
+/** While `backup run`'s command runs, look this often whether the backup still holds its freeze. */
+const runWatchMs = 250;
+
+async function runBackup(c: Of<'backup-freeze' | 'backup-thaw' | 'backup-status' | 'backup-run'>, ctx: Ctx): Promise<number> {
+  switch (c.kind) {
+    case 'backup-freeze': {
+      if (!c.quiet) progress(ctx, banner(`Freezing the writers of '${c.target}' for a backup${c.limitMs === null ? '' : ` (freeze limit ${durationText(c.limitMs)})`}...`));
+      const v = await freezeBackup(c.target, c.limitMs, ctx);
+      if (c.quiet && !ctx.json) { ctx.io.out(`${v.id}\n`); return exitOk; }
+      const left = v.limitMs - (v.frozenAfterMs ?? 0);
+      return emit(ctx, backupDetail(v) + `\nFrozen. Thaw within ${durationText(left)} (the cluster thaws it at the limit): cluster backup thaw ${v.id}\n`, v);
+    }
+    case 'backup-thaw': {
+      progress(ctx, banner(`Thawing backup ${c.id}...`));
+      const v = await thawBackup(c.id, ctx);
+      return emit(ctx, backupDetail(v), v);
+    }
+    case 'backup-status': {
+      if (c.id !== null) {
+        const v = await ctx.client.get<BackupView>(backupPath(c.id));
+        return emit(ctx, backupDetail(v), v);
+      }
+      const { backups } = await ctx.client.get<{ backups: BackupView[] }>('/v1/backups');
+      return emit(ctx, banner('Listing backups (newest first):') + backupTable(backups), { backups });
+    }
+    case 'backup-run': return runSnapshot(c, ctx);
+  }
+}
+
+/** POST the freeze; if the owner answered before every writer was frozen, poll until it is (bounded by the limit). */
+async function freezeBackup(target: string, limitMs: number | null, ctx: Ctx): Promise<BackupView> {
+  let v = await ctx.client.post<BackupView>('/v1/backups', limitMs === null ? { target } : { target, timeoutMs: limitMs });
+  const until = performance.now() + v.limitMs + backupPollSlackMs;
+  while (v.state === 'Freezing' && performance.now() < until) {
+    await sleep(pollIntervalMs, undefined, { signal: ctx.io.signal });
+    v = await ctx.client.get<BackupView>(backupPath(v.id));
+  }
+  if (v.state !== 'Frozen') throw backupError(v, 'the freeze did not complete');
+  return v;
+}
+
+/** POST the thaw; if writers are still being thawed, poll until they are. A backup that failed is an error. */
+async function thawBackup(id: string, ctx: Ctx): Promise<BackupView> {
+  let v = await ctx.client.post<BackupView>(`${backupPath(id)}/thaw`);
+  const until = performance.now() + backupPollSlackMs * 3;
+  while (v.endedAfterMs === null && performance.now() < until) {
+    await sleep(pollIntervalMs, undefined, { signal: ctx.io.signal });
+    v = await ctx.client.get<BackupView>(backupPath(id));
+  }
+  if (v.state !== 'Thawed') throw backupError(v, 'the thaw did not complete');
+  return v;
+}
+
+function backupError(v: BackupView, fallback: string): CliError {
+  if (v.error) return new CliError(v.error);
+  return cliError('TIMEOUT', `backup ${v.id}: ${fallback} (it is ${v.state})`, `cluster backup status ${v.id}`);
+}
+
+/**
+ * `cluster backup run GROUP -- CMD ARGS...`: freeze, run the snapshot command here with
+ * CLUSTERD_BACKUP_ID/GROUP/NODE, thaw, report. If the backup fails while the command runs (the
+ * limit, a failover), the command gets SIGTERM: a snapshot taken after the thaw is not consistent.
+ */
+async function runSnapshot(c: Of<'backup-run'>, ctx: Ctx): Promise<number> {
+  const v = await freezeBackup(c.target, c.limitMs, ctx);
+  progress(ctx, `Backup ${v.id}: ${v.writers.length} writer(s) of group '${v.group}' frozen on ${v.node} in ${durationText(v.frozenAfterMs ?? 0)}; running ${c.argv.join(' ')}\n`);
+  const started = performance.now();
+  const outcome = await runWatched(c.argv, v, ctx);
+  const ranMs = performance.now() - started;
+  let thawed: BackupView;
+  try {
+    thawed = await thawBackup(v.id, ctx);
+  } catch (e) {
+    if (outcome.kind === 'failed-backup' || !(e instanceof CliError)) throw e;
+    throw new CliError({ code: e.code, message: `${e.message} (the snapshot command ${outcome.kind === 'exited' && outcome.code === 0 ? 'succeeded' : 'failed'} after ${durationText(ranMs)})`, hint: e.hint });
+  }
+  if (outcome.kind === 'failed-backup') throw outcome.error;
+  if (outcome.kind !== 'exited' || outcome.code !== 0) {
+    const why = outcome.kind === 'exited' ? `exited with ${outcome.signal ? `signal ${outcome.signal}` : `code ${outcome.code}`}` : `could not start: ${outcome.message}`;
+    throw cliError('BACKUP_SNAPSHOT_FAILED', `backup ${v.id}: the snapshot command ${c.argv[0]} ${why}; the writers were thawed`, 'fix the command and run the backup again');
+  }
+  const held = thawed.thawAskedAfterMs !== null && thawed.frozenAfterMs !== null ? thawed.thawAskedAfterMs - thawed.frozenAfterMs : ranMs;
+  return emit(ctx, `Backup ${v.id} of group '${v.group}' done: frozen in ${durationText(v.frozenAfterMs ?? 0)}, snapshot command ran ${durationText(ranMs)}, writers held for ${durationText(held)}, all thawed (limit ${durationText(v.limitMs)}).\n`, thawed);
+}
+
+type RunOutcome =
+  | { kind: 'exited'; code: number | null; signal: string | null }
+  | { kind: 'no-start'; message: string }
+  | { kind: 'failed-backup'; error: CliError };
+
+/** Run the snapshot command with inherited stdio; stop it if the backup fails meanwhile or on Ctrl-C. */
+function runWatched(argv: string[], v: BackupView, ctx: Ctx): Promise<RunOutcome> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      stdio: ctx.json ? ['inherit', 'ignore', 'inherit'] : 'inherit',
+      env: { ...ctx.io.env, CLUSTERD_BACKUP_ID: v.id, CLUSTERD_BACKUP_GROUP: v.group, CLUSTERD_BACKUP_NODE: v.node },
+    });
+    let failure: CliError | null = null;
+    let watching = true;
+    const onAbort = () => child.kill('SIGTERM');
+    ctx.io.signal?.addEventListener('abort', onAbort, { once: true });
+    const watch = async (): Promise<void> => {
+      while (watching) {
+        await sleep(runWatchMs);
+        if (!watching) return;
+        const now = await ctx.client.get<BackupView>(backupPath(v.id)).catch(() => null);
+        if (now !== null && now.state !== 'Frozen' && watching) {
+          failure = backupError(now, `the backup stopped holding its freeze while the snapshot command ran (it is ${now.state})`);
+          ctx.io.err(`backup ${v.id} is ${now.state} while the snapshot command runs: stopping it (SIGTERM)\n`);
+          child.kill('SIGTERM');
+          return;
+        }
+      }
+    };
+    void watch();
+    const done = (o: RunOutcome) => {
+      watching = false;
+      ctx.io.signal?.removeEventListener('abort', onAbort);
+      resolve(failure !== null ? { kind: 'failed-backup', error: failure } : o);
+    };
+    child.once('error', (err) => done({ kind: 'no-start', message: err.message }));
+    child.once('exit', (code, signal) => done({ kind: 'exited', code, signal }));
+  });
 }

@@ -9,6 +9,7 @@ import {
   type ClusterConfig, type CommonProps, type ConfigUpdate, type FailbackPolicy, type GroupConfig,
   type PrivProps, type ResourceConfig, type ResourceName,
 } from './types.js';
+import { checkWriterPriv } from './writer-props.js';
 
 export function emptyConfig(name: string): ClusterConfig {
   return { name, nodes: {}, groups: {}, resources: {} };
@@ -299,6 +300,8 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     if (!props.ok) return props;
     const priv = checkPriv(u.resource, u.priv ?? {});
     if (!priv.ok) return priv;
+    const writer = checkWriterPriv(u.resource, u.type, priv.value); // backup freeze/thaw actions (issue 7)
+    if (!writer.ok) return writer;
     const res: ResourceConfig = {
       name: u.resource, group: u.group, type: u.type, props: { ...commonPropDefaults, ...props.value },
       priv: { ...priv.value }, dependsOn: [], desired: u.desired ?? 'offline',
@@ -327,6 +330,8 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     if (!props.ok) return props;
     const priv = checkPriv(u.resource, u.priv ?? {});
     if (!priv.ok) return priv;
+    const writer = checkWriterPriv(u.resource, r.value.type, { ...r.value.priv, ...priv.value }); // backup freeze/thaw actions (issue 7)
+    if (!writer.ok) return writer;
     const next = edit(c);
     next.resources[u.resource] = resourceWith(r.value, { props: { ...r.value.props, ...props.value }, priv: { ...r.value.priv, ...priv.value } });
     return ok(next);

@@ -42,6 +42,14 @@ export const errorCodes = {
   MAINTENANCE_TRANSITION_REFUSED: 'that maintenance transition is not allowed from the current mode (Online <-> Maintenance <-> Ext Maintenance)',
   MAINTENANCE_PENDING: 'a maintenance transition (internal dismount or remount) is still in progress',
   MAINTENANCE_FAILED: 'a maintenance transition could not be completed (the internal dismount or remount failed)',
+  BACKUP_NO_WRITERS: 'the group (or resource) has no writer: no resource of it declares freeze and thaw actions (freezeSignal, freezeCommand, freeze=fsfreeze)',
+  BACKUP_NOT_READY: 'the group is not running on one node with every writer Online (a writer is pending, failed, offline or in extended maintenance; the group is moving or its node is stopping)',
+  BACKUP_ALREADY_FROZEN: 'a backup of that group is under way already (freezing, frozen or still thawing): one backup per group at a time',
+  BACKUP_NOT_FOUND: 'no backup by that id (the node that held it may have restarted: see cluster log)',
+  BACKUP_FREEZE_TIMEOUT: 'the freeze limit passed before the thaw: the cluster thawed every writer itself and the backup failed (the snapshot may not be consistent)',
+  BACKUP_FAILED: 'the backup failed before its thaw (a writer could not be frozen, the group left the node, the node failed or stopped, the resource monitor was lost); every writer was thawed',
+  BACKUP_THAW_FAILED: 'a writer could not be thawed after retries: it may still be frozen',
+  BACKUP_SNAPSHOT_FAILED: 'the snapshot command of cluster backup run failed or could not start; the writers were thawed',
   INTERNAL: 'a bug: please report it with the event log',
 } as const;
 

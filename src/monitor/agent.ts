@@ -50,12 +50,29 @@ export interface ResourceAgent {
    * stopped using it (disks: a `released` private sector), so that the next owner need not wait.
    */
   releaseAll?(): Promise<void>;
+  /**
+   * Backups (issue 7): what a freeze of this resource acts on right now. Throws, with a message an
+   * operator can act on, when the resource cannot be frozen here (not running, not mounted).
+   */
+  freezeTarget?(spec: ResourceSpec): FreezeTarget;
+  /** Backups: the resource is about to be frozen (true) or has been thawed (false). A disk pauses its device checks meanwhile. */
+  setFrozen?(resource: string, frozen: boolean): Promise<void>;
 }
+
+/** What a writer's freeze and thaw act on (see monitor/freezer.ts). */
+export type FreezeTarget =
+  /** A process resource: its process group, and how it runs (freeze and thaw commands run the same way). */
+  | { kind: 'process'; pgid: number; env: NodeJS.ProcessEnv; uid?: number; gid?: number }
+  /** A block-device disk: the filesystem mounted on mountPoint from device. */
+  | { kind: 'mount'; mountPoint: string; device: string };
 
 export interface AgentRegistry {
   /** Throws when the type has no agent yet: the call then fails with that message. */
   get(type: ResourceType): ResourceAgent;
+  /** Runs the beforeKillAll hooks (backups: thaw first), then kills everything every agent runs. */
   killAll(): string[];
+  /** Runs synchronously at the start of every killAll (fence, watchdog, clusterd gone, shutdown, crash). */
+  beforeKillAll(hook: () => void): void;
   /** Every agent's releaseAll, bounded by `maxMs`; never rejects. */
   releaseAll(maxMs: number): Promise<void>;
 }
@@ -65,13 +82,24 @@ export function createAgentRegistry(events: AgentEvents): AgentRegistry {
     process: new ProcessAgent(events),
     disk: new DiskAgent(events),
   };
+  const hooks: (() => void)[] = [];
   return {
+    beforeKillAll(hook) {
+      hooks.push(hook);
+    },
     get(type) {
       const agent = agents[type];
       if (agent === undefined) throw new Error(`resource type '${type}' is not supported yet`);
       return agent;
     },
     killAll() {
+      for (const hook of hooks) {
+        try {
+          hook();
+        } catch {
+          // Killing comes first: a failing hook must not keep resources running.
+        }
+      }
       return Object.values(agents).flatMap((agent) => agent.killAll());
     },
     async releaseAll(maxMs) {

@@ -7,6 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { AgentOp, CallData, FromMonitor, ResourceSpec, ToMonitor } from './protocol.js';
+import { thawLeftoversSync } from './freezer.js';
 
 /**
  * Past a call's own timeout, how long before the monitor counts as deadlocked. It covers the
@@ -54,7 +55,7 @@ export interface MonitorClientEvents {
   exited: [resource: string, code: number | null, signal: string | null];
   /** The monitor stopped every resource (self-fence deadline or fence()). */
   fenced: [reason: string, killed: string[]];
-  log: [level: 'info' | 'warning' | 'error', message: string];
+  log: [level: 'info' | 'warning' | 'error', message: string, event?: string, data?: Record<string, unknown>];
   /** The monitor died or was killed for a deadlock; a new one is being started. */
   crashed: [crash: MonitorCrash];
   /** A disk was taken over by another node (newer epoch in its private sector): stop its dependents now. */
@@ -249,7 +250,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
         this.onFenced(msg.reason, msg.killed);
         return;
       case 'log':
-        this.emit('log', msg.level, msg.message);
+        this.emit('log', msg.level, msg.message, msg.event, msg.data);
         return;
       case 'lost':
         this.emit('lost', msg.resource, msg.reason);
@@ -285,6 +286,9 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     this.child = undefined;
     this.ready = false;
     child.kill('SIGKILL'); // first, so that it cannot start anything after the groups are killed
+    // Backups (issue 7): a process blocked on a filesystem it froze cannot die until it is thawed.
+    const thawed = thawLeftoversSync((this.options as MonitorStartOptions).dataDir);
+    if (thawed.length > 0) this.emit('log', 'warning', `resource monitor (pid ${child.pid}) was lost with writers frozen: thawed ${thawed.join(', ')} before killing its processes`, 'BACKUP_WRITER_THAWED', { resources: thawed });
     const resources = [...this.pgids.keys()];
     killGroups([...this.pgids.values()].flat());
     this.pgids.clear();

@@ -28,7 +28,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32c } from '../core/crc32c.js';
 import type { PrivProps } from '../core/types.js';
 import { diskSectorFile, type ResourceSpec } from './protocol.js';
-import type { AgentContext, AgentEvents, ResourceAgent } from './agent.js';
+import type { AgentContext, AgentEvents, FreezeTarget, ResourceAgent } from './agent.js';
 
 /**
  * Device-level checks run this often while a disk is online: fixed, as in the article, because
@@ -168,6 +168,8 @@ interface Disk {
   lowSpace: boolean;
   /** The last foreign sector content warned about, so that a stale writer is reported once. */
   lastForeign: string | null;
+  /** Frozen for a backup (fsfreeze): no device checks, LooksAlive and IsAlive answer alive. */
+  frozen?: boolean;
 }
 
 export class DiskAgent implements ResourceAgent {
@@ -218,7 +220,7 @@ export class DiskAgent implements ResourceAgent {
 
   async looksAlive(spec: ResourceSpec): Promise<boolean> {
     const d = this.held(spec);
-    if (d.extended) return true;
+    if (d.extended || d.frozen) return true;
     if (d.lost) throw new Error(`disk '${d.name}' was taken over by another node`);
     if (d.checkStartedMs !== null && performance.now() - d.checkStartedMs > checkHungMs) {
       throw new Error(`disk '${d.name}': a device check has not finished for ${Math.round(performance.now() - d.checkStartedMs)} ms: the storage does not answer`);
@@ -229,7 +231,7 @@ export class DiskAgent implements ResourceAgent {
 
   async isAlive(spec: ResourceSpec): Promise<boolean> {
     const d = this.held(spec);
-    if (d.extended) return true;
+    if (d.extended || d.frozen) return true;
     if (d.lost) throw new Error(`disk '${d.name}' was taken over by another node`);
     const root = d.priv.root;
     await readdir(root).catch((err: Error) => { throw new Error(`disk '${d.name}': cannot list ${root}: ${err.message}`); });
@@ -293,6 +295,30 @@ export class DiskAgent implements ResourceAgent {
     d.extended = false;
     d.deviceFailed = null;
     this.startChecks(d);
+  }
+
+  /** Backups (issue 7): a block-device disk this agent holds mounted is frozen with fsfreeze on its mount point. */
+  freezeTarget(spec: ResourceSpec): FreezeTarget {
+    const d = this.held(spec);
+    const dev = d.priv.device;
+    if (dev === undefined) throw new Error(`disk '${d.name}' is a directory (path), not a mounted block device: fsfreeze does not apply`);
+    if (d.lost) throw new Error(`disk '${d.name}' was taken over by another node`);
+    if (d.extended || !d.mounted) throw new Error(`disk '${d.name}' is not mounted (extended maintenance): nothing to freeze`);
+    return { kind: 'mount', mountPoint: dev.mountPoint, device: dev.device };
+  }
+
+  /** While frozen, a sector write would block in the kernel: device checks stop before the freeze and resume after the thaw. */
+  async setFrozen(resource: string, frozen: boolean): Promise<void> {
+    const d = this.disks.get(resource);
+    if (d === undefined) return;
+    if (frozen) {
+      d.frozen = true;
+      await this.stopChecks(d);
+      return;
+    }
+    if (!d.frozen) return;
+    d.frozen = false;
+    if (!d.lost && !d.extended && !d.checking) this.startChecks(d);
   }
 
   takeWarning(resource: string): string | undefined {
@@ -567,7 +593,21 @@ async function mountSource(mountPoint: string): Promise<string | null> {
   return source;
 }
 
-async function mountedHere(mountPoint: string, device: string): Promise<boolean> {
+/** Every mount point `device` is mounted on now, from /proc/self/mountinfo. */
+export async function mountPointsOf(device: string): Promise<string[]> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  const out: string[] = [];
+  for (const line of info.split('\n')) {
+    const [left, right] = line.split(' - ');
+    if (left === undefined || right === undefined) continue;
+    const mp = left.split(' ')[4];
+    const source = unescapeMount(right.split(' ')[1] ?? '');
+    if (mp !== undefined && source.startsWith('/') && (await sameDevice(source, device))) out.push(unescapeMount(mp));
+  }
+  return out;
+}
+
+export async function mountedHere(mountPoint: string, device: string): Promise<boolean> {
   const there = await mountSource(mountPoint);
   return there !== null && (await sameDevice(there, device));
 }

@@ -4,6 +4,7 @@
 // resource, and when clusterd dies it kills every resource at once and exits.
 
 import { createAgentRegistry, type AgentContext } from './agent.js';
+import { Freezer } from './freezer.js';
 import type { AgentOp, CallData, FromMonitor, ResourceSpec, ToMonitor } from './protocol.js';
 
 /**
@@ -29,6 +30,11 @@ const agents = createAgentRegistry({
   log: (level, message) => send({ t: 'log', level, message }),
   lost: (resource, reason) => send({ t: 'lost', resource, reason }),
 });
+/** Backup writers (issue 7): freeze and thaw calls, what is frozen (durably), thaw before any stop or exit. */
+const freezer = new Freezer(agents, (level, message, event, data) => send({ t: 'log', level, message, ...(event ? { event, data } : {}) }));
+// Every kill-all (fence, watchdog, clusterd gone, shutdown, crash) thaws first: a frozen filesystem
+// must be thawed before it is unmounted, and a stopped process group resumed before it is killed.
+agents.beforeKillAll(() => freezer.thawAllSync('stopping every resource'));
 
 /** Sends to clusterd if it is still there; `then` runs once the message is out (or at once when it cannot be). */
 function send(msg: FromMonitor, then?: () => void): void {
@@ -77,7 +83,8 @@ function onInit(selfFenceMs: number, node: string): void {
   clearTimeout(watchdog);
   // refresh() on every ping; after firing, the next ping re-arms it (clusterd may resume).
   watchdog = setTimeout(() => fence(`node '${nodeName}': no ping from clusterd for ${selfFenceMs} ms (self-fence deadline)`), selfFenceMs);
-  send({ t: 'ready', pid: process.pid });
+  // Before anything else: thaw whatever an earlier monitor left frozen (bounded, never rejects).
+  void freezer.recover().catch(() => undefined).finally(() => send({ t: 'ready', pid: process.pid }));
 }
 
 /** Kills every resource at once, then tells clusterd. The monitor keeps running. */
@@ -97,7 +104,8 @@ async function onCall(id: number, op: AgentOp, spec: ResourceSpec, timeoutMs: nu
     overrunTimer = setTimeout(() => reject(new Error(`${op} of resource '${spec.name}' did not finish within ${timeoutMs} ms`)), timeoutMs + agentOverrunMs);
   });
   try {
-    const data = await Promise.race([runOp(op, spec, { signal: controller.signal }), overrun]);
+    const ctx = { signal: controller.signal };
+    const data = await Promise.race([freezer.around(op, spec, ctx, () => runOp(op, spec, ctx)), overrun]);
     send(data === undefined ? { t: 'result', id, ok: true } : { t: 'result', id, ok: true, data });
   } catch (err) {
     send({ t: 'result', id, ok: false, error: err instanceof Error ? err.message : String(err) });

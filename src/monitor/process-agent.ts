@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { PrivProps } from '../core/types.js';
 import type { ResourceSpec } from './protocol.js';
-import type { AgentContext, AgentEvents, ResourceAgent } from './agent.js';
+import type { AgentContext, AgentEvents, FreezeTarget, ResourceAgent } from './agent.js';
 
 /** Between probe attempts while coming online: notices readiness quickly without hammering a starting service. */
 const probeRetryMs = 25;
@@ -122,6 +122,13 @@ export class ProcessAgent implements ResourceAgent {
     if (state === undefined || state.exit !== undefined) return false;
     const priv = parsePriv(spec.name, spec.priv);
     return priv.probe === undefined || this.probeOnce(state, priv, ctx.signal);
+  }
+
+  /** Backups (issue 7): the process group a freeze signals, and how the resource runs (freeze and thaw commands run the same way). */
+  freezeTarget(spec: ResourceSpec): FreezeTarget {
+    const state = this.running.get(spec.name);
+    if (state === undefined || state.exit !== undefined || state.stopping) throw new Error(`resource '${spec.name}' is not running on this node: nothing to freeze`);
+    return { kind: 'process', pgid: state.pgid, env: state.env, ...state.ids };
   }
 
   killAll(): string[] {

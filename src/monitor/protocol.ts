@@ -16,13 +16,24 @@ export interface ResourceSpec {
   epoch: number;
   /** Private sectors of the disks this resource depends on (transitively): CLUSTERD_DISK_SECTOR. */
   diskSectors?: string[];
+  /**
+   * freeze and thaw calls (backups, issue 7): the backup, and the resources whose health checks
+   * pause while this writer is frozen (the writer and what runs above it in its group).
+   */
+  backup?: { id: string; quiet: string[] };
 }
 
 /**
  * maintOffline / maintOnline: a disk entering / leaving extended maintenance (dismount and stop
  * device checks / remount and resume them) while the resource stays Online.
  */
-export type AgentOp = 'online' | 'offline' | 'terminate' | 'looksAlive' | 'isAlive' | 'maintOffline' | 'maintOnline';
+export type AgentOp = 'online' | 'offline' | 'terminate' | 'looksAlive' | 'isAlive' | 'maintOffline' | 'maintOnline' | BackupOp;
+
+/**
+ * Backups (issue 7): freeze a writer's writes (its declared action: signals, commands, fsfreeze)
+ * or thaw them. Carried out by monitor/freezer.ts, which records what it froze durably.
+ */
+export type BackupOp = 'freeze' | 'thaw';
 
 /** What a successful call may return. `warning`: something an operator should see (an event), the call still succeeded. */
 export interface CallData {
@@ -72,7 +83,8 @@ export type FromMonitor =
   /** Process group ids the monitor runs for a resource: clusterd kills them itself if the monitor dies. */
   | { t: 'pids'; resource: string; pgids: number[] }
   | { t: 'fenced'; reason: string; killed: string[] }
-  | { t: 'log'; level: 'info' | 'warning' | 'error'; message: string }
+  /** event (optional): a stable event id for clusterd's event log (backups: BACKUP_LEFTOVER_THAWED...), with its data. */
+  | { t: 'log'; level: 'info' | 'warning' | 'error'; message: string; event?: string; data?: Record<string, unknown> }
   /**
    * A disk's private sector shows a newer epoch than this node's: another node has taken the
    * disk. The agent has stopped writing to it; clusterd must stop its dependents at once.

@@ -27,6 +27,7 @@ import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, NodeState } from
 import type { ClusterEvent, CoordinatorRecord, EventLevel, LogRecord, NewEvent, NodeReport, QuorumStore } from '../store/types.js';
 import { diskSectorPath, type AgentOp, type ResourceSpec } from '../monitor/protocol.js';
 import type { LocalCopy, LocalDb } from './local-db.js';
+import { BackupManager } from './backups.js';
 
 /** Where resources run: the monitor client in production, a fake in the simulator. */
 export interface ResourceHost extends EventEmitter {
@@ -149,6 +150,8 @@ export class ClusterNode extends EventEmitter {
   private failoverHandledEpoch: Record<GroupName, number> = {};
   private failedGroups: Record<GroupName, number> = {};
   private wasCoordinator = false;
+  /** Backups of the groups this node runs (issue 7): node/backups.ts around core/backup.ts. */
+  readonly backups: BackupManager;
 
   constructor(o: NodeOptions) {
     super();
@@ -156,6 +159,10 @@ export class ClusterNode extends EventEmitter {
     this.name = o.name;
     this.apiUrl = o.apiUrl;
     this.checkpointing = { ...checkpointingDefaults, ...(o.checkpointing ?? {}) };
+    this.backups = new BackupManager({
+      name: o.name, host: o.host, clock: o.clock, emitEvent: (...e) => this.emitEvent(...e),
+      context: () => ({ self: this.name, config: this.config, ownership: this.ownership, local: this.local, shuttingDown: this.shuttingDown }),
+    });
   }
 
   // ---- start and stop ------------------------------------------------------------------
@@ -491,6 +498,7 @@ export class ClusterNode extends EventEmitter {
       if (!this.noQuorumLogging) await this.maybeCheckpoint();
     }
     this.apply(reconcile(this.local, this.localContext()));
+    this.backups.check(); // a backup whose group stopped running here as it was fails and thaws
     await this.publishReport();
     this.ready = true;
     void this.flushEvents();
@@ -677,6 +685,8 @@ export class ClusterNode extends EventEmitter {
     }
     const body: Omit<NodeReport, 'node' | 'incarnation' | 'version'> = { apiUrl: this.apiUrl, appliedSeq: this.appliedSeq, groups };
     if (this.logDamagedAt !== undefined) body.logDamagedAt = this.logDamagedAt;
+    const backups = this.backups.list();
+    if (backups.length > 0) body.backups = backups; // cluster backup status from any node
     const json = JSON.stringify(body);
     if (json === this.lastReportJson) return;
     const report: NodeReport = { node: this.name, incarnation: this.incarnation, version: ++this.reportVersion, ...body };

@@ -4,6 +4,7 @@
 
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, ResourceName, ResourceRuntime } from '../core/types.js';
 import type { ClusterError } from '../core/errors.js';
+import type { BackupView } from '../core/backup.js';
 
 /**
  * A node's lease slot. The node bumps `counter` every heartbeat; observers judge liveness on
@@ -69,6 +70,8 @@ export interface NodeReport {
   /** Set while this node cannot read the quorum log after this seq: the coordinator then rewrites the log as a checkpoint. */
   logDamagedAt?: number;
   groups: Record<GroupName, GroupReport>;
+  /** Backups this node holds (issue 7): unfinished ones and the newest finished ones, newest first. */
+  backups?: BackupView[];
 }
 
 export interface LogRecord {
