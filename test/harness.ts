@@ -118,7 +118,8 @@ export class TestCluster {
     for (const u of urls) {
       try {
         const res = await fetch(u + path, {
-          method: init.method ?? 'GET', headers: { 'content-type': 'application/json' },
+          // A JSON content type only with a body: fastify refuses an empty JSON body (400).
+          method: init.method ?? 'GET', headers: init.body === undefined ? {} : { 'content-type': 'application/json' },
           body: init.body === undefined ? undefined : JSON.stringify(init.body), signal: AbortSignal.timeout(5_000),
         });
         const text = await res.text();
