@@ -181,7 +181,9 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
   app.post('/v1/groups/:group/retry', async (req, reply) => {
     const b = parse(schemas.retry, req.body ?? {});
     if (!b.ok) return sendError(reply, b.error);
-    return { ok: true, retried: node.retryFailed(params(req).group!, b.value.resource ?? null) };
+    const retried = node.retryFailed(params(req).group!, b.value.resource ?? null);
+    await node.afterNextCycle();
+    return { ok: true, retried };
   });
   app.post('/v1/groups/:group/:op', write(node, async (req, reply) => {
     const { group, op } = params(req);
@@ -280,7 +282,9 @@ async function setMaintenance(node: ClusterNode, group: string, res: string, op:
   const owner = node.ownership[group]?.node ?? null;
   // Not running anywhere: answered here (a clear is a no-op, a set is refused: not Online).
   if (owner === null || owner === node.name || req.headers[forwardedHeader]) {
-    return unwrap(reply, node.setMaintenance(res, { kind: op, on: b.value.on }), () => localResourceView(node, res));
+    const set = node.setMaintenance(res, { kind: op, on: b.value.on });
+    if (set.ok) await node.afterNextCycle(); // its report is published before the answer: /waitmaint on any node sees it
+    return unwrap(reply, set, () => localResourceView(node, res));
   }
   const target = node.currentReports()[owner]?.apiUrl;
   if (!target) return sendError(reply, clusterError('NODE_NOT_UP', `resource '${res}' runs on ${owner}, which cannot be reached from ${node.name}`, 'retry in a moment, or look: cluster status'));
@@ -307,7 +311,11 @@ async function retryOnOwner(node: ClusterNode, group: string, resource: string |
 
 async function failResource(node: ClusterNode, group: string, res: string, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   const owner = node.ownership[group]?.node;
-  if (owner === node.name || req.headers[forwardedHeader]) return unwrap(reply, node.failResource(res), () => ({ ok: true }));
+  if (owner === node.name || req.headers[forwardedHeader]) {
+    const failed = node.failResource(res);
+    if (failed.ok) await node.afterNextCycle();
+    return unwrap(reply, failed, () => ({ ok: true }));
+  }
   const target = owner ? node.currentReports()[owner]?.apiUrl : undefined;
   if (!target) return sendError(reply, clusterError('NODE_NOT_UP', `resource '${res}' is not running anywhere`, `cluster res "${res}" /online`));
   await forward(target, req, reply);

@@ -130,6 +130,8 @@ export class ClusterNode extends EventEmitter {
   private cycleAgain = false;
   /** A cycle is scheduled for the next turn of the event loop (kick). */
   private kickPending = false;
+  /** afterNextCycle() callers, released when the next cycle to begin has finished. */
+  private cycleWaiters: (() => void)[] = [];
   private reportVersion = 0;
   private lastReportJson = '';
   private eventQueue: NewEvent[] = [];
@@ -474,11 +476,33 @@ export class ClusterNode extends EventEmitter {
   private runCycle(): void {
     if (this.stopped) return;
     if (this.cycleRunning) { this.cycleAgain = true; return; }
+    const waiters = this.cycleWaiters.splice(0);
     this.cycleRunning = this.cycle().catch((e: unknown) => {
       this.o.log('error', 'CYCLE_ERROR', `cycle failed: ${e instanceof Error ? e.stack : String(e)}`);
     }).finally(() => {
       this.cycleRunning = null;
+      for (const w of waiters) w();
       if (this.cycleAgain) { this.cycleAgain = false; this.kick(); }
+    });
+  }
+
+  /**
+   * Resolves once a cycle that began after this call has finished, so its report is published:
+   * an operator request answered after it is seen by every node's next read (read-your-writes
+   * across nodes). Bounded by `maxMs`.
+   */
+  afterNextCycle(maxMs = 2_000): Promise<void> {
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        cancel();
+        resolve();
+      };
+      const cancel = this.o.clock.setTimeout(finish, maxMs);
+      this.cycleWaiters.push(finish);
+      this.kick();
     });
   }
 
