@@ -10,6 +10,10 @@
 //     the seq it was acknowledged with, and every record of the log applies;
 //  S6 (DESIGN rule 4) no write that depends on leadership (ownership, log append, checkpoint)
 //     lands under a term other than the coordinator's current term;
+//  B1 (issue 7) no spurious freeze timeout: a backup whose thaw reached its node before the
+//     freeze limit never fails with BACKUP_FREEZE_TIMEOUT;
+//  B2 (issue 7) no writer outlives its freeze limit frozen: a frozen process is thawed (or gone)
+//     within the limit + frozenSlackMs of its backup's start;
 //  S5 every node's configuration is exactly the fold of the log up to its appliedSeq (so an
 //     acknowledged update survives in every node that has applied that far), appliedSeq never
 //     goes back within an incarnation, and a new incarnation loads no less than the store held
@@ -28,6 +32,24 @@ import type { Machine } from './sim-node.js';
 import type { SimDisk, StoreObserver } from './sim-store.js';
 import type { World } from './world.js';
 
+/**
+ * How long past its freeze limit a writer may stay frozen: the thaw call's own timeout (at most
+ * 2 s in the simulation), 1 s of deadlock detection if the monitor hangs, the self-fence
+ * deadline (a paused clusterd's monitor fences, and a fence thaws first), and 2 s of a loaded
+ * event loop.
+ */
+export const frozenSlackMs = 6_000;
+
+interface BackupSeen {
+  machine: string;
+  limitMs: number;
+  startedWorldMs: number;
+  /** The freeze limit on the owner's monotonic clock. */
+  deadlineNodeMs: number;
+  /** A thaw reached the owner before the limit (node clock). */
+  thawInTime: boolean;
+}
+
 interface NodeSeen {
   incarnation: string;
   term: number;
@@ -43,6 +65,9 @@ export class Checkers implements StoreObserver {
   /** Every record ever appended, by seq (checkpoints fold the store's log away; this keeps them). */
   private readonly appended = new Map<number, string>();
   acks = 0;
+  private readonly backups = new Map<string, BackupSeen>();
+  backupsFrozen = 0;
+  backupsThawedInTime = 0;
   /** Groups counted Online with a resource left Failed by its restart policy (see onlineAt). */
   readonly excusedGroups = new Set<GroupName>();
 
@@ -142,9 +167,46 @@ export class Checkers implements StoreObserver {
     });
   }
 
+  // ---- B1 and B2: backups ----
+
+  /** The operator's freeze was accepted by `m` at `nodeNowMs` on its clock, with this limit. */
+  backupStarted(id: string, m: Machine, limitMs: number, nodeNowMs: number): void {
+    this.backupsFrozen += 1;
+    this.backups.set(id, { machine: m.name, limitMs, startedWorldMs: this.world.now, deadlineNodeMs: nodeNowMs + limitMs, thawInTime: false });
+  }
+
+  /** The operator's thaw reached the backup's node at `nodeNowMs` on its clock. */
+  thawDelivered(id: string, nodeNowMs: number): void {
+    const b = this.backups.get(id);
+    if (!b || nodeNowMs >= b.deadlineNodeMs) return;
+    b.thawInTime = true;
+    this.backupsThawedInTime += 1;
+  }
+
+  nodeEvent(m: Machine, e: { event: string; data?: Record<string, unknown> }): void {
+    if (e.event !== 'BACKUP_FREEZE_TIMEOUT') return;
+    const id = String(e.data?.backup);
+    if (this.backups.get(id)?.thawInTime) {
+      this.world.fail(`SAFETY spurious freeze timeout: backup ${id} on ${m.name} failed with BACKUP_FREEZE_TIMEOUT although its thaw reached the node before the limit`);
+    }
+  }
+
+  private checkFrozen(): void {
+    for (const p of this.procs.procs.values()) {
+      if (!p.alive || p.frozen === null) continue;
+      const b = this.backups.get(p.frozen.backup);
+      if (!b) {
+        this.world.fail(`SAFETY ${p.resource} (pid ${p.pid}) on ${p.machine} is frozen by backup ${p.frozen.backup}, which no operator started`);
+      } else if (this.world.now > b.startedWorldMs + b.limitMs + frozenSlackMs) {
+        this.world.fail(`SAFETY writer ${p.resource} (pid ${p.pid}) on ${p.machine} is still frozen by backup ${p.frozen.backup} ${Math.round(this.world.now - b.startedWorldMs)} ms after it began: past its limit of ${b.limitMs} ms + ${frozenSlackMs} ms`);
+      }
+    }
+  }
+
   // ---- S2 and S5 per node, after every step ----
 
   afterStep(): void {
+    this.checkFrozen();
     for (const m of this.machines) {
       const node = m.node;
       if (!node || m.state === 'down' || m.state === 'starting') continue;

@@ -181,9 +181,12 @@ async function main(): Promise<void> {
   const started = performance.now();
   let failed = 0;
   let maxLiveness = 0;
+  const backups = { frozen: 0, thawedInTime: 0 };
   for (let s = a.from; s < a.from + a.seeds; s++) {
     const r = await runSeed(optionsOf(a, s));
     if (r.livenessMs !== null) maxLiveness = Math.max(maxLiveness, r.livenessMs);
+    backups.frozen += r.backups.frozen;
+    backups.thawedInTime += r.backups.thawedInTime;
     if (!r.ok) {
       failed++;
       process.stdout.write(`${failureReport(a, r)}\n\n`);
@@ -191,7 +194,8 @@ async function main(): Promise<void> {
   }
   const secs = (performance.now() - started) / 1000;
   process.stdout.write(`${a.seeds} seed(s) from ${a.from}: ${a.seeds - failed} without violation, ${failed} with; ` +
-    `${(a.seeds / secs).toFixed(2)} seeds/s; slowest time to Online after heal ${Math.round(maxLiveness)} ms\n`);
+    `${(a.seeds / secs).toFixed(2)} seeds/s; slowest time to Online after heal ${Math.round(maxLiveness)} ms; ` +
+    `backups ${backups.frozen} frozen, ${backups.thawedInTime} thawed before their limit\n`);
   if (failed > 0) process.exitCode = 1;
 }
 

@@ -34,7 +34,7 @@ export type FaultKind = (typeof faultKinds)[number];
 export const defaultFaultKinds: readonly FaultKind[] = faultKinds.filter((k) => k !== 'double-fault');
 
 /** Ways to break the protocol on purpose (teeth tests): each must make the checkers fire. */
-export const teethKinds = ['stale-term', 'no-watchdog', 'no-start-check', 'no-fence-check', 'short-ttl', 'no-release-wait'] as const;
+export const teethKinds = ['stale-term', 'no-watchdog', 'no-start-check', 'no-fence-check', 'short-ttl', 'no-release-wait', 'no-freeze-abort'] as const;
 export type TeethKind = (typeof teethKinds)[number];
 
 export interface SimOptions {
@@ -73,6 +73,8 @@ export interface SeedResult {
   acks: number;
   /** Groups that counted as Online with a resource left Failed by its restart policy. */
   leftFailed: number;
+  /** Backups the operator started, and how many of them got their thaw to the node before the limit (B1 checks those). */
+  backups: { frozen: number; thawedInTime: number };
   lastTrace: string[];
 }
 
@@ -125,7 +127,7 @@ export class Simulation {
     if (this.plan.length === 0 && allowed.length > 0) this.plan.push({ kind: rng.pick(allowed), ratePerStep: rng.real(0.02, 0.12) });
     const t = this.teeth;
     const storeFlaws: StoreFlaws = { acceptStaleTerm: t === 'stale-term' };
-    const hostFlaws: HostFlaws = { noWatchdog: t === 'no-watchdog', noFenceCheckOnSpawn: t === 'no-fence-check', noStartCheck: t === 'no-start-check' };
+    const hostFlaws: HostFlaws = { noWatchdog: t === 'no-watchdog', noFenceCheckOnSpawn: t === 'no-fence-check', noStartCheck: t === 'no-start-check', noFreezeAbort: t === 'no-freeze-abort' };
     const nodeFlaws: NodeFlaws = { noStartCheck: t === 'no-start-check', noReleaseWait: t === 'no-release-wait' };
     // The defaults, with a shorter shutdown timeout so that a drain fits in a run.
     const timing = validateTiming({ ...timingDefaults, shutdownPendingTimeoutMs: 3_000 });
@@ -146,6 +148,7 @@ export class Simulation {
     const deps = {
       world: this.world, disk: this.disk, procs: this.procs, apps: this.apps, timing: this.timing, hostFlaws, nodeFlaws, patches: this.patches,
       onStarted: (m: Machine) => this.checkers.started(m),
+      onEvent: (m: Machine, e: { event: string; data?: Record<string, unknown> }) => this.checkers.nodeEvent(m, e),
     };
     for (let i = 1; i <= this.nodes; i++) this.machines.push(new Machine(`n${i}`, deps, wallStartMs + rng.range(-2_000, 2_000)));
     this.checkers = new Checkers(this.world, this.disk, this.procs, this.machines);
@@ -173,6 +176,7 @@ export class Simulation {
       teeth: this.teeth, patched: this.patches.list(), ok: w.violation === null, violation: w.violation, traceHash: w.traceHash(), events: w.eventsFired,
       simMs: w.now, livenessMs, livenessBoundMs: bound.boundMs, injected: this.injected, acks: this.checkers.acks,
       leftFailed: this.checkers.excusedGroups.size,
+      backups: { frozen: this.checkers.backupsFrozen, thawedInTime: this.checkers.backupsThawedInTime },
       lastTrace: w.lastTrace(80),
     };
   }
@@ -220,11 +224,16 @@ export class Simulation {
       const dependsOn = made.filter(() => rng.chance(0.4));
       updates.push({
         op: 'resource-create', resource: name, group, type: 'process', desired: 'online', dependsOn,
-        priv: { command: '/usr/bin/sim-app', probe: 'tcp:127.0.0.1:1' }, props: this.randomProps(),
+        priv: { command: '/usr/bin/sim-app', probe: 'tcp:127.0.0.1:1', ...this.randomWriter() }, props: this.randomProps(),
       });
       made.push(name);
     }
     return updates;
+  }
+
+  /** Half the resources are backup writers (freeze by SIGSTOP, each action bounded). */
+  private randomWriter(): Record<string, string | number> {
+    return this.rng.chance(0.5) ? { freezeSignal: 'SIGSTOP', freezeTimeoutMs: this.rng.range(200, 2_000) } : {};
   }
 
   private randomFailback(): FailbackPolicy {
@@ -281,7 +290,7 @@ export class Simulation {
     const groups = Object.keys(c.groups);
     const resources = Object.keys(c.resources);
     const names = this.machines.map((m) => m.name);
-    const action = rng.int(11);
+    const action = rng.int(13);
     this.count(`operator-${action}`);
     if (action === 0 && groups.length > 0) {
       const g = rng.pick(groups);
@@ -328,7 +337,48 @@ export class Simulation {
       else if (sameGroup.length > 0) this.commit([{ op: 'resource-add-dep', resource: r, dependsOn: rng.pick(sameGroup) }]);
     } else if (action === 10) {
       this.commit([{ op: 'node-pause', node: rng.pick(names), paused: false }]);
+    } else if (action >= 11 && groups.length > 0) {
+      this.backup(rng.pick(groups));
     }
+  }
+
+  /**
+   * `cluster backup freeze G --timeout L` at the group's owner (the API forwards it there), then
+   * `cluster backup thaw ID` at once, after a while (before or after the limit), or never.
+   */
+  private backup(group: GroupName): void {
+    const rng = this.rng;
+    const owner = this.disk.ownership.get(group)?.node ?? null;
+    const m = this.machines.find((x) => x.name === owner);
+    const limitMs = rng.range(300, 3_000);
+    const r = rng.real(0, 1);
+    const thawAfterMs = r < 0.2 ? null : r < 0.5 ? 0 : rng.real(0, limitMs * 1.3);
+    if (!m || !m.proc) {
+      this.world.trace('operator', `backup freeze ${group}: error[NODE_NOT_UP] (owner ${owner ?? 'none'})`);
+      return;
+    }
+    this.world.schedule(rng.real(0.1, 2), m.proc, 'io', () => {
+      const node = m.node;
+      if (!node) return;
+      const nowMs = m.clock.nowMs();
+      const ans = node.backups.freeze(group, limitMs);
+      if (!ans.view) {
+        this.world.trace('operator', `backup freeze ${group} --timeout ${limitMs}ms (${m.name}): error[${ans.error?.code ?? '?'}]`);
+        return;
+      }
+      const id = ans.view.id;
+      this.checkers.backupStarted(id, m, limitMs, nowMs);
+      this.world.trace('operator', `backup freeze ${group} --timeout ${limitMs}ms (${m.name}): ${id} ${ans.view.state}; thaw ${thawAfterMs === null ? 'never' : `after ${Math.round(thawAfterMs)} ms`}`);
+      if (thawAfterMs === null) return;
+      const thaw = () => {
+        if (!m.node || !m.proc) return;
+        this.checkers.thawDelivered(id, m.clock.nowMs());
+        const t = m.node.backups.thaw(id);
+        this.world.trace('operator', `backup thaw ${id}: ${t.error ? `error[${t.error.code}]` : t.view?.state ?? '?'}`);
+      };
+      if (thawAfterMs === 0) thaw();
+      else this.world.schedule(thawAfterMs, m.proc, 'io', thaw);
+    });
   }
 
   private createOrDelete(): void {
@@ -341,7 +391,7 @@ export class Simulation {
         const g = rng.pick(Object.keys(c.groups));
         const name = `r${++this.resourceSeq}`;
         const deps = Object.values(c.resources).filter((r) => r.group === g && rng.chance(0.3)).map((r) => r.name);
-        this.commit([{ op: 'resource-create', resource: name, group: g, type: 'process', desired: 'online', dependsOn: deps, priv: { command: '/usr/bin/sim-app' }, props: this.randomProps() as never }]);
+        this.commit([{ op: 'resource-create', resource: name, group: g, type: 'process', desired: 'online', dependsOn: deps, priv: { command: '/usr/bin/sim-app', ...this.randomWriter() }, props: this.randomProps() as never }]);
       }
       return;
     }

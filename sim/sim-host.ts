@@ -64,6 +64,8 @@ export interface SimProcess {
   alive: boolean;
   spawnedAtMs: number;
   ignoresTerm: boolean;
+  /** Frozen by a backup (SIGSTOP): since when (world time), for which backup. */
+  frozen: { backup: string; sinceMs: number } | null;
   /** Who hears about the exit (the monitor that spawned it, while it lives). */
   onExit: ((code: number | null, signal: string | null) => void) | null;
 }
@@ -79,7 +81,7 @@ export class ProcessTable {
   spawn(machine: string, spec: ResourceSpec, behaviour: Behaviour, onExit: SimProcess['onExit']): SimProcess {
     const p: SimProcess = {
       pid: this.nextPid++, machine, resource: spec.name, group: spec.group, epoch: spec.epoch, alive: true,
-      spawnedAtMs: this.world.now, ignoresTerm: behaviour.hangStop, onExit,
+      spawnedAtMs: this.world.now, ignoresTerm: behaviour.hangStop, frozen: null, onExit,
     };
     this.procs.set(p.pid, p);
     this.world.trace(machine, `spawn ${spec.name} (group ${spec.group}, epoch ${spec.epoch}) pid ${p.pid}`);
@@ -155,6 +157,8 @@ export interface HostFlaws {
   noFenceCheckOnSpawn?: boolean;
   /** The monitor starts whatever it is asked to, whatever state its watchdog or a fence is in. */
   noStartCheck?: boolean;
+  /** A thaw (or a stop) does not cancel a freeze still under way for the same writer (KB915331's race, the other way round). */
+  noFreezeAbort?: boolean;
 }
 
 /** What a host needs from the machine it runs on. */
@@ -184,12 +188,17 @@ type CallResult = { ok: true; data?: { alive?: boolean; pid?: number } } | { ok:
 class SimMonitor {
   readonly proc: SimProc;
   private readonly running = new Map<string, Running>();
+  /** Freezes under way, by resource: a thaw, a stop or a fence cancels them. */
+  private readonly freezing = new Map<string, { cancelled: boolean }>();
   private readonly starting = new Map<string, Promise<Running>>();
   private fences = 0;
   /** As monitor.ts (bug 2): after a fence, online calls are refused until clusterd acknowledges it. */
   private refuseOnline = false;
   /** When fork + Node start-up are done and the monitor reads its IPC channel (init first). */
   bootedAtMs = 0;
+  /** Delivery times of the last message each way: the IPC channel is FIFO. */
+  lastInAtMs = 0;
+  lastOutAtMs = 0;
   private watchdog: { cancelled: boolean } | null = null;
   exitWaiters: (() => void)[] = [];
 
@@ -291,7 +300,44 @@ class SimMonitor {
         const alive = st !== undefined && !st.exited && !this.host.env.apps.behaviour(spec.name, this.host.env.name).probeFails;
         return { alive };
       }
+      case 'freeze': await this.freeze(spec, ctx); return undefined;
+      case 'thaw': this.thaw(spec.name, `thaw (backup ${spec.backup?.id ?? '?'})`); return undefined;
     }
+  }
+
+  /**
+   * As monitor/freezer.ts with freezeSignal SIGSTOP: the process stops writing until thawed. Now
+   * and then slow (a loaded host). A thaw, a stop or a fence that comes while it is under way
+   * cancels it, as the real freezer's abort does.
+   */
+  private async freeze(spec: ResourceSpec, ctx: AbortCtx): Promise<void> {
+    const token = { cancelled: false };
+    const before = this.freezing.get(spec.name);
+    if (before) before.cancelled = true;
+    this.freezing.set(spec.name, token);
+    try {
+      await this.starting.get(spec.name)?.catch(() => undefined);
+      const st = this.running.get(spec.name);
+      if (st === undefined || st.exited || st.stopping) throw new Error(`resource '${spec.name}' is not running: nothing to freeze`);
+      await this.sleep(this.world.rng.chance(0.1) ? this.world.rng.real(50, 3_000) : this.world.rng.real(0.2, 5), ctx);
+      if (token.cancelled) throw new Error(`freeze of resource '${spec.name}' was cancelled (a thaw or a stop came first)`);
+      if (ctx.aborted) throw new Error(`freeze of resource '${spec.name}' did not finish in time`);
+      if (st.exited || st.stopping) throw new Error(`resource '${spec.name}' stopped while it was being frozen`);
+      st.p.frozen = { backup: spec.backup?.id ?? '?', sinceMs: this.world.now };
+      this.world.trace(this.host.env.name, `freeze ${spec.name} pid ${st.p.pid} (backup ${st.p.frozen.backup})`);
+    } finally {
+      if (this.freezing.get(spec.name) === token) this.freezing.delete(spec.name);
+    }
+  }
+
+  /** SIGCONT, after cancelling a freeze under way. The real monitor thaws before any stop, fence or exit too (its freezer's beforeKillAll). */
+  private thaw(name: string, why: string): void {
+    const under = this.freezing.get(name);
+    if (under && !this.host.flaws.noFreezeAbort) under.cancelled = true;
+    const st = this.running.get(name);
+    if (st === undefined || st.p.frozen === null) return;
+    st.p.frozen = null;
+    this.world.trace(this.host.env.name, `${why}: ${name} pid ${st.p.pid} runs again`);
   }
 
   private async online(spec: ResourceSpec, ctx: AbortCtx): Promise<{ pid?: number }> {
@@ -358,6 +404,7 @@ class SimMonitor {
     await this.starting.get(spec.name)?.catch(() => undefined);
     const st = this.running.get(spec.name);
     if (st === undefined) return;
+    this.thaw(spec.name, 'thaw before stop');
     st.stopping = true;
     this.host.env.procs.sigterm(st.p);
     if (!(await this.waitGone(st, spec.props.stopGraceMs, ctx))) await this.kill(st, ctx);
@@ -368,6 +415,7 @@ class SimMonitor {
     await this.starting.get(spec.name)?.catch(() => undefined);
     const st = this.running.get(spec.name);
     if (st === undefined) return;
+    this.thaw(spec.name, 'thaw before stop');
     st.stopping = true;
     await this.kill(st, ctx);
     this.forget(st);
@@ -395,6 +443,7 @@ class SimMonitor {
     this.fences += 1;
     const names = [...this.running.keys()];
     for (const st of this.running.values()) {
+      this.thaw(st.name, 'thaw before kill-all');
       st.stopping = true;
       this.host.env.procs.sigkill(st.p.pid, why);
     }
@@ -480,14 +529,18 @@ export class SimHost extends EventEmitter implements ResourceHost {
     return this.world.rng.real(0.02, 0.5);
   }
 
-  /** IPC to the monitor: FIFO, and nothing is read before the monitor has booted and handled init. */
+  /** IPC to the monitor: FIFO (one channel: a message never overtakes an earlier one), and nothing is read before the monitor has booted and handled init. */
   private toMonitor(child: SimMonitor, fn: () => void): void {
-    this.world.scheduleAt(Math.max(this.world.now + this.ipc(), child.bootedAtMs + 0.001), child.proc, 'io', fn);
+    const at = Math.max(this.world.now + this.ipc(), child.bootedAtMs + 0.001, child.lastInAtMs);
+    child.lastInAtMs = at;
+    this.world.scheduleAt(at, child.proc, 'io', fn);
   }
 
-  /** A message from `child` to clusterd. A lost monitor's last words count only for its pids (`lostFn`). */
+  /** A message from `child` to clusterd, FIFO too. A lost monitor's last words count only for its pids (`lostFn`). */
   fromMonitor(child: SimMonitor, fn: () => void, lostFn?: () => void): void {
-    this.world.schedule(this.ipc(), this.clusterd, 'io', () => {
+    const at = Math.max(this.world.now + this.ipc(), child.lastOutAtMs);
+    child.lastOutAtMs = at;
+    this.world.scheduleAt(at, this.clusterd, 'io', () => {
       if (child === this.child) fn();
       else lostFn?.();
     });

@@ -63,6 +63,8 @@ export interface MachineDeps {
   patches: Patches;
   /** Called when an incarnation is up (node.start() resolved ok): the load checks. */
   onStarted: (m: Machine) => void;
+  /** Every event a clusterd incarnation of this machine emits (the backup checker reads them). */
+  onEvent: (m: Machine, e: { event: string; data?: Record<string, unknown> }) => void;
 }
 
 export class Machine implements MachineEnv {
@@ -80,6 +82,8 @@ export class Machine implements MachineEnv {
   maxAppliedSeq = 0;
   /** Store head when the current incarnation began to start. */
   headAtStart = 0;
+  /** Backups named by this machine's incarnations: ids stay unique across restarts, and seeded. */
+  private backupIds = 0;
   /** A pending restart (after a crash or shutdown), cancelled by heal's immediate restart. */
   restartEvent: { cancelled: boolean } | null = null;
 
@@ -110,7 +114,9 @@ export class Machine implements MachineEnv {
     const node = new SimClusterNode({
       name: this.name, apiUrl: `sim://${this.name}`, timing, store, host, clock: this.clock.forProcess(proc),
       log: (level, event, message) => world.trace(proc.id, `${level === 'info' ? '' : `${level} `}${event}: ${message.split('\n')[0]}`),
+      newBackupId: () => (++this.backupIds).toString(16).padStart(8, '0'),
     }, incarnation, this.d.nodeFlaws);
+    node.on('event', (e: { event: string; data?: Record<string, unknown> }) => this.d.onEvent(this, e));
     this.state = 'starting';
     this.proc = proc;
     this.host = host;

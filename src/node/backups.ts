@@ -25,6 +25,8 @@ export interface BackupShell {
   /** The node's picture now: configuration, ownership, its local resources, whether it is stopping. */
   context(): Omit<BackupContext, 'nowMs' | 'wallMs'>;
   emitEvent(event: string, level: EventLevel, message: string, data?: Record<string, unknown>): void;
+  /** Eight hex digits naming a new backup (random unless given: the simulator's are seeded). */
+  newId?: () => string;
 }
 
 export interface BackupAnswer {
@@ -55,7 +57,7 @@ export class BackupManager {
   }
 
   freeze(target: string, limitMs: number): BackupAnswer {
-    const id = `${randomBytes(4).toString('hex')}@${this.s.name}`;
+    const id = `${this.s.newId?.() ?? randomBytes(4).toString('hex')}@${this.s.name}`;
     const step = requestFreeze(this.book, this.context(), { id, target, limitMs });
     this.run(step.actions);
     return step.error ? { error: step.error } : { view: this.view(id)! };

@@ -61,6 +61,8 @@ export interface NodeOptions {
   /** Operator recovery switches (KB257905): see loadConfig. */
   recovery?: { resetQuorumLog?: boolean; noQuorumLogging?: boolean };
   checkpointing?: Partial<Checkpointing>;
+  /** Eight hex digits for each new backup id (random by default; the simulator's come from its seed). */
+  newBackupId?: () => string;
 }
 
 export interface Checkpointing {
@@ -162,7 +164,7 @@ export class ClusterNode extends EventEmitter {
     this.apiUrl = o.apiUrl;
     this.checkpointing = { ...checkpointingDefaults, ...(o.checkpointing ?? {}) };
     this.backups = new BackupManager({
-      name: o.name, host: o.host, clock: o.clock, emitEvent: (...e) => this.emitEvent(...e),
+      name: o.name, host: o.host, clock: o.clock, emitEvent: (...e) => this.emitEvent(...e), ...(o.newBackupId ? { newId: o.newBackupId } : {}),
       context: () => ({ self: this.name, config: this.config, ownership: this.ownership, local: this.local, shuttingDown: this.shuttingDown }),
     });
   }
