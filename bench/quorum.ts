@@ -4,12 +4,15 @@
 // - replay time of a node's local log of 100k and 1M records;
 // - node start time with a database of 10,000 resources (phases: see startWith10kResources).
 // Prints figures, asserts nothing. BENCH_REPLAY_MAX caps the replay sizes (default 1000000);
-// BENCH_ONLY=updates|replay|start runs one part.
+// BENCH_ONLY=updates|replay|start|process runs one part (process: a real `clusterd start`).
 
+import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { emptyConfig, ConfigDraft } from '../src/core/config.js';
 import { timingDefaults } from '../src/core/timing.js';
 import type { ConfigUpdate } from '../src/core/types.js';
@@ -166,12 +169,61 @@ async function startWithResources(): Promise<void> {
   }
 }
 
+/**
+ * A real `clusterd start` (bin/clusterd.js, its own process and resource monitor) with a database
+ * of 10,000 resources in 1,000 groups (desired offline: nothing to spawn), without a local copy:
+ * from spawn until GET /v1/status answers, and until it shows the 1,000 groups placed.
+ */
+async function processStart(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'clusterd-bench-p-'));
+  const bin = fileURLToPath(new URL('../../bin/clusterd.js', import.meta.url));
+  try {
+    const store = new DirStore(join(dir, 'quorum'));
+    const r = await store.init('bench', Date.now());
+    if (!r.ok) throw r.error;
+    const draft = new ConfigDraft(emptyConfig('bench'));
+    for (let g = 0; g < 1_000; g++) {
+      draft.apply({ op: 'group-create', group: `g${g}` });
+      for (let i = 0; i < 10; i++) draft.apply({ op: 'resource-create', resource: `r${g}-${i}`, group: `g${g}`, type: 'process', desired: 'offline', priv: { command: '/bin/true' } });
+    }
+    const rec = await store.recoverLog(10_000, 1, draft.config);
+    if (!rec.ok) throw rec.error;
+    await store.close();
+    for (let run = 1; run <= 3; run++) {
+      const port = await new Promise<number>((resolve) => {
+        const srv = createServer().listen(0, '127.0.0.1', () => { const a = srv.address() as { port: number }; srv.close(() => resolve(a.port)); });
+      });
+      const t0 = performance.now();
+      const child = spawn(process.execPath, [...(process.env.BENCH_SEMI ? [`--max-semi-space-size=${process.env.BENCH_SEMI}`] : ['--max-semi-space-size=1']), bin, 'start', '--quorum', `dir:${join(dir, 'quorum')}`, '--node', 'n1',
+        '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, `data-${run}`)], { stdio: 'ignore' });
+      let listeningMs = -1;
+      let answeredMs = -1;
+      let placedMs = -1;
+      while (placedMs < 0 && performance.now() - t0 < 60_000) {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/status`).then(async (x) => {
+          if (listeningMs < 0) listeningMs = performance.now() - t0;
+          return x.ok ? (await x.json()) as { groups: { node: string | null }[] } : null;
+        }, () => null);
+        if (res && answeredMs < 0) answeredMs = performance.now() - t0;
+        if (res && res.groups.filter((g) => g.node === 'n1').length === 1_000) placedMs = performance.now() - t0;
+        else await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      console.log(`real clusterd start with 10,000 resources in 1,000 groups (run ${run}): API listening at ${listeningMs.toFixed(0)} ms, GET /v1/status answers at ${answeredMs.toFixed(0)} ms, shows the 1,000 groups placed at ${placedMs.toFixed(0)} ms`);
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const max = Number(process.env.BENCH_REPLAY_MAX ?? 1_000_000);
   const only = process.env.BENCH_ONLY; // updates | replay | start
   if (!only || only === 'updates') await updatesPerSecond();
   if (!only || only === 'replay') for (const n of [100_000, 1_000_000]) if (n <= max) replay(n);
   if (!only || only === 'start') await startWithResources();
+  if (!only || only === 'process') await processStart();
 }
 
 main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
