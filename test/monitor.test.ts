@@ -5,7 +5,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, chmodSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -409,7 +409,12 @@ describe('resource monitor', () => {
     const dir = tempDir();
     chmodSync(dir, 0o777);
     const envFile = path.join(dir, 'env.json');
-    await online(client, resource('as-nobody', ['--write-env', envFile], { user: 'nobody' }));
+    // A copy of the fixture that `nobody` can read wherever the checkout lives (under /root, 0700, say).
+    const fixtureCopy = path.join(dir, 'monitor-resource.mjs');
+    copyFileSync(fixture, fixtureCopy);
+    chmodSync(fixtureCopy, 0o644);
+    const asNobody = spec('as-nobody', { command: process.execPath, args: [fixtureCopy, '--write-env', envFile], user: 'nobody' });
+    await online(client, asNobody);
     await waitFor('the resource wrote its environment', () => existsSync(envFile), 10_000); // id -u and a setuid spawn: slow on a loaded host
     const seen = JSON.parse(readFileSync(envFile, 'utf8')) as { uid: number };
     assert.equal(seen.uid, Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' })));

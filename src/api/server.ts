@@ -300,13 +300,17 @@ async function setMaintenance(node: ClusterNode, group: string, res: string, op:
 async function retryOnOwner(node: ClusterNode, group: string, resource: string | null): Promise<void> {
   const owner = node.ownership[group]?.node;
   if (!owner) return;
-  if (owner === node.name) { node.retryFailed(group, resource); return; }
+  if (owner === node.name) {
+    node.retryFailed(group, resource);
+    await node.afterNextCycle();
+    return;
+  }
   const target = node.currentReports()[owner]?.apiUrl;
   if (!target) return;
   await fetch(new URL(`/v1/groups/${encodeURIComponent(group)}/retry`, target), {
     method: 'POST', headers: { 'content-type': 'application/json', [forwardedHeader]: '1' },
     body: JSON.stringify(resource === null ? {} : { resource }), signal: AbortSignal.timeout(forwardTimeoutMs),
-  }).then((r) => r.arrayBuffer(), () => undefined);
+  }).then((r) => r.arrayBuffer()).catch(() => undefined);
 }
 
 async function failResource(node: ClusterNode, group: string, res: string, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {

@@ -29,7 +29,10 @@ export interface StartCheck {
   self: NodeName;
   /** Monotonic time of the newest successful lease renewal (-Infinity: none yet). */
   lastRenewOkMs: number;
-  /** A fence was asked of the monitor and not yet confirmed. */
+  /**
+   * A fence was asked of the monitor and not yet confirmed, or the assignments read before a
+   * lost lease or a stall are not yet revoked (a cycle under way may still hold them).
+   */
   fencing: boolean;
   shuttingDown: boolean;
   /** The term the ownership record was written under, and the coordinator's current term. */

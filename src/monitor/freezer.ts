@@ -19,7 +19,7 @@
 
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { open, readdir, readFile, rename } from 'node:fs/promises';
+import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -79,6 +79,8 @@ export class Freezer {
   /** Grows with every thawAllSync: a freeze that straddles one undoes itself. */
   private fences = 0;
   private writing: Promise<void> | null = null;
+  /** Synchronous writes of the list so far: an asynchronous write begun before one must not rename over it. */
+  private syncWrites = 0;
   private nextWrite: Promise<void> | null = null;
   readonly file: string;
 
@@ -325,11 +327,17 @@ export class Freezer {
   private async writeFile(): Promise<void> {
     const tmp = `${this.file}.tmp`;
     const fh = await open(tmp, 'w', 0o600);
+    // A synchronous write (thawAllSync) after this list was taken holds a newer one: never rename over it.
+    const generation = this.syncWrites;
     try {
       await fh.writeFile(JSON.stringify([...this.entries.values()]));
       await fh.sync();
     } finally {
       await fh.close();
+    }
+    if (generation !== this.syncWrites) {
+      await unlink(tmp).catch(() => undefined);
+      return;
     }
     await rename(tmp, this.file);
     const dir = await open(path.dirname(this.file), 'r');
@@ -337,6 +345,7 @@ export class Freezer {
   }
 
   private persistSync(): void {
+    this.syncWrites += 1;
     try {
       const tmp = `${this.file}.sync.tmp`; // never the async writer's temporary file
       writeFileSync(tmp, JSON.stringify([...this.entries.values()]), { mode: 0o600 });

@@ -43,6 +43,7 @@ export function backupNodeOf(id: string): string | null {
 export class BackupManager {
   private readonly book = emptyBook();
   private cancelTimer: (() => void) | null = null;
+  private closed = false;
   private timerAtMs: number | null = null;
   private readonly changes = new EventEmitter();
 
@@ -132,7 +133,16 @@ export class BackupManager {
     });
   }
 
+  /** clusterd stops (its monitor is gone next): no more timers, no more writer calls. */
+  close(): void {
+    this.closed = true;
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    this.timerAtMs = null;
+  }
+
   private rearm(): void {
+    if (this.closed) return;
     const at = nextWakeMs(this.book);
     if (at === this.timerAtMs) return;
     this.cancelTimer?.();

@@ -384,6 +384,7 @@ export class ClusterNode extends EventEmitter {
     if (this.cycleRunning) await this.cycleRunning;
     await this.o.store.renewLease(this.name, ++this.counter, 'stopped');
     this.stopped = true;
+    this.backups.close();
     await this.o.host.shutdown();
   }
 
@@ -432,12 +433,16 @@ export class ClusterNode extends EventEmitter {
     // so the last beat before the deadline fences.
     const sinceRenewMs = now - this.lastRenewOkMs;
     if (!this.fencing && Number.isFinite(this.lastRenewOkMs) && this.leaseLostFencedAt !== this.lastRenewOkMs &&
-        renewalOverdue(now, this.lastRenewOkMs, this.o.timing) && Object.keys(this.local.groups).length > 0) {
-      this.emitEvent('NODE_LEASE_LOST', 'error', `node ${this.name} could not renew its lease for ${Math.round(sinceRenewMs)} ms (self-fence deadline ${this.o.timing.selfFenceMs} ms): stopping its resources`);
+        renewalOverdue(now, this.lastRenewOkMs, this.o.timing)) {
+      // Once per outage. What is assigned here and not yet running may be given away too while
+      // the lease is lost: revoke it at the next ownership read, even with nothing to stop.
       this.leaseLostFencedAt = this.lastRenewOkMs;
-      this.fencing = true;
       this.revokeAfter(now);
-      this.o.host.fence(`lease not renewed for ${Math.round(sinceRenewMs)} ms`);
+      if (Object.keys(this.local.groups).length > 0) {
+        this.emitEvent('NODE_LEASE_LOST', 'error', `node ${this.name} could not renew its lease for ${Math.round(sinceRenewMs)} ms (self-fence deadline ${this.o.timing.selfFenceMs} ms): stopping its resources`);
+        this.fencing = true;
+        this.o.host.fence(`lease not renewed for ${Math.round(sinceRenewMs)} ms`);
+      }
     }
     this.o.host.ping();
     const state = this.shuttingDown ? 'draining' : 'running';
@@ -456,7 +461,7 @@ export class ClusterNode extends EventEmitter {
   /** May this node start resources under `rec` now? Valid lease, current term, no fence under way (core/self-fence.ts). */
   private mayStart(rec: OwnershipRec): boolean {
     return mayStart({
-      nowMs: this.o.clock.nowMs(), self: this.name, lastRenewOkMs: this.lastRenewOkMs, fencing: this.fencing, shuttingDown: this.shuttingDown,
+      nowMs: this.o.clock.nowMs(), self: this.name, lastRenewOkMs: this.lastRenewOkMs, fencing: this.fencing || this.revokeAfterMs !== null, shuttingDown: this.shuttingDown,
       recordTerm: rec.term, currentTerm: this.coordinator.term, membership: this.membership,
     }, this.o.timing);
   }
@@ -717,7 +722,10 @@ export class ClusterNode extends EventEmitter {
     if (json === this.lastReportJson) return;
     const report: NodeReport = { node: this.name, incarnation: this.incarnation, version: ++this.reportVersion, ...body };
     const res = await this.o.store.writeReport(report);
-    if (res.ok) this.lastReportJson = json;
+    if (!res.ok) return;
+    this.lastReportJson = json;
+    // This node's own views read its report like any other's: show it now, not after the next read.
+    this.reports = { ...this.reports, [this.name]: report };
   }
 
   // ---- events ---------------------------------------------------------------------------
