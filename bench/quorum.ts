@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { emptyConfig, ConfigDraft } from '../src/core/config.js';
 import { timingDefaults } from '../src/core/timing.js';
-import type { ConfigUpdate } from '../src/core/types.js';
+import type { ClusterConfig, ConfigUpdate } from '../src/core/types.js';
 import { LocalDb } from '../src/node/local-db.js';
 import { realClock } from '../src/node/main.js';
 import { ClusterNode, type NodeOptions, type ResourceHost } from '../src/node/node.js';
@@ -110,6 +110,22 @@ function replay(records: number): void {
   }
 }
 
+/** A dir store at `path` holding 10,000 resources in 1,000 groups (a checkpoint at seq 10,000); returns the configuration. */
+async function storeWith10kResources(path: string, desired: 'offline' | 'online'): Promise<ClusterConfig> {
+  const store = new DirStore(path);
+  const r = await store.init('bench', Date.now());
+  if (!r.ok) throw r.error;
+  const draft = new ConfigDraft(emptyConfig('bench'));
+  for (let g = 0; g < 1_000; g++) {
+    draft.apply({ op: 'group-create', group: `g${g}` });
+    for (let i = 0; i < 10; i++) draft.apply({ op: 'resource-create', resource: `r${g}-${i}`, group: `g${g}`, type: 'process', desired, priv: { command: '/bin/true' } });
+  }
+  const rec = await store.recoverLog(10_000, 1, draft.config);
+  if (!rec.ok) throw rec.error;
+  await store.close();
+  return draft.config;
+}
+
 /**
  * A node starting with 10,000 resources in 1,000 groups, on an idle host (calls answer at once),
  * with and without its own copy of the database. Phases, from the start of ClusterNode.start():
@@ -127,20 +143,10 @@ async function startWithResources(): Promise<void> {
   for (const desired of ['offline', 'online'] as const) {
     const dir = mkdtempSync(join(tmpdir(), 'clusterd-bench-s-'));
     try {
-      const store = new DirStore(join(dir, 'quorum'));
-      const r = await store.init('bench', Date.now());
-      if (!r.ok) throw r.error;
-      const draft = new ConfigDraft(emptyConfig('bench'));
-      for (let g = 0; g < 1_000; g++) {
-        draft.apply({ op: 'group-create', group: `g${g}` });
-        for (let i = 0; i < 10; i++) draft.apply({ op: 'resource-create', resource: `r${g}-${i}`, group: `g${g}`, type: 'process', desired, priv: { command: '/bin/true' } });
-      }
-      const rec = await store.recoverLog(10_000, 1, draft.config);
-      if (!rec.ok) throw rec.error;
-      await store.close();
+      const config = await storeWith10kResources(join(dir, 'quorum'), desired);
       for (const copy of ['without', 'with']) {
         const dataDir = join(dir, `data-${copy}`);
-        if (copy === 'with') new LocalDb(dataDir).writeCheckpoint(10_000, 1, draft.config);
+        if (copy === 'with') new LocalDb(dataDir).writeCheckpoint(10_000, 1, config);
         const stalls: string[] = [];
         const t0 = performance.now();
         let firstCycleMs = -1;
@@ -178,17 +184,7 @@ async function processStart(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'clusterd-bench-p-'));
   const bin = fileURLToPath(new URL('../../bin/clusterd.js', import.meta.url));
   try {
-    const store = new DirStore(join(dir, 'quorum'));
-    const r = await store.init('bench', Date.now());
-    if (!r.ok) throw r.error;
-    const draft = new ConfigDraft(emptyConfig('bench'));
-    for (let g = 0; g < 1_000; g++) {
-      draft.apply({ op: 'group-create', group: `g${g}` });
-      for (let i = 0; i < 10; i++) draft.apply({ op: 'resource-create', resource: `r${g}-${i}`, group: `g${g}`, type: 'process', desired: 'offline', priv: { command: '/bin/true' } });
-    }
-    const rec = await store.recoverLog(10_000, 1, draft.config);
-    if (!rec.ok) throw rec.error;
-    await store.close();
+    await storeWith10kResources(join(dir, 'quorum'), 'offline');
     for (let run = 1; run <= 3; run++) {
       const port = await new Promise<number>((resolve) => {
         const srv = createServer().listen(0, '127.0.0.1', () => { const a = srv.address() as { port: number }; srv.close(() => resolve(a.port)); });

@@ -4,29 +4,18 @@
 // thaws; a move and a kill -9 of the owner during a freeze fail the backup, and the new owner runs
 // unfrozen. Timings are printed, and asserted only with generous bounds (see bench/ for figures).
 
-import { test, after, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BackupView } from '../src/core/backup.js';
 import type { StatusSnapshot } from '../src/api/types.js';
-import { sleep, TestCluster, waitFor } from './harness.js';
+import { sharedCluster, sleep, TestCluster, waitFor } from './harness.js';
 
 const writerJs = fileURLToPath(new URL('../../test/fixtures/freezable-writer.mjs', import.meta.url));
 
-let shared: Promise<TestCluster> | null = null;
-after(async () => { if (shared) await (await shared).close(); });
-
-async function cluster(t: TestContext): Promise<TestCluster> {
-  shared ??= TestCluster.start(['n1', 'n2']);
-  const c = await shared;
-  const groups = new Set((await c.status()).groups.map((g) => g.name));
-  t.after(async () => {
-    for (const g of (await c.status()).groups) if (!groups.has(g.name)) await c.api(`/v1/groups/${encodeURIComponent(g.name)}/offline`, { method: 'POST', body: {} });
-  });
-  return c;
-}
+const cluster = sharedCluster(['n1', 'n2']);
 
 /** A group with one SIGSTOP writer writing DIR/out, preferring `preferred`. */
 async function writerGroup(c: TestCluster, group: string, preferred: string[] = ['n1', 'n2'], priv: Record<string, unknown> = {}): Promise<string> {

@@ -5,7 +5,7 @@
 // The CLI runs in-process (the same main() the `cluster` binary calls) to keep the many calls
 // cheap; one call goes through the binary. Timings are never asserted.
 
-import { test, after, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,25 +14,13 @@ import { fileURLToPath } from 'node:url';
 import type { ResourceView, StatusSnapshot } from '../src/api/types.js';
 import { main } from '../src/cli/main.js';
 import { deviceCheckIntervalMs, encodeSector, sectorWatchMs } from '../src/monitor/disk-agent.js';
-import { sleep, TestCluster, waitFor } from './harness.js';
+import { sharedCluster, sleep, TestCluster, waitFor } from './harness.js';
 
 const writerJs = fileURLToPath(new URL('../../test/fixtures/writer-append.mjs', import.meta.url));
 
 // One two-node cluster for the whole file (each test uses its own groups and takes them offline
 // when it is done): starting clusters is the slow part on a loaded host.
-let shared: Promise<TestCluster> | null = null;
-after(async () => { if (shared) await (await shared).close(); });
-
-async function cluster(t: TestContext): Promise<TestCluster> {
-  shared ??= TestCluster.start(['n1', 'n2']);
-  const c = await shared;
-  const groups = new Set((await c.status()).groups.map((g) => g.name));
-  t.after(async () => {
-    // Quiet the groups this test created, so that they do not disturb the next one.
-    for (const g of (await c.status()).groups) if (!groups.has(g.name)) await c.api(`/v1/groups/${encodeURIComponent(g.name)}/offline`, { method: 'POST' });
-  });
-  return c;
-}
+const cluster = sharedCluster(['n1', 'n2']);
 
 /** `cluster ARGS` in-process against this cluster. */
 async function cli(c: TestCluster, args: string[]): Promise<{ code: number; out: string; err: string }> {

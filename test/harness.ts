@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { after, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { StatusSnapshot } from '../src/api/types.js';
 import type { ClusterEvent } from '../src/store/types.js';
@@ -202,4 +203,23 @@ export async function httpText(url: string, timeoutMs = 500): Promise<string | n
 export function processRunning(needle: string): boolean {
   const r = spawnSync('pgrep', ['-f', needle], { encoding: 'utf8' });
   return r.stdout.trim().length > 0;
+}
+
+/**
+ * One cluster for all the tests of a file (starting clusters is the slow part on a loaded host).
+ * Call at the top level; each test gets the cluster from the returned function, and the groups it
+ * created are taken offline when it ends, so that they do not disturb the next one.
+ */
+export function sharedCluster(names: string[]): (t: TestContext) => Promise<TestCluster> {
+  let shared: Promise<TestCluster> | null = null;
+  after(async () => { if (shared) await (await shared).close(); });
+  return async (t) => {
+    shared ??= TestCluster.start(names);
+    const c = await shared;
+    const groups = new Set((await c.status()).groups.map((g) => g.name));
+    t.after(async () => {
+      for (const g of (await c.status()).groups) if (!groups.has(g.name)) await c.api(`/v1/groups/${encodeURIComponent(g.name)}/offline`, { method: 'POST' });
+    });
+    return c;
+  };
 }

@@ -3,7 +3,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { isAlive, nodeState, observeLeases, type LeaseObservation, type LeaseStateView, type Membership } from './membership.js';
+import { isAlive, judgeNodes, nodeState, observeLeases, type LeaseObservation, type LeaseStateView, type Membership } from './membership.js';
 
 const TTL = 1_400;
 const lease = (counter: number, state: LeaseStateView = 'running', incarnation = 'i1', node = 'n1'): LeaseObservation => ({ node, counter, state, incarnation });
@@ -115,4 +115,14 @@ describe('membership: nodeState', () => {
     assert.equal(s(true, true, false, true), 'Paused', 'a draining node shows Paused');
     assert.equal(s(true, true, false, false), 'Up');
   });
+});
+
+test('judgeNodes: judged at the given time; a stale view shows Joining instead of Down', () => {
+  const m = observeLeases({}, [{ node: 'a', counter: 1, state: 'running', incarnation: 'i' }, { node: 'b', counter: 1, state: 'stopped', incarnation: 'j' }], 0);
+  const cfg = { a: {}, b: {}, c: { paused: true } };
+  const fresh = judgeNodes(m, cfg, (n) => n === 'a', { atMs: 100, leaseTtlMs: 1_000, staleView: false });
+  assert.deepEqual(fresh, { a: { state: 'Up', draining: false }, b: { state: 'Down', draining: false }, c: { state: 'Down', draining: false } });
+  assert.equal(judgeNodes(m, cfg, () => true, { atMs: 1_000, leaseTtlMs: 1_000, staleView: false }).a!.state, 'Down', 'silent for the TTL at the judging time');
+  const stale = judgeNodes(m, cfg, () => true, { atMs: 1_000, leaseTtlMs: 1_000, staleView: true });
+  assert.deepEqual(Object.values(stale).map((v) => v.state), ['Joining', 'Joining', 'Joining']);
 });

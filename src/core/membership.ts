@@ -49,6 +49,24 @@ export interface NodeStateInput {
   reported: boolean;
 }
 
+/**
+ * Every node's state as this observer judges it (configured nodes and nodes seen in the leases),
+ * at `atMs`: the send time of the newest lease read, never later (a lease view says nothing about
+ * the time after it was asked for). With `staleView` (the records acted on were read after the
+ * leases) nobody is judged Down: they show Joining until the next lease read.
+ */
+export function judgeNodes(m: Membership, configured: Record<NodeName, { paused?: boolean }>, reported: (node: NodeName) => boolean,
+  o: { atMs: number; leaseTtlMs: number; staleView: boolean }): Record<NodeName, { state: NodeState; draining: boolean }> {
+  const out: Record<NodeName, { state: NodeState; draining: boolean }> = {};
+  for (const n of new Set([...Object.keys(configured), ...Object.keys(m)])) {
+    const alive = isAlive(m, n, o.atMs, o.leaseTtlMs);
+    const draining = m[n]?.state === 'draining';
+    const state = nodeState({ alive, paused: !!configured[n]?.paused, draining, reported: reported(n) });
+    out[n] = { state: o.staleView && state === 'Down' ? 'Joining' : state, draining };
+  }
+  return out;
+}
+
 export function nodeState(i: NodeStateInput): NodeState {
   if (!i.alive) return 'Down';
   if (!i.reported) return 'Joining';

@@ -19,7 +19,7 @@ import {
   type LocalAction, type LocalState,
 } from '../core/local.js';
 import type { MaintRequest } from '../core/maintenance.js';
-import { isAlive, nodeState, observeLeases, type Membership } from '../core/membership.js';
+import { isAlive, judgeNodes, observeLeases, type Membership } from '../core/membership.js';
 import { chooseNode, explain, planPlacement, type OwnershipRec, type PlacementInput } from '../core/placement.js';
 import { mayStart, renewalOverdue, stalled } from '../core/self-fence.js';
 import type { Timing } from '../core/timing.js';
@@ -665,17 +665,10 @@ export class ClusterNode extends EventEmitter {
    * until the next cycle reads leases again.
    */
   nodeViews(): Record<NodeName, { state: NodeState; draining: boolean }> {
-    const at = this.judgeAtMs();
-    const stale = this.leasesReadAtMs < this.ownershipReadAtMs;
     const reps = this.currentReports();
-    const out: Record<NodeName, { state: NodeState; draining: boolean }> = {};
-    for (const n of new Set([...Object.keys(this.config.nodes), ...Object.keys(this.membership)])) {
-      const alive = isAlive(this.membership, n, at, this.o.timing.leaseTtlMs);
-      const draining = this.membership[n]?.state === 'draining';
-      const state = nodeState({ alive, paused: !!this.config.nodes[n]?.paused, draining, reported: !!reps[n] });
-      out[n] = { state: stale && state === 'Down' ? 'Joining' : state, draining };
-    }
-    return out;
+    return judgeNodes(this.membership, this.config.nodes, (n) => !!reps[n], {
+      atMs: this.judgeAtMs(), leaseTtlMs: this.o.timing.leaseTtlMs, staleView: this.leasesReadAtMs < this.ownershipReadAtMs,
+    });
   }
 
   /** The time at which other nodes' liveness is judged: the newest lease read's send time, never later than now. */
