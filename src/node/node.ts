@@ -440,6 +440,7 @@ export class ClusterNode extends EventEmitter {
     while (this.isCoordinator() && mine() && clock.nowMs() < deadline) { this.kick(); await this.sleep(20); }
     if (!this.isCoordinator()) return;
     const res = await this.o.store.casCoordinator(this.coordinator, { term: this.coordinator.term + 1, node: null });
+    if (res.ok && res.value) this.o.localDb?.noteFloor(this.coordinator.term + 1, 0); // a term this node wrote is in its floor too
     if (res.ok && res.value) this.emitEvent('COORDINATOR_RELEASED', 'info', `node ${this.name} gave up the coordinator role (term ${this.coordinator.term + 1})`);
   }
 
