@@ -16,10 +16,12 @@ import { recordChecksum } from '../src/core/crc32c.js';
 import { clusterError, fail, ok, type ClusterError } from '../src/core/errors.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../src/core/types.js';
 import type {
+  RecoverOptions,
   Checkpoint, ClusterEvent, CoordinatorRecord, LeaseRecord, LeaseState, LogRecord, NewEvent, NodeReport,
   OwnershipRecord, QuorumStore, StoreResult,
 } from '../src/store/types.js';
 import type { SimProc, World } from './world.js';
+import { genesisHistory, type History } from '../src/core/load-plan.js';
 
 /** As dir: 128 fixed slots. */
 export const simLeaseSlotsMax = 128;
@@ -54,6 +56,7 @@ export class SimDisk {
   readonly ownership = new Map<GroupName, OwnershipRecord>();
   readonly log: StoredLog[] = [];
   checkpoint: { seq: number; term: number; crc: number; config: string } | null = null;
+  history: History = genesisHistory;
   readonly reports = new Map<NodeName, string>();
   events: ClusterEvent[] = [];
   nextEventId = 1;
@@ -228,6 +231,21 @@ export class SimDisk {
     return ok(out);
   }
 
+  private raiseFloor(floor: { term: number; epoch: number }, groups: GroupName[]): void {
+    if (this.coordinator.term < floor.term) {
+      const prev = this.coordinator;
+      this.coordinator = { term: floor.term, node: null };
+      this.observer?.coordinatorChanged(prev, this.coordinator);
+    }
+    for (const g of groups) {
+      const prev = this.ownership.get(g);
+      if ((prev?.epoch ?? -1) >= floor.epoch) continue;
+      const next: OwnershipRecord = { group: g, node: null, epoch: floor.epoch, term: this.coordinator.term, phase: 'run' };
+      this.ownership.set(g, next);
+      this.observer?.ownershipWritten(this.coordinator.term, prev, next, g);
+    }
+  }
+
   readCheckpoint(): StoreResult<Checkpoint | null> {
     const c = this.checkpoint;
     if (!c) return ok(null);
@@ -255,14 +273,16 @@ export class SimDisk {
     });
   }
 
-  /** Operator recovery: replace the checkpoint and drop every log record, not term-checked (as dir). */
-  recoverLog(seq: number, term: number, config: ClusterConfig): StoreResult<Checkpoint> {
+  /** Operator recovery: replace the checkpoint and drop every log record, not term-checked (as dir); history and floor as dir. */
+  recoverLog(seq: number, term: number, config: ClusterConfig, opts: RecoverOptions = {}): StoreResult<Checkpoint> {
     const json = JSON.stringify(config);
     return this.write(`rebuilding the quorum log from a copy at seq ${seq}`, () => {
       const head = this.headSeq();
       const crc = recordChecksum(seq, term, json);
       this.checkpoint = { seq, term, crc, config: json };
       this.log.length = 0;
+      if (opts.history) this.history = opts.history;
+      if (opts.floor) this.raiseFloor(opts.floor, Object.keys(config.groups));
       this.observer?.checkpointWritten('recover', seq, JSON.parse(json) as ClusterConfig, head);
       return ok({ seq, term, crc, config: JSON.parse(json) as ClusterConfig });
     });
@@ -530,9 +550,13 @@ export class SimStoreClient implements QuorumStore {
     return this.w('writing the checkpoint', () => this.disk.writeCheckpoint(term, seq, copy));
   }
 
-  recoverLog(seq: number, term: number, config: ClusterConfig): Promise<StoreResult<Checkpoint>> {
+  recoverLog(seq: number, term: number, config: ClusterConfig, opts: RecoverOptions = {}): Promise<StoreResult<Checkpoint>> {
     const copy = JSON.parse(JSON.stringify(config)) as ClusterConfig;
-    return this.w('rebuilding the quorum log', () => this.disk.recoverLog(seq, term, copy));
+    return this.w('rebuilding the quorum log', () => this.disk.recoverLog(seq, term, copy, opts));
+  }
+
+  readHistory(): Promise<StoreResult<History>> {
+    return this.w('reading the quorum log history', () => ok(this.disk.history));
   }
 
   writeReport(report: NodeReport): Promise<StoreResult<void>> {

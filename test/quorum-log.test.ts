@@ -4,7 +4,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { clusterdBin, sleep, TestCluster, waitFor } from './harness.js';
@@ -175,4 +175,107 @@ test('a full quorum disk: changes fail promptly with QUORUM_DISK_FULL, no lease 
   assert.ok(!ev.some((e) => e.event === 'NODE_SELF_FENCED' || e.event === 'GROUP_FAILOVER'));
   assert.ok(existsSync(join(mnt, 'quorum', 'leases.bin')));
   writeFileSync(join(mnt, 'ok'), 'space is back');
+});
+
+/** Flip a payload byte of the frame with `seq` in a node's local log (frames of src/core/log-codec.ts). */
+function corruptLocalRecord(dataDir: string, seq: number): void {
+  const path = join(dataDir, 'db', 'quolog');
+  const buf = readFileSync(path);
+  for (let at = 0; at + 32 <= buf.length;) {
+    const len = buf.readUInt32LE(at + 24);
+    if (buf.readUInt32LE(at + 8) === seq) {
+      buf[at + 32] = buf[at + 32]! ^ 0xff;
+      writeFileSync(path, buf);
+      return;
+    }
+    at += 32 + len;
+  }
+  assert.fail(`no record seq ${seq} in ${path}`);
+}
+
+function storeRow<T>(quorumDir: string, sql: string): T {
+  const db = new Database(join(quorumDir, 'cluster.db'), { readonly: true });
+  try { return db.prepare(sql).get() as T; } finally { db.close(); }
+}
+
+test('damage in the store and in every copy: recovery keeps every intact record before it, and never reuses a seq', async (t) => {
+  const c = await cluster(t, ['n1', 'n2'], ['--log-reset-size', '100000000']);
+  for (const g of ['k1', 'k2', 'k3', 'k4']) assert.equal((await c.api('/v1/groups', { method: 'POST', body: { name: g } })).status, 200);
+  await waitFor('n2 caught up', async () => (await c.status('n2')).appliedSeq === (await c.status('n1')).appliedSeq);
+  await stop(c, 'n1', 'SIGKILL');
+  await stop(c, 'n2', 'SIGKILL');
+  const quorumDir = c.quorum.slice('dir:'.length);
+  const { seq: head } = storeRow<{ seq: number }>(quorumDir, 'SELECT MAX(seq) AS seq FROM log');
+  const damaged = head - 1; // the record adding k3: k1, k2 before it are intact everywhere
+  const db = new Database(join(quorumDir, 'cluster.db'));
+  db.prepare('UPDATE log SET crc = crc + 1 WHERE seq = ?').run(damaged);
+  db.close();
+  for (const n of ['n1', 'n2']) corruptLocalRecord(join(c.dir, `data-${n}`), damaged);
+  // The dump shows the intact records and the damage, exit 1.
+  const d = spawnSync(process.execPath, [clusterdBin, 'quorum-log', 'dump', '--quorum', c.quorum], { encoding: 'utf8' });
+  assert.equal(d.status, 1, d.stdout);
+  assert.match(d.stdout, new RegExp(`^seq ${damaged - 1} `, 'm'), 'the intact record before the damage is printed');
+  assert.match(d.stdout, /DAMAGED/);
+  const r = startFails(c, 'n1');
+  assert.match(r.err, /error\[QUORUM_LOG_DAMAGED\]/);
+  await c.startNode('n1', ['--no-quorum-logging']);
+  assert.deepEqual((await groupNames(c)).filter((g) => g.startsWith('k')), ['k1', 'k2'], 'every record before the damage is kept');
+  assert.equal((await c.api('/v1/groups', { method: 'POST', body: { name: 'k-new' } })).status, 200);
+  const s = await c.status('n1');
+  assert.ok(s.appliedSeq > head, `the new history numbers past the damaged one (seq ${s.appliedSeq}, old head ${head}): no seq reused`);
+  // n2's copy stops before the damage, a prefix of the new history: it loads the store.
+  await c.startNode('n2');
+  const s2 = await waitFor('n2 follows the new history', async () => { const x = await c.status('n2'); return x.appliedSeq === s.appliedSeq ? x : null; });
+  assert.ok(s2.groups.some((g) => g.name === 'k-new'));
+});
+
+test('a node copy of the old history past the fork is refused as diverged, naming the newer side; --reset-quorum-log starts a new history', async (t) => {
+  const c = await cluster(t, ['n1', 'n2'], ['--log-reset-size', '100000000']);
+  assert.equal(await stop(c, 'n2'), 0); // n2's copy: seq S
+  for (const g of ['m1', 'm2']) assert.equal((await c.api('/v1/groups', { method: 'POST', body: { name: g } })).status, 200);
+  await stop(c, 'n1', 'SIGKILL');
+  corruptLogRow(c.quorum.slice('dir:'.length)); // the store's record of m2 is damaged; n1's copy has m1, m2
+  // The operator resets from n2's older copy (not from n1's newer one): a new history forks at its seq.
+  await c.startNode('n2', ['--reset-quorum-log']);
+  const names = await groupNames(c);
+  assert.ok(names.includes('m1') && !names.includes('m2'), `the reset keeps the intact m1 and not the damaged m2: ${names.join(',')}`);
+  assert.equal((await c.api('/v1/groups', { method: 'POST', body: { name: 'after-reset' } })).status, 200);
+  const r = startFails(c, 'n1');
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /error\[HISTORY_DIVERGED\]/, r.err);
+  assert.doesNotMatch(r.err, /STORE_BEHIND/);
+});
+
+test('a truncated cluster.db is reported as damage; --reset-quorum-log rebuilds it from the newest copy, terms and epochs carry on', async (t) => {
+  const c = await cluster(t, ['n1', 'n2']);
+  for (const g of ['t1', 't2']) assert.equal((await c.api('/v1/groups', { method: 'POST', body: { name: g } })).status, 200);
+  // Moves raise the epochs; a coordinator change raises the term.
+  for (let i = 0; i < 3; i++) {
+    const g = await waitFor('t1 placed', async () => (await c.status()).groups.find((x) => x.name === 't1' && x.node !== null));
+    const to = g.node === 'n1' ? 'n2' : 'n1';
+    assert.equal((await c.api('/v1/groups/t1/move', { method: 'POST', body: { node: to } })).status, 200);
+    await waitFor(`t1 on ${to}`, async () => (await c.status()).groups.find((x) => x.name === 't1')?.node === to);
+  }
+  await stop(c, 'n2');
+  await stop(c, 'n1');
+  const quorumDir = c.quorum.slice('dir:'.length);
+  const termBefore = storeRow<{ term: number }>(quorumDir, 'SELECT term FROM coordinator').term;
+  const epochBefore = storeRow<{ e: number }>(quorumDir, 'SELECT MAX(epoch) AS e FROM ownership').e;
+  assert.ok(epochBefore >= 3, `epochs moved (${epochBefore})`);
+  const dbPath = join(quorumDir, 'cluster.db');
+  truncateSync(dbPath, Math.floor(statSync(dbPath).size / 2));
+  for (const f of ['cluster.db-wal', 'cluster.db-shm']) rmSync(join(quorumDir, f), { force: true });
+  const r = startFails(c, 'n1');
+  assert.match(r.err, /error\[QUORUM_DB_DAMAGED\]/, r.err);
+  assert.match(r.err, /--reset-quorum-log/);
+  const v = spawnSync(process.execPath, [clusterdBin, 'quorum-log', 'verify', '--quorum', c.quorum], { encoding: 'utf8' });
+  assert.equal(v.status, 1, v.stdout + v.stderr);
+  await c.startNode('n1', ['--reset-quorum-log']);
+  await c.startNode('n2');
+  await c.waitStatus('both Up', (s) => s.nodes.every((n) => n.state === 'Up'));
+  assert.deepEqual((await groupNames(c)).filter((g) => g.startsWith('t')), ['t1', 't2']);
+  const s = await c.waitStatus('t1 placed again', (x) => x.groups.some((g) => g.name === 't1' && g.node !== null));
+  assert.ok(s.term > termBefore, `the coordinator term carried on: ${s.term} > ${termBefore}`);
+  const t1 = s.groups.find((g) => g.name === 't1')!;
+  assert.ok(t1.epoch > epochBefore, `the epoch carried on: ${t1.epoch} > ${epochBefore}`);
 });

@@ -28,6 +28,8 @@ export const errorCodes = {
   SEQ_CONFLICT: 'the quorum log moved on while the update was prepared',
   QUORUM_DISK_FULL: 'the quorum directory (or a node data directory) has not enough free space',
   QUORUM_LOG_DAMAGED: 'a quorum-log record or checkpoint fails its checksum or is missing, before the tail',
+  QUORUM_DB_DAMAGED: 'the quorum store\'s database file is damaged (truncated or malformed) and cannot be read at all',
+  HISTORY_DIVERGED: 'this node\'s copy of the database and the quorum store hold different histories after a common point (a reset or no-logging run started a new one)',
   STORE_BEHIND: 'the quorum store holds an older configuration than this node has applied',
   QUORUM_BUSY: 'too many configuration updates are waiting to be committed',
   RESOURCE_FAILED: 'the resource failed while the command waited for it',

@@ -4,13 +4,18 @@
 // it is damaged the node says so and falls back to the quorum store.
 //
 // Files: DATA/db/checkpoint (written atomically: temp file, fsync, rename, fsync of the
-// directory) and DATA/db/quolog (frames of src/core/log-codec.ts, fdatasync per append).
+// directory), DATA/db/quolog (frames of src/core/log-codec.ts, fdatasync per append) and
+// DATA/db/state (JSON, written atomically): the history this copy belongs to (core/load-plan.ts)
+// and the floor, the highest coordinator term and group epoch this node has ever seen. The floor
+// is written before the node acts on what it read, so every copy holds the highest fencing
+// tokens any disk or writer may hold from this node's view; a rebuilt store starts above it.
 
-import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statfsSync, truncateSync, writeSync, existsSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statfsSync, truncateSync, writeSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigDraft, configJson } from '../core/config.js';
 import { clusterError, fail, ok, type Result } from '../core/errors.js';
 import { checkpointMagic, decodeCheckpoint, encodeFrame, scanLogEach } from '../core/log-codec.js';
+import { genesisHistory, type History } from '../core/load-plan.js';
 import type { ClusterConfig, ConfigUpdate } from '../core/types.js';
 import type { LogRecord } from '../store/types.js';
 
@@ -25,6 +30,17 @@ export interface LocalCopy {
   logBytes: number;
 }
 
+/** The highest coordinator term and group epoch this node has seen: recovery never goes below them. */
+export interface Floor {
+  term: number;
+  epoch: number;
+}
+
+export interface LocalState {
+  history: History;
+  floor: Floor;
+}
+
 export interface LocalLoad {
   copy: LocalCopy | null;
   /** What was found and done, for the event log. */
@@ -35,16 +51,69 @@ export class LocalDb {
   readonly dir: string;
   private readonly checkpointPath: string;
   private readonly logPath: string;
+  private readonly statePath: string;
   private fd: number | null = null;
   logBytes = 0;
+  private state: LocalState | null = null;
 
   constructor(dataDir: string) {
     this.dir = join(dataDir, 'db');
     this.checkpointPath = join(this.dir, 'checkpoint');
     this.logPath = join(this.dir, 'quolog');
+    this.statePath = join(this.dir, 'state');
   }
 
-  /** Load the copy: checkpoint, then the log after it; cut a torn tail; refuse damage before it. */
+  /** This copy's history and floor (a copy made before they were recorded: the genesis history, floor 0). */
+  readState(): LocalState {
+    if (this.state) return this.state;
+    let st: LocalState = { history: genesisHistory, floor: { term: 0, epoch: 0 } };
+    if (existsSync(this.statePath)) {
+      try {
+        const j = JSON.parse(readFileSync(this.statePath, 'utf8')) as Partial<LocalState>;
+        if (j.history && typeof j.history.id === 'string' && Array.isArray(j.history.parents)) st = { ...st, history: j.history };
+        if (j.floor && Number.isSafeInteger(j.floor.term) && Number.isSafeInteger(j.floor.epoch)) st = { ...st, floor: j.floor };
+      } catch { /* an unreadable state file: genesis and floor 0, and the store's own values stand */ }
+    }
+    this.state = st;
+    return st;
+  }
+
+  /** Record the history this copy now follows (before the checkpoint of that history is written). */
+  setHistory(history: History): Result<void> {
+    return this.writeState({ ...this.readState(), history });
+  }
+
+  /** Raise the floor to what was seen; writes (fsync) only when it grows. */
+  noteFloor(term: number, epoch: number): Result<void> {
+    const st = this.readState();
+    if (term <= st.floor.term && epoch <= st.floor.epoch) return ok(undefined);
+    return this.writeState({ ...st, floor: { term: Math.max(term, st.floor.term), epoch: Math.max(epoch, st.floor.epoch) } });
+  }
+
+  private writeState(st: LocalState): Result<void> {
+    const text = JSON.stringify(st);
+    const space = this.checkSpace(text.length);
+    if (!space.ok) return space;
+    this.writeAtomic(this.statePath, Buffer.from(text));
+    this.state = st;
+    return ok(undefined);
+  }
+
+  private writeAtomic(path: string, bytes: Uint8Array): void {
+    const tmp = `${path}.tmp`;
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, bytes);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    const dirFd = openSync(this.dir, 'r');
+    try { fsyncSync(dirFd); } finally { closeSync(dirFd); }
+  }
+
+  /** Load the copy: checkpoint, then the log after it; cut a torn tail; keep what precedes damage, and say so. */
   load(): LocalLoad {
     mkdirSync(this.dir, { recursive: true });
     const notes: LocalLoad['notes'] = [];
@@ -60,7 +129,7 @@ export class LocalDb {
     let term = cp.frame.term;
     const buf = existsSync(this.logPath) ? readFileSync(this.logPath) : Buffer.alloc(0);
     // Records are applied as the scan finds them (nothing of a million-record log is kept); the
-    // draft is dropped below if the scan then finds damage. The bytes go in as latin1 text too:
+    // scan visits only the intact records before any damage. The bytes go in as latin1 text too:
     // the scan slices ASCII payloads from it instead of decoding each one.
     let applying = true;
     let refused: string | null = null;
@@ -79,11 +148,13 @@ export class LocalDb {
       term = f.term;
     });
     if (scan.damage) {
-      notes.push({ event: 'LOCAL_COPY_DAMAGED', level: 'warning', message: `the local log ${this.logPath} is damaged at byte ${scan.damage.offset} (${scan.damage.reason}): using the local checkpoint at seq ${cp.frame.seq} and the quorum store for the rest` });
-      this.resetLog();
-      return { copy: { seq: cp.frame.seq, term: cp.frame.term, config: new ConfigDraft(base).config, logBytes: 0 }, notes };
-    }
-    if (scan.tornBytes > 0) {
+      // Every record before the damage is intact and stays: the copy reaches the last of them.
+      // The damaged file is kept aside for inspection; this copy goes on from the intact prefix.
+      const aside = `${this.logPath}.damaged`;
+      copyFileSync(this.logPath, aside);
+      truncateSync(this.logPath, scan.goodBytes);
+      notes.push({ event: 'LOCAL_COPY_DAMAGED', level: 'warning', message: `the local log ${this.logPath} is damaged at byte ${scan.damage.offset} (${scan.damage.reason}): keeping the intact records before it, this copy reaches seq ${seq}; the damaged file is kept as ${aside}` });
+    } else if (scan.tornBytes > 0) {
       truncateSync(this.logPath, scan.goodBytes);
       notes.push({ event: 'LOCAL_LOG_TORN_TAIL', level: 'warning', message: `cut a torn tail of ${scan.tornBytes} bytes from ${this.logPath} (an append interrupted by a crash); the records before it are intact` });
     }
@@ -135,17 +206,7 @@ export class LocalDb {
     const frame = encodeFrame({ seq, term, payload: configJson(config) }, checkpointMagic);
     const space = this.checkSpace(frame.length);
     if (!space.ok) return space;
-    const tmp = `${this.checkpointPath}.tmp`;
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, frame);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.checkpointPath);
-    const dirFd = openSync(this.dir, 'r');
-    try { fsyncSync(dirFd); } finally { closeSync(dirFd); }
+    this.writeAtomic(this.checkpointPath, frame);
     this.resetLog();
     return ok(undefined);
   }

@@ -18,7 +18,7 @@ import { parseQuorumSpec, openStore } from '../store/index.js';
 import type { QuorumStore } from '../store/types.js';
 import { ClusterNode, checkpointingDefaults, type Clock } from './node.js';
 import { LocalDb } from './local-db.js';
-import { quorumLogCommand } from './quorum-log.js';
+import { quorumLogCommand, rebuildUnopenableStore } from './quorum-log.js';
 import { etcdTimingCheck } from '../store/etcd.js';
 import { migrateStore } from '../store/migrate.js';
 
@@ -137,11 +137,16 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
     if (check.problems.length > 0) fail(clusterError('BAD_TIMING', `timing does not fit an etcd quorum store: ${check.problems.join('; ')}`, 'see deploy/README.md for settings that fit etcd'));
     logger.info({ event: 'TIMING' }, check.explanation);
   }
-  const opened = await store.open();
-  if (!opened.ok) fail(opened.error);
-  await checkNameFree(store, s.node, s.timing);
   const dataDir = resolve(s.dataDir ?? `${process.env.TMPDIR ?? '/tmp'}/clusterd-${s.node}`);
   mkdirSync(dataDir, { recursive: true });
+  const opened = await store.open();
+  if (!opened.ok) {
+    // A database that cannot even be opened: --reset-quorum-log rebuilds it from this node's copy (load-plan decides).
+    const rebuilt = opened.error.code === 'QUORUM_DB_DAMAGED' ? await rebuildUnopenableStore(store, dataDir, opened.error, { resetQuorumLog: !!flags.resetQuorumLog, noQuorumLogging: flags.quorumLogging === false }) : opened;
+    if (!rebuilt.ok) fail(rebuilt.error);
+    logger.warn({ event: 'QUORUM_DB_REBUILT' }, rebuilt.value);
+  }
+  await checkNameFree(store, s.node, s.timing);
   const host = new MonitorClient();
   const listen = parseListen(s.listen);
   let node: ClusterNode | null = null;

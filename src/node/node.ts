@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { ConfigDraft, emptyConfig } from '../core/config.js';
-import { clusterError, fail, ok, type ClusterError, type Result } from '../core/errors.js';
+import { ClusterError, clusterError, fail, ok, type Result } from '../core/errors.js';
 import {
   agentResult, emptyLocal, fenced, monitorLost, operatorFail, operatorRetry, quiescent, reconcile, requestMaintenance, resourceExited, resourceLost, revokeInherited, runtimeOf,
   type LocalAction, type LocalState,
@@ -24,9 +24,10 @@ import { chooseNode, explain, planPlacement, type OwnershipRec, type PlacementIn
 import { mayStart, renewalOverdue, stalled } from '../core/self-fence.js';
 import type { Timing } from '../core/timing.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, NodeState } from '../core/types.js';
-import type { ClusterEvent, CoordinatorRecord, EventLevel, LogRecord, NewEvent, NodeReport, QuorumStore } from '../store/types.js';
+import type { Checkpoint, ClusterEvent, CoordinatorRecord, EventLevel, LogRecord, NewEvent, NodeReport, QuorumStore } from '../store/types.js';
 import { diskSectorPath, type AgentOp, type ResourceSpec } from '../monitor/protocol.js';
-import type { LocalCopy, LocalDb } from './local-db.js';
+import type { LocalDb } from './local-db.js';
+import { forkHistory, genesisHistory, planLoad, type History, type LoadFacts } from '../core/load-plan.js';
 import { BackupManager } from './backups.js';
 
 /** Where resources run: the monitor client in production, a fake in the simulator. */
@@ -142,6 +143,9 @@ export class ClusterNode extends EventEmitter {
   private pendingCommits: PendingCommit[] = [];
   private committing = false;
   private noQuorumLogging = false;
+  /** --no-quorum-logging: the new history each change written as a checkpoint belongs to, from which seq, above which floor. */
+  private storeRebuilt = false;
+  private noLogging: { history: History; newSeq: number; floor: { term: number; epoch: number } } | null = null;
   private logBytesSinceCheckpoint = 0;
   private lastCheckpointMs = 0;
   private stoppedSeen = new Set<NodeName>();
@@ -173,10 +177,13 @@ export class ClusterNode extends EventEmitter {
 
   async start(): Promise<Result<void>> {
     const { store, host } = this.o;
+    // A store database that cannot be read refuses the claim: loadConfig says so with the recovery
+    // switches, or rebuilds it for --reset-quorum-log and claims again.
     const claimed = await store.claimLeaseSlot(this.name, this.incarnation);
-    if (!claimed.ok) return claimed;
+    if (!claimed.ok && claimed.error.code !== 'QUORUM_DB_DAMAGED') return claimed;
     const loaded = await this.loadConfig();
     if (!loaded.ok) return loaded;
+    if (!claimed.ok && !this.storeRebuilt) return claimed;
     this.lastCheckpointMs = this.o.clock.nowMs();
     // A new incarnation runs nothing yet. Whatever the store still assigns to this node's name was
     // given to an earlier incarnation, which a coordinator may have seen stopped, fenced or Down and
@@ -205,100 +212,138 @@ export class ClusterNode extends EventEmitter {
   }
 
   /**
-   * Load the configuration (KB257905's lessons): start from this node's own copy or the store's
-   * checkpoint, whichever is newer, and replay only what is missing. Never go backwards: a store
-   * older than our copy is refused unless the operator says --reset-quorum-log. Damage in the
-   * store's log is repaired from a copy proven current, or refused with the recovery commands.
+   * Load the configuration (KB257905's lessons): gather the facts (this node's copy, the store's
+   * checkpoint, history and how far its log is intact), let core/load-plan.ts decide, then carry
+   * the plan out. Never go backwards, keep every intact record, never reuse a seq.
    */
   private async loadConfig(): Promise<Result<void>> {
     const { store } = this.o;
-    const local = this.o.localDb?.load() ?? { copy: null, notes: [] };
+    const db = this.o.localDb;
+    const local = db?.load() ?? { copy: null, notes: [] };
     for (const n of local.notes) this.emitEvent(n.event, n.level, n.message);
     const copy = local.copy;
-    const head = await store.logHead();
-    const cp = await store.readCheckpoint();
+    const state = db?.readState() ?? { history: genesisHistory, floor: { term: 0, epoch: 0 } };
+    const gathered = await this.storeFacts();
+    if (!gathered.ok) return gathered;
+    const { facts: storeFacts, checkpoint: storeCp, history: storeHistory } = gathered.value;
     const recovery = this.o.recovery ?? {};
-    if (cp.ok && !cp.value) return fail(clusterError('CLUSTER_NOT_FOUND', `no checkpoint in ${store.location}`, 'create the cluster first: clusterd init --quorum ...'));
-    if (copy && copy.seq > head && !recovery.resetQuorumLog) {
-      return fail(clusterError('STORE_BEHIND', `the quorum store ${store.location} is at seq ${head}, older than this node's own copy at seq ${copy.seq} (${this.o.localDb!.dir}): it was restored from an old backup or belongs to another cluster, and loading it would roll the configuration back`,
-        'if this node\'s copy is the truth, start this node once with --reset-quorum-log to write it to the store; otherwise point --quorum at the right store'));
-    }
-    if (recovery.resetQuorumLog) return this.resetQuorumLog(copy, head);
-    if (!cp.ok) return this.repairOrRefuse(cp.error, copy, head);
-    const storeCp = cp.value!;
-    if (copy && copy.seq >= storeCp.seq) {
-      this.config = copy.config;
-      this.appliedSeq = copy.seq;
-    } else {
-      this.config = storeCp.config;
-      this.appliedSeq = storeCp.seq;
-      this.o.localDb?.writeCheckpoint(storeCp.seq, storeCp.term, storeCp.config);
-    }
-    const caught = await this.catchUp();
-    if (caught.ok) return this.verifyStoreLog(storeCp.seq);
-    if (caught.error.code !== 'QUORUM_LOG_DAMAGED') return caught;
-    if (recovery.noQuorumLogging) {
-      this.noQuorumLogging = true;
-      this.emitEvent('QUORUM_LOGGING_DISABLED', 'warning', `started with --no-quorum-logging: the quorum log is damaged (${caught.error.message}); running on the configuration up to seq ${this.appliedSeq}; changes are written as checkpoints, and each one warns`);
+    const plan = planLoad({
+      switches: { resetQuorumLog: !!recovery.resetQuorumLog, noQuorumLogging: !!recovery.noQuorumLogging },
+      copy: copy ? { seq: copy.seq, history: state.history } : null,
+      store: storeFacts,
+      where: { store: store.location, copy: db?.dir ?? 'this node (no data directory)' },
+    });
+    if (plan.kind === 'refuse') return fail(plan.error);
+    const floor = { term: Math.max(state.floor.term, copy?.term ?? 0, storeCp?.term ?? 0), epoch: state.floor.epoch };
+    if (plan.kind === 'repair') {
+      const res = await store.recoverLog(copy!.seq, copy!.term, copy!.config, { floor });
+      if (!res.ok) return res;
+      this.useBase(copy!.seq, copy!.config);
+      this.emitEvent('QUORUM_LOG_REPAIRED', 'warning', `the quorum log was damaged (${storeFacts.readable ? storeFacts.damage ?? 'checkpoint' : ''}); ${plan.note}`);
       return ok(undefined);
     }
-    return this.repairOrRefuse(caught.error, copy, head);
-  }
-
-  /**
-   * Read the store's whole log once at start (it is bounded by the reset size, so this is
-   * cheap). Damage in records this node already had from its own copy would otherwise stay
-   * hidden until another node needs them; having caught up, this node is current and can
-   * rewrite the log from its copy.
-   */
-  private async verifyStoreLog(fromSeq: number): Promise<Result<void>> {
-    let after = fromSeq;
-    for (;;) {
-      const page = await this.o.store.readLog(after, logReadMax);
-      if (!page.ok && page.error.code === 'QUORUM_LOG_DAMAGED') {
-        const copy = { seq: this.appliedSeq, term: this.coordinator.term, config: this.config, logBytes: 0 };
-        return this.repairOrRefuse(page.error, copy, await this.o.store.logHead());
-      }
-      if (!page.ok || page.value.length < logReadMax) return ok(undefined);
-      after = page.value[page.value.length - 1]!.seq;
+    if (plan.kind === 'reset' && plan.rebuild) return this.rebuildStore(storeFacts.readable ? '' : storeFacts.reason);
+    // Start from the base the plan chose; a store base follows the store's history.
+    if (plan.from === 'copy' && copy) this.useBase(copy.seq, copy.config);
+    else if (storeCp) {
+      this.useBase(storeCp.seq, storeCp.config);
+      db?.setHistory(storeHistory);
+      db?.writeCheckpoint(storeCp.seq, storeCp.term, storeCp.config);
     }
-  }
-
-  /** `--reset-quorum-log`: rebuild the store's log from this node's copy, naming what may be lost. */
-  private async resetQuorumLog(copy: LocalCopy | null, head: number): Promise<Result<void>> {
-    if (!copy) {
-      return fail(clusterError('QUORUM_LOG_DAMAGED', `--reset-quorum-log needs this node's own copy of the database, and ${this.o.localDb?.dir ?? 'this node'} has none`, 'run it on the node that was up last (it has the newest copy)'));
+    if (plan.kind === 'load') {
+      if (plan.note) this.emitEvent('LOCAL_COPY_BEHIND', 'info', plan.note);
+      return this.catchUp();
     }
-    const lost = head > copy.seq ? `; records seq ${copy.seq + 1}..${head} of the store are discarded and may be lost` : '';
-    const res = await this.o.store.recoverLog(copy.seq, copy.term, copy.config);
+    const replayed = await this.catchUp(plan.throughSeq);
+    if (!replayed.ok) return replayed;
+    const baseHistory = plan.from === 'copy' ? state.history : storeHistory;
+    const history = forkHistory(baseHistory, randomBytes(8).toString('hex'), plan.forkSeq);
+    if (plan.kind === 'no-logging') {
+      this.noQuorumLogging = true;
+      this.noLogging = { history, newSeq: plan.newSeq, floor };
+      this.emitEvent('QUORUM_LOGGING_DISABLED', 'warning', plan.note);
+      return ok(undefined);
+    }
+    const res = await store.recoverLog(plan.newSeq, floor.term, this.config, { history, floor });
     if (!res.ok) return res;
-    this.config = copy.config;
-    this.appliedSeq = copy.seq;
-    this.emitEvent('QUORUM_LOG_RESET', 'warning', `--reset-quorum-log: rebuilt the quorum log of ${this.o.store.location} from this node's copy at seq ${copy.seq}${lost}. Restart without the switch once the cluster is up.`);
+    db?.setHistory(history);
+    db?.writeCheckpoint(plan.newSeq, floor.term, this.config);
+    this.appliedSeq = plan.newSeq;
+    this.emitEvent('QUORUM_LOG_RESET', 'warning', `${plan.note} (history ${history.id}; terms from ${floor.term}, epochs from ${floor.epoch}). Restart without the switch once the cluster is up.`);
     return ok(undefined);
   }
 
-  /** The store's log or checkpoint is damaged before its tail: repair from a current copy, or refuse. */
-  private async repairOrRefuse(damage: ClusterError, copy: LocalCopy | null, head: number): Promise<Result<void>> {
-    if (copy && copy.seq >= head) {
-      const res = await this.o.store.recoverLog(copy.seq, copy.term, copy.config);
-      if (res.ok) {
-        this.config = copy.config;
-        this.appliedSeq = copy.seq;
-        this.emitEvent('QUORUM_LOG_REPAIRED', 'warning', `the quorum log was damaged (${damage.message}); this node's own copy is at seq ${copy.seq}, the store's head at seq ${head}, so the copy is current: rebuilt the log from it. Nothing was lost.`);
-        return ok(undefined);
+  private useBase(seq: number, config: ClusterConfig): void {
+    this.config = config;
+    this.appliedSeq = seq;
+  }
+
+  /** What the store holds, as load-plan facts: a database that cannot be read, a damaged checkpoint, how far the log is intact. */
+  private async storeFacts(): Promise<Result<{ facts: LoadFacts['store']; checkpoint: Checkpoint | null; history: History }>> {
+    const { store } = this.o;
+    const unreadable = (e: ClusterError) => ok({ facts: { readable: false as const, reason: e.message }, checkpoint: null, history: genesisHistory });
+    try {
+      const integrity = await store.checkIntegrity?.() ?? ok(undefined);
+      if (!integrity.ok) return integrity.error.code === 'QUORUM_DB_DAMAGED' ? unreadable(integrity.error) : integrity;
+      const head = await store.logHead();
+      const cp = await store.readCheckpoint();
+      const history = await store.readHistory?.() ?? ok(genesisHistory);
+      if (!history.ok) return history;
+      if (cp.ok && !cp.value) return fail(clusterError('CLUSTER_NOT_FOUND', `no checkpoint in ${store.location}`, 'create the cluster first: clusterd init --quorum ...'));
+      if (!cp.ok) {
+        if (cp.error.code === 'QUORUM_DB_DAMAGED') return unreadable(cp.error);
+        if (cp.error.code !== 'QUORUM_LOG_DAMAGED') return cp;
+        return ok({ facts: { readable: true, history: history.value, checkpointSeq: null, head, intactThrough: -1, damage: cp.error.message }, checkpoint: null, history: history.value });
       }
+      const scan = await this.scanStoreLog(cp.value!.seq);
+      if (!scan.ok) return scan.error.code === 'QUORUM_DB_DAMAGED' ? unreadable(scan.error) : scan;
+      return ok({ facts: { readable: true, history: history.value, checkpointSeq: cp.value!.seq, head, ...scan.value }, checkpoint: cp.value, history: history.value });
+    } catch (e) {
+      if (e instanceof ClusterError && e.code === 'QUORUM_DB_DAMAGED') return unreadable(e);
+      throw e;
     }
-    const have = copy ? `this node's copy reaches seq ${copy.seq}, the store's head is seq ${head}` : 'this node has no copy of its own';
-    return fail(clusterError('QUORUM_LOG_DAMAGED',
-      `the quorum log in ${this.o.store.location} is damaged (${damage.message}) and no copy can be proven current (${have}); the last good seq read is ${this.appliedSeq}`,
-      'start the node that was up last (its copy is current) and it repairs the log by itself; or, accepting that changes after its copy may be lost: clusterd start --reset-quorum-log (rebuild the log from this node\'s copy); or clusterd start --no-quorum-logging (run on what is intact, writing changes as checkpoints)'));
+  }
+
+  /**
+   * Read the store's whole log once at start (bounded by the reset size, so cheap): the last seq
+   * intact in order from the checkpoint, and the first damage. A damaged page is read again one
+   * record at a time, so that every intact record before the damage counts.
+   */
+  private async scanStoreLog(fromSeq: number): Promise<Result<{ intactThrough: number; damage: string | null }>> {
+    let after = fromSeq;
+    let step = logReadMax;
+    for (;;) {
+      const page = await this.o.store.readLog(after, step);
+      if (!page.ok) {
+        if (page.error.code !== 'QUORUM_LOG_DAMAGED') return page;
+        if (step > 1) { step = 1; continue; }
+        return ok({ intactThrough: after, damage: page.error.message });
+      }
+      if (page.value.length === 0) return ok({ intactThrough: after, damage: null });
+      after = page.value[page.value.length - 1]!.seq;
+      if (page.value.length < step && step === logReadMax) return ok({ intactThrough: after, damage: null });
+    }
+  }
+
+  /** `--reset-quorum-log` on a store whose database cannot be read: set it aside, make it anew, then reset into it. */
+  private async rebuildStore(reason: string): Promise<Result<void>> {
+    const { store } = this.o;
+    if (!store.rebuildDamaged) return fail(clusterError('QUORUM_DB_DAMAGED', `the database of ${store.location} cannot be read (${reason}) and this store cannot be rebuilt by clusterd`, 'restore the store from a backup, then start with --reset-quorum-log'));
+    const rebuilt = await store.rebuildDamaged(this.o.localDb?.load().copy?.config.name ?? 'cluster', this.o.clock.wallMs());
+    if (!rebuilt.ok) return rebuilt;
+    this.storeRebuilt = true;
+    this.emitEvent('QUORUM_DB_REBUILT', 'warning', `the database of ${store.location} could not be read (${reason}): set aside as ${rebuilt.value}, and made anew for --reset-quorum-log`);
+    const claimed = await store.claimLeaseSlot(this.name, this.incarnation);
+    if (!claimed.ok) return claimed;
+    return this.loadConfig();
   }
 
   /** Apply every log record after appliedSeq (and keep them in the local copy). A record that does not apply is corruption: refuse. */
-  private async catchUp(): Promise<Result<void>> {
+  private async catchUp(throughSeq = Infinity): Promise<Result<void>> {
     for (;;) {
-      let recs = await this.o.store.readLog(this.appliedSeq, logReadMax);
+      if (this.appliedSeq >= throughSeq) return ok(undefined);
+      const max = Math.min(logReadMax, throughSeq - this.appliedSeq);
+      let recs = await this.o.store.readLog(this.appliedSeq, max);
       if (!recs.ok && recs.error.code === 'SEQ_CONFLICT') {
         // The log no longer reaches back to our seq: load the store's checkpoint first.
         const cp = await this.o.store.readCheckpoint();
@@ -308,7 +353,7 @@ export class ClusterNode extends EventEmitter {
           this.appliedSeq = cp.value.seq;
           this.o.localDb?.writeCheckpoint(cp.value.seq, cp.value.term, cp.value.config);
         }
-        recs = await this.o.store.readLog(this.appliedSeq, logReadMax);
+        recs = await this.o.store.readLog(this.appliedSeq, max);
       }
       if (!recs.ok) return recs;
       if (recs.value.length === 0) return ok(undefined);
@@ -327,7 +372,7 @@ export class ClusterNode extends EventEmitter {
       }
       this.config = draft.config;
       this.keepLocal(recs.value);
-      if (recs.value.length < logReadMax) return ok(undefined);
+      if (recs.value.length < max) return ok(undefined);
     }
   }
 
@@ -395,6 +440,7 @@ export class ClusterNode extends EventEmitter {
     while (this.isCoordinator() && mine() && clock.nowMs() < deadline) { this.kick(); await this.sleep(20); }
     if (!this.isCoordinator()) return;
     const res = await this.o.store.casCoordinator(this.coordinator, { term: this.coordinator.term + 1, node: null });
+    if (res.ok && res.value) this.o.localDb?.noteFloor(this.coordinator.term + 1, 0); // a term this node wrote is in its floor too
     if (res.ok && res.value) this.emitEvent('COORDINATOR_RELEASED', 'info', `node ${this.name} gave up the coordinator role (term ${this.coordinator.term + 1})`);
   }
 
@@ -547,7 +593,10 @@ export class ClusterNode extends EventEmitter {
     const own: Record<GroupName, OwnershipRec> = {};
     const sentMs = this.o.clock.nowMs();
     const records = await store.readOwnership();
-    for (const r of records) own[r.group] = r;
+    let epochMax = 0;
+    for (const r of records) { own[r.group] = r; epochMax = Math.max(epochMax, r.epoch); }
+    // Durable before anything acts on them: a rebuilt store starts above every token seen (rule 6).
+    this.o.localDb?.noteFloor(this.coordinator.term, epochMax);
     this.ownership = own;
     this.ownershipReadAtMs = Math.max(this.ownershipReadAtMs, sentMs);
     if (this.revokeAfterMs !== null && sentMs >= this.revokeAfterMs) {
@@ -824,11 +873,14 @@ export class ClusterNode extends EventEmitter {
 
   /** --no-quorum-logging: each change is a whole checkpoint, and says who may miss it. */
   private async commitAsCheckpoint(accepted: { p: PendingCommit; count: number }[], all: ConfigUpdate[], cfg: ClusterConfig): Promise<void> {
-    const seq = this.appliedSeq + all.length;
-    const res = await this.o.store.recoverLog(seq, this.coordinator.term, cfg);
+    // A new history, numbered past every seq the damaged one held: no seq is reused for other content.
+    const nl = this.noLogging;
+    const seq = Math.max(this.appliedSeq, nl ? nl.newSeq - 1 : 0) + all.length;
+    const res = await this.o.store.recoverLog(seq, this.coordinator.term, cfg, nl ? { history: nl.history, floor: nl.floor } : {});
     if (!res.ok) { for (const a of accepted) a.p.resolve(fail(res.error)); return; }
     this.config = cfg;
     this.appliedSeq = seq;
+    if (nl) this.o.localDb?.setHistory(nl.history);
     this.o.localDb?.writeCheckpoint(seq, this.coordinator.term, cfg);
     const down = Object.entries(this.nodeViews()).filter(([, v]) => v.state === 'Down').map(([n]) => n);
     this.emitEvent('QUORUM_LOGGING_OFF_CHANGE', 'warning', `quorum logging is off: configuration change up to seq ${seq} was written as a checkpoint only` +

@@ -7,6 +7,11 @@ import { join } from 'node:path';
 import { decodeCheckpoint, scanLog } from '../core/log-codec.js';
 import { crc32c } from '../core/crc32c.js';
 import { openStore, parseQuorumSpec } from '../store/index.js';
+import type { ClusterError, Result } from '../core/errors.js';
+import { ok } from '../core/errors.js';
+import { planLoad } from '../core/load-plan.js';
+import type { QuorumStore } from '../store/types.js';
+import { LocalDb } from './local-db.js';
 
 type Out = (line: string) => void;
 
@@ -31,8 +36,10 @@ async function inspectStore(action: string, spec: string, json: boolean, out: Ou
   if (!parsed.ok) { out(parsed.error.format()); return 2; }
   const store = openStore(spec);
   const opened = await store.open();
-  if (!opened.ok) { out(opened.error.format()); return 2; }
+  if (!opened.ok) { out(opened.error.format()); return opened.error.code === 'QUORUM_DB_DAMAGED' ? 1 : 2; }
   try {
+    const integrity = await store.checkIntegrity?.();
+    if (integrity && !integrity.ok) { out(`database: DAMAGED: ${integrity.error.format()}`); return 1; }
     const cp = await store.readCheckpoint();
     const head = await store.logHead();
     if (!cp.ok) {
@@ -40,14 +47,19 @@ async function inspectStore(action: string, spec: string, json: boolean, out: Ou
       return 1;
     }
     const c = cp.value!;
-    out(json ? JSON.stringify({ checkpoint: { seq: c.seq, term: c.term, crc: c.crc }, head }) : `checkpoint: seq ${c.seq} term ${c.term} crc ${hex(c.crc)} (${Object.keys(c.config.resources).length} resources, ${Object.keys(c.config.groups).length} groups)`);
+    const history = await store.readHistory?.();
+    const hist = history?.ok ? ` history ${history.value.id}` : '';
+    out(json ? JSON.stringify({ checkpoint: { seq: c.seq, term: c.term, crc: c.crc }, head, history: history?.ok ? history.value : null }) : `checkpoint: seq ${c.seq} term ${c.term} crc ${hex(c.crc)}${hist} (${Object.keys(c.config.resources).length} resources, ${Object.keys(c.config.groups).length} groups)`);
     let after = c.seq;
     let count = 0;
+    // A damaged page is read again one record at a time: every intact record before the damage is shown.
+    let step = pageMax;
     for (;;) {
-      const page = await store.readLog(after, pageMax);
+      const page = await store.readLog(after, step);
       if (!page.ok) {
+        if (page.error.code === 'QUORUM_LOG_DAMAGED' && step > 1) { step = 1; continue; }
         out(`log: DAMAGED after seq ${after}: ${page.error.message}`);
-        out(`last good seq: ${after}; head: ${head}`);
+        out(`last good seq: ${after} (${count} intact records after the checkpoint); head: ${head}`);
         return 1;
       }
       for (const r of page.value) {
@@ -55,13 +67,35 @@ async function inspectStore(action: string, spec: string, json: boolean, out: Ou
         after = r.seq;
         count++;
       }
-      if (page.value.length < pageMax) break;
+      if (page.value.length === 0 || (page.value.length < step && step === pageMax)) break;
     }
     out(`log: ${count} records after the checkpoint, seq ${c.seq + 1}..${after}, intact; head ${head}`);
     return 0;
+  } catch (e) {
+    const err = e as ClusterError;
+    if (err?.code === 'QUORUM_DB_DAMAGED') { out(`database: DAMAGED: ${err.format()}`); return 1; }
+    throw e;
   } finally {
     await store.close();
   }
+}
+
+/**
+ * `clusterd start` on a store whose database cannot be opened: with --reset-quorum-log and a copy
+ * in `dataDir`, set the database aside and make an empty one (node.ts then resets into it from
+ * the copy, above the copy's floor); otherwise the refusal load-plan gives.
+ */
+export async function rebuildUnopenableStore(store: QuorumStore, dataDir: string, damage: ClusterError,
+  switches: { resetQuorumLog: boolean; noQuorumLogging: boolean }): Promise<Result<string>> {
+  const db = new LocalDb(dataDir);
+  const copy = db.load().copy;
+  db.close();
+  const plan = planLoad({ switches, copy: copy ? { seq: copy.seq, history: db.readState().history } : null, store: { readable: false, reason: damage.message }, where: { store: store.location, copy: db.dir } });
+  if (plan.kind === 'refuse') return { ok: false, error: plan.error };
+  if (plan.kind !== 'reset' || !plan.rebuild || !store.rebuildDamaged || !copy) return { ok: false, error: damage };
+  const rebuilt = await store.rebuildDamaged(copy.config.name, Date.now());
+  if (!rebuilt.ok) return rebuilt;
+  return ok(`the database of ${store.location} could not be opened (${damage.message}): set aside as ${rebuilt.value}, made anew; ${plan.note}`);
 }
 
 function inspectLocal(action: string, dataDir: string, json: boolean, out: Out): number {

@@ -12,8 +12,9 @@ import { ClusterError, clusterError, fail, ok } from '../core/errors.js';
 import { recordChecksum } from '../core/crc32c.js';
 import { configJson, noteConfigJson } from '../core/config.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
+import { genesisHistory, type History } from '../core/load-plan.js';
 import type {
-  Checkpoint, ClusterEvent, CoordinatorRecord, LeaseRecord, LeaseState, LogRecord, NewEvent, NodeReport,
+  RecoverOptions, Checkpoint, ClusterEvent, CoordinatorRecord, LeaseRecord, LeaseState, LogRecord, NewEvent, NodeReport,
   OwnershipRecord, QuorumStore, StoreResult,
 } from './types.js';
 import {
@@ -45,6 +46,9 @@ const eventsReadMax = 10_000;
 /** Bytes budgeted for a small fixed-size row (coordinator, slot assignment). */
 const smallRowBytes = 512;
 
+/** Added after schema version 1 shipped: created on open when missing (no history row: the genesis history). */
+const historySchema = 'CREATE TABLE IF NOT EXISTS history (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL);';
+
 const schema = `
 CREATE TABLE IF NOT EXISTS meta (
   id INTEGER PRIMARY KEY CHECK (id = 1), schema_version INTEGER NOT NULL, cluster_name TEXT NOT NULL,
@@ -60,6 +64,7 @@ CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, wall_ms INTEGER NOT NULL, node TEXT NOT NULL, event TEXT NOT NULL,
   level TEXT NOT NULL, message TEXT NOT NULL, data TEXT);
 CREATE TABLE IF NOT EXISTS lease_slots (node TEXT PRIMARY KEY, slot INTEGER NOT NULL UNIQUE);
+${historySchema}
 `;
 
 type Db = Database.Database;
@@ -75,6 +80,14 @@ class Rollback {
 
 const recoveryHint =
   'a running coordinator repairs it from its own copy by itself; otherwise start clusterd with --reset-quorum-log on the node with the newest local copy (clusterd quorum-log verify shows the damage)';
+
+const dbDamagedHint =
+  'on the node that was up last (it has the newest copy): clusterd start --reset-quorum-log sets the damaged file aside and rebuilds the store from that copy; clusterd quorum-log verify --data-dir DIR shows each node\'s copy';
+
+function fsyncDir(dirPath: string): void {
+  const fd = fs.openSync(dirPath, 'r');
+  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+}
 
 export class DirStore implements QuorumStore {
   readonly kind = 'dir' as const;
@@ -167,6 +180,7 @@ export class DirStore implements QuorumStore {
         db.close();
         return fail(problem);
       }
+      if (!db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'history'").get()) db.exec(historySchema);
       this.attach(db, meta.cluster_name);
       return ok({ clusterName: meta.cluster_name });
     } catch (err) {
@@ -435,7 +449,7 @@ export class DirStore implements QuorumStore {
     });
   }
 
-  async recoverLog(seq: number, term: number, config: ClusterConfig): Promise<StoreResult<Checkpoint>> {
+  async recoverLog(seq: number, term: number, config: ClusterConfig, opts: RecoverOptions = {}): Promise<StoreResult<Checkpoint>> {
     assertTerm(term);
     assertSeq(seq);
     const json = configJson(config);
@@ -443,8 +457,73 @@ export class DirStore implements QuorumStore {
       const crc = recordChecksum(seq, term, json);
       this.stmt('INSERT OR REPLACE INTO checkpoint (id, seq, term, crc, config) VALUES (1, ?, ?, ?, ?)').run(seq, term, crc, json);
       this.stmt('DELETE FROM log').run();
+      if (opts.history) this.stmt('INSERT OR REPLACE INTO history (id, json) VALUES (1, ?)').run(JSON.stringify(opts.history));
+      if (opts.floor) this.raiseFloor(opts.floor, Object.keys(config.groups));
       return ok({ seq, term, crc, config });
     });
+  }
+
+  /** RecoverOptions.floor, inside the recovery's transaction. */
+  private raiseFloor(floor: { term: number; epoch: number }, groups: GroupName[]): void {
+    const coord = this.coordinatorRow();
+    if (coord.term < floor.term) this.stmt('UPDATE coordinator SET term = ?, node = NULL WHERE id = 1').run(floor.term);
+    const term = Math.max(coord.term, floor.term);
+    const epochs = new Map((this.stmt('SELECT grp, epoch FROM ownership').all() as { grp: string; epoch: number }[]).map((r) => [r.grp, r.epoch]));
+    const upsert = this.stmt('INSERT OR REPLACE INTO ownership (grp, node, epoch, term, phase) VALUES (?, NULL, ?, ?, \'run\')');
+    for (const g of groups) if ((epochs.get(g) ?? -1) < floor.epoch) upsert.run(g, floor.epoch, term);
+  }
+
+  async readHistory(): Promise<StoreResult<History>> {
+    try {
+      const row = this.stmt('SELECT json FROM history WHERE id = 1').get() as { json: string } | undefined;
+      if (!row) return ok(genesisHistory);
+      const h = parseJson(row.json) as History | undefined;
+      if (!h || typeof h.id !== 'string' || !Array.isArray(h.parents)) {
+        return fail(clusterError('QUORUM_LOG_DAMAGED', `the history record of ${this.location} is not valid JSON`, recoveryHint));
+      }
+      return ok(h);
+    } catch (err) {
+      return fail(this.failure('reading the quorum log history', err));
+    }
+  }
+
+  async checkIntegrity(): Promise<StoreResult<void>> {
+    try {
+      const rows = this.conn().pragma('quick_check') as { quick_check: string }[];
+      const bad = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
+      if (bad.length === 0) return ok(undefined);
+      return fail(clusterError('QUORUM_DB_DAMAGED', `${this.dbPath} fails SQLite's quick_check: ${bad.slice(0, 3).join('; ')}`, dbDamagedHint));
+    } catch (err) {
+      return fail(this.failure(`checking ${this.dbPath}`, err));
+    }
+  }
+
+  async rebuildDamaged(clusterName: string, wallMs: number): Promise<StoreResult<string>> {
+    await this.close();
+    const aside = `${this.dbPath}.damaged-${wallMs}`;
+    const what = `rebuilding ${this.location} for cluster '${clusterName}'`;
+    let db: Db | null = null;
+    try {
+      fs.renameSync(this.dbPath, aside);
+      for (const ext of ['-wal', '-shm']) if (fs.existsSync(this.dbPath + ext)) fs.renameSync(this.dbPath + ext, aside + ext);
+      fsyncDir(this.dirPath);
+      db = connect(this.dbPath, false);
+      const d = db;
+      d.transaction(() => {
+        d.exec(schema);
+        d.prepare('INSERT INTO meta VALUES (1, ?, ?, ?, 1)').run(schemaVersion, clusterName, wallMs);
+        d.prepare('INSERT INTO coordinator VALUES (1, 0, NULL)').run();
+        const json = configJson({ name: clusterName, nodes: {}, groups: {}, resources: {} });
+        d.prepare('INSERT INTO checkpoint VALUES (1, 0, 0, ?, ?)').run(recordChecksum(0, 0, json), json);
+      }).immediate();
+      // The lease file is apart from the database: it stays, unless it is missing or the wrong size.
+      if (fs.statSync(this.leasePath, { throwIfNoEntry: false })?.size !== leaseFileBytes) createLeaseFile(this.leasePath);
+      this.attach(db, clusterName);
+      return ok(aside);
+    } catch (err) {
+      db?.close();
+      return fail(this.failure(what, err));
+    }
   }
 
   // ---- reports and events ----
@@ -608,6 +687,9 @@ export class DirStore implements QuorumStore {
     if (code.startsWith('SQLITE_FULL') || code === 'ENOSPC') {
       return clusterError('QUORUM_DISK_FULL', `${what} failed: the filesystem of ${this.dirPath} is full (${code})`,
         'free space on that filesystem: writes resume by themselves once there is room');
+    }
+    if (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB')) {
+      return clusterError('QUORUM_DB_DAMAGED', `${what} failed: the database ${this.dbPath} is damaged: ${message} (${code})`, dbDamagedHint);
     }
     if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
       return clusterError('QUORUM_UNAVAILABLE', `${what} failed: ${this.dbPath} stayed locked by another process for more than ${busyTimeoutMs} ms`,

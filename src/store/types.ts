@@ -5,6 +5,7 @@
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, ResourceName, ResourceRuntime } from '../core/types.js';
 import type { ClusterError } from '../core/errors.js';
 import type { BackupView } from '../core/backup.js';
+import type { History } from '../core/load-plan.js';
 
 /**
  * A node's lease slot. The node bumps `counter` every heartbeat; observers judge liveness on
@@ -90,6 +91,19 @@ export interface Checkpoint {
   config: ClusterConfig;
 }
 
+/** What a recovery writes besides the checkpoint, in the same atomic step. */
+export interface RecoverOptions {
+  /** The history the rebuilt log starts (a reset or no-logging run mints one). */
+  history?: History;
+  /**
+   * Fencing tokens never go backwards (DESIGN rule 6): the coordinator term is raised to at least
+   * `term` (with no coordinator), and every group of the configuration whose ownership record is
+   * missing or below `epoch` gets a record with no node at `epoch`, so its next owner runs under
+   * a higher epoch than any disk or writer has seen.
+   */
+  floor?: { term: number; epoch: number };
+}
+
 export type EventLevel = 'info' | 'warning' | 'error';
 
 export interface ClusterEvent {
@@ -152,7 +166,20 @@ export interface QuorumStore {
    * from a copy it proved current): replace the checkpoint with (seq, term, config) and drop
    * every log record, in one atomic step. Not term-checked: only explicit recovery calls it.
    */
-  recoverLog(seq: number, term: number, config: ClusterConfig): Promise<StoreResult<Checkpoint>>;
+  recoverLog(seq: number, term: number, config: ClusterConfig, opts?: RecoverOptions): Promise<StoreResult<Checkpoint>>;
+  /**
+   * The history the store's log belongs to (core/load-plan.ts). Optional: a backend without it
+   * (etcd for now) is always of the genesis history, and recognises no divergence.
+   */
+  readHistory?(): Promise<StoreResult<History>>;
+  /** Optional: a full check that the store's database can be read (dir: SQLite quick_check); QUORUM_DB_DAMAGED if not. */
+  checkIntegrity?(): Promise<StoreResult<void>>;
+  /**
+   * Optional: set a database that cannot be read aside and make an empty one for `clusterName`
+   * (leases kept), for `--reset-quorum-log` to fill from a node's copy. Returns where the damaged
+   * file went.
+   */
+  rebuildDamaged?(clusterName: string, wallMs: number): Promise<StoreResult<string>>;
 
   writeReport(report: NodeReport): Promise<StoreResult<void>>;
   readReports(): Promise<NodeReport[]>;
