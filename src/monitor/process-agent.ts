@@ -246,7 +246,7 @@ export class ProcessAgent implements ResourceAgent {
     });
   }
 
-  /** A resource that outlived its SIGTERM is an event in the cluster log: its data were not flushed by a clean exit. */
+  /** A stop that needed SIGKILL is an event in the cluster log: the service did not shut down cleanly. */
   private reportKill(spec: ResourceSpec, state: Running, callTimedOut: boolean): void {
     const grace = spec.props.stopGraceMs;
     const why = callTimedOut ? `was still running when its offline call timed out (stop grace ${msText(grace)})` : `ignored SIGTERM for its stop grace of ${msText(grace)}`;
