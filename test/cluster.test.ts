@@ -112,8 +112,35 @@ test('a service that ignores SIGTERM is killed after its stop grace', async (t) 
   const r = c.cli(['group', 'stubborn', '/offline']);
   assert.equal(r.code, 0, r.err);
   assert.equal(processRunning(`web-service.js ${port}`), false, 'the process is gone');
-  const ev = (await c.events()).filter((e) => e.event === 'RESOURCE_OFFLINE');
+  const events = await c.events();
+  const ev = events.filter((e) => e.event === 'RESOURCE_OFFLINE');
   assert.ok(ev.length >= 1);
+  const killed = events.filter((e) => e.event === 'RESOURCE_KILLED');
+  assert.equal(killed.length, 1, 'the kill after the grace is in the cluster event log');
+  assert.equal(killed[0]!.node, 'n1');
+  assert.equal(killed[0]!.level, 'warning');
+  assert.equal(killed[0]!.data?.resource, 'stubborn-srv');
+  assert.equal(killed[0]!.data?.stopGraceMs, 500);
+  assert.ok(Number(killed[0]!.data?.pgid) > 0, 'names the process group');
+  assert.ok(killed[0]!.id < ev[ev.length - 1]!.id, 'reported before the resource is Offline');
+});
+
+test('planned shutdown past its pending timeout: every resource killed on the old node is reported Offline there before the heartbeat stops', async (t) => {
+  const c = await cluster(t, ['n1', 'n2'], ['--shutdown-timeout', '1500']);
+  const port = await freePort();
+  // Ignores SIGTERM for far longer than the node's shutdown pending timeout.
+  await c.addWebGroup('stuck', port, { preferred: ['n1', 'n2'], props: { stopGraceMs: 120_000 }, priv: { env: ['IGNORE_SIGTERM=1'] } });
+  await waitFor('stuck online on n1', async () => servedBy(await httpText(`http://127.0.0.1:${port}/`))?.[1] === 'n1');
+  const n1 = c.nodes.get('n1')!;
+  n1.proc.kill('SIGTERM');
+  assert.equal(await n1.exited, 0);
+  await waitFor('stuck served by n2', async () => servedBy(await httpText(`http://127.0.0.1:${port}/`))?.[1] === 'n2');
+  const ev = (await c.events()).filter((e) => e.node === 'n1');
+  const idx = (name: string, resource?: string) => ev.findIndex((e) => e.event === name && (resource === undefined || e.data?.resource === resource));
+  assert.ok(idx('SHUTDOWN_TIMEOUT') >= 0, 'the timeout is reported');
+  assert.ok(idx('RESOURCE_OFFLINE', 'stuck-srv') > idx('SHUTDOWN_TIMEOUT'), `the killed resource is reported Offline on n1: ${ev.map((e) => e.event).join(' ')}`);
+  assert.ok(idx('HEARTBEAT_STOPPING') > idx('RESOURCE_OFFLINE', 'stuck-srv'), 'before the heartbeat stops');
+  assert.equal(ev[ev.length - 1]!.event, 'HEARTBEAT_STOPPING', 'the heartbeat is the last thing to stop');
 });
 
 test('SIGSTOP of the owner past the lease TTL: its resources are fenced before another node starts them', async (t) => {

@@ -150,18 +150,40 @@ describe('resource monitor', () => {
     assert.equal(readFileSync(termFile, 'utf8'), 'SIGTERM\n');
   });
 
+  test('a SIGKILL after the stop grace is reported as RESOURCE_KILLED, naming the resource, the grace and the process group', async () => {
+    const client = await newClient();
+    const dir = tempDir();
+    const readyFile = path.join(dir, 'ready');
+    const s = resource('stubborn-event', ['--ignore-term', '--write-env', readyFile], {}, { stopGraceMs: 250 });
+    const events: { level: string; message: string; event: string | undefined; data: Record<string, unknown> | undefined }[] = [];
+    client.on('log', (level, message, event, data) => events.push({ level, message, event, data }));
+    const pid = await online(client, s);
+    await waitFor('the resource handles SIGTERM', () => existsSync(readyFile));
+    assert.deepEqual(await client.call('offline', s, callMs), { ok: true });
+    assert.ok(gone(pid));
+    const killed = events.filter((e) => e.event === 'RESOURCE_KILLED');
+    assert.equal(killed.length, 1, JSON.stringify(events));
+    assert.equal(killed[0]!.level, 'warning');
+    assert.deepEqual(killed[0]!.data, { resource: 'stubborn-event', group: 'g1', stopGraceMs: 250, pid, pgid: pid });
+    // A process that stops within its grace is not reported killed.
+    const polite = resource('polite', []);
+    await online(client, polite);
+    assert.deepEqual(await client.call('offline', polite, callMs), { ok: true });
+    assert.equal(events.filter((e) => e.event === 'RESOURCE_KILLED').length, 1);
+  });
+
   test('offline stops every process of the group, not only the main one', async () => {
     const client = await newClient();
     const grandchildFile = path.join(tempDir(), 'grandchild');
     const s = resource('forking', ['--grandchild-file', grandchildFile], {}, { stopGraceMs: 200 });
     const warnings: string[] = [];
-    client.on('log', (level, message) => { if (level === 'warning') warnings.push(message); });
+    client.on('log', (level, _message, event) => { if (level === 'warning' && event !== undefined) warnings.push(event); });
     const pid = await online(client, s);
     await waitFor('the grandchild started', () => existsSync(grandchildFile));
     const grandchild = track(Number(readFileSync(grandchildFile, 'utf8')));
     assert.deepEqual(await client.call('offline', s, callMs), { ok: true });
     assert.ok(gone(pid) && gone(grandchild), 'the grandchild ignoring SIGTERM was killed too');
-    assert.match(warnings.join('\n'), /'forking' did not stop within 200 ms of SIGTERM: killing its process group/);
+    assert.deepEqual(warnings, ['RESOURCE_KILLED'], 'the grandchild outlived the grace: the group was killed');
   });
 
   test('an unexpected exit is reported at once', async () => {

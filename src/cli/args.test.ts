@@ -4,6 +4,8 @@ import {
   extMaintWaitSecondsDefault, groupWaitSecondsDefault, logLimitDefault, parseArgs, parseDurationMs, privValue, resourceWaitSecondsDefault,
   usageText, waitSecondsMax, type Command, type ParsedArgs,
 } from './args.js';
+import { exitUsage, main } from './main.js';
+import { freezeLimitMsMax, freezeLimitMsMin } from '../core/backup.js';
 
 function parsed(argv: string[]): ParsedArgs {
   const r = parseArgs(argv);
@@ -302,3 +304,31 @@ function privValueOf(key: string, raw: string): unknown {
   const r = privValue(key, raw);
   return r.ok ? r.value : r.error.code;
 }
+
+test('backup: the freeze limit out of range is refused by the parser (BAD_ARGUMENT), never sent to a node', () => {
+  for (const t of ['11m', '601s', '600001ms', '1h', '99ms', '0s', '0ms']) {
+    for (const verb of [['freeze', 'web'], ['run', 'web']]) {
+      const argv = ['backup', ...verb, '--timeout', t, ...(verb[0] === 'run' ? ['--', 'true'] : [])];
+      assert.equal(errorCode(argv), 'BAD_ARGUMENT', JSON.stringify(argv));
+    }
+  }
+  const r = parseArgs(['backup', 'freeze', 'web', '--timeout', '11m']);
+  assert.ok(!r.ok && r.error.hint !== undefined, 'the refusal says what to give instead');
+  assert.deepEqual(cmd(['backup', 'freeze', 'web', '--timeout', '10m']), { kind: 'backup-freeze', target: 'web', limitMs: freezeLimitMsMax, quiet: false });
+  assert.deepEqual(cmd(['backup', 'freeze', 'web', '/timeout:100ms']), { kind: 'backup-freeze', target: 'web', limitMs: freezeLimitMsMin, quiet: false });
+});
+
+test('backup freeze --timeout 11m: the command exits 2 with BAD_ARGUMENT before any request', async () => {
+  let out = '';
+  let err = '';
+  let requests = 0;
+  const io = {
+    out: (x: string) => { out += x; }, err: (x: string) => { err += x; }, env: { CLUSTERD_ENDPOINT: 'http://127.0.0.1:1' },
+    fetch: (async () => { requests++; throw new Error('no request expected'); }) as typeof fetch,
+  };
+  const code = await main(['backup', 'freeze', 'web', '--timeout', '11m'], io);
+  assert.equal(code, exitUsage, err);
+  assert.match(err, /error\[BAD_ARGUMENT\]/);
+  assert.equal(requests, 0);
+  assert.equal(out, '');
+});

@@ -5,6 +5,7 @@
 import { clusterError, fail, ok, type ClusterError, type Result } from '../core/errors.js';
 import { resourceTypes, type CommonProps, type PrivProps, type PrivValue, type ResourceType } from '../core/types.js';
 import type { GroupPatch } from '../api/types.js';
+import { freezeLimitMsMax, freezeLimitMsMin } from '../core/backup.js';
 
 // ---------------------------------------------------------------------------------------------
 // The command union
@@ -560,7 +561,7 @@ function applyCommand(words: readonly string[], s: Switches): Result<Command> {
 // Backups (issue 7): cluster backup freeze|thaw|status|run
 
 const backupSwitches: readonly SwitchSpec[] = [
-  sw('timeout', 'required', '--timeout DURATION (freeze limit, default 60s)'),
+  sw('timeout', 'required', `--timeout DURATION (freeze limit from ${freezeLimitMsMin}ms to ${freezeLimitMsMax / 60_000}m, default 60s)`),
   sw('quiet', 'none', '--quiet (freeze: print only the backup id)', { aliases: ['q'] }),
 ];
 const backupUsage = 'cluster backup freeze GROUP|RESOURCE [--timeout 60s] [--quiet] | thaw ID | status [ID] | run GROUP [--timeout 60s] -- COMMAND ARGS...';
@@ -611,6 +612,12 @@ function freezeLimit(s: Switches): Result<number | null> {
   if (/^\d+$/.test(v.trim())) return fail(badArg(`${t.raw} ${v}: give a unit, for example ${v}s or ${v}ms`, 'the freeze limit: --timeout 60s (default), 500ms, 2m'));
   const ms = parseDurationMs(v);
   if (ms === null) return fail(badArg(`${t.raw}: '${v}' is not a duration`, 'for example --timeout 60s, 90s, 2m, 500ms'));
+  // The node refuses the same range; checked here so that the mistake is a usage error (exit 2) before any request.
+  if (ms < freezeLimitMsMin || ms > freezeLimitMsMax) {
+    const [lo, hi] = [`${freezeLimitMsMin}ms`, `${freezeLimitMsMax / 60_000}m`];
+    return fail(badArg(`${t.raw} ${v}: the freeze limit must be from ${lo} to ${hi}, not ${ms} ms`,
+      ms > freezeLimitMsMax ? `its service stalls while frozen, ${hi} at most: --timeout ${hi}` : `a freeze needs time to reach every writer: --timeout ${lo} or more`));
+  }
   return ok(ms);
 }
 

@@ -5,6 +5,7 @@
 import type { ApplyResult, ClusterEvent, GroupView, NodeView, ResourceView, StatusSnapshot, WhyView } from '../api/types.js';
 import type { FailbackPolicy, PrivValue } from '../core/types.js';
 import type { BackupView } from '../core/backup.js';
+import { msText } from '../core/duration-text.js';
 
 const pad = (text: string, width: number): string => text.padEnd(width);
 const lines = (rows: readonly string[]): string => rows.map((r) => r + '\n').join('');
@@ -242,7 +243,7 @@ export function planText(r: ApplyResult): string {
 
 /** 12 ms, 3.4 s, 2 min: durations in backup reports. */
 export function durationText(ms: number): string {
-  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  if (Math.round(ms) < 1_000) return msText(ms);
   if (ms < 120_000) return `${(ms / 1_000).toFixed(ms < 10_000 ? 1 : 0)} s`;
   return `${Math.round(ms / 60_000)} min`;
 }

@@ -284,6 +284,31 @@ describe('freeze and thaw', () => {
   });
 });
 
+describe('messages on a fractional clock', () => {
+  test('durations from performance.now() print rounded (whole ms, one decimal below 10 ms), never as raw floats', () => {
+    const texts: string[] = [];
+    const note = (as: BackupAction[]): BackupAction[] => {
+      for (const a of as) if (a.kind === 'event') texts.push(a.message);
+      return as;
+    };
+    const w = new World();
+    w.now = 1_000.1003009999986;
+    const f = note(w.freeze('G', 1_000).actions);
+    const a = note(writerAnswered(w.book, w.now + 3.3333333, calls(f)[0]!.id, true, undefined));
+    note(writerAnswered(w.book, w.now + 6.6666667, calls(a)[0]!.id, true, undefined));
+    const busy = w.freeze('G', 1_000);
+    texts.push(busy.error!.message);
+    const t = note(tick(w.book, w.now + 1_000.5));
+    for (const c of calls(t)) note(writerAnswered(w.book, w.now + 1_001.7777777, c.id, true, undefined));
+    const late = requestThaw(w.book, w.now + 2_106.1003009999986, 'b1');
+    texts.push(late.error!.message);
+    assert.match(late.error!.message, /arrived 1106 ms after the limit/);
+    const raw = texts.filter((m) => /\d\.\d{2,} ?ms/.test(m));
+    assert.deepEqual(raw, [], 'no message prints a float of milliseconds');
+    assert.ok(texts.some((m) => /frozen \(6\.7 ms\)/.test(m)), `a short duration keeps one decimal: ${texts.join(' | ')}`);
+  });
+});
+
 describe('failures', () => {
   function frozen(w: World): void {
     const f = w.freeze('G');

@@ -26,6 +26,7 @@
 // reconcileBackups() checks that every cycle, and the monitor thaws a writer before any stop.
 
 import { dependentClosure, onlineOrder } from './config.js';
+import { msText } from './duration-text.js';
 import { clusterError, type ClusterErrorData, type ErrorCode } from './errors.js';
 import type { LocalGroup, LocalState, ResourceSpecCore } from './local.js';
 import type { OwnershipRec } from './placement.js';
@@ -201,7 +202,7 @@ export function requestFreeze(book: BackupBook, ctx: BackupContext, req: { id: s
   }
   const busy = activeBackupOf(book, group);
   if (busy) {
-    const what = holdsFreeze(busy) ? `${busy.state.toLowerCase()} since ${ctx.nowMs - busy.startedMs} ms, limit ${busy.limitMs} ms` : 'still thawing its writers';
+    const what = holdsFreeze(busy) ? `${busy.state.toLowerCase()} since ${msText(ctx.nowMs - busy.startedMs)}, limit ${msText(busy.limitMs)}` : 'still thawing its writers';
     return refused('BACKUP_ALREADY_FROZEN', `group '${group}' is busy with backup ${busy.id} (${what}): one backup per group at a time`,
       holdsFreeze(busy) ? `thaw it first: cluster backup thaw ${busy.id}` : 'try again in a moment');
   }
@@ -220,7 +221,7 @@ export function requestFreeze(book: BackupBook, ctx: BackupContext, req: { id: s
   book.backups[b.id] = b;
   const actions: BackupAction[] = [
     { kind: 'arm-timer', backup: b.id, atMs: b.deadlineMs, why: 'freeze-limit' },
-    event('BACKUP_FREEZING', 'info', `backup ${b.id}: freezing ${b.writers.length} writer${b.writers.length === 1 ? '' : 's'} of group ${group} on ${ctx.self} (${b.writers.map((w) => w.resource).join(', ')}), freeze limit ${b.limitMs} ms`, b, { target: b.target, limitMs: b.limitMs }),
+    event('BACKUP_FREEZING', 'info', `backup ${b.id}: freezing ${b.writers.length} writer${b.writers.length === 1 ? '' : 's'} of group ${group} on ${ctx.self} (${b.writers.map((w) => w.resource).join(', ')}), freeze limit ${msText(b.limitMs)}`, b, { target: b.target, limitMs: b.limitMs }),
   ];
   freezeNext(book, b, ctx.nowMs, actions);
   trim(book);
@@ -236,13 +237,13 @@ export function requestThaw(book: BackupBook, nowMs: number, id: string): Backup
   b.thawAskedMs ??= nowMs;
   if (holdsFreeze(b)) {
     b.state = 'Thawing';
-    actions.push(event('BACKUP_THAWING', 'info', `backup ${b.id}: thaw asked ${nowMs - b.startedMs} ms after the freeze (limit ${b.limitMs} ms): thawing group ${b.group}`, b));
+    actions.push(event('BACKUP_THAWING', 'info', `backup ${b.id}: thaw asked ${msText(nowMs - b.startedMs)} after the freeze (limit ${msText(b.limitMs)}): thawing group ${b.group}`, b));
     releaseAll(book, b, nowMs, actions);
     return { actions };
   }
   if (b.state === 'Failed' && b.error) {
     const error = late
-      ? { ...b.error, message: `${b.error.message} (this thaw arrived ${nowMs - b.deadlineMs} ms after the limit)` }
+      ? { ...b.error, message: `${b.error.message} (this thaw arrived ${msText(nowMs - b.deadlineMs)} after the limit)` }
       : b.error;
     return { actions, error };
   }
@@ -291,7 +292,7 @@ export function writerAnswered(book: BackupBook, nowMs: number, callId: number, 
     w.error = `thaw attempt ${w.thawAttempts} failed: ${error ?? 'unknown error'}`;
     w.retryAtMs = nowMs + thawRetryDelayMs;
     actions.push({ kind: 'arm-timer', backup: b.id, atMs: w.retryAtMs, why: 'thaw-retry' });
-    actions.push(event('BACKUP_THAW_RETRY', 'warning', `backup ${b.id}: writer ${w.resource} could not be thawed (${error ?? 'unknown error'}); trying again in ${thawRetryDelayMs} ms`, b, { resource: w.resource }));
+    actions.push(event('BACKUP_THAW_RETRY', 'warning', `backup ${b.id}: writer ${w.resource} could not be thawed (${error ?? 'unknown error'}); trying again in ${msText(thawRetryDelayMs)}`, b, { resource: w.resource }));
   } else {
     w.state = 'ThawFailed';
     w.error = `thaw failed ${thawAttemptsMax} times: ${error ?? 'unknown error'}`;
@@ -358,7 +359,7 @@ function expire(book: BackupBook, b: Backup, nowMs: number): BackupAction[] {
   const what = held.length === 0 ? 'no writer frozen yet' : `still frozen: ${held.map((w) => `${w.resource} (${w.state === 'Frozen' ? 'frozen' : 'freezing'})`).join(', ')}`;
   const actions: BackupAction[] = [];
   failBackup(book, b, nowMs, 'BACKUP_FREEZE_TIMEOUT',
-    `backup ${b.id} of group '${b.group}': the freeze limit of ${b.limitMs} ms passed without a thaw (${what}); the cluster thaws every writer now and the backup failed`, actions);
+    `backup ${b.id} of group '${b.group}': the freeze limit of ${msText(b.limitMs)} passed without a thaw (${what}); the cluster thaws every writer now and the backup failed`, actions);
   return actions;
 }
 
@@ -386,7 +387,7 @@ function freezeNext(book: BackupBook, b: Backup, nowMs: number, actions: BackupA
   }
   b.state = 'Frozen';
   b.frozenMs = nowMs;
-  actions.push(event('BACKUP_FROZEN', 'info', `backup ${b.id}: every writer of group ${b.group} is frozen (${nowMs - b.startedMs} ms); thaw it with cluster backup thaw ${b.id} within ${b.deadlineMs - nowMs} ms, or the cluster thaws it at the limit`, b, { frozenAfterMs: nowMs - b.startedMs }));
+  actions.push(event('BACKUP_FROZEN', 'info', `backup ${b.id}: every writer of group ${b.group} is frozen (${msText(nowMs - b.startedMs)}); thaw it with cluster backup thaw ${b.id} within ${msText(b.deadlineMs - nowMs)}, or the cluster thaws it at the limit`, b, { frozenAfterMs: nowMs - b.startedMs }));
 }
 
 /** The backup ends: a thaw for every writer that may be frozen (in thaw order), nothing more for the others. */
@@ -422,8 +423,8 @@ function finish(book: BackupBook, b: Backup, nowMs: number, actions: BackupActio
   const heldMs = b.frozenMs === null ? null : (b.thawAskedMs ?? b.failedMs ?? nowMs) - b.frozenMs;
   const thawed = b.writers.filter((w) => w.state === 'Thawed').length;
   actions.push(event('BACKUP_THAWED', b.state === 'Thawed' ? 'info' : 'warning',
-    `backup ${b.id} of group ${b.group} is ${b.state === 'Thawed' ? 'done' : 'finished (failed)'}: ${thawed} writer${thawed === 1 ? '' : 's'} thawed, ${nowMs - b.startedMs} ms after the freeze` +
-    (heldMs === null ? ' (never fully frozen)' : ` (fully frozen for ${heldMs} ms)`) + (stuck.length > 0 ? `; NOT thawed: ${stuck.map((w) => w.resource).join(', ')}` : ''),
+    `backup ${b.id} of group ${b.group} is ${b.state === 'Thawed' ? 'done' : 'finished (failed)'}: ${thawed} writer${thawed === 1 ? '' : 's'} thawed, ${msText(nowMs - b.startedMs)} after the freeze` +
+    (heldMs === null ? ' (never fully frozen)' : ` (fully frozen for ${msText(heldMs)})`) + (stuck.length > 0 ? `; NOT thawed: ${stuck.map((w) => w.resource).join(', ')}` : ''),
     b, { outcome: b.state, endedAfterMs: nowMs - b.startedMs }));
   trim(book);
 }

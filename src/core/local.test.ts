@@ -439,7 +439,8 @@ describe('local: failures', () => {
     h.now = 50;
     resourceExited(h.st, 'n1', 'a-app', 'crash', h.now); // a restart is due...
     const ev = fenced(h.st, 'n1', 'watchdog');
-    assert.deepEqual(eventsOf(ev), ['NODE_SELF_FENCED']);
+    assert.deepEqual(eventsOf(ev), ['NODE_SELF_FENCED', 'RESOURCE_OFFLINE', 'RESOURCE_OFFLINE'], 'each resource it killed is reported Offline');
+    assert.deepEqual(ev.flatMap((a) => (a.kind === 'event' && a.event === 'RESOURCE_OFFLINE' ? [a.data?.resource] : [])).sort(), ['b-ip', 'c-disk']);
     assert.deepEqual([h.group!.released, h.group!.fenced, h.group!.epoch], [true, true, 1]);
     assert.equal(h.res('b-ip').state, 'Offline');
     assert.equal(h.res('c-disk').state, 'Offline');

@@ -353,19 +353,25 @@ export function monitorLost(st: LocalState, self: NodeName, reason: string, nowM
  */
 export function fenced(st: LocalState, self: NodeName, reason: string): LocalAction[] {
   const actions: LocalAction[] = [];
+  const stopped: LocalAction[] = [];
   for (const lg of Object.values(st.groups)) {
     for (const lr of Object.values(lg.resources)) {
       lr.op = null;
       lr.check = null;
       delete lr.pid;
       clearMaintenance(lr, 'the node fenced itself', actions);
-      if (running(lr.state)) lr.state = 'Offline';
+      if (running(lr.state)) {
+        // Every resource that goes Offline says so on this node's log, a killed one too.
+        stopped.push({ kind: 'event', event: 'RESOURCE_OFFLINE', level: 'warning', message: `resource ${lr.spec.name} is Offline on ${self}: killed when the node stopped all its resources (${reason})`,
+          data: { resource: lr.spec.name, group: lr.spec.group, killed: true } });
+        lr.state = 'Offline';
+      }
       lr.restartAtMs = null;
     }
     lg.released = true;
     lg.fenced = true;
   }
-  return [...actions, { kind: 'event', event: 'NODE_SELF_FENCED', level: 'error', message: `node ${self} stopped all its resources: ${reason}` }];
+  return [...actions, { kind: 'event', event: 'NODE_SELF_FENCED', level: 'error', message: `node ${self} stopped all its resources: ${reason}` }, ...stopped];
 }
 
 /**

@@ -7,6 +7,7 @@ import { mkdtempSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tryLines, type DemoNode } from './instructions.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const clusterdBin = join(root, 'bin/clusterd.js');
@@ -27,6 +28,11 @@ function run(args: string[], logName: string): ChildProcess {
   const log = openSync(join(dir, logName), 'a');
   // The same V8 flag as bin/clusterd.js's shebang: a small young generation keeps RSS down.
   return spawn(process.execPath, ['--max-semi-space-size=1', clusterdBin, ...args], { stdio: ['ignore', log, log] });
+}
+
+/** Each node's API and, while it runs, its clusterd pid: the instructions name live nodes only. */
+function demoNodes(): DemoNode[] {
+  return nodeNames.map((name, i) => ({ name, endpoint: endpoints[i]!, pid: children.get(name)?.pid }));
 }
 
 async function api(path: string, init?: RequestInit): Promise<unknown> {
@@ -86,7 +92,6 @@ type Status = { coordinator: string | null; term: number; nodes: { name: string;
 
 async function draw(): Promise<void> {
   const s = (await api('/v1/status')) as Status | null;
-  const pids = [...children].map(([n, c]) => `${n}=${c.pid}`).join(' ');
   const lines = [
     `clusterd demo — quorum ${quorum}   (logs in ${dir})`, '',
     s ? `coordinator: ${s.coordinator ?? 'none'} (term ${s.term})` : 'no node answers',
@@ -97,10 +102,7 @@ async function draw(): Promise<void> {
     '', 'Resource             Group                Node            Status', '-------------------- -------------------- --------------- ------',
     ...(s?.resources ?? []).map((r) => `${r.name.padEnd(20)} ${r.group.padEnd(20)} ${(r.node ?? '').padEnd(15)} ${r.status}`),
     '', `http://127.0.0.1:${webPort}/ -> ${await probeWeb()}`, '',
-    'Try a failover from another terminal:',
-    `  kill -9 <pid of the owner's clusterd>      (clusterd pids: ${pids})`,
-    `  CLUSTERD_ENDPOINT=${endpoints[0]} node ${join(root, 'bin/cluster.js')} group web /move:n2`,
-    `  CLUSTERD_ENDPOINT=${endpoints[0]} node ${join(root, 'bin/cluster.js')} log`,
+    ...tryLines(s, demoNodes(), join(root, 'bin/cluster.js'), 'web'),
     'Ctrl-C stops the cluster (planned shutdown of every node).',
   ];
   if (!stopping) process.stdout.write(`\x1b[H\x1b[2J${lines.join('\n')}\n`);

@@ -7,6 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { AgentOp, CallData, FromMonitor, ResourceSpec, ToMonitor } from './protocol.js';
+import { msText } from '../core/duration-text.js';
 import { thawLeftoversSync } from './freezer.js';
 
 /**
@@ -119,7 +120,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     const id = this.nextId++;
     return new Promise((resolve) => {
       const overdueMs = timeoutMs + deadlockSlackMs;
-      const timer = setTimeout(() => this.lost(child, `deadlock: ${op} of resource '${spec.name}' got no answer within ${overdueMs} ms`), overdueMs);
+      const timer = setTimeout(() => this.lost(child, `deadlock: ${op} of resource '${spec.name}' got no answer within ${msText(overdueMs)}`), overdueMs);
       this.pending.set(id, { resolve, timer });
       this.post(child, { t: 'call', id, op, resource: spec, timeoutMs });
     });
@@ -134,7 +135,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
       };
       const timer = setTimeout(() => {
         this.waiting.delete(entry);
-        resolve({ ok: false, error: `resource monitor did not come back within ${boundMs} ms: ${op} of resource '${spec.name}' not done` });
+        resolve({ ok: false, error: `resource monitor did not come back within ${msText(boundMs)}: ${op} of resource '${spec.name}' not done` });
       }, boundMs);
       this.waiting.add(entry);
     });
@@ -212,7 +213,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     child.once('exit', (code, signal) => this.onExit(child, code, signal));
     this.post(child, { t: 'init', selfFenceMs: options.selfFenceMs, node: options.node });
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => this.lost(child, `no answer to init within ${readyTimeoutMs} ms`), readyTimeoutMs);
+      const timer = setTimeout(() => this.lost(child, `no answer to init within ${msText(readyTimeoutMs)}`), readyTimeoutMs);
       this.readyWaiter = (err) => {
         clearTimeout(timer);
         this.readyWaiter = undefined;

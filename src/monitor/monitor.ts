@@ -6,6 +6,7 @@
 import { createAgentRegistry, type AgentContext } from './agent.js';
 import { Freezer } from './freezer.js';
 import type { AgentOp, CallData, FromMonitor, ResourceSpec, ToMonitor } from './protocol.js';
+import { msText } from '../core/duration-text.js';
 
 /**
  * Past a call's timeout the agent has this long to reject with its own reason (which says more
@@ -27,7 +28,7 @@ let refuseOnline = false;
 const agents = createAgentRegistry({
   exited: (resource, code, signal) => send({ t: 'exited', resource, code, signal }),
   pgids: (resource, pgids) => send({ t: 'pids', resource, pgids }),
-  log: (level, message) => send({ t: 'log', level, message }),
+  log: (level, message, event, data) => send({ t: 'log', level, message, ...(event ? { event, data } : {}) }),
   lost: (resource, reason) => send({ t: 'lost', resource, reason }),
 });
 /** Backup writers (issue 7): freeze and thaw calls, what is frozen (durably), thaw before any stop or exit. */
@@ -82,7 +83,7 @@ function onInit(selfFenceMs: number, node: string): void {
   nodeName = node;
   clearTimeout(watchdog);
   // refresh() on every ping; after firing, the next ping re-arms it (clusterd may resume).
-  watchdog = setTimeout(() => fence(`node '${nodeName}': no ping from clusterd for ${selfFenceMs} ms (self-fence deadline)`), selfFenceMs);
+  watchdog = setTimeout(() => fence(`node '${nodeName}': no ping from clusterd for ${msText(selfFenceMs)} (self-fence deadline)`), selfFenceMs);
   // Before anything else: thaw whatever an earlier monitor left frozen (bounded, never rejects).
   void freezer.recover().catch(() => undefined).finally(() => send({ t: 'ready', pid: process.pid }));
 }
@@ -101,7 +102,7 @@ async function onCall(id: number, op: AgentOp, spec: ResourceSpec, timeoutMs: nu
   const abortTimer = setTimeout(() => controller.abort(), timeoutMs);
   let overrunTimer: NodeJS.Timeout | undefined;
   const overrun = new Promise<never>((_resolve, reject) => {
-    overrunTimer = setTimeout(() => reject(new Error(`${op} of resource '${spec.name}' did not finish within ${timeoutMs} ms`)), timeoutMs + agentOverrunMs);
+    overrunTimer = setTimeout(() => reject(new Error(`${op} of resource '${spec.name}' did not finish within ${msText(timeoutMs)}`)), timeoutMs + agentOverrunMs);
   });
   try {
     const ctx = { signal: controller.signal };

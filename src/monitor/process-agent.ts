@@ -11,6 +11,7 @@ import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { msText } from '../core/duration-text.js';
 import type { PrivProps } from '../core/types.js';
 import type { ResourceSpec } from './protocol.js';
 import type { AgentContext, AgentEvents, FreezeTarget, ResourceAgent } from './agent.js';
@@ -97,7 +98,7 @@ export class ProcessAgent implements ResourceAgent {
     state.stopping = true;
     signalGroup(state.pgid, 'SIGTERM');
     if (!(await this.waitGone(state, spec.props.stopGraceMs, ctx.signal))) {
-      this.events.log('warning', `resource '${spec.name}' did not stop within ${spec.props.stopGraceMs} ms of SIGTERM: killing its process group ${state.pgid}`);
+      this.reportKill(spec, state, ctx.signal.aborted);
       await this.kill(state, ctx.signal);
     }
     this.forget(state);
@@ -243,6 +244,14 @@ export class ProcessAgent implements ResourceAgent {
         finish(code === 0);
       });
     });
+  }
+
+  /** A stop that needed SIGKILL is an event in the cluster log: the service did not shut down cleanly. */
+  private reportKill(spec: ResourceSpec, state: Running, callTimedOut: boolean): void {
+    const grace = spec.props.stopGraceMs;
+    const why = callTimedOut ? `was still running when its offline call timed out (stop grace ${msText(grace)})` : `ignored SIGTERM for its stop grace of ${msText(grace)}`;
+    this.events.log('warning', `resource '${spec.name}' of group ${spec.group} ${why}: killing its process group ${state.pgid} (SIGKILL)`,
+      'RESOURCE_KILLED', { resource: spec.name, group: spec.group, stopGraceMs: grace, pid: state.pgid, pgid: state.pgid });
   }
 
   /** SIGKILL the group (and the main process, should it have left its group), then wait it out. */

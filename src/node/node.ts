@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { ConfigDraft, emptyConfig } from '../core/config.js';
+import { msText } from '../core/duration-text.js';
 import { ClusterError, clusterError, fail, ok, type Result } from '../core/errors.js';
 import {
   agentResult, emptyLocal, fenced, monitorLost, operatorFail, operatorRetry, quiescent, reconcile, requestMaintenance, resourceExited, resourceLost, revokeInherited, runtimeOf,
@@ -85,6 +86,8 @@ const pendingCommitsMax = 4_096;
 
 /** Events waiting to be written to the store. Why 1000: a burst of a few hundred resources changing at once fits; beyond that we count drops. */
 const eventQueueMax = 1_000;
+/** Bound on writing the last events at a planned shutdown: a slow store must not hold the exit (a few store writes). */
+const shutdownEventFlushMaxMs = 2_000;
 /** Log records applied per read, so that a long catch-up does not stall the loop. */
 const logReadMax = 5_000;
 
@@ -198,6 +201,11 @@ export class ClusterNode extends EventEmitter {
     host.on('fenced', (reason: string) => {
       this.fencing = false;
       this.apply(fenced(this.local, this.name, typeof reason === 'string' ? reason : 'watchdog'));
+    });
+    // What agents report on their own (RESOURCE_KILLED: a stop escalated to SIGKILL) goes to the
+    // event log; the BACKUP_ ones are node/backups.ts's.
+    host.on('log', (level: EventLevel, message: string, event?: string, data?: Record<string, unknown>) => {
+      if (event?.startsWith('RESOURCE_')) this.emitEvent(event, level, message, data);
     });
     // A disk's private sector shows a newer epoch (issue 4): stop its dependents at once.
     host.on('lost', (resource: string, reason: string) => this.apply(resourceLost(this.local, this.name, this.config, resource, reason)));
@@ -410,7 +418,7 @@ export class ClusterNode extends EventEmitter {
     const drained = () => quiescent(this.local) && Object.values(this.local.groups).every((g) => g.released);
     while (!drained() && clock.nowMs() < deadline) await this.sleep(20);
     if (!drained()) {
-      this.emitEvent('SHUTDOWN_TIMEOUT', 'error', `node ${this.name}: groups did not go offline within ${timing.shutdownPendingTimeoutMs} ms; stopping every resource now`);
+      this.emitEvent('SHUTDOWN_TIMEOUT', 'error', `node ${this.name}: groups did not go offline within ${msText(timing.shutdownPendingTimeoutMs)}; stopping every resource now`);
       await this.fenceNow('shutdown pending timeout');
     } else {
       this.emitEvent('NODE_DRAINED', 'info', `node ${this.name}: all its groups are offline here`);
@@ -423,7 +431,7 @@ export class ClusterNode extends EventEmitter {
     if (local && !local.ok) this.o.log('warning', 'LOCAL_CHECKPOINT_FAILED', local.error.message);
     await this.handOverCoordinator(deadline);
     this.emitEvent('HEARTBEAT_STOPPING', 'info', `node ${this.name} stops heartbeating now (its groups are offline)`);
-    await this.flushEvents();
+    await this.flushEventsBeforeStop();
     for (const c of this.cancelTimers) c();
     this.cancelTimers = [];
     if (this.cycleRunning) await this.cycleRunning;
@@ -431,6 +439,18 @@ export class ClusterNode extends EventEmitter {
     this.stopped = true;
     this.backups.close();
     await this.o.host.shutdown();
+  }
+
+  /**
+   * Writes every queued event before the heartbeat stops: what this node did last (the resources
+   * it stopped or killed) must be on its log. A flush the cycle started may still be under way.
+   */
+  private async flushEventsBeforeStop(): Promise<void> {
+    const until = this.o.clock.nowMs() + shutdownEventFlushMaxMs;
+    while (this.eventQueue.length > 0 && this.o.clock.nowMs() < until) {
+      if (!this.flushing) await this.flushEvents();
+      if (this.eventQueue.length > 0) await this.sleep(10);
+    }
   }
 
   /** As coordinator, wait (bounded) until our released groups have new owners, then step down. */
@@ -469,10 +489,10 @@ export class ClusterNode extends EventEmitter {
     if (stalled(gap, this.o.timing) && !this.fencing) {
       // We were stalled past our own deadline: the watchdog has fired or is about to. Make sure,
       // and start nothing until it confirms (safety rule 2).
-      this.emitEvent('NODE_STALLED', 'error', `node ${this.name} was stalled for ${Math.round(gap)} ms (self-fence deadline ${this.o.timing.selfFenceMs} ms): stopping its resources`);
+      this.emitEvent('NODE_STALLED', 'error', `node ${this.name} was stalled for ${msText(gap)} (self-fence deadline ${msText(this.o.timing.selfFenceMs)}): stopping its resources`);
       this.fencing = true;
       this.revokeAfter(now);
-      this.o.host.fence(`clusterd stalled for ${Math.round(gap)} ms`);
+      this.o.host.fence(`clusterd stalled for ${msText(gap)}`);
     }
     // Safety rule 2: a node that cannot renew its lease (quorum store unreachable, slot lost)
     // stops its resources itself before its self-fence deadline. Beats are one interval apart,
@@ -485,9 +505,9 @@ export class ClusterNode extends EventEmitter {
       this.leaseLostFencedAt = this.lastRenewOkMs;
       this.revokeAfter(now);
       if (Object.keys(this.local.groups).length > 0) {
-        this.emitEvent('NODE_LEASE_LOST', 'error', `node ${this.name} could not renew its lease for ${Math.round(sinceRenewMs)} ms (self-fence deadline ${this.o.timing.selfFenceMs} ms): stopping its resources`);
+        this.emitEvent('NODE_LEASE_LOST', 'error', `node ${this.name} could not renew its lease for ${msText(sinceRenewMs)} (self-fence deadline ${msText(this.o.timing.selfFenceMs)}): stopping its resources`);
         this.fencing = true;
-        this.o.host.fence(`lease not renewed for ${Math.round(sinceRenewMs)} ms`);
+        this.o.host.fence(`lease not renewed for ${msText(sinceRenewMs)}`);
       }
     }
     this.o.host.ping();
