@@ -27,7 +27,7 @@ let refuseOnline = false;
 const agents = createAgentRegistry({
   exited: (resource, code, signal) => send({ t: 'exited', resource, code, signal }),
   pgids: (resource, pgids) => send({ t: 'pids', resource, pgids }),
-  log: (level, message) => send({ t: 'log', level, message }),
+  log: (level, message, event, data) => send({ t: 'log', level, message, ...(event ? { event, data } : {}) }),
   lost: (resource, reason) => send({ t: 'lost', resource, reason }),
 });
 /** Backup writers (issue 7): freeze and thaw calls, what is frozen (durably), thaw before any stop or exit. */
@@ -148,11 +148,11 @@ async function runOp(op: AgentOp, spec: ResourceSpec, ctx: AgentContext): Promis
   }
 }
 
-/** Planned exit. Resources should be offline already; any left is killed rather than orphaned. */
+/** Planned exit. Resources should be offline already; any left is killed rather than orphaned, its disks released. */
 function onShutdown(): void {
   const left = agents.killAll();
   const message = left.length === 0 ? 'resource monitor exiting (shutdown)' : `resource monitor exiting (shutdown): killed resources still running: ${left.join(', ')}`;
-  send({ t: 'log', level: left.length === 0 ? 'info' : 'warning', message }, () => process.exit(0));
+  void agents.releaseAll(releaseMaxMs).finally(() => send({ t: 'log', level: left.length === 0 ? 'info' : 'warning', message }, () => process.exit(0)));
 }
 
 /** clusterd died (kill -9, crash): nobody watches the resources any more. Kill first, then the rest. */

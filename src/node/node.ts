@@ -194,6 +194,9 @@ export class ClusterNode extends EventEmitter {
     });
     // A disk's private sector shows a newer epoch (issue 4): stop its dependents at once.
     host.on('lost', (resource: string, reason: string) => this.apply(resourceLost(this.local, this.name, this.config, resource, reason)));
+    host.on('log', (level: 'info' | 'warning' | 'error', message: string, event?: string, data?: Record<string, unknown>) => {
+      if (event?.startsWith('DISK_')) this.emitEvent(event, level, message, data);
+    });
     this.apply(inherited);
     this.beat();
     this.cancelTimers.push(this.o.clock.setInterval(() => this.beat(), this.o.timing.heartbeatIntervalMs));
@@ -688,7 +691,7 @@ export class ClusterNode extends EventEmitter {
     for (const a of actions) {
       if (a.kind === 'event') { this.emitEvent(a.event, a.level, a.message, a.data); continue; }
       if (a.kind === 'recycle-monitor') { this.o.host.recycle(a.reason); continue; }
-      const spec: ResourceSpec = { ...a.spec, node: this.name, epoch: a.epoch, ...this.diskSectorsOf(a.spec.name) };
+      const spec: ResourceSpec = { ...a.spec, node: this.name, cluster: this.config.name, epoch: a.epoch, ...this.diskSectorsOf(a.spec.name) };
       void this.o.host.call(a.op, spec, a.timeoutMs).then((r) => {
         const nowMs = this.o.clock.nowMs();
         this.apply(agentResult(this.local, this.name, a.id, r.ok, r.ok ? undefined : r.error, r.ok ? r.data : undefined, nowMs, { group: a.group, resource: a.spec.name }));
