@@ -179,7 +179,7 @@ test('maintenance modes through the CLI: the article\'s output, every allowed an
     n2.proc.kill('SIGKILL');
     await n2.exited;
     await c.startNode('n2');
-    // Not released by the killed node: the new incarnation watches the private sector first.
+    // The killed clusterd's monitor released the sector; the new incarnation takes the disk under a new epoch.
     const back = await waitFor('Disk H: Online again on n2', async () => {
       const r = await resource(c, 'Disk H:');
       return r.node === 'n2' && r.state === 'Online' ? r : null;

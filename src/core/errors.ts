@@ -44,6 +44,8 @@ export const errorCodes = {
   MAINTENANCE_TRANSITION_REFUSED: 'that maintenance transition is not allowed from the current mode (Online <-> Maintenance <-> Ext Maintenance)',
   MAINTENANCE_PENDING: 'a maintenance transition (internal dismount or remount) is still in progress',
   MAINTENANCE_FAILED: 'a maintenance transition could not be completed (the internal dismount or remount failed)',
+  DISK_SECTOR_EPOCH_AHEAD: 'a disk\'s private sector holds a newer epoch than the one its group is brought online with: another cluster uses the disk, or this cluster\'s store was rebuilt (clear it with clusterd disk clear-sector)',
+  DISK_SECTOR_IN_USE: 'clusterd disk clear-sector refused: a node holds the disk Online (its private sector moves, or the device is mounted here)',
   BACKUP_NO_WRITERS: 'the group (or resource) has no writer: no resource of it declares freeze and thaw actions (freezeSignal, freezeCommand, freeze=fsfreeze)',
   BACKUP_NOT_READY: 'the group is not running on one node with every writer Online (a writer is pending, failed, offline or in extended maintenance; the group is moving or its node is stopping)',
   BACKUP_ALREADY_FROZEN: 'a backup of that group is under way already (freezing, frozen or still thawing): one backup per group at a time',

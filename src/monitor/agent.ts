@@ -17,7 +17,7 @@ export interface AgentEvents {
   exited(resource: string, code: number | null, signal: string | null): void;
   /** The process groups a resource runs now (empty when none): clusterd kills them if the monitor dies. */
   pgids(resource: string, pgids: number[]): void;
-  /** event (optional): a stable event id for clusterd's event log (RESOURCE_KILLED...), with its data. */
+  /** event (optional): a stable event id for clusterd's event log (RESOURCE_KILLED, DISK_SECTOR_CLAIMED...), with its data. */
   log(level: 'info' | 'warning' | 'error', message: string, event?: string, data?: Record<string, unknown>): void;
   /** A disk's private sector shows a newer epoch: the disk was taken over (the agent stopped writing to it). */
   lost?(resource: string, reason: string): void;

@@ -6,13 +6,20 @@
 // The private sector (seed 004's "sector 12"): a fixed 512-byte file at the disk's root,
 // `.clusterd-sector`, holding the owner node, the group's epoch, a counter and a CRC-32C. It is
 // written with fdatasync and read back:
-//   - online: if the sector shows a newer epoch, the disk belongs to another node: refuse. If it
-//     was not released cleanly, watch it for `sectorWatchMs` (more than one device-check interval):
-//     if its counter moves, another node still writes it: refuse. Then claim it (our node, epoch).
+//   - online: what it finds decides (core/disk-sector.ts): absent or released, take it; a newer
+//     epoch, refuse (DISK_SECTOR_EPOCH_AHEAD); not released but left by this cluster's previous
+//     owner of the group (older epoch), take it (the ownership rules prove that owner stopped);
+//     anything else, watch it for `sectorWatchMs` (more than one device-check interval): if its
+//     counter moves, someone still writes it: refuse. Then claim it (our cluster, node, epoch).
+//     Each online reports what it found (DISK_SECTOR_CLAIMED).
 //   - every `deviceCheckIntervalMs` (fixed) while online and not in extended maintenance: read it
 //     (a newer epoch there means the disk was taken over: stop writing to it and report `lost` at
 //     once, so that clusterd kills the dependents), write it with counter + 1, read it back.
-//   - offline: a last write with state `released`, so that the next owner need not wait.
+//   - every stop on purpose leaves it `released` (over a record that is still ours): offline and
+//     terminate (a disk in extended maintenance is remounted for that write), and every kill-all
+//     of the monitor that can still run (fence, clusterd gone, shutdown). The agent keeps the
+//     sector open while it holds the disk, so that the release still reaches a device whose mount
+//     the kill-all detached lazily; closing it lets the detached filesystem go.
 // The reservation itself is the group's ownership record in the quorum store (group, node, epoch,
 // written by the coordinator), renewed by the node's lease; the sector is the on-disk witness of it.
 //
@@ -21,11 +28,12 @@
 
 import { execFile, spawnSync } from 'node:child_process';
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, readFile, realpath, stat, statfs, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, realpath, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32c } from '../core/crc32c.js';
+import { judgeSector, sectorAheadError, type SectorClaimant } from '../core/disk-sector.js';
 import type { PrivProps } from '../core/types.js';
 import { diskSectorFile, type ResourceSpec } from './protocol.js';
 import type { AgentContext, AgentEvents, FreezeTarget, ResourceAgent } from './agent.js';
@@ -63,6 +71,8 @@ const umountRetryMs = 100;
 const commandTimeoutMs = 60_000;
 
 export interface SectorRecord {
+  /** The cluster's name (sectors written before it was recorded have none). */
+  cluster?: string;
   node: string;
   group: string;
   resource: string;
@@ -110,12 +120,16 @@ export async function readSector(file: string): Promise<Sector> {
     throw err;
   }
   try {
-    const buf = Buffer.alloc(sectorBytes);
-    const { bytesRead } = await fh.read(buf, 0, sectorBytes, 0);
-    return decodeSector(buf.subarray(0, bytesRead));
+    return await readSectorAt(fh);
   } finally {
     await fh.close();
   }
+}
+
+async function readSectorAt(fh: FileHandle): Promise<Sector> {
+  const buf = Buffer.alloc(sectorBytes);
+  const { bytesRead } = await fh.read(buf, 0, sectorBytes, 0);
+  return decodeSector(buf.subarray(0, bytesRead));
 }
 
 /** One write of the whole sector in place (never truncated first), fdatasync, then read it back through a new open. */
@@ -170,6 +184,11 @@ interface Disk {
   lastForeign: string | null;
   /** Frozen for a backup (fsfreeze): no device checks, LooksAlive and IsAlive answer alive. */
   frozen?: boolean;
+  cluster: string | undefined;
+  /** Our `online` record is on the disk and not yet released (nor overwritten by a newer epoch). */
+  claimed: boolean;
+  /** The sector, open while claimed and reachable: a release written through it survives a lazy detach. */
+  fh: FileHandle | undefined;
 }
 
 export class DiskAgent implements ResourceAgent {
@@ -193,6 +212,7 @@ export class DiskAgent implements ResourceAgent {
       name: spec.name, group: spec.group, node: spec.node, epoch: spec.epoch, priv, sector: path.join(priv.root, diskSectorFile), counter: 0,
       checking: false, timer: undefined, nextCheckAtMs: 0, io: Promise.resolve(), checkStartedMs: null, deviceFailed: null,
       lost: false, extended: false, mounted: false, lowSpace: false, lastForeign: null,
+      cluster: spec.cluster, claimed: false, fh: undefined,
     };
     this.disks.set(spec.name, d);
     const fences = this.fences;
@@ -205,6 +225,8 @@ export class DiskAgent implements ResourceAgent {
       return {};
     } catch (err) {
       if (this.disks.get(spec.name) === d) this.disks.delete(spec.name);
+      if (d.claimed) await this.serial(d, () => this.release(d)).catch(() => undefined);
+      await closeHandle(d);
       if (d.mounted) await this.unmount(d, AbortSignal.timeout(commandTimeoutMs), umountBusyTerminateMs).catch(() => undefined);
       throw err;
     }
@@ -267,9 +289,11 @@ export class DiskAgent implements ResourceAgent {
     if (d.extended) return;
     await this.stopChecks(d);
     if (d.mounted) {
+      await closeHandle(d);
       try {
         await this.unmount(d, ctx.signal, umountBusyMs, false);
       } catch (err) {
+        await this.openHandle(d).catch(() => undefined);
         this.startChecks(d); // still mounted: back to normal device checks
         throw err;
       }
@@ -291,6 +315,7 @@ export class DiskAgent implements ResourceAgent {
       }
       d.counter = Math.max(d.counter, cur.kind === 'ok' ? cur.rec.counter : 0) + 1;
       await this.writeVerified(d, 'online');
+      await this.openHandle(d);
     });
     d.extended = false;
     d.deviceFailed = null;
@@ -331,10 +356,12 @@ export class DiskAgent implements ResourceAgent {
     this.fences += 1;
     const names = [...this.disks.keys()];
     for (const d of this.disks.values()) {
-      // Only a disk this node had claimed and was checking (not one half online, possibly still
-      // another node's): a directory is released after the fact; a device is unmounted below and
-      // keeps its sector as it was.
-      if (d.checking && d.priv.device === undefined && !d.lost && !d.extended) this.toRelease.push(d);
+      // Only a disk whose sector holds our record (not one half online, possibly still another
+      // node's), through its open sector: releaseAll writes it after the dependents are dead,
+      // also on a device detached just below. A device in extended maintenance is not mounted:
+      // its sector stays as it was (remounting on the way out could leave a mount behind).
+      if (d.claimed && d.fh !== undefined) this.toRelease.push(d);
+      else void closeHandle(d);
       d.checking = false;
       clearTimeout(d.timer);
       // Synchronous on purpose (the monitor may be on its way out): the dependents were killed
@@ -350,17 +377,15 @@ export class DiskAgent implements ResourceAgent {
 
   /**
    * After killAll: every resource of this node is stopped (its processes were sent SIGKILL before
-   * this runs), so its directory disks are marked released and the next owner need not watch
-   * them. A monitor that cannot run this (frozen with its node) leaves them unreleased: the next
-   * owner then watches the sector (sectorWatchMs) before taking the disk.
+   * this runs), so its disks are marked released through their open sectors, then closed (a
+   * device detached lazily by killAll goes with its last handle). A monitor that cannot run this
+   * (killed, or frozen with its node) leaves them unreleased: the next owner of the group takes
+   * them anyway, the ownership rules proving this node stopped (see core/disk-sector.ts).
    */
   async releaseAll(): Promise<void> {
     const list = this.toRelease;
     this.toRelease = [];
-    await Promise.all(list.map((d) => this.serial(d, async () => {
-      d.counter += 1;
-      await writeSector(d.sector, this.record(d, 'released'));
-    }).catch(() => undefined)));
+    await Promise.all(list.map((d) => this.serial(d, () => this.release(d)).catch(() => undefined).finally(() => closeHandle(d))));
   }
 
   // ---- internals -----------------------------------------------------------------------------
@@ -384,7 +409,48 @@ export class DiskAgent implements ResourceAgent {
   }
 
   private record(d: Disk, state: SectorRecord['state']): SectorRecord {
-    return { node: d.node, group: d.group, resource: d.name, epoch: d.epoch, counter: d.counter, state };
+    const rec: SectorRecord = { node: d.node, group: d.group, resource: d.name, epoch: d.epoch, counter: d.counter, state };
+    return d.cluster === undefined ? rec : { cluster: d.cluster, ...rec };
+  }
+
+  private claimant(d: Disk): SectorClaimant {
+    return { cluster: d.cluster, node: d.node, group: d.group, resource: d.name, epoch: d.epoch };
+  }
+
+  private async openHandle(d: Disk): Promise<void> {
+    if (d.fh === undefined) d.fh = await open(d.sector, constants.O_RDWR);
+  }
+
+  /**
+   * Marks our sector released: through the open handle if there is one (it reaches a device
+   * detached lazily), else through the path. Only over a record that is still ours: a newer
+   * epoch there belongs to the next owner and is left alone.
+   */
+  private async release(d: Disk): Promise<void> {
+    if (!d.claimed) return;
+    const fh = d.fh ?? (await open(d.sector, constants.O_RDWR));
+    try {
+      const cur = await readSectorAt(fh);
+      if (cur.kind === 'ok' && cur.rec.epoch > d.epoch) {
+        d.claimed = false;
+        return;
+      }
+      d.counter = Math.max(d.counter, cur.kind === 'ok' ? cur.rec.counter : 0) + 1;
+      const written = encodeSector(this.record(d, 'released'));
+      await fh.write(written, 0, sectorBytes, 0);
+      await fh.datasync();
+      const back = await readSectorAt(fh);
+      if (back.kind !== 'ok' || !back.raw.equals(written)) throw new Error(`private sector ${d.sector} read back differs from the release written`);
+      d.claimed = false;
+    } finally {
+      if (fh !== d.fh) await fh.close();
+    }
+  }
+
+  private emitClaimed(d: Disk, found: string, first: Sector, extra: Record<string, unknown>, text: string): void {
+    const prior = first.kind === 'ok' ? { sectorNode: first.rec.node, sectorEpoch: first.rec.epoch, sectorState: first.rec.state } : {};
+    this.events.log('info', `disk '${d.name}': ${text}; claimed by ${d.node} under epoch ${d.epoch}`, 'DISK_SECTOR_CLAIMED',
+      { resource: d.name, group: d.group, epoch: d.epoch, found, ...prior, ...extra });
   }
 
   private async writeVerified(d: Disk, state: SectorRecord['state']): Promise<Sector> {
@@ -395,21 +461,40 @@ export class DiskAgent implements ResourceAgent {
     return back;
   }
 
-  /** Online: refuse a disk another node owns or still writes, then write our record. */
+  /** Online: refuse a disk with a newer epoch or one someone still writes (core/disk-sector.ts), then write our record. */
   private async claim(d: Disk, signal: AbortSignal): Promise<void> {
     const first = await readSector(d.sector);
-    if (first.kind === 'ok' && first.rec.epoch > d.epoch) throw new Error(takenOver(d, first.rec));
-    if (first.kind === 'bad' || (first.kind === 'ok' && first.rec.state !== 'released')) {
-      const note = await this.watch(d, first, signal);
-      this.warn(d.name, note);
+    const verdict = judgeSector(first, this.claimant(d));
+    if (verdict.kind === 'ahead' && first.kind === 'ok') throw new Error(this.aheadMessage(d, first.rec));
+    let watchedMs: number | undefined;
+    if (verdict.kind === 'watch') {
+      const started = performance.now();
+      this.warn(d.name, await this.watch(d, first, verdict.why, signal));
+      watchedMs = Math.round(performance.now() - started);
     }
     d.counter = (first.kind === 'ok' ? first.rec.counter : 0) + 1;
     await this.writeVerified(d, 'online');
+    d.claimed = true;
+    await this.openHandle(d);
+    const found = verdict.kind === 'watch' ? 'watched' : verdict.kind === 'ahead' ? 'ahead' : verdict.found;
+    const text = verdict.kind === 'watch' ? `private sector watched for ${watchedMs} ms (${verdict.why}) and found still`
+      : verdict.kind === 'stopped' ? `private sector left unreleased by the group's previous owner${first.kind === 'ok' ? ` ${first.rec.node} (epoch ${first.rec.epoch})` : ''}, which the ownership rules prove stopped: not watched`
+        : `private sector ${found}: not watched`;
+    this.emitClaimed(d, found, first, watchedMs === undefined ? {} : { watchedMs }, text);
   }
 
-  /** The sector was not released: if its counter moves within the watch, someone still writes it. */
-  private async watch(d: Disk, first: Sector, signal: AbortSignal): Promise<string> {
-    const who = first.kind === 'ok' ? `node ${first.rec.node} (epoch ${first.rec.epoch}, counter ${first.rec.counter})` : `an unreadable record (${first.kind === 'bad' ? first.why : ''})`;
+  /** DISK_SECTOR_EPOCH_AHEAD as one line (the error travels as an agent's failure text). */
+  private aheadMessage(d: Disk, rec: SectorRecord): string {
+    const dev = d.priv.device;
+    const command = dev === undefined ? `clusterd disk clear-sector --path ${quoteArg(d.priv.root)}`
+      : `clusterd disk clear-sector --device ${quoteArg(dev.device)} --fstype ${quoteArg(dev.fstype)}`;
+    const e = sectorAheadError(d.name, d.sector, rec, this.claimant(d), command);
+    return `error[${e.code}]: ${e.message}. hint: ${e.hint ?? ''}`;
+  }
+
+  /** The sector was not released by a writer the ownership rules account for: if its counter moves within the watch, someone still writes it. */
+  private async watch(d: Disk, first: Sector, why: string, signal: AbortSignal): Promise<string> {
+    const who = first.kind === 'ok' ? `node ${first.rec.node} (epoch ${first.rec.epoch}, counter ${first.rec.counter}; ${why})` : why;
     const started = performance.now();
     while (performance.now() - started < sectorWatchMs) {
       try {
@@ -419,7 +504,7 @@ export class DiskAgent implements ResourceAgent {
       }
       const cur = await readSector(d.sector);
       if (sameSector(cur, first)) continue;
-      if (cur.kind === 'ok' && cur.rec.epoch > d.epoch) throw new Error(takenOver(d, cur.rec));
+      if (cur.kind === 'ok' && cur.rec.epoch > d.epoch) throw new Error(this.aheadMessage(d, cur.rec));
       if (cur.kind === 'ok' && cur.rec.state === 'released') return `private sector of disk '${d.name}' was released by node ${cur.rec.node} while this node watched it`;
       const now = cur.kind === 'ok' ? `node ${cur.rec.node} (epoch ${cur.rec.epoch}, counter ${cur.rec.counter})` : 'an unreadable record';
       throw new Error(`disk '${d.name}' is still in use: its private sector ${d.sector} moved within ${Math.round(performance.now() - started)} ms (from ${who} to ${now}); another node still writes it, so this node (${d.node}, epoch ${d.epoch}) does not take it`);
@@ -481,22 +566,27 @@ export class DiskAgent implements ResourceAgent {
   private lose(d: Disk, rec: SectorRecord): void {
     if (d.lost) return;
     d.lost = true;
+    d.claimed = false;
     d.checking = false;
     clearTimeout(d.timer);
     this.events.lost?.(d.name, takenOver(d, rec));
   }
 
-  /** Offline and terminate: stop checking, release the sector (unless it is not ours any more), unmount. */
+  /**
+   * Offline and terminate: stop checking, release the sector (unless it is not ours any more: a
+   * device in extended maintenance is remounted for that), close it, unmount.
+   */
   private async stop(spec: ResourceSpec, ctx: AgentContext, busyMs: number): Promise<void> {
     const d = this.disks.get(spec.name);
     if (d === undefined) return this.unmountLeftover(spec, ctx, busyMs);
     await this.stopChecks(d);
-    if (!d.lost && !d.extended && (d.priv.device === undefined || d.mounted)) {
+    if (d.claimed) {
       await this.serial(d, async () => {
-        d.counter += 1;
-        await this.writeVerified(d, 'released');
-      }).catch((err: Error) => this.warn(d.name, `could not mark the private sector released (the next owner will watch it first): ${err.message}`));
+        if (d.priv.device !== undefined && !d.mounted) await this.mount(d, ctx.signal);
+        await this.release(d);
+      }).catch((err: Error) => this.warn(d.name, `could not mark the private sector released: ${err.message}`));
     }
+    await closeHandle(d);
     if (d.mounted) await this.unmount(d, ctx.signal, busyMs);
     if (this.disks.get(spec.name) === d) this.disks.delete(spec.name);
   }
@@ -557,6 +647,16 @@ export class DiskAgent implements ResourceAgent {
     }
   }
 }
+
+/** Closes the disk's open sector; never rejects (a handle on storage that failed may not close cleanly). */
+async function closeHandle(d: Disk): Promise<void> {
+  const fh = d.fh;
+  d.fh = undefined;
+  await fh?.close().catch(() => undefined);
+}
+
+/** A path or device name as an operator can paste it into a shell. */
+const quoteArg = (s: string): string => (/^[A-Za-z0-9_./:@-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
 
 function takenOver(d: Disk, rec: SectorRecord): string {
   return `disk '${d.name}': its private sector ${d.sector} carries epoch ${rec.epoch} written by node ${rec.node}, newer than this node's epoch ${d.epoch}: another node has taken the disk`;

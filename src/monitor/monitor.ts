@@ -149,11 +149,11 @@ async function runOp(op: AgentOp, spec: ResourceSpec, ctx: AgentContext): Promis
   }
 }
 
-/** Planned exit. Resources should be offline already; any left is killed rather than orphaned. */
+/** Planned exit. Resources should be offline already; any left is killed rather than orphaned, its disks released. */
 function onShutdown(): void {
   const left = agents.killAll();
   const message = left.length === 0 ? 'resource monitor exiting (shutdown)' : `resource monitor exiting (shutdown): killed resources still running: ${left.join(', ')}`;
-  send({ t: 'log', level: left.length === 0 ? 'info' : 'warning', message }, () => process.exit(0));
+  void agents.releaseAll(releaseMaxMs).finally(() => send({ t: 'log', level: left.length === 0 ? 'info' : 'warning', message }, () => process.exit(0)));
 }
 
 /** clusterd died (kill -9, crash): nobody watches the resources any more. Kill first, then the rest. */

@@ -12,6 +12,8 @@ export interface ResourceSpec {
   props: CommonProps;
   priv: PrivProps;
   node: string;
+  /** The cluster's name: disks record it in their private sectors (another cluster's record is watched, not trusted). */
+  cluster?: string;
   /** The group's ownership epoch: the fencing token, exported as CLUSTERD_EPOCH. */
   epoch: number;
   /** Private sectors of the disks this resource depends on (transitively): CLUSTERD_DISK_SECTOR. */

@@ -19,6 +19,7 @@ import type { QuorumStore } from '../store/types.js';
 import { ClusterNode, checkpointingDefaults, type Clock } from './node.js';
 import { LocalDb } from './local-db.js';
 import { quorumLogCommand, rebuildUnopenableStore } from './quorum-log.js';
+import { clearSectorCommand, type ClearSectorOptions } from './disk-command.js';
 import { etcdTimingCheck } from '../store/etcd.js';
 import { migrateStore } from '../store/migrate.js';
 
@@ -223,6 +224,20 @@ export function program(): Command {
       await to.close();
       if (!r.ok) fail(r.error);
       process.stdout.write(`${r.value}\n`);
+    });
+  p.command('disk').description('disk private sectors: clear-sector removes one that blocks every online (DISK_SECTOR_EPOCH_AHEAD)')
+    .argument('<action>', 'clear-sector')
+    .option('--path <dir>', 'a directory disk: its root (private property path)')
+    .option('--device <dev>', 'a block-device disk: mounted on a temporary directory for the clearing')
+    .option('--fstype <type>', 'with --device: its filesystem type')
+    .option('--mount-options <opts>', 'with --device: mount options')
+    .action(async (action: string, o: ClearSectorOptions) => {
+      if (action !== 'clear-sector') {
+        process.stdout.write(`error[BAD_ARGUMENT]: unknown action '${action}'\nhint: clusterd disk clear-sector --path DIR (or --device DEV --fstype TYPE)\n`);
+        process.exitCode = 2;
+        return;
+      }
+      process.exitCode = await clearSectorCommand(o, (line) => process.stdout.write(`${line}\n`));
     });
   p.command('quorum-log').description('inspect the cluster database (read-only)')
     .argument('<action>', 'verify | dump')

@@ -202,12 +202,13 @@ export class ClusterNode extends EventEmitter {
       this.fencing = false;
       this.apply(fenced(this.local, this.name, typeof reason === 'string' ? reason : 'watchdog'));
     });
-    // What agents report on their own (RESOURCE_KILLED: a stop escalated to SIGKILL) goes to the
-    // event log; the BACKUP_ ones are node/backups.ts's.
+    // What agents report on their own (RESOURCE_KILLED, DISK_SECTOR_CLAIMED...) goes to the event
+    // log; the BACKUP_ ones are node/backups.ts's; a line without an event id goes to the node's log.
     host.on('log', (level: EventLevel, message: string, event?: string, data?: Record<string, unknown>) => {
-      if (event?.startsWith('RESOURCE_')) this.emitEvent(event, level, message, data);
+      if (event === undefined) this.o.log(level, 'MONITOR_LOG', message);
+      else if (!event.startsWith('BACKUP_')) this.emitEvent(event, level, message, data);
     });
-    // A disk's private sector shows a newer epoch (issue 4): stop its dependents at once.
+    // A disk's private sector shows a newer epoch: stop its dependents at once.
     host.on('lost', (resource: string, reason: string) => this.apply(resourceLost(this.local, this.name, this.config, resource, reason)));
     this.apply(inherited);
     this.beat();
@@ -757,7 +758,7 @@ export class ClusterNode extends EventEmitter {
     for (const a of actions) {
       if (a.kind === 'event') { this.emitEvent(a.event, a.level, a.message, a.data); continue; }
       if (a.kind === 'recycle-monitor') { this.o.host.recycle(a.reason); continue; }
-      const spec: ResourceSpec = { ...a.spec, node: this.name, epoch: a.epoch, ...this.diskSectorsOf(a.spec.name) };
+      const spec: ResourceSpec = { ...a.spec, node: this.name, cluster: this.config.name, epoch: a.epoch, ...this.diskSectorsOf(a.spec.name) };
       void this.o.host.call(a.op, spec, a.timeoutMs).then((r) => {
         const nowMs = this.o.clock.nowMs();
         this.apply(agentResult(this.local, this.name, a.id, r.ok, r.ok ? undefined : r.error, r.ok ? r.data : undefined, nowMs, { group: a.group, resource: a.spec.name }));
