@@ -558,6 +558,10 @@ export class ClusterNode extends EventEmitter {
     // Ownership first, leases after: the lease view is then at least as new as the records the
     // cycle acts on (see nodeViews).
     await this.refresh();
+    // A full quorum disk is seen by every node, also one with nothing to write (status, why, moves).
+    const space = store.freeSpaceProblem?.();
+    if (space) this.noteDiskFull('QUORUM_DISK_FULL', space);
+    else if (space === null) this.noteDiskOk('QUORUM_DISK_FULL');
     const sentMs = clock.nowMs();
     const leases = await store.readLeases();
     // Observed at the answer's arrival: a conservative start for each node's silence.
@@ -711,6 +715,7 @@ export class ClusterNode extends EventEmitter {
       config: this.config, term: this.coordinator.term, nowMs: this.o.clock.nowMs(), wallHour: this.o.clock.localHour(),
       nodes, ownership: this.ownership, reports, moveRequests: this.moveRequests,
       failoverHistoryMs: this.failoverHistoryMs, failoverHandledEpoch: this.failoverHandledEpoch, failedGroups: this.failedGroups,
+      writesBlocked: this.quorumWritesBlocked(),
     };
   }
 
