@@ -296,8 +296,8 @@ export class Simulation {
       const g = rng.pick(groups);
       const target = rng.chance(0.3) ? null : rng.pick(names);
       this.atCoordinator(`move ${g} to ${target ?? 'best other node'}`, (m) => {
-        const r = m.node!.requestMove(g, target);
-        this.world.trace('operator', `move ${g} to ${target ?? '(any)'}: ${r.ok ? `ok ${r.value}` : `error[${r.error.code}]`}`);
+        void m.node!.requestMove(g, target).then((r) =>
+          this.world.trace('operator', `move ${g} to ${target ?? '(any)'}: ${r.ok ? `ok ${r.value}` : `error[${r.error.code}]`}`));
       });
     } else if (action === 1) {
       const n = rng.pick(names);

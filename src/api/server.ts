@@ -163,7 +163,7 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
     const g = findGroup(params(req).group!);
     if (!g) return notFound(reply, 'GROUP_NOT_FOUND', params(req).group!);
     const w = node.why(g.name);
-    return { group: g.name, node: g.node, state: g.state, reasons: w.reasons, candidates: w.candidates };
+    return { group: g.name, node: g.node, state: g.state, reasons: w.reasons, candidates: w.candidates, ...(w.blockedBy ? { blockedBy: w.blockedBy } : {}) };
   });
   app.post('/v1/groups', write(node, async (req, reply) => {
     const b = parse(schemas.groupCreate, req.body);
@@ -188,15 +188,16 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
   app.post('/v1/groups/:group/:op', write(node, async (req, reply) => {
     const { group, op } = params(req);
     if (op === 'online' || op === 'offline') {
-      if (op === 'online') node.clearFailed(group!);
+      // A Failed group is placed again only once the change is durable: a refused /online has no later effect.
       const res = await node.commit([{ op: 'group-desired', group: group!, desired: op }]);
+      if (res.ok && op === 'online') node.clearFailed(group!);
       if (res.ok && op === 'online') await retryOnOwner(node, group!, null);
       return unwrap(reply, res, () => ({ ok: true }));
     }
     if (op === 'move') {
       const b = parse(schemas.move, req.body);
       if (!b.ok) return sendError(reply, b.error);
-      return unwrap(reply, node.requestMove(group!, b.value.node ?? null), (target) => ({ ok: true, node: target }));
+      return unwrap(reply, await node.requestMove(group!, b.value.node ?? null), (target) => ({ ok: true, node: target }));
     }
     return sendError(reply, clusterError('BAD_ARGUMENT', `unknown group operation '${op}'`, 'online, offline or move'));
   }));
@@ -237,15 +238,15 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
     if (op === 'maint' || op === 'extmaint') return setMaintenance(node, r.group, res!, op, req, reply);
     if ((await forwardToCoordinator(node, req, reply))) return reply;
     if (op === 'online' || op === 'offline') {
-      if (op === 'online') node.clearFailed(r.group);
       const done = await node.commit([{ op: 'resource-desired', resource: res!, desired: op }]);
+      if (done.ok && op === 'online') node.clearFailed(r.group);
       if (done.ok && op === 'online') await retryOnOwner(node, r.group, res!);
       return unwrap(reply, done, () => ({ ok: true }));
     }
     if (op === 'move') {
       const b = parse(schemas.move, req.body);
       if (!b.ok) return sendError(reply, b.error);
-      return unwrap(reply, node.requestMove(r.group, b.value.node ?? null), (target) => ({ ok: true, node: target }));
+      return unwrap(reply, await node.requestMove(r.group, b.value.node ?? null), (target) => ({ ok: true, node: target }));
     }
     return sendError(reply, clusterError('BAD_ARGUMENT', `unknown resource operation '${op}'`, 'online, offline, move, fail, maint or extmaint'));
   });

@@ -30,8 +30,9 @@
 
 import type { ClusterEvent } from '../store/types.js';
 import type {
-  CommonProps, DesiredState, FailbackPolicy, GroupState, MaintenanceRuntime, NodeState, PrivProps, ResourceState, ResourceType,
+  CommonProps, DesiredState, FailbackPolicy, GroupState, MaintenanceRuntime, NodeState, PrivProps, ResourceType,
 } from '../core/types.js';
+import type { ShownResourceState } from '../core/shown-state.js';
 
 export interface NodeView {
   name: string;
@@ -55,6 +56,10 @@ export interface GroupView {
   failoverPeriodMs: number;
   failback: FailbackPolicy;
   resources: string[];
+  /** Why the group is in its state when that is not what it looks like: "owner n2 is Down; failover to n3 (epoch 5) blocked: the quorum disk is full". */
+  reason?: string;
+  /** The error code of the store refusal that holds the group (QUORUM_DISK_FULL). */
+  blockedBy?: string;
 }
 
 export interface ResourceView {
@@ -62,7 +67,8 @@ export interface ResourceView {
   group: string;
   type: ResourceType;
   node: string | null;
-  state: ResourceState;
+  /** The owner's report; Unknown when that owner is Down (see core/shown-state.ts). */
+  state: ShownResourceState;
   /** cluster.exe's status column: State plus maintenance flags, e.g. "Online(Maintenance)". */
   status: string;
   desired: DesiredState;
@@ -91,6 +97,8 @@ export interface StatusSnapshot {
   groups: GroupView[];
   resources: ResourceView[];
   warnings: string[];
+  /** Why the quorum store refuses writes now (QUORUM_DISK_FULL), as the answering node sees it; absent when it accepts them. */
+  quorumWritesBlocked?: { code: string; message: string };
 }
 
 export interface GroupCreate {
@@ -124,6 +132,8 @@ export interface WhyView {
   reasons: string[];
   /** Per node: could the group run there, and why not. */
   candidates: { node: string; eligible: boolean; reason: string }[];
+  /** The error code of the store refusal that holds the group's next ownership change (QUORUM_DISK_FULL). */
+  blockedBy?: string;
 }
 
 /** `cluster apply -f cluster.yaml`: the declarative document. */

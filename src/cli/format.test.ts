@@ -169,6 +169,21 @@ test('status overview: coordinator, nodes, groups with resources indented, warni
     '  ! node n3 is Down\n');
 });
 
+test('status overview: a group on a Down owner shows Pending with its reason, its resources Unknown, and the full-disk warning', () => {
+  const reason = 'owner n2 is Down; failover to n3 (epoch 5) blocked: the quorum disk is full';
+  const snapshot: StatusSnapshot = {
+    cluster: 'demo', node: 'n1', coordinator: 'n1', term: 3, appliedSeq: 42,
+    nodes: [node('n1', 1, { coordinator: true }), node('n2', 2, { state: 'Down' }), node('n3', 3)],
+    groups: [group({ name: 'web', node: 'n2', state: 'Pending', resources: ['web-srv'], reason, blockedBy: 'QUORUM_DISK_FULL' })],
+    resources: [resource({ name: 'web-srv', group: 'web', type: 'process', node: 'n2', state: 'Unknown', status: 'Unknown' })],
+    warnings: ['the quorum disk is full: ...', 'node n2 is Down', `group web is Pending: ${reason}: cluster why web`],
+    quorumWritesBlocked: { code: 'QUORUM_DISK_FULL', message: '...' },
+  };
+  const text = statusOverview(snapshot);
+  assert.match(text, /\n {2}web {2}Pending {2}on n2 {2}\(owner n2 is Down; failover to n3 \(epoch 5\) blocked: the quorum disk is full\)\n {6}web-srv {2}process {2}Unknown\n/);
+  assert.match(text, /Warnings:\n {2}! the quorum disk is full/);
+});
+
 test('backups: the list and one backup with its writers and error', async () => {
   const { backupDetail, backupTable, durationText } = await import('./format.js');
   const b = {

@@ -208,7 +208,7 @@ function groupBlock(g: GroupView, resources: readonly ResourceView[]): string[] 
     if (!r) return [name, '', '(unknown)'];
     return [r.name, r.type, r.status + (r.error ? `: ${r.error}` : '')];
   });
-  return [`  ${g.name}  ${g.state}  ${where}`, ...columns(rows, '      ')];
+  return [`  ${g.name}  ${g.state}  ${where}${g.reason ? `  (${g.reason})` : ''}`, ...columns(rows, '      ')];
 }
 
 // ---------------------------------------------------------------------------------------------

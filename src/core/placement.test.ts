@@ -588,3 +588,29 @@ describe('placement: the optimized scheduler equals a straightforward reference'
     assert.deepEqual(plan, referencePlan(inp));
   });
 });
+
+describe('explain: ownership changes the quorum store refuses', () => {
+  const full = { code: 'QUORUM_DISK_FULL', message: 'writing ownership needs 1048676 bytes free; 0 bytes are free' };
+
+  test('owner Down and the quorum disk full: the first reason is the blocked failover, with the code', () => {
+    const inp = input({ nodes: { n1: up, n2: down, n3: up }, ownership: { G: rec('n2', 4) }, writesBlocked: full });
+    const e = explain(inp, 'G');
+    assert.equal(e.blockedBy, 'QUORUM_DISK_FULL');
+    assert.match(e.reasons[0]!, /^blocked: failover to n1 \(epoch 5\) cannot be written: the quorum disk is full/);
+    assert.ok(e.reasons.some((r) => r.includes('n2 is Down')), e.reasons.join(' | '));
+  });
+
+  test('nothing to write: no blocked reason even with the disk full; writes accepted: the change is due', () => {
+    const settled = explain(input({ ownership: { G: rec('n1', 4) }, writesBlocked: full }), 'G');
+    assert.equal(settled.blockedBy, undefined);
+    assert.ok(!settled.reasons.some((r) => r.startsWith('blocked')), settled.reasons.join(' | '));
+    const due = explain(input({ nodes: { n1: up, n2: down, n3: up }, ownership: { G: rec('n2', 4) } }), 'G');
+    assert.equal(due.blockedBy, undefined);
+    assert.ok(due.reasons.some((r) => r.startsWith('due: failover to n1')), due.reasons.join(' | '));
+  });
+
+  test('a move waiting for its stop record names the move', () => {
+    const e = explain(input({ moveRequests: { G: 'n2' }, ownership: { G: rec('n1', 3) }, writesBlocked: full }), 'G');
+    assert.match(e.reasons[0]!, /^blocked: taking it offline on n1 to move it/);
+  });
+});

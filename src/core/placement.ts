@@ -50,6 +50,19 @@ export interface PlacementInput {
   failoverHandledEpoch: Record<GroupName, number>;
   /** Groups left Failed after exhausting their failover threshold: epoch at which they failed. */
   failedGroups: Record<GroupName, number>;
+  /** Why the quorum store refuses writes right now (a full quorum disk), as this node last saw; absent or null when it accepts them. */
+  writesBlocked?: WritesBlocked | null;
+}
+
+/** A refusal of the quorum store that blocks every ownership change: its error code and message. */
+export interface WritesBlocked {
+  code: string;
+  message: string;
+}
+
+/** "the quorum disk is full": what a blocked write is waiting for, in a few words. */
+export function blockedText(b: WritesBlocked): string {
+  return b.code === 'QUORUM_DISK_FULL' ? 'the quorum disk is full' : `the quorum store refuses writes (${b.code})`;
 }
 
 export interface PlacementNote {
@@ -242,15 +255,38 @@ export function planPlacement(input: PlacementInput): PlacementPlan {
   return plan;
 }
 
+/**
+ * The ownership changes the coordinator would write now, per group: placements, failovers, moves
+ * (stop or run on the next node). A record that only re-adopts the same assignment under a new
+ * term is not a change and is left out.
+ */
+export function plannedChanges(input: PlacementInput): Map<GroupName, OwnershipRec> {
+  const out = new Map<GroupName, OwnershipRec>();
+  for (const r of planPlacement(input).records) {
+    const cur = input.ownership[r.group];
+    if (!cur || cur.node !== r.node || cur.epoch !== r.epoch || cur.phase !== r.phase) out.set(r.group, r);
+  }
+  return out;
+}
+
+/** An ownership change in words: "failover to n3", "taking it offline on n1 to move it". */
+export function changeText(cur: OwnershipRec | undefined, next: OwnershipRec, ownerDown: boolean): string {
+  if (!cur || cur.node === null) return next.node ? `placement on ${next.node}` : 'placement';
+  if (next.phase === 'stop') return `taking it offline on ${cur.node} to move it`;
+  if (next.node === null) return `parking it unplaced (${cur.node} is Down)`;
+  return `${ownerDown ? 'failover' : 'move'} to ${next.node} (epoch ${next.epoch})`;
+}
+
 /** `cluster why GROUP`: where it runs or why it runs nowhere, and each node's eligibility. */
-export function explain(input: PlacementInput, group: GroupName): { reasons: string[]; candidates: Candidate[] } {
+export function explain(input: PlacementInput, group: GroupName): { reasons: string[]; candidates: Candidate[]; blockedBy?: string } {
   const rec = input.ownership[group];
   const reasons: string[] = [];
   if (!input.config.groups[group]) return { reasons: [`no group ${group}`], candidates: [] };
   const cands = candidates(input, group);
   if (!rec || rec.node === null) {
     reasons.push(cands.some((c) => c.eligible) ? 'not placed yet: the coordinator will place it on the first eligible node' : 'runs nowhere: no node is eligible (see the candidates)');
-  } else {
+  }
+  if (rec && rec.node !== null) {
     const g = input.config.groups[group]!;
     const pref = g.preferredOwners.indexOf(rec.node);
     reasons.push(`owned by ${rec.node} (epoch ${rec.epoch}, phase ${rec.phase})` +
@@ -260,7 +296,17 @@ export function explain(input: PlacementInput, group: GroupName): { reasons: str
     if (input.failedGroups[group] !== undefined) reasons.push(`Failed: failover threshold reached; bring it online to retry`);
     if (g.failback.mode === 'never' && pref !== 0 && g.preferredOwners.length > 0) reasons.push('failback is never: the group stays where it is until moved');
   }
+  // The ownership change it waits for: first of all when the quorum store refuses to write it.
+  const ownerDown = !!rec?.node && (input.nodes[rec.node]?.state ?? 'Down') === 'Down';
+  const change = plannedChanges(input).get(group);
+  const blocked = change ? input.writesBlocked ?? null : null;
+  if (change && blocked) {
+    reasons.unshift(`blocked: ${changeText(rec, change, ownerDown)} cannot be written: ${blockedText(blocked)} (${blocked.message}); ` +
+      'it happens by itself once the quorum store accepts writes again');
+  } else if (change) {
+    reasons.push(`due: ${changeText(rec, change, ownerDown)} at the coordinator's next cycle`);
+  }
   const n = failoversInPeriod(input, group);
   if (n > 0) reasons.push(`${n} failover(s) within the failover period (threshold ${failoverThreshold(input, group)})`);
-  return { reasons, candidates: cands };
+  return blocked ? { reasons, candidates: cands, blockedBy: blocked.code } : { reasons, candidates: cands };
 }

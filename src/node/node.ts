@@ -12,6 +12,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { Conditions } from '../core/conditions.js';
 import { ConfigDraft, emptyConfig } from '../core/config.js';
 import { msText } from '../core/duration-text.js';
 import { ClusterError, clusterError, fail, ok, type Result } from '../core/errors.js';
@@ -21,11 +22,11 @@ import {
 } from '../core/local.js';
 import type { MaintRequest } from '../core/maintenance.js';
 import { isAlive, judgeNodes, observeLeases, type Membership } from '../core/membership.js';
-import { chooseNode, explain, planPlacement, type OwnershipRec, type PlacementInput } from '../core/placement.js';
+import { blockedText, chooseNode, explain, planPlacement, type OwnershipRec, type PlacementInput, type WritesBlocked } from '../core/placement.js';
 import { mayStart, renewalOverdue, stalled } from '../core/self-fence.js';
 import type { Timing } from '../core/timing.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, NodeState } from '../core/types.js';
-import type { Checkpoint, ClusterEvent, CoordinatorRecord, EventLevel, LogRecord, NewEvent, NodeReport, QuorumStore } from '../store/types.js';
+import type { Checkpoint, ClusterEvent, CoordinatorRecord, EventLevel, LogRecord, NewEvent, NodeReport, QuorumStore, StoreResult } from '../store/types.js';
 import { diskSectorPath, type AgentOp, type ResourceSpec } from '../monitor/protocol.js';
 import type { LocalDb } from './local-db.js';
 import { forkHistory, genesisHistory, planLoad, type History, type LoadFacts } from '../core/load-plan.js';
@@ -90,6 +91,15 @@ const eventQueueMax = 1_000;
 const shutdownEventFlushMaxMs = 2_000;
 /** Log records applied per read, so that a long catch-up does not stall the loop. */
 const logReadMax = 5_000;
+/** A move not planned by a cycle within this is withdrawn and refused: cycles run every heartbeat, so only a stuck node gets near it, and it is below the API's forwarding timeout (10 s). */
+const moveAnswerMaxMs = 5_000;
+
+/** An operator move waiting for the ownership write that carries it out. */
+interface MoveWaiter {
+  group: GroupName;
+  target: NodeName;
+  resolve: (r: Result<void>) => void;
+}
 
 export class ClusterNode extends EventEmitter {
   readonly name: NodeName;
@@ -157,6 +167,10 @@ export class ClusterNode extends EventEmitter {
   private readonly checkpointing: Checkpointing;
   // Coordinator bookkeeping (in memory: a new coordinator starts afresh, see README).
   private moveRequests: Record<GroupName, NodeName | null> = {};
+  /** Operator moves waiting for the ownership write that carries them out (or refuses them): see requestMove. */
+  private moveWaiters: MoveWaiter[] = [];
+  /** Failures that repeat every cycle, logged as conditions (start, a line a minute, end): core/conditions.ts. */
+  private readonly conditions = new Conditions();
   private failoverHistoryMs: Record<GroupName, number[]> = {};
   private failoverHandledEpoch: Record<GroupName, number> = {};
   private failedGroups: Record<GroupName, number> = {};
@@ -396,15 +410,38 @@ export class ClusterNode extends EventEmitter {
     else this.noteDiskOk('LOCAL_DISK_FULL');
   }
 
-  private diskFull = new Set<string>();
-  /** One event when a disk fills up, one when space returns: not one per failed write. */
-  private noteDiskFull(what: string, e: ClusterError): void {
-    if (this.diskFull.has(what)) return;
-    this.diskFull.add(what);
-    this.emitEvent(what, 'error', `${e.message}. ${e.hint ?? ''}`.trim());
+  /** One event when a disk fills up, a line a minute while it stays full, one when space returns: not one per refused write. */
+  private noteDiskFull(what: 'QUORUM_DISK_FULL' | 'LOCAL_DISK_FULL', e: ClusterError): void {
+    this.failing(what, 'error', e);
   }
-  private noteDiskOk(what: string): void {
-    if (this.diskFull.delete(what)) this.emitEvent(`${what}_RECOVERED`, 'info', `space is back: ${what === 'LOCAL_DISK_FULL' ? 'the node data directory' : 'the quorum store'} accepts writes again`);
+  private noteDiskOk(what: 'QUORUM_DISK_FULL' | 'LOCAL_DISK_FULL'): void {
+    this.recovered(what, `space is back: ${what === 'LOCAL_DISK_FULL' ? 'the node data directory' : 'the quorum store'} accepts writes again`);
+  }
+
+  /** A write to the quorum store done: a refusal for space starts (or counts toward) QUORUM_DISK_FULL, a success ends it. */
+  private wrote<T>(res: StoreResult<T>): StoreResult<T> {
+    if (res.ok) this.noteDiskOk('QUORUM_DISK_FULL');
+    else if (res.error.code === 'QUORUM_DISK_FULL') this.noteDiskFull('QUORUM_DISK_FULL', res.error);
+    return res;
+  }
+
+  /** Why the quorum store refuses writes now, as this node last saw (its writes and its free-space probe); null if it accepts them. */
+  quorumWritesBlocked(): WritesBlocked | null {
+    const h = this.conditions.holding('QUORUM_DISK_FULL');
+    return h ? { code: h.signature, message: h.message } : null;
+  }
+
+  /** One more occurrence of a failure that can repeat every cycle (core/conditions.ts decides what to log). */
+  private failing(key: string, level: EventLevel, e: ClusterError): void {
+    for (const l of this.conditions.occurred(key, e.code, e.message, this.o.clock.nowMs())) {
+      const hint = l.phase === 'started' && e.hint ? ` hint: ${e.hint}` : '';
+      this.emitEvent(l.event, l.phase === 'ended' ? 'info' : level, l.message + hint, { code: e.code, count: l.count, forMs: Math.round(l.forMs) });
+    }
+  }
+  private recovered(key: string, what?: string): void {
+    for (const l of this.conditions.cleared(key, this.o.clock.nowMs(), what)) {
+      this.emitEvent(l.event, 'info', l.message, { count: l.count, forMs: Math.round(l.forMs) });
+    }
   }
 
   /** Planned shutdown (safety rule 5): drain, release, then stop heartbeating last. */
@@ -438,6 +475,7 @@ export class ClusterNode extends EventEmitter {
     if (this.cycleRunning) await this.cycleRunning;
     await this.o.store.renewLease(this.name, ++this.counter, 'stopped');
     this.stopped = true;
+    this.dropMoves(clusterError('NO_COORDINATOR', `node ${this.name} stopped`, 'retry: another node takes over as coordinator'));
     this.backups.close();
     await this.o.host.shutdown();
   }
@@ -551,8 +589,10 @@ export class ClusterNode extends EventEmitter {
     if (this.stopped) return;
     if (this.cycleRunning) { this.cycleAgain = true; return; }
     const waiters = this.cycleWaiters.splice(0);
-    this.cycleRunning = this.cycle().catch((e: unknown) => {
-      this.o.log('error', 'CYCLE_ERROR', `cycle failed: ${e instanceof Error ? e.stack : String(e)}`);
+    this.cycleRunning = this.cycle().then(() => this.recovered('CYCLE_ERROR', 'cycles complete again'), (e: unknown) => {
+      // A bug, logged as a condition: the same error every 100 ms is one line, its count a minute.
+      const detail = e instanceof Error ? e.stack ?? e.message : String(e);
+      this.failing('CYCLE_ERROR', 'error', clusterError('INTERNAL', `cycle failed: ${detail}`));
     }).finally(() => {
       this.cycleRunning = null;
       for (const w of waiters) w();
@@ -585,6 +625,10 @@ export class ClusterNode extends EventEmitter {
     // Ownership first, leases after: the lease view is then at least as new as the records the
     // cycle acts on (see nodeViews).
     await this.refresh();
+    // A full quorum disk is seen by every node, also one with nothing to write (status, why, moves).
+    const space = store.freeSpaceProblem?.();
+    if (space) this.noteDiskFull('QUORUM_DISK_FULL', space);
+    else if (space === null) this.noteDiskOk('QUORUM_DISK_FULL');
     const sentMs = clock.nowMs();
     const leases = await store.readLeases();
     // Observed at the answer's arrival: a conservative start for each node's silence.
@@ -641,7 +685,7 @@ export class ClusterNode extends EventEmitter {
     const c = this.coordinator;
     if (this.wasCoordinator && c.node !== this.name) {
       this.emitEvent('COORDINATOR_LOST', 'warning', `node ${this.name} is no longer coordinator (term ${c.term} belongs to ${c.node ?? 'nobody'})`);
-      this.moveRequests = {};
+      this.dropMoves(notCoordinator(c));
     }
     this.wasCoordinator = c.node === this.name;
     if (c.node && c.node !== prev.node) this.o.log('info', 'COORDINATOR', `coordinator is ${c.node} (term ${c.term})`);
@@ -657,18 +701,20 @@ export class ClusterNode extends EventEmitter {
     if (this.shuttingDown || this.fencing) return;
     if (c.node && isAlive(this.membership, c.node, this.judgeAtMs(), this.o.timing.leaseTtlMs)) return;
     if (!isAlive(this.membership, this.name, now, this.o.timing.leaseTtlMs)) return;
-    const won = await this.o.store.casCoordinator(c, { term: c.term + 1, node: this.name });
+    const won = this.wrote(await this.o.store.casCoordinator(c, { term: c.term + 1, node: this.name }));
     this.dirty = true;
+    if (!won.ok) this.failing('COORDINATOR_ELECTION_FAILED', 'error', won.error);
+    else this.recovered('COORDINATOR_ELECTION_FAILED', 'coordinator elections can be written again');
     if (won.ok && won.value) {
       this.emitEvent('COORDINATOR_ELECTED', 'info', `node ${this.name} is coordinator for term ${c.term + 1}` + (c.node ? ` (${c.node} was lost)` : ''));
-      this.moveRequests = {};
+      this.dropMoves(notCoordinator(c));
       this.failoverHistoryMs = {};
       this.failoverHandledEpoch = {};
       this.failedGroups = {};
       this.stoppedSeen = new Set(Object.entries(this.membership).filter(([, p]) => p.state === 'stopped').map(([n]) => n));
       await this.refresh();
       const cp = await this.checkpoint(c.term === 0 ? 'the cluster formed' : 'a new coordinator took over');
-      if (!cp.ok) this.o.log('warning', 'CHECKPOINT_FAILED', cp.error.message);
+      if (!cp.ok) this.failing('CHECKPOINT_FAILED', 'warning', cp.error);
     }
     await this.refresh();
   }
@@ -677,27 +723,48 @@ export class ClusterNode extends EventEmitter {
     const missing = Object.keys(this.membership).filter((n) => !this.config.nodes[n] && this.membership[n]!.state !== 'stopped');
     if (missing.length > 0) {
       const r = await this.commit(missing.map((node) => ({ op: 'node-add' as const, node })));
-      if (!r.ok) this.emitEvent('NODE_ADD_FAILED', 'error', r.error.message);
+      if (!r.ok) this.failing('NODE_ADD_FAILED', 'error', r.error);
+      else this.recovered('NODE_ADD_FAILED', `nodes ${missing.join(', ')} were added`);
     }
+    // Moves asked before this plan are carried by its write, or refused with its error.
+    const asked = this.moveWaiters.splice(0);
+    let outcome: Result<void> = fail(clusterError('INTERNAL', 'the coordinator cycle stopped before its ownership write'));
+    try {
+      outcome = await this.writePlan();
+    } finally {
+      this.answerMoves(asked, outcome);
+    }
+  }
+
+  /**
+   * Plan placement and write its records under the term. The plan's bookkeeping (moves done,
+   * failovers counted, groups left Failed) and its events take effect only once the records are
+   * durable: a refused write changes nothing, and the next cycle plans again from the same facts.
+   */
+  private async writePlan(): Promise<Result<void>> {
+    const requested = { ...this.moveRequests }; // a move asked while the write is under way is not done by it
     const input = this.placementInput();
     const plan = planPlacement(input);
-    for (const g of plan.movesDone) delete this.moveRequests[g];
+    const deleted = Object.keys(this.ownership).filter((g) => !this.config.groups[g] && this.releasedOrDown(g));
+    const writing = plan.records.length > 0 || deleted.length > 0;
+    if (writing) {
+      const res = this.wrote(await this.o.store.writeOwnership(this.coordinator.term, plan.records, deleted));
+      this.dirty = true;
+      if (!res.ok) {
+        this.failing('OWNERSHIP_WRITE_FAILED', 'error', res.error);
+        return res;
+      }
+      this.recovered('OWNERSHIP_WRITE_FAILED', 'ownership records are written again');
+    }
+    for (const g of plan.movesDone) if (this.moveRequests[g] === requested[g]) delete this.moveRequests[g];
     for (const f of plan.failoversCounted) {
       this.failoverHandledEpoch[f.group] = f.epoch;
       (this.failoverHistoryMs[f.group] ??= []).push(input.nowMs);
     }
     for (const f of plan.newlyFailed) this.failedGroups[f.group] = f.epoch;
-    const deleted = Object.keys(this.ownership).filter((g) => !this.config.groups[g] && this.releasedOrDown(g));
-    if (plan.records.length === 0 && deleted.length === 0) return;
-    const res = await this.o.store.writeOwnership(this.coordinator.term, plan.records, deleted);
-    if (!res.ok) {
-      this.o.log('warning', 'OWNERSHIP_WRITE_FAILED', res.error.message);
-      this.dirty = true;
-      return;
-    }
     for (const n of plan.notes) this.emitEvent(n.event, n.level, n.message, { group: n.group });
-    this.dirty = true;
-    await this.refresh();
+    if (writing) await this.refresh();
+    return ok(undefined);
   }
 
   /** A deleted group's record may go once nothing runs it. */
@@ -718,6 +785,7 @@ export class ClusterNode extends EventEmitter {
       config: this.config, term: this.coordinator.term, nowMs: this.o.clock.nowMs(), wallHour: this.o.clock.localHour(),
       nodes, ownership: this.ownership, reports, moveRequests: this.moveRequests,
       failoverHistoryMs: this.failoverHistoryMs, failoverHandledEpoch: this.failoverHandledEpoch, failedGroups: this.failedGroups,
+      writesBlocked: this.quorumWritesBlocked(),
     };
   }
 
@@ -784,7 +852,7 @@ export class ClusterNode extends EventEmitter {
     const json = JSON.stringify(body);
     if (json === this.lastReportJson) return;
     const report: NodeReport = { node: this.name, incarnation: this.incarnation, version: ++this.reportVersion, ...body };
-    const res = await this.o.store.writeReport(report);
+    const res = this.wrote(await this.o.store.writeReport(report));
     if (!res.ok) return;
     this.lastReportJson = json;
     // This node's own views read its report like any other's: show it now, not after the next read.
@@ -806,7 +874,7 @@ export class ClusterNode extends EventEmitter {
     if (this.flushing || this.eventQueue.length === 0) return;
     this.flushing = true;
     const batch = this.eventQueue.splice(0, this.eventQueue.length);
-    const res = await this.o.store.appendEvents(batch);
+    const res = this.wrote(await this.o.store.appendEvents(batch));
     if (!res.ok) {
       // Keep them for the next try, within the bound.
       const room = eventQueueMax - this.eventQueue.length;
@@ -875,14 +943,12 @@ export class ClusterNode extends EventEmitter {
     if (accepted.length === 0) return;
     const cfg = draft.config;
     if (this.noQuorumLogging) return this.commitAsCheckpoint(accepted, all, cfg);
-    const res = await this.o.store.appendLog(this.coordinator.term, this.appliedSeq, all);
+    const res = this.wrote(await this.o.store.appendLog(this.coordinator.term, this.appliedSeq, all));
     if (!res.ok) {
       this.dirty = true;
-      if (res.error.code === 'QUORUM_DISK_FULL') this.noteDiskFull('QUORUM_DISK_FULL', res.error);
       for (const a of accepted) a.p.resolve(fail(res.error));
       return;
     }
-    this.noteDiskOk('QUORUM_DISK_FULL');
     this.config = cfg;
     this.appliedSeq = res.value[res.value.length - 1]!.seq;
     this.logBytesSinceCheckpoint += all.reduce((n, u) => n + JSON.stringify(u).length, 0);
@@ -915,11 +981,12 @@ export class ClusterNode extends EventEmitter {
     if (!this.isCoordinator()) return fail(notCoordinator(this.coordinator));
     const caught = await this.catchUp();
     if (!caught.ok) return caught;
-    const res = await this.o.store.writeCheckpoint(this.coordinator.term, this.appliedSeq, this.config);
+    const res = this.wrote(await this.o.store.writeCheckpoint(this.coordinator.term, this.appliedSeq, this.config));
     if (!res.ok) return res;
     this.logBytesSinceCheckpoint = 0;
     this.lastCheckpointMs = this.o.clock.nowMs();
     this.o.localDb?.writeCheckpoint(this.appliedSeq, this.coordinator.term, this.config);
+    this.recovered('CHECKPOINT_FAILED', 'checkpoints succeed again');
     this.emitEvent('CHECKPOINT_TAKEN', 'info', `checkpoint of the cluster database at seq ${this.appliedSeq} (${reason}); the quorum log restarts after it`, { seq: this.appliedSeq });
     return ok(this.appliedSeq);
   }
@@ -938,12 +1005,17 @@ export class ClusterNode extends EventEmitter {
     else if (damaged) reason = 'a node reported a damaged quorum log: rewriting it from the coordinator\'s current copy';
     if (!reason) return;
     const res = await this.checkpoint(reason);
-    if (!res.ok) this.o.log('warning', 'CHECKPOINT_FAILED', res.error.message);
+    if (!res.ok) this.failing('CHECKPOINT_FAILED', 'warning', res.error);
     else if (damaged) this.emitEvent('QUORUM_LOG_REPAIRED', 'warning', `the quorum log was rewritten as a checkpoint at seq ${res.value} from the coordinator's copy`);
   }
 
-  /** Operator move: remember it; the placement plan carries it out. */
-  requestMove(group: GroupName, node: NodeName | null): Result<NodeName> {
+  /**
+   * Operator move. It is accepted only once the ownership write that starts it is durable (the
+   * stop on the owner, or the run on the target when the owner is Down or has released it): it
+   * either fails at once with the store's error (QUORUM_DISK_FULL) and nothing is remembered, or
+   * it succeeds and the placement plan carries out the rest. A refused move never happens later.
+   */
+  async requestMove(group: GroupName, node: NodeName | null): Promise<Result<NodeName>> {
     if (!this.isCoordinator()) return fail(notCoordinator(this.coordinator));
     const g = this.config.groups[group];
     if (!g) return fail(clusterError('GROUP_NOT_FOUND', `no group '${group}'`, 'cluster group lists the groups'));
@@ -960,10 +1032,45 @@ export class ClusterNode extends EventEmitter {
     const target = node ?? chooseNode(input, group, owner ? [owner] : []);
     if (!target) return fail(clusterError('NODE_NOT_UP', `group '${group}' has nowhere to move: no other node is Up and a possible owner`, `cluster why ${group}`));
     if (target === owner) return ok(target);
+    const refused = (e: ClusterError) => fail<NodeName>(clusterError(e.code, `group '${group}' was not moved to ${target}, and the move is not remembered: ${e.message}`,
+      e.code === 'QUORUM_DISK_FULL' ? 'free space on the quorum filesystem, then move again (cluster status shows when writes resume)' : e.hint));
+    const blocked = this.quorumWritesBlocked();
+    if (blocked) return refused(clusterError('QUORUM_DISK_FULL', `the move needs an ownership write, and ${blockedText(blocked)} (${blocked.message})`));
     this.moveRequests[group] = target;
+    const written = await this.awaitPlanWrite(group, target);
+    if (!written.ok) return refused(written.error);
     this.emitEvent('GROUP_MOVE_REQUESTED', 'info', `operator asked to move group ${group} to ${target}`, { group, node: target });
-    this.kick();
     return ok(target);
+  }
+
+  /** Resolves with the outcome of the first ownership write planned after this call (coordinate). */
+  private awaitPlanWrite(group: GroupName, target: NodeName): Promise<Result<void>> {
+    return new Promise((resolve) => {
+      const w: MoveWaiter = { group, target, resolve: (r) => { cancel(); resolve(r); } };
+      // Not taken by a plan in time (no cycle ran): withdrawn, so it cannot happen after this answer.
+      const cancel = this.o.clock.setTimeout(() => {
+        const i = this.moveWaiters.indexOf(w);
+        if (i < 0) return; // taken: its write is under way and answers
+        this.moveWaiters.splice(i, 1);
+        this.answerMoves([w], fail(clusterError('TIMEOUT', `no coordinator cycle planned the move within ${moveAnswerMaxMs} ms; nothing was done`, 'retry the move')));
+      }, moveAnswerMaxMs);
+      this.moveWaiters.push(w);
+      this.kick();
+    });
+  }
+
+  /** Answer moves with their plan's write; a refused one is forgotten. */
+  private answerMoves(waiters: MoveWaiter[], outcome: Result<void>): void {
+    for (const w of waiters) {
+      if (!outcome.ok && this.moveRequests[w.group] === w.target) delete this.moveRequests[w.group];
+      w.resolve(outcome);
+    }
+  }
+
+  /** Forget every move (a new term, shutdown): waiting callers are told. */
+  private dropMoves(e: ClusterError): void {
+    this.answerMoves(this.moveWaiters.splice(0), fail(e));
+    this.moveRequests = {};
   }
 
   /** Group online clears a Failed (threshold) state so the coordinator places it again. */

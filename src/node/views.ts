@@ -3,17 +3,33 @@
 import { groupResources } from '../core/config.js';
 import { runtimeOf } from '../core/local.js';
 import { maintenanceStatus } from '../core/maintenance.js';
-import type { GroupState, ResourceConfig, ResourceRuntime, ResourceState } from '../core/types.js';
+import { blockedText, plannedChanges, type OwnershipRec, type WritesBlocked } from '../core/placement.js';
+import { ownerIsDown, resourceOnDownOwner, shownGroup, type ShownResourceState } from '../core/shown-state.js';
+import type { GroupName, NodeName, NodeState, ResourceConfig, ResourceRuntime } from '../core/types.js';
 import type { GroupView, NodeView, ResourceView, StatusSnapshot } from '../api/types.js';
 import type { ClusterNode } from './node.js';
 
-export function groupStateOf(states: ResourceState[]): GroupState {
-  if (states.length === 0 || states.every((s) => s === 'Offline')) return 'Offline';
-  if (states.every((s) => s === 'Online')) return 'Online';
-  if (states.some((s) => s === 'OnlinePending' || s === 'OfflinePending')) return 'Pending';
-  if (states.some((s) => s === 'Failed')) return 'Failed';
-  return 'Partially Online';
+export { groupStateOf } from '../core/shown-state.js';
+
+/** What every view of one answer shares: node states, whether the store refuses writes, the ownership changes due. */
+interface Facts {
+  states: Record<NodeName, NodeState>;
+  blocked: WritesBlocked | null;
+  /** Computed only when something is waiting (a Down owner, refused writes): a plan costs a pass over every group. */
+  changes: () => Map<GroupName, OwnershipRec>;
 }
+
+function factsOf(n: ClusterNode): Facts {
+  const states: Record<NodeName, NodeState> = {};
+  for (const [name, v] of Object.entries(n.nodeViews())) states[name] = v.state;
+  let changes: Map<GroupName, OwnershipRec> | null = null;
+  return { states, blocked: n.quorumWritesBlocked(), changes: () => (changes ??= plannedChanges(n.placementInput())) };
+}
+
+const ownerDown = (n: ClusterNode, f: Facts, group: GroupName): boolean => {
+  const rec = n.ownership[group];
+  return ownerIsDown({ rec, ownerState: rec?.node ? f.states[rec.node] : undefined });
+};
 
 export function nodeViews(n: ClusterNode): NodeView[] {
   const views = n.nodeViews();
@@ -24,22 +40,25 @@ export function nodeViews(n: ClusterNode): NodeView[] {
   }));
 }
 
-export function resourceViews(n: ClusterNode): ResourceView[] {
+export function resourceViews(n: ClusterNode, f: Facts = factsOf(n)): ResourceView[] {
   const reports = n.currentReports();
   return Object.values(n.config.resources).sort((a, b) => a.name.localeCompare(b.name)).map((r) => {
     const owner = n.ownership[r.group]?.node ?? null;
-    return resourceView(r, owner, owner ? reports[owner]?.groups[r.group]?.resources[r.name] : undefined);
+    const rt = owner ? reports[owner]?.groups[r.group]?.resources[r.name] : undefined;
+    return resourceView(r, owner, rt, ownerDown(n, f, r.group));
   });
 }
 
-function resourceView(r: ResourceConfig, owner: string | null, rt: ResourceRuntime | undefined): ResourceView {
-  const state: ResourceState = rt?.state ?? 'Offline';
+/** A Down owner's report is history: what it ran shows Unknown, and its in-memory maintenance died with it (core/shown-state.ts). */
+function resourceView(r: ResourceConfig, owner: string | null, rt: ResourceRuntime | undefined, downOwner = false): ResourceView {
+  const state: ShownResourceState = downOwner ? resourceOnDownOwner(rt?.state) : rt?.state ?? 'Offline';
+  const maintenance = downOwner || state === 'Unknown' ? undefined : rt?.maintenance;
   const v: ResourceView = {
-    name: r.name, group: r.group, type: r.type, node: owner, state, status: maintenanceStatus(state, rt?.maintenance), desired: r.desired,
+    name: r.name, group: r.group, type: r.type, node: owner, state, status: state === 'Unknown' ? state : maintenanceStatus(state, maintenance), desired: r.desired,
     dependsOn: r.dependsOn, props: r.props, priv: r.priv, restarts: rt?.restarts ?? 0,
   };
   if (rt?.error) v.error = rt.error;
-  if (rt?.maintenance) v.maintenance = rt.maintenance;
+  if (maintenance) v.maintenance = maintenance;
   return v;
 }
 
@@ -52,10 +71,10 @@ export function localResourceView(n: ClusterNode, name: string): ResourceView | 
   return resourceView(r, n.name, runtimeOf(lr));
 }
 
-export function groupViews(n: ClusterNode, resources: ResourceView[] = resourceViews(n)): GroupView[] {
-  const nodeCount = Object.keys(n.nodeViews()).length;
+export function groupViews(n: ClusterNode, f: Facts = factsOf(n), resources: ResourceView[] = resourceViews(n, f)): GroupView[] {
+  const nodeCount = Object.keys(f.states).length;
   // States per group in one pass over the resources (not one pass per group).
-  const statesOf = new Map<string, ResourceState[]>();
+  const statesOf = new Map<string, ShownResourceState[]>();
   for (const r of resources) {
     const list = statesOf.get(r.group);
     if (list) list.push(r.state); else statesOf.set(r.group, [r.state]);
@@ -64,23 +83,36 @@ export function groupViews(n: ClusterNode, resources: ResourceView[] = resourceV
     const members = groupResources(n.config, g.name).map((r) => r.name);
     const states = statesOf.get(g.name) ?? [];
     const rec = n.ownership[g.name];
-    return {
-      name: g.name, state: groupStateOf(states), node: rec?.node ?? null, epoch: rec?.epoch ?? 0,
+    const down = ownerDown(n, f, g.name);
+    const change = down || f.blocked ? f.changes().get(g.name) : undefined;
+    const shown = shownGroup({ rec, ownerState: rec?.node ? f.states[rec.node] : undefined, resourceStates: states, change, blocked: f.blocked });
+    const view: GroupView = {
+      name: g.name, state: shown.state, node: rec?.node ?? null, epoch: rec?.epoch ?? 0,
       preferredOwners: g.preferredOwners, possibleOwners: g.possibleOwners,
       failoverThreshold: g.failoverThreshold ?? Math.max(0, nodeCount - 1), failoverPeriodMs: g.failoverPeriodMs,
       failback: g.failback, resources: members,
     };
+    if (shown.reason) view.reason = shown.reason;
+    if (shown.blockedBy) view.blockedBy = shown.blockedBy;
+    return view;
   });
 }
 
 export function statusSnapshot(n: ClusterNode): StatusSnapshot {
-  const resources = resourceViews(n);
-  const groups = groupViews(n, resources);
+  const f = factsOf(n);
+  const resources = resourceViews(n, f);
+  const groups = groupViews(n, f, resources);
   const nodes = nodeViews(n);
   const warnings: string[] = [];
+  if (f.blocked) {
+    const held = groups.filter((g) => g.blockedBy).map((g) => g.name);
+    warnings.push(`${blockedText(f.blocked)}: ${f.blocked.message}. Until there is room, configuration changes, failovers, moves, coordinator elections and ` +
+      `event logging are refused (leases keep renewing)${held.length > 0 ? `; held now: group(s) ${held.join(', ')}` : ''}. Free space there: everything resumes by itself`);
+  }
   if (!n.coordinator.node) warnings.push('no coordinator is elected: groups cannot move until one is');
   for (const nv of nodes) if (nv.state === 'Down') warnings.push(`node ${nv.name} is Down`);
   for (const g of groups) if (g.state === 'Failed') warnings.push(`group ${g.name} is Failed: cluster why ${g.name}`);
+  for (const g of groups) if (g.reason) warnings.push(`group ${g.name} is ${g.state}: ${g.reason}: cluster why ${g.name}`);
   for (const r of resources) {
     if (!r.maintenance) continue;
     const mins = Math.max(0, Math.floor((n.wallMs() - r.maintenance.sinceWallMs) / 60_000));
@@ -89,8 +121,10 @@ export function statusSnapshot(n: ClusterNode): StatusSnapshot {
     warnings.push(`disk ${r.name} on ${r.node} has been in ${how} for ${mins} min: failures are ignored until cleared: cluster res "${r.name}" ${clear}`);
   }
   if (n.eventsDropped > 0) warnings.push(`${n.eventsDropped} events were dropped (event queue full)`);
-  return {
+  const snap: StatusSnapshot = {
     cluster: n.config.name, node: n.name, coordinator: n.coordinator.node, term: n.coordinator.term,
     appliedSeq: n.appliedSeq, nodes, groups, resources, warnings,
   };
+  if (f.blocked) snap.quorumWritesBlocked = f.blocked;
+  return snap;
 }

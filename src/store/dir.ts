@@ -36,6 +36,8 @@ const schemaVersion = 1;
 const eventsMaxDefault = 10_000;
 /** Room for SQLite's WAL pages and a checkpoint of the WAL beyond the payload itself. */
 const minFreeBytesDefault = 1024 * 1024;
+/** What freeSpaceProblem() asks room for: larger than an ownership write or a node report of a few hundred resources. */
+const spaceProbeBytes = 64 * 1024;
 /** Rides out another node's commit (with its fsync); a lock held longer surfaces as an error, not a hang. */
 const busyTimeoutMs = 250;
 /** One configuration update is a few hundred bytes; anything near this is a bug upstream. */
@@ -665,6 +667,14 @@ export class DirStore implements QuorumStore {
     } catch (err) {
       if (err instanceof Rollback) return err.result as StoreResult<T>;
       return fail(this.failure(what, err));
+    }
+  }
+
+  freeSpaceProblem(): ClusterError | null {
+    try {
+      return this.spaceProblem('an ordinary write to the quorum store (ownership, reports, events)', spaceProbeBytes);
+    } catch {
+      return null; // the directory cannot be examined: the next write says why
     }
   }
 

@@ -188,6 +188,14 @@ export interface QuorumStore {
   appendEvents(events: NewEvent[]): Promise<StoreResult<void>>;
   readEvents(afterId: number, limit: number): Promise<ClusterEvent[]>;
 
+  /**
+   * Would an ordinary write (ownership, a report, a few events) be refused for lack of space right
+   * now? QUORUM_DISK_FULL if so, else null. Cheap (one statfs), so every node asks each cycle and
+   * shows a full quorum disk even when it has nothing to write. Optional: a store that cannot tell
+   * without writing (etcd) leaves it out, and nodes learn from their refused writes.
+   */
+  freeSpaceProblem?(): ClusterError | null;
+
   /** Grows on every write except lease renewals: pollers re-read only when it moved. */
   changeVersion(): Promise<number>;
   /** Best-effort wake-up hint when another process wrote (inotify for dir). Returns unsubscribe. */
