@@ -25,28 +25,14 @@ import { mayStart, renewalOverdue, stalled } from '../core/self-fence.js';
 import type { Timing } from '../core/timing.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, NodeState } from '../core/types.js';
 import type { ClusterEvent, CoordinatorRecord, EventLevel, LogRecord, NewEvent, NodeReport, QuorumStore } from '../store/types.js';
-import { diskSectorPath, type AgentOp, type ResourceSpec } from '../monitor/protocol.js';
+import { diskSectorPath, type ResourceSpec } from '../monitor/protocol.js';
 import type { LocalCopy, LocalDb } from './local-db.js';
 import { BackupManager } from './backups.js';
+import type { Clock } from './clock.js';
+import type { ResourceHost } from './resource-host.js';
 
-/** Where resources run: the monitor client in production, a fake in the simulator. */
-export interface ResourceHost extends EventEmitter {
-  call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<{ ok: true; data?: { alive?: boolean; pid?: number; warning?: string } } | { ok: false; error: string; deadlock?: boolean }>;
-  ping(): void;
-  fence(reason: string): void;
-  /** Kill the monitor and every process group it runs, then start a new one ('crashed' follows). */
-  recycle(reason: string): void;
-  shutdown(): Promise<void>;
-}
-
-export interface Clock {
-  /** Monotonic milliseconds. */
-  nowMs(): number;
-  wallMs(): number;
-  localHour(): number;
-  setInterval(fn: () => void, ms: number): () => void;
-  setTimeout(fn: () => void, ms: number): () => void;
-}
+export type { Clock } from './clock.js';
+export type { ResourceHost } from './resource-host.js';
 
 export interface NodeOptions {
   name: NodeName;
