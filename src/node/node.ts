@@ -866,7 +866,7 @@ export class ClusterNode extends EventEmitter {
       const views = this.nodeViews();
       if (!views[node]) return fail(clusterError('NODE_NOT_FOUND', `no node '${node}'`, 'cluster node lists the nodes'));
       if (g.possibleOwners.length > 0 && !g.possibleOwners.includes(node)) {
-        return fail(clusterError('RESOURCE_NOT_POSSIBLE_OWNER', `group '${group}' cannot move to node '${node}': ${node} is not a possible owner`, `cluster group "${group}" /setowners or cluster res R /addowner:${node}`));
+        return fail(clusterError('NODE_NOT_POSSIBLE_OWNER', `group '${group}' cannot move to node '${node}': ${node} is not a possible owner`, `cluster group "${group}" /setowners or cluster res R /addowner:${node}`));
       }
       if (views[node]!.state !== 'Up') return fail(clusterError('NODE_NOT_UP', `group '${group}' cannot move to node '${node}': it is ${views[node]!.state}`, `cluster node ${node} /resume, or move to another node`));
     }

@@ -177,7 +177,7 @@ export class DirStore implements QuorumStore {
 
   private openProblem(version: number): ClusterError | null {
     if (version !== schemaVersion) {
-      return clusterError('QUORUM_UNAVAILABLE', `${this.dbPath} has schema version ${version}; this clusterd reads version ${schemaVersion}`,
+      return clusterError('STORE_SCHEMA_MISMATCH', `${this.dbPath} has schema version ${version}; this clusterd reads version ${schemaVersion}`,
         'run the clusterd version that created this cluster, or upgrade this one');
     }
     const size = fs.statSync(this.leasePath, { throwIfNoEntry: false })?.size;
