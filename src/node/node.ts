@@ -19,6 +19,7 @@ import {
   type LocalAction, type LocalState,
 } from '../core/local.js';
 import type { MaintRequest } from '../core/maintenance.js';
+import { logReadMax } from '../core/limits.js';
 import { isAlive, judgeNodes, observeLeases, type Membership } from '../core/membership.js';
 import { chooseNode, explain, planPlacement, type OwnershipRec, type PlacementInput } from '../core/placement.js';
 import { mayStart, renewalOverdue, stalled } from '../core/self-fence.js';
@@ -70,8 +71,6 @@ const pendingCommitsMax = 4_096;
 
 /** Events waiting to be written to the store. Why 1000: a burst of a few hundred resources changing at once fits; beyond that we count drops. */
 const eventQueueMax = 1_000;
-/** Log records applied per read, so that a long catch-up does not stall the loop. */
-const logReadMax = 5_000;
 
 export class ClusterNode extends EventEmitter {
   readonly name: NodeName;

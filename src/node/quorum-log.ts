@@ -6,12 +6,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeCheckpoint, scanLog } from '../core/log-codec.js';
 import { crc32c } from '../core/crc32c.js';
+import { logReadMax } from '../core/limits.js';
 import { openStore, parseQuorumSpec } from '../store/index.js';
 
 type Out = (line: string) => void;
-
-/** Records read per page from the store. */
-const pageMax = 5_000;
 
 export async function quorumLogCommand(action: string, o: { quorum?: string; dataDir?: string; json?: boolean }, out: Out): Promise<number> {
   if (action !== 'verify' && action !== 'dump') {
@@ -44,7 +42,7 @@ async function inspectStore(action: string, spec: string, json: boolean, out: Ou
     let after = c.seq;
     let count = 0;
     for (;;) {
-      const page = await store.readLog(after, pageMax);
+      const page = await store.readLog(after, logReadMax);
       if (!page.ok) {
         out(`log: DAMAGED after seq ${after}: ${page.error.message}`);
         out(`last good seq: ${after}; head: ${head}`);
@@ -55,7 +53,7 @@ async function inspectStore(action: string, spec: string, json: boolean, out: Ou
         after = r.seq;
         count++;
       }
-      if (page.value.length < pageMax) break;
+      if (page.value.length < logReadMax) break;
     }
     out(`log: ${count} records after the checkpoint, seq ${c.seq + 1}..${after}, intact; head ${head}`);
     return 0;

@@ -36,6 +36,7 @@ import { randomBytes } from 'node:crypto';
 import type { IKeyValue, IRequestOp, ICompare, ITxnResponse } from 'etcd3';
 import { ClusterError, clusterError, fail, ok } from '../core/errors.js';
 import { recordChecksum } from '../core/crc32c.js';
+import { logReadMax } from '../core/limits.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
 import type {
   Checkpoint, ClusterEvent, CoordinatorRecord, LeaseRecord, LeaseState, LogRecord, NewEvent, NodeReport,
@@ -76,7 +77,6 @@ const requestBytesMax = 1024 * 1024;
 const txnOpsMax = 100;
 const chunkRecordsMax = 64;
 const chunkBytesMax = 256 * 1024;
-const logReadMax = 10_000;
 const eventsReadMax = 10_000;
 const padWidth = 16;
 
