@@ -14,6 +14,7 @@
 
 import { recordChecksum } from '../src/core/crc32c.js';
 import { clusterError, fail, ok, type ClusterError } from '../src/core/errors.js';
+import { logReadMax } from '../src/core/limits.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../src/core/types.js';
 import type {
   RecoverOptions,
@@ -27,7 +28,6 @@ import { genesisHistory, type History } from '../src/core/load-plan.js';
 export const simLeaseSlotsMax = 128;
 /** Events kept (dir keeps 10,000; the simulator reads none back, so a small bound keeps memory flat). */
 const simEventsMax = 500;
-const logReadMax = 10_000;
 
 /** Deliberate protocol breaks, for the teeth tests only. */
 export interface StoreFlaws {

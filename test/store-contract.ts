@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClusterConfig, ConfigUpdate } from '../src/core/types.js';
 import type { ErrorCode } from '../src/core/errors.js';
+import { logReadMax } from '../src/core/limits.js';
 import type { NewEvent, NodeReport, OwnershipRecord, QuorumStore, StoreResult } from '../src/store/types.js';
 
 export type MakeStores = () => Promise<{ stores: QuorumStore[]; cleanup: () => Promise<void> }>;
@@ -250,6 +251,15 @@ export function runStoreContract(name: string, makeStores: MakeStores): void {
     assert.deepEqual(first, event('n1', 1, { group: 'web', epoch: 3 }));
     assert.equal('data' in all[1]!, false, 'an event without data reads back without data');
     assert.deepEqual((await b.readEvents(all[1]!.id, 2)).map((e) => e.message), ['event 3', 'event 4']);
+  });
+
+  inCluster('one read answers at most logReadMax records, so that a page of that many means more may follow', async ([a, b]) => {
+    const term = await elect(a, 'n1');
+    const count = logReadMax + 3;
+    value(await a.appendLog(term, 0, Array.from({ length: count }, (_, i) => nodeAdd(`n${i}`))));
+    const first = value(await b.readLog(0, count));
+    assert.equal(first.length, logReadMax, 'asked for more than the bound: answers the bound');
+    assert.deepEqual(value(await b.readLog(first[first.length - 1]!.seq, count)).map((r) => r.seq), [count - 2, count - 1, count]);
   });
 
   inCluster('the change version moves on every write but lease renewals', async ([a, b]) => {

@@ -102,6 +102,13 @@ test('open refuses a quorum directory whose lease file is gone', async () => {
   });
 });
 
+test('open refuses a quorum directory of another schema version with STORE_SCHEMA_MISMATCH, not as unreachable', async () => {
+  await withDirCluster(async (_store, dir) => {
+    tamper(dir, 'UPDATE meta SET schema_version = schema_version + 1');
+    assert.equal(errorCode(await new DirStore(dir).open()), 'STORE_SCHEMA_MISMATCH');
+  });
+});
+
 test('a log record whose checksum does not match is an error naming its seq, never a record', async () => {
   await withDirCluster(async (store, dir) => {
     value(await store.appendLog(1, 0, [nodeAdd('n1'), nodeAdd('n2'), nodeAdd('n3')]));

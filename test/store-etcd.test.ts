@@ -13,7 +13,8 @@ import { DirStore } from '../src/store/dir.js';
 import { EtcdStore, etcdTimingCheck } from '../src/store/etcd.js';
 import { openStore, parseQuorumSpec } from '../src/store/index.js';
 import { migrateStore } from '../src/store/migrate.js';
-import type { ConfigUpdate } from '../src/core/types.js';
+import { emptyConfig } from '../src/core/config.js';
+import type { ClusterConfig, ConfigUpdate } from '../src/core/types.js';
 import type { QuorumStore } from '../src/store/types.js';
 import { Etcd3 } from 'etcd3';
 import { EtcdCluster, makeTestCertificates } from './etcd-harness.js';
@@ -471,4 +472,30 @@ test('etcdTimingCheck: consistent defaults, the worst case they imply, and a sel
   assert.equal(ok.worstCaseFailoverMs, 3_100);
   assert.match(ok.explanation, /election-timeout <= 250/);
   assert.match(etcdTimingCheck({ heartbeatIntervalMs: 100, selfFenceMs: 600, leaseTtlMs: 1_000 }).problems[0] ?? '', /one slow etcd call/);
+});
+
+test('another schema version is STORE_SCHEMA_MISMATCH and a configuration over one etcd value is STORE_VALUE_TOO_LARGE, not QUORUM_UNAVAILABLE', async () => {
+  const c = await oneMember();
+  const admin = new Etcd3({ hosts: c.endpoints() });
+  try {
+    await withStore(c, async (s, prefix) => {
+      value(await s.casCoordinator({ term: 0, node: null }, { term: 1, node: 'n1' }));
+      value(await s.appendLog(1, 0, [nodeAdd('n1')]));
+      // Over 1 MiB of JSON: many nodes with long names.
+      const names = Array.from({ length: 9_000 }, (_, i) => `node-${i}-${'x'.repeat(100)}`);
+      const big: ClusterConfig = { ...emptyConfig('etcdtest'), nodes: Object.fromEntries(names.map((name) => [name, { name, paused: false }])) };
+      assert.equal(errorCode(await s.writeCheckpoint(1, 1, big)), 'STORE_VALUE_TOO_LARGE');
+      assert.equal(errorCode(await s.recoverLog(1, 1, big)), 'STORE_VALUE_TOO_LARGE');
+      const meta = JSON.parse((await admin.get(`${prefix}meta`).string()) ?? '{}') as { schemaVersion: number };
+      await admin.put(`${prefix}meta`).value(JSON.stringify({ ...meta, schemaVersion: meta.schemaVersion + 1 }));
+      const other = new EtcdStore(c.endpoints(), { prefix });
+      try {
+        assert.equal(errorCode(await other.open()), 'STORE_SCHEMA_MISMATCH');
+      } finally {
+        await other.close();
+      }
+    });
+  } finally {
+    admin.close();
+  }
 });

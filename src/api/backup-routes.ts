@@ -15,17 +15,12 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Gauge } from 'prom-client';
 import { z } from 'zod';
 import { freezeLimitMsDefault, freezeLimitMsMax, freezeLimitMsMin, type BackupView } from '../core/backup.js';
-import { ClusterError, clusterError, type ClusterErrorData } from '../core/errors.js';
+import { ClusterError, clusterError, httpStatusOf, type ClusterErrorData } from '../core/errors.js';
 import type { ClusterEvent } from '../store/types.js';
 import type { StatusSnapshot } from './types.js';
 import { backupNodeOf } from '../node/backups.js';
 import type { ClusterNode } from '../node/node.js';
-import { forward, forwardedHeader, parse, sendError, statusFor } from './server.js';
-
-/** HTTP status of a backup answer: 409 when the backup's state refuses the request, else as every route. */
-function statusOf(code: ClusterErrorData['code']): number {
-  return code.startsWith('BACKUP_') && code !== 'BACKUP_NO_WRITERS' && code !== 'BACKUP_NOT_FOUND' ? 409 : statusFor(code);
-}
+import { forward, forwardedHeader, parse, sendError } from './http.js';
 
 /** A freeze or thaw answers within this (under the 10 s forwarding bound); the CLI polls the rest. */
 const answerWaitMs = 3_000;
@@ -116,7 +111,7 @@ function answer(reply: FastifyReply, v: BackupView): unknown {
 
 function answerError(reply: FastifyReply, e: ClusterErrorData, v?: BackupView): unknown {
   const err = new ClusterError(e);
-  return reply.code(statusOf(err.code)).send(v ? { error: err.toJSON(), backup: v } : { error: err.toJSON() });
+  return reply.code(httpStatusOf(err.code)).send(v ? { error: err.toJSON(), backup: v } : { error: err.toJSON() });
 }
 
 function notFound(node: ClusterNode, id: string, reply: FastifyReply): unknown {

@@ -7,32 +7,16 @@ import { Registry, Gauge } from 'prom-client';
 import { z } from 'zod';
 import { planApply, type ApplyDoc } from '../core/apply.js';
 import { checkName } from '../core/config.js';
-import { ClusterError, clusterError, type ErrorCode, type Result } from '../core/errors.js';
+import { clusterError, type ErrorCode, type Result } from '../core/errors.js';
 import { resourceTypes, type ConfigUpdate } from '../core/types.js';
 import type { ClusterNode } from '../node/node.js';
 import { groupViews, localResourceView, nodeViews, resourceViews, statusSnapshot } from '../node/views.js';
 import { renderDashboard } from '../web/dashboard.js';
 import { backupGauge, backupRoutes, withBackupWarnings } from './backup-routes.js';
+import { forward, forwardedHeader, forwardTimeoutMs, parse, sendError } from './http.js';
 
-export const forwardedHeader = 'x-clusterd-forwarded';
-/** Forwarded calls wait at most this long for the coordinator: a CLI request is interactive. */
-const forwardTimeoutMs = 10_000;
 /** Request bodies larger than this are refused: a cluster document is a few KiB. */
 const bodyLimitBytes = 1 << 20;
-
-export function statusFor(code: ErrorCode): number {
-  if (code.endsWith('NOT_FOUND')) return 404;
-  if (code.endsWith('EXISTS') || code === 'GROUP_NOT_EMPTY' || code === 'RESOURCE_HAS_DEPENDENTS') return 409;
-  if (code === 'MAINTENANCE_NOT_ALLOWED' || code === 'MAINTENANCE_TRANSITION_REFUSED' || code === 'MAINTENANCE_PENDING') return 409;
-  if (code === 'NO_COORDINATOR' || code === 'STALE_TERM' || code === 'SEQ_CONFLICT' || code === 'QUORUM_UNAVAILABLE' || code === 'NODE_STARTING') return 503;
-  if (code === 'QUORUM_DISK_FULL') return 507;
-  if (code === 'INTERNAL') return 500;
-  return 400;
-}
-
-export function sendError(reply: FastifyReply, e: ClusterError): FastifyReply {
-  return reply.code(statusFor(e.code)).send({ error: e.toJSON() });
-}
 
 function unwrap<T>(reply: FastifyReply, r: Result<T>, body: (v: T) => unknown): unknown {
   if (!r.ok) return sendError(reply, r.error);
@@ -65,13 +49,6 @@ const schemas = {
   apply: z.object({ spec: z.object({ groups: z.record(z.string(), z.any()) }).strict(), dryRun: z.boolean().optional() }).strict(),
 };
 
-export function parse<T>(schema: z.ZodType<T>, body: unknown): Result<T> {
-  const r = schema.safeParse(body ?? {});
-  if (r.success) return { ok: true, value: r.data };
-  const issues = r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
-  return { ok: false, error: clusterError('BAD_ARGUMENT', `request body is not valid: ${issues}`, 'see the API reference in the README', r.error.issues[0]?.path.join('.')) };
-}
-
 export interface ApiServer {
   app: FastifyInstance;
   url: string;
@@ -96,19 +73,6 @@ async function forwardToCoordinator(node: ClusterNode, req: FastifyRequest, repl
   }
   await forward(target, req, reply);
   return true;
-}
-
-export async function forward(target: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-  try {
-    const res = await fetch(new URL(req.url, target), {
-      method: req.method, headers: { 'content-type': 'application/json', [forwardedHeader]: '1' },
-      body: req.method === 'GET' || req.method === 'DELETE' ? undefined : JSON.stringify(req.body ?? {}),
-      signal: AbortSignal.timeout(forwardTimeoutMs),
-    });
-    reply.code(res.status).header('content-type', 'application/json').send(await res.text());
-  } catch (e) {
-    sendError(reply, clusterError('ENDPOINT_UNREACHABLE', `forwarding to ${target} failed: ${(e as Error).message}`, 'retry: the coordinator may be changing'));
-  }
 }
 
 type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;

@@ -4,7 +4,8 @@ import {
   extMaintWaitSecondsDefault, groupWaitSecondsDefault, logLimitDefault, parseArgs, parseDurationMs, privValue, resourceWaitSecondsDefault,
   usageText, waitSecondsMax, type Command, type ParsedArgs,
 } from './args.js';
-import { exitUsage, main } from './main.js';
+import { exitUsage } from '../core/errors.js';
+import { main } from './main.js';
 import { freezeLimitMsMax, freezeLimitMsMin } from '../core/backup.js';
 
 function parsed(argv: string[]): ParsedArgs {

@@ -3,7 +3,7 @@
 // Errors come back as CliError carrying the API's code verbatim, so that a newer server's codes
 // still print as `error[CODE]`.
 
-import type { ClusterErrorData } from '../core/errors.js';
+import { errorRow, type ClusterErrorData } from '../core/errors.js';
 
 export const defaultEndpoint = 'http://127.0.0.1:7400';
 /** Why 5 s: any node answers reads from its own view and forwards writes once; slower is a stuck node. */
@@ -25,7 +25,7 @@ export class CliError extends Error {
     super(data.message);
     this.name = 'CliError';
     this.code = data.code;
-    this.hint = data.hint;
+    this.hint = data.hint ?? errorRow(data.code)?.hint;
     this.path = data.path;
   }
 }

@@ -10,6 +10,7 @@ import type {
 import { parseArgs, usageText, type Command } from './args.js';
 import { formatProblem, loadApplyFile, locatePath } from './apply-file.js';
 import { ApiClient, CliError, cliError, resolveEndpoints, seg } from './client.js';
+import { exitCodeOf } from '../core/errors.js';
 import { maintenanceStable } from '../core/maintenance.js';
 import type { BackupView } from '../core/backup.js';
 import {
@@ -30,8 +31,6 @@ export interface CliIo {
 }
 
 export const exitOk = 0;
-export const exitFailure = 1;
-export const exitUsage = 2;
 /** Conventional exit code after Ctrl-C (128 + SIGINT) for commands that were not meant to run forever. */
 export const exitInterrupted = 130;
 
@@ -54,7 +53,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseArgs(argv);
   if (!parsed.ok) {
     io.err(formatError(parsed.error));
-    return exitUsage;
+    return exitCodeOf(parsed.error.code);
   }
   const { command, options } = parsed.value;
   if (command.kind === 'help') {
@@ -66,8 +65,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return await run(command, { client, io, json: options.json });
   } catch (e) {
     if (io.signal?.aborted) return runsUntilInterrupted(command) ? exitOk : exitInterrupted;
-    io.err(formatError(asErrorLike(e)));
-    return exitFailure;
+    const err = asErrorLike(e);
+    io.err(formatError(err));
+    return exitCodeOf(err.code);
   }
 }
 
@@ -561,7 +561,7 @@ async function apply(file: string, dryRun: boolean, ctx: Ctx): Promise<number> {
     const pos = e instanceof CliError && e.path ? locatePath(loaded.file, e.path) : null;
     if (!pos) throw e;
     ctx.io.err(`${file}:${pos.line}:${pos.col}: ${formatError(e as CliError)}`);
-    return exitFailure;
+    return exitCodeOf((e as CliError).code);
   }
   return emit(ctx, planText(result), result);
 }

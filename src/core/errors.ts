@@ -1,63 +1,109 @@
 // One registry of every error an operator can see. Codes are permanent: tests check the
 // code, never the text. Each error names the thing, the rule and the value, and says what
-// to do (the hint).
+// to do (the hint). Each code's row says how every surface reports it: the HTTP status of an
+// API answer, the exit code of `cluster`, and the hint used where the site that raises the
+// error gives none. The surfaces read these rows; nothing derives a status from a code's name.
+//
+// Rows: one code per line, in alphabetical order within their section.
+
+/** `cluster` exit codes: 0 is success; a failed command exits 1, a command refused for its arguments 2. */
+export const exitFailed = 1;
+export const exitUsage = 2;
+const failed = exitFailed;
+const usage = exitUsage;
+
+export interface ErrorRow {
+  /** HTTP status of an API answer carrying this code. */
+  readonly http: 400 | 404 | 409 | 500 | 503 | 507;
+  /** Exit code of the `cluster` command that ends with this code. */
+  readonly exit: typeof exitFailed | typeof exitUsage;
+  /** What the code means, for the error reference. */
+  readonly meaning: string;
+  /** What to do, where the site that raises the error gives no hint of its own. */
+  readonly hint?: string;
+}
 
 export const errorCodes = {
-  BAD_ARGUMENT: 'an argument or request body is malformed',
-  BAD_CONFIG: 'a configuration file or setting is invalid',
-  BAD_TIMING: 'timing settings are inconsistent (for example self-fence deadline >= lease TTL)',
-  NODE_NOT_FOUND: 'no node by that name',
-  GROUP_NOT_FOUND: 'no group by that name',
-  RESOURCE_NOT_FOUND: 'no resource by that name',
-  GROUP_EXISTS: 'a group by that name exists already',
-  RESOURCE_EXISTS: 'a resource by that name exists already',
-  GROUP_NOT_EMPTY: 'the group still has resources',
-  RESOURCE_NOT_OFFLINE: 'the resource (or its group) must be offline for this change',
-  RESOURCE_HAS_DEPENDENTS: 'other resources depend on this one',
-  DEPENDENCY_CYCLE: 'the dependency would create a cycle',
-  DEPENDENCY_OTHER_GROUP: 'dependencies must stay inside one group',
-  DEPENDENCY_NOT_FOUND: 'the dependency does not exist',
-  DEPENDENCY_EXISTS: 'the dependency exists already',
-  BAD_PROPERTY: 'unknown property or value out of range',
-  RESOURCE_TYPE_UNKNOWN: 'unknown resource type',
-  RESOURCE_NOT_POSSIBLE_OWNER: 'the node is not a possible owner of the group',
-  NODE_NOT_UP: 'the node is not Up',
-  NODE_IS_UP: 'the node must be Down for this operation',
-  NO_COORDINATOR: 'no coordinator is elected right now',
-  STALE_TERM: 'the write carried a term older than the current coordinator term',
-  SEQ_CONFLICT: 'the quorum log moved on while the update was prepared',
-  QUORUM_DISK_FULL: 'the quorum directory (or a node data directory) has not enough free space',
-  QUORUM_LOG_DAMAGED: 'a quorum-log record or checkpoint fails its checksum or is missing, before the tail',
-  QUORUM_DB_DAMAGED: 'the quorum store\'s database file is damaged (truncated or malformed) and cannot be read at all',
-  HISTORY_DIVERGED: 'this node\'s copy of the database and the quorum store hold different histories after a common point (a reset or no-logging run started a new one)',
-  STORE_BEHIND: 'the quorum store holds an older configuration than this node has applied',
-  QUORUM_BUSY: 'too many configuration updates are waiting to be committed',
-  RESOURCE_FAILED: 'the resource failed while the command waited for it',
-  QUORUM_UNAVAILABLE: 'the quorum store cannot be reached or opened',
-  NODE_STARTING: 'the node is starting and has not read the quorum store yet; nothing was done',
-  CLUSTER_EXISTS: 'a cluster exists already in that quorum store',
-  CLUSTER_NOT_FOUND: 'no cluster in that quorum store',
-  NODE_NAME_IN_USE: 'another live clusterd runs with that node name',
-  ENDPOINT_UNREACHABLE: 'the clusterd API endpoint does not answer',
-  TIMEOUT: 'the operation did not finish in time',
-  MAINTENANCE_NOT_ALLOWED: 'maintenance modes are only for Online disk resources (not the witness, not other types)',
-  MAINTENANCE_TRANSITION_REFUSED: 'that maintenance transition is not allowed from the current mode (Online <-> Maintenance <-> Ext Maintenance)',
-  MAINTENANCE_PENDING: 'a maintenance transition (internal dismount or remount) is still in progress',
-  MAINTENANCE_FAILED: 'a maintenance transition could not be completed (the internal dismount or remount failed)',
-  DISK_SECTOR_EPOCH_AHEAD: 'a disk\'s private sector holds a newer epoch than the one its group is brought online with: another cluster uses the disk, or this cluster\'s store was rebuilt (clear it with clusterd disk clear-sector)',
-  DISK_SECTOR_IN_USE: 'clusterd disk clear-sector refused: a node holds the disk Online (its private sector moves, or the device is mounted here)',
-  BACKUP_NO_WRITERS: 'the group (or resource) has no writer: no resource of it declares freeze and thaw actions (freezeSignal, freezeCommand, freeze=fsfreeze)',
-  BACKUP_NOT_READY: 'the group is not running on one node with every writer Online (a writer is pending, failed, offline or in extended maintenance; the group is moving or its node is stopping)',
-  BACKUP_ALREADY_FROZEN: 'a backup of that group is under way already (freezing, frozen or still thawing): one backup per group at a time',
-  BACKUP_NOT_FOUND: 'no backup by that id (the node that held it may have restarted: see cluster log)',
-  BACKUP_FREEZE_TIMEOUT: 'the freeze limit passed before the thaw: the cluster thawed every writer itself and the backup failed (the snapshot may not be consistent)',
-  BACKUP_FAILED: 'the backup failed before its thaw (a writer could not be frozen, the group left the node, the node failed or stopped, the resource monitor was lost); every writer was thawed',
-  BACKUP_THAW_FAILED: 'a writer could not be thawed after retries: it may still be frozen',
-  BACKUP_SNAPSHOT_FAILED: 'the snapshot command of cluster backup run failed or could not start; the writers were thawed',
-  INTERNAL: 'a bug: please report it with the event log',
-} as const;
+  // Requests and settings
+  BAD_ARGUMENT: { http: 400, exit: usage, meaning: 'an argument or request body is malformed' },
+  BAD_CONFIG: { http: 400, exit: failed, meaning: 'a configuration file or setting is invalid' },
+  BAD_PROPERTY: { http: 400, exit: usage, meaning: 'unknown property or value out of range' },
+  BAD_TIMING: { http: 400, exit: usage, meaning: 'timing settings are inconsistent (for example self-fence deadline >= lease TTL)' },
+  // The cluster's contents: names, groups, resources, dependencies
+  CLUSTER_EXISTS: { http: 409, exit: failed, meaning: 'a cluster exists already in that quorum store' },
+  CLUSTER_NOT_FOUND: { http: 404, exit: failed, meaning: 'no cluster in that quorum store' },
+  DEPENDENCY_CYCLE: { http: 400, exit: failed, meaning: 'the dependency would create a cycle' },
+  DEPENDENCY_EXISTS: { http: 409, exit: failed, meaning: 'the dependency exists already' },
+  DEPENDENCY_NOT_FOUND: { http: 404, exit: failed, meaning: 'the dependency does not exist' },
+  DEPENDENCY_OTHER_GROUP: { http: 400, exit: failed, meaning: 'dependencies must stay inside one group' },
+  GROUP_EXISTS: { http: 409, exit: failed, meaning: 'a group by that name exists already' },
+  GROUP_NOT_EMPTY: { http: 409, exit: failed, meaning: 'the group still has resources' },
+  GROUP_NOT_FOUND: { http: 404, exit: failed, meaning: 'no group by that name' },
+  NODE_NOT_FOUND: { http: 404, exit: failed, meaning: 'no node by that name' },
+  RESOURCE_EXISTS: { http: 409, exit: failed, meaning: 'a resource by that name exists already' },
+  RESOURCE_HAS_DEPENDENTS: { http: 409, exit: failed, meaning: 'other resources depend on this one' },
+  RESOURCE_NOT_FOUND: { http: 404, exit: failed, meaning: 'no resource by that name' },
+  RESOURCE_NOT_OFFLINE: { http: 400, exit: failed, meaning: 'the resource (or its group) must be offline for this change' },
+  RESOURCE_TYPE_UNKNOWN: { http: 400, exit: usage, meaning: 'unknown resource type' },
+  // Nodes, placement and resources at run time
+  NODE_IS_UP: { http: 400, exit: failed, meaning: 'the node must be Down for this operation' },
+  NODE_NAME_IN_USE: { http: 400, exit: failed, meaning: 'another live clusterd runs with that node name' },
+  NODE_NOT_POSSIBLE_OWNER: { http: 400, exit: failed, meaning: 'the group cannot move to (or run on) that node: the node is not one of its possible owners' },
+  NODE_NOT_UP: { http: 400, exit: failed, meaning: 'the node is not Up' },
+  NODE_STARTING: { http: 503, exit: failed, meaning: 'the node is starting and has not read the quorum store yet; nothing was done', hint: 'retry in a moment (the cluster CLI retries by itself)' },
+  NO_COORDINATOR: { http: 503, exit: failed, meaning: 'no coordinator is elected right now', hint: 'retry in a moment: a coordinator is elected within one lease TTL' },
+  RESOURCE_FAILED: { http: 400, exit: failed, meaning: 'the resource failed while the command waited for it' },
+  RESOURCE_NOT_POSSIBLE_OWNER: { http: 400, exit: failed, meaning: 'the resource cannot come online on that node: the node is not a possible owner of its group' },
+  // Disks: maintenance modes and private sectors
+  DISK_SECTOR_EPOCH_AHEAD: { http: 409, exit: failed, meaning: 'a disk\'s private sector holds a newer epoch than the one its group is brought online with: another cluster uses the disk, or this cluster\'s store was rebuilt (clear it with clusterd disk clear-sector)' },
+  DISK_SECTOR_IN_USE: { http: 409, exit: failed, meaning: 'clusterd disk clear-sector refused: a node holds the disk Online (its private sector moves, or the device is mounted here)' },
+  MAINTENANCE_FAILED: { http: 400, exit: failed, meaning: 'a maintenance transition could not be completed (the internal dismount or remount failed)' },
+  MAINTENANCE_NOT_ALLOWED: { http: 409, exit: failed, meaning: 'maintenance modes are only for Online disk resources (not the witness, not other types)' },
+  MAINTENANCE_PENDING: { http: 409, exit: failed, meaning: 'a maintenance transition (internal dismount or remount) is still in progress' },
+  MAINTENANCE_TRANSITION_REFUSED: { http: 409, exit: failed, meaning: 'that maintenance transition is not allowed from the current mode (Online <-> Maintenance <-> Ext Maintenance)' },
+  // Backups (freeze and thaw)
+  BACKUP_ALREADY_FROZEN: { http: 409, exit: failed, meaning: 'a backup of that group is under way already (freezing, frozen or still thawing): one backup per group at a time' },
+  BACKUP_FAILED: { http: 409, exit: failed, meaning: 'the backup failed before its thaw (a writer could not be frozen, the group left the node, the node failed or stopped, the resource monitor was lost); every writer was thawed' },
+  BACKUP_FREEZE_TIMEOUT: { http: 409, exit: failed, meaning: 'the freeze limit passed before the thaw: the cluster thawed every writer itself and the backup failed (the snapshot may not be consistent)' },
+  BACKUP_NOT_FOUND: { http: 404, exit: failed, meaning: 'no backup by that id (the node that held it may have restarted: see cluster log)' },
+  BACKUP_NOT_READY: { http: 409, exit: failed, meaning: 'the group is not running on one node with every writer Online (a writer is pending, failed, offline or in extended maintenance; the group is moving or its node is stopping)' },
+  BACKUP_NO_WRITERS: { http: 400, exit: failed, meaning: 'the group (or resource) has no writer: no resource of it declares freeze and thaw actions (freezeSignal, freezeCommand, freeze=fsfreeze)' },
+  BACKUP_SNAPSHOT_FAILED: { http: 409, exit: failed, meaning: 'the snapshot command of cluster backup run failed or could not start; the writers were thawed' },
+  BACKUP_THAW_FAILED: { http: 409, exit: failed, meaning: 'a writer could not be thawed after retries: it may still be frozen' },
+  // Quorum store and cluster database
+  HISTORY_DIVERGED: { http: 409, exit: failed, meaning: 'this node\'s copy of the database and the quorum store hold different histories after a common point (a reset or no-logging run started a new one)' },
+  QUORUM_BUSY: { http: 400, exit: failed, meaning: 'too many configuration updates are waiting to be committed', hint: 'retry in a moment: the coordinator is committing other changes' },
+  QUORUM_DB_DAMAGED: { http: 503, exit: failed, meaning: 'the quorum store\'s database file is damaged (truncated or malformed) and cannot be read at all' },
+  QUORUM_DISK_FULL: { http: 507, exit: failed, meaning: 'the quorum directory (or a node data directory) has not enough free space' },
+  QUORUM_LOG_DAMAGED: { http: 400, exit: failed, meaning: 'a quorum-log record or checkpoint fails its checksum or is missing, before the tail' },
+  QUORUM_UNAVAILABLE: { http: 503, exit: failed, meaning: 'the quorum store cannot be reached or opened' },
+  SEQ_CONFLICT: { http: 503, exit: failed, meaning: 'the quorum log moved on while the update was prepared' },
+  STALE_TERM: { http: 503, exit: failed, meaning: 'the write carried a term older than the current coordinator term' },
+  STORE_BEHIND: { http: 400, exit: failed, meaning: 'the quorum store holds an older configuration than this node has applied' },
+  STORE_SCHEMA_MISMATCH: { http: 503, exit: failed, meaning: 'the quorum store was written with another schema version than this clusterd reads', hint: 'run the clusterd version that created this cluster, or upgrade this one' },
+  STORE_VALUE_TOO_LARGE: { http: 507, exit: failed, meaning: 'a value is larger than the quorum store accepts in one write (for example a configuration over etcd\'s request size limit)' },
+  // Reaching clusterd, waiting, bugs
+  ENDPOINT_UNREACHABLE: { http: 400, exit: failed, meaning: 'the clusterd API endpoint does not answer' },
+  INTERNAL: { http: 500, exit: failed, meaning: 'a bug: please report it with the event log', hint: 'report it with the output of cluster log --limit 100' },
+  TIMEOUT: { http: 400, exit: failed, meaning: 'the operation did not finish in time' },
+} as const satisfies Record<string, ErrorRow>;
 
 export type ErrorCode = keyof typeof errorCodes;
+
+/** The row of a code, or undefined for a code this build does not know (a newer server's). */
+export function errorRow(code: string): ErrorRow | undefined {
+  return Object.hasOwn(errorCodes, code) ? (errorCodes as Record<string, ErrorRow>)[code] : undefined;
+}
+
+/** HTTP status for an answer carrying `code`; an unknown code is a bug here (500). */
+export function httpStatusOf(code: string): number {
+  return errorRow(code)?.http ?? 500;
+}
+
+/** Exit code of `cluster` for a command that ends with `code`; an unknown code (a newer server's) is a failure. */
+export function exitCodeOf(code: string): number {
+  return errorRow(code)?.exit ?? exitFailed;
+}
 
 export interface ClusterErrorData {
   code: ErrorCode;
@@ -76,7 +122,7 @@ export class ClusterError extends Error {
     super(data.message);
     this.name = 'ClusterError';
     this.code = data.code;
-    this.hint = data.hint;
+    this.hint = data.hint ?? errorRow(data.code)?.hint;
     this.path = data.path;
   }
   toJSON(): ClusterErrorData {

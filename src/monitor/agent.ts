@@ -1,10 +1,9 @@
 // Resource agents: one per resource type, hosted by the resource monitor child process.
-// An agent acts on the machine (processes, mounts, addresses); clusterd decides when.
+// An agent acts on the machine (processes, mounts, addresses); clusterd decides when. This file
+// is the contract only; agent-registry.ts builds the registry from the agents, which import it.
 
 import type { ResourceType } from '../core/types.js';
 import type { ResourceSpec } from './protocol.js';
-import { DiskAgent } from './disk-agent.js';
-import { ProcessAgent } from './process-agent.js';
 
 /** Per call: the call's deadline. Agents stop retrying when it aborts; the monitor answers anyway. */
 export interface AgentContext {
@@ -76,39 +75,4 @@ export interface AgentRegistry {
   beforeKillAll(hook: () => void): void;
   /** Every agent's releaseAll, bounded by `maxMs`; never rejects. */
   releaseAll(maxMs: number): Promise<void>;
-}
-
-export function createAgentRegistry(events: AgentEvents): AgentRegistry {
-  const agents: Partial<Record<ResourceType, ResourceAgent>> = {
-    process: new ProcessAgent(events),
-    disk: new DiskAgent(events),
-  };
-  const hooks: (() => void)[] = [];
-  return {
-    beforeKillAll(hook) {
-      hooks.push(hook);
-    },
-    get(type) {
-      const agent = agents[type];
-      if (agent === undefined) throw new Error(`resource type '${type}' is not supported yet`);
-      return agent;
-    },
-    killAll() {
-      for (const hook of hooks) {
-        try {
-          hook();
-        } catch {
-          // Killing comes first: a failing hook must not keep resources running.
-        }
-      }
-      return Object.values(agents).flatMap((agent) => agent.killAll());
-    },
-    async releaseAll(maxMs) {
-      let timer: NodeJS.Timeout | undefined;
-      const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, maxMs); });
-      const all = Promise.all(Object.values(agents).map((agent) => agent.releaseAll?.().catch(() => undefined)));
-      await Promise.race([all, bound]);
-      clearTimeout(timer);
-    },
-  };
 }

@@ -3,7 +3,8 @@
 // the node's watchdog: without pings from clusterd for the self-fence deadline it stops every
 // resource, and when clusterd dies it kills every resource at once and exits.
 
-import { createAgentRegistry, type AgentContext } from './agent.js';
+import type { AgentContext } from './agent.js';
+import { createAgentRegistry } from './agent-registry.js';
 import { Freezer } from './freezer.js';
 import type { AgentOp, CallData, FromMonitor, ResourceSpec, ToMonitor } from './protocol.js';
 import { msText } from '../core/duration-text.js';

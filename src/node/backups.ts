@@ -16,7 +16,8 @@ import {
 import type { ClusterErrorData } from '../core/errors.js';
 import type { EventLevel } from '../store/types.js';
 import type { ResourceSpec } from '../monitor/protocol.js';
-import type { Clock, ResourceHost } from './node.js';
+import type { Clock } from './clock.js';
+import type { ResourceHost } from './resource-host.js';
 
 export interface BackupShell {
   name: string;

@@ -21,35 +21,22 @@ import {
   type LocalAction, type LocalState,
 } from '../core/local.js';
 import type { MaintRequest } from '../core/maintenance.js';
+import { logReadMax } from '../core/limits.js';
 import { isAlive, judgeNodes, observeLeases, type Membership } from '../core/membership.js';
 import { blockedText, chooseNode, explain, planPlacement, type OwnershipRec, type PlacementInput, type WritesBlocked } from '../core/placement.js';
 import { mayStart, renewalOverdue, stalled } from '../core/self-fence.js';
 import type { Timing } from '../core/timing.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, NodeState } from '../core/types.js';
 import type { Checkpoint, ClusterEvent, CoordinatorRecord, EventLevel, LogRecord, NewEvent, NodeReport, QuorumStore, StoreResult } from '../store/types.js';
-import { diskSectorPath, type AgentOp, type ResourceSpec } from '../monitor/protocol.js';
+import { diskSectorPath, type ResourceSpec } from '../monitor/protocol.js';
 import type { LocalDb } from './local-db.js';
 import { forkHistory, genesisHistory, planLoad, type History, type LoadFacts } from '../core/load-plan.js';
 import { BackupManager } from './backups.js';
+import type { Clock } from './clock.js';
+import type { ResourceHost } from './resource-host.js';
 
-/** Where resources run: the monitor client in production, a fake in the simulator. */
-export interface ResourceHost extends EventEmitter {
-  call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<{ ok: true; data?: { alive?: boolean; pid?: number; warning?: string } } | { ok: false; error: string; deadlock?: boolean }>;
-  ping(): void;
-  fence(reason: string): void;
-  /** Kill the monitor and every process group it runs, then start a new one ('crashed' follows). */
-  recycle(reason: string): void;
-  shutdown(): Promise<void>;
-}
-
-export interface Clock {
-  /** Monotonic milliseconds. */
-  nowMs(): number;
-  wallMs(): number;
-  localHour(): number;
-  setInterval(fn: () => void, ms: number): () => void;
-  setTimeout(fn: () => void, ms: number): () => void;
-}
+export type { Clock } from './clock.js';
+export type { ResourceHost } from './resource-host.js';
 
 export interface NodeOptions {
   name: NodeName;
@@ -89,8 +76,6 @@ const pendingCommitsMax = 4_096;
 const eventQueueMax = 1_000;
 /** Bound on writing the last events at a planned shutdown: a slow store must not hold the exit (a few store writes). */
 const shutdownEventFlushMaxMs = 2_000;
-/** Log records applied per read, so that a long catch-up does not stall the loop. */
-const logReadMax = 5_000;
 /** A move not planned by a cycle within this is withdrawn and refused: cycles run every heartbeat, so only a stuck node gets near it, and it is below the API's forwarding timeout (10 s). */
 const moveAnswerMaxMs = 5_000;
 
@@ -1025,7 +1010,7 @@ export class ClusterNode extends EventEmitter {
       const views = this.nodeViews();
       if (!views[node]) return fail(clusterError('NODE_NOT_FOUND', `no node '${node}'`, 'cluster node lists the nodes'));
       if (g.possibleOwners.length > 0 && !g.possibleOwners.includes(node)) {
-        return fail(clusterError('RESOURCE_NOT_POSSIBLE_OWNER', `group '${group}' cannot move to node '${node}': ${node} is not a possible owner`, `cluster group "${group}" /setowners or cluster res R /addowner:${node}`));
+        return fail(clusterError('NODE_NOT_POSSIBLE_OWNER', `group '${group}' cannot move to node '${node}': ${node} is not a possible owner`, `cluster group "${group}" /setowners or cluster res R /addowner:${node}`));
       }
       if (views[node]!.state !== 'Up') return fail(clusterError('NODE_NOT_UP', `group '${group}' cannot move to node '${node}': it is ${views[node]!.state}`, `cluster node ${node} /resume, or move to another node`));
     }

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeCheckpoint, scanLog } from '../core/log-codec.js';
 import { crc32c } from '../core/crc32c.js';
+import { logReadMax } from '../core/limits.js';
 import { openStore, parseQuorumSpec } from '../store/index.js';
 import type { ClusterError, Result } from '../core/errors.js';
 import { ok } from '../core/errors.js';
@@ -14,9 +15,6 @@ import type { QuorumStore } from '../store/types.js';
 import { LocalDb } from './local-db.js';
 
 type Out = (line: string) => void;
-
-/** Records read per page from the store. */
-const pageMax = 5_000;
 
 export async function quorumLogCommand(action: string, o: { quorum?: string; dataDir?: string; json?: boolean }, out: Out): Promise<number> {
   if (action !== 'verify' && action !== 'dump') {
@@ -53,7 +51,7 @@ async function inspectStore(action: string, spec: string, json: boolean, out: Ou
     let after = c.seq;
     let count = 0;
     // A damaged page is read again one record at a time: every intact record before the damage is shown.
-    let step = pageMax;
+    let step = logReadMax;
     for (;;) {
       const page = await store.readLog(after, step);
       if (!page.ok) {
@@ -67,7 +65,7 @@ async function inspectStore(action: string, spec: string, json: boolean, out: Ou
         after = r.seq;
         count++;
       }
-      if (page.value.length === 0 || (page.value.length < step && step === pageMax)) break;
+      if (page.value.length === 0 || (page.value.length < step && step === logReadMax)) break;
     }
     out(`log: ${count} records after the checkpoint, seq ${c.seq + 1}..${after}, intact; head ${head}`);
     return 0;

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { ClusterError, clusterError, fail, ok } from '../core/errors.js';
 import { recordChecksum } from '../core/crc32c.js';
+import { logReadMax } from '../core/limits.js';
 import { configJson, noteConfigJson } from '../core/config.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
 import { genesisHistory, type History } from '../core/load-plan.js';
@@ -42,8 +43,6 @@ const spaceProbeBytes = 64 * 1024;
 const busyTimeoutMs = 250;
 /** One configuration update is a few hundred bytes; anything near this is a bug upstream. */
 const logRecordBytesMax = 1024 * 1024;
-/** Bounds one read so a node catching up replays in batches. */
-const logReadMax = 10_000;
 const eventsReadMax = 10_000;
 /** Bytes budgeted for a small fixed-size row (coordinator, slot assignment). */
 const smallRowBytes = 512;
@@ -193,7 +192,7 @@ export class DirStore implements QuorumStore {
 
   private openProblem(version: number): ClusterError | null {
     if (version !== schemaVersion) {
-      return clusterError('QUORUM_UNAVAILABLE', `${this.dbPath} has schema version ${version}; this clusterd reads version ${schemaVersion}`,
+      return clusterError('STORE_SCHEMA_MISMATCH', `${this.dbPath} has schema version ${version}; this clusterd reads version ${schemaVersion}`,
         'run the clusterd version that created this cluster, or upgrade this one');
     }
     const size = fs.statSync(this.leasePath, { throwIfNoEntry: false })?.size;

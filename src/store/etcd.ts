@@ -36,6 +36,7 @@ import { randomBytes } from 'node:crypto';
 import type { IKeyValue, IRequestOp, ICompare, ITxnResponse } from 'etcd3';
 import { ClusterError, clusterError, fail, ok } from '../core/errors.js';
 import { recordChecksum } from '../core/crc32c.js';
+import { logReadMax } from '../core/limits.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
 import type {
   Checkpoint, ClusterEvent, CoordinatorRecord, LeaseRecord, LeaseState, LogRecord, NewEvent, NodeReport,
@@ -76,7 +77,6 @@ const requestBytesMax = 1024 * 1024;
 const txnOpsMax = 100;
 const chunkRecordsMax = 64;
 const chunkBytesMax = 256 * 1024;
-const logReadMax = 10_000;
 const eventsReadMax = 10_000;
 const padWidth = 16;
 
@@ -300,7 +300,7 @@ export class EtcdStore implements QuorumStore {
       }
       if (meta.schemaVersion !== schemaVersion) {
         this.disconnect();
-        return fail(clusterError('QUORUM_UNAVAILABLE', `${this.location} has schema version ${meta.schemaVersion}; this clusterd reads version ${schemaVersion}`,
+        return fail(clusterError('STORE_SCHEMA_MISMATCH', `${this.location} has schema version ${meta.schemaVersion}; this clusterd reads version ${schemaVersion}`,
           'run the clusterd version that created this cluster, or upgrade this one'));
       }
       this.clusterName = meta.clusterName;
@@ -617,7 +617,7 @@ export class EtcdStore implements QuorumStore {
     const json = JSON.stringify(config);
     const what = `writing the checkpoint at seq ${seq}`;
     if (byteLength(json) > requestBytesMax) {
-      return fail(clusterError('QUORUM_UNAVAILABLE', `${what}: the configuration is ${byteLength(json)} bytes; one etcd value holds at most ${requestBytesMax} here`,
+      return fail(clusterError('STORE_VALUE_TOO_LARGE', `${what}: the configuration is ${byteLength(json)} bytes; one etcd value holds at most ${requestBytesMax} here`,
         'raise etcd --max-request-bytes on every member, or use the dir quorum store for a configuration this large'));
     }
     const crc = recordChecksum(seq, term, json);
@@ -658,7 +658,7 @@ export class EtcdStore implements QuorumStore {
     const json = JSON.stringify(config);
     const what = `rebuilding the quorum log from a copy at seq ${seq}`;
     if (byteLength(json) > requestBytesMax) {
-      return fail(clusterError('QUORUM_UNAVAILABLE', `${what}: the configuration is ${byteLength(json)} bytes; one etcd value holds at most ${requestBytesMax} here`,
+      return fail(clusterError('STORE_VALUE_TOO_LARGE', `${what}: the configuration is ${byteLength(json)} bytes; one etcd value holds at most ${requestBytesMax} here`,
         'raise etcd --max-request-bytes on every member'));
     }
     const crc = recordChecksum(seq, term, json);
@@ -858,7 +858,7 @@ export class EtcdStore implements QuorumStore {
           'check CLUSTERD_ETCD_USER/CLUSTERD_ETCD_PASSWORD and the role granted on the key prefix, or CLUSTERD_ETCD_CA/CERT/KEY');
       }
       if (err.kind === 'too-large') {
-        return clusterError('QUORUM_UNAVAILABLE', `${what} failed: etcd refused the request as too large (${err.message})`,
+        return clusterError('STORE_VALUE_TOO_LARGE', `${what} failed: etcd refused the request as too large (${err.message})`,
           'raise --max-request-bytes and --max-txn-ops on every etcd member');
       }
       return clusterError('QUORUM_UNAVAILABLE', `${what} failed: etcd refused it (${err.message})`, 'see the etcd members\' logs');

@@ -10,6 +10,7 @@
 // source untouched and can be retried on an emptied target.
 
 import { ClusterError, clusterError, fail, ok } from '../core/errors.js';
+import { logReadMax } from '../core/limits.js';
 import type { ConfigUpdate } from '../core/types.js';
 import type { ClusterEvent, LogRecord, QuorumStore, StoreResult } from './types.js';
 
@@ -21,8 +22,6 @@ export interface MigrateOptions {
   /** Progress lines for the operator. */
   log?: (line: string) => void;
 }
-
-const readBatch = 5_000;
 
 /**
  * Copies the cluster in `from` into the empty store `to`. Opens `from` if needed; leaves `to`
@@ -48,10 +47,10 @@ export async function migrateStore(from: QuorumStore, to: QuorumStore, opts: Mig
   const records: LogRecord[] = [];
   for (;;) {
     const after = records.length > 0 ? records[records.length - 1]!.seq : checkpoint.seq;
-    const batch = await from.readLog(after, readBatch);
+    const batch = await from.readLog(after, logReadMax);
     if (!batch.ok) return batch;
     records.push(...batch.value);
-    if (batch.value.length < readBatch) break;
+    if (batch.value.length < logReadMax) break;
   }
   const coordinator = await from.readCoordinator();
   const ownership = await from.readOwnership();

@@ -1,0 +1,15 @@
+// Where resources run, as the node shell sees it: the resource monitor's client in clusterd, a
+// fake in the simulator. Its own module so that the shell's parts (node.ts, backups.ts) share
+// it without importing each other.
+
+import type { EventEmitter } from 'node:events';
+import type { AgentOp, ResourceSpec } from '../monitor/protocol.js';
+
+export interface ResourceHost extends EventEmitter {
+  call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<{ ok: true; data?: { alive?: boolean; pid?: number; warning?: string } } | { ok: false; error: string; deadlock?: boolean }>;
+  ping(): void;
+  fence(reason: string): void;
+  /** Kill the monitor and every process group it runs, then start a new one ('crashed' follows). */
+  recycle(reason: string): void;
+  shutdown(): Promise<void>;
+}

@@ -1,0 +1,57 @@
+// Error answers through real clusterd processes: each code comes with the HTTP status of its row
+// in the registry (src/core/errors.ts), and `cluster` exits with the row's exit code.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestCluster } from './harness.js';
+
+let cluster: TestCluster | null = null;
+after(async () => { await cluster?.close(); });
+
+interface ErrorBody { error?: { code?: string } }
+
+test('the API answers each error code with its status, and cluster exits with its exit code', async (t) => {
+  const c = (cluster = await TestCluster.start(['n1', 'n2']));
+  const expect = async (what: string, path: string, init: { method?: string; body?: unknown }, status: number, code: string | null) => {
+    await t.test(what, async () => {
+      const r = await c.api<ErrorBody>(path, init);
+      assert.deepEqual([r.status, r.body?.error?.code ?? null], [status, code], JSON.stringify(r.body));
+    });
+  };
+  const post = (body: unknown) => ({ method: 'POST', body });
+
+  await expect('create a group only n1 may run', '/v1/groups', post({ name: 'g', possibleOwners: ['n1'] }), 200, null);
+  await expect('a group of that name exists', '/v1/groups', post({ name: 'g' }), 409, 'GROUP_EXISTS');
+  await expect('no such group', '/v1/groups/nope', {}, 404, 'GROUP_NOT_FOUND');
+  await expect('a malformed body', '/v1/groups', post({ name: 'h', colour: 'blue' }), 400, 'BAD_ARGUMENT');
+  await expect('an unknown group operation', '/v1/groups/g/frobnicate', post({}), 400, 'BAD_ARGUMENT');
+  await expect('a move to a node that is not a possible owner', '/v1/groups/g/move', post({ node: 'n2' }), 400, 'NODE_NOT_POSSIBLE_OWNER');
+  await expect('a move to no such node', '/v1/groups/g/move', post({ node: 'n9' }), 404, 'NODE_NOT_FOUND');
+  await expect('evicting a node that is Up', '/v1/nodes/n2', { method: 'DELETE' }, 400, 'NODE_IS_UP');
+  for (const name of ['r1', 'r2']) {
+    await expect(`create resource ${name}`, '/v1/resources', post({ name, group: 'g', type: 'process', priv: { command: '/bin/true' } }), 200, null);
+  }
+  await expect('r1 depends on r2', '/v1/resources/r1/deps', post({ dependsOn: 'r2' }), 200, null);
+  await expect('that dependency exists', '/v1/resources/r1/deps', post({ dependsOn: 'r2' }), 409, 'DEPENDENCY_EXISTS');
+  await expect('a dependency cycle', '/v1/resources/r2/deps', post({ dependsOn: 'r1' }), 400, 'DEPENDENCY_CYCLE');
+  await expect('deleting a group with resources', '/v1/groups/g', { method: 'DELETE' }, 409, 'GROUP_NOT_EMPTY');
+  await expect('maintenance of a process resource', '/v1/resources/r1/maint', post({ on: true }), 409, 'MAINTENANCE_NOT_ALLOWED');
+  await expect('a backup of a group without writers', '/v1/backups', post({ target: 'g' }), 400, 'BACKUP_NO_WRITERS');
+  await expect('create a writer', '/v1/resources', post({ name: 'w', group: 'g', type: 'process', priv: { command: '/bin/true', freezeSignal: 'SIGSTOP' } }), 200, null);
+  await expect('a backup of a group that runs nowhere', '/v1/backups', post({ target: 'g' }), 409, 'BACKUP_NOT_READY');
+  await expect('no such backup', '/v1/backups/0badc0de@n1', {}, 404, 'BACKUP_NOT_FOUND');
+
+  const exits: [string, string[], number, string][] = [
+    ['a failure', ['group', 'nope', '/online'], 1, 'GROUP_NOT_FOUND'],
+    ['a refused move', ['group', 'g', '/move:n2'], 1, 'NODE_NOT_POSSIBLE_OWNER'],
+    ['an unknown switch', ['group', 'g', '/frobnicate'], 2, 'BAD_ARGUMENT'],
+    ['an argument refused after asking the cluster', ['res', 'r1', '/removeowner:n1'], 2, 'BAD_ARGUMENT'],
+  ];
+  for (const [what, args, exit, code] of exits) {
+    await t.test(`cluster: ${what}`, () => {
+      const r = c.cli(args);
+      assert.equal(r.code, exit, r.err);
+      assert.match(r.err, new RegExp(`error\\[${code}\\]`));
+    });
+  }
+});
