@@ -177,8 +177,11 @@ export class Freezer {
       await act('freeze', entry, action, signal);
       if (fences !== this.fences) throw new ActionError(`every resource was stopped (fenced) while resource '${spec.name}' was being frozen`, true);
     } catch (err) {
-      await this.undo(entry, action, !(err instanceof ActionError) || err.mayHaveTakenEffect);
-      if (err instanceof FrozenByOthers && entry.how.kind === 'fsfreeze') await this.thawStray(entry.resource, entry.group, entry.how.mountPoint, 'found by a freeze', AbortSignal.timeout(actionTimeoutMs));
+      // A freeze that failed is undone (thawed, and a filesystem's thaw verified), except a
+      // filesystem frozen by someone else: thawed and reported as such right after.
+      const stray = err instanceof FrozenByOthers;
+      await this.undo(entry, action, !stray && (!(err instanceof ActionError) || err.mayHaveTakenEffect || action.kind === 'command'));
+      if (stray && entry.how.kind === 'fsfreeze') await this.thawStray(entry.resource, entry.group, entry.how.mountPoint, 'found by a freeze', AbortSignal.timeout(actionTimeoutMs));
       throw err;
     }
   }
@@ -240,10 +243,9 @@ export class Freezer {
   }
 
   /** A freeze failed: thaw what may have taken effect; the record goes once nothing is frozen. */
-  private async undo(entry: FrozenEntry, action: WriterAction, mayHaveTakenEffect: boolean): Promise<void> {
+  private async undo(entry: FrozenEntry, action: WriterAction, thawFirst: boolean): Promise<void> {
     try {
-      // A filesystem is always thawed and verified: a freeze killed before its ioctl may still have frozen it.
-      if (mayHaveTakenEffect || action.kind === 'command' || action.kind === 'fsfreeze') await act('thaw', entry, action, AbortSignal.timeout(entry.actionTimeoutMs));
+      if (thawFirst) await act('thaw', entry, action, AbortSignal.timeout(entry.actionTimeoutMs));
       await this.forget(entry);
     } catch (err) {
       this.log('error', `resource '${entry.resource}': the freeze failed and the thaw after it failed too (${(err as Error).message}); it stays recorded as frozen and is thawed again before it stops, or when a resource monitor starts`);
