@@ -19,8 +19,8 @@ import { sleep, TestCluster, waitFor } from './harness.js';
 
 const bulkJs = fileURLToPath(new URL('../../test/fixtures/bulk-writer.mjs', import.meta.url));
 const canLoop = process.getuid?.() === 0 && ['losetup', 'mkfs.ext4', 'mount', 'umount', 'fsfreeze'].every((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0);
-/** Pairs in `npm test` (bench/backup.ts runs more): before the thaw waited for a killed fsfreeze -f, about one in ten left the filesystem frozen. */
-const racePairs = Number(process.env.BACKUP_RACE_PAIRS ?? 60);
+/** Pairs in `npm test` (bench/backup.ts runs more): before the thaw waited for a killed fsfreeze -f, about one in twenty left the filesystem frozen. */
+const racePairs = Number(process.env.BACKUP_RACE_PAIRS ?? 100);
 /** The thaw follows the freeze request after a delay drawn from [0, raceDelayMaxMs): the freeze is then anywhere from not started to done. */
 const raceDelayMaxMs = 120;
 
@@ -57,7 +57,7 @@ test('a thaw racing fsfreeze never leaves the filesystem frozen; a stray freeze 
   clusters.push(c);
   const image = join(c.dir, 'race.img');
   const mnt = join(c.dir, 'mnt');
-  spawnSync('truncate', ['-s', '256M', image]);
+  spawnSync('truncate', ['-s', '512M', image]);
   assert.equal(spawnSync('mkfs.ext4', ['-q', '-F', image]).status, 0);
   const loop = spawnSync('losetup', ['-f', '--show', image], { encoding: 'utf8' });
   assert.equal(loop.status, 0, loop.stderr);
