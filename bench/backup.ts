@@ -2,6 +2,9 @@
 // figures; asserts nothing. Options (environment):
 //   BENCH_BACKUP_PAIRS=200      sequential freeze/thaw pairs per writer kind
 //   BENCH_BACKUP_TIMEOUTS=10    freezes left to time out (limit 1 s)
+//   BENCH_BACKUP_RACE_PAIRS=300 freezes sent without waiting and thawed 0-120 ms later, on ext4
+//                               with a bulk writer and a shell-loop SIGSTOP writer: counts the
+//                               pairs that left the filesystem frozen (must be 0) and failures
 // The fsfreeze figures need root, losetup and mkfs.ext4 (skipped otherwise).
 
 import { spawnSync } from 'node:child_process';
@@ -14,6 +17,8 @@ import { TestCluster, waitFor } from '../test/harness.js';
 const writerJs = fileURLToPath(new URL('../../test/fixtures/freezable-writer.mjs', import.meta.url));
 const pairs = Number(process.env.BENCH_BACKUP_PAIRS ?? 200);
 const timeouts = Number(process.env.BENCH_BACKUP_TIMEOUTS ?? 10);
+const racePairs = Number(process.env.BENCH_BACKUP_RACE_PAIRS ?? 300);
+const bulkJs = fileURLToPath(new URL('../../test/fixtures/bulk-writer.mjs', import.meta.url));
 
 function stats(label: string, xs: number[]): void {
   const s = [...xs].sort((a, b) => a - b);
@@ -74,6 +79,27 @@ async function timeoutsOf(c: TestCluster, group: string, label: string): Promise
   stats(`${label}: limit 1 s, no thaw: every writer thawed after the limit`, late);
 }
 
+/** Freeze without waiting, thaw 0-120 ms later; after each thaw answered, ask the kernel whether the filesystem is frozen (fsfreeze -u: EINVAL when not). */
+async function raceOf(c: TestCluster, group: string, mnt: string): Promise<void> {
+  const s = await c.waitStatus(`${group} Online`, (st) => st.groups.find((g) => g.name === group)?.state === 'Online', 30_000);
+  const url = c.nodes.get(s.groups.find((g) => g.name === group)!.node!)!.url;
+  let leaks = 0;
+  const outcomes = new Map<string, number>();
+  const thawMs: number[] = [];
+  for (let i = 0; i < racePairs; i++) {
+    const f = await post(url, '/v1/backups', { target: group, timeoutMs: 20_000, wait: false });
+    await new Promise((r) => setTimeout(r, Math.random() * 120));
+    const t0 = performance.now();
+    const th = await post(url, `/v1/backups/${encodeURIComponent(f.id)}/thaw`);
+    thawMs.push(performance.now() - t0);
+    const key = `${th.state}${th.error ? ` ${th.error.code}` : ''}`;
+    outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+    if (spawnSync('fsfreeze', ['-u', mnt], { timeout: 5_000 }).status === 0) leaks += 1;
+  }
+  console.log(`race: ${racePairs} pairs (freeze without waiting, thaw 0-120 ms later): frozen after the thaw answered ${leaks}; outcomes ${[...outcomes].map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  stats('race: thaw request -> answered (client)', thawMs);
+}
+
 async function main(): Promise<void> {
   const c = await TestCluster.start(['n1', 'n2']);
   const cleanup: (() => void)[] = [];
@@ -90,7 +116,7 @@ async function main(): Promise<void> {
     if (canLoop) {
       const image = join(c.dir, 'lun.img');
       const mnt = join(c.dir, 'mnt');
-      spawnSync('truncate', ['-s', '32M', image]);
+      spawnSync('truncate', ['-s', '512M', image]);
       spawnSync('mkfs.ext4', ['-q', '-F', image]);
       const dev = spawnSync('losetup', ['-f', '--show', image], { encoding: 'utf8' }).stdout.trim();
       cleanup.push(() => { spawnSync('fsfreeze', ['-u', mnt], { timeout: 5_000 }); spawnSync('umount', ['-l', mnt]); spawnSync('losetup', ['-d', dev]); });
@@ -101,6 +127,13 @@ async function main(): Promise<void> {
       await waitFor('writes on the filesystem', () => existsSync(join(mnt, 'out')), 30_000);
       await pairsOf(c, 'fs', 'fsfreeze (ext4 on loop, a writer on it)');
       await timeoutsOf(c, 'fs', 'fsfreeze');
+      await apply(c, { fs: { preferredOwners: ['n1'], resources: {
+        'fs-disk': { type: 'disk', priv: { device: dev, fstype: 'ext4', mountPoint: mnt, freeze: 'fsfreeze' } },
+        'fs-app': { type: 'process', dependsOn: ['fs-disk'], priv: { command: process.execPath, args: [writerJs, 'run', join(c.dir, 'fsw'), '--file', join(mnt, 'out')] } },
+        'fs-bulk': { type: 'process', dependsOn: ['fs-disk'], priv: { command: process.execPath, args: [bulkJs, join(mnt, 'bulk')] } },
+        'fs-sh': { type: 'process', dependsOn: ['fs-disk'], priv: { command: '/bin/sh', args: ['-c', `while :; do date >> ${join(mnt, 'dates')}; sleep 0.01; done`], freezeSignal: 'SIGSTOP' } },
+      } } });
+      await raceOf(c, 'fs', mnt);
       const off = await c.api('/v1/groups/fs/offline', { method: 'POST', body: {} });
       if (off.status !== 200) throw new Error(`offline: ${JSON.stringify(off.body)}`);
       await c.waitStatus('fs Offline', (st) => st.groups.find((g) => g.name === 'fs')?.state === 'Offline', 30_000);

@@ -215,3 +215,25 @@ test('a monitor that starts thaws what an earlier one left frozen, before it is 
   assert.ok(logs.some((l) => /'reused'.*is gone: nothing to thaw/.test(l)), logs.join('\n'));
   process.kill(-child.pid!, 'SIGKILL');
 });
+
+test('rapid freeze/thaw pairs of a shell loop (SIGSTOP): a shell waiting in vfork for a stopped command counts as stopped, no freeze times out', async () => {
+  const { client } = await newClient();
+  const dir = tempDir();
+  // dash and bash start `date` and `sleep` through vfork: a SIGSTOP that catches the child before
+  // its exec leaves the shell asleep in the kernel (state D, SIGSTOP pending), never in T.
+  const priv = { command: '/bin/sh', args: ['-c', `while :; do date >> ${path.join(dir, 'out')}; sleep 0.01; done`], freezeSignal: 'SIGSTOP' };
+  const on = await ok(client, 'online', spec('w9', priv));
+  if (on.ok) pids.push(on.data!.pid!);
+  await grows(path.join(dir, 'out'));
+  /** Before the vfork rule, about one freeze in forty waited for its timeout; 300 pairs catch it. */
+  const pairs = 300;
+  const failed: string[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const f = await client.call('freeze', spec('w9', priv, `bk9-${i}@n1`), 2_000);
+    if (!f.ok) failed.push(`pair ${i}: ${f.error}`);
+    await ok(client, 'thaw', spec('w9', priv, `bk9-${i}@n1`));
+  }
+  assert.deepEqual(failed, [], 'every freeze saw the whole group stopped');
+  await grows(path.join(dir, 'out'));
+  await ok(client, 'offline', spec('w9', priv));
+});

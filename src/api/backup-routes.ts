@@ -92,11 +92,12 @@ export function backupRoutes(app: FastifyInstance, node: ClusterNode): void {
 /** `cluster status` warns about every group whose writers are frozen now (display only: the time is this node's wall clock). */
 export function withBackupWarnings(node: ClusterNode, s: StatusSnapshot): StatusSnapshot {
   const held = allBackups(node).filter((b) => holding(b) && !b.lost);
-  if (held.length === 0) return s;
+  const strays = node.backups.strayWarnings();
+  if (held.length === 0 && strays.length === 0) return s;
   const now = node.wallMs();
   const lines = held.map((b) => `group ${b.group} is ${b.state === 'Frozen' ? 'frozen' : 'being frozen'} for backup ${b.id} on ${b.node} ` +
     `(${Math.max(0, Math.round((now - b.startedWallMs) / 1000))} s of its ${Math.round(b.limitMs / 1000)} s limit): cluster backup thaw ${b.id}`);
-  return { ...s, warnings: [...s.warnings, ...lines] };
+  return { ...s, warnings: [...s.warnings, ...lines, ...strays] };
 }
 
 /** Prometheus: 1 per backup that holds the freeze of a group, as this node sees the cluster. */

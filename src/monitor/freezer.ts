@@ -17,7 +17,7 @@
 //     started counts for nothing. A disk's device checks pause meanwhile (a sector write would
 //     block in the kernel).
 
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import os from 'node:os';
@@ -36,6 +36,14 @@ const recoverMaxMs = 5_000;
 const thawSyncMs = 2_000;
 /** How often a SIGSTOP freeze looks whether every process of the group has stopped. */
 const stopPollMs = 2;
+/** Bound on waiting, after the kill, for a killed fsfreeze to return from the kernel: a freeze ioctl syncs the filesystem first, which takes seconds on slow storage. */
+const fsfreezeReapMs = 5_000;
+/** fsfreeze -u calls to thaw and verify: one thaw plus one EINVAL normally; more means something else refreezes it. */
+const thawVerifyTriesMax = 3;
+/** Bound on reading the rest of fsfreeze's stderr after it exited. */
+const stderrDrainMs = 100;
+/** Bound on the check for a stray freeze before a disk stops: two fsfreeze -u, normally a few ms. */
+const strayCheckMs = 5_000;
 /** Output of a freeze or thaw command kept for the error message. */
 const commandOutputMax = 4_096;
 /** Processes of one group followed when checking a SIGSTOP: a bound on a runaway forker. */
@@ -64,6 +72,13 @@ export type FreezerLog = (level: 'info' | 'warning' | 'error', message: string, 
 class ActionError extends Error {
   constructor(message: string, readonly mayHaveTakenEffect: boolean) {
     super(message);
+  }
+}
+
+/** fsfreeze -f answered EBUSY: the filesystem is frozen, and not by this freeze. */
+class FrozenByOthers extends ActionError {
+  constructor(message: string) {
+    super(message, false);
   }
 }
 
@@ -103,7 +118,7 @@ export class Freezer {
       case 'freeze': await this.freeze(spec, ctx); return undefined;
       case 'thaw': await this.thaw(spec, ctx); return undefined;
       case 'offline': case 'terminate': case 'maintOffline':
-        await this.release(spec.name, `${op} of resource '${spec.name}'`);
+        await this.release(spec.name, `${op} of resource '${spec.name}'`, this.mountOf(spec));
         return run();
       case 'looksAlive': case 'isAlive': {
         if (this.quiet(spec.name)) return { alive: true };
@@ -162,7 +177,11 @@ export class Freezer {
       await act('freeze', entry, action, signal);
       if (fences !== this.fences) throw new ActionError(`every resource was stopped (fenced) while resource '${spec.name}' was being frozen`, true);
     } catch (err) {
-      await this.undo(entry, action, !(err instanceof ActionError) || err.mayHaveTakenEffect);
+      // A freeze that failed is undone (thawed, and a filesystem's thaw verified), except a
+      // filesystem frozen by someone else: thawed and reported as such right after.
+      const stray = err instanceof FrozenByOthers;
+      await this.undo(entry, action, !stray && (!(err instanceof ActionError) || err.mayHaveTakenEffect || action.kind === 'command'));
+      if (stray && entry.how.kind === 'fsfreeze') await this.thawStray(entry.resource, entry.group, entry.how.mountPoint, 'found by a freeze', AbortSignal.timeout(actionTimeoutMs));
       throw err;
     }
   }
@@ -181,11 +200,15 @@ export class Freezer {
   }
 
   /** Before a stop: thaw if frozen. A thaw that fails is logged; the stop goes on (and reports its own failure). */
-  async release(resource: string, why: string): Promise<void> {
+  async release(resource: string, why: string, mount?: { mountPoint: string; group: string }): Promise<void> {
     this.freezing.get(resource)?.abort();
     await this.serial(resource, async () => {
       const entry = this.entries.get(resource);
-      if (entry === undefined) return;
+      if (entry === undefined) {
+        // A disk no backup holds may still be frozen by someone else: its unmount would hang.
+        if (mount !== undefined) await this.thawStray(resource, mount.group, mount.mountPoint, `found before the ${why}`, AbortSignal.timeout(strayCheckMs));
+        return;
+      }
       const data = { backup: entry.backup, resource, group: entry.group };
       this.log('warning', `${why}: resource '${resource}' was frozen by backup ${entry.backup}: thawing it first`, 'BACKUP_WRITER_THAWED', data);
       await this.thawEntry(entry, AbortSignal.timeout(entry.actionTimeoutMs)).catch((err: Error) =>
@@ -195,14 +218,34 @@ export class Freezer {
 
   private async thawEntry(entry: FrozenEntry, signal: AbortSignal): Promise<void> {
     const writer = this.writerOf(entry);
-    await act('thaw', entry, writer, signal);
+    const thaws = await act('thaw', entry, writer, signal);
     await this.forget(entry);
+    if (thaws > 1 && entry.how.kind === 'fsfreeze') this.reportStray(entry.resource, entry.group, entry.how.mountPoint, 'frozen again after the thaw of backup ' + entry.backup);
+  }
+
+  /**
+   * A filesystem of a disk that no backup of this node holds may be frozen (fsfreeze by hand,
+   * another tool, a freeze of ours that landed after its thaw): thaw it (verified) and report it.
+   * Never throws: a failure is reported.
+   */
+  private async thawStray(resource: string, group: string, mountPoint: string, when: string, signal: AbortSignal): Promise<void> {
+    try {
+      if ((await thawFs(mountPoint, signal)) > 0) this.reportStray(resource, group, mountPoint, when);
+    } catch (err) {
+      this.log('error', `disk '${resource}' (group ${group}): ${mountPoint} may be frozen with no backup holding it, and could not be thawed: ${(err as Error).message}`, 'BACKUP_THAW_FAILED', { resource, group, mountPoint });
+    }
+  }
+
+  private reportStray(resource: string, group: string, mountPoint: string, when: string): void {
+    const message = `disk '${resource}' (group ${group}): ${mountPoint} was frozen with no backup holding it (${when}): thawed it (fsfreeze -u); find what else freezes it (fsfreeze by hand, another backup tool)`;
+    stderr(message);
+    this.log('warning', message, 'BACKUP_STRAY_FREEZE_THAWED', { resource, group, mountPoint });
   }
 
   /** A freeze failed: thaw what may have taken effect; the record goes once nothing is frozen. */
-  private async undo(entry: FrozenEntry, action: WriterAction, mayHaveTakenEffect: boolean): Promise<void> {
+  private async undo(entry: FrozenEntry, action: WriterAction, thawFirst: boolean): Promise<void> {
     try {
-      if (mayHaveTakenEffect || action.kind === 'command') await act('thaw', entry, action, AbortSignal.timeout(entry.actionTimeoutMs));
+      if (thawFirst) await act('thaw', entry, action, AbortSignal.timeout(entry.actionTimeoutMs));
       await this.forget(entry);
     } catch (err) {
       this.log('error', `resource '${entry.resource}': the freeze failed and the thaw after it failed too (${(err as Error).message}); it stays recorded as frozen and is thawed again before it stops, or when a resource monitor starts`);
@@ -216,6 +259,17 @@ export class Freezer {
     }
     this.quietBy.delete(entry.resource);
     await this.agents.get(entry.how.kind === 'fsfreeze' ? 'disk' : 'process').setFrozen?.(entry.resource, false);
+  }
+
+  /** The mount point of a block-device disk this node holds mounted, if `spec` is one. */
+  private mountOf(spec: ResourceSpec): { mountPoint: string; group: string } | undefined {
+    if (spec.type !== 'disk') return undefined;
+    try {
+      const t = this.agents.get(spec.type).freezeTarget?.(spec);
+      return t?.kind === 'mount' ? { mountPoint: t.mountPoint, group: spec.group } : undefined;
+    } catch {
+      return undefined; // not a mounted block device (a directory, extended maintenance, not held)
+    }
   }
 
   private writerOf(entry: FrozenEntry): WriterAction {
@@ -291,8 +345,8 @@ export class Freezer {
       const h = entry.how;
       let done = true;
       if (h.kind === 'fsfreeze') {
-        const r = spawnSync('fsfreeze', ['-u', h.mountPoint], { timeout: thawSyncMs, encoding: 'utf8' });
-        done = r.status === 0 || /invalid argument/i.test(r.stderr ?? '');
+        // Kept recorded while a killed fsfreeze of ours may still land: the next monitor thaws again.
+        done = thawFsSync(h.mountPoint) && !fsfreezeBusy(h.mountPoint);
       } else if (sameProcessSync(h.pgid, h.startTicks)) {
         signalGroup(h.pgid, h.kind === 'signal' ? h.thawSignal : 'SIGCONT');
       }
@@ -388,14 +442,22 @@ export function thawLeftoversSync(dataDir: string): string[] {
   for (const entry of listed) {
     const h = entry.how;
     if (h.kind === 'fsfreeze') {
-      const r = spawnSync('fsfreeze', ['-u', h.mountPoint], { timeout: thawSyncMs, encoding: 'utf8' });
-      if (r.status === 0) thawed.push(entry.resource);
+      if (thawFsSync(h.mountPoint)) thawed.push(entry.resource);
     } else if (sameProcessSync(h.pgid, h.startTicks)) {
       signalGroup(h.pgid, h.kind === 'signal' ? h.thawSignal : 'SIGCONT');
       thawed.push(entry.resource);
     }
   }
   return thawed;
+}
+
+/** thawFs on the way out, synchronously: fsfreeze -u until EINVAL (verified not frozen), each bounded by thawSyncMs. */
+function thawFsSync(mountPoint: string): boolean {
+  for (let i = 0; i < thawVerifyTriesMax; i++) {
+    const r = spawnSync('fsfreeze', ['-u', mountPoint], { timeout: thawSyncMs, encoding: 'utf8' });
+    if (r.status !== 0) return /invalid argument/i.test(r.stderr ?? '');
+  }
+  return false;
 }
 
 // ---- actions --------------------------------------------------------------------------------------
@@ -414,25 +476,27 @@ async function how(action: WriterAction, target: FreezeTarget, spec: ResourceSpe
   return { kind: 'command', pgid: target.pgid, startTicks, argv: action.thawCommand, cwd, uid: target.uid, gid: target.gid, env };
 }
 
-/** Carries out one freeze or thaw. Throws ActionError saying whether the writer may be frozen anyway. */
-async function act(op: 'freeze' | 'thaw', entry: FrozenEntry, action: WriterAction, signal: AbortSignal): Promise<void> {
+/**
+ * Carries out one freeze or thaw. Throws ActionError saying whether the writer may be frozen anyway.
+ * A filesystem's thaw answers how many thaws took effect (thawFs); anything else answers 0.
+ */
+async function act(op: 'freeze' | 'thaw', entry: FrozenEntry, action: WriterAction, signal: AbortSignal): Promise<number> {
   const h = entry.how;
   const name = entry.resource;
   if (h.kind === 'fsfreeze') {
-    if (op === 'freeze' && !(await mountedHere(h.mountPoint, h.device))) {
+    if (op === 'thaw') return thawFs(h.mountPoint, signal).catch((err: Error) => { throw new ActionError(`disk '${name}': ${err.message}`, true); });
+    if (!(await mountedHere(h.mountPoint, h.device))) {
       // Never fsfreeze a directory that is not the disk's mount point: that would freeze the filesystem holding it.
       throw new ActionError(`disk '${name}': ${h.device} is not mounted on ${h.mountPoint}`, false);
     }
-    await run('fsfreeze', [op === 'freeze' ? '-f' : '-u', h.mountPoint], signal).catch((err: RunError) => {
-      if (op === 'thaw' && /invalid argument/i.test(err.message)) return; // not frozen: nothing to thaw
-      throw new ActionError(`disk '${name}': ${err.message}`, op === 'freeze' && err.killed);
-    });
-    return;
+    const r = await fsfreeze('-f', h.mountPoint, signal).catch((err: RunError) => { throw new ActionError(`disk '${name}': ${err.message}`, err.killed); });
+    if (r === 'busy') throw new FrozenByOthers(`disk '${name}': ${h.mountPoint} is frozen already, by someone else (fsfreeze -f: Device or resource busy): no backup of this node holds it`);
+    return 0;
   }
   if (h.kind === 'signal') {
     if (op === 'thaw') {
       if (await sameProcess(h.pgid, h.startTicks)) signalGroup(h.pgid, h.thawSignal);
-      return;
+      return 0;
     }
     if (action.kind !== 'signal') throw new ActionError(`resource '${name}': not a signal writer`, false);
     if (!(await sameProcess(h.pgid, h.startTicks))) throw new ActionError(`resource '${name}': its process group ${h.pgid} is gone`, false);
@@ -442,13 +506,14 @@ async function act(op: 'freeze' | 'thaw', entry: FrozenEntry, action: WriterActi
       throw new ActionError(`resource '${name}': ${action.freezeSignal} to process group ${h.pgid}: ${(err as Error).message}`, false);
     }
     if (stoppingSignals.includes(action.freezeSignal)) await waitStopped(name, h.pgid, signal);
-    return;
+    return 0;
   }
   const argv = op === 'freeze' && action.kind === 'command' ? action.freezeCommand : h.argv;
-  if (op === 'thaw' && !(await sameProcess(h.pgid, h.startTicks))) return; // its application is gone (killed): nothing to thaw
+  if (op === 'thaw' && !(await sameProcess(h.pgid, h.startTicks))) return 0; // its application is gone (killed): nothing to thaw
   await runAs(argv, h, { CLUSTERD_BACKUP_ID: entry.backup, CLUSTERD_BACKUP_ACTION: op }, signal).catch((err: RunError) => {
     throw new ActionError(`resource '${name}': ${op} command ${argv.join(' ')}: ${err.message}`, true);
   });
+  return 0;
 }
 
 /** At start: thaw one record left by an earlier monitor; says what was done. */
@@ -457,11 +522,7 @@ async function recoverOne(entry: FrozenEntry, signal: AbortSignal): Promise<stri
   if (h.kind === 'fsfreeze') {
     const where = await mountPointsOf(h.device);
     if (where.length === 0) return `${h.device} is not mounted here any more: nothing to thaw`;
-    for (const mp of where) {
-      await run('fsfreeze', ['-u', mp], signal).catch((err: RunError) => {
-        if (!/invalid argument/i.test(err.message)) throw err;
-      });
-    }
+    for (const mp of where) await thawFs(mp, signal);
     return `thawed the filesystem of ${h.device} (fsfreeze -u ${where.join(', ')})`;
   }
   if (!(await sameProcess(h.pgid, h.startTicks))) return `its process group ${h.pgid} is gone: nothing to thaw`;
@@ -478,15 +539,100 @@ interface RunError extends Error {
   killed: boolean;
 }
 
-function run(cmd: string, args: string[], signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { signal, killSignal: 'SIGKILL' }, (err, _stdout, stderrText) => {
-      if (err === null) return resolve();
-      const e = new Error(`${cmd} ${args.join(' ')}: ${String(stderrText).trim() || err.message}`) as RunError;
-      e.killed = signal.aborted || err.killed === true || err.name === 'AbortError';
-      reject(e);
-    });
+/**
+ * fsfreeze children that may still act on a mount point: killed (abort, timeout) but not reaped
+ * yet. A process killed inside the FIFREEZE ioctl finishes the ioctl first (it waits for writers
+ * and syncs, uninterruptibly) and only then dies, so the filesystem may become frozen after the
+ * kill. No fsfreeze on that mount point starts until they are reaped: a thaw that ran first would
+ * find nothing frozen (EINVAL) while the freeze is still on its way.
+ */
+const fsfreezeInFlight = new Map<string, Set<Promise<void>>>();
+
+/** fsfreeze children of ours on `mountPoint` not reaped yet (the synchronous way out keeps their record). */
+export function fsfreezeBusy(mountPoint: string): boolean {
+  return (fsfreezeInFlight.get(mountPoint)?.size ?? 0) > 0;
+}
+
+/**
+ * One fsfreeze -f or -u on a mount point. Answers only once the child has been reaped (its ioctl
+ * has returned, so whatever it did is done), never on the abort alone: after the abort the child
+ * gets SIGKILL and is waited for up to fsfreezeReapMs more; past that the call fails as killed
+ * (it may still take effect) and the child stays in fsfreezeInFlight until it is reaped.
+ * 'busy': -f found it frozen already (EBUSY). 'not-frozen': -u found nothing frozen (EINVAL).
+ */
+async function fsfreeze(flag: '-f' | '-u', mountPoint: string, signal: AbortSignal): Promise<'ok' | 'busy' | 'not-frozen'> {
+  const fail = (message: string, killed: boolean): never => { throw Object.assign(new Error(message), { killed }) as RunError; };
+  const earlier = [...(fsfreezeInFlight.get(mountPoint) ?? [])];
+  if (earlier.length > 0 && !(await settledWithin(Promise.all(earlier), signal, 0))) {
+    fail(`an earlier fsfreeze on ${mountPoint} was killed and has not returned from the kernel yet: it may still take effect`, true);
+  }
+  if (signal.aborted) fail(`fsfreeze ${flag} ${mountPoint}: cancelled before it started`, false);
+  const child = spawn('fsfreeze', [flag, mountPoint], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let output = '';
+  child.stderr.on('data', (b: Buffer) => { output = (output + b.toString()).slice(-commandOutputMax); });
+  const exited = new Promise<{ code: number | null; sig: string | null; err?: Error }>((resolve) => {
+    child.once('error', (err) => resolve({ code: null, sig: null, err }));
+    child.once('exit', (code, sig) => resolve({ code, sig }));
   });
+  const reaped = exited.then(() => undefined);
+  const set = fsfreezeInFlight.get(mountPoint) ?? new Set<Promise<void>>();
+  fsfreezeInFlight.set(mountPoint, set);
+  set.add(reaped);
+  void reaped.then(() => {
+    set.delete(reaped);
+    if (set.size === 0 && fsfreezeInFlight.get(mountPoint) === set) fsfreezeInFlight.delete(mountPoint);
+  });
+  const onAbort = () => child.kill('SIGKILL');
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    if (!(await settledWithin(reaped, signal, fsfreezeReapMs))) {
+      fail(`fsfreeze ${flag} ${mountPoint} (pid ${child.pid}) was killed and has not returned from the kernel within ${fsfreezeReapMs} ms: it may still take effect`, true);
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  const r = await exited;
+  await new Promise<void>((resolve) => { if (child.stderr.readableEnded || child.stderr.destroyed) resolve(); else child.stderr.once('close', () => resolve()); setTimeout(resolve, stderrDrainMs); });
+  const text = output.trim();
+  if (r.err !== undefined) fail(`fsfreeze ${flag} ${mountPoint}: cannot start: ${r.err.message}`, false);
+  if (r.code === 0) return 'ok';
+  if (flag === '-f' && /busy/i.test(text)) return 'busy';
+  if (flag === '-u' && /invalid argument/i.test(text)) return 'not-frozen';
+  return fail(`fsfreeze ${flag} ${mountPoint}: ${text || (r.sig !== null ? `killed by ${r.sig}` : `exited with code ${r.code}`)}`, r.sig !== null);
+}
+
+/** Whether `p` settled: waits for it, and once `signal` is aborted at most `graceMs` more. */
+async function settledWithin(p: Promise<unknown>, signal: AbortSignal, graceMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const late = new Promise<false>((resolve) => {
+    const arm = () => { timer = setTimeout(() => resolve(false), graceMs); };
+    if (signal.aborted) arm();
+    else { onAbort = arm; signal.addEventListener('abort', onAbort, { once: true }); }
+  });
+  try {
+    return await Promise.race([p.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * Thaws a filesystem and verifies it: fsfreeze -u until the kernel answers EINVAL (not frozen).
+ * FITHAW is the kernel's own frozen-state check without side effects when nothing is frozen (a
+ * second FIFREEZE would freeze a thawed filesystem; a write probe would block uninterruptibly in
+ * its child). It waits first for every fsfreeze of ours on that mount point to be reaped, so no
+ * freeze of ours can land after the EINVAL. Returns how many thaws took effect: 0 nothing was
+ * frozen, 1 it was frozen once, 2 or more something froze it again in between.
+ */
+export async function thawFs(mountPoint: string, signal: AbortSignal): Promise<number> {
+  let thawed = 0;
+  for (let i = 0; i < thawVerifyTriesMax; i++) {
+    if ((await fsfreeze('-u', mountPoint, signal)) === 'not-frozen') return thawed;
+    thawed += 1;
+  }
+  throw new Error(`${mountPoint} was frozen again each time it was thawed (${thawVerifyTriesMax} thaws): something else keeps freezing it`);
 }
 
 /** A freeze or thaw command: as the resource runs (user, cwd, env), its own process group, killed with the group when the call is aborted. */
@@ -522,19 +668,36 @@ function runAs(argv: string[], h: Extract<How, { kind: 'command' }>, extra: Reco
   });
 }
 
-/** Until every process of the group is stopped (state T): after a SIGSTOP the writes have stopped. */
+/** Until every process of the group is stopped (stoppedNow): after a SIGSTOP the writes have stopped. */
 async function waitStopped(name: string, pgid: number, signal: AbortSignal): Promise<void> {
   for (;;) {
     const members = await groupMembers(pgid);
     const running = [];
-    for (const pid of members) {
-      const state = (await statFields(pid))?.[0];
-      if (state !== undefined && state !== 'T' && state !== 't' && state !== 'Z' && state !== 'X') running.push(pid);
-    }
+    for (const pid of members) if (!(await stoppedNow(pid))) running.push(pid);
     if (running.length === 0) return;
     if (signal.aborted) throw new ActionError(`resource '${name}': processes ${running.join(', ')} of group ${pgid} had not stopped when the freeze timed out`, true);
     await sleep(stopPollMs, undefined, { signal }).catch(() => undefined);
   }
+}
+
+/** SIGSTOP's bit in the pending masks of /proc/PID/status (signal 19, bit 18). */
+const sigstopBit = 1n << 18n;
+
+/**
+ * A process that runs no code of its own until a SIGCONT: stopped (T, t), gone (Z, X), or a
+ * vfork parent (a shell running a command) with the SIGSTOP pending. A vfork parent sleeps
+ * uninterruptibly (D) in the kernel until its child calls exec or exits; that child is in the
+ * group and stopped, so the parent never gets back to user mode to act on its SIGSTOP and never
+ * shows T. It cannot write meanwhile, and on its way out of the kernel it stops first.
+ */
+async function stoppedNow(pid: number): Promise<boolean> {
+  const state = (await statFields(pid))?.[0];
+  if (state === undefined || state === 'T' || state === 't' || state === 'Z' || state === 'X') return true;
+  if (state !== 'D') return false;
+  const [status, wchan] = await Promise.all([readFile(`/proc/${pid}/status`, 'utf8').catch(() => ''), readFile(`/proc/${pid}/wchan`, 'utf8').catch(() => '')]);
+  const pending = (field: string) => BigInt(`0x${new RegExp(`^${field}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1] ?? '0'}`);
+  const stopPending = ((pending('SigPnd') | pending('ShdPnd')) & sigstopBit) !== 0n;
+  return stopPending && /clone|fork/.test(wchan);
 }
 
 /** The group's processes: the leader and its descendants (via /proc/PID/task/TID/children) that are still in the group. */

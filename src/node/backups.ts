@@ -30,6 +30,11 @@ export interface BackupShell {
   newId?: () => string;
 }
 
+/** A stray freeze stays in `cluster status` this long: long enough for an operator to see it after the fact. */
+const strayWarningMs = 3_600_000;
+/** Stray freezes remembered for the warnings: a bound on a tool that freezes over and over. */
+const strayWarningsMax = 8;
+
 export interface BackupAnswer {
   view?: BackupView;
   error?: ClusterErrorData;
@@ -47,6 +52,8 @@ export class BackupManager {
   private closed = false;
   private timerAtMs: number | null = null;
   private readonly changes = new EventEmitter();
+  /** Filesystems found frozen with no backup holding them (the monitor thawed them): status warnings for a while. */
+  private readonly strays: { wallMs: number; message: string }[] = [];
 
   constructor(private readonly s: BackupShell) {
     this.changes.setMaxListeners(0); // one per waiting API request; they are bounded by the API
@@ -55,6 +62,10 @@ export class BackupManager {
     // starts (main.ts creates the node first), so a thaw at its very first start is seen too.
     s.host.on('log', (level: EventLevel, message: string, event?: string, data?: Record<string, unknown>) => {
       if (event?.startsWith('BACKUP_')) s.emitEvent(event, level, message, data);
+      if (event === 'BACKUP_STRAY_FREEZE_THAWED') {
+        this.strays.push({ wallMs: s.clock.wallMs(), message });
+        this.strays.splice(0, Math.max(0, this.strays.length - strayWarningsMax));
+      }
     });
   }
 
@@ -84,6 +95,13 @@ export class BackupManager {
   view(id: string): BackupView | undefined {
     const b = this.book.backups[id];
     return b ? backupView(b) : undefined;
+  }
+
+  /** `cluster status` warnings: the stray freezes of the last strayWarningMs on this node. */
+  strayWarnings(): string[] {
+    const now = this.s.clock.wallMs();
+    return this.strays.filter((x) => now - x.wallMs < strayWarningMs)
+      .map((x) => `${x.message} (${Math.max(0, Math.round((now - x.wallMs) / 60_000))} min ago, on ${this.s.name})`);
   }
 
   /** Newest first: the unfinished ones and the newest finished ones (published in this node's report). */
