@@ -130,12 +130,19 @@ export class Simulation {
     const storeFlaws: StoreFlaws = { acceptStaleTerm: t === 'stale-term' };
     const hostFlaws: HostFlaws = { noWatchdog: t === 'no-watchdog', noFenceCheckOnSpawn: t === 'no-fence-check', noStartCheck: t === 'no-start-check', noFreezeAbort: t === 'no-freeze-abort' };
     const nodeFlaws: NodeFlaws = { noStartCheck: t === 'no-start-check', noReleaseWait: t === 'no-release-wait', forgetFloor: t === 'forget-floor' };
+    if (this.patches.has(13)) {
+      nodeFlaws.floorOfAll = () => this.machines.map((m) => m.localDb.readState().floor)
+        .reduce((a, f) => ({ term: Math.max(a.term, f.term), epoch: Math.max(a.epoch, f.epoch) }), { term: 0, epoch: 0 });
+    }
     // The defaults, with a shorter shutdown timeout so that a drain fits in a run.
     const timing = validateTiming({ ...timingDefaults, shutdownPendingTimeoutMs: 3_000 });
     if (!timing.ok) throw timing.error;
     // short-ttl: the lease TTL below the self-fence deadline (validateTiming refuses this).
     this.timing = t === 'short-ttl' ? { ...timing.value, leaseTtlMs: 500 } : timing.value;
     this.disk = new SimDisk(storeFlaws);
+    this.disk.rebuildAside = this.patches.has(8);
+    this.disk.floorMissingOnly = this.patches.has(10);
+    if (this.patches.has(11)) this.disk.onRebuild = (by) => this.othersStopped(by);
     this.disk.notify = (sub) => {
       // inotify: each subscriber hears of a write a little later, in its own process.
       if (sub.proc && !sub.proc.alive) { this.disk.subscribers.delete(sub); return; }
@@ -600,7 +607,9 @@ export class Simulation {
       if (m.powerOff()) w.schedule(rng.real(200, 3_000), null, 'io', () => { if (!this.healing) m.start(); });
       return;
     }
-    this.restartWithSwitch(m, rng.chance(0.7) ? { resetQuorumLog: true } : { noQuorumLogging: true });
+    // On a damaged store the operator follows the runbook; on an intact one, any node may be restarted with a switch.
+    if (!disk.intact) this.operatorRecovers(false);
+    else this.restartWithSwitch(m, rng.chance(0.7) ? { resetQuorumLog: true } : { noQuorumLogging: true });
   }
 
   /**
@@ -616,12 +625,27 @@ export class Simulation {
     const copies = this.machines.filter((x) => x.localDb.seq >= 0);
     const onLine = copies.filter((x) => x.localDb.content()!.history.id === disk.history.id);
     const pool = onLine.length > 0 ? onLine : copies;
-    const newest = pool.reduce<Machine | null>((a, x) => (a === null || x.localDb.seq > a.localDb.seq ? x : a), null);
+    // "The node that was up last": its copy has seen the newest terms and epochs (floor), then the newest seq.
+    const upLast = (x: Machine) => (x.state === 'up' || x.state === 'stopping' ? Infinity : x.lastUpMs);
+    const newer = (a: Machine, b: Machine) => (upLast(a) === upLast(b) ? 0 : upLast(a) > upLast(b) ? 1 : -1) || a.localDb.seq - b.localDb.seq;
+    const newest = pool.reduce<Machine | null>((a, x) => (a === null || newer(x, a) > 0 ? x : a), null);
     const m = atHeal || disk.unreadable || rng.chance(0.5) ? newest : rng.pick(this.machines);
     if (!m) return;
     const recovery: Recovery = atHeal || disk.unreadable || rng.chance(0.7) ? { resetQuorumLog: true } : { noQuorumLogging: true };
-    this.world.trace('operator', `the quorum store is damaged: ${m.name}${m === newest ? ' (newest copy)' : ''} restarts with ${recovery.resetQuorumLog ? '--reset-quorum-log' : '--no-quorum-logging'}`);
+    this.world.trace('operator', `the quorum store is damaged: ${m.name}${m === newest ? ' (up last, newest copy)' : ''} restarts with ${recovery.resetQuorumLog ? '--reset-quorum-log' : '--no-quorum-logging'}`);
     this.restartWithSwitch(m, recovery);
+    // At heal, until the store is whole again.
+    if (atHeal) this.world.schedule(5_000, null, 'io', () => this.operatorRecovers(true));
+  }
+
+  /** Patch 11's runbook: every clusterd but the rebuilding one is stopped while the store is rebuilt (here: powered off), and started again later. */
+  private othersStopped(by: string | null): void {
+    for (const x of this.machines) {
+      if (x.name === by || !x.proc) continue;
+      this.world.trace('operator', `${x.name}: stopped (powered off) while the store is rebuilt`);
+      x.powerOff();
+      this.world.schedule(this.rng.real(2_000, 4_000), null, 'io', () => x.start());
+    }
   }
 
   /** kill -9 of clusterd on `m` (if it runs), then `clusterd start` with the switch, once. */
@@ -629,6 +653,8 @@ export class Simulation {
     if (m.state === 'stopping' || (!this.healing && this.fencingPathDown(m))) return;
     if (m.state !== 'down') m.crash();
     this.world.schedule(this.rng.real(50, 500), null, 'io', () => {
+      // A supervisor's restart may have begun meanwhile: the operator stops that one too.
+      if (m.state === 'starting') m.crash();
       if (m.state !== 'down') return;
       if (m.restartEvent) m.restartEvent.cancelled = true;
       m.start(recovery);

@@ -23,6 +23,8 @@ export interface NodeFlaws {
   noReleaseWait?: boolean;
   /** A recovery ignores the floor in the node's copy: terms and epochs start from the records' terms and 0. */
   forgetFloor?: boolean;
+  /** Patch 13: the highest floor of every node copy (the lease slots would carry them). */
+  floorOfAll?: () => Floor;
 }
 
 /** The operator's recovery switches for one `clusterd start`. */
@@ -53,7 +55,9 @@ export class SimClusterNode extends ClusterNode {
 
   protected override recoveryFloor(copyFloor: Floor, copyTerm: number, storeCheckpointTerm: number): Floor {
     if (this.flaws.forgetFloor) return super.recoveryFloor({ term: 0, epoch: 0 }, copyTerm, storeCheckpointTerm);
-    return super.recoveryFloor(copyFloor, copyTerm, storeCheckpointTerm);
+    const all = this.flaws.floorOfAll?.();
+    const floor = all ? { term: Math.max(all.term, copyFloor.term), epoch: Math.max(all.epoch, copyFloor.epoch) } : copyFloor;
+    return super.recoveryFloor(floor, copyTerm, storeCheckpointTerm);
   }
 
   override placementInput(): PlacementInput {
@@ -109,6 +113,8 @@ export class Machine implements MachineEnv {
   /** Store head and history when the current incarnation began to start. */
   headAtStart = 0;
   historyAtStart = '';
+  /** When an incarnation of this machine was last up (world time): the operator's "node that was up last". */
+  lastUpMs = -1;
   /** Backups named by this machine's incarnations: ids stay unique across restarts, and seeded. */
   private backupIds = 0;
   /** A pending restart (after a crash or shutdown), cancelled by heal's immediate restart. */
@@ -136,6 +142,10 @@ export class Machine implements MachineEnv {
     const incarnation = `${this.name}-${n}`;
     const proc = new SimProc(`${this.name}#${n}`, this.name, 'clusterd');
     const store = new SimStoreClient(this.disk, new WorldTransport(world, proc, this.link), proc, () => this.clock.nowMs());
+    if (this.d.patches.has(12)) store.beforeWrite = (term, epoch) => { this.localDb.noteFloor(term, epoch); };
+    if (this.d.patches.has(9)) {
+      this.localDb.checkpointHistory = (seq) => (store.lastCheckpointRead?.seq === seq ? store.lastCheckpointRead.history : null);
+    }
     const timing = this.d.timing;
     const patches = this.d.patches;
     const host = new SimHost(world, this, proc, { selfFenceMs: timing.selfFenceMs, incarnation: () => incarnation, flaws: this.d.hostFlaws, patches });
@@ -186,6 +196,7 @@ export class Machine implements MachineEnv {
 
   /** The clusterd process is gone (after its own cleanup, if any). */
   private exited(): void {
+    if (this.state === 'up' || this.state === 'stopping') this.lastUpMs = this.world.now;
     if (this.proc) {
       this.world.kill(this.proc);
       for (const sub of [...this.disk.subscribers]) if (sub.proc === this.proc) this.disk.subscribers.delete(sub);

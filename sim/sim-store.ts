@@ -69,6 +69,14 @@ export class SimDisk {
   version = 1;
   /** The database cannot be read (SQLite quick_check fails): every database call fails with QUORUM_DB_DAMAGED; lease slots keep working. */
   unreadable = false;
+  /** Patch 8: the machine whose rebuild is not in place yet: everyone else still finds the database damaged. */
+  rebuildingBy: string | null = null;
+  /** Patch 8 on: a rebuilt database becomes visible only with its recovery in it. */
+  rebuildAside = false;
+  /** Patch 11: the harness stops every other clusterd as `machine` rebuilds the database. */
+  onRebuild: ((machine: string | null) => void) | null = null;
+  /** Patch 10 on: the epoch floor creates missing ownership records only. */
+  floorMissingOnly = false;
   /** Disk full: every database write fails with QUORUM_DISK_FULL; lease slots keep working. */
   full = false;
   readonly subscribers = new Set<{ proc: SimProc | null; cb: () => void }>();
@@ -246,6 +254,7 @@ export class SimDisk {
     for (const g of groups) {
       const prev = this.ownership.get(g);
       if ((prev?.epoch ?? -1) >= floor.epoch) continue;
+      if (this.floorMissingOnly && prev && prev.node !== null) continue;
       const next: OwnershipRecord = { group: g, node: null, epoch: floor.epoch, term: this.coordinator.term, phase: 'run' };
       this.ownership.set(g, next);
       this.observer?.ownershipWritten(this.coordinator.term, prev, next, g);
@@ -287,6 +296,7 @@ export class SimDisk {
     const json = JSON.stringify(config);
     return this.write(`rebuilding the quorum log from a copy at seq ${seq}`, () => {
       const head = this.headSeq();
+      this.rebuildingBy = null;
       this.observer?.recovering(machine, seq, JSON.parse(json) as ClusterConfig, opts, { head, intactThrough: this.intactThrough(), readable: true, history: this.history });
       const crc = recordChecksum(seq, term, json);
       this.checkpoint = { seq, term, crc, config: json };
@@ -325,7 +335,7 @@ export class SimDisk {
 
   /** The database has no damage left: every record and the checkpoint check out. */
   get intact(): boolean {
-    return !this.unreadable && this.intactThrough() === this.headSeq();
+    return !this.unreadable && this.rebuildingBy === null && this.intactThrough() === this.headSeq();
   }
 
   checkIntegrity(): StoreResult<void> {
@@ -333,8 +343,10 @@ export class SimDisk {
   }
 
   /** As dir: set the database aside and make an empty one (coordinator term 0, no ownership, genesis history, seq 0); lease slots stay. */
-  rebuildDamaged(clusterName: string): StoreResult<string> {
+  rebuildDamaged(clusterName: string, machine: string | null = null): StoreResult<string> {
     this.unreadable = false;
+    this.rebuildingBy = this.rebuildAside ? machine : null;
+    this.onRebuild?.(machine);
     this.clusterName = clusterName;
     this.coordinator = { term: 0, node: null };
     this.ownership.clear();
@@ -504,6 +516,10 @@ export class SimStoreClient implements QuorumStore {
   /** Slots claimed through this client (dir's lease writers): a renewal needs one. */
   private readonly claimed = new Map<NodeName, { slot: number; incarnation: string }>();
   private readonly unsubscribers = new Set<() => void>();
+  /** Patch 12: called with the term and highest epoch a leadership write is about to use. */
+  beforeWrite: ((term: number, epoch: number) => void) | null = null;
+  /** The seq and history of the last checkpoint this client read (patch 9 labels a copy with it). */
+  lastCheckpointRead: { seq: number; history: History } | null = null;
 
   constructor(private readonly disk: SimDisk, private readonly transport: Transport | StoreTransport, private readonly proc: SimProc | null = null,
     private readonly nowMs: () => number = () => 0) {}
@@ -516,7 +532,7 @@ export class SimStoreClient implements QuorumStore {
   private w<T>(what: string, op: () => StoreResult<T>, isLease = false, onAnswer?: (value: StoreResult<T>) => void): Promise<StoreResult<T>> {
     return this.run(() => {
       this.mustBeOpen();
-      return this.disk.unreadable && !isLease ? fail(dbDamaged(what)) : op();
+      return this.damagedFor() && !isLease ? fail(dbDamaged(what)) : op();
     }, () => fail(unavailable(what)), isLease, onAnswer);
   }
 
@@ -524,9 +540,15 @@ export class SimStoreClient implements QuorumStore {
   private r<T>(what: string, op: () => T, isLease = false, onAnswer?: (value: T) => void): Promise<T> {
     return this.run(() => {
       this.mustBeOpen();
-      if (this.disk.unreadable && !isLease) throw dbDamaged(what);
+      if (this.damagedFor() && !isLease) throw dbDamaged(what);
       return op();
     }, () => { throw unavailable(what); }, isLease, onAnswer);
+  }
+
+  /** The database cannot be read by this client: damaged, or (patch 8) rebuilt by another machine whose recovery has not landed. */
+  private damagedFor(): boolean {
+    const by = this.disk.rebuildingBy;
+    return this.disk.unreadable || (by !== null && by !== (this.proc?.machine ?? null));
   }
 
   private mustBeOpen(): void {
@@ -589,6 +611,7 @@ export class SimStoreClient implements QuorumStore {
   }
 
   casCoordinator(expected: CoordinatorRecord, next: CoordinatorRecord): Promise<StoreResult<boolean>> {
+    this.beforeWrite?.(next.term, 0);
     return this.w('electing a coordinator', () => this.disk.cas(expected, next));
   }
 
@@ -598,6 +621,7 @@ export class SimStoreClient implements QuorumStore {
 
   writeOwnership(term: number, records: OwnershipRecord[], deleteGroups: GroupName[] = []): Promise<StoreResult<void>> {
     const copy = records.map((r) => ({ ...r }));
+    this.beforeWrite?.(term, Math.max(0, ...copy.map((r) => r.epoch)));
     const dels = [...deleteGroups];
     return this.w('writing ownership', () => this.disk.writeOwnership(term, copy, dels));
   }
@@ -616,7 +640,11 @@ export class SimStoreClient implements QuorumStore {
   }
 
   readCheckpoint(): Promise<StoreResult<Checkpoint | null>> {
-    return this.w('reading the checkpoint', () => this.disk.readCheckpoint());
+    return this.w('reading the checkpoint', () => {
+      const cp = this.disk.readCheckpoint();
+      if (cp.ok && cp.value) this.lastCheckpointRead = { seq: cp.value.seq, history: this.disk.history };
+      return cp;
+    });
   }
 
   writeCheckpoint(term: number, seq: number, config: ClusterConfig): Promise<StoreResult<Checkpoint>> {
@@ -634,7 +662,7 @@ export class SimStoreClient implements QuorumStore {
   }
 
   rebuildDamaged(clusterName: string): Promise<StoreResult<string>> {
-    return this.run(() => this.disk.rebuildDamaged(clusterName), () => fail(unavailable('rebuilding the database')));
+    return this.run(() => this.disk.rebuildDamaged(clusterName, this.proc?.machine ?? null), () => fail(unavailable('rebuilding the database')));
   }
 
   readHistory(): Promise<StoreResult<History>> {
