@@ -132,7 +132,7 @@ export class Checkers implements StoreObserver {
   private record(id: string, seq: number, json: string, what: string): void {
     const before = this.refAt(id, seq);
     if (before !== undefined && before !== json) {
-      this.world.fail(`SAFETY ${what}: seq ${seq} of history ${id} is seen with two contents: ${firstDifference(JSON.parse(before) as ClusterConfig, JSON.parse(json) as ClusterConfig)}`);
+      this.world.fail(`SAFETY S8 ${what}: seq ${seq} of history ${id} is seen with two contents: ${firstDifference(JSON.parse(before) as ClusterConfig, JSON.parse(json) as ClusterConfig)}`);
     }
     this.historyOf(id).configs.set(seq, json);
   }
@@ -158,7 +158,7 @@ export class Checkers implements StoreObserver {
     if (next.term <= prev.term) this.world.fail(`SAFETY term went back in the store: ${prev.term} -> ${next.term}`);
     if (next.node === null) return;
     const before = this.termsElected.get(next.term);
-    if (before !== undefined) this.world.fail(`SAFETY term ${next.term} elected twice: ${before}, then ${next.node} (the store was rebuilt in between: its terms must start above every term used)`);
+    if (before !== undefined) this.world.fail(`SAFETY S9 term ${next.term} elected twice: ${before}, then ${next.node} (the store was rebuilt in between: its terms must start above every term used)`);
     this.termsElected.set(next.term, next.node);
   }
 
@@ -173,7 +173,7 @@ export class Checkers implements StoreObserver {
     const max = this.epochMax.get(group);
     this.epochMax.set(group, Math.max(max ?? next.epoch, next.epoch));
     if (next.node !== null && max !== undefined && next.epoch <= max && (!prev || prev.node !== next.node || prev.epoch !== next.epoch)) {
-      this.world.fail(`SAFETY group ${group} assigned to ${next.node} at epoch ${next.epoch}, not above epoch ${max} it had before${prev ? '' : ' (its record was lost with a rebuilt store)'}`);
+      this.world.fail(`SAFETY S9 group ${group} assigned to ${next.node} at epoch ${next.epoch}, not above epoch ${max} it had before${prev ? '' : ' (its record was lost with a rebuilt store)'}`);
     }
     if (!prev) return;
     if (next.epoch < prev.epoch) this.world.fail(`SAFETY epoch of group ${group} went back: ${prev.epoch} -> ${next.epoch} (term ${term})`);
@@ -231,17 +231,17 @@ export class Checkers implements StoreObserver {
     this.histories.set(h.id, { parent: fork ? { id: fork.id, forkSeq: fork.forkSeq } : null, configs: new Map() });
     if (!fork) return;
     if (fork.id === before.history.id && fork.forkSeq < before.intactThrough) {
-      this.world.fail(`SAFETY recovery by ${machine} drops intact records: its new history ${h.id} forks at seq ${fork.forkSeq}, but the store's records are intact through seq ${before.intactThrough}`);
+      this.world.fail(`SAFETY S7 recovery by ${machine} drops intact records: its new history ${h.id} forks at seq ${fork.forkSeq}, but the store's records are intact through seq ${before.intactThrough}`);
       return;
     }
     const copy = m?.copyAtStart;
     if (copy && copy.history.id === fork.id && fork.forkSeq < copy.seq) {
-      this.world.fail(`SAFETY recovery by ${machine} drops intact records of its own copy: its new history ${h.id} forks at seq ${fork.forkSeq}, but its copy reached seq ${copy.seq}`);
+      this.world.fail(`SAFETY S7 recovery by ${machine} drops intact records of its own copy: its new history ${h.id} forks at seq ${fork.forkSeq}, but its copy reached seq ${copy.seq}`);
       return;
     }
     const ref = this.refAt(fork.id, fork.forkSeq);
     if (ref !== JSON.stringify(config)) {
-      this.world.fail(`SAFETY recovery by ${machine} writes a configuration at seq ${seq} that is not the fold of history ${fork.id} at its fork seq ${fork.forkSeq}: ${ref === undefined ? 'that history never held that seq' : firstDifference(JSON.parse(ref) as ClusterConfig, config)}`);
+      this.world.fail(`SAFETY S7 recovery by ${machine} writes a configuration at seq ${seq} that is not the fold of history ${fork.id} at its fork seq ${fork.forkSeq}: ${ref === undefined ? 'that history never held that seq' : firstDifference(JSON.parse(ref) as ClusterConfig, config)}`);
     }
   }
 
@@ -329,7 +329,7 @@ export class Checkers implements StoreObserver {
       if (s.config !== node.config) {
         s.config = node.config;
         const ref = this.refAt(history, node.appliedSeq);
-        if (ref === undefined) this.world.fail(`SAFETY node ${m.name} claims configuration seq ${node.appliedSeq} of history ${history} (its copy's), which that history never held (the store's is ${this.disk.history.id}, head ${this.disk.headSeq()})`);
+        if (ref === undefined) this.world.fail(`SAFETY S8 node ${m.name} claims configuration seq ${node.appliedSeq} of history ${history} (its copy's), which that history never held (the store's is ${this.disk.history.id}, head ${this.disk.headSeq()})`);
         else if (JSON.stringify(node.config) !== ref) {
           this.world.fail(`SAFETY node ${m.name}'s configuration at seq ${node.appliedSeq} differs from the quorum log's: ${firstDifference(JSON.parse(ref) as ClusterConfig, node.config)}`);
         }
@@ -358,9 +358,9 @@ export class Checkers implements StoreObserver {
     const ref = this.refAt(c.history.id, c.seq);
     const json = JSON.stringify(c.config);
     if (ref === undefined) {
-      this.world.fail(`SAFETY ${m.name}'s copy holds seq ${c.seq} of history ${c.history.id}, which that history never held (the store's is ${this.disk.history.id}, head ${this.disk.headSeq()}): a later start would take it for a diverged copy`);
+      this.world.fail(`SAFETY S8 ${m.name}'s copy holds seq ${c.seq} of history ${c.history.id}, which that history never held (the store's is ${this.disk.history.id}, head ${this.disk.headSeq()}): a later start would take it for a diverged copy`);
     } else if (ref !== json) {
-      this.world.fail(`SAFETY ${m.name}'s copy at seq ${c.seq} of history ${c.history.id} differs from that history's fold: ${firstDifference(JSON.parse(ref) as ClusterConfig, c.config)}`);
+      this.world.fail(`SAFETY S8 ${m.name}'s copy at seq ${c.seq} of history ${c.history.id} differs from that history's fold: ${firstDifference(JSON.parse(ref) as ClusterConfig, c.config)}`);
     }
   }
 
