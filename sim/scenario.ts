@@ -639,9 +639,9 @@ export class Simulation {
   }
 
   /** Patch 11's runbook: every clusterd but the rebuilding one is stopped while the store is rebuilt (here: powered off), and started again later. */
-  private othersStopped(by: string | null): void {
+  private othersStopped(byProc: string | null): void {
     for (const x of this.machines) {
-      if (x.name === by || !x.proc) continue;
+      if (x.proc?.id === byProc || !x.proc) continue;
       this.world.trace('operator', `${x.name}: stopped (powered off) while the store is rebuilt`);
       x.powerOff();
       this.world.schedule(this.rng.real(2_000, 4_000), null, 'io', () => x.start());

@@ -69,7 +69,7 @@ export class SimDisk {
   version = 1;
   /** The database cannot be read (SQLite quick_check fails): every database call fails with QUORUM_DB_DAMAGED; lease slots keep working. */
   unreadable = false;
-  /** Patch 8: the machine whose rebuild is not in place yet: everyone else still finds the database damaged. */
+  /** Patch 8: the process whose rebuild is not in place yet: every other process (a later incarnation too) still finds the database damaged. */
   rebuildingBy: string | null = null;
   /** Patch 8 on: a rebuilt database becomes visible only with its recovery in it. */
   rebuildAside = false;
@@ -548,7 +548,7 @@ export class SimStoreClient implements QuorumStore {
   /** The database cannot be read by this client: damaged, or (patch 8) rebuilt by another machine whose recovery has not landed. */
   private damagedFor(): boolean {
     const by = this.disk.rebuildingBy;
-    return this.disk.unreadable || (by !== null && by !== (this.proc?.machine ?? null));
+    return this.disk.unreadable || (by !== null && by !== (this.proc?.id ?? null));
   }
 
   private mustBeOpen(): void {
@@ -662,7 +662,7 @@ export class SimStoreClient implements QuorumStore {
   }
 
   rebuildDamaged(clusterName: string): Promise<StoreResult<string>> {
-    return this.run(() => this.disk.rebuildDamaged(clusterName, this.proc?.machine ?? null), () => fail(unavailable('rebuilding the database')));
+    return this.run(() => this.disk.rebuildDamaged(clusterName, this.proc?.id ?? null), () => fail(unavailable('rebuilding the database')));
   }
 
   readHistory(): Promise<StoreResult<History>> {

@@ -142,11 +142,10 @@ for (const reg of regressions) {
 
 /**
  * Bugs still open (their proposed fixes in the harness, sim/patches.ts): each pinned seed fails
- * with every proposed fix but its own and passes with all of them. Bug 8 has no pin of its own:
- * bug 11's runbook (every other node stopped during a rebuild) hides it; on src/ as it is, seed 18
- * of the default kinds shows it (a running node reads coordinator term 0 from the rebuilt store).
+ * with every proposed fix but its own and passes with all of them.
  */
 const openPins: { bug: BugId; pin: number; faults: string }[] = [
+  { bug: 8, pin: 1027, faults: defaultFaultKinds.join(',') },
   { bug: 9, pin: 3, faults: 'recovery,crash,pause,operator,db-down' },
   { bug: 10, pin: 3, faults: 'recovery,crash,pause,operator,db-down' },
   { bug: 11, pin: 12, faults: 'recovery,crash,pause,operator,db-down' },
