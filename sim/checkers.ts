@@ -17,7 +17,17 @@
 //  S5 every node's configuration is exactly the fold of the log up to its appliedSeq (so an
 //     acknowledged update survives in every node that has applied that far), appliedSeq never
 //     goes back within an incarnation, and a new incarnation loads no less than the store held
-//     when it started and than the machine had applied before.
+//     when it started and than the machine had applied before (both within one history);
+//  S7 a recovery that starts a new history (--reset-quorum-log, --no-quorum-logging) keeps every
+//     intact record: it forks at or after the store's last intact seq (when it follows the
+//     store's history) and this node's own copy, and its checkpoint is that history's fold there;
+//  S8 a seq is never seen with two contents within one history: every store write, every node's
+//     configuration and every node copy (history, seq, configuration) matches the fold of that
+//     history (or, up to its fork, of the one it came from); a copy never claims a seq of a
+//     history that never held it;
+//  S9 terms and epochs never go back across any recovery, a rebuilt store included: no term is
+//     elected twice, and every new assignment of a group carries an epoch above every epoch that
+//     group ever had.
 // LIVENESS
 //  L1 once faults stop, every group that needs to run and has a healthy possible owner is Online
 //     (every needed resource Online in its owner's state, with a live process there) within the
@@ -26,7 +36,8 @@
 import { applyUpdate, dependencyClosure } from '../src/core/config.js';
 import type { ClusterConfig, ConfigUpdate, GroupName } from '../src/core/types.js';
 import type { Timing } from '../src/core/timing.js';
-import type { CoordinatorRecord, LogRecord, OwnershipRecord } from '../src/store/types.js';
+import type { CoordinatorRecord, LogRecord, OwnershipRecord, RecoverOptions } from '../src/store/types.js';
+import type { History } from '../src/core/load-plan.js';
 import type { SimProcess, ProcessTable } from './sim-host.js';
 import type { Machine } from './sim-node.js';
 import type { SimDisk, StoreObserver } from './sim-store.js';
@@ -50,6 +61,12 @@ interface BackupSeen {
   thawInTime: boolean;
 }
 
+/** One history of the cluster database: where it forked from, and the configuration at every seq seen in it (JSON). */
+interface HistorySeen {
+  parent: { id: string; forkSeq: number } | null;
+  configs: Map<number, string>;
+}
+
 interface NodeSeen {
   incarnation: string;
   term: number;
@@ -58,12 +75,20 @@ interface NodeSeen {
 }
 
 export class Checkers implements StoreObserver {
-  /** refConfigs[seq]: the fold of the log up to seq, as JSON (the truth every node must match). */
-  private readonly refConfigs: string[] = [];
+  /** Every history seen, with the fold at each seq (the truth every node and copy must match). */
+  private readonly histories = new Map<string, HistorySeen>();
   private refConfig: ClusterConfig;
   private readonly seen = new Map<string, NodeSeen>();
-  /** Every record ever appended, by seq (checkpoints fold the store's log away; this keeps them). */
-  private readonly appended = new Map<number, string>();
+  /** Every record ever appended, by history and seq (checkpoints fold the store's log away; this keeps them). */
+  private readonly appended = new Map<string, string>();
+  /** Seqs written as whole checkpoints by --no-quorum-logging (history:seq): acknowledged without a log record. */
+  private readonly checkpointOnly = new Set<string>();
+  /** S9: every term elected (with its node), and the highest epoch each group ever had, across rebuilds of the store. */
+  private readonly termsElected = new Map<number, string>();
+  private readonly epochMax = new Map<GroupName, number>();
+  /** S8: the copy version last checked, per machine. */
+  private readonly copyChecked = new Map<string, number>();
+  recoveries = 0;
   acks = 0;
   private readonly backups = new Map<string, BackupSeen>();
   backupsFrozen = 0;
@@ -75,9 +100,41 @@ export class Checkers implements StoreObserver {
     const cp = disk.readCheckpoint();
     if (!cp.ok || !cp.value) throw new Error('the simulated store is initialized before the checkers start');
     this.refConfig = cp.value.config;
-    this.refConfigs[cp.value.seq] = JSON.stringify(this.refConfig);
+    this.histories.set(disk.history.id, { parent: null, configs: new Map([[cp.value.seq, JSON.stringify(this.refConfig)]]) });
     procs.onSpawn = (p) => this.onSpawn(p);
     disk.observer = this;
+  }
+
+  /** The fold at `seq` of history `id`, or of the history it forked from when `seq` is at or before the fork. */
+  refAt(id: string, seq: number): string | undefined {
+    for (let h = this.histories.get(id), limit = Infinity; h; ) {
+      if (seq <= limit) {
+        const c = h.configs.get(seq);
+        if (c !== undefined) return c;
+      }
+      if (!h.parent || seq > h.parent.forkSeq) return undefined;
+      limit = h.parent.forkSeq;
+      h = this.histories.get(h.parent.id);
+    }
+    return undefined;
+  }
+
+  private historyOf(id: string): HistorySeen {
+    let h = this.histories.get(id);
+    if (!h) {
+      h = { parent: null, configs: new Map() };
+      this.histories.set(id, h);
+    }
+    return h;
+  }
+
+  /** S8: `json` at `seq` of history `id`: the same as anything seen there before. */
+  private record(id: string, seq: number, json: string, what: string): void {
+    const before = this.refAt(id, seq);
+    if (before !== undefined && before !== json) {
+      this.world.fail(`SAFETY S8 ${what}: seq ${seq} of history ${id} is seen with two contents: ${firstDifference(JSON.parse(before) as ClusterConfig, JSON.parse(json) as ClusterConfig)}`);
+    }
+    this.historyOf(id).configs.set(seq, json);
   }
 
   /** The configuration the store holds now (the fold of the whole log). */
@@ -99,6 +156,10 @@ export class Checkers implements StoreObserver {
   coordinatorChanged(prev: CoordinatorRecord, next: CoordinatorRecord): void {
     this.world.trace('store', `coordinator term ${next.term}: ${next.node ?? '(none)'}`);
     if (next.term <= prev.term) this.world.fail(`SAFETY term went back in the store: ${prev.term} -> ${next.term}`);
+    if (next.node === null) return;
+    const before = this.termsElected.get(next.term);
+    if (before !== undefined) this.world.fail(`SAFETY S9 term ${next.term} elected twice: ${before}, then ${next.node} (the store was rebuilt in between: its terms must start above every term used)`);
+    this.termsElected.set(next.term, next.node);
   }
 
   ownershipWritten(term: number, prev: OwnershipRecord | undefined, next: OwnershipRecord | undefined, group: GroupName): void {
@@ -109,6 +170,11 @@ export class Checkers implements StoreObserver {
     if (!prev || prev.node !== next.node || prev.epoch !== next.epoch || prev.phase !== next.phase) {
       this.world.trace('store', `ownership ${group} -> ${next.node ?? '(none)'} epoch ${next.epoch} ${next.phase} (term ${term})`);
     }
+    const max = this.epochMax.get(group);
+    this.epochMax.set(group, Math.max(max ?? next.epoch, next.epoch));
+    if (next.node !== null && max !== undefined && next.epoch <= max && (!prev || prev.node !== next.node || prev.epoch !== next.epoch)) {
+      this.world.fail(`SAFETY S9 group ${group} assigned to ${next.node} at epoch ${next.epoch}, not above epoch ${max} it had before${prev ? '' : ' (its record was lost with a rebuilt store)'}`);
+    }
     if (!prev) return;
     if (next.epoch < prev.epoch) this.world.fail(`SAFETY epoch of group ${group} went back: ${prev.epoch} -> ${next.epoch} (term ${term})`);
     else if (next.node !== prev.node && next.epoch <= prev.epoch) {
@@ -117,6 +183,7 @@ export class Checkers implements StoreObserver {
   }
 
   logAppended(records: LogRecord[]): void {
+    const history = this.disk.history.id;
     for (const r of records) {
       const next = applyUpdate(this.refConfig, r.update);
       this.world.trace('store', `log seq ${r.seq} term ${r.term}: ${describeUpdate(r.update)}`);
@@ -125,8 +192,8 @@ export class Checkers implements StoreObserver {
         return;
       }
       this.refConfig = next.value;
-      this.refConfigs[r.seq] = JSON.stringify(next.value);
-      this.appended.set(r.seq, JSON.stringify(r.update));
+      this.record(history, r.seq, JSON.stringify(next.value), `log record ${r.seq}`);
+      this.appended.set(`${history}:${r.seq}`, JSON.stringify(r.update));
     }
   }
 
@@ -139,15 +206,49 @@ export class Checkers implements StoreObserver {
   checkpointWritten(kind: 'checkpoint' | 'recover', seq: number, config: ClusterConfig, headBefore: number): void {
     this.world.trace('store', `${kind} at seq ${seq} (head was ${headBefore})`);
     const json = JSON.stringify(config);
+    const history = this.disk.history.id;
     if (kind === 'recover' && seq < headBefore) {
       this.world.fail(`SAFETY the quorum log was rebuilt at seq ${seq}, dropping records up to seq ${headBefore} (only an operator's --reset-quorum-log may)`);
     } else if (kind === 'recover' && seq > headBefore) {
-      // --no-quorum-logging: a change written as a checkpoint is the new truth.
+      // A new history's checkpoint, or --no-quorum-logging's change written as a checkpoint: the new truth.
       this.refConfig = config;
-      this.refConfigs[seq] = json;
-    } else if (this.refConfigs[seq] !== json) {
-      this.world.fail(`SAFETY ${kind} at seq ${seq} differs from the fold of the log: ${firstDifference(JSON.parse(this.refConfigs[seq] ?? '{"nodes":{},"groups":{},"resources":{}}') as ClusterConfig, config)}`);
+      this.record(history, seq, json, 'recovery checkpoint');
+    } else if (this.refAt(history, seq) !== json) {
+      const ref = this.refAt(history, seq);
+      this.world.fail(`SAFETY ${kind} at seq ${seq} differs from the fold of the log: ${ref === undefined ? `history ${history} never held seq ${seq}` : firstDifference(JSON.parse(ref) as ClusterConfig, config)}`);
     }
+  }
+
+  /** S7 as a recovery lands: what it keeps, and the history it starts. */
+  recovering(machine: string | null, seq: number, config: ClusterConfig, opts: RecoverOptions, before: { head: number; intactThrough: number; readable: boolean; history: History }): void {
+    const m = this.machines.find((x) => x.name === machine);
+    const h = opts.history;
+    this.world.trace('store', `recovery by ${machine ?? '?'} at seq ${seq}${h ? ` history ${h.id}${h.parents[0] ? ` (from ${h.parents[0].id} at seq ${h.parents[0].forkSeq})` : ''}` : ''}${opts.floor ? ` floor term ${opts.floor.term} epoch ${opts.floor.epoch}` : ''}; store head was ${before.head}, intact through ${before.intactThrough}`);
+    if (h) this.checkpointOnly.add(`${h.id}:${seq}`);
+    if (!h || this.histories.has(h.id)) return;
+    this.recoveries++;
+    const fork = h.parents[0];
+    this.histories.set(h.id, { parent: fork ? { id: fork.id, forkSeq: fork.forkSeq } : null, configs: new Map() });
+    if (!fork) return;
+    if (fork.id === before.history.id && fork.forkSeq < before.intactThrough) {
+      this.world.fail(`SAFETY S7 recovery by ${machine} drops intact records: its new history ${h.id} forks at seq ${fork.forkSeq}, but the store's records are intact through seq ${before.intactThrough}`);
+      return;
+    }
+    const copy = m?.copyAtStart;
+    if (copy && copy.history.id === fork.id && fork.forkSeq < copy.seq) {
+      this.world.fail(`SAFETY S7 recovery by ${machine} drops intact records of its own copy: its new history ${h.id} forks at seq ${fork.forkSeq}, but its copy reached seq ${copy.seq}`);
+      return;
+    }
+    const ref = this.refAt(fork.id, fork.forkSeq);
+    if (ref !== JSON.stringify(config)) {
+      this.world.fail(`SAFETY S7 recovery by ${machine} writes a configuration at seq ${seq} that is not the fold of history ${fork.id} at its fork seq ${fork.forkSeq}: ${ref === undefined ? 'that history never held that seq' : firstDifference(JSON.parse(ref) as ClusterConfig, config)}`);
+    }
+  }
+
+  rebuilt(): void {
+    this.world.trace('store', 'database set aside and made anew (term 0, no ownership, genesis history, seq 0)');
+    this.refConfig = { name: this.disk.clusterName, nodes: {}, groups: {}, resources: {} };
+    this.record(this.disk.history.id, 0, JSON.stringify(this.refConfig), 'rebuilt store');
   }
 
   leaseChanged(node: string, prev: { state: string; incarnation: string } | null, next: { state: string; incarnation: string }): void {
@@ -158,9 +259,11 @@ export class Checkers implements StoreObserver {
   /** S4: an operator's commit resolved ok with `seq`. */
   acknowledged(updates: ConfigUpdate[], seq: number): void {
     this.acks++;
+    const history = this.disk.history.id;
+    if (this.checkpointOnly.has(`${history}:${seq}`)) return;
     const first = seq - updates.length + 1;
     updates.forEach((u, i) => {
-      const payload = this.appended.get(first + i);
+      const payload = this.appended.get(`${history}:${first + i}`);
       if (payload !== JSON.stringify(u)) {
         this.world.fail(`SAFETY acknowledged update lost: seq ${first + i} should hold ${JSON.stringify(u)}, the log got ${payload ?? 'nothing'}`);
       }
@@ -207,6 +310,7 @@ export class Checkers implements StoreObserver {
 
   afterStep(): void {
     this.checkFrozen();
+    for (const m of this.machines) this.checkCopy(m);
     for (const m of this.machines) {
       const node = m.node;
       if (!node || m.state === 'down' || m.state === 'starting') continue;
@@ -219,11 +323,13 @@ export class Checkers implements StoreObserver {
       s.term = node.coordinator.term;
       if (node.appliedSeq < s.appliedSeq) this.world.fail(`SAFETY node ${m.name} went back from configuration seq ${s.appliedSeq} to ${node.appliedSeq}`);
       s.appliedSeq = node.appliedSeq;
-      m.maxAppliedSeq = Math.max(m.maxAppliedSeq, node.appliedSeq);
+      const history = m.localDb.readState().history.id;
+      if (m.maxApplied.history !== history) m.maxApplied = { history, seq: node.appliedSeq };
+      m.maxApplied.seq = Math.max(m.maxApplied.seq, node.appliedSeq);
       if (s.config !== node.config) {
         s.config = node.config;
-        const ref = this.refConfigs[node.appliedSeq];
-        if (ref === undefined) this.world.fail(`SAFETY node ${m.name} claims configuration seq ${node.appliedSeq}, beyond the quorum log head ${this.disk.headSeq()}`);
+        const ref = this.refAt(history, node.appliedSeq);
+        if (ref === undefined) this.world.fail(`SAFETY S8 node ${m.name} claims configuration seq ${node.appliedSeq} of history ${history} (its copy's), which that history never held (the store's is ${this.disk.history.id}, head ${this.disk.headSeq()})`);
         else if (JSON.stringify(node.config) !== ref) {
           this.world.fail(`SAFETY node ${m.name}'s configuration at seq ${node.appliedSeq} differs from the quorum log's: ${firstDifference(JSON.parse(ref) as ClusterConfig, node.config)}`);
         }
@@ -231,13 +337,30 @@ export class Checkers implements StoreObserver {
     }
   }
 
-  /** S5 at start: a new incarnation loads at least what the store held and what the machine had applied. */
+  /** S5 at start: a new incarnation loads at least what the store held and what the machine had applied (in the history it loaded). */
   started(m: Machine): void {
     const node = m.node!;
-    if (node.appliedSeq < m.headAtStart) {
+    const history = m.localDb.readState().history.id;
+    if (history === m.historyAtStart && node.appliedSeq < m.headAtStart) {
       this.world.fail(`SAFETY node ${m.name} (${node.incarnation}) loaded configuration seq ${node.appliedSeq}, older than the quorum store's ${m.headAtStart} when it started`);
-    } else if (node.appliedSeq < m.maxAppliedSeq) {
-      this.world.fail(`SAFETY node ${m.name} (${node.incarnation}) loaded configuration seq ${node.appliedSeq}, older than the ${m.maxAppliedSeq} it had applied before`);
+    } else if (history === m.maxApplied.history && node.appliedSeq < m.maxApplied.seq) {
+      this.world.fail(`SAFETY node ${m.name} (${node.incarnation}) loaded configuration seq ${node.appliedSeq}, older than the ${m.maxApplied.seq} it had applied before`);
+    }
+  }
+
+  /** S8 for a node's copy, whenever it changed: its (history, seq, configuration) is that history's fold at seq. */
+  private checkCopy(m: Machine): void {
+    const db = m.localDb;
+    if (this.copyChecked.get(m.name) === db.version) return;
+    this.copyChecked.set(m.name, db.version);
+    const c = db.content();
+    if (!c) return;
+    const ref = this.refAt(c.history.id, c.seq);
+    const json = JSON.stringify(c.config);
+    if (ref === undefined) {
+      this.world.fail(`SAFETY S8 ${m.name}'s copy holds seq ${c.seq} of history ${c.history.id}, which that history never held (the store's is ${this.disk.history.id}, head ${this.disk.headSeq()}): a later start would take it for a diverged copy`);
+    } else if (ref !== json) {
+      this.world.fail(`SAFETY S8 ${m.name}'s copy at seq ${c.seq} of history ${c.history.id} differs from that history's fold: ${firstDifference(JSON.parse(ref) as ClusterConfig, c.config)}`);
     }
   }
 

@@ -12,7 +12,8 @@ import { timingDefaults, validateTiming, type Timing } from '../src/core/timing.
 import type { ConfigUpdate, FailbackPolicy, GroupName } from '../src/core/types.js';
 import { Checkers, describeUpdate, livenessBoundMs } from './checkers.js';
 import { Apps, ProcessTable, type HostFlaws } from './sim-host.js';
-import { Machine, type NodeFlaws } from './sim-node.js';
+import { Machine, type NodeFlaws, type Recovery } from './sim-node.js';
+import type { LocalDamage } from './sim-local-db.js';
 import { SimDisk, type StoreFlaws } from './sim-store.js';
 import { World } from './world.js';
 import type { Rng } from './random.js';
@@ -20,7 +21,7 @@ import { Patches } from './patches.js';
 
 export const faultKinds = [
   'crash', 'poweroff', 'pause', 'monitor', 'store-slow', 'store-down', 'db-down', 'lease-down', 'disk-full',
-  'resource', 'clock', 'load', 'operator', 'shutdown', 'double-fault',
+  'resource', 'clock', 'load', 'operator', 'shutdown', 'recovery', 'double-fault',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -34,7 +35,7 @@ export type FaultKind = (typeof faultKinds)[number];
 export const defaultFaultKinds: readonly FaultKind[] = faultKinds.filter((k) => k !== 'double-fault');
 
 /** Ways to break the protocol on purpose (teeth tests): each must make the checkers fire. */
-export const teethKinds = ['stale-term', 'no-watchdog', 'no-start-check', 'no-fence-check', 'short-ttl', 'no-release-wait', 'no-freeze-abort'] as const;
+export const teethKinds = ['stale-term', 'no-watchdog', 'no-start-check', 'no-fence-check', 'short-ttl', 'no-release-wait', 'no-freeze-abort', 'forget-floor'] as const;
 export type TeethKind = (typeof teethKinds)[number];
 
 export interface SimOptions {
@@ -128,13 +129,20 @@ export class Simulation {
     const t = this.teeth;
     const storeFlaws: StoreFlaws = { acceptStaleTerm: t === 'stale-term' };
     const hostFlaws: HostFlaws = { noWatchdog: t === 'no-watchdog', noFenceCheckOnSpawn: t === 'no-fence-check', noStartCheck: t === 'no-start-check', noFreezeAbort: t === 'no-freeze-abort' };
-    const nodeFlaws: NodeFlaws = { noStartCheck: t === 'no-start-check', noReleaseWait: t === 'no-release-wait' };
+    const nodeFlaws: NodeFlaws = { noStartCheck: t === 'no-start-check', noReleaseWait: t === 'no-release-wait', forgetFloor: t === 'forget-floor' };
+    if (this.patches.has(13)) {
+      nodeFlaws.floorOfAll = () => this.machines.map((m) => m.localDb.readState().floor)
+        .reduce((a, f) => ({ term: Math.max(a.term, f.term), epoch: Math.max(a.epoch, f.epoch) }), { term: 0, epoch: 0 });
+    }
     // The defaults, with a shorter shutdown timeout so that a drain fits in a run.
     const timing = validateTiming({ ...timingDefaults, shutdownPendingTimeoutMs: 3_000 });
     if (!timing.ok) throw timing.error;
     // short-ttl: the lease TTL below the self-fence deadline (validateTiming refuses this).
     this.timing = t === 'short-ttl' ? { ...timing.value, leaseTtlMs: 500 } : timing.value;
     this.disk = new SimDisk(storeFlaws);
+    this.disk.rebuildAside = this.patches.has(8);
+    this.disk.floorMissingOnly = this.patches.has(10);
+    if (this.patches.has(11)) this.disk.onRebuild = (by) => this.othersStopped(by);
     this.disk.notify = (sub) => {
       // inotify: each subscriber hears of a write a little later, in its own process.
       if (sub.proc && !sub.proc.alive) { this.disk.subscribers.delete(sub); return; }
@@ -149,6 +157,7 @@ export class Simulation {
       world: this.world, disk: this.disk, procs: this.procs, apps: this.apps, timing: this.timing, hostFlaws, nodeFlaws, patches: this.patches,
       onStarted: (m: Machine) => this.checkers.started(m),
       onEvent: (m: Machine, e: { event: string; data?: Record<string, unknown> }) => this.checkers.nodeEvent(m, e),
+      onRefused: (m: Machine, code: string) => this.refused(m, code),
     };
     for (let i = 1; i <= this.nodes; i++) this.machines.push(new Machine(`n${i}`, deps, wallStartMs + rng.range(-2_000, 2_000)));
     this.checkers = new Checkers(this.world, this.disk, this.procs, this.machines);
@@ -558,7 +567,105 @@ export class Simulation {
       case 'shutdown':
         m.shutdown(() => { if (!this.healing) m.scheduleRestart(rng.real(100, 3_000)); else m.start(); });
         return;
+      case 'recovery':
+        this.recoveryFault(m);
+        return;
     }
+  }
+
+  // ---- damaged databases and the operator's recovery (KB257905) ----
+
+  /**
+   * Damage in the quorum store (a log record after the checkpoint, the checkpoint, or the whole
+   * database unreadable) that the operator answers a little later, half the time, with a restart
+   * under a recovery switch; damage in one machine's own copy (a torn tail, a record, the
+   * checkpoint) seen at its next start after a power cut; or an operator's restart of one machine
+   * under a switch on an intact store.
+   */
+  private recoveryFault(m: Machine): void {
+    const rng = this.rng;
+    const w = this.world;
+    const disk = this.disk;
+    const kind = rng.int(5);
+    this.count(`recovery-${kind}`);
+    if (kind <= 2) {
+      if (disk.unreadable) return;
+      if (kind === 2) {
+        disk.unreadable = true;
+        w.trace('store', 'FAULT the quorum database cannot be read (quick_check fails); the lease file still works');
+      } else {
+        const where = kind === 0 && disk.log.length > 0 ? { record: rng.int(disk.log.length) } : 'checkpoint' as const;
+        w.trace('store', `FAULT damaged ${disk.damage(where)}`);
+      }
+      if (rng.chance(0.5)) w.schedule(rng.real(500, 4_000), null, 'io', () => { if (!this.healing) this.operatorRecovers(false); });
+      return;
+    }
+    if (kind === 3) {
+      const damage = rng.pick<LocalDamage>(['torn-tail', 'record', 'checkpoint']);
+      if (!m.localDb.damage(damage, (n) => rng.int(n))) return;
+      w.trace(m.name, `FAULT the node's own copy is damaged: ${damage}; the machine loses power`);
+      if (m.powerOff()) w.schedule(rng.real(200, 3_000), null, 'io', () => { if (!this.healing) m.start(); });
+      return;
+    }
+    // On a damaged store the operator follows the runbook; on an intact one, any node may be restarted with a switch.
+    if (!disk.intact) this.operatorRecovers(false);
+    else this.restartWithSwitch(m, rng.chance(0.7) ? { resetQuorumLog: true } : { noQuorumLogging: true });
+  }
+
+  /**
+   * The operator's runbook for a damaged store: on the node with the newest copy of the store's
+   * history (as `clusterd quorum-log verify --data-dir` shows), or now and then on another node,
+   * `clusterd start --reset-quorum-log` (the only way for a database that cannot be read), or
+   * `--no-quorum-logging`. At heal always the newest copy and a reset.
+   */
+  private operatorRecovers(atHeal: boolean): void {
+    const disk = this.disk;
+    if (disk.intact) return;
+    const rng = this.rng;
+    const copies = this.machines.filter((x) => x.localDb.seq >= 0);
+    const onLine = copies.filter((x) => x.localDb.content()!.history.id === disk.history.id);
+    const pool = onLine.length > 0 ? onLine : copies;
+    // "The node that was up last": its copy has seen the newest terms and epochs (floor), then the newest seq.
+    const upLast = (x: Machine) => (x.state === 'up' || x.state === 'stopping' ? Infinity : x.lastUpMs);
+    const newer = (a: Machine, b: Machine) => (upLast(a) === upLast(b) ? 0 : upLast(a) > upLast(b) ? 1 : -1) || a.localDb.seq - b.localDb.seq;
+    const newest = pool.reduce<Machine | null>((a, x) => (a === null || newer(x, a) > 0 ? x : a), null);
+    const m = atHeal || disk.unreadable || rng.chance(0.5) ? newest : rng.pick(this.machines);
+    if (!m) return;
+    const recovery: Recovery = atHeal || disk.unreadable || rng.chance(0.7) ? { resetQuorumLog: true } : { noQuorumLogging: true };
+    this.world.trace('operator', `the quorum store is damaged: ${m.name}${m === newest ? ' (up last, newest copy)' : ''} restarts with ${recovery.resetQuorumLog ? '--reset-quorum-log' : '--no-quorum-logging'}`);
+    this.restartWithSwitch(m, recovery);
+    // At heal, until the store is whole again.
+    if (atHeal) this.world.schedule(5_000, null, 'io', () => this.operatorRecovers(true));
+  }
+
+  /** Patch 11's runbook: every clusterd but the rebuilding one is stopped while the store is rebuilt (here: powered off), and started again later. */
+  private othersStopped(byProc: string | null): void {
+    for (const x of this.machines) {
+      if (x.proc?.id === byProc || !x.proc) continue;
+      this.world.trace('operator', `${x.name}: stopped (powered off) while the store is rebuilt`);
+      x.powerOff();
+      this.world.schedule(this.rng.real(2_000, 4_000), null, 'io', () => x.start());
+    }
+  }
+
+  /** kill -9 of clusterd on `m` (if it runs), then `clusterd start` with the switch, once. */
+  private restartWithSwitch(m: Machine, recovery: Recovery): void {
+    if (m.state === 'stopping' || (!this.healing && this.fencingPathDown(m))) return;
+    if (m.state !== 'down') m.crash();
+    this.world.schedule(this.rng.real(50, 500), null, 'io', () => {
+      // A supervisor's restart may have begun meanwhile: the operator stops that one too.
+      if (m.state === 'starting') m.crash();
+      if (m.state !== 'down') return;
+      if (m.restartEvent) m.restartEvent.cancelled = true;
+      m.start(recovery);
+    });
+  }
+
+  /** A start was refused: a copy of a history the store left is moved aside, as HISTORY_DIVERGED's hint says (to follow the store). */
+  private refused(m: Machine, code: string): void {
+    if (code !== 'HISTORY_DIVERGED') return;
+    this.world.trace('operator', `${m.name}: error[HISTORY_DIVERGED]: moving its copy aside to follow the store`);
+    m.localDb.moveAside();
   }
 
   private resourceFault(m: Machine): void {
@@ -607,6 +714,8 @@ export class Simulation {
       if (mon?.state === 'paused') w.resume(mon);
       if (m.state === 'down') m.start();
     }
+    // A store still damaged is the operator's to recover (nothing else repairs a database that cannot be read).
+    w.schedule(1_000, null, 'io', () => this.operatorRecovers(true));
   }
 
   /** After heal: the operator's runbook retries groups left Failed (`cluster group G /online` clears it). */

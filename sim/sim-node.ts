@@ -12,6 +12,8 @@ import { MachineClock } from './sim-clock.js';
 import { SimStoreClient, WorldTransport, healthyLink, type SimDisk, type StoreLink } from './sim-store.js';
 import { SimProc, type World } from './world.js';
 import type { Patches } from './patches.js';
+import { SimLocalDb, type CopyContent } from './sim-local-db.js';
+import type { Floor, LocalDb } from '../src/node/local-db.js';
 
 /** Deliberate protocol breaks in the node shell, for the teeth tests only. */
 export interface NodeFlaws {
@@ -19,7 +21,14 @@ export interface NodeFlaws {
   noStartCheck?: boolean;
   /** The coordinator treats a group in phase 'stop' as released at once (no wait for the owner). */
   noReleaseWait?: boolean;
+  /** A recovery ignores the floor in the node's copy: terms and epochs start from the records' terms and 0. */
+  forgetFloor?: boolean;
+  /** Patch 13: the highest floor of every node copy (the lease slots would carry them). */
+  floorOfAll?: () => Floor;
 }
+
+/** The operator's recovery switches for one `clusterd start`. */
+export interface Recovery { resetQuorumLog?: boolean; noQuorumLogging?: boolean }
 
 /**
  * The real node shell. Its logic is untouched: the incarnation comes from the simulation (the
@@ -29,12 +38,26 @@ export class SimClusterNode extends ClusterNode {
   override readonly incarnation: string;
   private readonly flaws: NodeFlaws;
 
+  private histories = 0;
+
   constructor(o: NodeOptions, incarnation: string, flaws: NodeFlaws) {
     super(o);
     this.incarnation = incarnation;
     this.flaws = flaws;
     const self = this as unknown as { mayStart: (rec: OwnershipRec) => boolean };
     if (flaws.noStartCheck) self.mayStart = () => true;
+  }
+
+  /** Seeded, and unique in the run: the incarnation names the machine and the start. */
+  protected override newHistoryId(): string {
+    return `${this.incarnation}.${++this.histories}`;
+  }
+
+  protected override recoveryFloor(copyFloor: Floor, copyTerm: number, storeCheckpointTerm: number): Floor {
+    if (this.flaws.forgetFloor) return super.recoveryFloor({ term: 0, epoch: 0 }, copyTerm, storeCheckpointTerm);
+    const all = this.flaws.floorOfAll?.();
+    const floor = all ? { term: Math.max(all.term, copyFloor.term), epoch: Math.max(all.epoch, copyFloor.epoch) } : copyFloor;
+    return super.recoveryFloor(floor, copyTerm, storeCheckpointTerm);
   }
 
   override placementInput(): PlacementInput {
@@ -65,6 +88,8 @@ export interface MachineDeps {
   onStarted: (m: Machine) => void;
   /** Every event a clusterd incarnation of this machine emits (the backup checker reads them). */
   onEvent: (m: Machine, e: { event: string; data?: Record<string, unknown> }) => void;
+  /** A start ended with this error code (the operator's runbook reads it). */
+  onRefused: (m: Machine, code: string) => void;
 }
 
 export class Machine implements MachineEnv {
@@ -73,15 +98,23 @@ export class Machine implements MachineEnv {
   readonly procs: ProcessTable;
   readonly apps: Apps;
   readonly disk: SimDisk;
+  /** This machine's own copy of the database (its data directory): it outlives incarnations and power cuts. */
+  readonly localDb: SimLocalDb;
+  /** What the copy held when the current incarnation began to start, and the switches it was started with. */
+  copyAtStart: CopyContent | null = null;
+  recovery: Recovery = {};
   state: MachineState = 'down';
   node: SimClusterNode | null = null;
   proc: SimProc | null = null;
   host: SimHost | null = null;
   incarnations = 0;
-  /** Highest quorum-log seq any incarnation of this machine applied. */
-  maxAppliedSeq = 0;
-  /** Store head when the current incarnation began to start. */
+  /** Highest quorum-log seq any incarnation of this machine applied, in the history its copy follows. */
+  maxApplied = { history: '', seq: 0 };
+  /** Store head and history when the current incarnation began to start. */
   headAtStart = 0;
+  historyAtStart = '';
+  /** When an incarnation of this machine was last up (world time): the operator's "node that was up last". */
+  lastUpMs = -1;
   /** Backups named by this machine's incarnations: ids stay unique across restarts, and seeded. */
   private backupIds = 0;
   /** A pending restart (after a crash or shutdown), cancelled by heal's immediate restart. */
@@ -92,6 +125,7 @@ export class Machine implements MachineEnv {
     this.procs = d.procs;
     this.apps = d.apps;
     this.disk = d.disk;
+    this.localDb = new SimLocalDb(name);
   }
 
   get world(): World {
@@ -99,7 +133,7 @@ export class Machine implements MachineEnv {
   }
 
   /** `clusterd start`: open the store, start the monitor, start the node. A failure ends the process; a supervisor restarts it. */
-  start(): void {
+  start(recovery: Recovery = {}): void {
     if (this.state !== 'down') return;
     if (this.restartEvent) this.restartEvent.cancelled = true;
     this.restartEvent = null;
@@ -108,6 +142,10 @@ export class Machine implements MachineEnv {
     const incarnation = `${this.name}-${n}`;
     const proc = new SimProc(`${this.name}#${n}`, this.name, 'clusterd');
     const store = new SimStoreClient(this.disk, new WorldTransport(world, proc, this.link), proc, () => this.clock.nowMs());
+    if (this.d.patches.has(12)) store.beforeWrite = (term, epoch) => { this.localDb.noteFloor(term, epoch); };
+    if (this.d.patches.has(9)) {
+      this.localDb.checkpointHistory = (seq) => (store.lastCheckpointRead?.seq === seq ? store.lastCheckpointRead.history : null);
+    }
     const timing = this.d.timing;
     const patches = this.d.patches;
     const host = new SimHost(world, this, proc, { selfFenceMs: timing.selfFenceMs, incarnation: () => incarnation, flaws: this.d.hostFlaws, patches });
@@ -115,6 +153,7 @@ export class Machine implements MachineEnv {
       name: this.name, apiUrl: `sim://${this.name}`, timing, store, host, clock: this.clock.forProcess(proc),
       log: (level, event, message) => world.trace(proc.id, `${level === 'info' ? '' : `${level} `}${event}: ${message.split('\n')[0]}`),
       newBackupId: () => (++this.backupIds).toString(16).padStart(8, '0'),
+      localDb: this.localDb as unknown as LocalDb, recovery,
     }, incarnation, this.d.nodeFlaws);
     node.on('event', (e: { event: string; data?: Record<string, unknown> }) => this.d.onEvent(this, e));
     this.state = 'starting';
@@ -122,19 +161,23 @@ export class Machine implements MachineEnv {
     this.host = host;
     this.node = node;
     this.headAtStart = this.disk.headSeq();
-    world.trace(proc.id, `clusterd start (incarnation ${incarnation})`);
+    this.historyAtStart = this.disk.history.id;
+    this.copyAtStart = this.localDb.content();
+    this.recovery = recovery;
+    const switches = [recovery.resetQuorumLog ? ' --reset-quorum-log' : '', recovery.noQuorumLogging ? ' --no-quorum-logging' : ''].join('');
+    world.trace(proc.id, `clusterd start${switches} (incarnation ${incarnation}; copy ${this.copyAtStart ? `seq ${this.copyAtStart.seq} history ${this.copyAtStart.history.id}` : 'none'})`);
     world.schedule(0, proc, 'io', () => {
       void (async () => {
         const opened = await store.open();
-        if (!opened.ok) return this.startFailed(proc, opened.error.format());
+        if (!opened.ok) return this.startFailed(proc, opened.error.format(), opened.error.code);
         // As `clusterd start`: a monitor that cannot start (lost before ready) ends the process.
         const monitor = await host.start().then(() => null, (e: unknown) => (e instanceof Error ? e.message : String(e)));
-        if (monitor !== null) return this.startFailed(proc, `the resource monitor did not start: ${monitor}`);
+        if (monitor !== null) return this.startFailed(proc, `the resource monitor did not start: ${monitor}`, 'MONITOR');
         // start() may also reject (a store read that throws): clusterd then exits with the error.
-        const started = await node.start().catch((e: unknown) => ({ ok: false as const, error: { format: () => `start() threw: ${e instanceof Error ? e.message : String(e)}` } }));
+        const started = await node.start().catch((e: unknown) => ({ ok: false as const, error: { code: (e as { code?: string }).code ?? 'THREW', format: () => `start() threw: ${e instanceof Error ? e.message : String(e)}` } }));
         if (!started.ok) {
           await host.shutdown();
-          return this.startFailed(proc, started.error.format());
+          return this.startFailed(proc, started.error.format(), started.error.code);
         }
         if (this.proc !== proc) return;
         this.state = 'up';
@@ -143,15 +186,17 @@ export class Machine implements MachineEnv {
     });
   }
 
-  private startFailed(proc: SimProc, why: string): void {
+  private startFailed(proc: SimProc, why: string, code: string): void {
     if (this.proc !== proc) return;
     this.world.trace(proc.id, `clusterd exits: ${why.split('\n')[0]}`);
     this.exited();
     this.scheduleRestart(1_000);
+    this.d.onRefused(this, code);
   }
 
   /** The clusterd process is gone (after its own cleanup, if any). */
   private exited(): void {
+    if (this.state === 'up' || this.state === 'stopping') this.lastUpMs = this.world.now;
     if (this.proc) {
       this.world.kill(this.proc);
       for (const sub of [...this.disk.subscribers]) if (sub.proc === this.proc) this.disk.subscribers.delete(sub);

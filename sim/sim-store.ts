@@ -46,6 +46,10 @@ export interface StoreObserver {
   leadershipWrite(what: string, term: number, currentTerm: number): void;
   /** A checkpoint (or a recovery, which also drops the whole log) replaced the store's checkpoint. */
   checkpointWritten(kind: 'checkpoint' | 'recover', seq: number, config: ClusterConfig, headBefore: number): void;
+  /** A recovery by `machine` (null: a caller outside the world) is about to replace the log; the store as it was. */
+  recovering(machine: string | null, seq: number, config: ClusterConfig, opts: RecoverOptions, before: { head: number; intactThrough: number; readable: boolean; history: History }): void;
+  /** The store's database was set aside and made anew (terms, ownership and log start empty). */
+  rebuilt(): void;
   leaseChanged(node: NodeName, prev: LeaseRecord | null, next: LeaseRecord): void;
 }
 
@@ -63,6 +67,16 @@ export class SimDisk {
   readonly slots: (LeaseRecord | null)[] = Array.from({ length: simLeaseSlotsMax }, () => null);
   readonly slotOf = new Map<NodeName, number>();
   version = 1;
+  /** The database cannot be read (SQLite quick_check fails): every database call fails with QUORUM_DB_DAMAGED; lease slots keep working. */
+  unreadable = false;
+  /** Patch 8: the process whose rebuild is not in place yet: every other process (a later incarnation too) still finds the database damaged. */
+  rebuildingBy: string | null = null;
+  /** Patch 8 on: a rebuilt database becomes visible only with its recovery in it. */
+  rebuildAside = false;
+  /** Patch 11: the harness stops every other clusterd as `machine` rebuilds the database. */
+  onRebuild: ((machine: string | null) => void) | null = null;
+  /** Patch 10 on: the epoch floor creates missing ownership records only. */
+  floorMissingOnly = false;
   /** Disk full: every database write fails with QUORUM_DISK_FULL; lease slots keep working. */
   full = false;
   readonly subscribers = new Set<{ proc: SimProc | null; cb: () => void }>();
@@ -240,6 +254,7 @@ export class SimDisk {
     for (const g of groups) {
       const prev = this.ownership.get(g);
       if ((prev?.epoch ?? -1) >= floor.epoch) continue;
+      if (this.floorMissingOnly && prev && prev.node !== null) continue;
       const next: OwnershipRecord = { group: g, node: null, epoch: floor.epoch, term: this.coordinator.term, phase: 'run' };
       this.ownership.set(g, next);
       this.observer?.ownershipWritten(this.coordinator.term, prev, next, g);
@@ -249,6 +264,9 @@ export class SimDisk {
   readCheckpoint(): StoreResult<Checkpoint | null> {
     const c = this.checkpoint;
     if (!c) return ok(null);
+    if (recordChecksum(c.seq, c.term, c.config) !== c.crc) {
+      return fail(clusterError('QUORUM_LOG_DAMAGED', `the quorum log checkpoint at seq ${c.seq} is corrupt: stored checksum ${c.crc}`, 'start the node that was up last, or clusterd start --reset-quorum-log'));
+    }
     return ok({ seq: c.seq, term: c.term, crc: c.crc, config: JSON.parse(c.config) as ClusterConfig });
   }
 
@@ -274,10 +292,12 @@ export class SimDisk {
   }
 
   /** Operator recovery: replace the checkpoint and drop every log record, not term-checked (as dir); history and floor as dir. */
-  recoverLog(seq: number, term: number, config: ClusterConfig, opts: RecoverOptions = {}): StoreResult<Checkpoint> {
+  recoverLog(seq: number, term: number, config: ClusterConfig, opts: RecoverOptions = {}, machine: string | null = null): StoreResult<Checkpoint> {
     const json = JSON.stringify(config);
     return this.write(`rebuilding the quorum log from a copy at seq ${seq}`, () => {
       const head = this.headSeq();
+      this.rebuildingBy = null;
+      this.observer?.recovering(machine, seq, JSON.parse(json) as ClusterConfig, opts, { head, intactThrough: this.intactThrough(), readable: true, history: this.history });
       const crc = recordChecksum(seq, term, json);
       this.checkpoint = { seq, term, crc, config: json };
       this.log.length = 0;
@@ -286,6 +306,60 @@ export class SimDisk {
       this.observer?.checkpointWritten('recover', seq, JSON.parse(json) as ClusterConfig, head);
       return ok({ seq, term, crc, config: JSON.parse(json) as ClusterConfig });
     });
+  }
+
+  // ---- damage (the simulator's faults) and what an operator does about it ----
+
+  /** The last seq readable in order from the checkpoint (-1: the checkpoint itself is damaged). */
+  intactThrough(): number {
+    const c = this.checkpoint;
+    if (!c || recordChecksum(c.seq, c.term, c.config) !== c.crc) return -1;
+    let seq = c.seq;
+    for (const r of this.log) {
+      if (r.seq !== seq + 1 || recordChecksum(r.seq, r.term, r.payload) !== r.crc) break;
+      seq = r.seq;
+    }
+    return seq;
+  }
+
+  /** A bit flips in a stored log record (`index` into the log after the checkpoint) or in the checkpoint: its checksum no longer matches. */
+  damage(where: { record: number } | 'checkpoint'): string {
+    if (where === 'checkpoint') {
+      this.checkpoint!.crc ^= 1;
+      return `checkpoint at seq ${this.checkpoint!.seq}`;
+    }
+    const rec = this.log[where.record]!;
+    rec.crc ^= 1;
+    return `log record seq ${rec.seq} (checkpoint at seq ${this.checkpoint?.seq ?? 0}, head ${this.headSeq()})`;
+  }
+
+  /** The database has no damage left: every record and the checkpoint check out. */
+  get intact(): boolean {
+    return !this.unreadable && this.rebuildingBy === null && this.intactThrough() === this.headSeq();
+  }
+
+  checkIntegrity(): StoreResult<void> {
+    return this.unreadable ? fail(dbDamaged('checking sim:quorum')) : ok(undefined);
+  }
+
+  /** As dir: set the database aside and make an empty one (coordinator term 0, no ownership, genesis history, seq 0); lease slots stay. */
+  rebuildDamaged(clusterName: string, machine: string | null = null): StoreResult<string> {
+    this.unreadable = false;
+    this.rebuildingBy = this.rebuildAside ? machine : null;
+    this.onRebuild?.(machine);
+    this.clusterName = clusterName;
+    this.coordinator = { term: 0, node: null };
+    this.ownership.clear();
+    this.log.length = 0;
+    const json = JSON.stringify({ name: clusterName, nodes: {}, groups: {}, resources: {} } satisfies ClusterConfig);
+    this.checkpoint = { seq: 0, term: 0, crc: recordChecksum(0, 0, json), config: json };
+    this.history = genesisHistory;
+    this.reports.clear();
+    this.events = [];
+    this.version++;
+    this.observer?.rebuilt();
+    for (const sub of [...this.subscribers]) this.notify(sub);
+    return ok(`sim:quorum/cluster.db.damaged-${this.version}`);
   }
 
   // ---- reports and events ----
@@ -334,6 +408,11 @@ export class SimDisk {
     for (const sub of [...this.subscribers]) this.notify(sub);
     return result;
   }
+}
+
+export function dbDamaged(what: string): ClusterError {
+  return clusterError('QUORUM_DB_DAMAGED', `${what} failed: the database sim:quorum/cluster.db is damaged: database disk image is malformed (SQLITE_CORRUPT)`,
+    'on the node that was up last: clusterd start --reset-quorum-log');
 }
 
 function clusterExists(name: string): ClusterError {
@@ -437,6 +516,10 @@ export class SimStoreClient implements QuorumStore {
   /** Slots claimed through this client (dir's lease writers): a renewal needs one. */
   private readonly claimed = new Map<NodeName, { slot: number; incarnation: string }>();
   private readonly unsubscribers = new Set<() => void>();
+  /** Patch 12: called with the term and highest epoch a leadership write is about to use. */
+  beforeWrite: ((term: number, epoch: number) => void) | null = null;
+  /** The seq and history of the last checkpoint this client read (patch 9 labels a copy with it). */
+  lastCheckpointRead: { seq: number; history: History } | null = null;
 
   constructor(private readonly disk: SimDisk, private readonly transport: Transport | StoreTransport, private readonly proc: SimProc | null = null,
     private readonly nowMs: () => number = () => 0) {}
@@ -445,14 +528,27 @@ export class SimStoreClient implements QuorumStore {
     return (this.transport as Transport).call(op, unreachable, isLease, onAnswer);
   }
 
-  /** A write: returns an error result when unreachable. */
+  /** A write: returns an error result when unreachable, or when the database cannot be read (the lease file is apart from it). */
   private w<T>(what: string, op: () => StoreResult<T>, isLease = false, onAnswer?: (value: StoreResult<T>) => void): Promise<StoreResult<T>> {
-    return this.run(() => { this.mustBeOpen(); return op(); }, () => fail(unavailable(what)), isLease, onAnswer);
+    return this.run(() => {
+      this.mustBeOpen();
+      return this.damagedFor() && !isLease ? fail(dbDamaged(what)) : op();
+    }, () => fail(unavailable(what)), isLease, onAnswer);
   }
 
-  /** A read that throws when unreachable (as dir's reads do). */
+  /** A read that throws when unreachable or when the database cannot be read (as dir's reads do). */
   private r<T>(what: string, op: () => T, isLease = false, onAnswer?: (value: T) => void): Promise<T> {
-    return this.run(() => { this.mustBeOpen(); return op(); }, () => { throw unavailable(what); }, isLease, onAnswer);
+    return this.run(() => {
+      this.mustBeOpen();
+      if (this.damagedFor() && !isLease) throw dbDamaged(what);
+      return op();
+    }, () => { throw unavailable(what); }, isLease, onAnswer);
+  }
+
+  /** The database cannot be read by this client: damaged, or (patch 8) rebuilt by another machine whose recovery has not landed. */
+  private damagedFor(): boolean {
+    const by = this.disk.rebuildingBy;
+    return this.disk.unreadable || (by !== null && by !== (this.proc?.id ?? null));
   }
 
   private mustBeOpen(): void {
@@ -515,6 +611,7 @@ export class SimStoreClient implements QuorumStore {
   }
 
   casCoordinator(expected: CoordinatorRecord, next: CoordinatorRecord): Promise<StoreResult<boolean>> {
+    this.beforeWrite?.(next.term, 0);
     return this.w('electing a coordinator', () => this.disk.cas(expected, next));
   }
 
@@ -524,6 +621,7 @@ export class SimStoreClient implements QuorumStore {
 
   writeOwnership(term: number, records: OwnershipRecord[], deleteGroups: GroupName[] = []): Promise<StoreResult<void>> {
     const copy = records.map((r) => ({ ...r }));
+    this.beforeWrite?.(term, Math.max(0, ...copy.map((r) => r.epoch)));
     const dels = [...deleteGroups];
     return this.w('writing ownership', () => this.disk.writeOwnership(term, copy, dels));
   }
@@ -542,7 +640,11 @@ export class SimStoreClient implements QuorumStore {
   }
 
   readCheckpoint(): Promise<StoreResult<Checkpoint | null>> {
-    return this.w('reading the checkpoint', () => this.disk.readCheckpoint());
+    return this.w('reading the checkpoint', () => {
+      const cp = this.disk.readCheckpoint();
+      if (cp.ok && cp.value) this.lastCheckpointRead = { seq: cp.value.seq, history: this.disk.history };
+      return cp;
+    });
   }
 
   writeCheckpoint(term: number, seq: number, config: ClusterConfig): Promise<StoreResult<Checkpoint>> {
@@ -552,7 +654,15 @@ export class SimStoreClient implements QuorumStore {
 
   recoverLog(seq: number, term: number, config: ClusterConfig, opts: RecoverOptions = {}): Promise<StoreResult<Checkpoint>> {
     const copy = JSON.parse(JSON.stringify(config)) as ClusterConfig;
-    return this.w('rebuilding the quorum log', () => this.disk.recoverLog(seq, term, copy, opts));
+    return this.w('rebuilding the quorum log', () => this.disk.recoverLog(seq, term, copy, opts, this.proc?.machine ?? null));
+  }
+
+  checkIntegrity(): Promise<StoreResult<void>> {
+    return this.run(() => { this.mustBeOpen(); return this.disk.checkIntegrity(); }, () => fail(unavailable('checking the database')));
+  }
+
+  rebuildDamaged(clusterName: string): Promise<StoreResult<string>> {
+    return this.run(() => this.disk.rebuildDamaged(clusterName, this.proc?.id ?? null), () => fail(unavailable('rebuilding the database')));
   }
 
   readHistory(): Promise<StoreResult<History>> {

@@ -7,9 +7,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runSeed, type FaultKind, type SeedResult, type SimOptions, type TeethKind } from '../sim/scenario.js';
+import { defaultFaultKinds, runSeed, type FaultKind, type SeedResult, type SimOptions, type TeethKind } from '../sim/scenario.js';
 import { SimDisk, SimStoreClient, directTransport } from '../sim/sim-store.js';
-import { bugs, fixedBugIds, type BugId } from '../sim/patches.js';
+import { bugIds, bugs, fixedBugIds, type BugId } from '../sim/patches.js';
 import { runStoreContract } from './store-contract.js';
 
 runStoreContract('sim twin', async () => {
@@ -32,20 +32,43 @@ test('a seed replays byte for byte: same trace hash, same events, same last line
   }
 });
 
-/** Seeds of the fixed budget, on src/ as it is: every fault kind but the opt-in double fault. */
+/**
+ * The fault kinds of the budget on src/ as it is: every kind but the opt-in double fault and
+ * `recovery`, whose bugs (sim/patches.ts 8-13) are open: it runs with their proposed fixes below.
+ */
+const classic = defaultFaultKinds.filter((k) => k !== 'recovery');
+const classicList = classic.join(',');
+
+/** Seeds of the fixed budget, on src/ as it is. */
 const budgetSeeds = 60;
 
-test(`budget: ${budgetSeeds} seeds, every fault kind, src/ as it is: no violation`, async (t) => {
+test(`budget: ${budgetSeeds} seeds, every fault kind but recovery, src/ as it is: no violation`, async (t) => {
   const started = performance.now();
   let slowestOnlineMs = 0;
   for (let seed = 1; seed <= budgetSeeds; seed++) {
-    const r = await runSeed({ seed });
-    assert.ok(r.ok, `seed ${seed} (replay: npm run sim -- --seed ${seed} --trace): ${describe(r)}`);
+    const r = await runSeed({ seed, faults: classic });
+    assert.ok(r.ok, `seed ${seed} (replay: npm run sim -- --seed ${seed} --faults ${classicList} --trace): ${describe(r)}`);
     assert.ok(r.livenessMs !== null && r.livenessMs <= r.livenessBoundMs);
     slowestOnlineMs = Math.max(slowestOnlineMs, r.livenessMs);
   }
   const secs = (performance.now() - started) / 1000;
   t.diagnostic(`${budgetSeeds} seeds in ${secs.toFixed(1)} s (${(budgetSeeds / secs).toFixed(1)} seeds/s); slowest time to Online after the faults stopped: ${Math.round(slowestOnlineMs)} ms`);
+});
+
+/** Seeds of damaged databases and recovery switches, with the proposed fixes of the open bugs applied in the harness. */
+const recoverySeeds = 30;
+
+test(`recovery: ${recoverySeeds} seeds of damaged store logs, checkpoints and databases, damaged node copies and restarts under --reset-quorum-log/--no-quorum-logging (open bugs' fixes in the harness): no violation`, async (t) => {
+  const injected: Record<string, number> = {};
+  for (let seed = 1; seed <= recoverySeeds; seed++) {
+    const faults = seed % 2 === 0 ? kinds('recovery') : kinds('recovery,crash,pause,operator,db-down');
+    const r = await runSeed({ seed, faults, patched: bugIds });
+    assert.ok(r.ok, `seed ${seed} (replay: npm run sim -- --seed ${seed} --faults ${faults.join(',')} --patched --trace): ${describe(r)}`);
+    for (const [k, n] of Object.entries(r.injected)) if (k.startsWith('recovery-')) injected[k] = (injected[k] ?? 0) + n;
+  }
+  // Every kind of damage struck: store record (0), checkpoint (1), unreadable database (2), node copy (3), switch restart (4).
+  for (let k = 0; k <= 4; k++) assert.ok((injected[`recovery-${k}`] ?? 0) > 0, `recovery fault ${k} struck: ${JSON.stringify(injected)}`);
+  t.diagnostic(`recovery faults struck: ${JSON.stringify(injected)}`);
 });
 
 test('backups (issue 7): 40 seeds of operator actions with crashes, pauses and monitor faults: no spurious freeze timeout, no writer frozen past its limit', async (t) => {
@@ -65,21 +88,23 @@ test('backups (issue 7): 40 seeds of operator actions with crashes, pauses and m
  * detection is well inside; rates over more seeds are in the report). The same seed without the
  * break passes, so the detection is the break's doing.
  */
-const teeth: { kind: TeethKind; withinSeeds: number; why: string; faults?: string }[] = [
-  { kind: 'no-watchdog', withinSeeds: 20, why: 'a stalled node keeps its resources past the lease TTL' },
-  { kind: 'short-ttl', withinSeeds: 20, why: 'a lease TTL shorter than the self-fence deadline: takeover before the stalled owner has stopped' },
-  { kind: 'no-release-wait', withinSeeds: 20, why: 'a move gives the group away before its owner released it' },
-  { kind: 'stale-term', withinSeeds: 40, why: 'the store accepts writes under a stale term (rule 4)' },
-  { kind: 'no-fence-check', withinSeeds: 120, why: 'a start that straddles a fence spawns anyway' },
-  { kind: 'no-start-check', withinSeeds: 150, why: 'node and monitor start whatever they are asked, without checking lease, term, fence or watchdog' },
-  { kind: 'no-freeze-abort', withinSeeds: 40, faults: 'operator', why: 'a thaw does not cancel a freeze still under way: the writer stays frozen past its limit' },
+const teeth: { kind: TeethKind; withinSeeds: number; why: string; faults?: string; patched?: boolean; caughtBy: RegExp }[] = [
+  { kind: 'no-watchdog', withinSeeds: 20, why: 'a stalled node keeps its resources past the lease TTL', caughtBy: /split brain/ },
+  { kind: 'short-ttl', withinSeeds: 20, why: 'a lease TTL shorter than the self-fence deadline: takeover before the stalled owner has stopped', caughtBy: /split brain/ },
+  { kind: 'no-release-wait', withinSeeds: 20, why: 'a move gives the group away before its owner released it', caughtBy: /split brain/ },
+  { kind: 'stale-term', withinSeeds: 40, why: 'the store accepts writes under a stale term (rule 4)', caughtBy: /stale term .*rule 4/ },
+  { kind: 'no-fence-check', withinSeeds: 120, why: 'a start that straddles a fence spawns anyway', caughtBy: /split brain/ },
+  { kind: 'no-start-check', withinSeeds: 150, why: 'node and monitor start whatever they are asked, without checking lease, term, fence or watchdog', caughtBy: /split brain/ },
+  { kind: 'no-freeze-abort', withinSeeds: 40, faults: 'operator', why: 'a thaw does not cancel a freeze still under way: the writer stays frozen past its limit', caughtBy: /still frozen by backup/ },
+  { kind: 'forget-floor', withinSeeds: 20, faults: 'recovery', patched: true, why: 'a recovery ignores the floor in the node copy: a rebuilt store elects a term or assigns an epoch used before', caughtBy: /SAFETY S9 / },
 ];
 for (const tooth of teeth) {
-  test(`teeth: ${tooth.kind} (${tooth.why}) is caught within ${tooth.withinSeeds} seeds`, async (t) => {
-    const faults = tooth.faults ? { faults: kinds(tooth.faults) } : {};
+  test(`teeth: ${tooth.kind} (${tooth.why}) is caught within ${tooth.withinSeeds} seeds, by the right checker`, async (t) => {
+    const faults = { ...(tooth.faults ? { faults: kinds(tooth.faults) } : { faults: classic }), ...(tooth.patched ? { patched: bugIds } : {}) };
     for (let seed = 1; seed <= tooth.withinSeeds; seed++) {
       const r = await runSeed({ seed, teeth: tooth.kind, ...faults });
       if (r.ok) continue;
+      assert.match(r.violation ?? '', tooth.caughtBy, `seed ${seed}: ${tooth.kind} is caught by the wrong checker`);
       const baseline = await runSeed({ seed, ...faults });
       assert.ok(baseline.ok, `seed ${seed} fails without the break too: ${describe(baseline)}`);
       t.diagnostic(`caught at seed ${seed}: ${r.violation}`);
@@ -102,7 +127,7 @@ const regressions: { bug: BugId; pin: number | null; faults: string; seeds: numb
   { bug: 4, pin: 19, faults: 'crash,poweroff,pause,store-slow,db-down,disk-full,resource,clock,load,operator,shutdown', seeds: 6 },
   { bug: 5, pin: 218, faults: 'crash,poweroff,pause,monitor,store-slow,db-down,disk-full,resource,clock,load,operator,shutdown', seeds: 6 },
   { bug: 6, pin: 100, faults: 'crash,poweroff,pause,store-slow,operator,shutdown,monitor', seeds: 6 },
-  { bug: 7, pin: 11628, faults: '', seeds: 0 },
+  { bug: 7, pin: 11628, faults: classicList, seeds: 0 },
 ];
 for (const reg of regressions) {
   const seeds = [...(reg.pin === null ? [] : [reg.pin]), ...Array.from({ length: reg.seeds }, (_, i) => i + 1)];
@@ -112,6 +137,28 @@ for (const reg of regressions) {
       const r = await runSeed(reg.faults ? { seed, faults: kinds(reg.faults) } : { seed });
       assert.ok(r.ok, `seed ${seed} (replay: npm run sim -- --seed ${seed}${reg.faults ? ` --faults ${reg.faults}` : ''} --trace): ${describe(r)}`);
     }
+  });
+}
+
+/**
+ * Bugs still open (their proposed fixes in the harness, sim/patches.ts): each pinned seed fails
+ * with every proposed fix but its own and passes with all of them.
+ */
+const openPins: { bug: BugId; pin: number; faults: string }[] = [
+  { bug: 8, pin: 1027, faults: defaultFaultKinds.join(',') },
+  { bug: 9, pin: 3, faults: 'recovery,crash,pause,operator,db-down' },
+  { bug: 10, pin: 3, faults: 'recovery,crash,pause,operator,db-down' },
+  { bug: 11, pin: 12, faults: 'recovery,crash,pause,operator,db-down' },
+  { bug: 12, pin: 59, faults: defaultFaultKinds.join(',') },
+  { bug: 13, pin: 8, faults: defaultFaultKinds.join(',') },
+];
+for (const p of openPins) {
+  test(`open bug ${p.bug} (${bugs[p.bug].split(';')[0]}): seed ${p.pin} fails without its proposed fix, passes with all`, async () => {
+    assert.ok(bugIds.includes(p.bug));
+    const without = await runSeed({ seed: p.pin, faults: kinds(p.faults), patched: bugIds.filter((b) => b !== p.bug) });
+    assert.ok(!without.ok, `seed ${p.pin} passes without the fix for bug ${p.bug}`);
+    const all = await runSeed({ seed: p.pin, faults: kinds(p.faults), patched: bugIds });
+    assert.ok(all.ok, `seed ${p.pin} with every proposed fix: ${describe(all)}`);
   });
 }
 

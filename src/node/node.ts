@@ -29,7 +29,7 @@ import type { Timing } from '../core/timing.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, NodeState } from '../core/types.js';
 import type { Checkpoint, ClusterEvent, CoordinatorRecord, EventLevel, LogRecord, NewEvent, NodeReport, QuorumStore, StoreResult } from '../store/types.js';
 import { diskSectorPath, type ResourceSpec } from '../monitor/protocol.js';
-import type { LocalDb } from './local-db.js';
+import type { Floor, LocalDb } from './local-db.js';
 import { forkHistory, genesisHistory, planLoad, type History, type LoadFacts } from '../core/load-plan.js';
 import { BackupManager } from './backups.js';
 import type { Clock } from './clock.js';
@@ -242,7 +242,7 @@ export class ClusterNode extends EventEmitter {
       where: { store: store.location, copy: db?.dir ?? 'this node (no data directory)' },
     });
     if (plan.kind === 'refuse') return fail(plan.error);
-    const floor = { term: Math.max(state.floor.term, copy?.term ?? 0, storeCp?.term ?? 0), epoch: state.floor.epoch };
+    const floor = this.recoveryFloor(state.floor, copy?.term ?? 0, storeCp?.term ?? 0);
     if (plan.kind === 'repair') {
       const res = await store.recoverLog(copy!.seq, copy!.term, copy!.config, { floor });
       if (!res.ok) return res;
@@ -265,7 +265,7 @@ export class ClusterNode extends EventEmitter {
     const replayed = await this.catchUp(plan.throughSeq);
     if (!replayed.ok) return replayed;
     const baseHistory = plan.from === 'copy' ? state.history : storeHistory;
-    const history = forkHistory(baseHistory, randomBytes(8).toString('hex'), plan.forkSeq);
+    const history = forkHistory(baseHistory, this.newHistoryId(), plan.forkSeq);
     if (plan.kind === 'no-logging') {
       this.noQuorumLogging = true;
       this.noLogging = { history, newSeq: plan.newSeq, floor };
@@ -279,6 +279,16 @@ export class ClusterNode extends EventEmitter {
     this.appliedSeq = plan.newSeq;
     this.emitEvent('QUORUM_LOG_RESET', 'warning', `${plan.note} (history ${history.id}; terms from ${floor.term}, epochs from ${floor.epoch}). Restart without the switch once the cluster is up.`);
     return ok(undefined);
+  }
+
+  /** Every recovery starts terms and epochs above the highest this node's copy has seen (its floor) and the terms of the records it holds. */
+  protected recoveryFloor(copyFloor: Floor, copyTerm: number, storeCheckpointTerm: number): Floor {
+    return { term: Math.max(copyFloor.term, copyTerm, storeCheckpointTerm), epoch: copyFloor.epoch };
+  }
+
+  /** A new history's id: random, so that histories of different recoveries never share one. */
+  protected newHistoryId(): string {
+    return randomBytes(8).toString('hex');
   }
 
   private useBase(seq: number, config: ClusterConfig): void {
