@@ -22,28 +22,25 @@ import { EventEmitter } from 'node:events';
 import { stoppingCheckpointReason } from '../core/checkpoint-policy.js';
 import { msText } from '../core/duration-text.js';
 import { clusterError, ok, type Result } from '../core/errors.js';
-import {
-  agentResult, emptyLocal, fenced, monitorLost, quiescent, reconcile, resourceExited, resourceLost, revokeInherited,
-  type LocalAction, type LocalState,
-} from '../core/local.js';
+import { emptyLocal, fenced, quiescent, reconcile, revokeInherited, type LocalState } from '../core/local.js';
 import type { MaintRequest } from '../core/maintenance.js';
-import { judgeNodes, observeLeases, type Membership } from '../core/membership.js';
-import type { OwnershipRec, PlacementInput, WritesBlocked } from '../core/placement.js';
+import { observeLeases, type Membership } from '../core/membership.js';
+import type { NodeView, OwnershipRec, PlacementInput } from '../core/placement.js';
 import { mayStart, renewalOverdue, stalled } from '../core/self-fence.js';
-import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, NodeState } from '../core/types.js';
+import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
 import type { ClusterEvent, CoordinatorRecord, EventLevel, NewEvent, NodeReport } from '../store/types.js';
-import type { ResourceSpec } from '../monitor/protocol.js';
 import { BackupManager } from './backups.js';
 import { ConfigLog } from './config-log.js';
 import { CycleRunner } from './cycle-runner.js';
 import { Coordinator } from './coordinator.js';
 import { EventQueue } from './event-queue.js';
 import { ConfigLoader } from './load.js';
+import { LocalExec } from './local-exec.js';
 import { Operations } from './operations.js';
 import type { NodeOptions } from './options.js';
 import { Problems } from './problems.js';
+import { Picture } from './picture.js';
 import { Reporter } from './report.js';
-import { diskSectorsOf } from './resource-spec.js';
 import type { Shell } from './shell.js';
 import { freezeSnapshot, type NodeFacade, type NodeSnapshot } from './snapshot.js';
 
@@ -51,8 +48,6 @@ export type { Clock } from './clock.js';
 export type { ResourceHost } from './resource-host.js';
 export type { NodeOptions } from './options.js';
 export type { NodeFacade, NodeSnapshot } from './snapshot.js';
-export { checkpointingDefaults, type Checkpointing } from '../core/checkpoint-policy.js';
-export { notCoordinator } from './shell.js';
 
 export class ClusterNode extends EventEmitter implements NodeFacade {
   readonly name: NodeName;
@@ -62,11 +57,8 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   /** Backups of the groups this node runs: node/backups.ts around core/backup.ts. */
   readonly backups: BackupManager;
 
-  // The picture from the last reads (each replaced whole by a read).
-  private membership: Membership = {};
-  private coordinator: CoordinatorRecord = { term: 0, node: null };
-  private ownership: Record<GroupName, OwnershipRec> = {};
-  private reports: Record<NodeName, NodeReport> = {};
+  /** The picture from the last reads (picture.ts); the heartbeat reads it through the getters below. */
+  private readonly pic: Picture;
   private local: LocalState = emptyLocal();
   private shuttingDown = false;
   private stopped = false;
@@ -80,14 +72,6 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   /** lastRenewOkMs when this node last fenced itself for want of renewals: one fence per outage. */
   private leaseLostFencedAt = -Infinity;
   private fencing = false;
-  /**
-   * Send times (this node's monotonic clock) of the newest completed lease and ownership reads.
-   * Liveness is judged at the lease read's send time, never later (simulator bug 4): a lease view
-   * says nothing about the time after it was asked for, so a slow store or a pause between the
-   * read and a decision must not make a live node look Down.
-   */
-  private leasesReadAtMs = -Infinity;
-  private ownershipReadAtMs = -Infinity;
   /**
    * Set when this node lost its lease or stalled (NODE_LEASE_LOST, NODE_STALLED): the coordinator
    * may have judged it Down meanwhile. The first ownership read sent after that moment revokes
@@ -106,6 +90,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   private readonly ops: Operations;
   private readonly reporter: Reporter;
   private readonly cycles: CycleRunner;
+  private readonly exec: LocalExec;
 
   constructor(o: NodeOptions) {
     super();
@@ -114,28 +99,30 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     this.apiUrl = o.apiUrl;
     const emitEvent = this.emitEvent.bind(this);
     this.cycles = new CycleRunner({ clock: o.clock, stopped: () => this.stopped, cycle: () => this.cycle(), settled: (f) => this.cycleSettled(f) });
+    this.pic = new Picture(o.clock, o.timing.leaseTtlMs);
     this.problems = new Problems(o.clock, emitEvent);
     this.events = new EventQueue({ store: o.store, clock: o.clock, wrote: (r) => this.problems.wrote(r), sleep: (ms) => this.sleep(ms) });
     const shell: Shell = {
       o, name: o.name, problems: this.problems, emitEvent,
-      coordinator: () => this.coordinator, membership: () => this.membership, ownership: () => this.ownership, reports: () => this.reports,
+      coordinator: () => this.coordinator, membership: () => this.membership, ownership: () => this.pic.ownership, reports: () => this.pic.reports,
       local: () => this.local, shuttingDown: () => this.shuttingDown, fencing: () => this.fencing, isCoordinator: () => this.isCoordinator(),
-      judgeAtMs: () => this.judgeAtMs(), nodeViews: () => this.nodeViews(), currentReports: () => this.currentReports(),
+      judgeAtMs: () => this.pic.judgeAtMs(), nodeViews: () => this.nodeViews(), currentReports: () => this.currentReports(),
       placementInput: () => this.placementInput(), refresh: () => this.refresh(), kick: () => this.kick(), markDirty: () => { this.dirty = true; },
-      apply: (a) => this.apply(a), sleep: (ms) => this.sleep(ms),
+      apply: (a) => this.exec.apply(a), sleep: (ms) => this.sleep(ms),
     };
     this.log = new ConfigLog(shell);
+    this.exec = new LocalExec(shell, this.log);
     this.loader = new ConfigLoader({ o, incarnation: () => this.incarnation, emitEvent, log: this.log });
     this.coord = new Coordinator(shell, this.log);
     this.ops = new Operations(shell, this.log, this.coord);
     this.backups = new BackupManager({
       name: o.name, host: o.host, clock: o.clock, emitEvent, ...(o.newBackupId ? { newId: o.newBackupId } : {}),
-      context: () => ({ self: this.name, config: this.config, ownership: this.ownership, local: this.local, shuttingDown: this.shuttingDown }),
+      context: () => ({ self: this.name, config: this.config, ownership: this.pic.ownership, local: this.local, shuttingDown: this.shuttingDown }),
     });
     this.reporter = new Reporter({
       s: shell, log: this.log, backups: this.backups, incarnation: () => this.incarnation, apiUrl: () => this.apiUrl,
       // This node's own views read its report like any other's: show it now, not after the next read.
-      published: (report) => { this.reports = { ...this.reports, [this.name]: report }; },
+      published: (report) => { this.pic.reports = { ...this.pic.reports, [this.name]: report }; },
     });
   }
 
@@ -144,7 +131,9 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   get appliedSeq(): number { return this.log.appliedSeq; }
   get eventsDropped(): number { return this.events.dropped; }
   /** The coordinator record of the last read (the simulator's checkers watch it never go back). */
-  get coordinatorRecord(): CoordinatorRecord { return this.coordinator; }
+  get coordinatorRecord(): CoordinatorRecord { return this.pic.coordinator; }
+  private get coordinator(): CoordinatorRecord { return this.pic.coordinator; }
+  private get membership(): Membership { return this.pic.membership; }
   /** This node's resource manager (the simulator's checkers and the benchmarks read it). */
   get localState(): Readonly<LocalState> { return this.local; }
 
@@ -164,25 +153,12 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     // given to an earlier incarnation, which a coordinator may have seen stopped, fenced or Down and
     // be giving away right now: report it released and fenced, and wait for a new epoch.
     const inherited = revokeInherited(this.local, this.name, await store.readOwnership(), 'assigned to an earlier incarnation of this node');
-    host.on('exited', (resource: string, code: number | null, signal: string | null) =>
-      this.apply(resourceExited(this.local, this.name, resource, signal ? `signal ${signal}` : `exit code ${code}`, this.o.clock.nowMs())));
-    host.on('crashed', (info: { reason: string }) => {
-      this.emitEvent('MONITOR_RESTARTED', 'error', `resource monitor on ${this.name} was lost and restarted: ${info.reason}`);
-      this.apply(monitorLost(this.local, this.name, `resource monitor lost: ${info.reason}`, this.o.clock.nowMs()));
-    });
+    this.exec.listen();
     host.on('fenced', (reason: string) => {
       this.fencing = false;
-      this.apply(fenced(this.local, this.name, typeof reason === 'string' ? reason : 'watchdog'));
+      this.exec.apply(fenced(this.local, this.name, typeof reason === 'string' ? reason : 'watchdog'));
     });
-    // What agents report on their own (RESOURCE_KILLED, DISK_SECTOR_CLAIMED...) goes to the event
-    // log; the BACKUP_ ones are node/backups.ts's; a line without an event id goes to the node's log.
-    host.on('log', (level: EventLevel, message: string, event?: string, data?: Record<string, unknown>) => {
-      if (event === undefined) this.o.log(level, 'MONITOR_LOG', message);
-      else if (!event.startsWith('BACKUP_')) this.emitEvent(event, level, message, data);
-    });
-    // A disk's private sector shows a newer epoch: stop its dependents at once.
-    host.on('lost', (resource: string, reason: string) => this.apply(resourceLost(this.local, this.name, this.config, resource, reason)));
-    this.apply(inherited);
+    this.exec.apply(inherited);
     this.beat();
     this.cancelTimers.push(this.o.clock.setInterval(() => this.beat(), this.o.timing.heartbeatIntervalMs));
     this.cancelTimers.push(this.o.clock.setInterval(() => this.kick(), this.o.timing.heartbeatIntervalMs));
@@ -324,14 +300,14 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     const sentMs = clock.nowMs();
     const leases = await store.readLeases();
     // Observed at the answer's arrival: a conservative start for each node's silence.
-    this.membership = observeLeases(this.membership, leases, clock.nowMs());
-    this.leasesReadAtMs = Math.max(this.leasesReadAtMs, sentMs);
+    this.pic.membership = observeLeases(this.membership, leases, clock.nowMs());
+    this.pic.leasesReadAtMs = Math.max(this.pic.leasesReadAtMs, sentMs);
     await this.coord.elect();
     if (this.isCoordinator()) {
       await this.coord.coordinate();
       if (!this.log.noQuorumLogging) await this.log.maybeCheckpoint();
     }
-    this.apply(reconcile(this.local, this.localContext()));
+    this.exec.apply(reconcile(this.local, this.localContext()));
     this.backups.check(); // a backup whose group stopped running here as it was fails and thaws
     await this.reporter.publish();
     this.ready = true;
@@ -345,7 +321,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     this.dirty = false;
     this.changeVersion = version;
     const prevCoord = this.coordinator;
-    this.coordinator = await store.readCoordinator();
+    this.pic.coordinator = await store.readCoordinator();
     if (prevCoord.term !== this.coordinator.term) this.coord.onNewTerm(prevCoord, this.coordinator);
     const own: Record<GroupName, OwnershipRec> = {};
     const sentMs = this.o.clock.nowMs();
@@ -354,15 +330,15 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     for (const r of records) { own[r.group] = r; epochMax = Math.max(epochMax, r.epoch); }
     // Durable before anything acts on them: a rebuilt store starts above every token seen (rule 6).
     this.o.localDb?.noteFloor(this.coordinator.term, epochMax);
-    this.ownership = own;
-    this.ownershipReadAtMs = Math.max(this.ownershipReadAtMs, sentMs);
+    this.pic.ownership = own;
+    this.pic.ownershipReadAtMs = Math.max(this.pic.ownershipReadAtMs, sentMs);
     if (this.revokeAfterMs !== null && sentMs >= this.revokeAfterMs) {
       this.revokeAfterMs = null;
-      this.apply(revokeInherited(this.local, this.name, records, 'assigned to this node before it lost its lease or stalled'));
+      this.exec.apply(revokeInherited(this.local, this.name, records, 'assigned to this node before it lost its lease or stalled'));
     }
     const reports: Record<NodeName, NodeReport> = {};
     for (const r of await store.readReports()) reports[r.node] = r;
-    this.reports = reports;
+    this.pic.reports = reports;
     await this.log.follow();
   }
 
@@ -370,51 +346,14 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     return this.coordinator.node === this.name;
   }
 
-  /** Reports from each node's current incarnation only: a dead incarnation's report says nothing. */
-  currentReports(): Record<NodeName, NodeReport> {
-    const out: Record<NodeName, NodeReport> = {};
-    for (const [n, r] of Object.entries(this.reports)) if (this.membership[n]?.incarnation === r.incarnation) out[n] = r;
-    return out;
-  }
-
-  /**
-   * Node states, judged at the send time of the newest lease read (bug 4): the data is at least
-   * that fresh and nothing newer is known. If the ownership records acted on were read after the
-   * leases, the lease view says nothing about them: nobody is judged Down (they show Joining)
-   * until the next cycle reads leases again.
-   */
-  nodeViews(): Record<NodeName, { state: NodeState; draining: boolean }> {
-    const reps = this.currentReports();
-    return judgeNodes(this.membership, this.config.nodes, (n) => !!reps[n], {
-      atMs: this.judgeAtMs(), leaseTtlMs: this.o.timing.leaseTtlMs, staleView: this.leasesReadAtMs < this.ownershipReadAtMs,
-    });
-  }
-
-  /** The time at which other nodes' liveness is judged: the newest lease read's send time, never later than now. */
-  private judgeAtMs(): number {
-    return Math.min(this.o.clock.nowMs(), this.leasesReadAtMs);
-  }
+  currentReports(): Record<NodeName, NodeReport> { return this.pic.currentReports(); }
+  nodeViews(): Record<NodeName, NodeView> { return this.pic.nodeViews(this.config); }
 
   private localContext() {
     return {
-      self: this.name, nowMs: this.o.clock.nowMs(), config: this.config, ownership: this.ownership,
+      self: this.name, nowMs: this.o.clock.nowMs(), config: this.config, ownership: this.pic.ownership,
       mayStart: (rec: OwnershipRec) => this.mayStart(rec), shuttingDown: this.shuttingDown,
     };
-  }
-
-  /** Carry out the local manager's actions; results come back as facts. */
-  private apply(actions: LocalAction[]): void {
-    for (const a of actions) {
-      if (a.kind === 'event') { this.emitEvent(a.event, a.level, a.message, a.data); continue; }
-      if (a.kind === 'recycle-monitor') { this.o.host.recycle(a.reason); continue; }
-      const spec: ResourceSpec = { ...a.spec, node: this.name, cluster: this.config.name, epoch: a.epoch, ...diskSectorsOf(this.config, a.spec.name) };
-      void this.o.host.call(a.op, spec, a.timeoutMs).then((r) => {
-        const nowMs = this.o.clock.nowMs();
-        this.apply(agentResult(this.local, this.name, a.id, r.ok, r.ok ? undefined : r.error, r.ok ? r.data : undefined, nowMs, { group: a.group, resource: a.spec.name }));
-        this.kick();
-      });
-    }
-    if (actions.length > 0) this.kick();
   }
 
   // ---- events ---------------------------------------------------------------------------
@@ -428,11 +367,6 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
 
   // ---- what the API reads and calls (snapshot.ts) -------------------------------------------
 
-  /** Why the quorum store refuses writes now, as this node last saw (its writes and its free-space probe); null if it accepts them. */
-  quorumWritesBlocked(): WritesBlocked | null {
-    return this.problems.quorumWritesBlocked();
-  }
-
   /** What placement decides from (the simulator's teeth override it to plant a bug). */
   placementInput(): PlacementInput {
     return this.coord.placementInput();
@@ -443,20 +377,15 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     const s: NodeSnapshot = {
       name: this.name, incarnation: this.incarnation, ready: this.ready, stopped: this.stopped,
       config: this.config, appliedSeq: this.appliedSeq, coordinator: this.coordinator, membership: this.membership,
-      nodes: this.nodeViews(), ownership: this.ownership, reports: this.currentReports(), allReports: this.reports, local: this.local,
-      writesBlocked: this.quorumWritesBlocked(), placement: this.placementInput(), eventsDropped: this.eventsDropped, wallMs: this.o.clock.wallMs(),
+      nodes: this.nodeViews(), ownership: this.pic.ownership, reports: this.currentReports(), allReports: this.pic.reports, local: this.local,
+      writesBlocked: this.problems.quorumWritesBlocked(), placement: this.placementInput(), eventsDropped: this.eventsDropped, wallMs: this.o.clock.wallMs(),
     };
     return this.o.freezeSnapshots ? freezeSnapshot(s) : s;
   }
 
   /** Write every queued event now (before exiting on a refused start, for example). */
-  async flushAll(): Promise<void> {
-    await this.events.flush();
-  }
-
-  readEvents(afterId: number, limit: number): Promise<ClusterEvent[]> {
-    return this.events.read(afterId, limit);
-  }
+  flushAll(): Promise<void> { return this.events.flush(); }
+  readEvents(afterId: number, limit: number): Promise<ClusterEvent[]> { return this.events.read(afterId, limit); }
 
   commit(updates: ConfigUpdate[]): Promise<Result<number>> { return this.log.commit(updates); }
   checkpoint(reason: string): Promise<Result<number>> { return this.log.checkpoint(reason); }
