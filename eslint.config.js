@@ -12,6 +12,11 @@ export default tseslint.config(
     },
   },
   {
+    // The node shell stays split by concern: a file of src/node/ past 400 lines holds two of them.
+    files: ['src/node/**/*.ts'],
+    rules: { 'max-lines': ['error', { max: 400 }] },
+  },
+  {
     files: ['src/core/**/*.ts'],
     ignores: ['src/core/**/*.test.ts'],
     rules: {

@@ -17,7 +17,7 @@ import { emptyConfig, ConfigDraft } from '../src/core/config.js';
 import { timingDefaults } from '../src/core/timing.js';
 import type { ClusterConfig, ConfigUpdate } from '../src/core/types.js';
 import { LocalDb } from '../src/node/local-db.js';
-import { realClock } from '../src/node/main.js';
+import { realClock } from '../src/daemon/main.js';
 import { ClusterNode, type NodeOptions, type ResourceHost } from '../src/node/node.js';
 import { DirStore } from '../src/store/dir.js';
 
@@ -152,15 +152,15 @@ async function startWithResources(): Promise<void> {
         let firstCycleMs = -1;
         const node = await startNode(dir, `n-${copy}`, dataDir, (_level, event) => { if (event === 'NODE_STALLED' || event === 'NODE_LEASE_LOST') stalls.push(event); }, (n) => {
           // Note the moment the first cycle sets `ready` (the benchmark's only hook into the cycle).
-          let ready = n.ready;
+          let ready = n.snapshot().ready;
           Object.defineProperty(n, 'ready', { get: () => ready, set: (v: boolean) => { if (v && firstCycleMs < 0) firstCycleMs = performance.now() - t0; ready = v; } });
         });
         const loadedMs = performance.now() - t0;
         await new Promise((res) => setTimeout(res, 0));
         const servingMs = performance.now() - t0;
-        const online = () => Object.values(node.local.groups).reduce((n, g) => n + Object.values(g.resources).filter((x) => x.state === 'Online').length, 0);
+        const online = () => Object.values(node.localState.groups).reduce((n, g) => n + Object.values(g.resources).filter((x) => x.state === 'Online').length, 0);
         const want = desired === 'online' ? 10_000 : 0;
-        const placed = () => Object.values(node.ownership).filter((o) => o.node === node.name).length;
+        const placed = () => Object.values(node.snapshot().ownership).filter((o) => o.node === node.name).length;
         while ((online() < want || placed() < 1_000) && performance.now() - t0 < 60_000) await new Promise((res) => setTimeout(res, 2));
         const allMs = performance.now() - t0;
         console.log(`node start with 10,000 resources (desired ${desired}) in 1,000 groups, ${copy} a local copy: loaded ${loadedMs.toFixed(0)} ms, ` +

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=1
 // clusterd: the node service. The code lives in dist/ (npm run build).
-import { main } from '../dist/src/node/main.js';
+import { main } from '../dist/src/daemon/main.js';
 
 main(process.argv.slice(2)).catch((e) => {
   process.stderr.write(`error[INTERNAL]: ${e?.stack ?? e}\n`);

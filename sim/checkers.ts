@@ -316,11 +316,11 @@ export class Checkers implements StoreObserver {
       if (!node || m.state === 'down' || m.state === 'starting') continue;
       let s = this.seen.get(m.name);
       if (!s || s.incarnation !== node.incarnation) {
-        s = { incarnation: node.incarnation, term: node.coordinator.term, appliedSeq: node.appliedSeq, config: null };
+        s = { incarnation: node.incarnation, term: node.coordinatorRecord.term, appliedSeq: node.appliedSeq, config: null };
         this.seen.set(m.name, s);
       }
-      if (node.coordinator.term < s.term) this.world.fail(`SAFETY node ${m.name} saw the coordinator term go back: ${s.term} -> ${node.coordinator.term}`);
-      s.term = node.coordinator.term;
+      if (node.coordinatorRecord.term < s.term) this.world.fail(`SAFETY node ${m.name} saw the coordinator term go back: ${s.term} -> ${node.coordinatorRecord.term}`);
+      s.term = node.coordinatorRecord.term;
       if (node.appliedSeq < s.appliedSeq) this.world.fail(`SAFETY node ${m.name} went back from configuration seq ${s.appliedSeq} to ${node.appliedSeq}`);
       s.appliedSeq = node.appliedSeq;
       const history = m.localDb.readState().history.id;
@@ -393,7 +393,7 @@ export class Checkers implements StoreObserver {
     const config = this.refConfig;
     const needed = this.neededResources(config, group);
     for (const m of this.machines) {
-      const lg = m.node?.local.groups[group];
+      const lg = m.node?.localState.groups[group];
       if (!lg || m.state !== 'up') continue;
       const live = new Set(this.procs.onMachine(m.name).filter((p) => p.group === group).map((p) => p.resource));
       const leftFailed = needed.filter((r) => {
@@ -414,8 +414,8 @@ export class Checkers implements StoreObserver {
   notOnline(): string[] {
     return this.groupsThatMustRun().filter((g) => this.onlineAt(g) === null).map((g) => {
       const rec = this.disk.ownership.get(g);
-      const states = this.machines.filter((m) => m.node?.local.groups[g]).map((m) => {
-        const lg = m.node!.local.groups[g]!;
+      const states = this.machines.filter((m) => m.node?.localState.groups[g]).map((m) => {
+        const lg = m.node!.localState.groups[g]!;
         const rs = Object.entries(lg.resources).map(([r, lr]) => `${r}=${lr.state}${lr.op ? `(${lr.op.kind})` : ''}`).join(' ');
         return `${m.name}: epoch ${lg.epoch}${lg.released ? ' released' : ''}${lg.failoverRequested ? ' failover-requested' : ''}${lg.fenced ? ' fenced' : ''} ${rs}`;
       });

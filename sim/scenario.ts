@@ -410,7 +410,7 @@ export class Simulation {
     const views = coord.node.currentReports();
     const deletable = Object.values(c.resources).filter((r) => {
       if (Object.values(c.resources).some((x) => x.dependsOn.includes(r.name))) return false;
-      const owner = coord.node!.ownership[r.group]?.node;
+      const owner = coord.node!.snapshot().ownership[r.group]?.node;
       const state = owner ? views[owner]?.groups[r.group]?.resources[r.name]?.state ?? 'Offline' : 'Offline';
       return state === 'Offline';
     });

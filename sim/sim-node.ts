@@ -152,7 +152,7 @@ export class Machine implements MachineEnv {
     const node = new SimClusterNode({
       name: this.name, apiUrl: `sim://${this.name}`, timing, store, host, clock: this.clock.forProcess(proc),
       log: (level, event, message) => world.trace(proc.id, `${level === 'info' ? '' : `${level} `}${event}: ${message.split('\n')[0]}`),
-      newBackupId: () => (++this.backupIds).toString(16).padStart(8, '0'),
+      newBackupId: () => (++this.backupIds).toString(16).padStart(8, '0'), freezeSnapshots: true,
       localDb: this.localDb as unknown as LocalDb, recovery,
     }, incarnation, this.d.nodeFlaws);
     node.on('event', (e: { event: string; data?: Record<string, unknown> }) => this.d.onEvent(this, e));

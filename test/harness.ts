@@ -87,7 +87,7 @@ export class TestCluster {
     const log = join(this.dir, `${name}.log`);
     writeFileSync(log, '', { flag: 'a' });
     const proc = spawn(process.execPath, ['--max-semi-space-size=1', clusterdBin, 'start', '--quorum', this.quorum, '--node', name, '--listen', '127.0.0.1:0',
-      '--data-dir', join(this.dir, `data-${name}`), ...this.extra, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--data-dir', join(this.dir, `data-${name}`), ...this.extra, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CLUSTERD_FREEZE_SNAPSHOTS: '1' } });
     this.spawned.push(proc);
     let out = '';
     const onData = (b: Buffer) => {

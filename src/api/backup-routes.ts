@@ -19,7 +19,7 @@ import { ClusterError, clusterError, httpStatusOf, type ClusterErrorData } from 
 import type { ClusterEvent } from '../store/types.js';
 import type { StatusSnapshot } from './types.js';
 import { backupNodeOf } from '../node/backups.js';
-import type { ClusterNode } from '../node/node.js';
+import type { NodeFacade } from '../node/snapshot.js';
 import { forward, forwardedHeader, parse, sendError } from './http.js';
 
 /** A freeze or thaw answers within this (under the 10 s forwarding bound); the CLI polls the rest. */
@@ -36,7 +36,7 @@ const freezeBody = z.object({
 
 const holding = (v: BackupView): boolean => v.state === 'Freezing' || v.state === 'Frozen';
 
-export function backupRoutes(app: FastifyInstance, node: ClusterNode): void {
+export function backupRoutes(app: FastifyInstance, node: NodeFacade): void {
   app.get('/v1/backups', async () => ({ backups: allBackups(node) }));
   app.get('/v1/backups/:id', async (req, reply) => {
     const id = (req.params as { id: string }).id;
@@ -51,9 +51,10 @@ export function backupRoutes(app: FastifyInstance, node: ClusterNode): void {
     const b = parse(freezeBody, req.body);
     if (!b.ok) return sendError(reply, b.error);
     const { target } = b.value;
-    const group = node.config.groups[target] ? target : node.config.resources[target]?.group;
+    const { config } = node.snapshot();
+    const group = config.groups[target] ? target : config.resources[target]?.group;
     if (group === undefined) return sendError(reply, clusterError('GROUP_NOT_FOUND', `no group or resource '${target}'`, 'cluster group and cluster res list them'));
-    const owner = node.ownership[group]?.node ?? null;
+    const owner = node.snapshot().ownership[group]?.node ?? null;
     if (owner !== node.name && !req.headers[forwardedHeader]) {
       const url = liveUrl(node, owner);
       if (url === null) {
@@ -90,18 +91,18 @@ export function backupRoutes(app: FastifyInstance, node: ClusterNode): void {
 }
 
 /** `cluster status` warns about every group whose writers are frozen now (display only: the time is this node's wall clock). */
-export function withBackupWarnings(node: ClusterNode, s: StatusSnapshot): StatusSnapshot {
+export function withBackupWarnings(node: NodeFacade, s: StatusSnapshot): StatusSnapshot {
   const held = allBackups(node).filter((b) => holding(b) && !b.lost);
   const strays = node.backups.strayWarnings();
   if (held.length === 0 && strays.length === 0) return s;
-  const now = node.wallMs();
+  const now = node.snapshot().wallMs;
   const lines = held.map((b) => `group ${b.group} is ${b.state === 'Frozen' ? 'frozen' : 'being frozen'} for backup ${b.id} on ${b.node} ` +
     `(${Math.max(0, Math.round((now - b.startedWallMs) / 1000))} s of its ${Math.round(b.limitMs / 1000)} s limit): cluster backup thaw ${b.id}`);
   return { ...s, warnings: [...s.warnings, ...lines, ...strays] };
 }
 
 /** Prometheus: 1 per backup that holds the freeze of a group, as this node sees the cluster. */
-export function backupGauge(node: ClusterNode, g: Gauge<string>): void {
+export function backupGauge(node: NodeFacade, g: Gauge<string>): void {
   for (const b of allBackups(node)) if (holding(b) && !b.lost) g.set({ group: b.group, node: b.node, backup: b.id }, 1);
 }
 
@@ -115,18 +116,19 @@ function answerError(reply: FastifyReply, e: ClusterErrorData, v?: BackupView): 
   return reply.code(httpStatusOf(err.code)).send(v ? { error: err.toJSON(), backup: v } : { error: err.toJSON() });
 }
 
-function notFound(node: ClusterNode, id: string, reply: FastifyReply): unknown {
+function notFound(node: NodeFacade, id: string, reply: FastifyReply): unknown {
   const holder = backupNodeOf(id);
   const why = holder === null ? 'backup ids look like 3f9a1c2e@n1' : holder === node.name ? `${node.name} holds no such backup (it keeps the newest finished ones; a restart forgets them)` : `no node reports it`;
   return sendError(reply, clusterError('BACKUP_NOT_FOUND', `no backup '${id}': ${why}`, 'cluster backup status lists the backups; cluster log shows BACKUP_* events'));
 }
 
 /** The API URL of `name` if it is Up with a current report; null otherwise. */
-function liveUrl(node: ClusterNode, name: string | null): string | null {
+function liveUrl(node: NodeFacade, name: string | null): string | null {
   if (name === null || name === node.name) return null;
-  const state = node.nodeViews()[name]?.state;
+  const snap = node.snapshot();
+  const state = snap.nodes[name]?.state;
   if (state === undefined || state === 'Down') return null;
-  return node.currentReports()[name]?.apiUrl ?? null;
+  return snap.reports[name]?.apiUrl ?? null;
 }
 
 function lostError(v: BackupView): ClusterErrorData {
@@ -139,16 +141,17 @@ function lostError(v: BackupView): ClusterErrorData {
  * reports of the others, then the last reports of nodes that are gone, whose backups that held
  * their freeze show as Failed (lost).
  */
-export function allBackups(node: ClusterNode): BackupView[] {
+export function allBackups(node: NodeFacade): BackupView[] {
   const out = new Map<string, BackupView>();
   for (const v of node.backups.list()) out.set(v.id, v);
-  const current = node.currentReports();
-  const views = node.nodeViews();
+  const snap = node.snapshot();
+  const current = snap.reports;
+  const views = snap.nodes;
   for (const [name, r] of Object.entries(current)) {
     if (name === node.name || views[name]?.state === 'Down') continue;
     for (const v of r.backups ?? []) if (!out.has(v.id)) out.set(v.id, v);
   }
-  for (const r of Object.values(node.reports)) {
+  for (const r of Object.values(snap.allReports)) {
     if (r.node === node.name) continue;
     for (const v of r.backups ?? []) {
       if (out.has(v.id)) continue;
@@ -165,7 +168,7 @@ function asLost(v: BackupView, why: string): BackupView {
 }
 
 /** A backup no report holds any more (its node restarted): what the event log says of it. */
-async function fromEvents(node: ClusterNode, id: string): Promise<BackupView | undefined> {
+async function fromEvents(node: NodeFacade, id: string): Promise<BackupView | undefined> {
   const mine = (await node.readEvents(0, eventsScanMax)).filter((e) => e.data?.backup === id);
   return mine.length === 0 ? undefined : viewFromEvents(id, mine);
 }

@@ -9,8 +9,8 @@ import { planApply, type ApplyDoc } from '../core/apply.js';
 import { checkName } from '../core/config.js';
 import { clusterError, type ErrorCode, type Result } from '../core/errors.js';
 import { resourceTypes, type ConfigUpdate } from '../core/types.js';
-import type { ClusterNode } from '../node/node.js';
-import { groupViews, localResourceView, nodeViews, resourceViews, statusSnapshot } from '../node/views.js';
+import type { NodeFacade } from '../node/snapshot.js';
+import { groupViews, localResourceView, nodeViews, resourceViews, statusSnapshot } from './views.js';
 import { renderDashboard } from '../web/dashboard.js';
 import { backupGauge, backupRoutes, withBackupWarnings } from './backup-routes.js';
 import { forward, forwardedHeader, forwardTimeoutMs, parse, sendError } from './http.js';
@@ -55,7 +55,7 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-export async function startApi(node: ClusterNode, host: string, port: number): Promise<ApiServer> {
+export async function startApi(node: NodeFacade, host: string, port: number): Promise<ApiServer> {
   const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes });
   routes(app, node);
   const address = await app.listen({ host, port });
@@ -63,10 +63,11 @@ export async function startApi(node: ClusterNode, host: string, port: number): P
 }
 
 /** Forward a write to the coordinator unless we are it. Returns true if it replied. */
-async function forwardToCoordinator(node: ClusterNode, req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+async function forwardToCoordinator(node: NodeFacade, req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
   if (node.isCoordinator()) return false;
-  const c = node.coordinator.node;
-  const target = c ? node.currentReports()[c]?.apiUrl : undefined;
+  const snap = node.snapshot();
+  const c = snap.coordinator.node;
+  const target = c ? snap.reports[c]?.apiUrl : undefined;
   if (!target || req.headers[forwardedHeader]) {
     sendError(reply, clusterError('NO_COORDINATOR', c ? `the coordinator ${c} cannot be reached from ${node.name}` : 'no coordinator is elected right now', 'retry in a second'));
     return true;
@@ -78,16 +79,16 @@ async function forwardToCoordinator(node: ClusterNode, req: FastifyRequest, repl
 type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
 /** A write: forwarded to the coordinator, which runs `h`. */
-function write(node: ClusterNode, h: Handler): Handler {
+function write(node: NodeFacade, h: Handler): Handler {
   return async (req, reply) => ((await forwardToCoordinator(node, req, reply)) ? reply : h(req, reply));
 }
 
-function routes(app: FastifyInstance, node: ClusterNode): void {
+function routes(app: FastifyInstance, node: NodeFacade): void {
   type P = { node?: string; group?: string; res?: string; dep?: string; op?: string };
   const params = (req: FastifyRequest) => req.params as P;
   const commit = async (reply: FastifyReply, updates: ConfigUpdate[], body: () => unknown) => unwrap(reply, await node.commit(updates), body);
-  const findGroup = (g: string) => groupViews(node).find((x) => x.name === g);
-  const findRes = (r: string) => resourceViews(node).find((x) => x.name === r);
+  const findGroup = (g: string) => groupViews(node.snapshot()).find((x) => x.name === g);
+  const findRes = (r: string) => resourceViews(node.snapshot()).find((x) => x.name === r);
   const notFound = (reply: FastifyReply, kind: 'GROUP_NOT_FOUND' | 'RESOURCE_NOT_FOUND' | 'NODE_NOT_FOUND', name: string) =>
     sendError(reply, clusterError(kind, `no ${kind.split('_')[0]!.toLowerCase()} '${name}'`, `cluster ${kind === 'RESOURCE_NOT_FOUND' ? 'res' : kind.split('_')[0]!.toLowerCase()} lists them`));
 
@@ -96,17 +97,17 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
     sendError(reply, clusterError(code, err.message));
   });
   app.addHook('onRequest', async (req, reply) => {
-    if (!node.ready && req.url !== '/metrics') {
+    if (!node.snapshot().ready && req.url !== '/metrics') {
       return sendError(reply, clusterError('NODE_STARTING', `node ${node.name} is starting: it has not read the quorum store yet`, 'retry in a moment (the cluster CLI retries by itself)'));
     }
   });
   app.get('/', async (_req, reply) => reply.type('text/html').send(renderDashboard()));
-  app.get('/v1/status', async () => withBackupWarnings(node, statusSnapshot(node)));
-  app.get('/v1/nodes', async () => nodeViews(node));
-  app.get('/v1/nodes/:node', async (req, reply) => nodeViews(node).find((n) => n.name === params(req).node) ?? notFound(reply, 'NODE_NOT_FOUND', params(req).node!));
+  app.get('/v1/status', async () => withBackupWarnings(node, statusSnapshot(node.snapshot())));
+  app.get('/v1/nodes', async () => nodeViews(node.snapshot()));
+  app.get('/v1/nodes/:node', async (req, reply) => nodeViews(node.snapshot()).find((n) => n.name === params(req).node) ?? notFound(reply, 'NODE_NOT_FOUND', params(req).node!));
   app.post('/v1/nodes/:node/:op', write(node, async (req, reply) => {
     const { node: name, op } = params(req);
-    if (!node.config.nodes[name!]) return notFound(reply, 'NODE_NOT_FOUND', name!);
+    if (!node.snapshot().config.nodes[name!]) return notFound(reply, 'NODE_NOT_FOUND', name!);
     if (op === 'pause' || op === 'resume') return commit(reply, [{ op: 'node-pause', node: name!, paused: op === 'pause' }], () => ({ ok: true }));
     if (op === 'drain') {
       const r = await node.commit([{ op: 'node-pause', node: name!, paused: true }]);
@@ -117,11 +118,11 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
   }));
   app.delete('/v1/nodes/:node', write(node, async (req, reply) => {
     const name = params(req).node!;
-    if (node.nodeViews()[name]?.state !== 'Down') return sendError(reply, clusterError('NODE_IS_UP', `node '${name}' is not Down: stop it first`, `stop clusterd on ${name}, then evict it`));
+    if (node.snapshot().nodes[name]?.state !== 'Down') return sendError(reply, clusterError('NODE_IS_UP', `node '${name}' is not Down: stop it first`, `stop clusterd on ${name}, then evict it`));
     return commit(reply, [{ op: 'node-remove', node: name }], () => ({ ok: true }));
   }));
 
-  app.get('/v1/groups', async () => groupViews(node));
+  app.get('/v1/groups', async () => groupViews(node.snapshot()));
   app.get('/v1/groups/:group', async (req, reply) => findGroup(params(req).group!) ?? notFound(reply, 'GROUP_NOT_FOUND', params(req).group!));
   app.get('/v1/groups/:group/why', async (req, reply) => {
     const g = findGroup(params(req).group!);
@@ -166,7 +167,7 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
     return sendError(reply, clusterError('BAD_ARGUMENT', `unknown group operation '${op}'`, 'online, offline or move'));
   }));
 
-  app.get('/v1/resources', async () => resourceViews(node));
+  app.get('/v1/resources', async () => resourceViews(node.snapshot()));
   app.get('/v1/resources/:res', async (req, reply) => findRes(params(req).res!) ?? notFound(reply, 'RESOURCE_NOT_FOUND', params(req).res!));
   app.post('/v1/resources', write(node, async (req, reply) => {
     const b = parse(schemas.resourceCreate, req.body);
@@ -176,7 +177,7 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
     return commit(reply, [u], () => findRes(name));
   }));
   app.delete('/v1/resources/:res', write(node, async (req, reply) => {
-    const r = node.config.resources[params(req).res!];
+    const r = node.snapshot().config.resources[params(req).res!];
     if (r && findRes(r.name)?.state !== 'Offline') {
       return sendError(reply, clusterError('RESOURCE_NOT_OFFLINE', `resource '${r.name}' is ${findRes(r.name)?.state}: take it offline before deleting it`, `cluster res "${r.name}" /offline`));
     }
@@ -196,7 +197,7 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
     commit(reply, [{ op: 'resource-remove-dep', resource: params(req).res!, dependsOn: params(req).dep! }], () => findRes(params(req).res!))));
   app.post('/v1/resources/:res/:op', async (req, reply) => {
     const { res, op } = params(req);
-    const r = node.config.resources[res!];
+    const r = node.snapshot().config.resources[res!];
     if (!r) return notFound(reply, 'RESOURCE_NOT_FOUND', res!);
     if (op === 'fail') return failResource(node, r.group, res!, req, reply);
     if (op === 'maint' || op === 'extmaint') return setMaintenance(node, r.group, res!, op, req, reply);
@@ -222,7 +223,7 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
       const n = checkName('group', g, `groups.${g}`);
       if (!n.ok) return sendError(reply, n.error);
     }
-    const plan = planApply(node.config, b.value.spec as ApplyDoc);
+    const plan = planApply(node.snapshot().config, b.value.spec as ApplyDoc);
     if (!plan.ok) return sendError(reply, plan.error);
     if (b.value.dryRun || plan.value.updates.length === 0) return { dryRun: !!b.value.dryRun, plan: plan.value.lines, applied: false };
     return commit(reply, plan.value.updates, () => ({ dryRun: false, plan: plan.value.lines, applied: true }));
@@ -241,17 +242,17 @@ function routes(app: FastifyInstance, node: ClusterNode): void {
 }
 
 /** /maint, /extmaint: in memory on the node that runs the disk, so the request goes there. */
-async function setMaintenance(node: ClusterNode, group: string, res: string, op: 'maint' | 'extmaint', req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+async function setMaintenance(node: NodeFacade, group: string, res: string, op: 'maint' | 'extmaint', req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   const b = parse(schemas.maintenance, req.body);
   if (!b.ok) return sendError(reply, b.error);
-  const owner = node.ownership[group]?.node ?? null;
+  const owner = node.snapshot().ownership[group]?.node ?? null;
   // Not running anywhere: answered here (a clear is a no-op, a set is refused: not Online).
   if (owner === null || owner === node.name || req.headers[forwardedHeader]) {
     const set = node.setMaintenance(res, { kind: op, on: b.value.on });
     if (set.ok) await node.afterNextCycle(); // its report is published before the answer: /waitmaint on any node sees it
-    return unwrap(reply, set, () => localResourceView(node, res));
+    return unwrap(reply, set, () => localResourceView(node.snapshot(), res));
   }
-  const target = node.currentReports()[owner]?.apiUrl;
+  const target = node.snapshot().reports[owner]?.apiUrl;
   if (!target) return sendError(reply, clusterError('NODE_NOT_UP', `resource '${res}' runs on ${owner}, which cannot be reached from ${node.name}`, 'retry in a moment, or look: cluster status'));
   await forward(target, req, reply);
   return reply;
@@ -262,15 +263,15 @@ async function setMaintenance(node: ClusterNode, group: string, res: string, op:
  * configuration says online already, so the owner is told directly to start it again. Best
  * effort: an owner that cannot be reached is moving or Down, and its successor starts afresh.
  */
-async function retryOnOwner(node: ClusterNode, group: string, resource: string | null): Promise<void> {
-  const owner = node.ownership[group]?.node;
+async function retryOnOwner(node: NodeFacade, group: string, resource: string | null): Promise<void> {
+  const owner = node.snapshot().ownership[group]?.node;
   if (!owner) return;
   if (owner === node.name) {
     node.retryFailed(group, resource);
     await node.afterNextCycle();
     return;
   }
-  const target = node.currentReports()[owner]?.apiUrl;
+  const target = node.snapshot().reports[owner]?.apiUrl;
   if (!target) return;
   await fetch(new URL(`/v1/groups/${encodeURIComponent(group)}/retry`, target), {
     method: 'POST', headers: { 'content-type': 'application/json', [forwardedHeader]: '1' },
@@ -278,21 +279,21 @@ async function retryOnOwner(node: ClusterNode, group: string, resource: string |
   }).then((r) => r.arrayBuffer()).catch(() => undefined);
 }
 
-async function failResource(node: ClusterNode, group: string, res: string, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-  const owner = node.ownership[group]?.node;
+async function failResource(node: NodeFacade, group: string, res: string, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  const owner = node.snapshot().ownership[group]?.node;
   if (owner === node.name || req.headers[forwardedHeader]) {
     const failed = node.failResource(res);
     if (failed.ok) await node.afterNextCycle();
     return unwrap(reply, failed, () => ({ ok: true }));
   }
-  const target = owner ? node.currentReports()[owner]?.apiUrl : undefined;
+  const target = owner ? node.snapshot().reports[owner]?.apiUrl : undefined;
   if (!target) return sendError(reply, clusterError('NODE_NOT_UP', `resource '${res}' is not running anywhere`, `cluster res "${res}" /online`));
   await forward(target, req, reply);
   return reply;
 }
 
 /** Server-sent events: the event log as it grows. Polls the store; bounded per write. */
-async function streamEvents(node: ClusterNode, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+async function streamEvents(node: NodeFacade, req: FastifyRequest, reply: FastifyReply): Promise<void> {
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
@@ -300,7 +301,7 @@ async function streamEvents(node: ClusterNode, req: FastifyRequest, reply: Fasti
   let after = Number(q.after ?? 0) || 0;
   let open = true;
   req.raw.on('close', () => { open = false; });
-  while (open && !node.stopped) {
+  while (open && !node.snapshot().stopped) {
     for (const e of await node.readEvents(after, 500)) {
       raw.write(`id: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`);
       after = e.id;
@@ -310,22 +311,22 @@ async function streamEvents(node: ClusterNode, req: FastifyRequest, reply: Fasti
   raw.end();
 }
 
-function metricsRegistry(node: ClusterNode): Registry {
+function metricsRegistry(node: NodeFacade): Registry {
   const registry = new Registry();
   const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge<string>) => void) =>
     new Gauge({ name, help, labelNames, registers: [registry], collect(this: Gauge<string>) { this.reset(); collect(this); } });
   gauge('clusterd_node_state', 'Node state as this node sees it (1 for the current state)', ['node', 'state'], (g) => {
-    for (const n of nodeViews(node)) g.set({ node: n.name, state: n.state }, 1);
+    for (const n of nodeViews(node.snapshot())) g.set({ node: n.name, state: n.state }, 1);
   });
   gauge('clusterd_group_online', 'Group is Online (1) or not (0)', ['group', 'node'], (g) => {
-    for (const gr of groupViews(node)) g.set({ group: gr.name, node: gr.node ?? '' }, gr.state === 'Online' ? 1 : 0);
+    for (const gr of groupViews(node.snapshot())) g.set({ group: gr.name, node: gr.node ?? '' }, gr.state === 'Online' ? 1 : 0);
   });
-  gauge('clusterd_coordinator_term', 'Current coordinator term', [], (g) => g.set(node.coordinator.term));
-  gauge('clusterd_applied_seq', 'Highest quorum-log seq applied on this node', [], (g) => g.set(node.appliedSeq));
-  gauge('clusterd_events_dropped', 'Events dropped because the event queue was full', [], (g) => g.set(node.eventsDropped));
+  gauge('clusterd_coordinator_term', 'Current coordinator term', [], (g) => g.set(node.snapshot().coordinator.term));
+  gauge('clusterd_applied_seq', 'Highest quorum-log seq applied on this node', [], (g) => g.set(node.snapshot().appliedSeq));
+  gauge('clusterd_events_dropped', 'Events dropped because the event queue was full', [], (g) => g.set(node.snapshot().eventsDropped));
   gauge('clusterd_backup_frozen', 'A backup holds the freeze of a group (1): its writers are being frozen or are frozen', ['group', 'node', 'backup'], (g) => backupGauge(node, g));
   gauge('clusterd_disk_maintenance', 'Disk in maintenance mode (1), by mode (maintenance or extended): health checks suppressed', ['resource', 'node', 'mode'], (g) => {
-    for (const r of resourceViews(node)) if (r.maintenance) g.set({ resource: r.name, node: r.node ?? '', mode: r.maintenance.mode }, 1);
+    for (const r of resourceViews(node.snapshot())) if (r.maintenance) g.set({ resource: r.name, node: r.node ?? '', mode: r.maintenance.mode }, 1);
   });
   return registry;
 }

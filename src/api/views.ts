@@ -1,4 +1,5 @@
-// What the API shows: status views built from one node's picture of the cluster.
+// What the API shows: status views built from one read-only snapshot of a node's picture of the
+// cluster (node/snapshot.ts). Every view of one answer is built from the same snapshot.
 
 import { groupResources } from '../core/config.js';
 import { runtimeOf } from '../core/local.js';
@@ -6,8 +7,8 @@ import { maintenanceStatus } from '../core/maintenance.js';
 import { blockedText, plannedChanges, type OwnershipRec, type WritesBlocked } from '../core/placement.js';
 import { ownerIsDown, resourceOnDownOwner, shownGroup, type ShownResourceState } from '../core/shown-state.js';
 import type { GroupName, NodeName, NodeState, ResourceConfig, ResourceRuntime } from '../core/types.js';
-import type { GroupView, NodeView, ResourceView, StatusSnapshot } from '../api/types.js';
-import type { ClusterNode } from './node.js';
+import type { NodeSnapshot } from '../node/snapshot.js';
+import type { GroupView, NodeView, ResourceView, StatusSnapshot } from './types.js';
 
 export { groupStateOf } from '../core/shown-state.js';
 
@@ -19,29 +20,29 @@ interface Facts {
   changes: () => Map<GroupName, OwnershipRec>;
 }
 
-function factsOf(n: ClusterNode): Facts {
+function factsOf(n: NodeSnapshot): Facts {
   const states: Record<NodeName, NodeState> = {};
-  for (const [name, v] of Object.entries(n.nodeViews())) states[name] = v.state;
+  for (const [name, v] of Object.entries(n.nodes)) states[name] = v.state;
   let changes: Map<GroupName, OwnershipRec> | null = null;
-  return { states, blocked: n.quorumWritesBlocked(), changes: () => (changes ??= plannedChanges(n.placementInput())) };
+  return { states, blocked: n.writesBlocked, changes: () => (changes ??= plannedChanges(n.placement)) };
 }
 
-const ownerDown = (n: ClusterNode, f: Facts, group: GroupName): boolean => {
+const ownerDown = (n: NodeSnapshot, f: Facts, group: GroupName): boolean => {
   const rec = n.ownership[group];
   return ownerIsDown({ rec, ownerState: rec?.node ? f.states[rec.node] : undefined });
 };
 
-export function nodeViews(n: ClusterNode): NodeView[] {
-  const views = n.nodeViews();
-  const reports = n.currentReports();
+export function nodeViews(n: NodeSnapshot): NodeView[] {
+  const views = n.nodes;
+  const reports = n.reports;
   return Object.keys(views).sort().map((name, i) => ({
     name, id: i + 1, state: views[name]!.state, draining: views[name]!.draining,
     apiUrl: reports[name]?.apiUrl ?? null, coordinator: n.coordinator.node === name,
   }));
 }
 
-export function resourceViews(n: ClusterNode, f: Facts = factsOf(n)): ResourceView[] {
-  const reports = n.currentReports();
+export function resourceViews(n: NodeSnapshot, f: Facts = factsOf(n)): ResourceView[] {
+  const reports = n.reports;
   return Object.values(n.config.resources).sort((a, b) => a.name.localeCompare(b.name)).map((r) => {
     const owner = n.ownership[r.group]?.node ?? null;
     const rt = owner ? reports[owner]?.groups[r.group]?.resources[r.name] : undefined;
@@ -63,7 +64,7 @@ function resourceView(r: ResourceConfig, owner: string | null, rt: ResourceRunti
 }
 
 /** A resource as this node runs it right now (its own runtime, not its last published report): answers to operations done here. */
-export function localResourceView(n: ClusterNode, name: string): ResourceView | undefined {
+export function localResourceView(n: NodeSnapshot, name: string): ResourceView | undefined {
   const r = n.config.resources[name];
   if (!r) return undefined;
   const lr = n.local.groups[r.group]?.resources[name];
@@ -71,7 +72,7 @@ export function localResourceView(n: ClusterNode, name: string): ResourceView | 
   return resourceView(r, n.name, runtimeOf(lr));
 }
 
-export function groupViews(n: ClusterNode, f: Facts = factsOf(n), resources: ResourceView[] = resourceViews(n, f)): GroupView[] {
+export function groupViews(n: NodeSnapshot, f: Facts = factsOf(n), resources: ResourceView[] = resourceViews(n, f)): GroupView[] {
   const nodeCount = Object.keys(f.states).length;
   // States per group in one pass over the resources (not one pass per group).
   const statesOf = new Map<string, ShownResourceState[]>();
@@ -98,7 +99,7 @@ export function groupViews(n: ClusterNode, f: Facts = factsOf(n), resources: Res
   });
 }
 
-export function statusSnapshot(n: ClusterNode): StatusSnapshot {
+export function statusSnapshot(n: NodeSnapshot): StatusSnapshot {
   const f = factsOf(n);
   const resources = resourceViews(n, f);
   const groups = groupViews(n, f, resources);
@@ -115,7 +116,7 @@ export function statusSnapshot(n: ClusterNode): StatusSnapshot {
   for (const g of groups) if (g.reason) warnings.push(`group ${g.name} is ${g.state}: ${g.reason}: cluster why ${g.name}`);
   for (const r of resources) {
     if (!r.maintenance) continue;
-    const mins = Math.max(0, Math.floor((n.wallMs() - r.maintenance.sinceWallMs) / 60_000));
+    const mins = Math.max(0, Math.floor((n.wallMs - r.maintenance.sinceWallMs) / 60_000));
     const how = r.maintenance.mode === 'extended' ? 'extended maintenance (dismounted, no health or device checks)' : 'maintenance mode (health checks suppressed)';
     const clear = r.maintenance.mode === 'extended' ? `/extmaint:0 then /maint:off` : '/maint:off';
     warnings.push(`disk ${r.name} on ${r.node} has been in ${how} for ${mins} min: failures are ignored until cleared: cluster res "${r.name}" ${clear}`);

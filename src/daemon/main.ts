@@ -16,10 +16,11 @@ import { startApi } from '../api/server.js';
 import { MonitorClient } from '../monitor/client.js';
 import { parseQuorumSpec, openStore } from '../store/index.js';
 import type { QuorumStore } from '../store/types.js';
-import { ClusterNode, checkpointingDefaults, type Clock } from './node.js';
-import { LocalDb } from './local-db.js';
-import { quorumLogCommand, rebuildUnopenableStore } from './quorum-log.js';
-import { clearSectorCommand, type ClearSectorOptions } from './disk-command.js';
+import { checkpointingDefaults } from '../core/checkpoint-policy.js';
+import { ClusterNode, type Clock } from '../node/node.js';
+import { LocalDb } from '../node/local-db.js';
+import { quorumLogCommand, rebuildUnopenableStore } from '../node/quorum-log.js';
+import { clearSectorCommand, type ClearSectorOptions } from '../node/disk-command.js';
 import { etcdTimingCheck } from '../store/etcd.js';
 import { migrateStore } from '../store/migrate.js';
 
@@ -161,6 +162,8 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   node = new ClusterNode({
     name: s.node, apiUrl: '', timing: s.timing, store, host, clock: realClock, log, localDb, checkpointing: s.checkpointing,
     recovery: { resetQuorumLog: !!flags.resetQuorumLog, noQuorumLogging: flags.quorumLogging === false },
+    // Tests set it: the API's snapshots are frozen, so a view that writes into one fails loudly.
+    freezeSnapshots: process.env.CLUSTERD_FREEZE_SNAPSHOTS === '1',
   });
   // The resource monitor boots (a Node.js process: ~0.2 s) while the API starts listening.
   const monitorReady = host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation } });

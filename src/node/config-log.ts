@@ -1,0 +1,233 @@
+// The cluster configuration on this node: the fold of the quorum log (catch-up), this node's own
+// copy of it (local-db), the coordinator's appends with group commit, and checkpoints (when to
+// take one is core/checkpoint-policy.ts's decision).
+
+import { checkpointDue, checkpointingDefaults, localCopyDue, newlyStopped, type Checkpointing } from '../core/checkpoint-policy.js';
+import { ConfigDraft, emptyConfig } from '../core/config.js';
+import { ClusterError, clusterError, fail, ok, type Result } from '../core/errors.js';
+import type { History } from '../core/load-plan.js';
+import { logReadMax } from '../core/limits.js';
+import type { ClusterConfig, ConfigUpdate, NodeName } from '../core/types.js';
+import type { LogRecord } from '../store/types.js';
+import { notCoordinator, type Shell } from './shell.js';
+
+interface PendingCommit {
+  updates: ConfigUpdate[];
+  resolve: (r: Result<number>) => void;
+}
+
+/** Updates waiting for the next group commit. Why 4096: 64 concurrent writers with deep pipelines fit; beyond that callers get QUORUM_BUSY rather than unbounded memory. */
+const pendingCommitsMax = 4_096;
+
+/** --no-quorum-logging: the new history each change written as a checkpoint belongs to, from which seq, above which floor. */
+export interface NoLogging {
+  history: History;
+  newSeq: number;
+  floor: { term: number; epoch: number };
+}
+
+export class ConfigLog {
+  config: ClusterConfig = emptyConfig('');
+  appliedSeq = 0;
+  noQuorumLogging = false;
+  noLogging: NoLogging | null = null;
+  /** Set while this node cannot read the quorum log past this seq (reported, so the coordinator repairs it). */
+  logDamagedAt: number | undefined;
+  lastCheckpointMs = 0;
+  readonly checkpointing: Checkpointing;
+  private logBytesSinceCheckpoint = 0;
+  private stoppedSeen = new Set<NodeName>();
+  private pendingCommits: PendingCommit[] = [];
+  private committing = false;
+
+  constructor(private readonly s: Shell) {
+    this.checkpointing = { ...checkpointingDefaults, ...(s.o.checkpointing ?? {}) };
+  }
+
+  useBase(seq: number, config: ClusterConfig): void {
+    this.config = config;
+    this.appliedSeq = seq;
+  }
+
+  /** Apply every log record after appliedSeq (and keep them in the local copy). A record that does not apply is corruption: refuse. */
+  async catchUp(throughSeq = Infinity): Promise<Result<void>> {
+    const { store, localDb } = this.s.o;
+    for (;;) {
+      if (this.appliedSeq >= throughSeq) return ok(undefined);
+      const max = Math.min(logReadMax, throughSeq - this.appliedSeq);
+      let recs = await store.readLog(this.appliedSeq, max);
+      if (!recs.ok && recs.error.code === 'SEQ_CONFLICT') {
+        // The log no longer reaches back to our seq: load the store's checkpoint first.
+        const cp = await store.readCheckpoint();
+        if (!cp.ok) return cp;
+        if (cp.value && cp.value.seq > this.appliedSeq) {
+          this.config = cp.value.config;
+          this.appliedSeq = cp.value.seq;
+          localDb?.writeCheckpoint(cp.value.seq, cp.value.term, cp.value.config);
+        }
+        recs = await store.readLog(this.appliedSeq, max);
+      }
+      if (!recs.ok) return recs;
+      if (recs.value.length === 0) return ok(undefined);
+      const draft = new ConfigDraft(this.config);
+      for (const r of recs.value) {
+        if (r.seq !== this.appliedSeq + 1) {
+          this.config = draft.config;
+          return fail(clusterError('QUORUM_LOG_DAMAGED', `quorum log gap: expected seq ${this.appliedSeq + 1}, found ${r.seq}`, 'clusterd quorum-log verify shows the damage'));
+        }
+        const next = draft.apply(r.update);
+        if (!next.ok) {
+          this.config = draft.config;
+          return fail(clusterError('QUORUM_LOG_DAMAGED', `quorum log record ${r.seq} does not apply: ${next.error.message}`, 'clusterd quorum-log verify shows the damage'));
+        }
+        this.appliedSeq = r.seq;
+      }
+      this.config = draft.config;
+      this.keepLocal(recs.value);
+      if (recs.value.length < max) return ok(undefined);
+    }
+  }
+
+  /** The cycle's read of the log: apply what is new; a log this node cannot read is reported until the coordinator rewrites it. */
+  async follow(): Promise<void> {
+    if ((await this.s.o.store.logHead()) > this.appliedSeq && !this.noQuorumLogging) {
+      const res = await this.catchUp();
+      if (!res.ok && this.logDamagedAt === undefined) {
+        this.logDamagedAt = this.appliedSeq;
+        this.s.emitEvent('QUORUM_LOG_UNREADABLE', 'error', `${res.error.message}: this node keeps its configuration at seq ${this.appliedSeq} until the coordinator rewrites the log`);
+      }
+      if (res.ok) this.logDamagedAt = undefined;
+    }
+  }
+
+  /** Append applied records to this node's copy; checkpoint it when its log passes the reset size. */
+  private keepLocal(records: LogRecord[]): void {
+    const db = this.s.o.localDb;
+    if (!db || records.length === 0) return;
+    const res = localCopyDue(db.logBytes, this.checkpointing)
+      ? db.writeCheckpoint(this.appliedSeq, this.s.coordinator().term, this.config)
+      : db.append(records);
+    if (!res.ok) this.s.problems.noteDiskFull('LOCAL_DISK_FULL', res.error);
+    else this.s.problems.noteDiskOk('LOCAL_DISK_FULL');
+  }
+
+  /**
+   * Validate and durably append configuration updates (coordinator only). Group commit: updates
+   * that arrive while an append is under way wait and go together in the next one, sharing one
+   * fsync; each is validated on its own against the configuration before it, so one bad update
+   * fails alone. Resolves once the records are durable and applied here.
+   */
+  commit(updates: ConfigUpdate[]): Promise<Result<number>> {
+    if (!this.s.isCoordinator()) return Promise.resolve(fail(notCoordinator(this.s.coordinator())));
+    if (this.pendingCommits.length >= pendingCommitsMax) {
+      return Promise.resolve(fail(clusterError('QUORUM_BUSY', `${pendingCommitsMax} configuration updates are already waiting for the quorum store`, 'retry shortly; if it persists, the quorum store is too slow (cluster log)')));
+    }
+    return new Promise((resolve) => {
+      this.pendingCommits.push({ updates, resolve });
+      if (!this.committing) void this.flushCommits();
+    });
+  }
+
+  private async flushCommits(): Promise<void> {
+    this.committing = true;
+    try {
+      while (this.pendingCommits.length > 0) {
+        const batch = this.pendingCommits.splice(0, this.pendingCommits.length);
+        await this.commitBatch(batch);
+      }
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  private async commitBatch(batch: PendingCommit[]): Promise<void> {
+    const failAll = (e: ClusterError) => { for (const b of batch) b.resolve(fail(e)); };
+    if (!this.s.isCoordinator()) return failAll(notCoordinator(this.s.coordinator()));
+    const caught = this.noQuorumLogging ? ok(undefined) : await this.catchUp();
+    if (!caught.ok) return failAll(caught.error);
+    // One draft for the whole batch: each change validated against the ones before it.
+    const draft = new ConfigDraft(this.config);
+    const accepted: { p: PendingCommit; count: number }[] = [];
+    const all: ConfigUpdate[] = [];
+    for (const p of batch) {
+      const r = draft.applyAll(p.updates);
+      if (!r.ok) { p.resolve(fail(r.error)); continue; }
+      accepted.push({ p, count: p.updates.length });
+      all.push(...p.updates);
+    }
+    if (accepted.length === 0) return;
+    const cfg = draft.config;
+    if (this.noQuorumLogging) return this.commitAsCheckpoint(accepted, all, cfg);
+    const res = this.s.problems.wrote(await this.s.o.store.appendLog(this.s.coordinator().term, this.appliedSeq, all));
+    if (!res.ok) {
+      this.s.markDirty();
+      for (const a of accepted) a.p.resolve(fail(res.error));
+      return;
+    }
+    this.config = cfg;
+    this.appliedSeq = res.value[res.value.length - 1]!.seq;
+    this.logBytesSinceCheckpoint += all.reduce((n, u) => n + JSON.stringify(u).length, 0);
+    this.keepLocal(res.value);
+    let seq = res.value[0]!.seq - 1;
+    for (const a of accepted) { seq += a.count; a.p.resolve(ok(seq)); }
+    this.s.kick();
+  }
+
+  /** --no-quorum-logging: each change is a whole checkpoint, and says who may miss it. */
+  private async commitAsCheckpoint(accepted: { p: PendingCommit; count: number }[], all: ConfigUpdate[], cfg: ClusterConfig): Promise<void> {
+    // A new history, numbered past every seq the damaged one held: no seq is reused for other content.
+    const nl = this.noLogging;
+    const term = this.s.coordinator().term;
+    const seq = Math.max(this.appliedSeq, nl ? nl.newSeq - 1 : 0) + all.length;
+    const res = await this.s.o.store.recoverLog(seq, term, cfg, nl ? { history: nl.history, floor: nl.floor } : {});
+    if (!res.ok) { for (const a of accepted) a.p.resolve(fail(res.error)); return; }
+    this.config = cfg;
+    this.appliedSeq = seq;
+    if (nl) this.s.o.localDb?.setHistory(nl.history);
+    this.s.o.localDb?.writeCheckpoint(seq, this.s.coordinator().term, cfg);
+    const down = Object.entries(this.s.nodeViews()).filter(([, v]) => v.state === 'Down').map(([n]) => n);
+    this.s.emitEvent('QUORUM_LOGGING_OFF_CHANGE', 'warning', `quorum logging is off: configuration change up to seq ${seq} was written as a checkpoint only` +
+      (down.length > 0 ? `; nodes offline now (${down.join(', ')}) had no log to replay it from and must load the checkpoint` : ''));
+    for (const a of accepted) a.p.resolve(ok(seq));
+    this.s.kick();
+  }
+
+  /** Take a checkpoint of the store now (coordinator only): `cluster checkpoint` and the triggers. */
+  async checkpoint(reason: string): Promise<Result<number>> {
+    if (!this.s.isCoordinator()) return fail(notCoordinator(this.s.coordinator()));
+    const caught = await this.catchUp();
+    if (!caught.ok) return caught;
+    const res = this.s.problems.wrote(await this.s.o.store.writeCheckpoint(this.s.coordinator().term, this.appliedSeq, this.config));
+    if (!res.ok) return res;
+    this.logBytesSinceCheckpoint = 0;
+    this.lastCheckpointMs = this.s.o.clock.nowMs();
+    this.s.o.localDb?.writeCheckpoint(this.appliedSeq, this.s.coordinator().term, this.config);
+    this.s.problems.recovered('CHECKPOINT_FAILED', 'checkpoints succeed again');
+    this.s.emitEvent('CHECKPOINT_TAKEN', 'info', `checkpoint of the cluster database at seq ${this.appliedSeq} (${reason}); the quorum log restarts after it`, { seq: this.appliedSeq });
+    return ok(this.appliedSeq);
+  }
+
+  /** A new coordinator counts stops from now: the nodes stopped when it took over trigger nothing. */
+  seeStopped(): void {
+    this.stoppedSeen = new Set(this.stoppedNow());
+  }
+
+  private stoppedNow(): NodeName[] {
+    return Object.entries(this.s.membership()).filter(([, p]) => p.state === 'stopped').map(([n]) => n);
+  }
+
+  /** The coordinator's checkpoint triggers (core/checkpoint-policy.ts), checked once a cycle. */
+  async maybeCheckpoint(): Promise<void> {
+    const stopped = this.stoppedNow();
+    const fresh = newlyStopped(stopped, this.stoppedSeen);
+    this.stoppedSeen = new Set(stopped);
+    const due = checkpointDue({
+      nowMs: this.s.o.clock.nowMs(), lastCheckpointMs: this.lastCheckpointMs, logBytesSinceCheckpoint: this.logBytesSinceCheckpoint, newlyStopped: fresh,
+      damagedLogReported: Object.values(this.s.currentReports()).some((r) => r.logDamagedAt !== undefined),
+    }, this.checkpointing);
+    if (!due) return;
+    const res = await this.checkpoint(due.reason);
+    if (!res.ok) this.s.problems.failing('CHECKPOINT_FAILED', 'warning', res.error);
+    else if (due.repair) this.s.emitEvent('QUORUM_LOG_REPAIRED', 'warning', `the quorum log was rewritten as a checkpoint at seq ${res.value} from the coordinator's copy`);
+  }
+}

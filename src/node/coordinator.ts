@@ -1,0 +1,209 @@
+// The coordinator's duties on this node: the election (a CAS on the term), registering new nodes,
+// writing the placement plan (core/placement.ts) under the term, the plan's bookkeeping (operator
+// moves, failovers counted, groups left Failed), and handing the role over at shutdown.
+// The bookkeeping is in memory: a new coordinator starts afresh (see README).
+
+import { clusterError, fail, ok, type ClusterError, type Result } from '../core/errors.js';
+import { electionCheckpointReason } from '../core/checkpoint-policy.js';
+import { isAlive } from '../core/membership.js';
+import { planPlacement, type PlacementInput } from '../core/placement.js';
+import type { GroupName, NodeName } from '../core/types.js';
+import type { CoordinatorRecord } from '../store/types.js';
+import type { ConfigLog } from './config-log.js';
+import { notCoordinator, type Shell } from './shell.js';
+
+/** A move not planned by a cycle within this is withdrawn and refused: cycles run every heartbeat, so only a stuck node gets near it, and it is below the API's forwarding timeout (10 s). */
+const moveAnswerMaxMs = 5_000;
+
+/** An operator move waiting for the ownership write that carries it out. */
+interface MoveWaiter {
+  group: GroupName;
+  target: NodeName;
+  resolve: (r: Result<void>) => void;
+}
+
+export class Coordinator {
+  /** Operator moves not yet carried out: group -> target (null: the best other node). */
+  private moveRequests: Record<GroupName, NodeName | null> = {};
+  /** Operator moves waiting for the ownership write that carries them out (or refuses them): see awaitPlanWrite. */
+  private moveWaiters: MoveWaiter[] = [];
+  private failoverHistoryMs: Record<GroupName, number[]> = {};
+  private failoverHandledEpoch: Record<GroupName, number> = {};
+  private failedGroups: Record<GroupName, number> = {};
+  private wasCoordinator = false;
+
+  constructor(private readonly s: Shell, private readonly log: ConfigLog) {}
+
+  /** A read found a new term: a coordinator that lost the role forgets its moves. */
+  onNewTerm(prev: CoordinatorRecord, c: CoordinatorRecord): void {
+    const { s } = this;
+    if (this.wasCoordinator && c.node !== s.name) {
+      s.emitEvent('COORDINATOR_LOST', 'warning', `node ${s.name} is no longer coordinator (term ${c.term} belongs to ${c.node ?? 'nobody'})`);
+      this.dropMoves(notCoordinator(c));
+    }
+    this.wasCoordinator = c.node === s.name;
+    if (c.node && c.node !== prev.node) s.o.log('info', 'COORDINATOR', `coordinator is ${c.node} (term ${c.term})`);
+  }
+
+  async elect(): Promise<void> {
+    const { s } = this;
+    const now = s.o.clock.nowMs();
+    const c = s.coordinator();
+    if (s.shuttingDown() || s.fencing()) return;
+    if (c.node && isAlive(s.membership(), c.node, s.judgeAtMs(), s.o.timing.leaseTtlMs)) return;
+    if (!isAlive(s.membership(), s.name, now, s.o.timing.leaseTtlMs)) return;
+    const won = s.problems.wrote(await s.o.store.casCoordinator(c, { term: c.term + 1, node: s.name }));
+    s.markDirty();
+    if (!won.ok) s.problems.failing('COORDINATOR_ELECTION_FAILED', 'error', won.error);
+    else s.problems.recovered('COORDINATOR_ELECTION_FAILED', 'coordinator elections can be written again');
+    if (won.ok && won.value) {
+      s.emitEvent('COORDINATOR_ELECTED', 'info', `node ${s.name} is coordinator for term ${c.term + 1}` + (c.node ? ` (${c.node} was lost)` : ''));
+      this.dropMoves(notCoordinator(c));
+      this.failoverHistoryMs = {};
+      this.failoverHandledEpoch = {};
+      this.failedGroups = {};
+      this.log.seeStopped();
+      await s.refresh();
+      const cp = await this.log.checkpoint(electionCheckpointReason(c.term));
+      if (!cp.ok) s.problems.failing('CHECKPOINT_FAILED', 'warning', cp.error);
+    }
+    await s.refresh();
+  }
+
+  /** The coordinator's part of a cycle: register new nodes, then write the placement plan. */
+  async coordinate(): Promise<void> {
+    const { s } = this;
+    const membership = s.membership();
+    const missing = Object.keys(membership).filter((n) => !this.log.config.nodes[n] && membership[n]!.state !== 'stopped');
+    if (missing.length > 0) {
+      const r = await this.log.commit(missing.map((node) => ({ op: 'node-add' as const, node })));
+      if (!r.ok) s.problems.failing('NODE_ADD_FAILED', 'error', r.error);
+      else s.problems.recovered('NODE_ADD_FAILED', `nodes ${missing.join(', ')} were added`);
+    }
+    // Moves asked before this plan are carried by its write, or refused with its error.
+    const asked = this.moveWaiters.splice(0);
+    let outcome: Result<void> = fail(clusterError('INTERNAL', 'the coordinator cycle stopped before its ownership write'));
+    try {
+      outcome = await this.writePlan();
+    } finally {
+      this.answerMoves(asked, outcome);
+    }
+  }
+
+  /**
+   * Plan placement and write its records under the term. The plan's bookkeeping (moves done,
+   * failovers counted, groups left Failed) and its events take effect only once the records are
+   * durable: a refused write changes nothing, and the next cycle plans again from the same facts.
+   */
+  private async writePlan(): Promise<Result<void>> {
+    const { s } = this;
+    const requested = { ...this.moveRequests }; // a move asked while the write is under way is not done by it
+    const input = s.placementInput();
+    const plan = planPlacement(input);
+    const ownership = s.ownership();
+    const deleted = Object.keys(ownership).filter((g) => !this.log.config.groups[g] && this.releasedOrDown(g));
+    const writing = plan.records.length > 0 || deleted.length > 0;
+    if (writing) {
+      const res = s.problems.wrote(await s.o.store.writeOwnership(s.coordinator().term, plan.records, deleted));
+      s.markDirty();
+      if (!res.ok) {
+        s.problems.failing('OWNERSHIP_WRITE_FAILED', 'error', res.error);
+        return res;
+      }
+      s.problems.recovered('OWNERSHIP_WRITE_FAILED', 'ownership records are written again');
+    }
+    for (const g of plan.movesDone) if (this.moveRequests[g] === requested[g]) delete this.moveRequests[g];
+    for (const f of plan.failoversCounted) {
+      this.failoverHandledEpoch[f.group] = f.epoch;
+      (this.failoverHistoryMs[f.group] ??= []).push(input.nowMs);
+    }
+    for (const f of plan.newlyFailed) this.failedGroups[f.group] = f.epoch;
+    for (const n of plan.notes) s.emitEvent(n.event, n.level, n.message, { group: n.group });
+    if (writing) await s.refresh();
+    return ok(undefined);
+  }
+
+  /** A deleted group's record may go once nothing runs it. */
+  private releasedOrDown(g: GroupName): boolean {
+    const rec = this.s.ownership()[g]!;
+    if (!rec.node) return true;
+    const rep = this.s.reports()[rec.node]?.groups[g];
+    return !rep || rep.released || this.s.nodeViews()[rec.node]?.state === 'Down';
+  }
+
+  /** What placement decides from: the node's picture and this coordinator's bookkeeping. */
+  placementInput(): PlacementInput {
+    const { s } = this;
+    const views = s.nodeViews();
+    const reports: PlacementInput['reports'] = {};
+    for (const [n, r] of Object.entries(s.currentReports())) reports[n] = r.groups;
+    const nodes: PlacementInput['nodes'] = {};
+    for (const [n, v] of Object.entries(views)) nodes[n] = { state: v.state, draining: v.draining };
+    return {
+      config: this.log.config, term: s.coordinator().term, nowMs: s.o.clock.nowMs(), wallHour: s.o.clock.localHour(),
+      nodes, ownership: s.ownership(), reports, moveRequests: this.moveRequests,
+      failoverHistoryMs: this.failoverHistoryMs, failoverHandledEpoch: this.failoverHandledEpoch, failedGroups: this.failedGroups,
+      writesBlocked: s.problems.quorumWritesBlocked(),
+    };
+  }
+
+  /** Remember a validated move and resolve with the outcome of the first ownership write planned after it. */
+  move(group: GroupName, target: NodeName): Promise<Result<void>> {
+    this.moveRequests[group] = target;
+    return new Promise((resolve) => {
+      const w: MoveWaiter = { group, target, resolve: (r) => { cancel(); resolve(r); } };
+      // Not taken by a plan in time (no cycle ran): withdrawn, so it cannot happen after this answer.
+      const cancel = this.s.o.clock.setTimeout(() => {
+        const i = this.moveWaiters.indexOf(w);
+        if (i < 0) return; // taken: its write is under way and answers
+        this.moveWaiters.splice(i, 1);
+        this.answerMoves([w], fail(clusterError('TIMEOUT', `no coordinator cycle planned the move within ${moveAnswerMaxMs} ms; nothing was done`, 'retry the move')));
+      }, moveAnswerMaxMs);
+      this.moveWaiters.push(w);
+      this.s.kick();
+    });
+  }
+
+  /** Move every group off `node` (to the best other node each). */
+  drainNode(node: NodeName): void {
+    for (const rec of Object.values(this.s.ownership())) {
+      if (rec.node === node) this.moveRequests[rec.group] = null;
+    }
+  }
+
+  /** Group online clears a Failed (threshold) state so the coordinator places it again. */
+  clearFailed(group: GroupName): void {
+    delete this.failedGroups[group];
+  }
+
+  /** Answer moves with their plan's write; a refused one is forgotten. */
+  private answerMoves(waiters: MoveWaiter[], outcome: Result<void>): void {
+    for (const w of waiters) {
+      if (!outcome.ok && this.moveRequests[w.group] === w.target) delete this.moveRequests[w.group];
+      w.resolve(outcome);
+    }
+  }
+
+  /** Forget every move (a new term, shutdown): waiting callers are told. */
+  dropMoves(e: ClusterError): void {
+    this.answerMoves(this.moveWaiters.splice(0), fail(e));
+    this.moveRequests = {};
+  }
+
+  /** At shutdown: wait (bounded) until our released groups have new owners, then step down. */
+  async handOver(deadline: number): Promise<void> {
+    const { s } = this;
+    const { clock } = s.o;
+    const mine = () => Object.values(s.ownership()).some((r) => r.node === s.name && this.hasOtherUpNode());
+    while (s.isCoordinator() && mine() && clock.nowMs() < deadline) { s.kick(); await s.sleep(20); }
+    if (!s.isCoordinator()) return;
+    const c = s.coordinator();
+    const res = await s.o.store.casCoordinator(c, { term: c.term + 1, node: null });
+    if (res.ok && res.value) s.o.localDb?.noteFloor(s.coordinator().term + 1, 0); // a term this node wrote is in its floor too
+    if (res.ok && res.value) s.emitEvent('COORDINATOR_RELEASED', 'info', `node ${s.name} gave up the coordinator role (term ${s.coordinator().term + 1})`);
+  }
+
+  private hasOtherUpNode(): boolean {
+    return Object.entries(this.s.nodeViews()).some(([n, v]) => n !== this.s.name && v.state === 'Up');
+  }
+}

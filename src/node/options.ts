@@ -1,0 +1,32 @@
+// What a node shell is built from (the composition root, the simulator and the benchmarks pass
+// these), and the one event sink every part of the shell writes to.
+
+import type { Checkpointing } from '../core/checkpoint-policy.js';
+import type { Timing } from '../core/timing.js';
+import type { NodeName } from '../core/types.js';
+import type { EventLevel, QuorumStore } from '../store/types.js';
+import type { Clock } from './clock.js';
+import type { LocalDb } from './local-db.js';
+import type { ResourceHost } from './resource-host.js';
+
+export interface NodeOptions {
+  name: NodeName;
+  apiUrl: string;
+  timing: Timing;
+  store: QuorumStore;
+  host: ResourceHost;
+  clock: Clock;
+  log: (level: EventLevel, event: string, message: string) => void;
+  /** This node's own copy of the database (absent in the simulator). */
+  localDb?: LocalDb;
+  /** Operator recovery switches (KB257905): see node/load.ts. */
+  recovery?: { resetQuorumLog?: boolean; noQuorumLogging?: boolean };
+  checkpointing?: Partial<Checkpointing>;
+  /** Eight hex digits for each new backup id (random by default; the simulator's come from its seed). */
+  newBackupId?: () => string;
+  /** Freeze every snapshot the API reads (tests and the simulator: a reader that writes into one throws). */
+  freezeSnapshots?: boolean;
+}
+
+/** Log an event on this node and queue it for the cluster's event log. */
+export type EmitEvent = (event: string, level: EventLevel, message: string, data?: Record<string, unknown>) => void;

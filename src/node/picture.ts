@@ -1,0 +1,53 @@
+// This node's picture of the cluster from its last reads of the quorum store: leases (as
+// membership), the coordinator record, ownership records and reports, with the send times of
+// the reads that liveness is judged by. Each map is replaced whole by a read, never changed in
+// place, so a snapshot may hold on to it.
+
+import { judgeNodes, type Membership } from '../core/membership.js';
+import type { NodeView, OwnershipRec } from '../core/placement.js';
+import type { ClusterConfig, GroupName, NodeName } from '../core/types.js';
+import type { CoordinatorRecord, NodeReport } from '../store/types.js';
+import type { Clock } from './clock.js';
+
+export class Picture {
+  membership: Membership = {};
+  coordinator: CoordinatorRecord = { term: 0, node: null };
+  ownership: Record<GroupName, OwnershipRec> = {};
+  /** Every node's last report, also a dead incarnation's. */
+  reports: Record<NodeName, NodeReport> = {};
+  /**
+   * Send times (this node's monotonic clock) of the newest completed lease and ownership reads.
+   * Liveness is judged at the lease read's send time, never later: a lease view says nothing about
+   * the time after it was asked for, so a slow store or a pause between the read and a decision
+   * must not make a live node look Down.
+   */
+  leasesReadAtMs = -Infinity;
+  ownershipReadAtMs = -Infinity;
+
+  constructor(private readonly clock: Clock, private readonly leaseTtlMs: number) {}
+
+  /** Reports from each node's current incarnation only: a dead incarnation's report says nothing. */
+  currentReports(): Record<NodeName, NodeReport> {
+    const out: Record<NodeName, NodeReport> = {};
+    for (const [n, r] of Object.entries(this.reports)) if (this.membership[n]?.incarnation === r.incarnation) out[n] = r;
+    return out;
+  }
+
+  /**
+   * Node states, judged at the send time of the newest lease read: the data is at least that
+   * fresh and nothing newer is known. If the ownership records acted on were read after the
+   * leases, the lease view says nothing about them: nobody is judged Down (they show Joining)
+   * until the next cycle reads leases again.
+   */
+  nodeViews(config: ClusterConfig): Record<NodeName, NodeView> {
+    const reps = this.currentReports();
+    return judgeNodes(this.membership, config.nodes, (n) => !!reps[n], {
+      atMs: this.judgeAtMs(), leaseTtlMs: this.leaseTtlMs, staleView: this.leasesReadAtMs < this.ownershipReadAtMs,
+    });
+  }
+
+  /** The time at which other nodes' liveness is judged: the newest lease read's send time, never later than now. */
+  judgeAtMs(): number {
+    return Math.min(this.clock.nowMs(), this.leasesReadAtMs);
+  }
+}

@@ -1,0 +1,54 @@
+// Failures that repeat every cycle (a full disk, a refused write, an election that cannot be
+// written), logged as conditions: one event when it starts, a line a minute while it lasts, one
+// when it ends (core/conditions.ts decides what to log; this class only emits it).
+
+import { Conditions } from '../core/conditions.js';
+import type { ClusterError } from '../core/errors.js';
+import type { WritesBlocked } from '../core/placement.js';
+import type { EventLevel, StoreResult } from '../store/types.js';
+import type { Clock } from './clock.js';
+import type { EmitEvent } from './options.js';
+
+export type DiskFull = 'QUORUM_DISK_FULL' | 'LOCAL_DISK_FULL';
+
+export class Problems {
+  private readonly conditions = new Conditions();
+
+  constructor(private readonly clock: Clock, private readonly emitEvent: EmitEvent) {}
+
+  /** One more occurrence of a failure that can repeat every cycle (core/conditions.ts decides what to log). */
+  failing(key: string, level: EventLevel, e: ClusterError): void {
+    for (const l of this.conditions.occurred(key, e.code, e.message, this.clock.nowMs())) {
+      const hint = l.phase === 'started' && e.hint ? ` hint: ${e.hint}` : '';
+      this.emitEvent(l.event, l.phase === 'ended' ? 'info' : level, l.message + hint, { code: e.code, count: l.count, forMs: Math.round(l.forMs) });
+    }
+  }
+
+  recovered(key: string, what?: string): void {
+    for (const l of this.conditions.cleared(key, this.clock.nowMs(), what)) {
+      this.emitEvent(l.event, 'info', l.message, { count: l.count, forMs: Math.round(l.forMs) });
+    }
+  }
+
+  /** One event when a disk fills up, a line a minute while it stays full, one when space returns: not one per refused write. */
+  noteDiskFull(what: DiskFull, e: ClusterError): void {
+    this.failing(what, 'error', e);
+  }
+
+  noteDiskOk(what: DiskFull): void {
+    this.recovered(what, `space is back: ${what === 'LOCAL_DISK_FULL' ? 'the node data directory' : 'the quorum store'} accepts writes again`);
+  }
+
+  /** A write to the quorum store done: a refusal for space starts (or counts toward) QUORUM_DISK_FULL, a success ends it. */
+  wrote<T>(res: StoreResult<T>): StoreResult<T> {
+    if (res.ok) this.noteDiskOk('QUORUM_DISK_FULL');
+    else if (res.error.code === 'QUORUM_DISK_FULL') this.noteDiskFull('QUORUM_DISK_FULL', res.error);
+    return res;
+  }
+
+  /** Why the quorum store refuses writes now, as this node last saw (its writes and its free-space probe); null if it accepts them. */
+  quorumWritesBlocked(): WritesBlocked | null {
+    const h = this.conditions.holding('QUORUM_DISK_FULL');
+    return h ? { code: h.signature, message: h.message } : null;
+  }
+}

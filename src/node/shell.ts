@@ -1,0 +1,49 @@
+// What the parts of the node shell (config-log.ts, coordinator.ts, operations.ts, report.ts) see
+// of the node: its options, its picture of the cluster from the last reads, and the few things
+// they may ask of it. node.ts builds one Shell over its private state; no part holds another's.
+
+import { clusterError, type ClusterError } from '../core/errors.js';
+import type { LocalAction, LocalState } from '../core/local.js';
+import type { Membership } from '../core/membership.js';
+import type { NodeView, OwnershipRec, PlacementInput } from '../core/placement.js';
+import type { GroupName, NodeName } from '../core/types.js';
+import type { CoordinatorRecord, NodeReport } from '../store/types.js';
+import type { EmitEvent, NodeOptions } from './options.js';
+import type { Problems } from './problems.js';
+
+export interface Shell {
+  readonly o: NodeOptions;
+  readonly name: NodeName;
+  readonly problems: Problems;
+  readonly emitEvent: EmitEvent;
+  // The picture from the last reads: each is replaced whole by a read, never changed in place.
+  coordinator(): CoordinatorRecord;
+  membership(): Membership;
+  ownership(): Record<GroupName, OwnershipRec>;
+  /** Every node's last report, also a dead incarnation's. */
+  reports(): Record<NodeName, NodeReport>;
+  local(): LocalState;
+  shuttingDown(): boolean;
+  /** A fence is under way (heartbeat): no election, no start. */
+  fencing(): boolean;
+  isCoordinator(): boolean;
+  /** The time at which other nodes' liveness is judged (node.ts). */
+  judgeAtMs(): number;
+  nodeViews(): Record<NodeName, NodeView>;
+  currentReports(): Record<NodeName, NodeReport>;
+  placementInput(): PlacementInput;
+  /** Read the store again (ownership, coordinator, reports, new log records). */
+  refresh(): Promise<void>;
+  /** Run a cycle now, or right after the one under way. */
+  kick(): void;
+  /** The next cycle reads the store again even if its change version did not move. */
+  markDirty(): void;
+  /** Carry out the local manager's actions. */
+  apply(actions: LocalAction[]): void;
+  sleep(ms: number): Promise<void>;
+}
+
+export function notCoordinator(c: CoordinatorRecord): ClusterError {
+  return clusterError('NO_COORDINATOR', c.node ? `this node is not the coordinator (${c.node} is, term ${c.term})` : 'no coordinator is elected right now',
+    'retry in a second: a coordinator is elected within the lease TTL');
+}

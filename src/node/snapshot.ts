@@ -1,0 +1,79 @@
+// What the API sees of a node: a read-only snapshot of its picture of the cluster (taken from the
+// last cycle's reads and any commit since), and the commands it may call. api/ builds its views
+// from the snapshot and never reaches the node's state.
+
+import type { Result } from '../core/errors.js';
+import type { LocalState } from '../core/local.js';
+import type { MaintRequest } from '../core/maintenance.js';
+import type { Membership } from '../core/membership.js';
+import type { explain, NodeView, OwnershipRec, PlacementInput, WritesBlocked } from '../core/placement.js';
+import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
+import type { ClusterEvent, CoordinatorRecord, NodeReport } from '../store/types.js';
+import type { BackupManager } from './backups.js';
+
+export interface NodeSnapshot {
+  readonly name: NodeName;
+  readonly incarnation: string;
+  /** True once the first cycle has read the store: before that, views would be empty. */
+  readonly ready: boolean;
+  readonly stopped: boolean;
+  readonly config: ClusterConfig;
+  readonly appliedSeq: number;
+  readonly coordinator: CoordinatorRecord;
+  readonly membership: Membership;
+  /** Node states as this node judges them now (core/membership.ts). */
+  readonly nodes: Readonly<Record<NodeName, NodeView>>;
+  readonly ownership: Readonly<Record<GroupName, OwnershipRec>>;
+  /** Reports of each node's current incarnation only. */
+  readonly reports: Readonly<Record<NodeName, NodeReport>>;
+  /** Every node's last report, also a dead incarnation's. */
+  readonly allReports: Readonly<Record<NodeName, NodeReport>>;
+  /** This node's resource manager (read only: core/local.ts changes it as agent results arrive). */
+  readonly local: Readonly<LocalState>;
+  /** Why the quorum store refuses writes now, as this node last saw; null if it accepts them. */
+  readonly writesBlocked: WritesBlocked | null;
+  /** What placement decides from, as the coordinator would see it on this node (planned changes, `why`). */
+  readonly placement: PlacementInput;
+  readonly eventsDropped: number;
+  /** This node's wall clock (status views: how long a disk has been in maintenance). */
+  readonly wallMs: number;
+}
+
+/** The node as the API uses it: one query, and commands. */
+export interface NodeFacade {
+  readonly name: NodeName;
+  snapshot(): NodeSnapshot;
+  isCoordinator(): boolean;
+  readonly backups: BackupManager;
+  commit(updates: ConfigUpdate[]): Promise<Result<number>>;
+  checkpoint(reason: string): Promise<Result<number>>;
+  requestMove(group: GroupName, node: NodeName | null): Promise<Result<NodeName>>;
+  drain(node: NodeName): Result<void>;
+  clearFailed(group: GroupName): void;
+  retryFailed(group: GroupName, resource: string | null): string[];
+  failResource(resource: string): Result<void>;
+  setMaintenance(resource: string, req: MaintRequest): Result<void>;
+  why(group: GroupName): ReturnType<typeof explain>;
+  readEvents(afterId: number, limit: number): Promise<ClusterEvent[]>;
+  afterNextCycle(maxMs?: number): Promise<void>;
+}
+
+const frozenConfigs = new WeakSet<object>();
+
+function deepFreeze(o: unknown): void {
+  if (o === null || typeof o !== 'object' || Object.isFrozen(o)) return;
+  Object.freeze(o);
+  for (const v of Object.values(o)) deepFreeze(v);
+}
+
+/**
+ * Freeze a snapshot, for tests and the simulator (CLUSTERD_FREEZE_SNAPSHOTS=1, NodeOptions
+ * freezeSnapshots): a reader that writes into it throws instead of changing the node. The
+ * configuration is frozen deep (once per configuration: a new one is a new object); the maps
+ * the node replaces whole on each read are frozen shallow; the local manager's state is live.
+ */
+export function freezeSnapshot(s: NodeSnapshot): NodeSnapshot {
+  if (!frozenConfigs.has(s.config)) { deepFreeze(s.config); frozenConfigs.add(s.config); }
+  for (const m of [s.nodes, s.ownership, s.reports, s.allReports, s.coordinator]) Object.freeze(m);
+  return Object.freeze(s);
+}
