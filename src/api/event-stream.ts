@@ -45,6 +45,8 @@ const tailEventsMax = 1_000;
 const pollIntervalMs = 250;
 /** A dropped stream's socket is closed after this, so a reader that comes back can read the reason; until then it counts against streamsMax, its unsent bytes bounded as before. */
 const dropGraceMs = 30_000;
+/** A stream ended because the node stops is closed after this even if its reader took nothing. */
+const shutdownGraceMs = 1_000;
 /** `retry:` hint: how long an EventSource waits before it reconnects (it then sends Last-Event-ID). */
 const retryHintMs = 1_000;
 /** Seconds a refused stream is told to wait (Retry-After). */
@@ -162,9 +164,10 @@ export class EventStreams {
     });
   }
 
+  /** The node stops: every stream ends (its readers reconnect elsewhere with Last-Event-ID). */
   close(): void {
     this.stopPolling();
-    for (const s of this.streams) s.closed = true;
+    for (const s of this.streams) s.end();
     this.wake();
   }
 
@@ -233,7 +236,15 @@ class Stream {
     } catch {
       // The store failed mid-read: end the stream; the reader resumes with Last-Event-ID.
     }
-    if (!this.closed) this.raw.end();
+    this.end();
+  }
+
+  end(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.raw.end();
+    // A reader that does not take the rest must not hold the server open.
+    setTimeout(() => this.raw.destroy(), shutdownGraceMs).unref();
   }
 
   /** The next events: from the shared tail, else one page from the store. */

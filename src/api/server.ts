@@ -56,6 +56,8 @@ const schemas = {
   apply: z.object({ spec: z.object({ groups: z.record(z.string(), z.any()) }).strict(), dryRun: z.boolean().optional() }).strict(),
 };
 
+export { eventStreamDefaults };
+
 export interface ApiServer {
   app: FastifyInstance;
   url: string;
