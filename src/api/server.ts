@@ -13,10 +13,17 @@ import type { NodeFacade } from '../node/snapshot.js';
 import { groupViews, localResourceView, nodeViews, resourceViews, statusSnapshot } from './views.js';
 import { renderDashboard } from '../web/dashboard.js';
 import { backupGauge, backupRoutes, withBackupWarnings } from './backup-routes.js';
+import { EventStreams, eventStreamDefaults, startAfter, type EventStreamSettings } from './event-stream.js';
 import { forward, forwardedHeader, forwardTimeoutMs, parse, sendError } from './http.js';
 
 /** Request bodies larger than this are refused: a cluster document is a few KiB. */
 const bodyLimitBytes = 1 << 20;
+/**
+ * Events one GET /v1/events answers at most (a larger limit is clamped): the dir store's own read
+ * bound and the number of events it keeps, so one read can return the whole log; callers that
+ * want more page with ?after.
+ */
+const eventsReadLimitMax = 10_000;
 
 function unwrap<T>(reply: FastifyReply, r: Result<T>, body: (v: T) => unknown): unknown {
   if (!r.ok) return sendError(reply, r.error);
@@ -49,17 +56,20 @@ const schemas = {
   apply: z.object({ spec: z.object({ groups: z.record(z.string(), z.any()) }).strict(), dryRun: z.boolean().optional() }).strict(),
 };
 
+export { eventStreamDefaults };
+
 export interface ApiServer {
   app: FastifyInstance;
   url: string;
   close(): Promise<void>;
 }
 
-export async function startApi(node: NodeFacade, host: string, port: number): Promise<ApiServer> {
+export async function startApi(node: NodeFacade, host: string, port: number, streamSettings: EventStreamSettings = eventStreamDefaults): Promise<ApiServer> {
   const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes });
-  routes(app, node);
+  const streams = new EventStreams({ get stopped() { return node.snapshot().stopped; }, readEvents: (after, limit) => node.readEvents(after, limit) }, streamSettings);
+  routes(app, node, streams);
   const address = await app.listen({ host, port });
-  return { app, url: address, close: () => app.close() };
+  return { app, url: address, close: () => { streams.close(); return app.close(); } };
 }
 
 /** Forward a write to the coordinator unless we are it. Returns true if it replied. */
@@ -83,7 +93,7 @@ function write(node: NodeFacade, h: Handler): Handler {
   return async (req, reply) => ((await forwardToCoordinator(node, req, reply)) ? reply : h(req, reply));
 }
 
-function routes(app: FastifyInstance, node: NodeFacade): void {
+function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams): void {
   type P = { node?: string; group?: string; res?: string; dep?: string; op?: string };
   const params = (req: FastifyRequest) => req.params as P;
   const commit = async (reply: FastifyReply, updates: ConfigUpdate[], body: () => unknown) => unwrap(reply, await node.commit(updates), body);
@@ -232,12 +242,12 @@ function routes(app: FastifyInstance, node: NodeFacade): void {
   app.post('/v1/checkpoint', write(node, async (_req, reply) => unwrap(reply, await node.checkpoint('requested by an operator (cluster checkpoint)'), (seq) => ({ ok: true, seq }))));
   app.get('/v1/events', async (req) => {
     const q = req.query as { after?: string; limit?: string };
-    const limit = Math.min(Math.max(Number(q.limit ?? 100) || 100, 1), 10_000);
-    return { events: await node.readEvents(Number(q.after ?? 0) || 0, limit) };
+    const limit = Math.min(Math.max(Math.trunc(Number(q.limit ?? 100)) || 100, 1), eventsReadLimitMax);
+    return { events: await node.readEvents(startAfter(undefined, q.after), limit) };
   });
-  app.get('/v1/events/stream', (req, reply) => streamEvents(node, req, reply));
+  app.get('/v1/events/stream', (req, reply) => streams.handle(req, reply));
   backupRoutes(app, node);
-  const metrics = metricsRegistry(node);
+  const metrics = metricsRegistry(node, streams);
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 }
 
@@ -292,26 +302,7 @@ async function failResource(node: NodeFacade, group: string, res: string, req: F
   return reply;
 }
 
-/** Server-sent events: the event log as it grows. Polls the store; bounded per write. */
-async function streamEvents(node: NodeFacade, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-  reply.hijack();
-  const raw = reply.raw;
-  raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  const q = req.query as { after?: string };
-  let after = Number(q.after ?? 0) || 0;
-  let open = true;
-  req.raw.on('close', () => { open = false; });
-  while (open && !node.snapshot().stopped) {
-    for (const e of await node.readEvents(after, 500)) {
-      raw.write(`id: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`);
-      after = e.id;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  raw.end();
-}
-
-function metricsRegistry(node: NodeFacade): Registry {
+function metricsRegistry(node: NodeFacade, streams: EventStreams): Registry {
   const registry = new Registry();
   const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge<string>) => void) =>
     new Gauge({ name, help, labelNames, registers: [registry], collect(this: Gauge<string>) { this.reset(); collect(this); } });
@@ -324,6 +315,10 @@ function metricsRegistry(node: NodeFacade): Registry {
   gauge('clusterd_coordinator_term', 'Current coordinator term', [], (g) => g.set(node.snapshot().coordinator.term));
   gauge('clusterd_applied_seq', 'Highest quorum-log seq applied on this node', [], (g) => g.set(node.snapshot().appliedSeq));
   gauge('clusterd_events_dropped', 'Events dropped because the event queue was full', [], (g) => g.set(node.snapshot().eventsDropped));
+  gauge('clusterd_event_streams_open', 'Event streams (GET /v1/events/stream) open on this node', [], (g) => g.set(streams.open));
+  gauge('clusterd_event_streams_dropped', 'Event streams this node dropped because their reader did not keep up, by reason (stalled, buffer-full)', ['reason'], (g) => {
+    for (const [reason, n] of Object.entries(streams.dropped)) g.set({ reason }, n);
+  });
   gauge('clusterd_backup_frozen', 'A backup holds the freeze of a group (1): its writers are being frozen or are frozen', ['group', 'node', 'backup'], (g) => backupGauge(node, g));
   gauge('clusterd_disk_maintenance', 'Disk in maintenance mode (1), by mode (maintenance or extended): health checks suppressed', ['resource', 'node', 'mode'], (g) => {
     for (const r of resourceViews(node.snapshot())) if (r.maintenance) g.set({ resource: r.name, node: r.node ?? '', mode: r.maintenance.mode }, 1);

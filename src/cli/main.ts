@@ -508,8 +508,10 @@ async function followEvents(ctx: Ctx, printer: Printer): Promise<void> {
   let reported = false;
   while (!signal.aborted) {
     try {
-      const stream = await ctx.client.stream('/v1/events/stream', signal);
-      (await eventsAfter(ctx, printer.lastId(), eventPageSize * eventPagesMax)).forEach(printer.print);
+      // The stream starts after the last event printed; a stream that ends (the node stopped, or
+      // dropped a reader that fell behind) is opened again from there.
+      const stream = await ctx.client.stream(`/v1/events/stream?after=${printer.lastId()}`, signal);
+      if (!stream) (await eventsAfter(ctx, printer.lastId(), eventPageSize * eventPagesMax)).forEach(printer.print);
       if (stream) {
         for await (const data of stream) {
           const e = parseEvent(data);

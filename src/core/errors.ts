@@ -85,6 +85,8 @@ export const errorCodes = {
   // Reaching clusterd, waiting, bugs
   ENDPOINT_UNREACHABLE: { http: 400, exit: failed, meaning: 'the clusterd API endpoint does not answer' },
   INTERNAL: { http: 500, exit: failed, meaning: 'a bug: please report it with the event log', hint: 'report it with the output of cluster log --limit 100' },
+  STREAM_LIMIT: { http: 503, exit: failed, meaning: 'the node serves as many event streams as its limit (streamsMax); the new stream was refused', hint: 'retry after the Retry-After seconds, or read GET /v1/events' },
+  STREAM_TOO_SLOW: { http: 503, exit: failed, meaning: 'the event stream was closed because its reader did not keep up (took nothing for stallMs, or let too many bytes wait)', hint: 'reconnect with Last-Event-ID to resume after the last event received' },
   TIMEOUT: { http: 400, exit: failed, meaning: 'the operation did not finish in time' },
 } as const satisfies Record<string, ErrorRow>;
 

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { checkName } from '../core/config.js';
 import { ClusterError, clusterError } from '../core/errors.js';
 import { timingDefaults, validateTiming, type Timing } from '../core/timing.js';
-import { startApi } from '../api/server.js';
+import { eventStreamDefaults, startApi } from '../api/server.js';
 import { MonitorClient } from '../monitor/client.js';
 import { parseQuorumSpec, openStore } from '../store/index.js';
 import type { QuorumStore } from '../store/types.js';
@@ -47,6 +47,11 @@ const settingsSchema = z.object({
     logResetBytes: z.number().int().min(1024).default(checkpointingDefaults.logResetBytes),
     checkpointIntervalMs: z.number().int().min(1000).default(checkpointingDefaults.checkpointIntervalMs),
   }).strict().default({ ...checkpointingDefaults }),
+  eventStream: z.object({
+    keepaliveMs: z.number().int().min(100).default(eventStreamDefaults.keepaliveMs),
+    stallMs: z.number().int().min(100).default(eventStreamDefaults.stallMs),
+    streamsMax: z.number().int().min(1).default(eventStreamDefaults.streamsMax),
+  }).strict().default({ ...eventStreamDefaults }),
 }).strict();
 
 export type Settings = z.infer<typeof settingsSchema> & { timing: Timing };
@@ -168,7 +173,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   // The resource monitor boots (a Node.js process: ~0.2 s) while the API starts listening.
   const monitorReady = host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation } });
   monitorReady.catch(() => undefined); // awaited below; a failure there ends the start
-  const api = await startApi(node, listen.host, listen.port).catch((e: Error) =>
+  const api = await startApi(node, listen.host, listen.port, s.eventStream).catch((e: Error) =>
     fail(clusterError('BAD_CONFIG', `cannot listen on ${s.listen}: ${e.message}`, 'pick a free port with --listen 127.0.0.1:PORT')));
   node.apiUrl = api.url;
   await monitorReady;
