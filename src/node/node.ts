@@ -8,7 +8,9 @@
 //   2. elect a coordinator if there is none alive (CAS on the term)
 //   3. as coordinator: register new nodes, plan placement, write ownership under the term
 //   4. reconcile local resources (agent calls), publish this node's report
-// The heartbeat runs on its own timer so that a slow cycle never delays a lease renewal.
+// The heartbeat (lease renewal, the watchdog ping) runs apart from all this (heartbeat.ts: a
+// worker thread in clusterd), so that no cycle, request or burst of work delays it; the node
+// reports its progress to it every turn and handles the fences it makes.
 
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -24,7 +26,7 @@ import type { MaintRequest } from '../core/maintenance.js';
 import { logReadMax } from '../core/limits.js';
 import { isAlive, judgeNodes, observeLeases, type Membership } from '../core/membership.js';
 import { blockedText, chooseNode, explain, planPlacement, type OwnershipRec, type PlacementInput, type WritesBlocked } from '../core/placement.js';
-import { mayStart, renewalOverdue, stalled } from '../core/self-fence.js';
+import { mayStart } from '../core/self-fence.js';
 import type { Timing } from '../core/timing.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, NodeState } from '../core/types.js';
 import type { Checkpoint, ClusterEvent, CoordinatorRecord, EventLevel, LogRecord, NewEvent, NodeReport, QuorumStore, StoreResult } from '../store/types.js';
@@ -34,6 +36,7 @@ import { forkHistory, genesisHistory, planLoad, type History, type LoadFacts } f
 import { BackupManager } from './backups.js';
 import type { Clock } from './clock.js';
 import type { ResourceHost } from './resource-host.js';
+import { fenceReason, inlineHeartbeat, type FenceCounts, type HeartbeatFactory, type HeartbeatPort } from './heartbeat.js';
 
 export type { Clock } from './clock.js';
 export type { ResourceHost } from './resource-host.js';
@@ -53,6 +56,8 @@ export interface NodeOptions {
   checkpointing?: Partial<Checkpointing>;
   /** Eight hex digits for each new backup id (random by default; the simulator's come from its seed). */
   newBackupId?: () => string;
+  /** How the lease is renewed and the watchdog fed (default: a timer of the node's own, heartbeat.ts). */
+  heartbeat?: HeartbeatFactory;
 }
 
 export interface Checkpointing {
@@ -105,11 +110,10 @@ export class ClusterNode extends EventEmitter {
   eventsDropped = 0;
 
   private readonly o: NodeOptions;
-  private counter = 0;
-  private lastBeatMs = 0;
-  private lastRenewOkMs = -Infinity;
-  /** lastRenewOkMs when this node last fenced itself for want of renewals: one fence per outage. */
-  private leaseLostFencedAt = -Infinity;
+  /** Renews the lease and feeds the watchdog apart from the decision loop (heartbeat.ts); set by start(). */
+  private heartbeat: HeartbeatPort | null = null;
+  /** The heartbeat's fences this node has handled (events, revocation), by cause. */
+  private fencesSeen: Record<keyof FenceCounts, number> = { 'lease-lost': 0, stalled: 0, paused: 0 };
   private fencing = false;
   /**
    * Send times (this node's monotonic clock) of the newest completed lease and ownership reads.
@@ -199,7 +203,8 @@ export class ClusterNode extends EventEmitter {
     });
     host.on('fenced', (reason: string) => {
       this.fencing = false;
-      this.apply(fenced(this.local, this.name, typeof reason === 'string' ? reason : 'watchdog'));
+      // The heartbeat fences on a lost lease whether or not anything runs here: nothing to report then.
+      if (Object.keys(this.local.groups).length > 0) this.apply(fenced(this.local, this.name, typeof reason === 'string' ? reason : 'watchdog'));
     });
     // What agents report on their own (RESOURCE_KILLED, DISK_SECTOR_CLAIMED...) goes to the event
     // log; the BACKUP_ ones are node/backups.ts's; a line without an event id goes to the node's log.
@@ -210,6 +215,8 @@ export class ClusterNode extends EventEmitter {
     // A disk's private sector shows a newer epoch: stop its dependents at once.
     host.on('lost', (resource: string, reason: string) => this.apply(resourceLost(this.local, this.name, this.config, resource, reason)));
     this.apply(inherited);
+    this.heartbeat = (this.o.heartbeat ?? inlineHeartbeat)({ name: this.name, incarnation: this.incarnation, timing: this.o.timing, store, host, clock: this.o.clock });
+    this.heartbeat.start();
     this.beat();
     this.cancelTimers.push(this.o.clock.setInterval(() => this.beat(), this.o.timing.heartbeatIntervalMs));
     this.cancelTimers.push(this.o.clock.setInterval(() => this.kick(), this.o.timing.heartbeatIntervalMs));
@@ -458,7 +465,7 @@ export class ClusterNode extends EventEmitter {
     for (const c of this.cancelTimers) c();
     this.cancelTimers = [];
     if (this.cycleRunning) await this.cycleRunning;
-    await this.o.store.renewLease(this.name, ++this.counter, 'stopped');
+    await this.heartbeat?.stop('stopped');
     this.stopped = true;
     this.dropMoves(clusterError('NO_COORDINATOR', `node ${this.name} stopped`, 'retry: another node takes over as coordinator'));
     this.backups.close();
@@ -505,41 +512,51 @@ export class ClusterNode extends EventEmitter {
 
   // ---- heartbeat ------------------------------------------------------------------------
 
+  /**
+   * One turn of the decision loop, on the main thread's own timer: handle the fences the
+   * heartbeat made, then tell it the loop makes progress (a loop silent for decisionStallMs is
+   * fenced by the heartbeat, core/self-fence.ts).
+   */
   private beat(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.heartbeat === null) return;
+    this.observeHeartbeat();
+    this.heartbeat.setState(this.shuttingDown ? 'draining' : 'running');
+    this.heartbeat.progress();
+  }
+
+  /**
+   * The heartbeat fenced (it asked the monitor itself, not waiting for this thread): say so, make
+   * sure a 'fenced' answer follows while this node is fencing (safety rule 2), and revoke what was
+   * assigned here at the next ownership read, since the coordinator may have judged this node Down.
+   */
+  private observeHeartbeat(): void {
+    if (this.heartbeat === null) return;
+    const f = this.heartbeat.fences();
     const now = this.o.clock.nowMs();
-    const gap = this.lastBeatMs ? now - this.lastBeatMs : 0;
-    this.lastBeatMs = now;
-    if (stalled(gap, this.o.timing) && !this.fencing) {
-      // We were stalled past our own deadline: the watchdog has fired or is about to. Make sure,
-      // and start nothing until it confirms (safety rule 2).
-      this.emitEvent('NODE_STALLED', 'error', `node ${this.name} was stalled for ${msText(gap)} (self-fence deadline ${msText(this.o.timing.selfFenceMs)}): stopping its resources`);
+    const { timing } = this.o;
+    for (const cause of ['stalled', 'paused'] as const) {
+      if (f[cause].count === this.fencesSeen[cause]) continue;
+      this.fencesSeen[cause] = f[cause].count;
+      this.revokeAfter(now);
+      if (this.fencing) continue;
+      const why = cause === 'stalled' ? `its decision loop made no progress for ${msText(f[cause].forMs)} (decision-stall bound ${msText(timing.decisionStallMs)})`
+        : `it was stalled for ${msText(f[cause].forMs)} (self-fence deadline ${msText(timing.selfFenceMs)})`;
+      this.emitEvent('NODE_STALLED', 'error', `node ${this.name}: ${why}: stopping its resources`);
       this.fencing = true;
-      this.revokeAfter(now);
-      this.o.host.fence(`clusterd stalled for ${msText(gap)}`);
+      this.o.host.fence(fenceReason(cause, f[cause].forMs, timing));
     }
-    // Safety rule 2: a node that cannot renew its lease (quorum store unreachable, slot lost)
-    // stops its resources itself before its self-fence deadline. Beats are one interval apart,
-    // so the last beat before the deadline fences.
-    const sinceRenewMs = now - this.lastRenewOkMs;
-    if (!this.fencing && Number.isFinite(this.lastRenewOkMs) && this.leaseLostFencedAt !== this.lastRenewOkMs &&
-        renewalOverdue(now, this.lastRenewOkMs, this.o.timing)) {
-      // Once per outage. What is assigned here and not yet running may be given away too while
-      // the lease is lost: revoke it at the next ownership read, even with nothing to stop.
-      this.leaseLostFencedAt = this.lastRenewOkMs;
+    if (f['lease-lost'].count !== this.fencesSeen['lease-lost']) {
+      // What is assigned here and not yet running may be given away too while the lease is lost:
+      // revoke it at the next ownership read, even with nothing to stop.
+      this.fencesSeen['lease-lost'] = f['lease-lost'].count;
       this.revokeAfter(now);
-      if (Object.keys(this.local.groups).length > 0) {
-        this.emitEvent('NODE_LEASE_LOST', 'error', `node ${this.name} could not renew its lease for ${msText(sinceRenewMs)} (self-fence deadline ${msText(this.o.timing.selfFenceMs)}): stopping its resources`);
+      if (!this.fencing && Object.keys(this.local.groups).length > 0) {
+        const forMs = f['lease-lost'].forMs;
+        this.emitEvent('NODE_LEASE_LOST', 'error', `node ${this.name} could not renew its lease for ${msText(forMs)} (self-fence deadline ${msText(timing.selfFenceMs)}): stopping its resources`);
         this.fencing = true;
-        this.o.host.fence(`lease not renewed for ${msText(sinceRenewMs)}`);
+        this.o.host.fence(fenceReason('lease-lost', forMs, timing));
       }
     }
-    this.o.host.ping();
-    const state = this.shuttingDown ? 'draining' : 'running';
-    void this.o.store.renewLease(this.name, ++this.counter, state).then((r) => {
-      // A late answer for an older beat never moves the renewal time back.
-      if (r.ok) this.lastRenewOkMs = Math.max(this.lastRenewOkMs, now);
-    });
   }
 
   /** Revoke, at the next ownership read sent after `atMs`, what names this node and it does not run; and make that read happen. */
@@ -550,8 +567,10 @@ export class ClusterNode extends EventEmitter {
 
   /** May this node start resources under `rec` now? Valid lease, current term, no fence under way (core/self-fence.ts). */
   private mayStart(rec: OwnershipRec): boolean {
+    if (this.heartbeat === null) return false;
+    this.observeHeartbeat(); // a fence the heartbeat made a moment ago counts already
     return mayStart({
-      nowMs: this.o.clock.nowMs(), self: this.name, lastRenewOkMs: this.lastRenewOkMs, fencing: this.fencing || this.revokeAfterMs !== null, shuttingDown: this.shuttingDown,
+      nowMs: this.o.clock.nowMs(), self: this.name, lastRenewOkMs: this.heartbeat.lastRenewOkMs(), fencing: this.fencing || this.revokeAfterMs !== null, shuttingDown: this.shuttingDown,
       recordTerm: rec.term, currentTerm: this.coordinator.term, membership: this.membership,
     }, this.o.timing);
   }
