@@ -116,7 +116,7 @@ function onWatchdogTimer(): void {
     const ageMs = monoMs() - lastPingSentMs;
     if (ageMs < selfFenceMsSet) { armWatchdog(selfFenceMsSet - ageMs); return; }
     watchdogFired = true;
-    fence(`node '${nodeName}': no ping from clusterd for ${msText(ageMs)} (self-fence deadline ${msText(selfFenceMsSet)})`);
+    fence(`node '${nodeName}': no ping from clusterd for ${msText(selfFenceMsSet)} (self-fence deadline; the last one was sent ${msText(ageMs)} ago)`);
   });
 }
 
