@@ -22,6 +22,8 @@ let conn: net.Socket | null = null;
 let connected = false;
 /** Say that the channel is down once per outage, not every beat. */
 let downSaid = false;
+/** A planned stop is under way: the channel closes on purpose. */
+let stopping = false;
 
 function connect(): void {
   if (conn !== null) return;
@@ -34,19 +36,18 @@ function connect(): void {
   });
   socket.on('error', () => undefined); // 'close' follows
   socket.on('close', () => {
-    if (conn === socket) { conn = null; connected = false; }
+    if (conn !== socket) return;
+    conn = null;
+    connected = false;
+    if (!downSaid && !stopping) post({ t: 'log', level: 'warning', message: `heartbeat channel to the resource monitor (${data.socketPath}) is down: reconnecting every heartbeat` });
+    downSaid = true;
   });
   socket.on('data', () => undefined);
 }
 
 function sendLine(line: string): void {
   if (conn === null) connect();
-  if (!connected) {
-    if (!downSaid) post({ t: 'log', level: 'warning', message: `heartbeat channel to the resource monitor (${data.socketPath}) is not connected: retrying every heartbeat` });
-    downSaid = true;
-    return;
-  }
-  conn?.write(line);
+  if (connected) conn?.write(line); // else a connection is under way: this beat's line is lost, the watchdog tolerates it
 }
 
 async function main(): Promise<void> {
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
   parentPort?.on('message', (msg: ToHeartbeatWorker) => {
     if (msg.t !== 'stop') return;
     clearInterval(timer);
+    stopping = true;
     void loop.final(msg.state).finally(() => {
       conn?.destroy();
       void renewer.close().finally(() => post({ t: 'stopped' }));

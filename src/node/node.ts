@@ -115,6 +115,8 @@ export class ClusterNode extends EventEmitter {
   /** The heartbeat's fences this node has handled (events, revocation), by cause. */
   private fencesSeen: Record<keyof FenceCounts, number> = { 'lease-lost': 0, stalled: 0, paused: 0 };
   private fencing = false;
+  /** Set at a planned shutdown once the last cycle has run, before the last renewal. */
+  private cyclesEnded = false;
   /**
    * Send times (this node's monotonic clock) of the newest completed lease and ownership reads.
    * Liveness is judged at the lease read's send time, never later (simulator bug 4): a lease view
@@ -465,6 +467,9 @@ export class ClusterNode extends EventEmitter {
     for (const c of this.cancelTimers) c();
     this.cancelTimers = [];
     if (this.cycleRunning) await this.cycleRunning;
+    // The last renewal goes through the heartbeat thread and takes turns of the event loop: a cycle
+    // kicked before the timers were cancelled must not run in them (HEARTBEAT_STOPPING stays last).
+    this.cyclesEnded = true;
     await this.heartbeat?.stop('stopped');
     this.stopped = true;
     this.dropMoves(clusterError('NO_COORDINATOR', `node ${this.name} stopped`, 'retry: another node takes over as coordinator'));
@@ -590,7 +595,7 @@ export class ClusterNode extends EventEmitter {
   }
 
   private runCycle(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.cyclesEnded) return;
     if (this.cycleRunning) { this.cycleAgain = true; return; }
     const waiters = this.cycleWaiters.splice(0);
     this.cycleRunning = this.cycle().then(() => this.recovered('CYCLE_ERROR', 'cycles complete again'), (e: unknown) => {
