@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { observeLeases } from './membership.js';
-import { mayStart, renewalOverdue, stalled, type StartCheck } from './self-fence.js';
+import { beatDecision, mayStart, paused, renewalOverdue, type BeatState, type StartCheck } from './self-fence.js';
 import { timingDefaults } from './timing.js';
 
 const t = timingDefaults;
@@ -49,7 +49,45 @@ test('property: whenever the beat would fence for want of renewals, no start is 
   }));
 });
 
-test('stalled: a gap between beats longer than the self-fence deadline', () => {
-  assert.equal(stalled(t.selfFenceMs, t), false);
-  assert.equal(stalled(t.selfFenceMs + 1, t), true);
+test('paused: a gap between beats longer than the self-fence deadline', () => {
+  assert.equal(paused(t.selfFenceMs, t), false);
+  assert.equal(paused(t.selfFenceMs + 1, t), true);
+});
+
+function beatState(over: Partial<BeatState> = {}): BeatState {
+  return { lastBeatMs: 9_900, lastRenewOkMs: 9_900, lastProgressMs: 9_900, leaseLostFencedAt: -Infinity, stallFencedAt: -Infinity, ...over };
+}
+
+test('beat: healthy, or a busy decision loop shorter than decisionStallMs: renew, no fence', () => {
+  assert.deepEqual(beatDecision(10_000, beatState(), t).fence, null);
+  const busy = beatDecision(10_000, beatState({ lastProgressMs: 10_000 - t.decisionStallMs + 1 }), t);
+  assert.equal(busy.fence, null);
+  assert.equal(busy.renew, true, 'a decision loop busy for longer than the self-fence deadline keeps its lease');
+});
+
+test('beat: a decision loop without progress for decisionStallMs stops renewals and fences once', () => {
+  const s = beatState({ lastProgressMs: 10_000 - t.decisionStallMs });
+  const d = beatDecision(10_000, s, t);
+  assert.deepEqual([d.fence, d.renew], ['stalled', false]);
+  const again = beatDecision(10_100, d.next, t);
+  assert.deepEqual([again.fence, again.renew], [null, false], 'one fence per stall, renewals stay stopped');
+  // Progress again: renewals resume, and the stale renewal time is no second (lease-lost) fence.
+  const back = beatDecision(10_200, { ...again.next, lastProgressMs: 10_150 }, t);
+  assert.deepEqual([back.fence, back.renew], [null, true]);
+});
+
+test('beat: renewals overdue fence once per outage (lease-lost), at the threshold mayStart uses', () => {
+  const at = 10_000 - (t.selfFenceMs - t.heartbeatIntervalMs);
+  const d = beatDecision(10_000, beatState({ lastRenewOkMs: at, lastBeatMs: 9_950 }), t);
+  assert.deepEqual([d.fence, d.renew], ['lease-lost', true]);
+  assert.equal(renewalOverdue(10_000, at, t), true);
+  assert.equal(beatDecision(10_050, d.next, t).fence, null, 'once per outage');
+  assert.equal(beatDecision(10_000, beatState({ lastRenewOkMs: at + 1, lastBeatMs: 9_950 }), t).fence, null);
+  assert.equal(beatDecision(10_000, beatState({ lastRenewOkMs: -Infinity }), t).fence, null, 'never renewed: nothing to lose yet');
+});
+
+test('beat: the heartbeat itself stopped past the self-fence deadline (paused) fences', () => {
+  const d = beatDecision(10_000, beatState({ lastBeatMs: 10_000 - t.selfFenceMs - 1, lastRenewOkMs: 9_000, lastProgressMs: 9_990 }), t);
+  assert.equal(d.fence, 'paused');
+  assert.equal(beatDecision(10_050, d.next, t).fence, null, 'and it is the fence of the lost renewals too');
 });

@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fenceMarginMs, heartbeatsPerTtlMin, timingDefaults, validateTiming, type Timing } from './timing.js';
+import { decisionStallDeadlinesMin, decisionStallMaxMs, fenceMarginMs, heartbeatsPerTtlMin, timingDefaults, validateTiming, type Timing } from './timing.js';
 
 const codeOf = (t: Timing) => {
   const r = validateTiming(t);
@@ -32,7 +32,7 @@ test('fewer than the minimum heartbeats per self-fence deadline is BAD_TIMING', 
   assert.equal(codeOf({ ...d, heartbeatIntervalMs: Math.floor(d.selfFenceMs / heartbeatsPerTtlMin) + 1 }), 'BAD_TIMING');
   assert.equal(codeOf({ ...d, heartbeatIntervalMs: d.selfFenceMs }), 'BAD_TIMING');
   assert.equal(codeOf({ ...d, heartbeatIntervalMs: d.selfFenceMs / heartbeatsPerTtlMin }), 'ok');
-  assert.equal(codeOf({ heartbeatIntervalMs: 1_000, selfFenceMs: 4_000, leaseTtlMs: 4_300, shutdownPendingTimeoutMs: 1 }), 'ok', 'slower settings, consistent');
+  assert.equal(codeOf({ heartbeatIntervalMs: 1_000, selfFenceMs: 4_000, leaseTtlMs: 4_300, shutdownPendingTimeoutMs: 1, decisionStallMs: 8_000 }), 'ok', 'slower settings, consistent');
 });
 
 test('zero, negative, fractional or non-number values are BAD_TIMING', () => {
@@ -45,9 +45,19 @@ test('zero, negative, fractional or non-number values are BAD_TIMING', () => {
 });
 
 test('the error names every problem and hints at the defaults', () => {
-  const r = validateTiming({ heartbeatIntervalMs: 500, selfFenceMs: 1_500, leaseTtlMs: 1_000, shutdownPendingTimeoutMs: 15_000 });
+  const r = validateTiming({ heartbeatIntervalMs: 500, selfFenceMs: 1_500, leaseTtlMs: 1_000, shutdownPendingTimeoutMs: 15_000, decisionStallMs: 4_000 });
   assert.ok(!r.ok);
   assert.match(r.error.message, /lease TTL/);
   assert.match(r.error.message, /heartbeat/);
   assert.ok(r.error.hint);
+});
+
+test('a decision-stall bound under two self-fence deadlines or over its maximum is BAD_TIMING', () => {
+  const d = timingDefaults;
+  assert.ok(d.decisionStallMs >= decisionStallDeadlinesMin * d.selfFenceMs);
+  assert.equal(codeOf({ ...d, decisionStallMs: decisionStallDeadlinesMin * d.selfFenceMs - 1 }), 'BAD_TIMING');
+  assert.equal(codeOf({ ...d, decisionStallMs: d.selfFenceMs }), 'BAD_TIMING');
+  assert.equal(codeOf({ ...d, decisionStallMs: decisionStallDeadlinesMin * d.selfFenceMs }), 'ok');
+  assert.equal(codeOf({ ...d, decisionStallMs: decisionStallMaxMs }), 'ok');
+  assert.equal(codeOf({ ...d, decisionStallMs: decisionStallMaxMs + 1 }), 'BAD_TIMING');
 });

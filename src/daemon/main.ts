@@ -14,6 +14,7 @@ import { ClusterError, clusterError } from '../core/errors.js';
 import { timingDefaults, validateTiming, type Timing } from '../core/timing.js';
 import { eventStreamDefaults, startApi } from '../api/server.js';
 import { MonitorClient } from '../monitor/client.js';
+import { monoMs } from '../monitor/protocol.js';
 import { parseQuorumSpec, openStore } from '../store/index.js';
 import type { QuorumStore } from '../store/types.js';
 import { checkpointingDefaults } from '../core/checkpoint-policy.js';
@@ -22,10 +23,12 @@ import { LocalDb } from '../node/local-db.js';
 import { quorumLogCommand, rebuildUnopenableStore } from '../node/quorum-log.js';
 import { clearSectorCommand, type ClearSectorOptions } from '../node/disk-command.js';
 import { etcdTimingCheck } from '../store/etcd.js';
+import { workerHeartbeat } from '../node/heartbeat.js';
+import { heartbeatSocketPath, installTestHooks } from '../node/test-hooks.js';
 import { migrateStore } from '../store/migrate.js';
 
 export const realClock: Clock = {
-  nowMs: () => performance.now(),
+  nowMs: monoMs, // the host's monotonic clock, which the heartbeat thread and the monitor share
   wallMs: () => Date.now(),
   localHour: () => new Date().getHours(),
   setInterval: (fn, ms) => { const t = setInterval(fn, ms); return () => clearInterval(t); },
@@ -42,6 +45,7 @@ const settingsSchema = z.object({
     leaseTtlMs: z.number().int().positive().default(timingDefaults.leaseTtlMs),
     selfFenceMs: z.number().int().positive().default(timingDefaults.selfFenceMs),
     shutdownPendingTimeoutMs: z.number().int().positive().default(timingDefaults.shutdownPendingTimeoutMs),
+    decisionStallMs: z.number().int().positive().default(timingDefaults.decisionStallMs),
   }).strict().default({ ...timingDefaults }),
   checkpointing: z.object({
     logResetBytes: z.number().int().min(1024).default(checkpointingDefaults.logResetBytes),
@@ -79,7 +83,7 @@ export function loadSettings(flags: Record<string, unknown>): Settings {
     }
   }
   const timing = { ...(file.timing as object ?? {}) } as Record<string, unknown>;
-  const map: [string, keyof Timing][] = [['heartbeatInterval', 'heartbeatIntervalMs'], ['leaseTtl', 'leaseTtlMs'], ['selfFence', 'selfFenceMs'], ['shutdownTimeout', 'shutdownPendingTimeoutMs']];
+  const map: [string, keyof Timing][] = [['heartbeatInterval', 'heartbeatIntervalMs'], ['leaseTtl', 'leaseTtlMs'], ['selfFence', 'selfFenceMs'], ['shutdownTimeout', 'shutdownPendingTimeoutMs'], ['decisionStall', 'decisionStallMs']];
   for (const [flag, key] of map) if (flags[flag] !== undefined) timing[key] = flags[flag];
   const checkpointing = { ...(file.checkpointing as object ?? {}) } as Record<string, unknown>;
   if (flags.logResetSize !== undefined) checkpointing.logResetBytes = flags.logResetSize;
@@ -164,14 +168,21 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
     : store.kind === 'etcd' ? { CLUSTERD_FENCE_ETCD: s.quorum, CLUSTERD_FENCE_NODE: s.node } : {};
   if (flags.resetQuorumLog && flags.quorumLogging === false) fail(clusterError('BAD_ARGUMENT', '--reset-quorum-log and --no-quorum-logging exclude each other', 'use one recovery switch at a time'));
   const localDb = new LocalDb(dataDir);
+  const heartbeatSocket = heartbeatSocketPath(dataDir);
+  const heartbeat = workerHeartbeat({
+    socketPath: heartbeatSocket, log,
+    // Nothing renews the lease or feeds the watchdog any more: exit, so that the monitor kills
+    // every resource at once and marks the lease fenced (the path of a crashed clusterd).
+    onFailure: (reason) => { logger.fatal({ event: 'HEARTBEAT_FAILED' }, reason); logger.flush(); process.exit(70); },
+  });
   node = new ClusterNode({
-    name: s.node, apiUrl: '', timing: s.timing, store, host, clock: realClock, log, localDb, checkpointing: s.checkpointing,
+    name: s.node, apiUrl: '', timing: s.timing, store, host, clock: realClock, log, localDb, checkpointing: s.checkpointing, heartbeat,
     recovery: { resetQuorumLog: !!flags.resetQuorumLog, noQuorumLogging: flags.quorumLogging === false },
     // Tests set it: the API's snapshots are frozen, so a view that writes into one fails loudly.
     freezeSnapshots: process.env.CLUSTERD_FREEZE_SNAPSHOTS === '1',
   });
   // The resource monitor boots (a Node.js process: ~0.2 s) while the API starts listening.
-  const monitorReady = host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation } });
+  const monitorReady = host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, heartbeatSocket, fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation } });
   monitorReady.catch(() => undefined); // awaited below; a failure there ends the start
   const api = await startApi(node, listen.host, listen.port, s.eventStream).catch((e: Error) =>
     fail(clusterError('BAD_CONFIG', `cannot listen on ${s.listen}: ${e.message}`, 'pick a free port with --listen 127.0.0.1:PORT')));
@@ -196,6 +207,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
     logger.flush();
     process.exit(0);
   };
+  installTestHooks(logger, dataDir);
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 }
@@ -215,6 +227,7 @@ export function program(): Command {
     .option('--heartbeat-interval <ms>', `lease renewal interval (default ${timingDefaults.heartbeatIntervalMs})`, intArg)
     .option('--lease-ttl <ms>', `a node is Down when its lease has not moved for this long (default ${timingDefaults.leaseTtlMs})`, intArg)
     .option('--self-fence <ms>', `stop all resources if the lease cannot be renewed for this long (default ${timingDefaults.selfFenceMs})`, intArg)
+    .option('--decision-stall <ms>', `the heartbeat fences the node if its decision loop makes no progress for this long (default ${timingDefaults.decisionStallMs})`, intArg)
     .option('--shutdown-timeout <ms>', `planned shutdown waits this long for groups to go offline (default ${timingDefaults.shutdownPendingTimeoutMs})`, intArg)
     .option('--log-reset-size <bytes>', `checkpoint when the quorum log since the last one reaches this size (default ${checkpointingDefaults.logResetBytes})`, intArg)
     .option('--checkpoint-interval <ms>', `checkpoint at least this often (default ${checkpointingDefaults.checkpointIntervalMs})`, intArg)

@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { AgentOp, CallData, FromMonitor, ResourceSpec, ToMonitor } from './protocol.js';
+import { monoMs, type AgentOp, type CallData, type FromMonitor, type ResourceSpec, type ToMonitor } from './protocol.js';
 import { msText } from '../core/duration-text.js';
 import { thawLeftoversSync } from './freezer.js';
 
@@ -36,6 +36,8 @@ export interface MonitorStartOptions {
   dataDir: string;
   /** CLUSTERD_FENCE_DIR, CLUSTERD_FENCE_NODE, CLUSTERD_FENCE_INCARNATION: the monitor marks the lease fenced when clusterd dies. */
   fenceEnv?: Record<string, string>;
+  /** Where the monitor listens for the heartbeat channel (protocol.ts): the heartbeat thread pings and fences through it. */
+  heartbeatSocket?: string;
 }
 
 export type CallResult =
@@ -148,7 +150,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
 
   /** Feeds the monitor's watchdog: call it every heartbeat. */
   ping(): void {
-    if (this.child !== undefined) this.post(this.child, { t: 'ping' });
+    if (this.child !== undefined) this.post(this.child, { t: 'ping', sentMs: monoMs() });
   }
 
   /**
@@ -211,7 +213,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     child.on('message', (msg) => this.onMessage(child, msg as FromMonitor));
     child.on('error', (err) => this.emit('log', 'error', `resource monitor (pid ${child.pid}): ${err.message}`));
     child.once('exit', (code, signal) => this.onExit(child, code, signal));
-    this.post(child, { t: 'init', selfFenceMs: options.selfFenceMs, node: options.node });
+    this.post(child, { t: 'init', selfFenceMs: options.selfFenceMs, node: options.node, ...(options.heartbeatSocket ? { heartbeatSocket: options.heartbeatSocket } : {}) });
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => this.lost(child, `no answer to init within ${msText(readyTimeoutMs)}`), readyTimeoutMs);
       this.readyWaiter = (err) => {

@@ -3,10 +3,12 @@
 // the node's watchdog: without pings from clusterd for the self-fence deadline it stops every
 // resource, and when clusterd dies it kills every resource at once and exits.
 
+import fs from 'node:fs';
+import net from 'node:net';
 import type { AgentContext } from './agent.js';
 import { createAgentRegistry } from './agent-registry.js';
 import { Freezer } from './freezer.js';
-import type { AgentOp, CallData, FromMonitor, ResourceSpec, ToMonitor } from './protocol.js';
+import { monoMs, parseHeartbeatLine, type AgentOp, type CallData, type FromMonitor, type ResourceSpec, type ToMonitor } from './protocol.js';
 import { msText } from '../core/duration-text.js';
 
 /**
@@ -22,6 +24,13 @@ const releaseMaxMs = 1_000;
 type ResultData = CallData | undefined;
 
 let watchdog: NodeJS.Timeout | undefined;
+let selfFenceMsSet = 0;
+/** Send time (monoMs) of the newest ping: the watchdog judges its age, not when it was read. */
+let lastPingSentMs = -Infinity;
+/** The watchdog fired and fenced; the next ping re-arms it (clusterd may resume). */
+let watchdogFired = false;
+/** A line of the heartbeat channel longer than this is not ours: the connection is dropped. */
+const heartbeatLineMaxBytes = 4_096;
 let nodeName = '?';
 /** Set by a fence, cleared by clusterd's 'unfence': `online` calls are refused in between (see protocol.ts). */
 let refuseOnline = false;
@@ -58,10 +67,10 @@ function stderr(message: string): void {
 function onMessage(msg: ToMonitor): void {
   switch (msg.t) {
     case 'init':
-      onInit(msg.selfFenceMs, msg.node);
+      onInit(msg.selfFenceMs, msg.node, msg.heartbeatSocket);
       return;
     case 'ping':
-      watchdog?.refresh();
+      onPing(msg.sentMs ?? monoMs());
       return;
     case 'call':
       void onCall(msg.id, msg.op, msg.resource, msg.timeoutMs);
@@ -80,13 +89,72 @@ function onMessage(msg: ToMonitor): void {
   }
 }
 
-function onInit(selfFenceMs: number, node: string): void {
+function onInit(selfFenceMs: number, node: string, heartbeatSocket: string | undefined): void {
   nodeName = node;
-  clearTimeout(watchdog);
-  // refresh() on every ping; after firing, the next ping re-arms it (clusterd may resume).
-  watchdog = setTimeout(() => fence(`node '${nodeName}': no ping from clusterd for ${msText(selfFenceMs)} (self-fence deadline)`), selfFenceMs);
+  selfFenceMsSet = selfFenceMs;
+  lastPingSentMs = monoMs(); // the deadline runs from now
+  watchdogFired = false;
+  armWatchdog(selfFenceMs);
+  if (heartbeatSocket !== undefined) listenHeartbeat(heartbeatSocket);
   // Before anything else: thaw whatever an earlier monitor left frozen (bounded, never rejects).
   void freezer.recover().catch(() => undefined).finally(() => send({ t: 'ready', pid: process.pid }));
+}
+
+function armWatchdog(delayMs: number): void {
+  clearTimeout(watchdog);
+  watchdog = setTimeout(onWatchdogTimer, Math.max(1, delayMs));
+}
+
+/**
+ * libuv runs expired timers before it reads pending input: after a busy stretch of this process
+ * the timer would fire although pings wait unread. So the verdict waits for setImmediate, which
+ * runs after this turn's poll phase has read what is pending, and judges the newest ping's age by
+ * its send time on the host's monotonic clock.
+ */
+function onWatchdogTimer(): void {
+  setImmediate(() => {
+    const ageMs = monoMs() - lastPingSentMs;
+    if (ageMs < selfFenceMsSet) { armWatchdog(selfFenceMsSet - ageMs); return; }
+    watchdogFired = true;
+    fence(`node '${nodeName}': no ping from clusterd for ${msText(selfFenceMsSet)} (self-fence deadline; the last one was sent ${msText(ageMs)} ago)`);
+  });
+}
+
+function onPing(sentMs: number): void {
+  lastPingSentMs = Math.max(lastPingSentMs, sentMs);
+  if (watchdogFired) {
+    watchdogFired = false;
+    armWatchdog(selfFenceMsSet);
+  }
+}
+
+let heartbeatServer: net.Server | undefined;
+
+/** The heartbeat channel (protocol.ts): pings and fences from clusterd's heartbeat thread. */
+function listenHeartbeat(socketPath: string): void {
+  heartbeatServer?.close();
+  try { fs.unlinkSync(socketPath); } catch { /* none left by an earlier monitor */ }
+  const server = net.createServer((conn) => {
+    let buffered = '';
+    conn.setEncoding('utf8');
+    conn.on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const msg = parseHeartbeatLine(buffered.slice(0, nl));
+        buffered = buffered.slice(nl + 1);
+        if (msg?.t === 'ping') onPing(msg.sentMs);
+        else if (msg?.t === 'fence') fence(msg.reason);
+      }
+      if (buffered.length > heartbeatLineMaxBytes) conn.destroy();
+    });
+    conn.on('error', () => undefined); // the heartbeat thread reconnects
+  });
+  server.on('error', (err) => send({ t: 'log', level: 'error', message: `resource monitor: heartbeat channel ${socketPath}: ${err.message}` }));
+  server.listen(socketPath);
+  server.unref();
+  process.once('exit', () => { try { fs.unlinkSync(socketPath); } catch { /* gone */ } });
+  heartbeatServer = server;
 }
 
 /** Kills every resource at once, then tells clusterd. The monitor keeps running. */

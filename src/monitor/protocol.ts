@@ -53,11 +53,41 @@ export function diskSectorPath(priv: PrivProps): string | null {
   return root === null ? null : `${root.replace(/\/+$/, '')}/${diskSectorFile}`;
 }
 
+/**
+ * Monotonic milliseconds of the host (CLOCK_MONOTONIC, the same in every thread and process of
+ * the machine): pings carry their send time on it, so the monitor judges a ping's age whatever
+ * delayed its reading.
+ */
+export function monoMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/**
+ * The heartbeat channel: a Unix socket the monitor listens on, apart from clusterd's IPC channel,
+ * so that the heartbeat thread feeds the watchdog without waiting behind clusterd's main thread.
+ * One line per message: `ping SENTMS` (monoMs at sending) or `fence REASON`.
+ */
+export function heartbeatLine(msg: { t: 'ping'; sentMs: number } | { t: 'fence'; reason: string }): string {
+  return msg.t === 'ping' ? `ping ${msg.sentMs}\n` : `fence ${msg.reason.replace(/\n/g, ' ')}\n`;
+}
+
+export function parseHeartbeatLine(line: string): { t: 'ping'; sentMs: number } | { t: 'fence'; reason: string } | null {
+  if (line.startsWith('ping ')) {
+    const sentMs = Number(line.slice(5));
+    return Number.isFinite(sentMs) ? { t: 'ping', sentMs } : null;
+  }
+  if (line.startsWith('fence ')) return { t: 'fence', reason: line.slice(6) };
+  return null;
+}
+
 export type ToMonitor =
-  /** Sent once after spawn. selfFenceMs: stop everything if no ping arrives for this long. */
-  | { t: 'init'; selfFenceMs: number; node: string }
-  /** Watchdog feed, sent every heartbeat. */
-  | { t: 'ping' }
+  /**
+   * Sent once after spawn. selfFenceMs: stop everything if no ping arrives for this long.
+   * heartbeatSocket: where to listen for the heartbeat channel (pings and fences from clusterd's heartbeat thread).
+   */
+  | { t: 'init'; selfFenceMs: number; node: string; heartbeatSocket?: string }
+  /** Watchdog feed over IPC (when no heartbeat thread feeds it). sentMs: monoMs at sending. */
+  | { t: 'ping'; sentMs?: number }
   /**
    * Run an agent operation. `online` resolves once the resource is up (process spawned and its
    * probe, if any, passed); `offline` once it has stopped (grace, then SIGKILL of the process

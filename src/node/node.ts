@@ -15,7 +15,9 @@
 //   2. elect a coordinator if there is none alive (CAS on the term)
 //   3. as coordinator: register new nodes, plan placement, write ownership under the term
 //   4. reconcile local resources (agent calls), publish this node's report
-// The heartbeat runs on its own timer so that a slow cycle never delays a lease renewal.
+// The heartbeat (lease renewal, the watchdog ping) runs apart from all this (heartbeat.ts: a worker
+// thread in clusterd), so that no cycle, request or burst of work delays it; the node reports its
+// progress to it every turn and handles the fences it makes (fence-observer.ts).
 
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -26,7 +28,7 @@ import { emptyLocal, fenced, quiescent, reconcile, revokeInherited, type LocalSt
 import type { MaintRequest } from '../core/maintenance.js';
 import { observeLeases, type Membership } from '../core/membership.js';
 import type { NodeView, OwnershipRec, PlacementInput } from '../core/placement.js';
-import { mayStart, renewalOverdue, stalled } from '../core/self-fence.js';
+import { mayStart } from '../core/self-fence.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
 import type { ClusterEvent, CoordinatorRecord, EventLevel, NewEvent, NodeReport } from '../store/types.js';
 import { BackupManager } from './backups.js';
@@ -40,6 +42,8 @@ import { LocalExec } from './local-exec.js';
 import { Operations } from './operations.js';
 import type { NodeOptions } from './options.js';
 import { Problems } from './problems.js';
+import { FenceObserver } from './fence-observer.js';
+import { inlineHeartbeat, type HeartbeatPort } from './heartbeat.js';
 import { Picture } from './picture.js';
 import { Reporter } from './report.js';
 import type { Shell } from './shell.js';
@@ -67,12 +71,12 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   private ready = false;
 
   private readonly o: NodeOptions;
-  private counter = 0;
-  private lastBeatMs = 0;
-  private lastRenewOkMs = -Infinity;
-  /** lastRenewOkMs when this node last fenced itself for want of renewals: one fence per outage. */
-  private leaseLostFencedAt = -Infinity;
+  /** Renews the lease and feeds the watchdog apart from the decision loop (heartbeat.ts); set by start(). */
+  private heartbeat: HeartbeatPort | null = null;
+  private readonly fences: FenceObserver;
   private fencing = false;
+  /** Set at a planned shutdown once the last cycle has run, before the last renewal. */
+  private cyclesEnded = false;
   /** Set when this node lost its lease or stalled (NODE_LEASE_LOST, NODE_STALLED): the coordinator may have judged it Down
    * meanwhile, so the first ownership read sent after that moment revokes every assignment naming this node that it does not run. */
   private revokeAfterMs: number | null = null;
@@ -96,7 +100,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     this.name = o.name;
     this.apiUrl = o.apiUrl;
     const emitEvent = this.emitEvent.bind(this);
-    this.cycles = new CycleRunner({ clock: o.clock, stopped: () => this.stopped, cycle: () => this.cycle(), settled: (f) => this.cycleSettled(f) });
+    this.cycles = new CycleRunner({ clock: o.clock, stopped: () => this.stopped || this.cyclesEnded, cycle: () => this.cycle(), settled: (f) => this.cycleSettled(f) });
     this.pic = new Picture(o.clock, o.timing.leaseTtlMs);
     this.problems = new Problems(o.clock, emitEvent);
     this.events = new EventQueue({ store: o.store, clock: o.clock, wrote: (r) => this.problems.wrote(r), sleep: (ms) => this.sleep(ms) });
@@ -112,6 +116,10 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     this.exec = new LocalExec(shell, this.log);
     this.loader = new ConfigLoader({ o, incarnation: () => this.incarnation, emitEvent, log: this.log, recoveryFloor: (...a) => this.recoveryFloor(...a), newHistoryId: () => this.newHistoryId() });
     this.coord = new Coordinator(shell, this.log);
+    this.fences = new FenceObserver({
+      name: o.name, timing: o.timing, emitEvent, fencing: () => this.fencing, fence: (why) => { this.fencing = true; o.host.fence(why); },
+      revokeAfter: (atMs) => this.revokeAfter(atMs), holdsGroups: () => Object.keys(this.local.groups).length > 0,
+    });
     this.ops = new Operations(shell, this.log, this.coord);
     this.backups = new BackupManager({
       name: o.name, host: o.host, clock: o.clock, emitEvent, ...(o.newBackupId ? { newId: o.newBackupId } : {}),
@@ -157,9 +165,12 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     this.exec.listen();
     host.on('fenced', (reason: string) => {
       this.fencing = false;
-      this.exec.apply(fenced(this.local, this.name, typeof reason === 'string' ? reason : 'watchdog'));
+      // The heartbeat fences on a lost lease whether or not anything runs here: nothing to report then.
+      if (Object.keys(this.local.groups).length > 0) this.exec.apply(fenced(this.local, this.name, typeof reason === 'string' ? reason : 'watchdog'));
     });
     this.exec.apply(inherited);
+    this.heartbeat = (this.o.heartbeat ?? inlineHeartbeat)({ name: this.name, incarnation: this.incarnation, timing: this.o.timing, store, host, clock: this.o.clock });
+    this.heartbeat.start();
     this.beat();
     this.cancelTimers.push(this.o.clock.setInterval(() => this.beat(), this.o.timing.heartbeatIntervalMs));
     this.cancelTimers.push(this.o.clock.setInterval(() => this.kick(), this.o.timing.heartbeatIntervalMs));
@@ -198,7 +209,10 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     for (const c of this.cancelTimers) c();
     this.cancelTimers = [];
     await this.cycles.idle();
-    await this.o.store.renewLease(this.name, ++this.counter, 'stopped');
+    // The last renewal goes through the heartbeat thread and takes turns of the event loop: a cycle
+    // kicked before the timers were cancelled must not run in them (HEARTBEAT_STOPPING stays last).
+    this.cyclesEnded = true;
+    await this.heartbeat?.stop('stopped');
     this.stopped = true;
     this.coord.dropMoves(clusterError('NO_COORDINATOR', `node ${this.name} stopped`, 'retry: another node takes over as coordinator'));
     this.backups.close();
@@ -218,41 +232,16 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
 
   // ---- heartbeat ------------------------------------------------------------------------
 
+  /**
+   * One turn of the decision loop, on the main thread's own timer: handle the fences the heartbeat
+   * made (fence-observer.ts), then tell it the loop makes progress (a loop silent for
+   * decisionStallMs is fenced by the heartbeat, core/self-fence.ts).
+   */
   private beat(): void {
-    if (this.stopped) return;
-    const now = this.o.clock.nowMs();
-    const gap = this.lastBeatMs ? now - this.lastBeatMs : 0;
-    this.lastBeatMs = now;
-    if (stalled(gap, this.o.timing) && !this.fencing) {
-      // We were stalled past our own deadline: the watchdog has fired or is about to. Make sure,
-      // and start nothing until it confirms (safety rule 2).
-      this.emitEvent('NODE_STALLED', 'error', `node ${this.name} was stalled for ${msText(gap)} (self-fence deadline ${msText(this.o.timing.selfFenceMs)}): stopping its resources`);
-      this.fencing = true;
-      this.revokeAfter(now);
-      this.o.host.fence(`clusterd stalled for ${msText(gap)}`);
-    }
-    // Safety rule 2: a node that cannot renew its lease (quorum store unreachable, slot lost)
-    // stops its resources itself before its self-fence deadline. Beats are one interval apart,
-    // so the last beat before the deadline fences.
-    const sinceRenewMs = now - this.lastRenewOkMs;
-    if (!this.fencing && Number.isFinite(this.lastRenewOkMs) && this.leaseLostFencedAt !== this.lastRenewOkMs &&
-        renewalOverdue(now, this.lastRenewOkMs, this.o.timing)) {
-      // Once per outage. What is assigned here and not yet running may be given away too while
-      // the lease is lost: revoke it at the next ownership read, even with nothing to stop.
-      this.leaseLostFencedAt = this.lastRenewOkMs;
-      this.revokeAfter(now);
-      if (Object.keys(this.local.groups).length > 0) {
-        this.emitEvent('NODE_LEASE_LOST', 'error', `node ${this.name} could not renew its lease for ${msText(sinceRenewMs)} (self-fence deadline ${msText(this.o.timing.selfFenceMs)}): stopping its resources`);
-        this.fencing = true;
-        this.o.host.fence(`lease not renewed for ${msText(sinceRenewMs)}`);
-      }
-    }
-    this.o.host.ping();
-    const state = this.shuttingDown ? 'draining' : 'running';
-    void this.o.store.renewLease(this.name, ++this.counter, state).then((r) => {
-      // A late answer for an older beat never moves the renewal time back.
-      if (r.ok) this.lastRenewOkMs = Math.max(this.lastRenewOkMs, now);
-    });
+    if (this.stopped || this.heartbeat === null) return;
+    this.fences.observe(this.heartbeat, this.o.clock.nowMs());
+    this.heartbeat.setState(this.shuttingDown ? 'draining' : 'running');
+    this.heartbeat.progress();
   }
 
   /** Revoke, at the next ownership read sent after `atMs`, what names this node and it does not run; and make that read happen. */
@@ -263,8 +252,10 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
 
   /** May this node start resources under `rec` now? Valid lease, current term, no fence under way (core/self-fence.ts). */
   private mayStart(rec: OwnershipRec): boolean {
+    if (this.heartbeat === null) return false;
+    this.fences.observe(this.heartbeat, this.o.clock.nowMs()); // a fence the heartbeat made a moment ago counts already
     return mayStart({
-      nowMs: this.o.clock.nowMs(), self: this.name, lastRenewOkMs: this.lastRenewOkMs, fencing: this.fencing || this.revokeAfterMs !== null, shuttingDown: this.shuttingDown,
+      nowMs: this.o.clock.nowMs(), self: this.name, lastRenewOkMs: this.heartbeat.lastRenewOkMs(), fencing: this.fencing || this.revokeAfterMs !== null, shuttingDown: this.shuttingDown,
       recordTerm: rec.term, currentTerm: this.coordinator.term, membership: this.membership,
     }, this.o.timing);
   }

@@ -6,6 +6,7 @@ import type { Timing } from '../core/timing.js';
 import type { NodeName } from '../core/types.js';
 import type { EventLevel, QuorumStore } from '../store/types.js';
 import type { Clock } from './clock.js';
+import type { HeartbeatFactory } from './heartbeat.js';
 import type { LocalDb } from './local-db.js';
 import type { ResourceHost } from './resource-host.js';
 
@@ -24,6 +25,8 @@ export interface NodeOptions {
   checkpointing?: Partial<Checkpointing>;
   /** Eight hex digits for each new backup id (random by default; the simulator's come from its seed). */
   newBackupId?: () => string;
+  /** How the lease is renewed and the watchdog fed (default: a timer of the node's own, heartbeat.ts). */
+  heartbeat?: HeartbeatFactory;
   /** Freeze every snapshot the API reads (tests and the simulator: a reader that writes into one throws). */
   freezeSnapshots?: boolean;
 }

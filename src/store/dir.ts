@@ -15,7 +15,7 @@ import { configJson, noteConfigJson } from '../core/config.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
 import { genesisHistory, type History } from '../core/load-plan.js';
 import type {
-  RecoverOptions, Checkpoint, ClusterEvent, CoordinatorRecord, LeaseRecord, LeaseState, LogRecord, NewEvent, NodeReport,
+  RecoverOptions, Checkpoint, LeaseRenewerOptions, ClusterEvent, CoordinatorRecord, LeaseRecord, LeaseState, LogRecord, NewEvent, NodeReport,
   OwnershipRecord, QuorumStore, StoreResult,
 } from './types.js';
 import {
@@ -270,6 +270,12 @@ export class DirStore implements QuorumStore {
     } catch (err) {
       return fail(this.failure(`renewing the lease of node '${node}'`, err));
     }
+  }
+
+  /** What a lease renewer needs to renew `node`'s slot with its own file descriptor (lease-renewer.ts); null if not claimed here. */
+  leaseRenewerOptions(node: NodeName): LeaseRenewerOptions | null {
+    const writer = this.leaseWriters.get(node);
+    return writer ? { kind: 'dir', node, incarnation: writer.record.incarnation, leasePath: this.leasePath, slot: writer.index } : null;
   }
 
   async readLeases(): Promise<LeaseRecord[]> {

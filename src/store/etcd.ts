@@ -40,7 +40,7 @@ import { logReadMax } from '../core/limits.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
 import type {
   Checkpoint, ClusterEvent, CoordinatorRecord, LeaseRecord, LeaseState, LogRecord, NewEvent, NodeReport,
-  OwnershipRecord, QuorumStore, StoreResult,
+  LeaseRenewerOptions, OwnershipRecord, QuorumStore, StoreResult,
 } from './types.js';
 import { leaseIdentityProblem } from './lease-file.js';
 import { EtcdRejected, EtcdUnavailable, etcdSecurityFromEnv, type EtcdTls } from './etcd-config.js';
@@ -161,6 +161,8 @@ export class EtcdStore implements QuorumStore {
   private readonly slots = new Map<NodeName, SlotEntry>();
   private readonly subscribers = new Set<{ cb: () => void }>();
   private lastCompactRev = 0;
+  /** A lease renewer's own store (lease-renewer.ts): it renews one adopted slot and opens nothing else. */
+  private renewOnly = false;
 
   constructor(endpoints: string[], opts: EtcdStoreOptions = {}) {
     assert.ok(endpoints.length > 0, 'an etcd store needs at least one endpoint');
@@ -412,6 +414,23 @@ export class EtcdStore implements QuorumStore {
       }
       return fail(clusterError('QUORUM_UNAVAILABLE', `${what}: the slot kept changing under this clusterd`, 'the next renewal tries again'));
     });
+  }
+
+  /** What a lease renewer on its own connection needs to renew `node`'s slot (lease-renewer.ts); null if not claimed here. */
+  leaseRenewerOptions(node: NodeName): LeaseRenewerOptions | null {
+    const entry = this.slots.get(node);
+    if (!entry || entry.lost) return null;
+    return { kind: 'etcd', node, incarnation: entry.incarnation, endpoints: this.endpoints, prefix: this.prefix, callTimeoutMs: this.callTimeoutMs, rev: entry.rev };
+  }
+
+  /**
+   * Takes over the renewal of a slot claimed by another connection of this clusterd, at the
+   * revision it claimed it: this store then renews that slot and does nothing else.
+   */
+  async adoptLeaseSlot(node: NodeName, incarnation: string, rev: string): Promise<void> {
+    await this.connect();
+    this.renewOnly = true;
+    this.slots.set(node, { incarnation, rev, lost: null, want: null, waiters: [], running: false });
   }
 
   private slotLost(node: NodeName, why: string): ClusterError {
@@ -830,7 +849,7 @@ export class EtcdStore implements QuorumStore {
   }
 
   private async write<T>(what: string, body: (conn: EtcdConn) => Promise<StoreResult<T>>): Promise<StoreResult<T>> {
-    if (!this.conn || this.clusterName === '') return fail(this.closedError());
+    if (!this.conn || (this.clusterName === '' && !this.renewOnly)) return fail(this.closedError());
     try {
       return await body(this.conn);
     } catch (err) {

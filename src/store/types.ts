@@ -120,6 +120,14 @@ export interface ClusterEvent {
 
 export type NewEvent = Omit<ClusterEvent, 'id'>;
 
+/**
+ * What a lease renewer needs to renew one claimed slot on its own (in clusterd's heartbeat
+ * thread): plain data, so that it crosses to a worker thread. See lease-renewer.ts.
+ */
+export type LeaseRenewerOptions =
+  | { kind: 'dir'; node: NodeName; incarnation: string; leasePath: string; slot: number }
+  | { kind: 'etcd'; node: NodeName; incarnation: string; endpoints: string[]; prefix: string; callTimeoutMs: number; rev: string };
+
 export type StoreResult<T> = { ok: true; value: T } | { ok: false; error: ClusterError };
 
 export interface QuorumStore {
@@ -138,6 +146,12 @@ export interface QuorumStore {
   /** Fixed-space write: must keep working when the disk is full. */
   renewLease(node: NodeName, counter: number, state: LeaseState): Promise<StoreResult<void>>;
   readLeases(): Promise<LeaseRecord[]>;
+  /**
+   * Optional: after claimLeaseSlot, the options from which openLeaseRenewer (lease-renewer.ts)
+   * renews the slot on its own connection, in another thread. A store without it (the simulator's)
+   * is renewed through renewLease.
+   */
+  leaseRenewerOptions?(node: NodeName): LeaseRenewerOptions | null;
   /** Remove a node's slot (evict). */
   removeLeaseSlot(node: NodeName): Promise<StoreResult<void>>;
 
