@@ -144,6 +144,8 @@ export function* planApplySteps(config: ClusterConfig, doc: ApplyDoc): Generator
   }
   updates.push(...deps, ...desiredUpdates);
   lines.push(...desiredLines);
+  // Nothing to change: no copy of the configuration to validate nothing on.
+  if (updates.length === 0) return ok({ updates, lines, config });
   // Validate the whole plan with the same fold the log uses, on one draft; errors keep their paths.
   const draft = new ConfigDraft(config);
   for (const u of updates) {
