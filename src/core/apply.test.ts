@@ -3,7 +3,7 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { planApply, type ApplyDoc } from './apply.js';
+import { applyGroupsMax, applyResourcesMax, planApply, type ApplyDoc, type ApplyResourceSpec } from './apply.js';
 import { applyUpdate, emptyConfig } from './config.js';
 import type { Result } from './errors.js';
 import { commonPropDefaults, type ClusterConfig, type ConfigUpdate } from './types.js';
@@ -35,7 +35,7 @@ const doc = (): ApplyDoc => ({
       resources: {
         data: { type: 'disk', priv: { path: '/srv/data' } },
         app: { type: 'process', dependsOn: ['data'], props: { restartThreshold: 5 }, priv: { command: 'app --serve' } },
-        vip: { type: 'ip', dependsOn: ['app'] },
+        vip: { type: 'process', dependsOn: ['app'], priv: { command: 'vip-up' } },
       },
     },
   },
@@ -49,7 +49,7 @@ describe('apply: plan', () => {
       'create resource data (disk) in group web',
       'create resource app (process) in group web',
       'add dependency app -> data',
-      'create resource vip (ip) in group web',
+      'create resource vip (process) in group web',
       'add dependency vip -> app',
       'bring group web online',
     ]);
@@ -241,5 +241,32 @@ describe('apply: regressions (bugs found by these tests)', () => {
     assert.deepEqual(r.config.resources.front!.dependsOn, ['back']);
     assert.deepEqual(['front', 'back', 'disk'].map((n) => r.config.resources[n]!.desired), ['online', 'online', 'offline']);
     assert.deepEqual(must(planApply(r.config, d)).updates, []);
+  });
+});
+
+describe('apply: what one document may hold', () => {
+  test('a resource type without an agent (ip, ocf, witness) is refused at apply, naming the types that work', () => {
+    for (const type of ['ip', 'ocf', 'witness'] as const) {
+      const d = doc();
+      d.groups.web!.resources!.extra = { type };
+      const r = planApply(nodes(), d);
+      if (r.ok) assert.fail(`type ${type} was accepted`);
+      assert.equal(r.error.code, 'RESOURCE_TYPE_UNSUPPORTED');
+      assert.equal(r.error.path, 'groups.web.resources.extra.type');
+      assert.match(r.error.hint ?? '', /process, disk/);
+    }
+  });
+
+  test('more groups or resources than one apply takes is refused before any planning, with APPLY_TOO_LARGE', () => {
+    const groups: ApplyDoc['groups'] = {};
+    for (let i = 0; i <= applyGroupsMax; i++) groups[`g${i}`] = {};
+    const many = planApply(nodes(), { groups });
+    assert.equal(many.ok ? 'ok' : many.error.code, 'APPLY_TOO_LARGE');
+    const resources: Record<string, ApplyResourceSpec> = {};
+    for (let i = 0; i <= applyResourcesMax; i++) resources[`r${i}`] = { type: 'process' };
+    const wide = planApply(nodes(), { groups: { g: { resources } } });
+    assert.equal(wide.ok ? 'ok' : wide.error.code, 'APPLY_TOO_LARGE');
+    delete groups.g0;
+    assert.ok(planApply(nodes(), { groups }).ok, 'exactly the bound is accepted');
   });
 });

@@ -2,9 +2,9 @@
 // cluster match it (create or update; nothing is deleted), with one readable line per change.
 // The updates are then validated by the same fold as every other change.
 
-import { applyUpdate, checkProps } from './config.js';
-import { fail, ok, type Result } from './errors.js';
-import type { ClusterConfig, CommonProps, ConfigUpdate, DesiredState, FailbackPolicy, PrivProps, ResourceType } from './types.js';
+import { checkGroupFields, checkProps, checkTypeSupported, ConfigDraft } from './config.js';
+import { clusterError, fail, ok, type ClusterError, type Result } from './errors.js';
+import type { ClusterConfig, CommonProps, ConfigUpdate, DesiredState, FailbackPolicy, GroupConfig, PrivProps, ResourceType } from './types.js';
 
 export interface ApplyResourceSpec {
   type: ResourceType;
@@ -44,12 +44,12 @@ function same(a: unknown, b: unknown): boolean {
 
 /**
  * A group field as the fold would store it (e.g. failback `{mode, startHour, endHour}`, extra keys
- * dropped): the value of a group-set of that one field on the current configuration. A value the
- * fold rejects is returned as is; it differs, and validating the plan reports the error.
+ * dropped): what the fold's field check makes of that one field. A value the fold rejects is
+ * returned as is; it differs, and validating the plan reports the error.
  */
 function normalGroupField(config: ClusterConfig, group: string, key: string, value: unknown): unknown {
-  const r = applyUpdate(config, { op: 'group-set', group, [key]: value } as ConfigUpdate);
-  return r.ok ? (r.value.groups[group] as unknown as Record<string, unknown>)[key] : value;
+  const r = checkGroupFields(group, { [key]: value } as Partial<GroupConfig>, config);
+  return r.ok ? (r.value as Record<string, unknown>)[key] : value;
 }
 
 /** A common property as the fold stores it (restartAction 0/1/2 becomes none/restart/restart-failover). */
@@ -66,7 +66,51 @@ function groupFields(spec: ApplyGroupSpec) {
   return f;
 }
 
-export function planApply(config: ClusterConfig, doc: ApplyDoc): Result<{ updates: ConfigUpdate[]; lines: string[]; config: ClusterConfig }> {
+/**
+ * Groups and resources in one document. Why these numbers: planning is linear and done in
+ * slices, but the commit of the whole document is one quorum-log append validated in one turn of
+ * the coordinator's loop (all or nothing); at 20,000 groups and as many resources that turn costs
+ * some tens of ms (npm run bench:apply). A larger cluster is applied in several documents.
+ */
+export const applyGroupsMax = 20_000;
+export const applyResourcesMax = 20_000;
+
+export interface ApplyPlan { updates: ConfigUpdate[]; lines: string[]; config: ClusterConfig }
+
+/** Refuse a document past the bounds before doing any work on it; counting is linear and cheap. */
+export function checkApplySize(doc: ApplyDoc): Result<void> {
+  const groups = Object.keys(doc.groups);
+  let resources = 0;
+  for (const g of groups) resources += Object.keys(doc.groups[g]!.resources ?? {}).length;
+  const hint = 'split the document and apply the parts one after the other (apply creates and updates, never deletes)';
+  if (groups.length > applyGroupsMax) {
+    return fail(clusterError('APPLY_TOO_LARGE', `the apply document has ${groups.length} groups: at most ${applyGroupsMax} in one apply`, hint, 'groups'));
+  }
+  if (resources > applyResourcesMax) {
+    return fail(clusterError('APPLY_TOO_LARGE', `the apply document has ${resources} resources: at most ${applyResourcesMax} in one apply`, hint, 'groups'));
+  }
+  return ok(undefined);
+}
+
+/** planApply all at once: for callers with a small document or no loop to share (the CLI, tests). */
+export function planApply(config: ClusterConfig, doc: ApplyDoc): Result<ApplyPlan> {
+  const steps = planApplySteps(config, doc);
+  for (;;) {
+    const s = steps.next();
+    if (s.done) return s.value;
+  }
+}
+
+/**
+ * The plan of an apply, made in steps: each `next()` does a bounded piece of work (one group of
+ * the document, or the validation of one update) and the last one returns the plan. A caller
+ * that shares its thread (the API) runs steps for a slice of time and lets other work run in
+ * between. The work is linear in the document: the configuration is copied once (a ConfigDraft),
+ * never once per update. `config` must not change while the steps run.
+ */
+export function* planApplySteps(config: ClusterConfig, doc: ApplyDoc): Generator<void, Result<ApplyPlan>> {
+  const size = checkApplySize(doc);
+  if (!size.ok) return size;
   const updates: ConfigUpdate[] = [];
   const lines: string[] = [];
   // Dependencies once every resource of the whole document exists (a dependency may name a
@@ -88,43 +132,49 @@ export function planApply(config: ClusterConfig, doc: ApplyDoc): Result<{ update
         for (const [k, v] of Object.entries(changed)) lines.push(`set group ${group} ${k} = ${JSON.stringify(v)}`);
       }
     }
-    planResources(config, group, spec, updates, deps, lines);
+    const bad = planResources(config, group, spec, updates, deps, lines);
+    if (!bad.ok) return bad;
     const desired = spec.state ?? 'online';
     const members = Object.keys(spec.resources ?? {});
     if (members.some((r) => config.resources[r]?.desired !== desired)) {
       desiredUpdates.push({ op: 'group-desired', group, desired });
       desiredLines.push(`bring group ${group} ${desired}`);
     }
+    yield;
   }
   updates.push(...deps, ...desiredUpdates);
   lines.push(...desiredLines);
-  // Validate the whole plan with the same fold the log uses; errors keep their paths.
-  let cfg = config;
+  // Nothing to change: no copy of the configuration to validate nothing on.
+  if (updates.length === 0) return ok({ updates, lines, config });
+  // Validate the whole plan with the same fold the log uses, on one draft; errors keep their paths.
+  const draft = new ConfigDraft(config);
   for (const u of updates) {
-    const next = applyUpdate(cfg, u);
-    if (!next.ok) {
-      const e = next.error;
-      if (e.path === undefined || !e.path.startsWith('groups.')) {
-        // The group of a resource: from the configuration being built (it may have been created by
-        // this document), else from the document itself.
-        const groupOf = (r: string) => cfg.resources[r]?.group ?? config.resources[r]?.group ??
-          Object.entries(doc.groups).find(([, g]) => g.resources?.[r] !== undefined)?.[0];
-        const where = 'resource' in u ? `groups.${'group' in u ? u.group : groupOf(u.resource)}.resources.${u.resource}` : `groups.${'group' in u ? u.group : ''}`;
-        const sub = e.path?.startsWith('resources.') ? e.path.split('.').slice(2).join('.') : e.path;
-        return fail(Object.assign(e, { path: sub ? `${where}.${sub}` : where }));
-      }
-      return fail(e);
-    }
-    cfg = next.value;
+    const next = draft.apply(u);
+    if (!next.ok) return fail(errorInDoc(config, draft.config, doc, u, next.error));
+    yield;
   }
-  return ok({ updates, lines, config: cfg });
+  return ok({ updates, lines, config: draft.config });
+}
+
+/** A fold error, with its path moved into the document (groups.G.resources.R...). */
+function errorInDoc(config: ClusterConfig, cfg: ClusterConfig, doc: ApplyDoc, u: ConfigUpdate, e: ClusterError): ClusterError {
+  if (e.path !== undefined && e.path.startsWith('groups.')) return e;
+  // The group of a resource: from the configuration being built (it may have been created by
+  // this document), else from the document itself.
+  const groupOf = (r: string) => cfg.resources[r]?.group ?? config.resources[r]?.group ??
+    Object.entries(doc.groups).find(([, g]) => g.resources?.[r] !== undefined)?.[0];
+  const where = 'resource' in u ? `groups.${'group' in u ? u.group : groupOf(u.resource)}.resources.${u.resource}` : `groups.${'group' in u ? u.group : ''}`;
+  const sub = e.path?.startsWith('resources.') ? e.path.split('.').slice(2).join('.') : e.path;
+  return Object.assign(e, { path: sub ? `${where}.${sub}` : where });
 }
 
 /** Resource updates of one group go to `updates`; dependency updates to `deps`, applied after every resource of the document exists. */
-function planResources(config: ClusterConfig, group: string, spec: ApplyGroupSpec, updates: ConfigUpdate[], deps: ConfigUpdate[], lines: string[]): void {
+function planResources(config: ClusterConfig, group: string, spec: ApplyGroupSpec, updates: ConfigUpdate[], deps: ConfigUpdate[], lines: string[]): Result<void> {
   for (const [name, r] of Object.entries(spec.resources ?? {})) {
     const existing = config.resources[name];
     if (!existing) {
+      const supported = checkTypeSupported(name, r.type, `groups.${group}.resources.${name}.type`);
+      if (!supported.ok) return supported;
       updates.push({ op: 'resource-create', resource: name, group, type: r.type, props: r.props ?? {}, priv: r.priv ?? {} });
       lines.push(`create resource ${name} (${r.type}) in group ${group}`);
       for (const d of r.dependsOn ?? []) {
@@ -145,4 +195,5 @@ function planResources(config: ClusterConfig, group: string, spec: ApplyGroupSpe
     for (const d of existing.dependsOn) if (!want.has(d)) { deps.push({ op: 'resource-remove-dep', resource: name, dependsOn: d }); lines.push(`remove dependency ${name} -> ${d}`); }
     for (const d of want) if (!existing.dependsOn.includes(d)) { deps.push({ op: 'resource-add-dep', resource: name, dependsOn: d }); lines.push(`add dependency ${name} -> ${d}`); }
   }
+  return ok(undefined);
 }

@@ -4,7 +4,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { applyUpdate, dependencyClosure, dependentClosure, emptyConfig, groupResources, onlineOrder } from './config.js';
+import { applyUpdate, checkTypeSupported, dependencyClosure, dependentClosure, emptyConfig, groupResources, onlineOrder } from './config.js';
 import type { Result } from './errors.js';
 import { commonPropDefaults, groupDefaults, type ClusterConfig, type ConfigUpdate } from './types.js';
 
@@ -458,5 +458,21 @@ describe('config: properties', () => {
     const next = must(applyUpdate(c, { op: 'node-add', node: 'n9' }));
     assert.notEqual(next, c);
     assert.notEqual(next.nodes, c.nodes);
+  });
+});
+
+describe('config: resource types that can be created', () => {
+  test('types without an agent are refused with the types that work; unknown names are unknown; the fold still replays them', () => {
+    for (const t of ['ip', 'ocf', 'witness']) {
+      const r = checkTypeSupported('x', t, 'type');
+      assert.deepEqual(r.ok ? 'ok' : [r.error.code, r.error.path], ['RESOURCE_TYPE_UNSUPPORTED', 'type']);
+      assert.match(r.ok ? '' : r.error.hint ?? '', /process, disk/);
+    }
+    const floppy = checkTypeSupported('x', 'floppy');
+    assert.equal(floppy.ok ? 'ok' : floppy.error.code, 'RESOURCE_TYPE_UNKNOWN');
+    for (const t of ['process', 'disk']) assert.ok(checkTypeSupported('x', t).ok);
+    // A record an older build accepted still folds: replay never refuses a type of the model.
+    const c = must(applyUpdate(must(applyUpdate(emptyConfig('c'), { op: 'group-create', group: 'g' })), { op: 'group-create', group: 'h' }));
+    assert.ok(applyUpdate(c, { op: 'resource-create', resource: 'vip', group: 'g', type: 'ip' }).ok);
   });
 });

@@ -7,7 +7,7 @@ import { clusterError, fail, ok, type Result } from './errors.js';
 import {
   commonPropDefaults, groupDefaults, resourceTypes,
   type ClusterConfig, type CommonProps, type ConfigUpdate, type FailbackPolicy, type GroupConfig,
-  type PrivProps, type ResourceConfig, type ResourceName,
+  type NodeConfig, type PrivProps, type ResourceConfig, type ResourceName, type ResourceType,
 } from './types.js';
 import { checkWriterPriv } from './writer-props.js';
 
@@ -26,6 +26,22 @@ export function checkName(kind: string, name: unknown, path?: string): Result<st
       undefined, path));
   }
   return ok(name);
+}
+
+/**
+ * Resource types that have an agent in this build: what a new resource may be. The model names
+ * more (types.ts); those are refused when a resource is created (API create and apply), with the
+ * types that work, rather than at online. The fold itself keeps accepting every type of the
+ * model, so a record an older build accepted still replays.
+ */
+export const resourceTypesSupported: readonly ResourceType[] = ['process', 'disk'];
+
+export function checkTypeSupported(resource: string, type: string, path?: string): Result<void> {
+  if ((resourceTypesSupported as readonly string[]).includes(type)) return ok(undefined);
+  const named = (resourceTypes as readonly string[]).includes(type);
+  return fail(clusterError(named ? 'RESOURCE_TYPE_UNSUPPORTED' : 'RESOURCE_TYPE_UNKNOWN',
+    `resource '${resource}' has type '${type}', ${named ? 'which has no agent in this build yet' : 'which is not a resource type'}`,
+    `types that work: ${resourceTypesSupported.join(', ')}`, path));
 }
 
 /** Bounds of common properties: [min, max]. Why these: a check more often than every 100 ms is a busy loop; a day is the longest useful period. */
@@ -92,7 +108,7 @@ function checkFailback(group: string, fb: FailbackPolicy): Result<FailbackPolicy
   return fail(clusterError('BAD_PROPERTY', `failback of group '${group}' must be never, immediate or a window`, 'cluster group G /prop:failback=never|immediate|HH-HH', path));
 }
 
-function checkGroupFields(group: string, u: Partial<GroupConfig>, config: ClusterConfig): Result<Partial<GroupConfig>> {
+export function checkGroupFields(group: string, u: Partial<GroupConfig>, config: ClusterConfig): Result<Partial<GroupConfig>> {
   const out: Partial<GroupConfig> = {};
   for (const key of ['preferredOwners', 'possibleOwners'] as const) {
     const list = u[key];
@@ -174,17 +190,26 @@ function checkDeps(config: ClusterConfig, res: ResourceConfig, deps: string[]): 
   return ok(undefined);
 }
 
-type Updater = (c: ClusterConfig, u: never, edit: Editor) => Result<ClusterConfig>;
+/**
+ * What one update changes: entries of the configuration's maps, each set to a new value or
+ * deleted (value undefined). Updaters read the configuration, validate, and return the changes;
+ * they never write. Who applies the changes decides how: applyUpdate on a copy (the input stays
+ * untouched), a ConfigDraft in place (one copy for a whole batch, so replaying a million records
+ * or validating a 20,000-group apply does not copy the configuration once per update).
+ */
+type Change =
+  | { map: 'nodes'; name: string; value: NodeConfig | undefined }
+  | { map: 'groups'; name: string; value: GroupConfig | undefined }
+  | { map: 'resources'; name: string; value: ResourceConfig | undefined };
 
 /**
- * How an updater gets a configuration it may change: a copy (applyUpdate: the input stays
- * untouched) or the draft itself (applyUpdates: one copy for a whole batch, so replaying a
- * million records does not copy a 10,000-resource configuration a million times). Updaters
- * validate first and change nothing on failure.
+ * The resources of a group, by name. Updaters that act on a group's members (group-delete,
+ * group-desired, dependents) ask this instead of scanning every resource, so that their cost is
+ * the group's size, not the configuration's.
  */
-type Editor = (c: ClusterConfig) => ClusterConfig;
-const clone: Editor = (c) => ({ name: c.name, nodes: { ...c.nodes }, groups: { ...c.groups }, resources: { ...c.resources } });
-const inPlace: Editor = (c) => c;
+type Members = (group: string) => Iterable<string>;
+
+type Updater = (c: ClusterConfig, u: never, members: Members) => Result<Change[]>;
 
 function needGroup(c: ClusterConfig, g: string): Result<GroupConfig> {
   const group = c.groups[g];
@@ -221,73 +246,62 @@ function resourceWith(r: ResourceConfig, f: Partial<Pick<ResourceConfig, 'props'
   };
 }
 
-const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<ConfigUpdate, { op: K }>, edit: Editor) => Result<ClusterConfig> } = {
-  'node-add': (c, u, edit) => {
+const setResource = (r: ResourceConfig): Change => ({ map: 'resources', name: r.name, value: r });
+
+const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<ConfigUpdate, { op: K }>, members: Members) => Result<Change[]> } = {
+  'node-add': (c, u) => {
     const n = checkName('node', u.node);
     if (!n.ok) return n;
-    const next = edit(c);
-    next.nodes[u.node] = c.nodes[u.node] ?? { name: u.node, paused: false };
-    return ok(next);
+    return ok([{ map: 'nodes', name: u.node, value: c.nodes[u.node] ?? { name: u.node, paused: false } }]);
   },
-  'node-remove': (c, u, edit) => {
+  'node-remove': (c, u) => {
     if (!c.nodes[u.node]) return fail(clusterError('NODE_NOT_FOUND', `no node '${u.node}'`));
-    const next = edit(c);
-    delete next.nodes[u.node];
-    for (const [name, g] of Object.entries(next.groups)) {
-      next.groups[name] = { ...g, preferredOwners: g.preferredOwners.filter((n) => n !== u.node), possibleOwners: g.possibleOwners.filter((n) => n !== u.node) };
+    const changes: Change[] = [{ map: 'nodes', name: u.node, value: undefined }];
+    for (const [name, g] of Object.entries(c.groups)) {
+      changes.push({ map: 'groups', name, value: { ...g, preferredOwners: g.preferredOwners.filter((n) => n !== u.node), possibleOwners: g.possibleOwners.filter((n) => n !== u.node) } });
     }
-    return ok(next);
+    return ok(changes);
   },
-  'node-pause': (c, u, edit) => {
+  'node-pause': (c, u) => {
     const node = c.nodes[u.node];
     if (!node) return fail(clusterError('NODE_NOT_FOUND', `no node '${u.node}'`, 'cluster node lists the nodes'));
-    const next = edit(c);
-    next.nodes[u.node] = { ...node, paused: u.paused };
-    return ok(next);
+    return ok([{ map: 'nodes', name: u.node, value: { ...node, paused: u.paused } }]);
   },
-  'group-create': (c, u, edit) => {
+  'group-create': (c, u) => {
     const n = checkName('group', u.group, 'name');
     if (!n.ok) return n;
     if (c.groups[u.group]) return fail(clusterError('GROUP_EXISTS', `group '${u.group}' exists already`, `cluster group "${u.group}" /prop:K=V changes it`));
     const fields = checkGroupFields(u.group, u, c);
     if (!fields.ok) return fields;
-    const next = edit(c);
-    next.groups[u.group] = {
+    return ok([{ map: 'groups', name: u.group, value: {
       name: u.group, preferredOwners: [], possibleOwners: [], failoverThreshold: groupDefaults.failoverThreshold,
       failoverPeriodMs: groupDefaults.failoverPeriodMs, failback: groupDefaults.failback, ...fields.value,
-    };
-    return ok(next);
+    } }]);
   },
-  'group-delete': (c, u, edit) => {
+  'group-delete': (c, u, members) => {
     const g = needGroup(c, u.group);
     if (!g.ok) return g;
-    const members = Object.values(c.resources).filter((r) => r.group === u.group).map((r) => r.name);
-    if (members.length > 0) {
-      return fail(clusterError('GROUP_NOT_EMPTY', `group '${u.group}' still has resources: ${members.join(', ')}`, `delete them first: cluster res NAME /delete`));
+    const names = [...members(u.group)];
+    if (names.length > 0) {
+      return fail(clusterError('GROUP_NOT_EMPTY', `group '${u.group}' still has resources: ${names.join(', ')}`, `delete them first: cluster res NAME /delete`));
     }
-    const next = edit(c);
-    delete next.groups[u.group];
-    return ok(next);
+    return ok([{ map: 'groups', name: u.group, value: undefined }]);
   },
-  'group-set': (c, u, edit) => {
+  'group-set': (c, u) => {
     const g = needGroup(c, u.group);
     if (!g.ok) return g;
     const fields = checkGroupFields(u.group, u, c);
     if (!fields.ok) return fields;
-    const next = edit(c);
-    next.groups[u.group] = groupWith(g.value, fields.value);
-    return ok(next);
+    return ok([{ map: 'groups', name: u.group, value: groupWith(g.value, fields.value) }]);
   },
-  'group-desired': (c, u, edit) => {
+  'group-desired': (c, u, members) => {
     const g = needGroup(c, u.group);
     if (!g.ok) return g;
-    const next = edit(c);
-    for (const r of Object.values(c.resources)) {
-      if (r.group === u.group) next.resources[r.name] = resourceWith(r, { desired: u.desired });
-    }
-    return ok(next);
+    const changes: Change[] = [];
+    for (const name of members(u.group)) changes.push(setResource(resourceWith(c.resources[name]!, { desired: u.desired })));
+    return ok(changes);
   },
-  'resource-create': (c, u, edit) => {
+  'resource-create': (c, u) => {
     const n = checkName('resource', u.resource, 'name');
     if (!n.ok) return n;
     if (c.resources[u.resource]) return fail(clusterError('RESOURCE_EXISTS', `resource '${u.resource}' exists already`, `cluster res "${u.resource}" /prop:K=V or /priv:K=V changes it`));
@@ -308,22 +322,18 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     };
     const deps = checkDeps(c, res, u.dependsOn ?? []);
     if (!deps.ok) return deps;
-    const next = edit(c);
-    next.resources[u.resource] = { ...res, dependsOn: [...new Set(u.dependsOn ?? [])] };
-    return ok(next);
+    return ok([setResource({ ...res, dependsOn: [...new Set(u.dependsOn ?? [])] })]);
   },
-  'resource-delete': (c, u, edit) => {
+  'resource-delete': (c, u, members) => {
     const r = needResource(c, u.resource);
     if (!r.ok) return r;
-    const dependents = Object.values(c.resources).filter((x) => x.dependsOn.includes(u.resource)).map((x) => x.name);
+    const dependents = [...members(r.value.group)].filter((x) => c.resources[x]!.dependsOn.includes(u.resource));
     if (dependents.length > 0) {
       return fail(clusterError('RESOURCE_HAS_DEPENDENTS', `resource '${u.resource}' is needed by ${dependents.join(', ')}`, `remove the dependencies first: cluster res ${dependents[0]} /removedep:"${u.resource}"`));
     }
-    const next = edit(c);
-    delete next.resources[u.resource];
-    return ok(next);
+    return ok([{ map: 'resources', name: u.resource, value: undefined }]);
   },
-  'resource-set': (c, u, edit) => {
+  'resource-set': (c, u) => {
     const r = needResource(c, u.resource);
     if (!r.ok) return r;
     const props = checkProps(u.resource, u.props ?? {});
@@ -332,11 +342,9 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     if (!priv.ok) return priv;
     const writer = checkWriterPriv(u.resource, r.value.type, { ...r.value.priv, ...priv.value }); // backup freeze/thaw actions (issue 7)
     if (!writer.ok) return writer;
-    const next = edit(c);
-    next.resources[u.resource] = resourceWith(r.value, { props: { ...r.value.props, ...props.value }, priv: { ...r.value.priv, ...priv.value } });
-    return ok(next);
+    return ok([setResource(resourceWith(r.value, { props: { ...r.value.props, ...props.value }, priv: { ...r.value.priv, ...priv.value } }))]);
   },
-  'resource-add-dep': (c, u, edit) => {
+  'resource-add-dep': (c, u) => {
     const r = needResource(c, u.resource);
     if (!r.ok) return r;
     if (r.value.dependsOn.includes(u.dependsOn)) {
@@ -344,75 +352,141 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     }
     const deps = checkDeps(c, r.value, [u.dependsOn]);
     if (!deps.ok) return deps;
-    const next = edit(c);
-    next.resources[u.resource] = resourceWith(r.value, { dependsOn: [...r.value.dependsOn, u.dependsOn] });
-    return ok(next);
+    return ok([setResource(resourceWith(r.value, { dependsOn: [...r.value.dependsOn, u.dependsOn] }))]);
   },
-  'resource-remove-dep': (c, u, edit) => {
+  'resource-remove-dep': (c, u) => {
     const r = needResource(c, u.resource);
     if (!r.ok) return r;
     if (!r.value.dependsOn.includes(u.dependsOn)) {
       return fail(clusterError('DEPENDENCY_NOT_FOUND', `resource '${u.resource}' does not depend on '${u.dependsOn}'`, `cluster res "${u.resource}" /listdep shows its dependencies`));
     }
-    const next = edit(c);
-    next.resources[u.resource] = resourceWith(r.value, { dependsOn: r.value.dependsOn.filter((d) => d !== u.dependsOn) });
-    return ok(next);
+    return ok([setResource(resourceWith(r.value, { dependsOn: r.value.dependsOn.filter((d) => d !== u.dependsOn) }))]);
   },
-  'resource-desired': (c, u, edit) => {
+  'resource-desired': (c, u, members) => {
     const r = needResource(c, u.resource);
     if (!r.ok) return r;
-    const next = edit(c);
     // Bringing a resource online brings what it needs online; taking it offline takes what needs it offline.
-    const closure = u.desired === 'online' ? dependencyClosure(c, u.resource) : dependentClosure(c, u.resource);
-    for (const name of closure) next.resources[name] = resourceWith(c.resources[name]!, { desired: u.desired });
-    return ok(next);
+    const closure = u.desired === 'online' ? dependencyClosure(c, u.resource) : dependentsWithin(c, u.resource, members(r.value.group));
+    return ok(closure.map((name) => setResource(resourceWith(c.resources[name]!, { desired: u.desired }))));
   },
 };
 
-export function applyUpdate(config: ClusterConfig, update: ConfigUpdate): Result<ClusterConfig> {
-  return applyWith(config, update, clone);
-}
-
-function applyWith(config: ClusterConfig, update: ConfigUpdate, edit: Editor): Result<ClusterConfig> {
+function changesOf(config: ClusterConfig, update: ConfigUpdate, members: Members): Result<Change[]> {
   const f = updaters[update.op] as Updater | undefined;
   if (!f) return fail(clusterError('BAD_ARGUMENT', `unknown update op ${JSON.stringify((update as { op: unknown }).op)}`));
-  return f(config, update as never, edit);
+  return f(config, update as never, members);
 }
 
 /**
- * A mutable draft for folding many updates: copied once, then changed in place. `apply`
- * validates each update like applyUpdate; a refused update leaves the draft as it was.
+ * A configuration whose maps are still those of `c`. Maps are copied on their first change (copy
+ * on write, per map), so an update to groups leaves the resources map, and what is cached by its
+ * identity (groupResources, onlineOrder), as it was: a group-create at 20,000 resources copies the
+ * groups and nothing else.
+ */
+const shareOf = (c: ClusterConfig): ClusterConfig => ({ name: c.name, nodes: c.nodes, groups: c.groups, resources: c.resources });
+
+/** Write one change into `c`'s maps, copying the map first unless `owned` has it; returns the value it replaced. */
+function put(c: ClusterConfig, ch: Change, owned: Set<Change['map']>): Change['value'] {
+  if (!owned.has(ch.map)) {
+    (c as unknown as Record<string, object>)[ch.map] = { ...c[ch.map] };
+    owned.add(ch.map);
+  }
+  const map = c[ch.map] as Record<string, Change['value']>;
+  const old = map[ch.name];
+  if (ch.value === undefined) delete map[ch.name];
+  else map[ch.name] = ch.value;
+  return old;
+}
+
+/** The next configuration: `config` with the update's changes, in copies of the maps they touch (`config` is not changed). */
+export function applyUpdate(config: ClusterConfig, update: ConfigUpdate): Result<ClusterConfig> {
+  // One scan of the resources: a standalone update may copy a map anyway, so it stays linear.
+  const members: Members = function* (g) { for (const r of Object.values(config.resources)) if (r.group === g) yield r.name; };
+  const r = changesOf(config, update, members);
+  if (!r.ok) return r;
+  const next = shareOf(config);
+  const owned = new Set<Change['map']>();
+  for (const ch of r.value) put(next, ch, owned);
+  return ok(next);
+}
+
+/**
+ * A mutable draft for folding many updates: each map copied once (on its first change), then changed in place, with its own
+ * index of each group's resources kept as it changes. `apply` validates each update like
+ * applyUpdate; a refused update leaves the draft as it was. Every update costs what it touches,
+ * not the size of the configuration (beyond the one copy and one index build per draft).
  */
 export class ConfigDraft {
   private c: ClusterConfig;
   /** The config was handed out: copy before changing it again, so what was read stays as read. */
   private sealed = false;
+  /** Maps of `c` copied by this draft since it was last handed out; the others are shared and copied on their first change. */
+  private readonly owned = new Set<Change['map']>();
+  /** Resource names of each group, in the order of the resources map; built on first need. */
+  private index: Map<string, Set<string>> | null = null;
+  private readonly members: Members = (g) => this.groupIndex().get(g) ?? [];
   constructor(base: ClusterConfig) {
-    this.c = clone(base);
+    this.c = shareOf(base);
   }
   apply(update: ConfigUpdate): Result<void> {
-    if (this.sealed) { this.c = clone(this.c); this.sealed = false; }
-    const r = applyWith(this.c, update, inPlace);
-    if (!r.ok) return r;
-    this.c = r.value;
+    return this.applyAll([update]);
+  }
+  /** Several updates, all or nothing: each is validated against the ones before it, and a refusal undoes them. */
+  applyAll(updates: readonly ConfigUpdate[]): Result<void> {
+    if (this.sealed) { this.c = shareOf(this.c); this.owned.clear(); this.sealed = false; }
+    const undo: Change[] = [];
+    // Key order before the first delete of each map: undoing a delete re-adds the key at the end,
+    // and the configuration's text (checkpoints) must not depend on a refused batch.
+    const orderBefore = new Map<Change['map'], string[]>();
+    for (const u of updates) {
+      const r = changesOf(this.c, u, this.members);
+      if (!r.ok) {
+        this.undo(undo, orderBefore);
+        return r;
+      }
+      for (const ch of r.value) {
+        if (ch.value === undefined && updates.length > 1 && !orderBefore.has(ch.map)) orderBefore.set(ch.map, Object.keys(this.c[ch.map]));
+        undo.push({ map: ch.map, name: ch.name, value: this.write(ch) } as Change);
+      }
+    }
     return ok(undefined);
   }
-  /** Several updates, all or nothing (copies once: for the rare multi-update change). */
-  applyAll(updates: ConfigUpdate[]): Result<void> {
-    if (updates.length === 1) return this.apply(updates[0]!);
-    let next = this.c;
-    for (const u of updates) {
-      const r = applyUpdate(next, u);
-      if (!r.ok) return r;
-      next = r.value;
+  private undo(undo: readonly Change[], orderBefore: ReadonlyMap<Change['map'], string[]>): void {
+    for (let i = undo.length - 1; i >= 0; i--) this.write(undo[i]!);
+    for (const [map, keys] of orderBefore) {
+      const now = this.c[map] as Record<string, unknown>;
+      const ordered: Record<string, unknown> = {};
+      for (const k of keys) ordered[k] = now[k];
+      (this.c as unknown as Record<string, unknown>)[map] = ordered;
+      this.owned.add(map);
+      this.index = null;
     }
-    this.c = next;
-    this.sealed = false; // applyUpdate copied: `next` is a configuration nobody has read yet
-    return ok(undefined);
   }
   get config(): ClusterConfig {
     this.sealed = true;
     return this.c;
+  }
+  private write(ch: Change): Change['value'] {
+    const old = put(this.c, ch, this.owned);
+    if (this.index && ch.map === 'resources') {
+      const r = (ch.value ?? old) as ResourceConfig | undefined;
+      if (r) {
+        let set = this.index.get(r.group);
+        if (!set) this.index.set(r.group, set = new Set());
+        if (ch.value === undefined) set.delete(ch.name); else set.add(ch.name);
+      }
+    }
+    return old;
+  }
+  private groupIndex(): Map<string, Set<string>> {
+    if (!this.index) {
+      this.index = new Map();
+      for (const r of Object.values(this.c.resources)) {
+        const set = this.index.get(r.group);
+        if (set) set.add(r.name); else this.index.set(r.group, new Set([r.name]));
+      }
+    }
+    return this.index;
   }
 }
 
@@ -430,13 +504,27 @@ export function dependencyClosure(c: ClusterConfig, name: string): string[] {
 
 /** The resource and everything that depends on it, transitively. */
 export function dependentClosure(c: ClusterConfig, name: string): string[] {
-  const out = new Set<string>();
-  const walk = (n: string) => {
-    if (out.has(n)) return;
-    out.add(n);
-    for (const r of Object.values(c.resources)) if (r.dependsOn.includes(n)) walk(r.name);
-  };
-  walk(name);
+  const group = c.resources[name]?.group;
+  return dependentsWithin(c, name, group === undefined ? [] : groupResources(c, group).map((r) => r.name));
+}
+
+/**
+ * dependentClosure among `members` (the resource's group: dependencies stay inside one group):
+ * one pass builds who-needs-whom, then a walk; linear in the group's resources and edges.
+ */
+function dependentsWithin(c: ClusterConfig, name: string, members: Iterable<string>): string[] {
+  const neededBy = new Map<string, string[]>();
+  for (const m of members) {
+    for (const d of c.resources[m]!.dependsOn) {
+      const list = neededBy.get(d);
+      if (list) list.push(m); else neededBy.set(d, [m]);
+    }
+  }
+  const out = new Set<string>([name]);
+  const stack = [name];
+  while (stack.length > 0) {
+    for (const m of neededBy.get(stack.pop()!) ?? []) if (!out.has(m)) { out.add(m); stack.push(m); }
+  }
   return [...out];
 }
 

@@ -14,7 +14,7 @@ const usage = exitUsage;
 
 export interface ErrorRow {
   /** HTTP status of an API answer carrying this code. */
-  readonly http: 400 | 404 | 409 | 500 | 503 | 507;
+  readonly http: 400 | 404 | 409 | 413 | 500 | 503 | 507;
   /** Exit code of the `cluster` command that ends with this code. */
   readonly exit: typeof exitFailed | typeof exitUsage;
   /** What the code means, for the error reference. */
@@ -25,6 +25,7 @@ export interface ErrorRow {
 
 export const errorCodes = {
   // Requests and settings
+  APPLY_TOO_LARGE: { http: 413, exit: usage, meaning: 'an apply document has more groups or resources than one apply takes (applyGroupsMax, applyResourcesMax)' },
   BAD_ARGUMENT: { http: 400, exit: usage, meaning: 'an argument or request body is malformed' },
   BAD_CONFIG: { http: 400, exit: failed, meaning: 'a configuration file or setting is invalid' },
   BAD_PROPERTY: { http: 400, exit: usage, meaning: 'unknown property or value out of range' },
@@ -45,6 +46,7 @@ export const errorCodes = {
   RESOURCE_NOT_FOUND: { http: 404, exit: failed, meaning: 'no resource by that name' },
   RESOURCE_NOT_OFFLINE: { http: 400, exit: failed, meaning: 'the resource (or its group) must be offline for this change' },
   RESOURCE_TYPE_UNKNOWN: { http: 400, exit: usage, meaning: 'unknown resource type' },
+  RESOURCE_TYPE_UNSUPPORTED: { http: 400, exit: usage, meaning: 'the resource type is named in the model but has no agent in this build yet (ip, ocf, witness)' },
   // Nodes, placement and resources at run time
   NODE_IS_UP: { http: 400, exit: failed, meaning: 'the node must be Down for this operation' },
   NODE_NAME_IN_USE: { http: 400, exit: failed, meaning: 'another live clusterd runs with that node name' },
