@@ -187,9 +187,13 @@ async function main(): Promise<void> {
 
   const t0 = performance.now();
   // As a user would: a CLI timeout says the change may or may not have been made; status tells.
+  // An apply creates or updates and deletes nothing: a failed one is simply run again, up to 3 times.
   for (const file of files) {
-    const applyError = await cli(['apply', '-f', file]).then(() => null, (e: Error) => e.message.split('\n')[0]);
-    if (applyError !== null) console.log(`cluster apply failed after ${s1(performance.now() - t0)} (${applyError}); waiting for the resources anyway`);
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const applyError = await cli(['apply', '-f', file]).then(() => null, (e: Error) => e.message.split('\n')[0]);
+      if (applyError === null) break;
+      console.log(`cluster apply (attempt ${attempt}) failed after ${s1(performance.now() - t0)}: ${applyError}`);
+    }
   }
   const applied = performance.now() - t0;
   if (files.length > 1) console.log(`${files.length} applies of up to ${applyGroups} groups each`);
