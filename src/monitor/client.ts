@@ -184,7 +184,8 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
 
   /** Sends queued calls while there is room at the monitor; they leave together at the end of the turn. */
   private dispatch(): void {
-    if (this.child === undefined || !this.ready) return;
+    // While a fence is under way, calls stay queued: onFenced voids them once the node applies it.
+    if (this.child === undefined || !this.ready || this.fencePending) return;
     while (this.pending.size < inFlightMax && this.queueHead < this.queue.length) {
       const q = this.queue[this.queueHead] as QueuedCall;
       this.queue[this.queueHead++] = undefined;
@@ -283,7 +284,6 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   /** Calls waiting for a monitor are void once the node voids its calls (a fence, a lost monitor). */
   private failWaiting(error: string): void {
     for (const w of this.takeWaiting()) w.fail(error);
-    this.failQueued(error);
   }
 
   /** Feeds the monitor's watchdog: call it every heartbeat. */
@@ -306,7 +306,9 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   /** The monitor stopped everything: acknowledge, so that calls decided from now on are served again, then tell the node. */
   private onFenced(reason: string, killed: string[]): void {
     this.fencePending = false;
-    // Calls still queued were decided before clusterd heard of the fence: none may run after 'unfence'.
+    // Calls still queued were decided before clusterd heard of the fence: none may run after
+    // 'unfence'. Their results land after the node has applied 'fenced' (emitted below, at once),
+    // so a voided stop is not taken for a failed one.
     this.failQueued(`the resource monitor fenced (${reason})`);
     if (this.child !== undefined) this.post(this.child, { t: 'unfence' });
     this.emit('fenced', reason, killed);
@@ -331,6 +333,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     this.stopping = true;
     clearTimeout(this.restartTimer);
     this.failWaiting('resource monitor shut down');
+    this.failQueued('resource monitor shut down');
     const child = this.child;
     if (child === undefined) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -451,6 +454,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     const reason = `resource monitor (pid ${child.pid}) ${why}`;
     this.failPending(reason, true);
     this.failWaiting(reason);
+    this.failQueued(reason);
     this.readyWaiter?.(new Error(reason));
     this.emit('crashed', { reason, resources });
     // A fence sent to this monitor died with it, but every resource it ran was killed: the fence holds.
