@@ -11,12 +11,37 @@ import { msText } from '../core/duration-text.js';
 import { thawLeftoversSync } from './freezer.js';
 
 /**
- * Past a call's own timeout, how long before the monitor counts as deadlocked. It covers the
- * monitor's own overrun answer (250 ms after the timeout) and IPC latency on a loaded host.
+ * Calls sent to the monitor and not answered yet, at most. Calls beyond wait in the client's
+ * queue, first in first out, and are never refused; a call's timeout starts when it is sent. The
+ * monitor paces its spawns (one blocks its loop 2 to 50 ms on a 2-core host, busy or not), so a
+ * call sent behind 63 others waits at most about 3 s for its spawn, well inside any sensible
+ * pending timeout, and 64 keep the spawns going back to back; a call that only waits (a probe, a
+ * stop grace) holds a slot cheaply.
+ */
+const inFlightMax = 64;
+/** Call messages per IPC message (a batch): one send and one parse instead of many. */
+const batchMax = inFlightMax;
+/**
+ * Past a call's own timeout, how long before the call counts as late. The monitor answers for an
+ * agent that overran by itself 250 ms after the timeout; this also covers IPC latency and a loop
+ * that runs late on a loaded host.
  */
 const deadlockSlackMs = 1_000;
-/** Calls in flight at once. A node runs tens of resources with a few calls each; far more means a caller loops. */
-const pendingCallsMax = 1_024;
+/**
+ * A late call makes the monitor suspect, not dead: it is asked to echo, and only a monitor that
+ * does not echo within this is deadlocked. A monitor busy with many spawns and probes still turns
+ * its loop (it paces its spawns), so a queue of work never looks like a deadlock; its longest
+ * synchronous stretch (one turn of paced spawns) is far below this.
+ */
+const echoWaitMs = 2_000;
+/**
+ * A call answered by nobody this long past its timeout is lost even though the monitor echoes:
+ * the monitor answers every call by its timeout plus its overrun, so this is a bug in it, and a
+ * fresh monitor is the way out. Long, so that only a broken monitor reaches it.
+ */
+const lateMaxMs = 30_000;
+/** How often in-flight calls are checked for lateness (only while calls are in flight). */
+const superviseEveryMs = 250;
 /** A fresh monitor must answer init within this: Node starts in ~50 ms, a loaded host takes longer. */
 const readyTimeoutMs = 10_000;
 /** Bound on a planned shutdown before the monitor is killed. */
@@ -65,10 +90,24 @@ export interface MonitorClientEvents {
   lost: [resource: string, reason: string];
 }
 
+/** A call sent to the monitor: its timeout runs from when it was sent. */
 interface PendingCall {
   resolve: (result: CallResult) => void;
-  timer: NodeJS.Timeout;
+  op: AgentOp;
+  resource: string;
+  timeoutMs: number;
+  sentAtMs: number;
 }
+
+/** A call waiting for a slot toward a ready monitor (inFlightMax): not sent yet, its timeout not started. */
+interface QueuedCall {
+  op: AgentOp;
+  spec: ResourceSpec;
+  timeoutMs: number;
+  resolve: (result: CallResult) => void;
+}
+
+type CallMessage = Extract<ToMonitor, { t: 'call' }>;
 
 /** A call made while no monitor is ready: it runs once one is, or fails at its own bound. */
 interface WaitingCall {
@@ -89,6 +128,16 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   private nextId = 1;
   private readonly pending = new Map<number, PendingCall>();
   private readonly waiting = new Set<WaitingCall>();
+  /** Calls beyond inFlightMax, first in first out; `queueHead` is the next one to send. */
+  private queue: (QueuedCall | undefined)[] = [];
+  private queueHead = 0;
+  /** Calls taken from the queue this turn, sent together (batched) once the turn ends. */
+  private outgoing: CallMessage[] = [];
+  private flushScheduled = false;
+  private superviseTimer: NodeJS.Timeout | undefined;
+  /** An echo asked of the monitor because a call is late; cleared by its answer. */
+  private echo: { seq: number; sentAtMs: number } | undefined;
+  private echoSeq = 0;
   /** A fence was sent and its 'fenced' answer has not come: if the monitor is lost meanwhile, its loss is the fence. */
   private fencePending = false;
   /** The process groups the current monitor last reported, by resource. */
@@ -107,25 +156,116 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     await this.launch();
   }
 
-  /** Runs an agent operation. Never rejects: failures, including a lost monitor, are results. */
+  /**
+   * Runs an agent operation. Never rejects: failures, including a lost monitor, are results.
+   * At most inFlightMax calls are at the monitor at once; the others wait in a FIFO queue and are
+   * never refused. `timeoutMs` starts when the call is sent to the monitor. The wait in the queue
+   * is bounded too: each call ahead ends within its own timeout plus the monitor's overrun, or the
+   * monitor is judged deadlocked (no echo within echoWaitMs) or broken (lateMaxMs) and every call
+   * ends with it; so a call with k calls ahead of it waits at most about ceil(k / inFlightMax)
+   * times the longest timeout among them. The node keeps at most one operation and one check in
+   * flight per resource, so k is below twice the resources of the node.
+   */
   call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {
     if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) throw new RangeError(`call timeoutMs must be a positive number, not ${timeoutMs}`);
-    const child = this.child;
-    if (child === undefined || !this.ready) {
+    if (this.child === undefined || !this.ready) {
       // A monitor restarting is not a failed call (simulator bug 3): wait for it, within the call's own bound.
       if (!this.stopping && this.options !== undefined) return this.waitForMonitor(op, spec, timeoutMs);
       return Promise.resolve({ ok: false, error: `resource monitor is not running (${this.stopping ? 'shut down' : 'not started'}): ${op} of resource '${spec.name}' not done` });
     }
-    if (this.pending.size >= pendingCallsMax) {
-      return Promise.resolve({ ok: false, error: `${pendingCallsMax} calls are in flight to the resource monitor already: ${op} of resource '${spec.name}' refused` });
-    }
-    const id = this.nextId++;
     return new Promise((resolve) => {
-      const overdueMs = timeoutMs + deadlockSlackMs;
-      const timer = setTimeout(() => this.lost(child, `deadlock: ${op} of resource '${spec.name}' got no answer within ${msText(overdueMs)}`), overdueMs);
-      this.pending.set(id, { resolve, timer });
-      this.post(child, { t: 'call', id, op, resource: spec, timeoutMs });
+      this.queue.push({ op, spec, timeoutMs, resolve });
+      this.dispatch();
     });
+  }
+
+  /** Calls waiting in the client's queue, and calls at the monitor now. */
+  get load(): { queued: number; inFlight: number } {
+    return { queued: this.queue.length - this.queueHead, inFlight: this.pending.size };
+  }
+
+  /** Sends queued calls while there is room at the monitor; they leave together at the end of the turn. */
+  private dispatch(): void {
+    // While a fence is under way, calls stay queued: onFenced voids them once the node applies it.
+    if (this.child === undefined || !this.ready || this.fencePending) return;
+    while (this.pending.size < inFlightMax && this.queueHead < this.queue.length) {
+      const q = this.queue[this.queueHead] as QueuedCall;
+      this.queue[this.queueHead++] = undefined;
+      const id = this.nextId++;
+      this.pending.set(id, { resolve: q.resolve, op: q.op, resource: q.spec.name, timeoutMs: q.timeoutMs, sentAtMs: performance.now() });
+      this.outgoing.push({ t: 'call', id, op: q.op, resource: q.spec, timeoutMs: q.timeoutMs });
+    }
+    if (this.queueHead === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+    } else if (this.queueHead > 1_024 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+    if (this.outgoing.length > 0 && !this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushCalls());
+    }
+    if (this.pending.size > 0 && this.superviseTimer === undefined) this.superviseTimer = setInterval(() => this.supervise(), superviseEveryMs);
+  }
+
+  /** Sends the calls taken this turn, batchMax to a message. Any other message flushes them first, so order holds. */
+  private flushCalls(): void {
+    this.flushScheduled = false;
+    const calls = this.outgoing;
+    this.outgoing = [];
+    const child = this.child;
+    if (child === undefined || calls.length === 0) return;
+    for (let i = 0; i < calls.length; i += batchMax) {
+      const part = calls.slice(i, i + batchMax);
+      this.send(child, part.length === 1 ? part[0]! : { t: 'calls', calls: part });
+    }
+  }
+
+  /**
+   * Deadlock detection judges the monitor's progress, not the length of a queue: a call late past
+   * its timeout (plus slack) makes the monitor answer an echo; no echo within echoWaitMs is a
+   * deadlock. A monitor that echoes but leaves a call unanswered lateMaxMs past its timeout is broken.
+   */
+  private supervise(): void {
+    const child = this.child;
+    if (child === undefined || this.pending.size === 0) {
+      this.stopSupervising();
+      return;
+    }
+    const nowMs = performance.now();
+    let late: PendingCall | undefined;
+    for (const call of this.pending.values()) {
+      const overMs = nowMs - call.sentAtMs - call.timeoutMs;
+      if (overMs > deadlockSlackMs && (late === undefined || overMs > nowMs - late.sentAtMs - late.timeoutMs)) late = call;
+    }
+    if (late === undefined) {
+      this.echo = undefined;
+      return;
+    }
+    const what = `${late.op} of resource '${late.resource}'`;
+    if (nowMs - late.sentAtMs - late.timeoutMs > lateMaxMs) {
+      this.lost(child, `deadlock: ${what} got no answer within ${msText(late.timeoutMs + lateMaxMs)}, although the monitor answers echoes`);
+    } else if (this.echo === undefined) {
+      this.echo = { seq: ++this.echoSeq, sentAtMs: nowMs };
+      this.post(child, { t: 'echo', seq: this.echo.seq });
+    } else if (nowMs - this.echo.sentAtMs >= echoWaitMs) {
+      this.lost(child, `deadlock: ${what} got no answer within ${msText(late.timeoutMs + deadlockSlackMs)}, and the monitor did not answer an echo within ${msText(echoWaitMs)}`);
+    }
+  }
+
+  private stopSupervising(): void {
+    clearInterval(this.superviseTimer);
+    this.superviseTimer = undefined;
+    this.echo = undefined;
+  }
+
+  /** Calls queued and not sent yet end with `error`: they were decided before a fence or a loss. */
+  private failQueued(error: string): void {
+    const queued = this.queue.slice(this.queueHead);
+    this.queue = [];
+    this.queueHead = 0;
+    for (const q of queued) q?.resolve({ ok: false, error: `${error}: ${q.op} of resource '${q.spec.name}' was not sent to the resource monitor`, deadlock: true });
   }
 
   private waitForMonitor(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {
@@ -168,6 +308,10 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   /** The monitor stopped everything: acknowledge, so that calls decided from now on are served again, then tell the node. */
   private onFenced(reason: string, killed: string[]): void {
     this.fencePending = false;
+    // Calls still queued were decided before clusterd heard of the fence: none may run after
+    // 'unfence'. Their results land after the node has applied 'fenced' (emitted below, at once),
+    // so a voided stop is not taken for a failed one.
+    this.failQueued(`the resource monitor fenced (${reason})`);
     if (this.child !== undefined) this.post(this.child, { t: 'unfence' });
     this.emit('fenced', reason, killed);
   }
@@ -191,6 +335,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     this.stopping = true;
     clearTimeout(this.restartTimer);
     this.failWaiting('resource monitor shut down');
+    this.failQueued('resource monitor shut down');
     const child = this.child;
     if (child === undefined) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -226,6 +371,10 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   }
 
   private onMessage(child: ChildProcess, msg: FromMonitor): void {
+    if (msg.t === 'batch') {
+      for (const one of msg.msgs) this.onMessage(child, one);
+      return;
+    }
     if (child !== this.child) {
       // A lost monitor's last words: a group it reported late must not survive it either.
       if (msg.t === 'pids') killGroups(msg.pgids);
@@ -238,6 +387,10 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
         this.readyWaiter?.();
         this.emit('ready', msg.pid);
         for (const w of this.takeWaiting()) w.go();
+        this.dispatch();
+        return;
+      case 'echo':
+        if (this.echo?.seq === msg.seq) this.echo = undefined;
         return;
       case 'result':
         this.settle(msg.id, msg.ok ? (msg.data === undefined ? { ok: true } : { ok: true, data: msg.data }) : { ok: false, error: msg.error });
@@ -264,9 +417,10 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   private settle(id: number, result: CallResult): void {
     const call = this.pending.get(id);
     if (call === undefined) return;
-    clearTimeout(call.timer);
     this.pending.delete(id);
     call.resolve(result);
+    if (this.pending.size === 0) this.stopSupervising();
+    this.dispatch();
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: string | null): void {
@@ -274,6 +428,8 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     if (this.stopping) {
       this.child = undefined;
       this.ready = false;
+      this.outgoing = [];
+      this.stopSupervising();
       killGroups([...this.pgids.values()].flat()); // the monitor killed them; a leftover would run unwatched
       this.pgids.clear();
       this.failPending('resource monitor shut down', false);
@@ -288,6 +444,8 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     if (child !== this.child) return;
     this.child = undefined;
     this.ready = false;
+    this.outgoing = [];
+    this.stopSupervising();
     child.kill('SIGKILL'); // first, so that it cannot start anything after the groups are killed
     // Backups (issue 7): a process blocked on a filesystem it froze cannot die until it is thawed.
     const thawed = thawLeftoversSync((this.options as MonitorStartOptions).dataDir);
@@ -298,6 +456,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     const reason = `resource monitor (pid ${child.pid}) ${why}`;
     this.failPending(reason, true);
     this.failWaiting(reason);
+    this.failQueued(reason);
     this.readyWaiter?.(new Error(reason));
     this.emit('crashed', { reason, resources });
     // A fence sent to this monitor died with it, but every resource it ran was killed: the fence holds.
@@ -326,7 +485,13 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     }, delayMs);
   }
 
+  /** Any message but a call: calls taken before it go first, so that the monitor sees them in order. */
   private post(child: ChildProcess, msg: ToMonitor): void {
+    if (child === this.child && this.outgoing.length > 0) this.flushCalls();
+    this.send(child, msg);
+  }
+
+  private send(child: ChildProcess, msg: ToMonitor): void {
     if (!child.connected) return; // its exit is on the way; pending calls end there
     try {
       child.send(msg, (err) => {

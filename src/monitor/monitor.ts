@@ -47,13 +47,38 @@ const freezer = new Freezer(agents, (level, message, event, data) => send({ t: '
 // must be thawed before it is unmounted, and a stopped process group resumed before it is killed.
 agents.beforeKillAll(() => freezer.thawAllSync('stopping every resource'));
 
-/** Sends to clusterd if it is still there; `then` runs once the message is out (or at once when it cannot be). */
+/** Messages per IPC message (a batch): one send and one parse in clusterd instead of hundreds. */
+const batchMax = 256;
+/** What this turn sends, in order: sent together once the turn ends. */
+let outbox: FromMonitor[] = [];
+let flushScheduled = false;
+
+/**
+ * Sends to clusterd if it is still there; `then` runs once the message is out (or at once when it
+ * cannot be). Messages of one turn leave together, in order, as one batch; with `then`, at once.
+ */
 function send(msg: FromMonitor, then?: () => void): void {
-  if (!process.connected || process.send === undefined) {
+  outbox.push(msg);
+  if (then !== undefined) flush(then);
+  else if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(() => flush());
+  }
+}
+
+function flush(then?: () => void): void {
+  flushScheduled = false;
+  const msgs = outbox;
+  outbox = [];
+  if (!process.connected || process.send === undefined || msgs.length === 0) {
     then?.();
     return;
   }
-  process.send(msg, undefined, {}, () => then?.());
+  for (let i = 0; i < msgs.length; i += batchMax) {
+    const part = msgs.slice(i, i + batchMax);
+    const last = i + batchMax >= msgs.length;
+    process.send(part.length === 1 ? part[0]! : { t: 'batch', msgs: part }, undefined, {}, () => { if (last) then?.(); });
+  }
 }
 
 function stderr(message: string): void {
@@ -74,6 +99,12 @@ function onMessage(msg: ToMonitor): void {
       return;
     case 'call':
       void onCall(msg.id, msg.op, msg.resource, msg.timeoutMs);
+      return;
+    case 'calls':
+      for (const call of msg.calls) void onCall(call.id, call.op, call.resource, call.timeoutMs);
+      return;
+    case 'echo':
+      send({ t: 'echo', seq: msg.seq });
       return;
     case 'fence':
       fence(msg.reason);

@@ -16,8 +16,20 @@ import type { PrivProps } from '../core/types.js';
 import type { ResourceSpec } from './protocol.js';
 import type { AgentContext, AgentEvents, FreezeTarget, ResourceAgent } from './agent.js';
 
-/** Between probe attempts while coming online: notices readiness quickly without hammering a starting service. */
+/** Between probe attempts while coming online, at first: notices readiness quickly. */
 const probeRetryMs = 25;
+/**
+ * The pause doubles up to this: a service slow to start is not hammered, and a thousand resources
+ * waiting for their probes cost the monitor at most a few thousand attempts a second.
+ */
+const probeRetryMaxMs = 200;
+/**
+ * Synchronous spawn time per turn of the monitor's loop. A spawn blocks the loop until the child
+ * has called exec: about 2 ms on an idle host, 50 ms on a loaded 2-core one. Past this budget the
+ * next spawns wait for the next turn, so that clusterd's pings (the watchdog) and echoes are read
+ * between them however many resources start at once.
+ */
+const spawnTurnMs = 20;
 /** Default bound on one probe attempt (a connect, a GET, a command). */
 const probeTimeoutMsDefault = 2_000;
 /** How often a stop first checks whether the process group is gone: short, a stop is on the failover path. */
@@ -68,11 +80,44 @@ interface Running {
 
 type UserIds = { uid?: number; gid?: number };
 
+/** Runs synchronous jobs (spawns) in order, at most spawnTurnMs of them per turn of the loop. */
+class Pacer {
+  private readonly jobs: (() => void)[] = [];
+  private scheduled = false;
+
+  constructor(private readonly turnMs: number) {}
+
+  run<T>(job: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.jobs.push(() => {
+        try {
+          resolve(job());
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.pump());
+      }
+    });
+  }
+
+  private pump(): void {
+    const startMs = performance.now();
+    while (this.jobs.length > 0 && performance.now() - startMs < this.turnMs) this.jobs.shift()!();
+    if (this.jobs.length > 0) setImmediate(() => this.pump());
+    else this.scheduled = false;
+  }
+}
+
 export class ProcessAgent implements ResourceAgent {
   private readonly running = new Map<string, Running>();
   private readonly starting = new Map<string, Promise<Running>>();
   /** Counts killAll calls: a start that straddles one must not spawn. */
   private fences = 0;
+  /** Every spawn of this agent (resources and probe commands) goes through it. */
+  private readonly spawns = new Pacer(spawnTurnMs);
 
   constructor(private readonly events: AgentEvents) {}
 
@@ -159,14 +204,18 @@ export class ProcessAgent implements ResourceAgent {
     const env = resourceEnv(spec, priv);
     const log = await openLog(spec.name);
     try {
-      // Nothing may start after a killAll that happened while we waited above.
-      if (fences !== this.fences) throw new Error(`resource '${spec.name}': every resource was stopped (fenced) while it was starting`);
-      const child = spawnResource(spec.name, priv, env, ids, log.fd);
-      if (child.pid === undefined) {
-        const [err] = (await once(child, 'error')) as [Error];
+      const started = await this.spawns.run(() => {
+        // Nothing may start after a killAll that happened while we waited above.
+        if (fences !== this.fences) throw new Error(`resource '${spec.name}': every resource was stopped (fenced) while it was starting`);
+        const child = spawnResource(spec.name, priv, env, ids, log.fd);
+        // The spawn error comes on the next tick: listen in this same job, or it goes unhandled.
+        return child.pid === undefined ? { failed: once(child, 'error') as Promise<[Error]> } : this.track(spec, child, child.pid, env, ids);
+      });
+      if ('failed' in started) {
+        const [err] = await started.failed;
         throw new Error(`resource '${spec.name}': cannot start '${priv.command}'${where(priv)}: ${err.message}`);
       }
-      return this.track(spec, child, child.pid, env, ids);
+      return started;
     } finally {
       // The child holds its own copy of the descriptor. Not awaited: between the spawn and the
       // caller counting itself in onlineWaiters there must be no turn of the event loop.
@@ -198,12 +247,14 @@ export class ProcessAgent implements ResourceAgent {
   /** Resolves once the probe passes (at once without a probe); rejects on exit, stop or deadline. */
   private async waitUp(state: Running, priv: ProcessPriv, signal: AbortSignal): Promise<void> {
     if (priv.probe === undefined) return;
+    let retryMs = probeRetryMs;
     while (true) {
       if (state.exit !== undefined) throw new Error(`resource '${state.name}' exited (${describeExit(state.exit)}) before its probe ${priv.probeText} passed; see its log ${logPath(state.name)}`);
       if (state.stopping) throw new Error(`resource '${state.name}' was stopped before its probe ${priv.probeText} passed`);
       if (signal.aborted) throw new Error(`resource '${state.name}': probe ${priv.probeText} did not pass before the online timeout`);
       if (await this.probeOnce(state, priv, signal)) return;
-      await sleep(probeRetryMs, undefined, { signal }).catch(() => undefined);
+      await sleep(retryMs, undefined, { signal }).catch(() => undefined);
+      retryMs = Math.min(retryMs * 2, probeRetryMaxMs);
     }
   }
 
@@ -217,15 +268,23 @@ export class ProcessAgent implements ResourceAgent {
   }
 
   /** A probe command runs as the resource runs (user, cwd, env), in its own process group. */
-  private cmdProbe(state: Running, priv: ProcessPriv, argv: [string, ...string[]], signal: AbortSignal): Promise<boolean> {
-    return new Promise((resolve) => {
+  private async cmdProbe(state: Running, priv: ProcessPriv, argv: [string, ...string[]], signal: AbortSignal): Promise<boolean> {
+    // Spawned, registered and listened to in one paced job: nothing may happen in between.
+    const result = await this.spawns.run(() => {
+      if (signal.aborted || state.stopping || state.exit !== undefined) return undefined;
       let child: ChildProcess;
       try {
         child = spawn(argv[0], argv.slice(1), { cwd: priv.cwd, env: state.env, detached: true, stdio: 'ignore', ...state.ids });
       } catch {
-        resolve(false);
-        return;
+        return undefined;
       }
+      return this.watchProbe(state, child, signal);
+    });
+    return result === undefined ? false : result;
+  }
+
+  private watchProbe(state: Running, child: ChildProcess, signal: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
       const pgid = child.pid;
       const onAbort = (): void => { if (pgid !== undefined) signalGroup(pgid, 'SIGKILL'); };
       const finish = (passed: boolean): void => {

@@ -94,6 +94,10 @@ export type ToMonitor =
    * group); `terminate` kills at once; looksAlive/isAlive resolve with data.alive.
    */
   | { t: 'call'; id: number; op: AgentOp; resource: ResourceSpec; timeoutMs: number }
+  /** Several calls in one message (clusterd batches the calls it sends in one turn); each as if sent alone, in order. */
+  | { t: 'calls'; calls: { t: 'call'; id: number; op: AgentOp; resource: ResourceSpec; timeoutMs: number }[] }
+  /** Answer with the same echo at once: clusterd asks when a call is late, to tell a busy monitor from a deadlocked one. */
+  | { t: 'echo'; seq: number }
   /**
    * Stop every resource at once (SIGKILL), then answer 'fenced'. From a fence on (its own
    * watchdog's or this one) the monitor refuses `online` until 'unfence': calls that clusterd
@@ -121,4 +125,8 @@ export type FromMonitor =
    * A disk's private sector shows a newer epoch than this node's: another node has taken the
    * disk. The agent has stopped writing to it; clusterd must stop its dependents at once.
    */
-  | { t: 'lost'; resource: string; reason: string };
+  | { t: 'lost'; resource: string; reason: string }
+  /** The answer to an echo: the monitor's loop runs. */
+  | { t: 'echo'; seq: number }
+  /** Several messages in one (the monitor batches what it sends in one turn); each as if sent alone, in order. */
+  | { t: 'batch'; msgs: FromMonitor[] };

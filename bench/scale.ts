@@ -1,0 +1,253 @@
+// `npm run bench:scale`: clusterd at scale as a user runs it. Real clusterd processes
+// (bin/clusterd.js) on a dir quorum, 3 nodes, real process resources (`/bin/sleep`, no probe),
+// one `cluster apply` of them all; everything measured from outside, through the API and the CLI:
+//   1. idle RSS of clusterd + its resource monitor per node, before any resource;
+//   2. the apply until every resource shows Online;
+//   3. a quiet period counting NODE_STALLED / NODE_SELF_FENCED / NODE_LEASE_LOST events, and the
+//      idle RSS per node with the resources running;
+//   4. kill -9 of the clusterd holding the most resources until all show Online elsewhere;
+//   5. one configuration change (a group created): until committed, and until every node shows it.
+// Prints figures; asserts nothing. Every process it starts is stopped at the end, also on failure.
+//   BENCH_SCALE_PER_NODE=1000   resources per node (3 nodes: three times that in all)
+//   BENCH_SCALE_PER_GROUP=10    resources per group
+//   BENCH_SCALE_QUIET_S=60      the quiet period (the project's target is 300)
+//   BENCH_SCALE_BIN=dir         a checkout whose bin/ to run (default: this one), to compare builds
+//   BENCH_SCALE_APPLY_GROUPS=n  groups per `cluster apply` (default: all in one); several applies
+//                               when one large apply is beyond the build measured
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { freePort, repoRoot } from '../test/harness.js';
+
+const perNode = Number(process.env.BENCH_SCALE_PER_NODE ?? 1_000);
+const perGroup = Number(process.env.BENCH_SCALE_PER_GROUP ?? 10);
+const quietS = Number(process.env.BENCH_SCALE_QUIET_S ?? 60);
+const applyGroups = Number(process.env.BENCH_SCALE_APPLY_GROUPS ?? Infinity);
+const root = resolve(process.env.BENCH_SCALE_BIN ?? repoRoot);
+const names = ['n1', 'n2', 'n3'];
+const total = perNode * names.length;
+const groupCount = Math.ceil(total / perGroup);
+/** Status polls: fine enough for figures of seconds, light enough not to load the nodes. */
+const pollMs = 100;
+/** Bound on any one wait of the benchmark: past it the step is reported as not reached. */
+const stepMaxMs = 600_000;
+/** Events that mean a node stalled: every one is a failure of the scale target. */
+const stallEvents = new Set(['NODE_STALLED', 'NODE_SELF_FENCED', 'NODE_LEASE_LOST']);
+
+const tmp = mkdtempSync(join(tmpdir(), 'clusterd-bench-scale-'));
+/** The resources run here: what is left at the end is found by its working directory and killed. */
+const runDir = join(tmp, 'run');
+mkdirSync(runDir);
+const ports: Record<string, number> = {};
+const procs: Record<string, ChildProcess> = {};
+const quorum = `dir:${tmp}/quorum`;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const s1 = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const url = (n: string) => `http://127.0.0.1:${ports[n]}`;
+const live = () => names.filter((n) => procs[n]?.exitCode === null && procs[n]?.signalCode === null);
+
+interface Status {
+  coordinator: string | null;
+  nodes: { name: string; state: string }[];
+  groups: { name: string; node: string | null; state: string }[];
+  resources: { name: string; node: string | null; state: string }[];
+}
+
+async function getJson<T>(u: string, timeoutMs = 10_000): Promise<T | null> {
+  try {
+    const r = await fetch(u, { signal: AbortSignal.timeout(timeoutMs) });
+    return r.ok ? ((await r.json()) as T) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The status of the first live node that answers. */
+async function status(except?: string): Promise<Status | null> {
+  for (const n of live()) {
+    if (n === except) continue;
+    const s = await getJson<Status>(`${url(n)}/v1/status`);
+    if (s) return s;
+  }
+  return null;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | null | false | undefined>, stepMs = pollMs): Promise<T> {
+  const deadline = performance.now() + stepMaxMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (performance.now() > deadline) throw new Error(`not within ${s1(stepMaxMs)}: ${what}`);
+    await sleep(stepMs);
+  }
+}
+
+function cli(args: string[], timeoutMs = 300_000): Promise<string> {
+  return new Promise((res, rej) => execFile(process.execPath, [join(root, 'bin/cluster.js'), ...args], {
+    env: { ...process.env, CLUSTERD_ENDPOINT: live().map(url).join(',') }, timeout: timeoutMs, maxBuffer: 256 << 20,
+  }, (err, out, errOut) => (err ? rej(new Error(`cluster ${args.join(' ')}: ${errOut || err.message}`)) : res(out))));
+}
+
+function start(n: string): void {
+  procs[n] = spawn(process.execPath, [join(root, 'bin/clusterd.js'), 'start', '--quorum', quorum, '--node', n,
+    '--listen', `127.0.0.1:${ports[n]}`, '--data-dir', join(tmp, `data-${n}`)], { stdio: ['ignore', 'ignore', 'ignore'] });
+}
+
+/** RSS of a clusterd and its resource monitor (its child running monitor.js), in MiB. */
+function rssMiB(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const rss = (p: number) => {
+    try {
+      return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    } catch {
+      return 0;
+    }
+  };
+  let sum = rss(pid);
+  for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)) {
+    try {
+      if (readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('monitor')) sum += rss(child);
+    } catch {
+      // gone
+    }
+  }
+  return sum;
+}
+
+const rssLine = () => names.map((n) => `${n} ${rssMiB(procs[n]?.pid).toFixed(0)}`).join(', ');
+
+/** Stall events since `afterId`, by event id, from the API's event log (paged). */
+async function stalls(afterId: number): Promise<{ counts: Record<string, number>; lastId: number }> {
+  const counts: Record<string, number> = {};
+  let after = afterId;
+  for (;;) {
+    const page = await until('the event log answers', async () => {
+      for (const n of live()) {
+        const r = await getJson<{ events: { id: number; event: string }[] }>(`${url(n)}/v1/events?after=${after}&limit=10000`);
+        if (r) return r;
+      }
+      return null;
+    });
+    for (const e of page.events) if (stallEvents.has(e.event)) counts[e.event] = (counts[e.event] ?? 0) + 1;
+    if (page.events.length === 0) return { counts, lastId: after };
+    after = page.events[page.events.length - 1]!.id;
+  }
+}
+
+const countText = (c: Record<string, number>) => (Object.keys(c).length === 0 ? '0' : Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', '));
+
+/** Stops every clusterd (their monitors stop the resources), then kills whatever still runs in runDir. */
+async function cleanUp(): Promise<void> {
+  for (const p of Object.values(procs)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+  const deadline = performance.now() + 30_000;
+  while (Object.values(procs).some((p) => p.exitCode === null && p.signalCode === null) && performance.now() < deadline) await sleep(200);
+  for (const p of Object.values(procs)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  await sleep(500);
+  let left = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/cwd`) !== runDir) continue;
+      process.kill(Number(entry), 'SIGKILL');
+      left++;
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  if (left > 0) console.log(`cleanup: killed ${left} resource process(es) still running`);
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  console.log(`bench:scale: 3 nodes, ${perNode} process resources per node (${total} in all, ${groupCount} groups of ${perGroup}), quiet period ${quietS} s, bin ${root}`);
+  console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  for (const n of names) ports[n] = await freePort();
+  await new Promise<void>((res, rej) => execFile(process.execPath, [join(root, 'bin/clusterd.js'), 'init', '--quorum', quorum], (err) => (err ? rej(err) : res())));
+  for (const n of names) start(n);
+  await until('3 nodes Up', async () => (await status())?.nodes.filter((x) => x.state === 'Up').length === 3);
+  await sleep(3_000);
+  console.log(`idle RSS (clusterd + monitor) with no resources, MiB: ${rssLine()}`);
+
+  const files: string[] = [];
+  for (let first = 0; first < groupCount; first += Math.min(applyGroups, groupCount)) {
+    let yaml = 'groups:\n';
+    for (let g = first; g < Math.min(groupCount, first + applyGroups); g++) {
+      yaml += `  g${g}:\n    resources:\n`;
+      for (let r = 0; r < perGroup && g * perGroup + r < total; r++) {
+        yaml += `      g${g}r${r}: { type: process, priv: { command: /bin/sleep, args: ["100000"], cwd: "${runDir}" } }\n`;
+      }
+    }
+    files.push(join(tmp, `scale-${files.length}.yaml`));
+    writeFileSync(files[files.length - 1]!, yaml);
+  }
+  const { lastId: beforeApply } = await stalls(0);
+
+  const t0 = performance.now();
+  // As a user would: a CLI timeout says the change may or may not have been made; status tells.
+  // An apply creates or updates and deletes nothing: a failed one is simply run again, up to 3 times.
+  for (const file of files) {
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const applyError = await cli(['apply', '-f', file]).then(() => null, (e: Error) => e.message.split('\n')[0]);
+      if (applyError === null) break;
+      console.log(`cluster apply (attempt ${attempt}) failed after ${s1(performance.now() - t0)}: ${applyError}`);
+    }
+  }
+  const applied = performance.now() - t0;
+  if (files.length > 1) console.log(`${files.length} applies of up to ${applyGroups} groups each`);
+  let onlineMax = 0;
+  const settled = await until(`all ${total} resources Online`, async () => {
+    const s = await status();
+    const online = s?.resources.filter((r) => r.state === 'Online').length ?? 0;
+    onlineMax = Math.max(onlineMax, online);
+    return online === total ? s : null;
+  }).catch((e: Error) => { throw new Error(`${e.message} (at most ${onlineMax} seen Online)`); });
+  const allOnline = performance.now() - t0;
+  const byNode: Record<string, number> = {};
+  for (const r of settled.resources) byNode[r.node ?? '-'] = (byNode[r.node ?? '-'] ?? 0) + 1;
+  console.log(`apply of ${total} resources: command returned after ${s1(applied)}; all Online after ${s1(allOnline)} (per node: ${Object.entries(byNode).map(([n, c]) => `${n} ${c}`).join(', ')})`);
+  const afterStart = await stalls(beforeApply);
+  console.log(`stall events during the start: ${countText(afterStart.counts)}`);
+
+  await sleep(quietS * 1_000);
+  const quiet = await stalls(afterStart.lastId);
+  const s = await status();
+  const onlineAfterQuiet = s?.resources.filter((r) => r.state === 'Online').length ?? 0;
+  console.log(`quiet ${quietS} s: stall events ${countText(quiet.counts)}; ${onlineAfterQuiet} of ${total} Online at its end`);
+  console.log(`idle RSS (clusterd + monitor) with the resources running, MiB: ${rssLine()}`);
+
+  const victim = Object.entries(byNode).filter(([n]) => names.includes(n)).sort((a, b) => b[1] - a[1])[0]![0];
+  const t1 = performance.now();
+  procs[victim]!.kill('SIGKILL');
+  await until(`all ${total} resources Online off ${victim}`, async () => {
+    const st = await status(victim);
+    return st !== null && st.resources.filter((r) => r.state === 'Online' && r.node !== victim).length === total;
+  });
+  console.log(`kill -9 of ${victim} (holding ${byNode[victim]}): all ${total} Online on the others after ${s1(performance.now() - t1)}`);
+  const afterKill = await stalls(quiet.lastId);
+  console.log(`stall events after the kill: ${countText(afterKill.counts)}`);
+
+  const coordinator = (await status())?.coordinator ?? live()[0]!;
+  const t2 = performance.now();
+  const created = await fetch(`${url(coordinator)}/v1/groups`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench-change' }) });
+  const committedMs = performance.now() - t2;
+  if (!created.ok) throw new Error(`creating a group failed: HTTP ${created.status} ${await created.text()}`);
+  await Promise.all(live().map((n) => until(`the new group visible on ${n}`, async () => (await fetch(`${url(n)}/v1/groups/bench-change`).catch(() => null))?.ok, 5)));
+  const visibleMs = performance.now() - t2;
+  console.log(`one configuration change with ${total} resources present: committed after ${committedMs.toFixed(0)} ms (on coordinator ${coordinator}), visible on every live node after ${visibleMs.toFixed(0)} ms`);
+  console.log(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+}
+
+let code = 0;
+process.on('SIGINT', () => { void cleanUp().finally(() => process.exit(130)); });
+try {
+  await main();
+} catch (e) {
+  console.log(`bench:scale could not finish: ${(e as Error).message}`);
+  code = 1;
+} finally {
+  await cleanUp();
+}
+process.exit(code);
