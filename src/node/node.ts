@@ -32,6 +32,7 @@ import { diskSectorPath, type ResourceSpec } from '../monitor/protocol.js';
 import type { Floor, LocalDb } from './local-db.js';
 import { forkHistory, genesisHistory, planLoad, type History, type LoadFacts } from '../core/load-plan.js';
 import { BackupManager } from './backups.js';
+import { refuseWhileOthersRun } from './rebuild-guard.js';
 import type { Clock } from './clock.js';
 import type { ResourceHost } from './resource-host.js';
 
@@ -347,6 +348,8 @@ export class ClusterNode extends EventEmitter {
   private async rebuildStore(reason: string): Promise<Result<void>> {
     const { store } = this.o;
     if (!store.rebuildDamaged) return fail(clusterError('QUORUM_DB_DAMAGED', `the database of ${store.location} cannot be read (${reason}) and this store cannot be rebuilt by clusterd`, 'restore the store from a backup, then start with --reset-quorum-log'));
+    const alone = await refuseWhileOthersRun({ self: this.name, store: store.location, readLeases: () => store.readLeases(), sleep: (ms) => this.sleep(ms), leaseTtlMs: this.o.timing.leaseTtlMs });
+    if (!alone.ok) return alone;
     const rebuilt = await store.rebuildDamaged(this.o.localDb?.load().copy?.config.name ?? 'cluster', this.o.clock.wallMs());
     if (!rebuilt.ok) return rebuilt;
     this.storeRebuilt = true;
@@ -363,12 +366,20 @@ export class ClusterNode extends EventEmitter {
       const max = Math.min(logReadMax, throughSeq - this.appliedSeq);
       let recs = await this.o.store.readLog(this.appliedSeq, max);
       if (!recs.ok && recs.error.code === 'SEQ_CONFLICT') {
-        // The log no longer reaches back to our seq: load the store's checkpoint first.
+        // The log no longer reaches back to our seq: load the store's checkpoint first, and label
+        // the copy with the history that checkpoint belongs to (read on both sides of it: a reset
+        // in between changes it, and the loop reads again).
+        const before = await this.o.store.readHistory?.() ?? ok(genesisHistory);
         const cp = await this.o.store.readCheckpoint();
         if (!cp.ok) return cp;
+        const after = await this.o.store.readHistory?.() ?? ok(genesisHistory);
+        if (!before.ok) return before;
+        if (!after.ok) return after;
+        if (before.value.id !== after.value.id) continue;
         if (cp.value && cp.value.seq > this.appliedSeq) {
           this.config = cp.value.config;
           this.appliedSeq = cp.value.seq;
+          this.o.localDb?.setHistory(after.value);
           this.o.localDb?.writeCheckpoint(cp.value.seq, cp.value.term, cp.value.config);
         }
         recs = await this.o.store.readLog(this.appliedSeq, max);
@@ -493,8 +504,9 @@ export class ClusterNode extends EventEmitter {
     const mine = () => Object.values(this.ownership).some((r) => r.node === this.name && this.hasOtherUpNode());
     while (this.isCoordinator() && mine() && clock.nowMs() < deadline) { this.kick(); await this.sleep(20); }
     if (!this.isCoordinator()) return;
+    // A term this node writes is in its floor before the write (a store rebuilt after it starts above).
+    if (!(this.o.localDb?.noteFloor(this.coordinator.term + 1, 0) ?? ok(undefined)).ok) return;
     const res = await this.o.store.casCoordinator(this.coordinator, { term: this.coordinator.term + 1, node: null });
-    if (res.ok && res.value) this.o.localDb?.noteFloor(this.coordinator.term + 1, 0); // a term this node wrote is in its floor too
     if (res.ok && res.value) this.emitEvent('COORDINATOR_RELEASED', 'info', `node ${this.name} gave up the coordinator role (term ${this.coordinator.term + 1})`);
   }
 
@@ -696,7 +708,9 @@ export class ClusterNode extends EventEmitter {
     if (this.shuttingDown || this.fencing) return;
     if (c.node && isAlive(this.membership, c.node, this.judgeAtMs(), this.o.timing.leaseTtlMs)) return;
     if (!isAlive(this.membership, this.name, now, this.o.timing.leaseTtlMs)) return;
-    const won = this.wrote(await this.o.store.casCoordinator(c, { term: c.term + 1, node: this.name }));
+    // The term is in this node's floor before the write that may win it (a store rebuilt after it starts above).
+    const floored = this.o.localDb?.noteFloor(c.term + 1, 0) ?? ok(undefined);
+    const won = floored.ok ? this.wrote(await this.o.store.casCoordinator(c, { term: c.term + 1, node: this.name })) : fail(floored.error);
     this.dirty = true;
     if (!won.ok) this.failing('COORDINATOR_ELECTION_FAILED', 'error', won.error);
     else this.recovered('COORDINATOR_ELECTION_FAILED', 'coordinator elections can be written again');
@@ -743,7 +757,9 @@ export class ClusterNode extends EventEmitter {
     const deleted = Object.keys(this.ownership).filter((g) => !this.config.groups[g] && this.releasedOrDown(g));
     const writing = plan.records.length > 0 || deleted.length > 0;
     if (writing) {
-      const res = this.wrote(await this.o.store.writeOwnership(this.coordinator.term, plan.records, deleted));
+      // The epochs written are in this node's floor before the write (a store rebuilt after it starts above).
+      const floored = this.o.localDb?.noteFloor(this.coordinator.term, Math.max(0, ...plan.records.map((r) => r.epoch))) ?? ok(undefined);
+      const res = floored.ok ? this.wrote(await this.o.store.writeOwnership(this.coordinator.term, plan.records, deleted)) : floored;
       this.dirty = true;
       if (!res.ok) {
         this.failing('OWNERSHIP_WRITE_FAILED', 'error', res.error);
