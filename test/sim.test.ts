@@ -98,7 +98,7 @@ const teeth: { kind: TeethKind; withinSeeds: number; why: string; faults?: strin
   { kind: 'short-ttl', withinSeeds: 20, why: 'a lease TTL shorter than the self-fence deadline: takeover before the stalled owner has stopped', caughtBy: /split brain/ },
   { kind: 'no-release-wait', withinSeeds: 20, why: 'a move gives the group away before its owner released it', caughtBy: /split brain/ },
   { kind: 'stale-term', withinSeeds: 40, why: 'the store accepts writes under a stale term (rule 4)', caughtBy: /stale term .*rule 4/ },
-  { kind: 'no-fence-check', withinSeeds: 120, why: 'a start that straddles a fence spawns anyway', caughtBy: /split brain/ },
+  { kind: 'no-fence-check', withinSeeds: 150, why: 'a start that straddles a fence spawns anyway', caughtBy: /split brain/ },
   { kind: 'no-start-check', withinSeeds: 150, why: 'node and monitor start whatever they are asked, without checking lease, term, fence or watchdog', caughtBy: /split brain/ },
   { kind: 'no-freeze-abort', withinSeeds: 40, faults: 'operator', why: 'a thaw does not cancel a freeze still under way: the writer stays frozen past its limit', caughtBy: /still frozen by backup/ },
   { kind: 'forget-floor', withinSeeds: 20, faults: 'recovery', patched: true, why: 'a recovery ignores the floor in the node copy: a rebuilt store elects a term or assigns an epoch used before', caughtBy: /SAFETY S9 / },
