@@ -140,9 +140,6 @@ export class Simulation {
     // short-ttl: the lease TTL below the self-fence deadline (validateTiming refuses this).
     this.timing = t === 'short-ttl' ? { ...timing.value, leaseTtlMs: 500 } : timing.value;
     this.disk = new SimDisk(storeFlaws);
-    this.disk.rebuildAside = this.patches.has(8);
-    this.disk.floorMissingOnly = this.patches.has(10);
-    if (this.patches.has(11)) this.disk.onRebuild = (by) => this.othersStopped(by);
     this.disk.notify = (sub) => {
       // inotify: each subscriber hears of a write a little later, in its own process.
       if (sub.proc && !sub.proc.alive) { this.disk.subscribers.delete(sub); return; }
@@ -638,10 +635,10 @@ export class Simulation {
     if (atHeal) this.world.schedule(5_000, null, 'io', () => this.operatorRecovers(true));
   }
 
-  /** Patch 11's runbook: every clusterd but the rebuilding one is stopped while the store is rebuilt (here: powered off), and started again later. */
-  private othersStopped(byProc: string | null): void {
+  /** QUORUM_NODES_RUNNING's hint: every other clusterd is stopped (here: powered off) while `m` rebuilds the store, and started again later. */
+  private othersStopped(m: Machine): void {
     for (const x of this.machines) {
-      if (x.proc?.id === byProc || !x.proc) continue;
+      if (x === m || !x.proc) continue;
       this.world.trace('operator', `${x.name}: stopped (powered off) while the store is rebuilt`);
       x.powerOff();
       this.world.schedule(this.rng.real(2_000, 4_000), null, 'io', () => x.start());
@@ -661,8 +658,18 @@ export class Simulation {
     });
   }
 
-  /** A start was refused: a copy of a history the store left is moved aside, as HISTORY_DIVERGED's hint says (to follow the store). */
+  /**
+   * A start was refused: a rebuild refused while other nodes run is done again once they are
+   * stopped, as QUORUM_NODES_RUNNING's hint says; a copy of a history the store left is moved
+   * aside, as HISTORY_DIVERGED's hint says (to follow the store).
+   */
   private refused(m: Machine, code: string): void {
+    if (code === 'QUORUM_NODES_RUNNING') {
+      this.world.trace('operator', `${m.name}: error[QUORUM_NODES_RUNNING]: stopping clusterd on the other nodes, then --reset-quorum-log again`);
+      this.othersStopped(m);
+      this.restartWithSwitch(m, { resetQuorumLog: true });
+      return;
+    }
     if (code !== 'HISTORY_DIVERGED') return;
     this.world.trace('operator', `${m.name}: error[HISTORY_DIVERGED]: moving its copy aside to follow the store`);
     m.localDb.moveAside();

@@ -32,12 +32,6 @@ export class SimLocalDb implements Pick<LocalDb, keyof LocalDb> {
   /** Grows with every change: the checkers look again only when it moved. */
   version = 0;
 
-  /**
-   * Patch 9: the history of the store checkpoint the node read last, if it was at this seq: a
-   * checkpoint loaded from the store belongs to that history.
-   */
-  checkpointHistory: ((seq: number) => History | null) | null = null;
-
   constructor(machine: string) {
     this.dir = `sim:${machine}/db`;
   }
@@ -92,8 +86,6 @@ export class SimLocalDb implements Pick<LocalDb, keyof LocalDb> {
   }
 
   writeCheckpoint(seq: number, term: number, config: ClusterConfig): Result<void> {
-    const from = this.checkpointHistory?.(seq) ?? null;
-    if (from) this.state = { ...this.state, history: from };
     this.checkpoint = { seq, term, config: JSON.stringify(config), damaged: false };
     this.log = [];
     this.tornTail = false;

@@ -142,10 +142,6 @@ export class Machine implements MachineEnv {
     const incarnation = `${this.name}-${n}`;
     const proc = new SimProc(`${this.name}#${n}`, this.name, 'clusterd');
     const store = new SimStoreClient(this.disk, new WorldTransport(world, proc, this.link), proc, () => this.clock.nowMs());
-    if (this.d.patches.has(12)) store.beforeWrite = (term, epoch) => { this.localDb.noteFloor(term, epoch); };
-    if (this.d.patches.has(9)) {
-      this.localDb.checkpointHistory = (seq) => (store.lastCheckpointRead?.seq === seq ? store.lastCheckpointRead.history : null);
-    }
     const timing = this.d.timing;
     const patches = this.d.patches;
     const host = new SimHost(world, this, proc, { selfFenceMs: timing.selfFenceMs, incarnation: () => incarnation, flaws: this.d.hostFlaws, patches });

@@ -69,14 +69,8 @@ export class SimDisk {
   version = 1;
   /** The database cannot be read (SQLite quick_check fails): every database call fails with QUORUM_DB_DAMAGED; lease slots keep working. */
   unreadable = false;
-  /** Patch 8: the process whose rebuild is not in place yet: every other process (a later incarnation too) still finds the database damaged. */
+  /** As dir: the process whose rebuilt database is not in place yet (it is built aside): every other process (a later incarnation too) still finds the database damaged. */
   rebuildingBy: string | null = null;
-  /** Patch 8 on: a rebuilt database becomes visible only with its recovery in it. */
-  rebuildAside = false;
-  /** Patch 11: the harness stops every other clusterd as `machine` rebuilds the database. */
-  onRebuild: ((machine: string | null) => void) | null = null;
-  /** Patch 10 on: the epoch floor creates missing ownership records only. */
-  floorMissingOnly = false;
   /** Disk full: every database write fails with QUORUM_DISK_FULL; lease slots keep working. */
   full = false;
   readonly subscribers = new Set<{ proc: SimProc | null; cb: () => void }>();
@@ -253,8 +247,8 @@ export class SimDisk {
     }
     for (const g of groups) {
       const prev = this.ownership.get(g);
-      if ((prev?.epoch ?? -1) >= floor.epoch) continue;
-      if (this.floorMissingOnly && prev && prev.node !== null) continue;
+      // As dir: a record naming a node stays (that node may still run the group).
+      if (prev && (prev.node !== null || prev.epoch >= floor.epoch)) continue;
       const next: OwnershipRecord = { group: g, node: null, epoch: floor.epoch, term: this.coordinator.term, phase: 'run' };
       this.ownership.set(g, next);
       this.observer?.ownershipWritten(this.coordinator.term, prev, next, g);
@@ -342,11 +336,14 @@ export class SimDisk {
     return this.unreadable ? fail(dbDamaged('checking sim:quorum')) : ok(undefined);
   }
 
-  /** As dir: set the database aside and make an empty one (coordinator term 0, no ownership, genesis history, seq 0); lease slots stay. */
+  /**
+   * As dir: make an empty database aside (coordinator term 0, no ownership, genesis history, seq
+   * 0) that only the rebuilding process reads; the recovery (recoverLog) puts it in place with the
+   * checkpoint, history and floor in it. Lease slots stay.
+   */
   rebuildDamaged(clusterName: string, machine: string | null = null): StoreResult<string> {
     this.unreadable = false;
-    this.rebuildingBy = this.rebuildAside ? machine : null;
-    this.onRebuild?.(machine);
+    this.rebuildingBy = machine;
     this.clusterName = clusterName;
     this.coordinator = { term: 0, node: null };
     this.ownership.clear();
@@ -516,10 +513,6 @@ export class SimStoreClient implements QuorumStore {
   /** Slots claimed through this client (dir's lease writers): a renewal needs one. */
   private readonly claimed = new Map<NodeName, { slot: number; incarnation: string }>();
   private readonly unsubscribers = new Set<() => void>();
-  /** Patch 12: called with the term and highest epoch a leadership write is about to use. */
-  beforeWrite: ((term: number, epoch: number) => void) | null = null;
-  /** The seq and history of the last checkpoint this client read (patch 9 labels a copy with it). */
-  lastCheckpointRead: { seq: number; history: History } | null = null;
 
   constructor(private readonly disk: SimDisk, private readonly transport: Transport | StoreTransport, private readonly proc: SimProc | null = null,
     private readonly nowMs: () => number = () => 0) {}
@@ -611,7 +604,6 @@ export class SimStoreClient implements QuorumStore {
   }
 
   casCoordinator(expected: CoordinatorRecord, next: CoordinatorRecord): Promise<StoreResult<boolean>> {
-    this.beforeWrite?.(next.term, 0);
     return this.w('electing a coordinator', () => this.disk.cas(expected, next));
   }
 
@@ -621,7 +613,6 @@ export class SimStoreClient implements QuorumStore {
 
   writeOwnership(term: number, records: OwnershipRecord[], deleteGroups: GroupName[] = []): Promise<StoreResult<void>> {
     const copy = records.map((r) => ({ ...r }));
-    this.beforeWrite?.(term, Math.max(0, ...copy.map((r) => r.epoch)));
     const dels = [...deleteGroups];
     return this.w('writing ownership', () => this.disk.writeOwnership(term, copy, dels));
   }
@@ -640,11 +631,7 @@ export class SimStoreClient implements QuorumStore {
   }
 
   readCheckpoint(): Promise<StoreResult<Checkpoint | null>> {
-    return this.w('reading the checkpoint', () => {
-      const cp = this.disk.readCheckpoint();
-      if (cp.ok && cp.value) this.lastCheckpointRead = { seq: cp.value.seq, history: this.disk.history };
-      return cp;
-    });
+    return this.w('reading the checkpoint', () => this.disk.readCheckpoint());
   }
 
   writeCheckpoint(term: number, seq: number, config: ClusterConfig): Promise<StoreResult<Checkpoint>> {

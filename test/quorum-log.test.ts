@@ -280,3 +280,41 @@ test('a truncated cluster.db is reported as damage; --reset-quorum-log rebuilds 
   const t1 = s.groups.find((g) => g.name === 't1')!;
   assert.ok(t1.epoch > epochBefore, `the epoch carried on: ${t1.epoch} > ${epochBefore}`);
 });
+
+test('--reset-quorum-log on a readable store keeps the ownership records that name a node: a group running on its owner stays there, at its epoch', async (t) => {
+  const c = await cluster(t, ['n1', 'n2']);
+  for (const g of ['hi', 'lo']) assert.equal((await c.api('/v1/groups', { method: 'POST', body: { name: g } })).status, 200);
+  const on = async (g: string, node: string) => {
+    assert.equal((await c.api(`/v1/groups/${g}/move`, { method: 'POST', body: { node }, via: 'n2' })).status, 200);
+    return waitFor(`${g} on ${node}`, async () => (await c.status('n2')).groups.find((x) => x.name === g && x.node === node) ?? null);
+  };
+  // 'hi' moves to raise the epoch floor above the epoch 'lo' runs under on n2.
+  await on('lo', 'n2');
+  for (const to of ['n1', 'n2', 'n1']) await on('hi', to);
+  const quorumDir = c.quorum.slice('dir:'.length);
+  const lo = storeRow<{ node: string | null; epoch: number }>(quorumDir, "SELECT node, epoch FROM ownership WHERE grp = 'lo'");
+  const floor = storeRow<{ e: number }>(quorumDir, 'SELECT MAX(epoch) AS e FROM ownership').e;
+  assert.ok(lo.node === 'n2' && lo.epoch < floor, `lo runs on n2 under epoch ${lo.epoch}, below the floor ${floor}`);
+  assert.equal(await stop(c, 'n1'), 0);
+  await c.startNode('n1', ['--reset-quorum-log']);
+  const after = storeRow<{ node: string | null; epoch: number }>(quorumDir, "SELECT node, epoch FROM ownership WHERE grp = 'lo'");
+  assert.deepEqual(after, lo, 'the reset left the record of the group running on n2 as it was');
+});
+
+test('--reset-quorum-log that must rebuild the database is refused while another node runs (QUORUM_NODES_RUNNING), and works once it is stopped', async (t) => {
+  const c = await cluster(t, ['n1', 'n2']);
+  assert.equal((await c.api('/v1/groups', { method: 'POST', body: { name: 'kept' } })).status, 200);
+  await waitFor('n1 has kept', async () => (await c.status('n1')).groups.some((g) => g.name === 'kept'));
+  assert.equal(await stop(c, 'n1'), 0);
+  const quorumDir = c.quorum.slice('dir:'.length);
+  const dbPath = join(quorumDir, 'cluster.db');
+  truncateSync(dbPath, Math.floor(statSync(dbPath).size / 2));
+  const r = startFails(c, 'n1', ['--reset-quorum-log']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /error\[QUORUM_NODES_RUNNING\]/, r.err);
+  assert.match(r.err, /stop clusterd on n2/, r.err);
+  assert.ok(!existsSync(`${dbPath}.rebuild`) || statSync(dbPath).size > 0, 'nothing was rebuilt');
+  await stop(c, 'n2', 'SIGKILL');
+  await c.startNode('n1', ['--reset-quorum-log']);
+  assert.ok((await groupNames(c)).includes('kept'));
+});

@@ -78,6 +78,7 @@ export const errorCodes = {
   QUORUM_DB_DAMAGED: { http: 503, exit: failed, meaning: 'the quorum store\'s database file is damaged (truncated or malformed) and cannot be read at all' },
   QUORUM_DISK_FULL: { http: 507, exit: failed, meaning: 'the quorum directory (or a node data directory) has not enough free space' },
   QUORUM_LOG_DAMAGED: { http: 400, exit: failed, meaning: 'a quorum-log record or checkpoint fails its checksum or is missing, before the tail' },
+  QUORUM_NODES_RUNNING: { http: 409, exit: failed, meaning: 'a store rebuild was refused: other nodes\' leases still move (their clusterd runs, and may run groups the rebuilt store would give away)' },
   QUORUM_UNAVAILABLE: { http: 503, exit: failed, meaning: 'the quorum store cannot be reached or opened' },
   SEQ_CONFLICT: { http: 503, exit: failed, meaning: 'the quorum log moved on while the update was prepared' },
   STALE_TERM: { http: 503, exit: failed, meaning: 'the write carried a term older than the current coordinator term' },

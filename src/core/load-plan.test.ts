@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { forkHistory, genesisHistory, planLoad, relate, type History, type LoadFacts, type LoadPlan } from './load-plan.js';
+import { forkHistory, genesisHistory, leasesMoved, nodesRunningError, planLoad, relate, type History, type LoadFacts, type LoadPlan } from './load-plan.js';
 
 const H1: History = genesisHistory;
 const H2 = forkHistory(H1, 'h2', 39);
@@ -63,4 +63,20 @@ test('property: a recovery never goes below the last intact record, and its new 
       if (copySeq !== null) assert.ok(p.throughSeq >= copySeq, 'every record of the copy is kept');
       assert.ok(p.newSeq > Math.max(head, copySeq ?? 0), 'no seq is reused');
     }));
+});
+
+test('leasesMoved: an other node whose slot appears or changes incarnation or counter between the two reads runs; this node and still slots do not count', () => {
+  const l = (node: string, counter: number, incarnation = 'a') => ({ node, incarnation, counter });
+  const rows: { before: ReturnType<typeof l>[]; after: ReturnType<typeof l>[]; running: string[] }[] = [
+    { before: [], after: [], running: [] },
+    { before: [l('n1', 5), l('n2', 7)], after: [l('n1', 9), l('n2', 7)], running: [] },
+    { before: [l('n1', 5), l('n2', 7)], after: [l('n1', 5), l('n2', 8)], running: ['n2'] },
+    { before: [l('n2', 7)], after: [l('n2', 7, 'b')], running: ['n2'] },
+    { before: [], after: [l('n3', 0), l('n2', 1)], running: ['n2', 'n3'] },
+    { before: [l('n2', 7)], after: [], running: [] },
+  ];
+  for (const r of rows) assert.deepEqual(leasesMoved(r.before, r.after, 'n1'), r.running, JSON.stringify(r));
+  const e = nodesRunningError(['n2', 'n3'], 'dir:/q', 1400);
+  assert.equal(e.code, 'QUORUM_NODES_RUNNING');
+  assert.match(e.hint ?? '', /stop clusterd on n2, n3 first/);
 });

@@ -184,3 +184,32 @@ function divergedError(f: LoadFacts, relation: Relation): ClusterError {
   return clusterError('HISTORY_DIVERGED', `${c} and ${s} share no history: the store belongs to another cluster, or was re-created`,
     `point --quorum at this cluster's store; or, if the store was re-created on purpose, clusterd start --reset-quorum-log on the node with the newest copy; or move this copy aside (mv ${f.where.copy} ${f.where.copy}.history-${copy.history.id})`);
 }
+
+/** What the rebuild guard reads of a lease slot. */
+export interface LeaseSeen { node: string; incarnation: string; counter: number }
+
+/**
+ * The other nodes whose lease moved between two reads of the lease slots taken a lease TTL apart
+ * (on this node's clock): their clusterd runs, as membership judges a node alive. A slot that
+ * appears, or changes incarnation or counter, moved.
+ */
+export function leasesMoved(before: readonly LeaseSeen[], after: readonly LeaseSeen[], self: string): string[] {
+  const was = new Map(before.map((l) => [l.node, l]));
+  const moved = after.filter((l) => {
+    if (l.node === self) return false;
+    const b = was.get(l.node);
+    return !b || b.incarnation !== l.incarnation || b.counter !== l.counter;
+  });
+  return moved.map((l) => l.node).sort();
+}
+
+/**
+ * A rebuilt store has lost its ownership records: every group looks free, and a coordinator gives
+ * it to a new owner at once. So a rebuild is refused while another node runs (its groups would run
+ * twice); the operator stops clusterd on those nodes first.
+ */
+export function nodesRunningError(running: readonly string[], store: string, waitedMs: number): ClusterError {
+  return clusterError('QUORUM_NODES_RUNNING',
+    `rebuilding the database of ${store} needs every other clusterd stopped: the leases of ${running.join(', ')} moved within ${waitedMs} ms (the lease TTL), so they run and may run groups the rebuilt store would give to another node`,
+    `stop clusterd on ${running.join(', ')} first, then run clusterd start --reset-quorum-log here again; start them once this node is up`);
+}

@@ -153,7 +153,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   const opened = await store.open();
   if (!opened.ok) {
     // A database that cannot even be opened: --reset-quorum-log rebuilds it from this node's copy (load-plan decides).
-    const rebuilt = opened.error.code === 'QUORUM_DB_DAMAGED' ? await rebuildUnopenableStore(store, dataDir, opened.error, { resetQuorumLog: !!flags.resetQuorumLog, noQuorumLogging: flags.quorumLogging === false }) : opened;
+    const rebuilt = opened.error.code === 'QUORUM_DB_DAMAGED' ? await rebuildUnopenableStore(store, dataDir, opened.error, { resetQuorumLog: !!flags.resetQuorumLog, noQuorumLogging: flags.quorumLogging === false }, { self: s.node, leaseTtlMs: s.timing.leaseTtlMs }) : opened;
     if (!rebuilt.ok) fail(rebuilt.error);
     logger.warn({ event: 'QUORUM_DB_REBUILT' }, rebuilt.value);
   }

@@ -5,7 +5,7 @@
 import { checkpointDue, checkpointingDefaults, localCopyDue, newlyStopped, type Checkpointing } from '../core/checkpoint-policy.js';
 import { ConfigDraft, emptyConfig } from '../core/config.js';
 import { ClusterError, clusterError, fail, ok, type Result } from '../core/errors.js';
-import type { History } from '../core/load-plan.js';
+import { genesisHistory, type History } from '../core/load-plan.js';
 import { logReadMax } from '../core/limits.js';
 import type { ClusterConfig, ConfigUpdate, NodeName } from '../core/types.js';
 import type { LogRecord } from '../store/types.js';
@@ -57,12 +57,20 @@ export class ConfigLog {
       const max = Math.min(logReadMax, throughSeq - this.appliedSeq);
       let recs = await store.readLog(this.appliedSeq, max);
       if (!recs.ok && recs.error.code === 'SEQ_CONFLICT') {
-        // The log no longer reaches back to our seq: load the store's checkpoint first.
+        // The log no longer reaches back to our seq: load the store's checkpoint first, and label
+        // the copy with the history that checkpoint belongs to (read on both sides of it: a reset
+        // in between changes it, and the loop reads again).
+        const before = await store.readHistory?.() ?? ok(genesisHistory);
         const cp = await store.readCheckpoint();
         if (!cp.ok) return cp;
+        const after = await store.readHistory?.() ?? ok(genesisHistory);
+        if (!before.ok) return before;
+        if (!after.ok) return after;
+        if (before.value.id !== after.value.id) continue;
         if (cp.value && cp.value.seq > this.appliedSeq) {
           this.config = cp.value.config;
           this.appliedSeq = cp.value.seq;
+          localDb?.setHistory(after.value);
           localDb?.writeCheckpoint(cp.value.seq, cp.value.term, cp.value.config);
         }
         recs = await store.readLog(this.appliedSeq, max);

@@ -52,7 +52,9 @@ export class Coordinator {
     if (s.shuttingDown() || s.fencing()) return;
     if (c.node && isAlive(s.membership(), c.node, s.judgeAtMs(), s.o.timing.leaseTtlMs)) return;
     if (!isAlive(s.membership(), s.name, now, s.o.timing.leaseTtlMs)) return;
-    const won = s.problems.wrote(await s.o.store.casCoordinator(c, { term: c.term + 1, node: s.name }));
+    // The term is in this node's floor before the write that may win it (a store rebuilt after it starts above).
+    const floored = s.o.localDb?.noteFloor(c.term + 1, 0) ?? ok(undefined);
+    const won = floored.ok ? s.problems.wrote(await s.o.store.casCoordinator(c, { term: c.term + 1, node: s.name })) : fail(floored.error);
     s.markDirty();
     if (!won.ok) s.problems.failing('COORDINATOR_ELECTION_FAILED', 'error', won.error);
     else s.problems.recovered('COORDINATOR_ELECTION_FAILED', 'coordinator elections can be written again');
@@ -104,7 +106,9 @@ export class Coordinator {
     const deleted = Object.keys(ownership).filter((g) => !this.log.config.groups[g] && this.releasedOrDown(g));
     const writing = plan.records.length > 0 || deleted.length > 0;
     if (writing) {
-      const res = s.problems.wrote(await s.o.store.writeOwnership(s.coordinator().term, plan.records, deleted));
+      // The epochs written are in this node's floor before the write (a store rebuilt after it starts above).
+      const floored = s.o.localDb?.noteFloor(s.coordinator().term, Math.max(0, ...plan.records.map((r) => r.epoch))) ?? ok(undefined);
+      const res = floored.ok ? s.problems.wrote(await s.o.store.writeOwnership(s.coordinator().term, plan.records, deleted)) : floored;
       s.markDirty();
       if (!res.ok) {
         s.problems.failing('OWNERSHIP_WRITE_FAILED', 'error', res.error);
@@ -198,8 +202,9 @@ export class Coordinator {
     while (s.isCoordinator() && mine() && clock.nowMs() < deadline) { s.kick(); await s.sleep(20); }
     if (!s.isCoordinator()) return;
     const c = s.coordinator();
+    // A term this node writes is in its floor before the write (a store rebuilt after it starts above).
+    if (!(s.o.localDb?.noteFloor(c.term + 1, 0) ?? ok(undefined)).ok) return;
     const res = await s.o.store.casCoordinator(c, { term: c.term + 1, node: null });
-    if (res.ok && res.value) s.o.localDb?.noteFloor(s.coordinator().term + 1, 0); // a term this node wrote is in its floor too
     if (res.ok && res.value) s.emitEvent('COORDINATOR_RELEASED', 'info', `node ${s.name} gave up the coordinator role (term ${s.coordinator().term + 1})`);
   }
 

@@ -7,6 +7,7 @@ import { logReadMax } from '../core/limits.js';
 import { forkHistory, genesisHistory, planLoad, type History, type LoadFacts } from '../core/load-plan.js';
 import type { Checkpoint } from '../store/types.js';
 import type { ConfigLog } from './config-log.js';
+import { refuseWhileOthersRun } from './rebuild-guard.js';
 import type { Floor } from './local-db.js';
 import type { EmitEvent, NodeOptions } from './options.js';
 
@@ -143,6 +144,8 @@ export class ConfigLoader {
     const { o } = this.d;
     const { store } = o;
     if (!store.rebuildDamaged) return fail(clusterError('QUORUM_DB_DAMAGED', `the database of ${store.location} cannot be read (${reason}) and this store cannot be rebuilt by clusterd`, 'restore the store from a backup, then start with --reset-quorum-log'));
+    const alone = await refuseWhileOthersRun({ self: o.name, store: store.location, readLeases: () => store.readLeases(), sleep: (ms) => new Promise((r) => o.clock.setTimeout(r, ms)), leaseTtlMs: o.timing.leaseTtlMs });
+    if (!alone.ok) return alone;
     const rebuilt = await store.rebuildDamaged(o.localDb?.load().copy?.config.name ?? 'cluster', o.clock.wallMs());
     if (!rebuilt.ok) return rebuilt;
     this.storeRebuilt = true;

@@ -2,7 +2,7 @@
 // the quorum store (--quorum) or in a node's local copy (--data-dir). Verify exits 1 when it
 // finds damage; dump prints every record with its seq, term and checksum.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeCheckpoint, scanLog } from '../core/log-codec.js';
 import { crc32c } from '../core/crc32c.js';
@@ -11,7 +11,9 @@ import { openStore, parseQuorumSpec } from '../store/index.js';
 import type { ClusterError, Result } from '../core/errors.js';
 import { ok } from '../core/errors.js';
 import { planLoad } from '../core/load-plan.js';
-import type { QuorumStore } from '../store/types.js';
+import type { LeaseRecord, QuorumStore } from '../store/types.js';
+import { leaseFileName, readLeaseSlots } from '../store/lease-file.js';
+import { refuseWhileOthersRun } from './rebuild-guard.js';
 import { LocalDb } from './local-db.js';
 
 type Out = (line: string) => void;
@@ -84,16 +86,30 @@ async function inspectStore(action: string, spec: string, json: boolean, out: Ou
  * the copy, above the copy's floor); otherwise the refusal load-plan gives.
  */
 export async function rebuildUnopenableStore(store: QuorumStore, dataDir: string, damage: ClusterError,
-  switches: { resetQuorumLog: boolean; noQuorumLogging: boolean }): Promise<Result<string>> {
+  switches: { resetQuorumLog: boolean; noQuorumLogging: boolean }, guard: { self: string; leaseTtlMs: number }): Promise<Result<string>> {
   const db = new LocalDb(dataDir);
   const copy = db.load().copy;
   db.close();
   const plan = planLoad({ switches, copy: copy ? { seq: copy.seq, history: db.readState().history } : null, store: { readable: false, reason: damage.message }, where: { store: store.location, copy: db.dir } });
   if (plan.kind === 'refuse') return { ok: false, error: plan.error };
   if (plan.kind !== 'reset' || !plan.rebuild || !store.rebuildDamaged || !copy) return { ok: false, error: damage };
+  const alone = await refuseWhileOthersRun({ ...guard, store: store.location, readLeases: async () => readLeaseFileOf(store),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) });
+  if (!alone.ok) return alone;
   const rebuilt = await store.rebuildDamaged(copy.config.name, Date.now());
   if (!rebuilt.ok) return rebuilt;
   return ok(`the database of ${store.location} could not be opened (${damage.message}): set aside as ${rebuilt.value}, made anew; ${plan.note}`);
+}
+
+/** The lease slots of a dir store whose database cannot be opened (the lease file is apart from it). */
+function readLeaseFileOf(store: QuorumStore): LeaseRecord[] {
+  if (store.kind !== 'dir') return [];
+  const fd = openSync(join(store.location.replace(/^dir:/, ''), leaseFileName), 'r');
+  try {
+    return readLeaseSlots(fd).filter((l): l is LeaseRecord => l !== null);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function inspectLocal(action: string, dataDir: string, json: boolean, out: Out): number {

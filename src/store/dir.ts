@@ -105,6 +105,8 @@ export class DirStore implements QuorumStore {
   private readonly leaseWriters = new Map<NodeName, LeaseSlotWriter>();
   private readonly subscribers = new Set<{ cb: () => void }>();
   private watcher: fs.FSWatcher | null = null;
+  /** A database rebuilt aside (rebuildDamaged) that the next recovery puts in place. */
+  private rebuilding: { building: string; aside: string } | null = null;
   private readonly statements = new Map<string, Database.Statement>();
 
   constructor(dirPath: string, opts: DirStoreOptions = {}) {
@@ -220,6 +222,7 @@ export class DirStore implements QuorumStore {
     this.leaseFd = null;
     this.db?.close();
     this.db = null;
+    this.rebuilding = null;
   }
 
   // ---- leases ----
@@ -460,7 +463,7 @@ export class DirStore implements QuorumStore {
     assertTerm(term);
     assertSeq(seq);
     const json = configJson(config);
-    return this.write(`rebuilding the quorum log from a copy at seq ${seq}`, byteLength(json), () => {
+    const res = this.write(`rebuilding the quorum log from a copy at seq ${seq}`, byteLength(json), () => {
       const crc = recordChecksum(seq, term, json);
       this.stmt('INSERT OR REPLACE INTO checkpoint (id, seq, term, crc, config) VALUES (1, ?, ?, ?, ?)').run(seq, term, crc, json);
       this.stmt('DELETE FROM log').run();
@@ -468,6 +471,14 @@ export class DirStore implements QuorumStore {
       if (opts.floor) this.raiseFloor(opts.floor, Object.keys(config.groups));
       return ok({ seq, term, crc, config });
     });
+    if (res.ok && this.rebuilding) {
+      try {
+        this.putRebuiltInPlace();
+      } catch (err) {
+        return fail(this.failure(`putting the rebuilt database in place at ${this.dbPath}`, err));
+      }
+    }
+    return res;
   }
 
   /** RecoverOptions.floor, inside the recovery's transaction. */
@@ -475,9 +486,16 @@ export class DirStore implements QuorumStore {
     const coord = this.coordinatorRow();
     if (coord.term < floor.term) this.stmt('UPDATE coordinator SET term = ?, node = NULL WHERE id = 1').run(floor.term);
     const term = Math.max(coord.term, floor.term);
-    const epochs = new Map((this.stmt('SELECT grp, epoch FROM ownership').all() as { grp: string; epoch: number }[]).map((r) => [r.grp, r.epoch]));
+    // A record naming a node stays: that node may still run the group, and the coordinator moves
+    // it with the usual release wait. Only a missing record, or one naming nobody, is raised.
+    const rows = this.stmt('SELECT grp, node, epoch FROM ownership').all() as { grp: string; node: string | null; epoch: number }[];
+    const held = new Map(rows.map((r) => [r.grp, r]));
     const upsert = this.stmt('INSERT OR REPLACE INTO ownership (grp, node, epoch, term, phase) VALUES (?, NULL, ?, ?, \'run\')');
-    for (const g of groups) if ((epochs.get(g) ?? -1) < floor.epoch) upsert.run(g, floor.epoch, term);
+    for (const g of groups) {
+      const rec = held.get(g);
+      if (rec && (rec.node !== null || rec.epoch >= floor.epoch)) continue;
+      upsert.run(g, floor.epoch, term);
+    }
   }
 
   async readHistory(): Promise<StoreResult<History>> {
@@ -505,16 +523,22 @@ export class DirStore implements QuorumStore {
     }
   }
 
+  /**
+   * Makes an empty database aside (`cluster.db.rebuild`), which only this store object reads; the
+   * damaged file stays in place, so every other process, and a later start of this node, still
+   * finds it damaged. The recovery that follows (recoverLog, with the checkpoint, history and
+   * floor) puts the rebuilt file in place with one rename, and sets the damaged one aside as the
+   * name returned. A rebuild that dies before its recovery leaves the damaged file as it was.
+   */
   async rebuildDamaged(clusterName: string, wallMs: number): Promise<StoreResult<string>> {
     await this.close();
     const aside = `${this.dbPath}.damaged-${wallMs}`;
+    const building = `${this.dbPath}.rebuild`;
     const what = `rebuilding ${this.location} for cluster '${clusterName}'`;
     let db: Db | null = null;
     try {
-      fs.renameSync(this.dbPath, aside);
-      for (const ext of ['-wal', '-shm']) if (fs.existsSync(this.dbPath + ext)) fs.renameSync(this.dbPath + ext, aside + ext);
-      fsyncDir(this.dirPath);
-      db = connect(this.dbPath, false);
+      for (const ext of ['', '-wal', '-shm']) fs.rmSync(building + ext, { force: true });
+      db = connect(building, false);
       const d = db;
       d.transaction(() => {
         d.exec(schema);
@@ -526,11 +550,30 @@ export class DirStore implements QuorumStore {
       // The lease file is apart from the database: it stays, unless it is missing or the wrong size.
       if (fs.statSync(this.leasePath, { throwIfNoEntry: false })?.size !== leaseFileBytes) createLeaseFile(this.leasePath);
       this.attach(db, clusterName);
+      this.rebuilding = { building, aside };
       return ok(aside);
     } catch (err) {
       db?.close();
       return fail(this.failure(what, err));
     }
+  }
+
+  /** After the recovery committed in the rebuilt database: the damaged one goes aside, the rebuilt one takes its name. */
+  private putRebuiltInPlace(): void {
+    const r = this.rebuilding;
+    if (!r || !this.db) return;
+    this.statements.clear();
+    this.db.close();
+    this.db = null;
+    // The damaged file keeps its name until the rebuilt one replaces it (a hard link sets it aside first);
+    // its -wal and -shm go aside before, so that SQLite never applies them to the rebuilt file.
+    for (const ext of ['-wal', '-shm']) if (fs.existsSync(this.dbPath + ext)) fs.renameSync(this.dbPath + ext, r.aside + ext);
+    if (fs.existsSync(this.dbPath)) fs.linkSync(this.dbPath, r.aside);
+    for (const ext of ['-wal', '-shm']) fs.rmSync(r.building + ext, { force: true });
+    fs.renameSync(r.building, this.dbPath);
+    fsyncDir(this.dirPath);
+    this.rebuilding = null;
+    this.db = connect(this.dbPath, true);
   }
 
   // ---- reports and events ----

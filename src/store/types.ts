@@ -98,8 +98,9 @@ export interface RecoverOptions {
   /**
    * Fencing tokens never go backwards (DESIGN rule 6): the coordinator term is raised to at least
    * `term` (with no coordinator), and every group of the configuration whose ownership record is
-   * missing or below `epoch` gets a record with no node at `epoch`, so its next owner runs under
-   * a higher epoch than any disk or writer has seen.
+   * missing, or names no node and is below `epoch`, gets a record with no node at `epoch`, so its
+   * next owner runs under a higher epoch than any disk or writer has seen. A record naming a node
+   * stays as it is: that node may still run the group.
    */
   floor?: { term: number; epoch: number };
 }
