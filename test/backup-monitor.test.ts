@@ -237,3 +237,23 @@ test('rapid freeze/thaw pairs of a shell loop (SIGSTOP): a shell waiting in vfor
   await grows(path.join(dir, 'out'));
   await ok(client, 'offline', spec('w9', priv));
 });
+
+test('a thaw undoes only its own backup\'s freeze: a late thaw of an earlier backup leaves a newer freeze alone', async () => {
+  const { client } = await newClient();
+  const dir = tempDir();
+  const base = { command: process.execPath, args: [writerJs, 'run', dir], freezeSignal: 'SIGSTOP' };
+  const online = await ok(client, 'online', spec('w2', base));
+  const pid = online.ok ? online.data!.pid! : 0;
+  pids.push(pid);
+  const out = path.join(dir, 'out');
+  await grows(out);
+  await ok(client, 'freeze', spec('w2', base, 'old@n1'));
+  await ok(client, 'thaw', spec('w2', base, 'old@n1'));
+  await ok(client, 'freeze', spec('w2', base, 'new@n1'));
+  await ok(client, 'thaw', spec('w2', base, 'old@n1')); // late, of the backup before
+  assert.equal(procState(pid), 'T', 'the newer backup\'s freeze holds');
+  assert.ok(await holds(out), 'no write while the newer backup holds the freeze');
+  await ok(client, 'thaw', spec('w2', base, 'new@n1'));
+  await grows(out);
+  await ok(client, 'offline', spec('w2', base));
+});

@@ -86,7 +86,7 @@ export class Freezer {
   private readonly entries = new Map<string, FrozenEntry>();
   private readonly chains = new Map<string, Promise<void>>();
   /** Freezes under way, by resource: a thaw or a fence aborts them. */
-  private readonly freezing = new Map<string, AbortController>();
+  private readonly freezing = new Map<string, { controller: AbortController; backup: string }>();
   /** Writer -> the resources whose checks it quiets while frozen. */
   private readonly quietBy = new Map<string, string[]>();
   /** Per resource, grows whenever it becomes quiet: a check that overlapped a freeze at all counts for nothing. */
@@ -146,13 +146,13 @@ export class Freezer {
     const controller = new AbortController();
     const signal = AbortSignal.any([ctx.signal, controller.signal]);
     // Registered before waiting for its turn: a thaw that comes meanwhile cancels it.
-    this.freezing.get(spec.name)?.abort();
-    this.freezing.set(spec.name, controller);
+    this.freezing.get(spec.name)?.controller.abort();
+    this.freezing.set(spec.name, { controller, backup: backup.id });
     return this.serial(spec.name, async () => {
       try {
         await this.freezeNow(spec, backup, writer.action, writer.actionTimeoutMs, signal);
       } finally {
-        if (this.freezing.get(spec.name) === controller) this.freezing.delete(spec.name);
+        if (this.freezing.get(spec.name)?.controller === controller) this.freezing.delete(spec.name);
       }
     });
   }
@@ -186,11 +186,18 @@ export class Freezer {
     }
   }
 
-  /** Thaw now: a freeze still under way is aborted (it undoes itself), then the writer is thawed. Nothing frozen: done. */
+  /**
+   * Thaw now: a freeze of the same backup still under way is aborted (it undoes itself), then the
+   * writer is thawed. Nothing frozen: done. A thaw undoes only its own backup's freeze: one that
+   * arrives late, after another backup froze the writer, leaves that freeze alone.
+   */
   async thaw(spec: ResourceSpec, ctx: AgentContext): Promise<void> {
-    this.freezing.get(spec.name)?.abort();
+    const backup = spec.backup?.id;
+    const under = this.freezing.get(spec.name);
+    if (under && (backup === undefined || under.backup === backup)) under.controller.abort();
     await this.serial(spec.name, async () => {
       const entry = this.entries.get(spec.name);
+      if (entry !== undefined && backup !== undefined && entry.backup !== backup) return;
       if (entry === undefined) {
         this.quietBy.delete(spec.name);
         return;
@@ -201,7 +208,7 @@ export class Freezer {
 
   /** Before a stop: thaw if frozen. A thaw that fails is logged; the stop goes on (and reports its own failure). */
   async release(resource: string, why: string, mount?: { mountPoint: string; group: string }): Promise<void> {
-    this.freezing.get(resource)?.abort();
+    this.freezing.get(resource)?.controller.abort();
     await this.serial(resource, async () => {
       const entry = this.entries.get(resource);
       if (entry === undefined) {
@@ -339,7 +346,7 @@ export class Freezer {
    */
   thawAllSync(why: string): string[] {
     this.fences += 1;
-    for (const c of this.freezing.values()) c.abort();
+    for (const f of this.freezing.values()) f.controller.abort();
     const thawed: string[] = [];
     for (const entry of [...this.entries.values()]) {
       const h = entry.how;
