@@ -75,8 +75,8 @@ test('fsfreeze on a loop-mounted ext4 disk: writes block while frozen and resume
   const appPid = () => (JSON.parse(readFileSync(join(wdir, 'env.json'), 'utf8')) as { pid: number }).pid;
   const grows = async (what: string, ms = 15_000) => { const b = size(out); await waitFor(what, () => size(out) > b, ms); };
   const blocked = async () => {
-    const pid = appPid();
-    await waitFor('the writer blocked in the kernel (state D)', () => procState(pid) === 'D', 5_000);
+    // The pid is read again each time: a writer that restarted a moment ago may not have written its env.json yet.
+    await waitFor('the writer blocked in the kernel (state D)', () => procState(appPid()) === 'D', 5_000);
     const before = size(out);
     await sleep(300);
     assert.equal(size(out), before, 'nothing written while frozen');
