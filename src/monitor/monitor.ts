@@ -182,7 +182,10 @@ function listenHeartbeat(socketPath: string): void {
     conn.on('error', () => undefined); // the heartbeat thread reconnects
   });
   server.on('error', (err) => send({ t: 'log', level: 'error', message: `resource monitor: heartbeat channel ${socketPath}: ${err.message}` }));
-  server.listen(socketPath);
+  // Only clusterd's user may connect (a ping from anyone else would keep the watchdog fed while
+  // clusterd hangs; a fence from anyone else stops every resource): the socket is made 0600.
+  const umask = process.umask(0o177);
+  try { server.listen(socketPath, () => { try { fs.chmodSync(socketPath, 0o600); } catch { /* gone */ } }); } finally { process.umask(umask); }
   server.unref();
   process.once('exit', () => { try { fs.unlinkSync(socketPath); } catch { /* gone */ } });
   heartbeatServer = server;
