@@ -15,10 +15,10 @@ import { fileURLToPath } from 'node:url';
 import type { BackupView } from '../src/core/backup.js';
 import type { StatusSnapshot } from '../src/api/types.js';
 import { deviceCheckIntervalMs } from '../src/monitor/disk-agent.js';
-import { sleep, TestCluster, waitFor } from './harness.js';
+import { canLoop, loopExt4, procState, sleep, TestCluster, waitFor } from './harness.js';
 
 const writerJs = fileURLToPath(new URL('../../test/fixtures/freezable-writer.mjs', import.meta.url));
-const canLoop = process.getuid?.() === 0 && ['losetup', 'mkfs.ext4', 'mount', 'umount', 'fsfreeze'].every((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0);
+const loopOk = canLoop(['fsfreeze']);
 
 const clusters: TestCluster[] = [];
 after(async () => { for (const c of clusters) await c.close(); });
@@ -32,27 +32,15 @@ async function post<T>(url: string, path: string, body: unknown = {}): Promise<{
   return { status: res.status, body: (await res.json()) as T };
 }
 
-function procState(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!;
-  } catch {
-    return 'gone';
-  }
-}
 
-test('fsfreeze on a loop-mounted ext4 disk: writes block while frozen and resume after thaw, timeout, monitor loss and failover', { skip: canLoop ? false : 'needs root, losetup, mkfs.ext4 and fsfreeze' }, async (t) => {
+test('fsfreeze on a loop-mounted ext4 disk: writes block while frozen and resume after thaw, timeout, monitor loss and failover', { skip: loopOk ? false : 'needs root, losetup, mkfs.ext4 and fsfreeze' }, async (t) => {
   const c = await TestCluster.start(['n1', 'n2']);
   clusters.push(c);
   const image = join(c.dir, 'lun.img');
   const mnt = join(c.dir, 'mnt');
   const wdir = join(c.dir, 'w-fs');
   const out = join(mnt, 'out');
-  spawnSync('truncate', ['-s', '32M', image]);
-  assert.equal(spawnSync('mkfs.ext4', ['-q', '-F', image]).status, 0);
-  const loop = spawnSync('losetup', ['-f', '--show', image], { encoding: 'utf8' });
-  assert.equal(loop.status, 0, loop.stderr);
-  const dev = loop.stdout.trim();
+  const dev = loopExt4(image, 32);
   t.after(async () => {
     await c.api('/v1/groups/fs/offline', { method: 'POST', body: {} }).catch(() => undefined);
     await waitFor('fs offline', async () => groupOf(await c.status(), 'fs')?.state === 'Offline', 20_000).catch(() => undefined);

@@ -10,15 +10,15 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BackupView } from '../src/core/backup.js';
 import type { StatusSnapshot } from '../src/api/types.js';
-import { sleep, TestCluster, waitFor } from './harness.js';
+import { canLoop, loopExt4, procState, sleep, TestCluster, waitFor } from './harness.js';
 
 const bulkJs = fileURLToPath(new URL('../../test/fixtures/bulk-writer.mjs', import.meta.url));
-const canLoop = process.getuid?.() === 0 && ['losetup', 'mkfs.ext4', 'mount', 'umount', 'fsfreeze'].every((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0);
+const loopOk = canLoop(['fsfreeze']);
 /** Pairs in `npm test` (bench/backup.ts runs more): before the thaw waited for a killed fsfreeze -f, about one in twenty left the filesystem frozen. */
 const racePairs = Number(process.env.BACKUP_RACE_PAIRS ?? 100);
 /** The thaw follows the freeze request after a delay drawn from [0, raceDelayMaxMs): the freeze is then anywhere from not started to done. */
@@ -43,25 +43,13 @@ function frozenNow(mnt: string): boolean {
   return false;
 }
 
-function procState(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!;
-  } catch {
-    return 'gone';
-  }
-}
 
-test('a thaw racing fsfreeze never leaves the filesystem frozen; a stray freeze is thawed and reported', { skip: canLoop ? false : 'needs root, losetup, mkfs.ext4 and fsfreeze' }, async (t) => {
+test('a thaw racing fsfreeze never leaves the filesystem frozen; a stray freeze is thawed and reported', { skip: loopOk ? false : 'needs root, losetup, mkfs.ext4 and fsfreeze' }, async (t) => {
   const c = await TestCluster.start(['n1']);
   clusters.push(c);
   const image = join(c.dir, 'race.img');
   const mnt = join(c.dir, 'mnt');
-  spawnSync('truncate', ['-s', '512M', image]);
-  assert.equal(spawnSync('mkfs.ext4', ['-q', '-F', image]).status, 0);
-  const loop = spawnSync('losetup', ['-f', '--show', image], { encoding: 'utf8' });
-  assert.equal(loop.status, 0, loop.stderr);
-  const dev = loop.stdout.trim();
+  const dev = loopExt4(image, 512);
   t.after(async () => {
     spawnSync('fsfreeze', ['-u', mnt], { timeout: 5_000 });
     await c.api('/v1/groups/race/offline', { method: 'POST', body: {} }).catch(() => undefined);

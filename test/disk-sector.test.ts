@@ -14,7 +14,7 @@ import type { StatusSnapshot } from '../src/api/types.js';
 import type { ClusterEvent } from '../src/store/types.js';
 import { main } from '../src/cli/main.js';
 import { decodeSector, encodeSector } from '../src/monitor/disk-agent.js';
-import { clusterdBin, sharedCluster, TestCluster, waitFor } from './harness.js';
+import { canLoop, clusterdBin, loopExt4, sharedCluster, TestCluster, waitFor } from './harness.js';
 
 const cluster = sharedCluster(['n1', 'n2']);
 
@@ -115,17 +115,13 @@ test('a newer epoch in the sector: DISK_SECTOR_EPOCH_AHEAD, then clusterd disk c
   assert.ok(existsSync(sector));
 });
 
-const canLoop = process.getuid?.() === 0 && ['losetup', 'mkfs.ext4', 'mount', 'umount'].every((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0);
+const loopOk = canLoop();
 
-test('a block-device disk: released by a move out of extended maintenance and by a kill -9 of its owner\'s clusterd', { skip: canLoop ? false : 'needs root, losetup and mkfs.ext4' }, async (t) => {
+test('a block-device disk: released by a move out of extended maintenance and by a kill -9 of its owner\'s clusterd', { skip: loopOk ? false : 'needs root, losetup and mkfs.ext4' }, async (t) => {
   const c = await cluster(t);
   const image = join(c.dir, 'lun-s.img');
   const mnt = join(c.dir, 'mnt-s');
-  spawnSync('truncate', ['-s', '32M', image]);
-  assert.equal(spawnSync('mkfs.ext4', ['-q', '-F', image]).status, 0);
-  const loop = spawnSync('losetup', ['-f', '--show', image], { encoding: 'utf8' });
-  assert.equal(loop.status, 0, loop.stderr);
-  const dev = loop.stdout.trim();
+  const dev = loopExt4(image, 32);
   t.after(() => {
     spawnSync('umount', ['-l', mnt]);
     spawnSync('losetup', ['-d', dev]);

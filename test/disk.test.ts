@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { ResourceView, StatusSnapshot } from '../src/api/types.js';
 import { main } from '../src/cli/main.js';
 import { deviceCheckIntervalMs, encodeSector, sectorWatchMs } from '../src/monitor/disk-agent.js';
-import { sharedCluster, sleep, TestCluster, waitFor } from './harness.js';
+import { canLoop, loopExt4, sharedCluster, sleep, TestCluster, waitFor } from './harness.js';
 
 const writerJs = fileURLToPath(new URL('../../test/fixtures/writer-append.mjs', import.meta.url));
 
@@ -237,17 +237,13 @@ test('private sector: no takeover while another writer\'s counter moves; a newer
   assert.match(sectorNow, new RegExp(`"epoch":${epoch + 50}`), 'the node that lost the disk never wrote the sector again');
 });
 
-const canLoop = process.getuid?.() === 0 && ['losetup', 'mkfs.ext4', 'mount', 'umount'].every((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0);
+const loopOk = canLoop();
 
-test('block device: mounted on online, unmounted by extended maintenance, remounted, unmounted on offline', { skip: canLoop ? false : 'needs root, losetup and mkfs.ext4' }, async (t) => {
+test('block device: mounted on online, unmounted by extended maintenance, remounted, unmounted on offline', { skip: loopOk ? false : 'needs root, losetup and mkfs.ext4' }, async (t) => {
   const c = await cluster(t);
   const image = join(c.dir, 'lun.img');
   const mnt = join(c.dir, 'mnt');
-  spawnSync('truncate', ['-s', '32M', image]);
-  assert.equal(spawnSync('mkfs.ext4', ['-q', '-F', image]).status, 0);
-  const loop = spawnSync('losetup', ['-f', '--show', image], { encoding: 'utf8' });
-  assert.equal(loop.status, 0, loop.stderr);
-  const dev = loop.stdout.trim();
+  const dev = loopExt4(image, 32);
   t.after(() => {
     spawnSync('umount', ['-l', mnt]);
     spawnSync('losetup', ['-d', dev]);

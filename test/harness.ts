@@ -2,6 +2,7 @@
 // processes on ephemeral loopback ports, in a temp directory. Everything started here is
 // stopped by close(), which tests call from `after`, even when they fail.
 
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -222,4 +223,28 @@ export function sharedCluster(names: string[]): (t: TestContext) => Promise<Test
     });
     return c;
   };
+}
+
+/** Root and the tools that a loop-mounted ext4 image needs (losetup, mkfs.ext4, mount, umount, and `more`): otherwise those tests skip, naming them. */
+export function canLoop(more: string[] = []): boolean {
+  return process.getuid?.() === 0 && ['losetup', 'mkfs.ext4', 'mount', 'umount', ...more].every((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0);
+}
+
+/** A fresh ext4 image of `sizeMb` MiB at `image`, attached to a loop device: the device's path (the caller unmounts and detaches it). */
+export function loopExt4(image: string, sizeMb: number): string {
+  spawnSync('truncate', ['-s', `${sizeMb}M`, image]);
+  assert.equal(spawnSync('mkfs.ext4', ['-q', '-F', image]).status, 0, `mkfs.ext4 ${image}`);
+  const loop = spawnSync('losetup', ['-f', '--show', image], { encoding: 'utf8' });
+  assert.equal(loop.status, 0, loop.stderr);
+  return loop.stdout.trim();
+}
+
+/** A process's state letter from /proc (R, S, D, T...), or 'gone'. */
+export function procState(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!;
+  } catch {
+    return 'gone';
+  }
 }
