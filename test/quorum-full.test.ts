@@ -87,7 +87,9 @@ test('quorum disk full and an owner killed: status, why and moves say so; the fa
   const failed = ev.filter((e) => e.event === 'OWNERSHIP_WRITE_FAILED' && e.node === coord);
   const recovered = ev.filter((e) => e.event === 'OWNERSHIP_WRITE_FAILED_RECOVERED' && e.node === coord);
   assert.equal(recovered.length, 1);
-  assert.ok(Number(recovered[0]!.data?.count) > failed.length, `the end line counts every refused write (${JSON.stringify(recovered[0])}), more than were logged (${failed.length})`);
+  // Logged once when the condition started; the end line counts every refused write, however
+  // many there were (one, if the coordinator stopped trying once it knew the disk full).
+  assert.ok(Number(recovered[0]!.data?.count) >= Math.max(1, failed.length), `the end line counts every refused write (${JSON.stringify(recovered[0])}), at least as many as were logged (${failed.length})`);
   assert.ok(!ev.some((e) => e.event === 'GROUP_MOVING' && e.data?.group === 'db'), 'db was never taken offline to move');
   // One line when it started (and one a minute while it lasted), not one per cycle.
   const lines = c.readLog(coord).split('\n').filter((l) => l.includes('"event":"OWNERSHIP_WRITE_FAILED"'));

@@ -232,7 +232,11 @@ test('damage in the store and in every copy: recovery keeps every intact record 
 
 test('a node copy of the old history past the fork is refused as diverged, naming the newer side; --reset-quorum-log starts a new history', async (t) => {
   const c = await cluster(t, ['n1', 'n2'], ['--log-reset-size', '100000000']);
+  const lastId = Math.max(0, ...(await c.events()).map((e) => e.id));
   assert.equal(await stop(c, 'n2'), 0); // n2's copy: seq S
+  // n1 checkpoints once it sees n2 stopped (or once it becomes coordinator): only after that do m1
+  // and m2 stay in the store's log, where the test damages m2.
+  await waitFor('n1 checkpointed after the stop', async () => (await c.events()).some((e) => e.id > lastId && e.node === 'n1' && e.event === 'CHECKPOINT_TAKEN'));
   for (const g of ['m1', 'm2']) assert.equal((await c.api('/v1/groups', { method: 'POST', body: { name: g } })).status, 200);
   await stop(c, 'n1', 'SIGKILL');
   corruptLogRow(c.quorum.slice('dir:'.length)); // the store's record of m2 is damaged; n1's copy has m1, m2
