@@ -1,0 +1,82 @@
+// Operators' tools against real clusterd processes: /healthz and /readyz without credentials,
+// /metrics accepted by `promtool check metrics` with the counters and histograms operators
+// alert on, and the shipped alert rules checked and unit-tested by promtool.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { freePort, repoRoot, TestCluster, waitFor } from './harness.js';
+
+let cluster: TestCluster | null = null;
+after(async () => { await cluster?.close(); });
+
+function promtool(args: string[], input?: string): { code: number; out: string } {
+  const r = spawnSync('promtool', args, { encoding: 'utf8', input, cwd: join(repoRoot, 'deploy/prometheus') });
+  if (r.error) throw new Error(`promtool is needed for this test (Debian package prometheus): ${r.error.message}`);
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+async function scrape(url: string): Promise<string> {
+  const r = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) });
+  assert.equal(r.status, 200);
+  return r.text();
+}
+
+/** The value of the first sample whose name and labels contain all of `parts`, or null. */
+function sample(text: string, name: string, labels: string[] = []): number | null {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (labels.every((l) => line.includes(l))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return null;
+}
+
+test('the shipped alert rules pass promtool check rules and their unit tests', () => {
+  const check = promtool(['check', 'rules', 'clusterd-alerts.yml']);
+  assert.equal(check.code, 0, check.out);
+  const unit = promtool(['test', 'rules', 'clusterd-alerts.test.yml']);
+  assert.equal(unit.code, 0, unit.out);
+});
+
+test('health, readiness and metrics on real nodes; a failover is counted with its reason', async () => {
+  const c = (cluster = await TestCluster.start(['n1', 'n2']));
+  for (const n of c.nodes.values()) {
+    const h = await fetch(`${n.url}/healthz`);
+    assert.equal(h.status, 200);
+    const ready = await waitFor(`${n.name} ready`, async () => {
+      const r = await fetch(`${n.url}/readyz`);
+      const body = await r.json() as { status: string; checks: Record<string, { ok: boolean }> };
+      return r.status === 200 ? body : null;
+    });
+    assert.equal(ready.status, 'ready');
+    assert.deepEqual(Object.keys(ready.checks).sort(), ['joined', 'started', 'store']);
+  }
+
+  const port = await freePort();
+  await c.addWebGroup('web', port, { preferred: ['n1', 'n2'] });
+  await c.waitStatus('web Online on n1', (s) => s.groups.find((g) => g.name === 'web')?.state === 'Online' && c.nodeOf(s, 'web') === 'n1', 30_000);
+
+  const n2 = c.nodes.get('n2')!.url;
+  await c.status('n2');
+  const text = await scrape(n2);
+  const lint = promtool(['check', 'metrics'], text);
+  assert.equal(lint.code, 0, `promtool check metrics: ${lint.out}`);
+  assert.ok((sample(text, 'process_resident_memory_bytes') ?? 0) > 0, 'Node\'s default process metrics');
+  assert.equal(sample(text, 'clusterd_group_state', ['group="web"', 'state="Online"', 'node="n1"']), 1);
+  assert.equal(sample(text, 'clusterd_node_state', ['node="n1"', 'state="Up"']), 1);
+  assert.ok(sample(text, 'clusterd_http_request_duration_seconds_count', ['route="/v1/status"']) !== null, 'request histogram by route pattern');
+  assert.ok(sample(text, 'clusterd_lease_renewal_age_seconds')! < sample(text, 'clusterd_lease_ttl_seconds')!, 'the lease is renewed within its TTL');
+  const coordinator = (await c.status()).coordinator!;
+  const onCoord = await scrape(c.nodes.get(coordinator)!.url);
+  assert.ok((sample(onCoord, 'clusterd_commit_duration_seconds_count', ['result="ok"']) ?? 0) >= 1, 'the apply\'s commit is timed on the coordinator');
+
+  // kill -9 the owner: the new coordinator (or the old one, n2) fails the group over and counts it.
+  c.nodes.get('n1')!.proc.kill('SIGKILL');
+  await c.waitStatus('web Online on n2', (s) => s.groups.find((g) => g.name === 'web')?.state === 'Online' && c.nodeOf(s, 'web') === 'n2', 30_000);
+  await waitFor('the failover counted on n2', async () => (sample(await scrape(n2), 'clusterd_group_owner_changes_total', ['group="web"', 'reason="node_down"']) ?? 0) >= 1, 15_000, 200);
+  const after1 = await scrape(n2);
+  assert.equal(sample(after1, 'clusterd_node_state', ['node="n1"', 'state="Down"']), 1);
+  assert.ok((sample(after1, 'clusterd_events_total', ['event="GROUP_FAILOVER"']) ?? 0) >= 1);
+  assert.equal(promtool(['check', 'metrics'], after1).code, 0);
+});
