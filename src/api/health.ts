@@ -8,6 +8,7 @@
 // Both answer JSON: {status, checks: {name: {ok, detail}}}.
 
 import type { FastifyInstance } from 'fastify';
+import { clusterdVersion } from '../core/version.js';
 import type { NodeFacade, NodeSnapshot } from '../node/snapshot.js';
 
 export const healthPaths: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
@@ -31,7 +32,7 @@ export function readiness(s: NodeSnapshot): Record<string, ReadyCheck> {
 }
 
 export function healthRoutes(app: FastifyInstance, node: NodeFacade): void {
-  app.get('/healthz', async () => ({ status: 'ok', node: node.name }));
+  app.get('/healthz', async () => ({ status: 'ok', node: node.name, version: clusterdVersion }));
   app.get('/readyz', async (_req, reply) => {
     const checks = readiness(node.snapshot());
     const ready = Object.values(checks).every((c) => c.ok);

@@ -161,11 +161,12 @@ export function createMetrics(node: NodeFacade, streams: EventStreams): Metrics 
 }
 
 /** API request durations by route (the route's pattern, never the raw URL), method and status code. */
-export function instrumentRequests(app: FastifyInstance, registry: Registry): void {
+export function instrumentRequests(app: FastifyInstance, registry: Registry, log?: (fields: Record<string, unknown>, message: string) => void): void {
   const h = new Histogram({ name: 'clusterd_http_request_duration_seconds', help: 'API requests by route pattern, method and status code',
     labelNames: ['route', 'method', 'code'], buckets: secondsBuckets, registers: [registry] });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unknown';
+    log?.({ method: req.method, url: req.url, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, `${req.method} ${req.url} ${reply.statusCode}`);
     if (route === '/v1/events/stream') return;
     h.observe({ route, method: req.method, code: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });

@@ -87,11 +87,14 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-export async function startApi(node: NodeFacade, host: string, port: number, streamSettings: EventStreamSettings = eventStreamDefaults): Promise<ApiServer> {
+/** One line per API request, at debug level (route, method, status, duration). */
+export type RequestLog = (fields: Record<string, unknown>, message: string) => void;
+
+export async function startApi(node: NodeFacade, host: string, port: number, streamSettings: EventStreamSettings = eventStreamDefaults, requestLog?: RequestLog): Promise<ApiServer> {
   const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes });
   const streams = new EventStreams({ get stopped() { return node.snapshot().stopped; }, readEvents: (after, limit) => node.readEvents(after, limit) }, streamSettings);
   const metrics = createMetrics(node, streams);
-  instrumentRequests(app, metrics.registry);
+  instrumentRequests(app, metrics.registry, requestLog);
   routes(app, timedCommits(node, metrics), streams, metrics);
   const address = await app.listen({ host, port });
   return { app, url: address, close: () => { streams.close(); metrics.stop(); return app.close(); } };

@@ -11,6 +11,7 @@ import { parseArgs, usageText, type Command } from './args.js';
 import { formatProblem, loadApplyFile, locatePath } from './apply-file.js';
 import { ApiClient, CliError, cliError, resolveEndpoints, seg } from './client.js';
 import { exitCodeOf } from '../core/errors.js';
+import { clusterdVersion } from '../core/version.js';
 import { maintenanceStable } from '../core/maintenance.js';
 import type { BackupView } from '../core/backup.js';
 import {
@@ -50,6 +51,10 @@ interface Ctx {
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V' || argv[0] === '/version')) {
+    io.out(`cluster ${clusterdVersion}\n`);
+    return exitOk;
+  }
   const parsed = parseArgs(argv);
   if (!parsed.ok) {
     io.err(formatError(parsed.error));

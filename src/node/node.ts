@@ -351,7 +351,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   // ---- events ---------------------------------------------------------------------------
 
   emitEvent(event: string, level: EventLevel, message: string, data?: Record<string, unknown>): void {
-    this.o.log(level, event, message);
+    this.o.log(level, event, message, data);
     const e: NewEvent = { wallMs: this.o.clock.wallMs(), node: this.name, event, level, message };
     if (data) e.data = data;
     if (this.events.add(e)) this.emit('event', e);

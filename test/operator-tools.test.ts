@@ -1,12 +1,16 @@
 // Operators' tools against real clusterd processes: /healthz and /readyz without credentials,
 // /metrics accepted by `promtool check metrics` with the counters and histograms operators
-// alert on, and the shipped alert rules checked and unit-tested by promtool.
+// alert on, the shipped alert rules checked and unit-tested by promtool, the systemd unit
+// checked by systemd-analyze, and both commands' --version.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, repoRoot, TestCluster, waitFor } from './harness.js';
+import { clusterdVersion } from '../src/core/version.js';
+import { clusterBin, clusterdBin, freePort, repoRoot, TestCluster, waitFor } from './harness.js';
 
 let cluster: TestCluster | null = null;
 after(async () => { await cluster?.close(); });
@@ -79,4 +83,32 @@ test('health, readiness and metrics on real nodes; a failover is counted with it
   assert.equal(sample(after1, 'clusterd_node_state', ['node="n1"', 'state="Down"']), 1);
   assert.ok((sample(after1, 'clusterd_events_total', ['event="GROUP_FAILOVER"']) ?? 0) >= 1);
   assert.equal(promtool(['check', 'metrics'], after1).code, 0);
+  // The log line of the failover carries the event's fields as JSON fields of their own.
+  const line = c.readLog('n2').split('\n').find((l) => l.includes('"event":"GROUP_FAILOVER"'));
+  assert.ok(line, 'n2 logged the failover');
+  assert.equal((JSON.parse(line) as { group?: string }).group, 'web');
+});
+
+test('the systemd unit passes systemd-analyze verify (with this machine\'s node binary)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'clusterd-unit-'));
+  try {
+    const unit = readFileSync(join(repoRoot, 'deploy/clusterd.service'), 'utf8');
+    assert.match(unit, /^Type=notify$/m);
+    assert.match(unit, /^WatchdogSec=/m);
+    writeFileSync(join(dir, 'clusterd.service'), unit.replaceAll('/usr/bin/node', process.execPath));
+    const r = spawnSync('systemd-analyze', ['verify', join(dir, 'clusterd.service')], { encoding: 'utf8' });
+    if (r.error) throw new Error(`systemd-analyze is needed for this test (Debian package systemd): ${r.error.message}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr.trim(), '', 'no warnings');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('clusterd --version and cluster --version print package.json\'s version', () => {
+  for (const [bin, name] of [[clusterdBin, null], [clusterBin, 'cluster']] as const) {
+    const r = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), name ? `${name} ${clusterdVersion}` : clusterdVersion);
+  }
 });
