@@ -75,6 +75,24 @@ test('health, readiness and metrics on real nodes; a failover is counted with it
   const onCoord = await scrape(c.nodes.get(coordinator)!.url);
   assert.ok((sample(onCoord, 'clusterd_commit_duration_seconds_count', ['result="ok"']) ?? 0) >= 1, 'the apply\'s commit is timed on the coordinator');
 
+  // CLI conventions: errors as JSON with --json; a paused node printed Paused at once; --watch
+  // into a pipe writes no escape codes.
+  const missing = c.cli(['group', 'nope', '--json']);
+  assert.notEqual(missing.code, 0);
+  assert.equal((JSON.parse(missing.err) as { error: { code: string } }).error.code, 'GROUP_NOT_FOUND');
+  const badJson = c.cli(['frobnicate', '--json']);
+  assert.equal((JSON.parse(badJson.err) as { error: { code: string } }).error.code, 'BAD_ARGUMENT');
+  const paused = c.cli(['node', 'n2', '/pause']);
+  assert.equal(paused.code, 0, paused.err);
+  assert.match(paused.out, /Paused/);
+  const resumed = c.cli(['node', 'n2', '/resume']);
+  assert.equal(resumed.code, 0, resumed.err);
+  assert.doesNotMatch(resumed.out, /Paused/);
+  const watched = c.cli(['status', '--watch'], {}, 8_000);
+  assert.match(watched.out, /^--- \d{4}-/m, 'frames with a time line');
+  assert.match(watched.out, /web/, 'the status itself');
+  assert.doesNotMatch(watched.out, /\x1b/, 'no escape codes into a pipe');
+
   // kill -9 the owner: the new coordinator (or the old one, n2) fails the group over and counts it.
   c.nodes.get('n1')!.proc.kill('SIGKILL');
   await c.waitStatus('web Online on n2', (s) => s.groups.find((g) => g.name === 'web')?.state === 'Online' && c.nodeOf(s, 'web') === 'n2', 30_000);

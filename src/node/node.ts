@@ -161,7 +161,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     // A new incarnation runs nothing yet. Whatever the store still assigns to this node's name was
     // given to an earlier incarnation, which a coordinator may have seen stopped, fenced or Down and
     // be giving away right now: report it released and fenced, and wait for a new epoch.
-    const inherited = revokeInherited(this.local, this.name, await store.readOwnership(), 'assigned to an earlier incarnation of this node');
+    const inherited = revokeInherited(this.local, this.name, await store.readOwnership(), 'assigned to an earlier incarnation of this node', true);
     this.exec.listen();
     host.on('fenced', (reason: string) => {
       this.fencing = false;
