@@ -130,3 +130,26 @@ test('clusterd --version and cluster --version print package.json\'s version', (
     assert.equal(r.stdout.trim(), name ? `${name} ${clusterdVersion}` : clusterdVersion);
   }
 });
+
+test('completion scripts for bash and zsh are generated from the parser\'s tables and pass the shells\' syntax checks', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'clusterd-completion-'));
+  try {
+    for (const shell of ['bash', 'zsh']) {
+      const gen = spawnSync(process.execPath, [clusterBin, 'completion', shell], { encoding: 'utf8' });
+      assert.equal(gen.status, 0, gen.stderr);
+      const file = join(dir, shell);
+      writeFileSync(file, gen.stdout);
+      const check = spawnSync(shell, ['-n', file], { encoding: 'utf8' });
+      if (check.error) throw new Error(`${shell} is needed for this test (Debian package ${shell}): ${check.error.message}`);
+      assert.equal(check.status, 0, `${shell} -n: ${check.stderr}`);
+    }
+    // bash really completes: an object, then that object's switches.
+    const complete = (words: string[]) => spawnSync('bash', ['-c', `source ${join(dir, 'bash')}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _cluster; echo "\${COMPREPLY[@]}"`], { encoding: 'utf8' }).stdout.trim().split(' ');
+    assert.deepEqual(complete(['cluster', 'gro']), ['group']);
+    assert.deepEqual(complete(['cluster', 'res', 'r1', '--maint']), ['--maintenance']);
+    assert.ok(complete(['cluster', 'node', 'n1', '--']).includes('--drain'));
+    assert.equal(spawnSync(process.execPath, [clusterBin, 'completion', 'fish'], { encoding: 'utf8' }).status, 2, 'an unknown shell is a usage error');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -9,6 +9,7 @@ import type {
 } from '../api/types.js';
 import { parseArgs, usageText, type Command } from './args.js';
 import { formatProblem, loadApplyFile, locatePath } from './apply-file.js';
+import { bashCompletion, zshCompletion } from './completion.js';
 import { ApiClient, CliError, cliError, resolveEndpoints, seg } from './client.js';
 import { exitCodeOf } from '../core/errors.js';
 import { clusterdVersion } from '../core/version.js';
@@ -58,6 +59,15 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V' || argv[0] === '/version')) {
     io.out(`cluster ${clusterdVersion}\n`);
     return exitOk;
+  }
+  if (argv[0] === 'completion') {
+    const shell = argv[1];
+    if (argv.length === 2 && (shell === 'bash' || shell === 'zsh')) {
+      io.out(shell === 'bash' ? bashCompletion() : zshCompletion());
+      return exitOk;
+    }
+    io.err(formatError({ code: 'BAD_ARGUMENT', message: 'completion needs a shell: bash or zsh', hint: 'cluster completion bash > /etc/bash_completion.d/cluster' }));
+    return exitCodeOf('BAD_ARGUMENT');
   }
   const parsed = parseArgs(argv);
   if (!parsed.ok) {
