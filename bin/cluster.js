@@ -14,6 +14,7 @@ const code = await main(process.argv.slice(2), {
   out: (s) => process.stdout.write(s),
   err: (s) => process.stderr.write(s),
   env: process.env,
+  isTty: process.stdout.isTTY === true,
   signal: controller.signal,
 });
 process.exitCode = code;

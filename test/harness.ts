@@ -147,9 +147,9 @@ export class TestCluster {
   }
 
   /** Run the `cluster` CLI against this cluster. */
-  cli(args: string[], env: Record<string, string> = {}): { code: number; out: string; err: string } {
+  cli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): { code: number; out: string; err: string } {
     const r = spawnSync(process.execPath, [clusterBin, ...args], {
-      encoding: 'utf8', env: { ...process.env, CLUSTERD_ENDPOINT: this.liveUrls().join(','), ...env }, timeout: 60_000,
+      encoding: 'utf8', env: { ...process.env, CLUSTERD_ENDPOINT: this.liveUrls().join(','), ...env }, timeout: timeoutMs,
     });
     return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
   }

@@ -3,7 +3,6 @@
 // quorum log under its term. Resource /fail goes to the node that runs the resource.
 
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { Registry, Gauge } from 'prom-client';
 import { z } from 'zod';
 import { planApplySteps, type ApplyDoc } from '../core/apply.js';
 import { checkName, checkTypeSupported } from '../core/config.js';
@@ -12,7 +11,9 @@ import { resourceTypes, type ConfigUpdate } from '../core/types.js';
 import type { NodeFacade } from '../node/snapshot.js';
 import { groupViews, localResourceView, nodeViews, resourceViews, statusSnapshot } from './views.js';
 import { renderDashboard } from '../web/dashboard.js';
-import { backupGauge, backupRoutes, withBackupWarnings } from './backup-routes.js';
+import { backupRoutes, withBackupWarnings } from './backup-routes.js';
+import { healthRoutes, healthPaths } from './health.js';
+import { createMetrics, instrumentRequests, timedCommits, type Metrics } from './metrics.js';
 import { EventStreams, eventStreamDefaults, startAfter, type EventStreamSettings } from './event-stream.js';
 import { forward, forwardedHeader, forwardTimeoutMs, parse, sendError } from './http.js';
 
@@ -86,12 +87,17 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-export async function startApi(node: NodeFacade, host: string, port: number, streamSettings: EventStreamSettings = eventStreamDefaults): Promise<ApiServer> {
+/** One line per API request, at debug level (route, method, status, duration). */
+export type RequestLog = (fields: Record<string, unknown>, message: string) => void;
+
+export async function startApi(node: NodeFacade, host: string, port: number, streamSettings: EventStreamSettings = eventStreamDefaults, requestLog?: RequestLog): Promise<ApiServer> {
   const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes });
   const streams = new EventStreams({ get stopped() { return node.snapshot().stopped; }, readEvents: (after, limit) => node.readEvents(after, limit) }, streamSettings);
-  routes(app, node, streams);
+  const metrics = createMetrics(node, streams);
+  instrumentRequests(app, metrics.registry, requestLog);
+  routes(app, timedCommits(node, metrics), streams, metrics);
   const address = await app.listen({ host, port });
-  return { app, url: address, close: () => { streams.close(); return app.close(); } };
+  return { app, url: address, close: () => { streams.close(); metrics.stop(); return app.close(); } };
 }
 
 /** Forward a write to the coordinator unless we are it. Returns true if it replied. */
@@ -115,7 +121,7 @@ function write(node: NodeFacade, h: Handler): Handler {
   return async (req, reply) => ((await forwardToCoordinator(node, req, reply)) ? reply : h(req, reply));
 }
 
-function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams): void {
+function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, metrics: Metrics): void {
   type P = { node?: string; group?: string; res?: string; dep?: string; op?: string };
   const params = (req: FastifyRequest) => req.params as P;
   const commit = async (reply: FastifyReply, updates: ConfigUpdate[], body: () => unknown) => unwrap(reply, await node.commit(updates), body);
@@ -129,7 +135,7 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams): 
     sendError(reply, clusterError(code, err.message));
   });
   app.addHook('onRequest', async (req, reply) => {
-    if (!node.snapshot().ready && req.url !== '/metrics') {
+    if (!node.snapshot().ready && req.url !== '/metrics' && !healthPaths.has(req.url)) {
       return sendError(reply, clusterError('NODE_STARTING', `node ${node.name} is starting: it has not read the quorum store yet`, 'retry in a moment (the cluster CLI retries by itself)'));
     }
   });
@@ -271,8 +277,8 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams): 
   });
   app.get('/v1/events/stream', (req, reply) => streams.handle(req, reply));
   backupRoutes(app, node);
-  const metrics = metricsRegistry(node, streams);
-  app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+  app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.scrape()));
+  healthRoutes(app, node);
 }
 
 /** /maint, /extmaint: in memory on the node that runs the disk, so the request goes there. */
@@ -324,28 +330,4 @@ async function failResource(node: NodeFacade, group: string, res: string, req: F
   if (!target) return sendError(reply, clusterError('NODE_NOT_UP', `resource '${res}' is not running anywhere`, `cluster res "${res}" /online`));
   await forward(target, req, reply);
   return reply;
-}
-
-function metricsRegistry(node: NodeFacade, streams: EventStreams): Registry {
-  const registry = new Registry();
-  const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge<string>) => void) =>
-    new Gauge({ name, help, labelNames, registers: [registry], collect(this: Gauge<string>) { this.reset(); collect(this); } });
-  gauge('clusterd_node_state', 'Node state as this node sees it (1 for the current state)', ['node', 'state'], (g) => {
-    for (const n of nodeViews(node.snapshot())) g.set({ node: n.name, state: n.state }, 1);
-  });
-  gauge('clusterd_group_online', 'Group is Online (1) or not (0)', ['group', 'node'], (g) => {
-    for (const gr of groupViews(node.snapshot())) g.set({ group: gr.name, node: gr.node ?? '' }, gr.state === 'Online' ? 1 : 0);
-  });
-  gauge('clusterd_coordinator_term', 'Current coordinator term', [], (g) => g.set(node.snapshot().coordinator.term));
-  gauge('clusterd_applied_seq', 'Highest quorum-log seq applied on this node', [], (g) => g.set(node.snapshot().appliedSeq));
-  gauge('clusterd_events_dropped', 'Events dropped because the event queue was full', [], (g) => g.set(node.snapshot().eventsDropped));
-  gauge('clusterd_event_streams_open', 'Event streams (GET /v1/events/stream) open on this node', [], (g) => g.set(streams.open));
-  gauge('clusterd_event_streams_dropped', 'Event streams this node dropped because their reader did not keep up, by reason (stalled, buffer-full)', ['reason'], (g) => {
-    for (const [reason, n] of Object.entries(streams.dropped)) g.set({ reason }, n);
-  });
-  gauge('clusterd_backup_frozen', 'A backup holds the freeze of a group (1): its writers are being frozen or are frozen', ['group', 'node', 'backup'], (g) => backupGauge(node, g));
-  gauge('clusterd_disk_maintenance', 'Disk in maintenance mode (1), by mode (maintenance or extended): health checks suppressed', ['resource', 'node', 'mode'], (g) => {
-    for (const r of resourceViews(node.snapshot())) if (r.maintenance) g.set({ resource: r.name, node: r.node ?? '', mode: r.maintenance.mode }, 1);
-  });
-  return registry;
 }

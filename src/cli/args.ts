@@ -851,3 +851,20 @@ cluster backup run GROUP [--timeout 60s] -- COMMAND ARGS...
 Writers: process resources (/priv freezeSignal=SIGSTOP, or freezeCommand=... thawCommand=...),
 block-device disks (/priv freeze=fsfreeze). ${usageIntro}
 `;
+
+// ---------------------------------------------------------------------------------------------
+// Shell completion: the words and switches the parser accepts, from the same tables.
+
+/** Objects (first words) and, for each, its switches as the parser knows them (cluster.exe's /name and Unix --name). */
+export function completionTable(): { objects: string[]; globals: string[]; switches: Record<string, string[]> } {
+  const names = (specs: readonly SwitchSpec[]) => specs.flatMap((s) => [s.full ?? s.name, ...(s.aliases ?? [])].filter((n) => n.length > 1));
+  const byObject: Record<string, readonly SwitchSpec[]> = {
+    node: nodeSwitches, group: groupSwitches, resource: resourceSwitches, status: statusSwitches, log: logSwitches, apply: applySwitches, backup: backupSwitches,
+  };
+  const switches: Record<string, string[]> = {};
+  for (const [word, object] of Object.entries(objectWords)) {
+    const specs = byObject[object];
+    if (specs) switches[word] = [...new Set(names(specs))];
+  }
+  return { objects: Object.keys(objectWords), globals: ['json', 'endpoint', 'help', 'no-wait'], switches };
+}

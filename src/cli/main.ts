@@ -9,8 +9,10 @@ import type {
 } from '../api/types.js';
 import { parseArgs, usageText, type Command } from './args.js';
 import { formatProblem, loadApplyFile, locatePath } from './apply-file.js';
+import { bashCompletion, zshCompletion } from './completion.js';
 import { ApiClient, CliError, cliError, resolveEndpoints, seg } from './client.js';
 import { exitCodeOf } from '../core/errors.js';
+import { clusterdVersion } from '../core/version.js';
 import { maintenanceStable } from '../core/maintenance.js';
 import type { BackupView } from '../core/backup.js';
 import {
@@ -22,6 +24,8 @@ export interface CliIo {
   out: (s: string) => void;
   err: (s: string) => void;
   env: NodeJS.ProcessEnv;
+  /** stdout is a terminal: --watch redraws the screen; otherwise (a pipe, a file) it writes frames one after another, without escape codes. */
+  isTty?: boolean;
   /** Aborted on Ctrl-C: --watch and --follow then end with exit code 0. */
   signal?: AbortSignal;
   /** For tests; default reads the file system. */
@@ -37,6 +41,8 @@ export const exitInterrupted = 130;
 /** cluster.exe polls; 100 ms keeps a 10 s wait to at most 100 cheap GETs. */
 export const pollIntervalMs = 100;
 export const watchIntervalMs = 1_000;
+/** How long pause/resume/drain wait for the answering node to show the new state before printing what it shows. */
+export const nodeActionShownMs = 5_000;
 /** The API pages events forward from an id; this many per page, at most this many pages (1M events). */
 export const eventPageSize = 1_000;
 export const eventPagesMax = 1_000;
@@ -50,9 +56,24 @@ interface Ctx {
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V' || argv[0] === '/version')) {
+    io.out(`cluster ${clusterdVersion}\n`);
+    return exitOk;
+  }
+  if (argv[0] === 'completion') {
+    const shell = argv[1];
+    if (argv.length === 2 && (shell === 'bash' || shell === 'zsh')) {
+      io.out(shell === 'bash' ? bashCompletion() : zshCompletion());
+      return exitOk;
+    }
+    io.err(formatError({ code: 'BAD_ARGUMENT', message: 'completion needs a shell: bash or zsh', hint: 'cluster completion bash > /etc/bash_completion.d/cluster' }));
+    return exitCodeOf('BAD_ARGUMENT');
+  }
   const parsed = parseArgs(argv);
   if (!parsed.ok) {
-    io.err(formatError(parsed.error));
+    // --json asks for JSON errors too; the parse failed, so look for the switch in argv itself.
+    const json = argv.some((a) => /^(--|\/|-)json$/i.test(a));
+    io.err(json ? jsonError(parsed.error) : formatError(parsed.error));
     return exitCodeOf(parsed.error.code);
   }
   const { command, options } = parsed.value;
@@ -66,9 +87,14 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   } catch (e) {
     if (io.signal?.aborted) return runsUntilInterrupted(command) ? exitOk : exitInterrupted;
     const err = asErrorLike(e);
-    io.err(formatError(err));
+    io.err(options.json ? jsonError(err) : formatError(err));
     return exitCodeOf(err.code);
   }
+}
+
+/** An error as the API answers it ({"error": {code, message, hint}}), one line, for --json. */
+function jsonError(e: ErrorLike): string {
+  return `${JSON.stringify({ error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } })}\n`;
 }
 
 const runsUntilInterrupted = (c: Command): boolean => (c.kind === 'status' && c.watch) || (c.kind === 'log' && c.follow);
@@ -132,7 +158,13 @@ async function runNode(c: Of<'node-status' | 'node-action'>, ctx: Ctx): Promise<
   }
   progress(ctx, banner(say[c.action](c.node)));
   await ctx.client.post(`/v1/nodes/${seg(c.node)}/${c.action}`);
-  const node = await ctx.client.get<NodeView>(`/v1/nodes/${seg(c.node)}`);
+  // The answering node may show the change a cycle later: print the state after it (bounded wait).
+  const changed = (n: NodeView) => (c.action === 'resume' ? n.state !== 'Paused' : n.state === 'Paused' || n.state === 'Down');
+  let node = await ctx.client.get<NodeView>(`/v1/nodes/${seg(c.node)}`);
+  for (const until = Date.now() + nodeActionShownMs; !changed(node) && Date.now() < until;) {
+    await sleep(pollIntervalMs, undefined, { signal: ctx.io.signal });
+    node = await ctx.client.get<NodeView>(`/v1/nodes/${seg(c.node)}`);
+  }
   return emit(ctx, nodeTable([node]), node);
 }
 
@@ -440,15 +472,17 @@ async function watchStatus(ctx: Ctx): Promise<number> {
   const signal = ctx.io.signal;
   while (!signal?.aborted) {
     let frame: string;
+    // A terminal is redrawn; a pipe or file gets each frame after a time line, with no escape codes.
+    const top = ctx.io.isTty ? clearScreen : `--- ${new Date().toISOString()} ---\n`;
     try {
       const s = await ctx.client.get<StatusSnapshot>('/v1/status', signal);
-      frame = ctx.json ? JSON.stringify(s) + '\n' : clearScreen + statusOverview(s);
+      frame = ctx.json ? JSON.stringify(s) + '\n' : top + statusOverview(s);
     } catch (e) {
       if (signal?.aborted) break;
       // Keep watching through an outage: the endpoint may come back, as crm_mon does.
-      frame = (ctx.json ? '' : clearScreen) + formatError(asErrorLike(e));
+      frame = ctx.json ? jsonError(asErrorLike(e)) : top + formatError(asErrorLike(e));
     }
-    ctx.io.out(frame + (ctx.json ? '' : `\n(every ${watchIntervalMs / 1000} s from ${ctx.client.endpoint}; Ctrl-C to stop)\n`));
+    ctx.io.out(frame + (ctx.json || !ctx.io.isTty ? '' : `\n(every ${watchIntervalMs / 1000} s from ${ctx.client.endpoint}; Ctrl-C to stop)\n`));
     await sleep(watchIntervalMs, undefined, { signal }).catch(() => undefined);
   }
   return exitOk;

@@ -456,6 +456,8 @@ describe('local: failures', () => {
     assert.equal(h.st.groups.other, undefined, "another node's group is not touched");
     for (const t of [1, 1_000]) assert.deepEqual(brief(h.tick(t)), [], `t=${t}: nothing starts under the inherited epoch`);
     assert.deepEqual(eventsOf(revokeInherited(h.st, 'n1', [h.rec], 'again')), [], 'a group already known is left alone');
+    const levels = (atStart: boolean) => revokeInherited(new Harness(chain()).st, 'n1', [h.rec], 'x', atStart).map((a) => (a.kind === 'event' ? a.level : a.kind));
+    assert.deepEqual([levels(true), levels(false)], [['info'], ['warning']], 'a restart\'s revocation is the designed path (info); after a lost lease it is a warning');
     h.rec = { ...h.rec, epoch: 2 };
     const next = h.tick(2_000);
     assert.deepEqual(eventsOf(next), ['GROUP_ASSIGNED']);

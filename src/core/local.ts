@@ -379,14 +379,17 @@ export function fenced(st: LocalState, self: NodeName, reason: string): LocalAct
  * the store says after the node lost its lease or stalled): a coordinator may have judged the
  * holder Down and be giving them away at this moment, so nothing may start under those epochs.
  * Each is recorded released and fenced under its epoch: the report tells the coordinator, which
- * assigns the group again under a new epoch, here or elsewhere (simulator bug 6).
+ * assigns the group again under a new epoch, here or elsewhere. At a start (`atStart`) this is
+ * the designed path of every restart (a planned one, a store migration): an info event that says
+ * so; after a lost lease or a stall it is a warning.
  */
-export function revokeInherited(st: LocalState, self: NodeName, records: Iterable<{ group: GroupName; node: NodeName | null; epoch: number }>, why: string): LocalAction[] {
+export function revokeInherited(st: LocalState, self: NodeName, records: Iterable<{ group: GroupName; node: NodeName | null; epoch: number }>, why: string, atStart = false): LocalAction[] {
   const actions: LocalAction[] = [];
   for (const rec of records) {
     if (rec.node !== self || st.groups[rec.group]) continue;
     st.groups[rec.group] = { epoch: rec.epoch, resources: {}, released: true, failoverRequested: false, fenced: true };
-    actions.push({ kind: 'event', event: 'GROUP_REVOKED', level: 'warning', message: `group ${rec.group} was ${why} (epoch ${rec.epoch}): not started under that epoch; reported released, waiting for a new assignment`, data: { group: rec.group, epoch: rec.epoch } });
+    const next = atStart ? 'reported released so that the coordinator assigns it again (expected after a restart; nothing to do)' : 'reported released, waiting for a new assignment';
+    actions.push({ kind: 'event', event: 'GROUP_REVOKED', level: atStart ? 'info' : 'warning', message: `group ${rec.group} was ${why} (epoch ${rec.epoch}): not started under that epoch; ${next}`, data: { group: rec.group, epoch: rec.epoch } });
   }
   return actions;
 }

@@ -26,6 +26,8 @@ import { etcdTimingCheck } from '../store/etcd.js';
 import { workerHeartbeat } from '../node/heartbeat.js';
 import { heartbeatSocketPath, installTestHooks } from '../node/test-hooks.js';
 import { migrateStore } from '../store/migrate.js';
+import { notifySystemd } from './systemd.js';
+import { clusterdVersion } from '../core/version.js';
 
 export const realClock: Clock = {
   nowMs: monoMs, // the host's monotonic clock, which the heartbeat thread and the monitor share
@@ -40,6 +42,7 @@ const settingsSchema = z.object({
   node: z.string().default(hostname()),
   listen: z.string().default('127.0.0.1:7400'),
   dataDir: z.string().optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   timing: z.object({
     heartbeatIntervalMs: z.number().int().positive().default(timingDefaults.heartbeatIntervalMs),
     leaseTtlMs: z.number().int().positive().default(timingDefaults.leaseTtlMs),
@@ -59,6 +62,17 @@ const settingsSchema = z.object({
 }).strict();
 
 export type Settings = z.infer<typeof settingsSchema> & { timing: Timing };
+
+/**
+ * An event's data as log fields: group, resource, epoch, code... each a JSON field of its own, so
+ * that log tools filter on them. `node` is the logging node (pino's base field): an event's own
+ * node field is logged as `subjectNode`.
+ */
+function eventFields(data: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!data) return {};
+  const { node, ...rest } = data;
+  return node === undefined ? rest : { ...rest, subjectNode: node };
+}
 
 function fail(e: ClusterError): never {
   process.stderr.write(`${e.format()}\n`);
@@ -89,7 +103,7 @@ export function loadSettings(flags: Record<string, unknown>): Settings {
   if (flags.logResetSize !== undefined) checkpointing.logResetBytes = flags.logResetSize;
   if (flags.checkpointInterval !== undefined) checkpointing.checkpointIntervalMs = flags.checkpointInterval;
   const merged = { ...file, timing, checkpointing } as Record<string, unknown>;
-  for (const k of ['quorum', 'node', 'listen', 'dataDir']) if (flags[k] !== undefined) merged[k] = flags[k];
+  for (const k of ['quorum', 'node', 'listen', 'dataDir', 'logLevel']) if (flags[k] !== undefined) merged[k] = flags[k];
   const parsed = settingsSchema.safeParse(merged);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(settings)'}: ${i.message}`);
@@ -140,7 +154,7 @@ async function runInit(opts: { quorum: string; cluster: string }): Promise<void>
 
 async function runStart(flags: Record<string, unknown>): Promise<void> {
   const s = loadSettings(flags);
-  const logger = pino({ base: { node: s.node } }, pino.destination(2));
+  const logger = pino({ base: { node: s.node }, level: s.logLevel }, pino.destination(2));
   const store = await openOrFail(s.quorum);
   if (store.kind === 'etcd') {
     // etcd adds its own call deadline to the timing: check it, and say what failover to expect.
@@ -162,8 +176,8 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   const listen = parseListen(s.listen);
   let node: ClusterNode | null = null;
   // The API must listen before the node announces its URL; it answers 503 until the node runs.
-  const log = (level: 'info' | 'warning' | 'error', event: string, message: string) =>
-    logger[level === 'warning' ? 'warn' : level]({ event }, message);
+  const log = (level: 'info' | 'warning' | 'error', event: string, message: string, data?: Record<string, unknown>) =>
+    logger[level === 'warning' ? 'warn' : level]({ event, ...eventFields(data) }, message);
   const fenceEnv: Record<string, string> = store.kind === 'dir' ? { CLUSTERD_FENCE_DIR: store.location.replace(/^dir:/, ''), CLUSTERD_FENCE_NODE: s.node }
     : store.kind === 'etcd' ? { CLUSTERD_FENCE_ETCD: s.quorum, CLUSTERD_FENCE_NODE: s.node } : {};
   if (flags.resetQuorumLog && flags.quorumLogging === false) fail(clusterError('BAD_ARGUMENT', '--reset-quorum-log and --no-quorum-logging exclude each other', 'use one recovery switch at a time'));
@@ -184,7 +198,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   // The resource monitor boots (a Node.js process: ~0.2 s) while the API starts listening.
   const monitorReady = host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, heartbeatSocket, fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation } });
   monitorReady.catch(() => undefined); // awaited below; a failure there ends the start
-  const api = await startApi(node, listen.host, listen.port, s.eventStream).catch((e: Error) =>
+  const api = await startApi(node, listen.host, listen.port, s.eventStream, (fields, message) => logger.debug({ event: 'HTTP_REQUEST', ...fields }, message)).catch((e: Error) =>
     fail(clusterError('BAD_CONFIG', `cannot listen on ${s.listen}: ${e.message}`, 'pick a free port with --listen 127.0.0.1:PORT')));
   node.apiUrl = api.url;
   await monitorReady;
@@ -196,11 +210,13 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   }));
   if (!started.ok) { await host.shutdown(); await api.close(); await node.flushAll(); fail(started.error); }
   logger.info({ event: 'LISTENING' }, `node ${s.node} serving the API on ${api.url}`);
+  const systemd = notifySystemd(process.env, node, (m) => logger.warn({ event: 'SYSTEMD_NOTIFY_FAILED' }, m));
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) { logger.warn(`${signal} again: shutdown is already under way`); return; }
     stopping = true;
     logger.info({ event: 'SHUTDOWN' }, `${signal}: planned shutdown of node ${s.node}`);
+    systemd.stopping();
     await node!.shutdown();
     await api.close();
     await store.close();
@@ -213,7 +229,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
 }
 
 export function program(): Command {
-  const p = new Command('clusterd').description('clusterd: failover cluster node service').showHelpAfterError();
+  const p = new Command('clusterd').description('clusterd: failover cluster node service').version(clusterdVersion, '-V, --version').showHelpAfterError();
   p.command('init').description('create a cluster in a quorum store')
     .requiredOption('--quorum <spec>', 'quorum store: dir:PATH')
     .option('--cluster <name>', 'cluster name', 'cluster')
@@ -224,6 +240,7 @@ export function program(): Command {
     .option('--listen <host:port>', 'API address (default 127.0.0.1:7400)')
     .option('--data-dir <dir>', 'node data directory (resource logs)')
     .option('--config <file>', 'settings file (YAML or JSON); flags win')
+    .option('--log-level <level>', 'fatal, error, warn, info (default), debug (adds one line per API request) or trace')
     .option('--heartbeat-interval <ms>', `lease renewal interval (default ${timingDefaults.heartbeatIntervalMs})`, intArg)
     .option('--lease-ttl <ms>', `a node is Down when its lease has not moved for this long (default ${timingDefaults.leaseTtlMs})`, intArg)
     .option('--self-fence <ms>', `stop all resources if the lease cannot be renewed for this long (default ${timingDefaults.selfFenceMs})`, intArg)

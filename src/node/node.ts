@@ -161,7 +161,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     // A new incarnation runs nothing yet. Whatever the store still assigns to this node's name was
     // given to an earlier incarnation, which a coordinator may have seen stopped, fenced or Down and
     // be giving away right now: report it released and fenced, and wait for a new epoch.
-    const inherited = revokeInherited(this.local, this.name, await store.readOwnership(), 'assigned to an earlier incarnation of this node');
+    const inherited = revokeInherited(this.local, this.name, await store.readOwnership(), 'assigned to an earlier incarnation of this node', true);
     this.exec.listen();
     host.on('fenced', (reason: string) => {
       this.fencing = false;
@@ -351,7 +351,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   // ---- events ---------------------------------------------------------------------------
 
   emitEvent(event: string, level: EventLevel, message: string, data?: Record<string, unknown>): void {
-    this.o.log(level, event, message);
+    this.o.log(level, event, message, data);
     const e: NewEvent = { wallMs: this.o.clock.wallMs(), node: this.name, event, level, message };
     if (data) e.data = data;
     if (this.events.add(e)) this.emit('event', e);
@@ -371,6 +371,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
       config: this.config, appliedSeq: this.appliedSeq, coordinator: this.coordinator, membership: this.membership,
       nodes: this.nodeViews(), ownership: this.pic.ownership, reports: this.currentReports(), allReports: this.pic.reports, local: this.local,
       writesBlocked: this.problems.quorumWritesBlocked(), placement: this.placementInput(), eventsDropped: this.eventsDropped, wallMs: this.o.clock.wallMs(),
+      monoMs: this.o.clock.nowMs(), lastRenewOkMs: this.heartbeat?.lastRenewOkMs() ?? -Infinity, leaseTtlMs: this.o.timing.leaseTtlMs,
     };
     return this.o.freezeSnapshots ? freezeSnapshot(s) : s;
   }

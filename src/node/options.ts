@@ -17,7 +17,8 @@ export interface NodeOptions {
   store: QuorumStore;
   host: ResourceHost;
   clock: Clock;
-  log: (level: EventLevel, event: string, message: string) => void;
+  /** Log one line; data: the event's fields (group, resource, epoch, code...), logged as separate fields. */
+  log: (level: EventLevel, event: string, message: string, data?: Record<string, unknown>) => void;
   /** This node's own copy of the database (absent in the simulator). */
   localDb?: LocalDb;
   /** Operator recovery switches (KB257905): see node/load.ts. */

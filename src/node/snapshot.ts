@@ -37,6 +37,11 @@ export interface NodeSnapshot {
   readonly eventsDropped: number;
   /** This node's wall clock (status views: how long a disk has been in maintenance). */
   readonly wallMs: number;
+  /** This node's monotonic clock now (the clock membership's lastChangeMs is on). */
+  readonly monoMs: number;
+  /** The heartbeat's newest successful lease renewal, on monoMs's clock (-Infinity: none yet). */
+  readonly lastRenewOkMs: number;
+  readonly leaseTtlMs: number;
 }
 
 /** The node as the API uses it: one query, and commands. */

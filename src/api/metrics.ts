@@ -1,0 +1,190 @@
+// Prometheus metrics (GET /metrics), named after Prometheus' conventions and ha_cluster_exporter:
+// - states as gauges set to 1 for the current state (clusterd_node_state{state="Up"} 1);
+// - what happened as counters (_total) taken from the cluster's event log: each node counts the
+//   events that it wrote itself, so a sum over the nodes is the cluster's count and a restarted
+//   node reads its history back (the counter continues from the log, not from zero);
+// - durations as histograms in seconds (API requests by route and code, commits) and Node's
+//   default process metrics (process_*, nodejs_*) without a prefix, as other exporters name them.
+// Scrapes do bounded work: the event log is read at most `eventPagesPerScrape` pages per scrape.
+
+import type { FastifyInstance } from 'fastify';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { NodeFacade } from '../node/snapshot.js';
+import type { ClusterEvent } from '../store/types.js';
+import { backupGauge } from './backup-routes.js';
+import type { EventStreams } from './event-stream.js';
+import { groupViews, nodeViews, resourceViews } from './views.js';
+
+/** Events read from the log per page, and pages per scrape: a scrape never reads the whole log at once. */
+const eventPage = 1_000;
+const eventPagesPerScrape = 10;
+
+/** Seconds buckets for API requests and commits: 1 ms to 10 s. */
+const secondsBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Why a group got a new owner, from the coordinator's placement events. */
+function placementReason(e: ClusterEvent): string | null {
+  if (e.event === 'GROUP_FAILOVER') return 'node_down';
+  if (e.event === 'GROUP_MOVED') return e.level === 'warning' ? 'failed' : 'moved';
+  return null;
+}
+
+const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+export interface Metrics {
+  registry: Registry;
+  /** Count the events written since the last scrape, then the exposition text. */
+  scrape(): Promise<string>;
+  /** Time one commit as the API sees it (result: ok or the error code). */
+  observeCommit(seconds: number, result: string): void;
+  stop(): void;
+}
+
+export function createMetrics(node: NodeFacade, streams: EventStreams): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool says so).
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+
+  const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge<string>) => void) =>
+    new Gauge({ name, help, labelNames, registers: [registry], collect(this: Gauge<string>) { this.reset(); collect(this); } });
+
+  // ---- states, as this node sees the cluster ---------------------------------------------------
+  gauge('clusterd_node_state', 'Node state as this node sees it (1 for the current state)', ['node', 'state'], (g) => {
+    for (const n of nodeViews(node.snapshot())) g.set({ node: n.name, state: n.state }, 1);
+  });
+  gauge('clusterd_group_state', 'Group state (1 for the current state), with its owner', ['group', 'node', 'state'], (g) => {
+    for (const gr of groupViews(node.snapshot())) g.set({ group: gr.name, node: gr.node ?? '', state: gr.state }, 1);
+  });
+  gauge('clusterd_group_online', 'Group is Online (1) or not (0)', ['group', 'node'], (g) => {
+    for (const gr of groupViews(node.snapshot())) g.set({ group: gr.name, node: gr.node ?? '' }, gr.state === 'Online' ? 1 : 0);
+  });
+  gauge('clusterd_group_epoch', 'Epoch of the group\'s ownership record (grows with every new owner)', ['group'], (g) => {
+    for (const gr of groupViews(node.snapshot())) g.set({ group: gr.name }, gr.epoch);
+  });
+  gauge('clusterd_resource_state', 'Resource state as its owner reports it (1 for the current state)', ['resource', 'group', 'type', 'node', 'state'], (g) => {
+    for (const r of resourceViews(node.snapshot())) g.set({ resource: r.name, group: r.group, type: r.type, node: r.node ?? '', state: r.state }, 1);
+  });
+  gauge('clusterd_resource_restarts', 'Restarts in place within the resource\'s restart period, as its owner counts them', ['resource', 'group'], (g) => {
+    for (const r of resourceViews(node.snapshot())) g.set({ resource: r.name, group: r.group }, r.restarts);
+  });
+  gauge('clusterd_coordinator_term', 'Current coordinator term', [], (g) => g.set(node.snapshot().coordinator.term));
+  gauge('clusterd_is_coordinator', 'This node is the coordinator (1) or not (0)', [], (g) => g.set(node.isCoordinator() ? 1 : 0));
+  gauge('clusterd_applied_seq', 'Highest quorum-log seq applied on this node (the log\'s length in records)', [], (g) => g.set(node.snapshot().appliedSeq));
+  gauge('clusterd_quorum_writes_blocked', 'The quorum store refuses writes (1), by error code (QUORUM_DISK_FULL)', ['code'], (g) => {
+    const b = node.snapshot().writesBlocked;
+    if (b) g.set({ code: b.code }, 1);
+  });
+  gauge('clusterd_lease_age_seconds', 'Time since each node\'s lease counter last moved, on this node\'s clock (Down after the lease TTL)', ['node'], (g) => {
+    const s = node.snapshot();
+    for (const [name, p] of Object.entries(s.membership)) g.set({ node: name }, Math.max(0, (s.monoMs - p.lastChangeMs) / 1000));
+  });
+  gauge('clusterd_lease_renewal_age_seconds', 'Time since this node last renewed its lease (it fences itself before the lease TTL)', [], (g) => {
+    const s = node.snapshot();
+    if (Number.isFinite(s.lastRenewOkMs)) g.set(Math.max(0, (s.monoMs - s.lastRenewOkMs) / 1000));
+  });
+  gauge('clusterd_lease_ttl_seconds', 'Lease TTL: a node whose lease does not move for this long is Down', [], (g) => g.set(node.snapshot().leaseTtlMs / 1000));
+  gauge('clusterd_event_loop_delay_seconds', 'Event-loop delay of clusterd\'s decision thread since the previous scrape, by statistic (max, p99)', ['stat'], (g) => {
+    g.set({ stat: 'max' }, loopDelay.max / 1e9);
+    g.set({ stat: 'p99' }, loopDelay.percentile(99) / 1e9);
+    loopDelay.reset();
+  });
+  gauge('clusterd_event_streams_open', 'Event streams (GET /v1/events/stream) open on this node', [], (g) => g.set(streams.open));
+  gauge('clusterd_backup_frozen', 'A backup holds the freeze of a group (1): its writers are being frozen or are frozen', ['group', 'node', 'backup'], (g) => backupGauge(node, g));
+  gauge('clusterd_disk_maintenance', 'Disk in maintenance mode (1), by mode (maintenance or extended): health checks suppressed', ['resource', 'node', 'mode'], (g) => {
+    for (const r of resourceViews(node.snapshot())) if (r.maintenance) g.set({ resource: r.name, node: r.node ?? '', mode: r.maintenance.mode }, 1);
+  });
+  gauge('clusterd_disk_maintenance_seconds', 'How long each disk has been in maintenance mode', ['resource', 'node', 'mode'], (g) => {
+    const s = node.snapshot();
+    for (const r of resourceViews(s)) if (r.maintenance) g.set({ resource: r.name, node: r.node ?? '', mode: r.maintenance.mode }, Math.max(0, (s.wallMs - r.maintenance.sinceWallMs) / 1000));
+  });
+
+  // ---- counters ---------------------------------------------------------------------------------
+  const counter = (name: string, help: string, labelNames: string[]) => new Counter({ name, help, labelNames, registers: [registry] });
+  const eventsTotal = counter('clusterd_events_total', 'Events this node wrote to the cluster\'s event log, by event and level', ['event', 'level']);
+  const placements = counter('clusterd_group_owner_changes_total', 'New owners given to groups by this node as coordinator, by reason (node_down: failover after a node loss; failed: failover after a resource failed; moved: a planned move or failback)', ['group', 'reason']);
+  const restarts = counter('clusterd_resource_restarts_total', 'Restarts in place this node made', ['resource']);
+  const failures = counter('clusterd_resource_failures_total', 'Resources this node reported Failed', ['resource']);
+  const selfFences = counter('clusterd_self_fences_total', 'Times this node fenced itself (stopped every resource), by event (NODE_SELF_FENCED, NODE_LEASE_LOST, NODE_STALLED)', ['event']);
+  const eventsDropped = counter('clusterd_events_dropped_total', 'Events dropped because the event queue was full', []);
+  const streamsDropped = counter('clusterd_event_streams_dropped_total', 'Event streams dropped because their reader did not keep up, by reason', ['reason']);
+  let droppedSeen = 0;
+  const streamsSeen = new Map<string, number>();
+  let afterId = 0;
+
+  const countEvent = (e: ClusterEvent) => {
+    eventsTotal.inc({ event: e.event, level: e.level });
+    const group = text(e.data?.['group']);
+    const resource = text(e.data?.['resource']);
+    const reason = placementReason(e);
+    if (reason) placements.inc({ group, reason });
+    if (e.event === 'RESOURCE_RESTARTING') restarts.inc({ resource });
+    if (e.event === 'RESOURCE_FAILED') failures.inc({ resource });
+    if (e.event === 'NODE_SELF_FENCED' || e.event === 'NODE_LEASE_LOST' || e.event === 'NODE_STALLED') selfFences.inc({ event: e.event });
+  };
+  /** Read the events written since the last scrape (bounded), count this node's. */
+  const catchUp = async () => {
+    for (let page = 0; page < eventPagesPerScrape; page++) {
+      const evs = await node.readEvents(afterId, eventPage);
+      for (const e of evs) {
+        afterId = Math.max(afterId, e.id);
+        if (e.node === node.name) countEvent(e);
+      }
+      if (evs.length < eventPage) break;
+    }
+    const dropped = node.snapshot().eventsDropped;
+    if (dropped > droppedSeen) { eventsDropped.inc(dropped - droppedSeen); droppedSeen = dropped; }
+    for (const [reason, n] of Object.entries(streams.dropped)) {
+      const seen = streamsSeen.get(reason) ?? 0;
+      if (n > seen) { streamsDropped.inc({ reason }, n - seen); streamsSeen.set(reason, n); }
+    }
+  };
+  const readUpTo = new Gauge({ name: 'clusterd_events_read_up_to', help: 'Newest event id this node\'s counters have read', registers: [registry] });
+
+  // ---- histograms -------------------------------------------------------------------------------
+  const commits = new Histogram({ name: 'clusterd_commit_duration_seconds', help: 'Configuration commits through the API, from request to the quorum log\'s answer, by result (ok or the error code)',
+    labelNames: ['result'], buckets: secondsBuckets, registers: [registry] });
+
+  return {
+    registry,
+    async scrape() {
+      try { await catchUp(); } catch { /* the store is unreachable: the counters stay as they were */ }
+      readUpTo.set(afterId);
+      return registry.metrics();
+    },
+    observeCommit: (seconds, result) => commits.observe({ result }, seconds),
+    stop: () => loopDelay.disable(),
+  };
+}
+
+/** API request durations by route (the route's pattern, never the raw URL), method and status code. */
+export function instrumentRequests(app: FastifyInstance, registry: Registry, log?: (fields: Record<string, unknown>, message: string) => void): void {
+  const h = new Histogram({ name: 'clusterd_http_request_duration_seconds', help: 'API requests by route pattern, method and status code',
+    labelNames: ['route', 'method', 'code'], buckets: secondsBuckets, registers: [registry] });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unknown';
+    log?.({ method: req.method, url: req.url, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, `${req.method} ${req.url} ${reply.statusCode}`);
+    if (route === '/v1/events/stream') return;
+    h.observe({ route, method: req.method, code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+}
+
+/** The node as the routes see it, with every commit timed into clusterd_commit_duration_seconds. */
+export function timedCommits(node: NodeFacade, metrics: Metrics): NodeFacade {
+  const commit: NodeFacade['commit'] = async (updates) => {
+    const t0 = performance.now();
+    const r = await node.commit(updates);
+    metrics.observeCommit((performance.now() - t0) / 1000, r.ok ? 'ok' : r.error.code);
+    return r;
+  };
+  return new Proxy(node, {
+    get(target, prop) {
+      if (prop === 'commit') return commit;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
