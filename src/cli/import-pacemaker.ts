@@ -297,7 +297,7 @@ export function importPacemaker(xml: string): ImportOutcome {
   for (const [key, value] of props) {
     if (informational.has(key)) continue;
     if (key === 'no-quorum-policy' && value === 'stop') continue; // what clusterd does: a node without its lease stops its resources
-    dropped.push({ id: `crm_config ${key}=${value}`, why: 'this cluster property has no clusterd equivalent (see README: Timing and fencing)' });
+    dropped.push({ id: `crm_config ${key}=${value}`, why: 'this cluster property has no clusterd equivalent (see README: Timing)' });
   }
   const symmetric = (props.get('symmetric-cluster') ?? 'true') !== 'false';
   const ctx: Ctx = { dropped, metaDefaults: new Map(), opTimeoutDefaultMs: null };
