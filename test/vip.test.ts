@@ -13,7 +13,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clusterdBin, sleep, waitFor } from './harness.js';
@@ -232,4 +232,14 @@ test('a VIP on a real link: reachable, address in use refused, moved on kill -9 
   assert.ok(servedAt > 0, `the VIP did not answer from n2 within 60 s\n${logsTail()}`);
   assert.match(answer, /served by n2/);
   assert.equal(holds(nsNode(0), vip), false, 'n1 has dropped the VIP');
+
+  // kill -9 of n2's resource monitor (clusterd lives): the address goes with the monitor's
+  // resources, then the group is restarted and the VIP answers again.
+  const monitorPid = spawnSync('ip', ['netns', 'pids', nsNode(1)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number)
+    .find((pid) => { try { return /monitor\.js/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')); } catch { return false; } });
+  assert.ok(monitorPid !== undefined, 'n2 runs a resource monitor');
+  process.kill(monitorPid, 'SIGKILL');
+  await waitFor('the VIP removed from n2 with its lost monitor', () => !holds(nsNode(1), vip), 20_000, 20);
+  const again = await waitFor('the VIP answering again after the monitor restarted', () => viaVip(), 60_000, 200);
+  assert.match(again, /served by n2/);
 });

@@ -14,8 +14,10 @@
 //         it on the interface before adding the address.
 
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseIpPriv, type IpPriv } from '../core/priv-ip.js';
 import type { ResourceSpec } from './protocol.js';
@@ -38,6 +40,47 @@ const killAllTimeoutMs = 1_000;
 /** IPv6: how often to look whether DAD has finished; the kernel's DAD takes about 1 s (one probe, RetransTimer 1 s). */
 const dadPollMs = 100;
 
+/**
+ * The addresses this node's monitor holds, in its data directory: when the monitor is lost
+ * (crashed, deadlocked, killed), clusterd removes them (dropAddressesSync) as it kills the
+ * monitor's process groups, before its resources count as stopped; a new monitor removes what an
+ * earlier one of this node left.
+ */
+export const addressesFileName = 'ip-addresses.json';
+
+interface AddressEntry { resource: string; cidr: string; interface: string }
+
+/** Removes every address listed in `dataDir` and empties the list; returns the resources. Synchronous, bounded by killAllTimeoutMs. */
+export function dropAddressesSync(dataDir: string): string[] {
+  const file = path.join(dataDir, addressesFileName);
+  let listed: AddressEntry[];
+  try {
+    listed = JSON.parse(readFileSync(file, 'utf8')) as AddressEntry[];
+    if (!Array.isArray(listed)) return [];
+  } catch {
+    return [];
+  }
+  if (listed.length > 0) removeSync(listed);
+  writeListSync(dataDir, []);
+  return listed.map((e) => e.resource);
+}
+
+/** One `ip` for every address; -force goes on past an address already gone. */
+function removeSync(entries: readonly AddressEntry[]): void {
+  const script = entries.map((e) => `addr del ${e.cidr} dev ${e.interface}\n`).join('');
+  spawnSync('ip', ['-force', '-batch', '-'], { input: script, stdio: ['pipe', 'ignore', 'ignore'], timeout: killAllTimeoutMs, killSignal: 'SIGKILL' });
+}
+
+function writeListSync(dataDir: string, entries: readonly AddressEntry[]): void {
+  const file = path.join(dataDir, addressesFileName);
+  try {
+    writeFileSync(`${file}.tmp`, JSON.stringify(entries), { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
+  } catch {
+    // A data directory that cannot be written: the in-memory list still serves the fence.
+  }
+}
+
 interface Held {
   ip: IpPriv;
   /** The announcer running now, if any: killed with the address. */
@@ -54,7 +97,13 @@ export class IpAgent implements ResourceAgent {
   /** Counts killAll calls: an online that straddles one must not add its address. */
   private fences = 0;
 
-  constructor(private readonly events: AgentEvents) {}
+  private readonly dataDir = process.env.CLUSTERD_DATA_DIR ?? os.tmpdir();
+
+  constructor(private readonly events: AgentEvents) {
+    // This node's resources are all stopped when a monitor starts: an address an earlier one left goes.
+    const left = dropAddressesSync(this.dataDir);
+    if (left.length > 0) events.log('warning', `ip resources ${left.join(', ')}: removed the addresses an earlier resource monitor of this node left`);
+  }
 
   async online(spec: ResourceSpec, ctx: AgentContext): Promise<{ pid?: number }> {
     const ip = parse(spec);
@@ -84,7 +133,7 @@ export class IpAgent implements ResourceAgent {
     try {
       await ipCommand(['addr', 'add', ip.cidr, 'dev', ip.interface], ctx.signal);
     } catch (err) {
-      this.held.delete(spec.name);
+      this.release(spec.name);
       throw new Error(`ip resource '${spec.name}': ip addr add ${ip.cidr} dev ${ip.interface} failed: ${(err as Error).message}`);
     }
     if (ip.family === 6) await this.waitDad(spec, ip, ctx.signal);
@@ -104,7 +153,7 @@ export class IpAgent implements ResourceAgent {
         if (again !== null && findAddr(again, ip) !== undefined) throw new Error(`ip resource '${spec.name}': ip addr del ${ip.cidr} dev ${ip.interface} failed: ${err.message}`);
       });
     }
-    this.held.delete(spec.name);
+    this.release(spec.name);
   }
 
   terminate(spec: ResourceSpec, ctx: AgentContext): Promise<void> {
@@ -132,10 +181,9 @@ export class IpAgent implements ResourceAgent {
     const names = [...this.held.keys()];
     if (names.length === 0) return names;
     for (const name of names) this.stopAnnouncer(name);
-    // One `ip` for every address; -force goes on past an address already gone.
-    const script = [...this.held.values()].map((h) => `addr del ${h.ip.cidr} dev ${h.ip.interface}\n`).join('');
-    spawnSync('ip', ['-force', '-batch', '-'], { input: script, stdio: ['pipe', 'ignore', 'ignore'], timeout: killAllTimeoutMs, killSignal: 'SIGKILL' });
+    removeSync(this.entries());
     this.held.clear();
+    writeListSync(this.dataDir, []);
     return names;
   }
 
@@ -143,6 +191,15 @@ export class IpAgent implements ResourceAgent {
     const held = this.held.get(name);
     if (held === undefined) this.held.set(name, { ip, announcer: undefined });
     else held.ip = ip;
+    writeListSync(this.dataDir, this.entries());
+  }
+
+  private release(name: string): void {
+    if (this.held.delete(name)) writeListSync(this.dataDir, this.entries());
+  }
+
+  private entries(): AddressEntry[] {
+    return [...this.held].map(([resource, h]) => ({ resource, cidr: h.ip.cidr, interface: h.ip.interface }));
   }
 
   /** Unsolicited ARPs in the background: online does not wait for them, offline and fence kill them. */
@@ -178,7 +235,7 @@ export class IpAgent implements ResourceAgent {
       if (a === undefined) throw new Error(`ip resource '${spec.name}': ${ip.cidr} disappeared from ${ip.interface} while the kernel checked it for duplicates`);
       if (a.dadfailed) {
         await ipCommand(['addr', 'del', ip.cidr, 'dev', ip.interface], signal).catch(() => undefined);
-        this.held.delete(spec.name);
+        this.release(spec.name);
         throw inUse(spec, ip, `the kernel's duplicate address detection on ${ip.interface} found another host with it`);
       }
       if (!a.tentative) return;
