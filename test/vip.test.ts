@@ -4,8 +4,10 @@
 // filesystem). A group holds an `ip` resource and an HTTP server that depends on it:
 // - the client reaches the server through the VIP;
 // - an address another host holds on the link is refused (IP_ADDRESS_IN_USE) and never added;
-// - after kill -9 of the owner's clusterd, the VIP answers from the other node, the old one has
-//   dropped it, and the address is never on both nodes at once (both polled through the failover).
+// - after the owner's link is cut, and after kill -9 of the owner's clusterd, the VIP answers from
+//   the other node, the old one has dropped it, and the address is never on both nodes at once
+//   (both polled through each failover);
+// - after kill -9 of the owner's resource monitor, the address is removed, then comes back.
 // It prints the failover time (kill -9 until a client request through the VIP succeeds).
 //
 // Needs root (ip netns, veth, bridge) and arping (Debian's arping package).
@@ -131,6 +133,36 @@ const serverJs = `const http = require('node:http');
 http.createServer((q, s) => s.end('served by ' + process.env.CLUSTERD_NODE + '\\n')).listen(Number(process.argv[1]), '0.0.0.0');
 process.on('SIGTERM', () => process.exit(0));`;
 
+/**
+ * From the moment the owner `from` is hit until the VIP answers from `to` and `from` has dropped it:
+ * polls both namespaces' addresses, the new owner first (both seen then means the old one still
+ * held the address after the new one had it). Prints the times.
+ */
+async function watchMove(from: number, to: number, what: string, limitMs: number): Promise<{ droppedAt: number; servedAt: number }> {
+  const startedAt = performance.now();
+  const overlaps: string[] = [];
+  let droppedAt = 0;
+  let servedAt = 0;
+  while (performance.now() - startedAt < limitMs && !(servedAt && droppedAt)) {
+    const onNew = holds(nsNode(to), vip);
+    const onOld = holds(nsNode(from), vip);
+    const t = performance.now() - startedAt;
+    if (onNew && onOld) overlaps.push(`${t.toFixed(0)} ms`);
+    if (!onOld && !droppedAt) droppedAt = t;
+    if (!servedAt && onNew) {
+      const body = await viaVip(0.5);
+      if (body !== null && body.includes(`served by ${names[to]}`)) servedAt = performance.now() - startedAt;
+    }
+    await sleep(20);
+  }
+  console.log(`${what}: VIP dropped by ${names[from]} after ${droppedAt.toFixed(0)} ms; VIP + HTTP answering from ${names[to]} after ${servedAt.toFixed(0)} ms ` +
+    `(Pacemaker on this machine, kill -9 of the owner: 8.5 s; load ${readFileSync('/proc/loadavg', 'utf8').trim()})`);
+  assert.deepEqual(overlaps, [], `${what}: the VIP was on both nodes at once:\n${overlaps.join('\n')}\n${logsTail()}`);
+  assert.ok(droppedAt > 0, `${what}: ${names[from]} kept the VIP\n${logsTail()}`);
+  assert.equal(holds(nsNode(from), vip), false, `${what}: ${names[from]} has dropped the VIP`);
+  return { droppedAt, servedAt };
+}
+
 function logsTail(): string {
   return [...procs.entries()].map(([n, p]) => `--- ${n}\n${p.log.split('\n').slice(-20).join('\n')}`).join('\n');
 }
@@ -156,7 +188,7 @@ after(async () => {
   if (isRoot && made) await tearDown();
 });
 
-test('a VIP on a real link: reachable, address in use refused, moved on kill -9 of its owner and never on two nodes', { timeout: 180_000 }, async () => {
+test('a VIP on a real link: reachable, address in use refused, moved on a cut link and on kill -9 of its owner, never on two nodes', { timeout: 300_000 }, async () => {
   assert.ok(isRoot, 'this test needs root: it creates network namespaces, veth pairs and a bridge (run the tests as root, as .ci/run does)');
   assert.equal(spawnSync('arping', ['--help']).error, undefined, 'arping is not installed (Debian package arping, in .ci/run)');
   const init = spawnSync(process.execPath, [clusterdBin, 'init', '--quorum', `dir:${join(dir, 'quorum')}`, '--cluster', 'vip'], { encoding: 'utf8' });
@@ -169,7 +201,7 @@ test('a VIP on a real link: reachable, address in use refused, moved on kill -9 
 
   const spec = { groups: {
     web: {
-      preferredOwners: ['n1', 'n2'], state: 'online',
+      preferredOwners: ['n1', 'n2'], state: 'online', failoverThreshold: 10,
       resources: {
         'web-ip': { type: 'ip', priv: { address: `${vip}/24`, interface: lan } },
         'web-srv': { type: 'process', dependsOn: ['web-ip'], priv: { command: process.execPath, args: ['-e', serverJs, String(webPort), dir], probe: `http://127.0.0.1:${webPort}/` } },
@@ -205,41 +237,25 @@ test('a VIP on a real link: reachable, address in use refused, moved on kill -9 
   spawnSync('ip', ['-n', nsClient, '-force', '-batch', '-'], { input: `addr del ${subnet}.77/24 dev ${lan}\n`, timeout: 1_000 });
   console.log(`fence path: one ip -batch removing an address took ${(performance.now() - t0).toFixed(1)} ms (load ${spawnSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).stdout.trim()})`);
 
-  // kill -9 of the owner's clusterd: its monitor drops the VIP, n2 takes it.
-  procs.get('n1')!.proc.kill('SIGKILL');
-  const killedAt = performance.now();
-  const overlaps: string[] = [];
-  let droppedAt = 0;
-  let servedAt = 0;
-  let answer = '';
-  while (performance.now() - killedAt < 60_000 && !(servedAt && droppedAt)) {
-    // New owner first, then the old one: both true means the old one still held it after the new one had it.
-    const onNew = holds(nsNode(1), vip);
-    const onOld = holds(nsNode(0), vip);
-    const t = performance.now() - killedAt;
-    if (onNew && onOld) overlaps.push(`${t.toFixed(0)} ms`);
-    if (!onOld && !droppedAt) droppedAt = t;
-    if (!servedAt && onNew) {
-      const body = await viaVip(0.5);
-      if (body !== null && /served by n2/.test(body)) { servedAt = performance.now() - killedAt; answer = body; }
-    }
-    await sleep(20);
-  }
-  console.log(`kill -9 of n1's clusterd: VIP dropped by n1 after ${droppedAt.toFixed(0)} ms; VIP + HTTP answering from n2 after ${servedAt.toFixed(0)} ms ` +
-    `(Pacemaker on this machine: 8.5 s; load ${spawnSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).stdout.trim()})`);
-  assert.deepEqual(overlaps, [], `the VIP was on both nodes at once:\n${overlaps.join('\n')}\n${logsTail()}`);
-  assert.ok(droppedAt > 0, `n1 kept the VIP after its clusterd was killed\n${logsTail()}`);
-  assert.ok(servedAt > 0, `the VIP did not answer from n2 within 60 s\n${logsTail()}`);
-  assert.match(answer, /served by n2/);
-  assert.equal(holds(nsNode(0), vip), false, 'n1 has dropped the VIP');
+  // n1's cable cut (the switch side of its link down): the ip resource fails its health check,
+  // cannot come back on a link without carrier, and the group moves to n2; n1 removes the address.
+  run('ip', ['-n', nsSwitch, 'link', 'set', 'p-n1', 'down']);
+  const cut = await watchMove(0, 1, 'link of n1 cut', 90_000);
+  assert.ok(cut.servedAt > 0, `the VIP did not answer from n2 after n1's link was cut\n${logsTail()}`);
+  run('ip', ['-n', nsSwitch, 'link', 'set', 'p-n1', 'up']);
 
-  // kill -9 of n2's resource monitor (clusterd lives): the address goes with the monitor's
+  // kill -9 of the owner's clusterd (now n2): its monitor drops the VIP, n1 takes it.
+  procs.get('n2')!.proc.kill('SIGKILL');
+  const killed = await watchMove(1, 0, "kill -9 of n2's clusterd", 60_000);
+  assert.ok(killed.servedAt > 0, `the VIP did not answer from n1 within 60 s of the kill\n${logsTail()}`);
+
+  // kill -9 of n1's resource monitor (clusterd lives): the address goes with the monitor's
   // resources, then the group is restarted and the VIP answers again.
-  const monitorPid = spawnSync('ip', ['netns', 'pids', nsNode(1)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number)
+  const monitorPid = spawnSync('ip', ['netns', 'pids', nsNode(0)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number)
     .find((pid) => { try { return /monitor\.js/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')); } catch { return false; } });
-  assert.ok(monitorPid !== undefined, 'n2 runs a resource monitor');
+  assert.ok(monitorPid !== undefined, 'n1 runs a resource monitor');
   process.kill(monitorPid, 'SIGKILL');
-  await waitFor('the VIP removed from n2 with its lost monitor', () => !holds(nsNode(1), vip), 20_000, 20);
+  await waitFor('the VIP removed from n1 with its lost monitor', () => !holds(nsNode(0), vip), 20_000, 20);
   const again = await waitFor('the VIP answering again after the monitor restarted', () => viaVip(), 60_000, 200);
-  assert.match(again, /served by n2/);
+  assert.match(again, /served by n1/);
 });
