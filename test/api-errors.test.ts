@@ -41,8 +41,8 @@ test('the API answers each error code with its status, and cluster exits with it
   await expect('create a writer', '/v1/resources', post({ name: 'w', group: 'g', type: 'process', priv: { command: '/bin/true', freezeSignal: 'SIGSTOP' } }), 200, null);
   await expect('a backup of a group that runs nowhere', '/v1/backups', post({ target: 'g' }), 409, 'BACKUP_NOT_READY');
   await expect('no such backup', '/v1/backups/0badc0de@n1', {}, 404, 'BACKUP_NOT_FOUND');
-  await expect('a resource type without an agent, created', '/v1/resources', post({ name: 'vip', group: 'g', type: 'ip' }), 400, 'RESOURCE_TYPE_UNSUPPORTED');
-  await expect('a resource type without an agent, applied', '/v1/apply', post({ spec: { groups: { q: { resources: { quorum: { type: 'witness' } } } } }, dryRun: true }), 400, 'RESOURCE_TYPE_UNSUPPORTED');
+  await expect('an ip resource without its address, created', '/v1/resources', post({ name: 'vip', group: 'g', type: 'ip', priv: { interface: 'eth0' } }), 400, 'BAD_PROPERTY');
+  await expect('a retired resource type, applied', '/v1/apply', post({ spec: { groups: { q: { resources: { quorum: { type: 'witness' } } } } }, dryRun: true }), 400, 'RESOURCE_TYPE_UNKNOWN');
   const tooMany = Object.fromEntries(Array.from({ length: applyGroupsMax + 1 }, (_, i) => [`t${i}`, {}]));
   await expect('an apply document past its bound', '/v1/apply', post({ spec: { groups: tooMany }, dryRun: true }), 413, 'APPLY_TOO_LARGE');
 

@@ -5,8 +5,8 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { planApplySteps, type ApplyDoc } from '../core/apply.js';
-import { checkName, checkTypeSupported } from '../core/config.js';
-import { clusterError, type ErrorCode, type Result } from '../core/errors.js';
+import { checkName, checkTypePriv, checkTypeSupported } from '../core/config.js';
+import { clusterError, type ClusterError, type ErrorCode, type Result } from '../core/errors.js';
 import { resourceTypes, type ConfigUpdate } from '../core/types.js';
 import type { NodeFacade } from '../node/snapshot.js';
 import { groupViews, localResourceView, nodeViews, resourceViews, statusSnapshot } from './views.js';
@@ -213,6 +213,8 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
     const { name, group, type, props, priv, dependsOn } = b.value;
     const supported = checkTypeSupported(name, type, 'type');
     if (!supported.ok) return sendError(reply, supported.error);
+    const typed = checkTypePriv(name, type, priv ?? {});
+    if (!typed.ok) return sendError(reply, bodyPath(typed.error, name));
     const u: ConfigUpdate = { op: 'resource-create', resource: name, group, type, props: props as never, priv: priv ?? {}, dependsOn: dependsOn ?? [] };
     return commit(reply, [u], () => findRes(name));
   }));
@@ -226,6 +228,11 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
   app.patch('/v1/resources/:res', write(node, async (req, reply) => {
     const b = parse(schemas.resourcePatch, req.body);
     if (!b.ok) return sendError(reply, b.error);
+    const existing = node.snapshot().config.resources[params(req).res!];
+    if (existing !== undefined && b.value.priv !== undefined) {
+      const typed = checkTypePriv(existing.name, existing.type, { ...existing.priv, ...b.value.priv });
+      if (!typed.ok) return sendError(reply, bodyPath(typed.error, existing.name));
+    }
     return commit(reply, [{ op: 'resource-set', resource: params(req).res!, props: b.value.props as never, priv: b.value.priv ?? {} }], () => findRes(params(req).res!));
   }));
   app.post('/v1/resources/:res/deps', write(node, async (req, reply) => {
@@ -330,4 +337,10 @@ async function failResource(node: NodeFacade, group: string, res: string, req: F
   if (!target) return sendError(reply, clusterError('NODE_NOT_UP', `resource '${res}' is not running anywhere`, `cluster res "${res}" /online`));
   await forward(target, req, reply);
   return reply;
+}
+
+/** A type's private-property error (path resources.R.priv.K) with its path in the request body (priv.K). */
+function bodyPath(e: ClusterError, resource: string): ClusterError {
+  const prefix = `resources.${resource}.`;
+  return e.path?.startsWith(prefix) ? Object.assign(e, { path: e.path.slice(prefix.length) }) : e;
 }

@@ -10,7 +10,7 @@ import { freezeLimitMsMax, freezeLimitMsMin } from '../core/backup.js';
 // ---------------------------------------------------------------------------------------------
 // The command union
 
-export type HelpTopic = 'main' | 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'backup';
+export type HelpTopic = 'main' | 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'backup' | 'import';
 export type NodeAction = 'pause' | 'resume' | 'drain' | 'evict';
 
 export interface GlobalOptions {
@@ -59,6 +59,8 @@ export type Command =
   | { kind: 'why'; group: string }
   | { kind: 'checkpoint' }
   | { kind: 'apply'; file: string; dryRun: boolean }
+  /** Print an apply file translated from a Pacemaker CIB (no cluster needed). */
+  | { kind: 'import-pacemaker'; file: string }
   /** Backups (issue 7). limitMs null: the server's default (60 s). quiet: print only the backup id. */
   | { kind: 'backup-freeze'; target: string; limitMs: number | null; quiet: boolean }
   | { kind: 'backup-thaw'; id: string }
@@ -251,11 +253,11 @@ function resolveSwitches(object: string, specs: readonly SwitchSpec[], tokens: r
 // ---------------------------------------------------------------------------------------------
 // Entry point
 
-const objectWords: Record<string, 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'backup' | 'help'> = {
+const objectWords: Record<string, 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'backup' | 'import' | 'help'> = {
   node: 'node', group: 'group', res: 'resource', resource: 'resource',
-  status: 'status', log: 'log', why: 'why', apply: 'apply', checkpoint: 'checkpoint', backup: 'backup', help: 'help',
+  status: 'status', log: 'log', why: 'why', apply: 'apply', checkpoint: 'checkpoint', backup: 'backup', import: 'import', help: 'help',
 };
-const objectList = 'node, group, res|resource, status, log, why, apply, checkpoint, backup';
+const objectList = 'node, group, res|resource, status, log, why, apply, checkpoint, backup, import';
 
 export function parseArgs(argv: readonly string[]): Result<ParsedArgs> {
   // `cluster backup run G -- CMD ARGS...`: everything after the first `--` is the command, as typed.
@@ -323,6 +325,7 @@ function buildCommand(object: Exclude<HelpTopic, 'main' | 'backup'>, words: stri
     case 'why': return withSwitches('why', [], tokens, () => whyCommand(words));
     case 'checkpoint': return withSwitches('checkpoint', [], tokens, () =>
       words.length > 0 ? fail(badArg(`unexpected argument '${words[0]}' after checkpoint`, 'cluster checkpoint')) : ok({ kind: 'checkpoint' }));
+    case 'import': return withSwitches('import', [], tokens, () => importCommand(words));
   }
 }
 
@@ -792,6 +795,16 @@ function badProp(message: string, hint?: string): ClusterError {
   return clusterError('BAD_PROPERTY', message, hint);
 }
 
+const importUsage = 'cluster import pacemaker CIB.xml > cluster.yaml';
+
+function importCommand(words: readonly string[]): Result<Command> {
+  const [source, file, extra] = words;
+  if (source?.toLowerCase() !== 'pacemaker') return fail(badArg(source === undefined ? 'import needs a source: pacemaker' : `cannot import from '${source}': only pacemaker`, importUsage));
+  if (file === undefined) return fail(badArg('import pacemaker needs the CIB file (cibadmin --query > cib.xml, or pcs cluster cib cib.xml)', importUsage));
+  if (extra !== undefined) return fail(badArg(`unexpected argument '${extra}' after import pacemaker '${file}'`, importUsage));
+  return ok({ kind: 'import-pacemaker', file });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Usage (cluster --help, cluster res /?)
 
@@ -817,6 +830,8 @@ export function usageText(topic: HelpTopic): string {
     case 'apply': return 'cluster apply -f FILE [--dry-run] [--json]\n  Make the cluster match a YAML file (groups, resources, owners, properties).\n';
     case 'checkpoint': return 'cluster checkpoint [--json]\n  Take a checkpoint of the cluster database now; the quorum log restarts after it.\n';
     case 'backup': return backupHelp;
+    case 'import': return `${importUsage}\n  Print an apply file (YAML) translated from a Pacemaker CIB; what cannot be translated is listed on stderr.\n` +
+      '  Exit code: 0 everything translated, 3 printed but something was not translated, 1 nothing printed.\n';
     case 'main': return mainUsage;
   }
 }
@@ -831,6 +846,7 @@ cluster log [--follow] [--limit N]
 cluster why GROUP
 cluster apply -f FILE [--dry-run]
 cluster checkpoint
+cluster import pacemaker CIB.xml
 cluster backup freeze GROUP|RESOURCE [--timeout 60s] | thaw ID | status [ID] | run GROUP -- COMMAND ARGS...
 
 ${usageIntro}

@@ -10,6 +10,7 @@ import type {
 import { parseArgs, usageText, type Command } from './args.js';
 import { formatProblem, loadApplyFile, locatePath } from './apply-file.js';
 import { bashCompletion, zshCompletion } from './completion.js';
+import { droppedText, importExit, importPacemaker, importText } from './import-pacemaker.js';
 import { ApiClient, CliError, cliError, resolveEndpoints, seg } from './client.js';
 import { exitCodeOf } from '../core/errors.js';
 import { clusterdVersion } from '../core/version.js';
@@ -81,6 +82,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.out(usageText(command.topic));
     return exitOk;
   }
+  if (command.kind === 'import-pacemaker') return importFile(command.file, io);
   try {
     const client = new ApiClient(resolveEndpoints(options.endpoint, io.env), io.fetch);
     return await run(command, { client, io, json: options.json });
@@ -119,6 +121,7 @@ function run(c: Command, ctx: Ctx): Promise<number> {
     case 'why': return showWhy(c.group, ctx);
     case 'checkpoint': return takeCheckpoint(ctx);
     case 'apply': return apply(c.file, c.dryRun, ctx);
+    case 'import-pacemaker': return importFile(c.file, ctx.io);
     case 'backup-freeze': case 'backup-thaw': case 'backup-status': case 'backup-run': return runBackup(c, ctx);
     default: return runResource(c, ctx);
   }
@@ -246,7 +249,7 @@ function moveJudge(target: string | null, before: GroupView['state']): (g: Group
 // resource
 
 const resPath = (r: string): string => `/v1/resources/${seg(r)}`;
-type ResourceCommand = Exclude<Command, Of<'help' | 'node-status' | 'node-action' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint'
+type ResourceCommand = Exclude<Command, Of<'help' | 'node-status' | 'node-action' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'import-pacemaker'
   | 'backup-freeze' | 'backup-thaw' | 'backup-status' | 'backup-run'
   | 'group-status' | 'group-create' | 'group-delete' | 'group-online' | 'group-offline' | 'group-move'
   | 'group-prop-list' | 'group-prop-set' | 'group-list-owners'>>;
@@ -600,6 +603,27 @@ async function apply(file: string, dryRun: boolean, ctx: Ctx): Promise<number> {
     return exitCodeOf((e as CliError).code);
   }
   return emit(ctx, planText(result), result);
+}
+
+// ---------------------------------------------------------------------------------------------
+// cluster import pacemaker: no cluster needed
+
+async function importFile(file: string, io: CliIo): Promise<number> {
+  let text: string;
+  try {
+    text = await readApplyFile(file, io);
+  } catch (e) {
+    io.err(formatError(asErrorLike(e)));
+    return importExit.failed;
+  }
+  const r = importPacemaker(text);
+  if (!r.ok) {
+    io.err(formatError({ code: 'BAD_CONFIG', message: `${file}: ${r.error}` }));
+    return importExit.failed;
+  }
+  io.out(importText(r.result, file));
+  io.err(droppedText(r.result.dropped));
+  return r.result.dropped.length === 0 ? importExit.complete : importExit.partial;
 }
 
 // ---------------------------------------------------------------------------------------------

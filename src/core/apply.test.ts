@@ -4,9 +4,9 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyGroupsMax, applyResourcesMax, planApply, type ApplyDoc, type ApplyResourceSpec } from './apply.js';
-import { applyUpdate, emptyConfig } from './config.js';
+import { applyUpdate, emptyConfig, resourceTypesSupported } from './config.js';
 import type { Result } from './errors.js';
-import { commonPropDefaults, type ClusterConfig, type ConfigUpdate } from './types.js';
+import { commonPropDefaults, resourceTypes, type ClusterConfig, type ConfigUpdate } from './types.js';
 
 function must<T>(r: Result<T>): T {
   if (!r.ok) assert.fail(`expected ok, got ${r.error.code} at ${r.error.path}: ${r.error.message}`);
@@ -245,16 +245,31 @@ describe('apply: regressions (bugs found by these tests)', () => {
 });
 
 describe('apply: what one document may hold', () => {
-  test('a resource type without an agent (ip, ocf, witness) is refused at apply, naming the types that work', () => {
-    for (const type of ['ip', 'ocf', 'witness'] as const) {
+  test('a resource type without an agent is refused at apply, naming the types that work; a retired type is unknown', () => {
+    const refused = [...resourceTypes.filter((t) => !resourceTypesSupported.includes(t)).map((t) => [t, 'RESOURCE_TYPE_UNSUPPORTED'] as const),
+      ['witness', 'RESOURCE_TYPE_UNKNOWN'] as const];
+    for (const [type, code] of refused) {
       const d = doc();
       d.groups.web!.resources!.extra = { type };
       const r = planApply(nodes(), d);
       if (r.ok) assert.fail(`type ${type} was accepted`);
-      assert.equal(r.error.code, 'RESOURCE_TYPE_UNSUPPORTED');
+      assert.equal(r.error.code, code);
       assert.equal(r.error.path, 'groups.web.resources.extra.type');
-      assert.match(r.error.hint ?? '', /process, disk/);
+      assert.match(r.error.hint ?? '', /process, disk, ip/);
     }
+  });
+
+  test('an ip resource is checked when applied: its address, at its path in the document', () => {
+    const d = doc();
+    d.groups.web!.resources!.vip = { type: 'ip', priv: { address: '10.0.0.5', interface: 'eth0' } };
+    const r = planApply(nodes(), d);
+    assert.deepEqual(r.ok ? 'ok' : [r.error.code, r.error.path], ['BAD_PROPERTY', 'groups.web.resources.vip.priv.address']);
+    d.groups.web!.resources!.vip = { type: 'ip', priv: { address: '10.0.0.5/24', interface: 'eth0' } };
+    const good = must(planApply(nodes(), d));
+    const d2 = doc();
+    d2.groups.web!.resources!.vip = { type: 'ip', priv: { address: '10.0.0.5/99' } };
+    const set = planApply(good.config, d2);
+    assert.deepEqual(set.ok ? 'ok' : [set.error.code, set.error.path], ['BAD_PROPERTY', 'groups.web.resources.vip.priv.address']);
   });
 
   test('more groups or resources than one apply takes is refused before any planning, with APPLY_TOO_LARGE', () => {

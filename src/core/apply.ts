@@ -2,7 +2,7 @@
 // cluster match it (create or update; nothing is deleted), with one readable line per change.
 // The updates are then validated by the same fold as every other change.
 
-import { checkGroupFields, checkProps, checkTypeSupported, ConfigDraft } from './config.js';
+import { checkGroupFields, checkProps, checkTypePriv, checkTypeSupported, ConfigDraft } from './config.js';
 import { clusterError, fail, ok, type ClusterError, type Result } from './errors.js';
 import type { ClusterConfig, CommonProps, ConfigUpdate, DesiredState, FailbackPolicy, GroupConfig, PrivProps, ResourceType } from './types.js';
 
@@ -168,6 +168,12 @@ function errorInDoc(config: ClusterConfig, cfg: ClusterConfig, doc: ApplyDoc, u:
   return Object.assign(e, { path: sub ? `${where}.${sub}` : where });
 }
 
+/** A resource's error (path resources.R...) with its path in the document (groups.G.resources.R...). */
+function inGroup<T>(r: Result<T> & { ok: false }, group: string): Result<void> {
+  const path = r.error.path;
+  return fail(path?.startsWith('resources.') ? Object.assign(r.error, { path: `groups.${group}.${path}` }) : r.error);
+}
+
 /** Resource updates of one group go to `updates`; dependency updates to `deps`, applied after every resource of the document exists. */
 function planResources(config: ClusterConfig, group: string, spec: ApplyGroupSpec, updates: ConfigUpdate[], deps: ConfigUpdate[], lines: string[]): Result<void> {
   for (const [name, r] of Object.entries(spec.resources ?? {})) {
@@ -175,6 +181,8 @@ function planResources(config: ClusterConfig, group: string, spec: ApplyGroupSpe
     if (!existing) {
       const supported = checkTypeSupported(name, r.type, `groups.${group}.resources.${name}.type`);
       if (!supported.ok) return supported;
+      const typed = checkTypePriv(name, r.type, r.priv ?? {});
+      if (!typed.ok) return inGroup(typed, group);
       updates.push({ op: 'resource-create', resource: name, group, type: r.type, props: r.props ?? {}, priv: r.priv ?? {} });
       lines.push(`create resource ${name} (${r.type}) in group ${group}`);
       for (const d of r.dependsOn ?? []) {
@@ -186,6 +194,10 @@ function planResources(config: ClusterConfig, group: string, spec: ApplyGroupSpe
     const props = Object.fromEntries(Object.entries(r.props ?? {}).filter(([k, v]) =>
       !same((existing.props as unknown as Record<string, unknown>)[k], normalProp(name, k, v))));
     const priv = Object.fromEntries(Object.entries(r.priv ?? {}).filter(([k, v]) => !same(existing.priv[k], v)));
+    if (Object.keys(priv).length > 0) {
+      const typed = checkTypePriv(name, existing.type, { ...existing.priv, ...priv });
+      if (!typed.ok) return inGroup(typed, group);
+    }
     if (Object.keys(props).length + Object.keys(priv).length > 0) {
       updates.push({ op: 'resource-set', resource: name, props, priv });
       for (const [k, v] of Object.entries(props)) lines.push(`set ${name}.props.${k} = ${JSON.stringify(v)}`);

@@ -4,9 +4,9 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { applyUpdate, checkTypeSupported, dependencyClosure, dependentClosure, emptyConfig, groupResources, onlineOrder } from './config.js';
+import { applyUpdate, checkTypeSupported, dependencyClosure, resourceTypesSupported, dependentClosure, emptyConfig, groupResources, onlineOrder } from './config.js';
 import type { Result } from './errors.js';
-import { commonPropDefaults, groupDefaults, type ClusterConfig, type ConfigUpdate } from './types.js';
+import { commonPropDefaults, groupDefaults, resourceTypes, retiredResourceTypes, type ClusterConfig, type ConfigUpdate } from './types.js';
 
 // ---- helpers ------------------------------------------------------------------------------
 
@@ -207,7 +207,8 @@ describe('config: resources', () => {
     for (const bad of ['', '-r', 'r/1', 'x'.repeat(64)]) {
       assert.equal(codeOf(applyUpdate(c, { op: 'resource-create', resource: bad, group: 'web', type: 'disk' })), 'BAD_ARGUMENT', JSON.stringify(bad));
     }
-    for (const t of ['process', 'disk', 'ip', 'ocf', 'witness'] as const) {
+    // Every type of the model, and a retired one (records of older builds replay).
+    for (const t of [...resourceTypes, ...retiredResourceTypes]) {
       must(applyUpdate(c, { op: 'resource-create', resource: `r-${t}`, group: 'web', type: t }));
     }
   });
@@ -462,17 +463,22 @@ describe('config: properties', () => {
 });
 
 describe('config: resource types that can be created', () => {
-  test('types without an agent are refused with the types that work; unknown names are unknown; the fold still replays them', () => {
-    for (const t of ['ip', 'ocf', 'witness']) {
+  test('types without an agent are refused with the types that work; unknown and retired names are unknown; the fold still replays them', () => {
+    for (const t of resourceTypes.filter((x) => !resourceTypesSupported.includes(x))) {
       const r = checkTypeSupported('x', t, 'type');
       assert.deepEqual(r.ok ? 'ok' : [r.error.code, r.error.path], ['RESOURCE_TYPE_UNSUPPORTED', 'type']);
-      assert.match(r.ok ? '' : r.error.hint ?? '', /process, disk/);
+      assert.match(r.ok ? '' : r.error.hint ?? '', /process, disk, ip/);
     }
     const floppy = checkTypeSupported('x', 'floppy');
     assert.equal(floppy.ok ? 'ok' : floppy.error.code, 'RESOURCE_TYPE_UNKNOWN');
-    for (const t of ['process', 'disk']) assert.ok(checkTypeSupported('x', t).ok);
-    // A record an older build accepted still folds: replay never refuses a type of the model.
+    const witness = checkTypeSupported('x', 'witness', 'type');
+    assert.deepEqual(witness.ok ? 'ok' : [witness.error.code, witness.error.path], ['RESOURCE_TYPE_UNKNOWN', 'type']);
+    assert.match(witness.ok ? '' : witness.error.message, /no longer a resource type.*etcd member/);
+    for (const t of ['process', 'disk', 'ip']) assert.ok(checkTypeSupported('x', t).ok);
+    // A record an older build accepted still folds: replay never refuses a type of the model, nor
+    // a retired one, nor an ip resource without the address the API and apply now ask for.
     const c = must(applyUpdate(must(applyUpdate(emptyConfig('c'), { op: 'group-create', group: 'g' })), { op: 'group-create', group: 'h' }));
     assert.ok(applyUpdate(c, { op: 'resource-create', resource: 'vip', group: 'g', type: 'ip' }).ok);
+    assert.ok(applyUpdate(c, { op: 'resource-create', resource: 'quorum', group: 'g', type: 'witness' }).ok);
   });
 });

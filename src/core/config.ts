@@ -5,10 +5,11 @@
 
 import { clusterError, fail, ok, type Result } from './errors.js';
 import {
-  commonPropDefaults, groupDefaults, resourceTypes,
+  commonPropDefaults, groupDefaults, resourceTypes, retiredResourceTypes,
   type ClusterConfig, type CommonProps, type ConfigUpdate, type FailbackPolicy, type GroupConfig,
   type NodeConfig, type PrivProps, type ResourceConfig, type ResourceName, type ResourceType,
 } from './types.js';
+import { checkIpPriv } from './priv-ip.js';
 import { checkWriterPriv } from './writer-props.js';
 
 export function emptyConfig(name: string): ClusterConfig {
@@ -34,14 +35,29 @@ export function checkName(kind: string, name: unknown, path?: string): Result<st
  * types that work, rather than at online. The fold itself keeps accepting every type of the
  * model, so a record an older build accepted still replays.
  */
-export const resourceTypesSupported: readonly ResourceType[] = ['process', 'disk'];
+export const resourceTypesSupported: readonly ResourceType[] = ['process', 'disk', 'ip'];
 
 export function checkTypeSupported(resource: string, type: string, path?: string): Result<void> {
   if ((resourceTypesSupported as readonly string[]).includes(type)) return ok(undefined);
+  if ((retiredResourceTypes as readonly string[]).includes(type)) {
+    return fail(clusterError('RESOURCE_TYPE_UNKNOWN', `resource '${resource}' has type '${type}', which is no longer a resource type: quorum is the quorum store's, and a third etcd member is the tie-breaker a witness was`,
+      `types that work: ${resourceTypesSupported.join(', ')}`, path));
+  }
   const named = (resourceTypes as readonly string[]).includes(type);
   return fail(clusterError(named ? 'RESOURCE_TYPE_UNSUPPORTED' : 'RESOURCE_TYPE_UNKNOWN',
     `resource '${resource}' has type '${type}', ${named ? 'which has no agent in this build yet' : 'which is not a resource type'}`,
     `types that work: ${resourceTypesSupported.join(', ')}`, path));
+}
+
+/**
+ * The private properties a type needs, checked when a resource is created or changed (API and
+ * apply), with the path of the first problem in an apply document's terms (resources.R.priv.KEY).
+ * Not in the fold: a record an older build accepted (an `ip` resource without its address) still
+ * replays, and fails at online with the same message.
+ */
+export function checkTypePriv(resource: string, type: ResourceType, priv: PrivProps): Result<void> {
+  if (type === 'ip') return checkIpPriv(resource, priv);
+  return ok(undefined);
 }
 
 /** Bounds of common properties: [min, max]. Why these: a check more often than every 100 ms is a busy loop; a day is the longest useful period. */
@@ -307,7 +323,8 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     if (c.resources[u.resource]) return fail(clusterError('RESOURCE_EXISTS', `resource '${u.resource}' exists already`, `cluster res "${u.resource}" /prop:K=V or /priv:K=V changes it`));
     const g = needGroup(c, u.group);
     if (!g.ok) return g;
-    if (!(resourceTypes as readonly string[]).includes(u.type)) {
+    // A retired type still replays (records older builds accepted); the API and apply refuse it first.
+    if (!(resourceTypes as readonly string[]).includes(u.type) && !(retiredResourceTypes as readonly string[]).includes(u.type)) {
       return fail(clusterError('RESOURCE_TYPE_UNKNOWN', `resource type '${u.type}' is unknown`, `types: ${resourceTypes.join(', ')}`, 'type'));
     }
     const props = checkProps(u.resource, u.props ?? {});

@@ -46,8 +46,9 @@ export const errorCodes = {
   RESOURCE_NOT_FOUND: { http: 404, exit: failed, meaning: 'no resource by that name' },
   RESOURCE_NOT_OFFLINE: { http: 400, exit: failed, meaning: 'the resource (or its group) must be offline for this change' },
   RESOURCE_TYPE_UNKNOWN: { http: 400, exit: usage, meaning: 'unknown resource type' },
-  RESOURCE_TYPE_UNSUPPORTED: { http: 400, exit: usage, meaning: 'the resource type is named in the model but has no agent in this build yet (ip, ocf, witness)' },
+  RESOURCE_TYPE_UNSUPPORTED: { http: 400, exit: usage, meaning: 'the resource type is named in the model but has no agent in this build yet (ocf)' },
   // Nodes, placement and resources at run time
+  IP_ADDRESS_IN_USE: { http: 409, exit: failed, meaning: 'an ip resource was not brought online: another host answers for its address on the link (ARP reply, or IPv6 duplicate address detection)', hint: 'remove the address from the host that holds it, or give the resource another address' },
   NODE_IS_UP: { http: 400, exit: failed, meaning: 'the node must be Down for this operation' },
   NODE_NAME_IN_USE: { http: 400, exit: failed, meaning: 'another live clusterd runs with that node name' },
   NODE_NOT_POSSIBLE_OWNER: { http: 400, exit: failed, meaning: 'the group cannot move to (or run on) that node: the node is not one of its possible owners' },
@@ -60,7 +61,7 @@ export const errorCodes = {
   DISK_SECTOR_EPOCH_AHEAD: { http: 409, exit: failed, meaning: 'a disk\'s private sector holds a newer epoch than the one its group is brought online with: another cluster uses the disk, or this cluster\'s store was rebuilt (clear it with clusterd disk clear-sector)' },
   DISK_SECTOR_IN_USE: { http: 409, exit: failed, meaning: 'clusterd disk clear-sector refused: a node holds the disk Online (its private sector moves, or the device is mounted here)' },
   MAINTENANCE_FAILED: { http: 400, exit: failed, meaning: 'a maintenance transition could not be completed (the internal dismount or remount failed)' },
-  MAINTENANCE_NOT_ALLOWED: { http: 409, exit: failed, meaning: 'maintenance modes are only for Online disk resources (not the witness, not other types)' },
+  MAINTENANCE_NOT_ALLOWED: { http: 409, exit: failed, meaning: 'maintenance modes are only for Online disk resources (not other types)' },
   MAINTENANCE_PENDING: { http: 409, exit: failed, meaning: 'a maintenance transition (internal dismount or remount) is still in progress' },
   MAINTENANCE_TRANSITION_REFUSED: { http: 409, exit: failed, meaning: 'that maintenance transition is not allowed from the current mode (Online <-> Maintenance <-> Ext Maintenance)' },
   // Backups (freeze and thaw)

@@ -5,7 +5,7 @@
 //   Online ──/maint:on──▶ Online(Maintenance) ──/extmaint:1──▶ Online(Ext Maintenance, Internal State 'Offline')
 //          ◀─/maint:off──                     ◀─/extmaint:0──
 //
-// - Only for `disk` resources (not the witness, not another type), and only while Online.
+// - Only for `disk` resources (not another type), and only while Online.
 // - Maintenance suppresses LooksAlive/IsAlive. Extended maintenance also stops the device checks
 //   (private-sector writes) and dismounts internally: the agent's maintOffline; leaving it remounts
 //   (maintOnline). While either runs the internal state is OfflinePending / OnlinePending, the
@@ -82,10 +82,6 @@ function requestText(req: MaintRequest): string {
  * (grows on the owner), `wallMs` stamps entry into maintenance.
  */
 export function maintenanceStep(s: MaintSubject, req: MaintRequest, transition: number, wallMs: number): Result<MaintStep> {
-  if (s.type === 'witness') {
-    return fail(clusterError('MAINTENANCE_NOT_ALLOWED', `resource '${s.name}' is the witness (quorum) resource: it cannot be put in maintenance mode`,
-      'maintenance modes are for the disk resources that hold application data'));
-  }
   if (s.type !== 'disk') {
     return fail(clusterError('MAINTENANCE_NOT_ALLOWED', `resource '${s.name}' is a ${s.type} resource: only disk resources have maintenance modes`,
       'put the disk it depends on in maintenance instead: cluster res DISK /maint:on'));

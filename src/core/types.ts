@@ -14,8 +14,16 @@ export type ResourceState = 'Offline' | 'OnlinePending' | 'Online' | 'OfflinePen
 /** Group states as cluster.exe prints them. */
 export type GroupState = 'Online' | 'Offline' | 'Partially Online' | 'Pending' | 'Failed';
 
-export const resourceTypes = ['process', 'disk', 'ip', 'ocf', 'witness'] as const;
-export type ResourceType = (typeof resourceTypes)[number];
+export const resourceTypes = ['process', 'disk', 'ip', 'ocf'] as const;
+/**
+ * Types older builds named and this model no longer has. `witness` (WSFC's disk or file-share
+ * witness, a tie-breaking vote) has no meaning here: quorum is the quorum store's (a node runs
+ * groups only while it holds its lease there; etcd's own majority is its members), so the
+ * equivalent of a witness is a third etcd member. Replay keeps a resource of such a type (it never
+ * comes online: there is no agent); nothing creates one.
+ */
+export const retiredResourceTypes = ['witness'] as const;
+export type ResourceType = (typeof resourceTypes)[number] | (typeof retiredResourceTypes)[number];
 
 /** WSFC RestartAction: 0 do not restart, 1 restart without failing the group over, 2 restart then fail over. */
 export type RestartAction = 'none' | 'restart' | 'restart-failover';

@@ -4,12 +4,14 @@
 import type { ResourceType } from '../core/types.js';
 import type { AgentEvents, AgentRegistry, ResourceAgent } from './agent.js';
 import { DiskAgent } from './disk-agent.js';
+import { IpAgent } from './ip-agent.js';
 import { ProcessAgent } from './process-agent.js';
 
 export function createAgentRegistry(events: AgentEvents): AgentRegistry {
   const agents: Partial<Record<ResourceType, ResourceAgent>> = {
     process: new ProcessAgent(events),
     disk: new DiskAgent(events),
+    ip: new IpAgent(events),
   };
   const hooks: (() => void)[] = [];
   return {

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { monoMs, type AgentOp, type CallData, type FromMonitor, type ResourceSpec, type ToMonitor } from './protocol.js';
 import { msText } from '../core/duration-text.js';
 import { thawLeftoversSync } from './freezer.js';
+import { dropAddressesSync } from './ip-agent.js';
 
 /**
  * Calls sent to the monitor and not answered yet, at most. Calls beyond wait in the client's
@@ -453,6 +454,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     const resources = [...this.pgids.keys()];
     killGroups([...this.pgids.values()].flat());
     this.pgids.clear();
+    resources.push(...dropAddressesSync((this.options as MonitorStartOptions).dataDir)); // ip resources: their addresses go with the monitor
     const reason = `resource monitor (pid ${child.pid}) ${why}`;
     this.failPending(reason, true);
     this.failWaiting(reason);
