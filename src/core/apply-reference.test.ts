@@ -8,14 +8,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { planApply, planApplySteps, type ApplyDoc, type ApplyGroupSpec, type ApplyResourceSpec } from './apply.js';
-import { applyUpdate, checkProps, ConfigDraft, emptyConfig } from './config.js';
+import { applyUpdate, checkProps, checkTypePriv, ConfigDraft, emptyConfig, resourceTypesSupported } from './config.js';
 import { clusterError, fail, ok, type Result } from './errors.js';
 import type { ClusterConfig, ConfigUpdate } from './types.js';
 
 // ---- reference planner (the first version, kept as the specification) -----------------------
 
-/** Paths of resources the reference found with a type that has no agent; the first one is refused. */
-let unsupported: string[] = [];
+/** Type errors the reference found (a type without an agent, private properties its type refuses); the first one is returned. */
+let unsupported: Result<never>[] = [];
 
 /** Deep equality of plain data (what a document or the configuration holds), whatever the key order. */
 function same(a: unknown, b: unknown): boolean {
@@ -87,7 +87,7 @@ function referencePlan(config: ClusterConfig, doc: ApplyDoc): Result<{ updates: 
       desiredLines.push(`bring group ${group} ${desired}`);
     }
   }
-  if (unsupported.length > 0) return fail(clusterError('RESOURCE_TYPE_UNSUPPORTED', 'unsupported', undefined, unsupported[0]));
+  if (unsupported.length > 0) return unsupported[0]!;
   updates.push(...deps, ...desiredUpdates);
   lines.push(...desiredLines);
   // Validate the whole plan with the same fold the log uses; errors keep their paths.
@@ -117,7 +117,11 @@ function planResources(config: ClusterConfig, group: string, spec: ApplyGroupSpe
   for (const [name, r] of Object.entries(spec.resources ?? {})) {
     const existing = config.resources[name];
     if (!existing) {
-      if (!['process', 'disk'].includes(r.type)) unsupported.push(`groups.${group}.resources.${name}.type`);
+      if (!(resourceTypesSupported as readonly string[]).includes(r.type)) unsupported.push(fail(clusterError('RESOURCE_TYPE_UNSUPPORTED', 'unsupported', undefined, `groups.${group}.resources.${name}.type`)));
+      else {
+        const typed = checkTypePriv(name, r.type, r.priv ?? {});
+        if (!typed.ok) unsupported.push(fail(Object.assign(typed.error, { path: `groups.${group}.${typed.error.path}` })));
+      }
       updates.push({ op: 'resource-create', resource: name, group, type: r.type, props: r.props ?? {}, priv: r.priv ?? {} });
       lines.push(`create resource ${name} (${r.type}) in group ${group}`);
       for (const d of r.dependsOn ?? []) {
@@ -129,6 +133,10 @@ function planResources(config: ClusterConfig, group: string, spec: ApplyGroupSpe
     const props = Object.fromEntries(Object.entries(r.props ?? {}).filter(([k, v]) =>
       !same((existing.props as unknown as Record<string, unknown>)[k], normalProp(name, k, v))));
     const priv = Object.fromEntries(Object.entries(r.priv ?? {}).filter(([k, v]) => !same(existing.priv[k], v)));
+    if (Object.keys(priv).length > 0) {
+      const typed = checkTypePriv(name, existing.type, { ...existing.priv, ...priv });
+      if (!typed.ok) unsupported.push(fail(Object.assign(typed.error, { path: `groups.${group}.${typed.error.path}` })));
+    }
     if (Object.keys(props).length + Object.keys(priv).length > 0) {
       updates.push({ op: 'resource-set', resource: name, props, priv });
       for (const [k, v] of Object.entries(props)) lines.push(`set ${name}.props.${k} = ${JSON.stringify(v)}`);
