@@ -10,6 +10,8 @@ import {
   type NodeConfig, type PrivProps, type ResourceConfig, type ResourceName, type ResourceType,
 } from './types.js';
 import { checkWriterPriv } from './writer-props.js';
+import { checkOcfPriv } from './priv-ocf.js';
+import { checkLsbPriv } from './priv-lsb.js';
 
 export function emptyConfig(name: string): ClusterConfig {
   return { name, nodes: {}, groups: {}, resources: {} };
@@ -34,7 +36,7 @@ export function checkName(kind: string, name: unknown, path?: string): Result<st
  * types that work, rather than at online. The fold itself keeps accepting every type of the
  * model, so a record an older build accepted still replays.
  */
-export const resourceTypesSupported: readonly ResourceType[] = ['process', 'disk'];
+export const resourceTypesSupported: readonly ResourceType[] = ['process', 'disk', 'ocf', 'lsb'];
 
 export function checkTypeSupported(resource: string, type: string, path?: string): Result<void> {
   if ((resourceTypesSupported as readonly string[]).includes(type)) return ok(undefined);
@@ -81,18 +83,36 @@ export function checkProps(resource: string, props: Record<string, unknown>): Re
   return ok(out as Partial<CommonProps>);
 }
 
+/** Keys of a private map (an OCF agent's params): environment-variable-safe names, so never __proto__ and the like. */
+export const privMapKeyRe = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
 export function checkPriv(resource: string, priv: unknown): Result<PrivProps> {
   if (typeof priv !== 'object' || priv === null || Array.isArray(priv)) {
     return fail(clusterError('BAD_PROPERTY', `private properties of '${resource}' must be an object`));
   }
   for (const [key, value] of Object.entries(priv)) {
+    const path = `resources.${resource}.priv.${key}`;
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value as object)) {
+        if (!privMapKeyRe.test(k)) return fail(clusterError('BAD_PROPERTY', `private property ${key} of '${resource}' has key ${JSON.stringify(k)}: keys are letters, digits and _, not starting with a digit`, undefined, `${path}.${k}`));
+        if (typeof v !== 'string') return fail(clusterError('BAD_PROPERTY', `private property ${key}.${k} of '${resource}' must be a string, not ${JSON.stringify(v)}`, 'quote it in the apply file: "24"', `${path}.${k}`));
+      }
+      continue;
+    }
     const okValue = ['string', 'number', 'boolean'].includes(typeof value) ||
       (Array.isArray(value) && value.every((v) => typeof v === 'string'));
     if (!okValue) {
-      return fail(clusterError('BAD_PROPERTY', `private property ${key} of '${resource}' must be a string, number, boolean or list of strings`, undefined, `resources.${resource}.priv.${key}`));
+      return fail(clusterError('BAD_PROPERTY', `private property ${key} of '${resource}' must be a string, number, boolean, list of strings or map of strings`, undefined, path));
     }
   }
   return ok(priv as PrivProps);
+}
+
+/** The type's own checks of its private properties (the whole set, after a change is merged). */
+function checkTypePriv(resource: string, type: ResourceType, priv: PrivProps): Result<void> {
+  if (type === 'ocf') return checkOcfPriv(resource, priv);
+  if (type === 'lsb') return checkLsbPriv(resource, priv);
+  return ok(undefined);
 }
 
 function checkFailback(group: string, fb: FailbackPolicy): Result<FailbackPolicy> {
@@ -316,6 +336,8 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     if (!priv.ok) return priv;
     const writer = checkWriterPriv(u.resource, u.type, priv.value); // backup freeze/thaw actions (issue 7)
     if (!writer.ok) return writer;
+    const typed = checkTypePriv(u.resource, u.type, priv.value);
+    if (!typed.ok) return typed;
     const res: ResourceConfig = {
       name: u.resource, group: u.group, type: u.type, props: { ...commonPropDefaults, ...props.value },
       priv: { ...priv.value }, dependsOn: [], desired: u.desired ?? 'offline',
@@ -342,6 +364,8 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     if (!priv.ok) return priv;
     const writer = checkWriterPriv(u.resource, r.value.type, { ...r.value.priv, ...priv.value }); // backup freeze/thaw actions (issue 7)
     if (!writer.ok) return writer;
+    const typed = checkTypePriv(u.resource, r.value.type, { ...r.value.priv, ...priv.value });
+    if (!typed.ok) return typed;
     return ok([setResource(resourceWith(r.value, { props: { ...r.value.props, ...props.value }, priv: { ...r.value.priv, ...priv.value } }))]);
   },
   'resource-add-dep': (c, u) => {

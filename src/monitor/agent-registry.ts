@@ -4,12 +4,16 @@
 import type { ResourceType } from '../core/types.js';
 import type { AgentEvents, AgentRegistry, ResourceAgent } from './agent.js';
 import { DiskAgent } from './disk-agent.js';
+import { LsbAgent } from './lsb-agent.js';
+import { OcfAgent } from './ocf-agent.js';
 import { ProcessAgent } from './process-agent.js';
 
 export function createAgentRegistry(events: AgentEvents): AgentRegistry {
   const agents: Partial<Record<ResourceType, ResourceAgent>> = {
     process: new ProcessAgent(events),
     disk: new DiskAgent(events),
+    ocf: new OcfAgent(events),
+    lsb: new LsbAgent(events),
   };
   const hooks: (() => void)[] = [];
   return {
