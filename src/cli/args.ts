@@ -10,7 +10,7 @@ import { freezeLimitMsMax, freezeLimitMsMin } from '../core/backup.js';
 // ---------------------------------------------------------------------------------------------
 // The command union
 
-export type HelpTopic = 'main' | 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'backup';
+export type HelpTopic = 'main' | 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'backup' | 'agents';
 export type NodeAction = 'pause' | 'resume' | 'drain' | 'evict';
 
 export interface GlobalOptions {
@@ -58,6 +58,8 @@ export type Command =
   | { kind: 'log'; follow: boolean; limit: number }
   | { kind: 'why'; group: string }
   | { kind: 'checkpoint' }
+  /** The OCF agents of the answering node (agent null), or one agent's parameters (PROVIDER:AGENT). */
+  | { kind: 'agents'; agent: string | null }
   | { kind: 'apply'; file: string; dryRun: boolean }
   /** Backups (issue 7). limitMs null: the server's default (60 s). quiet: print only the backup id. */
   | { kind: 'backup-freeze'; target: string; limitMs: number | null; quiet: boolean }
@@ -251,11 +253,11 @@ function resolveSwitches(object: string, specs: readonly SwitchSpec[], tokens: r
 // ---------------------------------------------------------------------------------------------
 // Entry point
 
-const objectWords: Record<string, 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'backup' | 'help'> = {
+const objectWords: Record<string, 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'backup' | 'agents' | 'help'> = {
   node: 'node', group: 'group', res: 'resource', resource: 'resource',
-  status: 'status', log: 'log', why: 'why', apply: 'apply', checkpoint: 'checkpoint', backup: 'backup', help: 'help',
+  status: 'status', log: 'log', why: 'why', apply: 'apply', checkpoint: 'checkpoint', backup: 'backup', agents: 'agents', help: 'help',
 };
-const objectList = 'node, group, res|resource, status, log, why, apply, checkpoint, backup';
+const objectList = 'node, group, res|resource, status, log, why, apply, checkpoint, backup, agents';
 
 export function parseArgs(argv: readonly string[]): Result<ParsedArgs> {
   // `cluster backup run G -- CMD ARGS...`: everything after the first `--` is the command, as typed.
@@ -323,6 +325,7 @@ function buildCommand(object: Exclude<HelpTopic, 'main' | 'backup'>, words: stri
     case 'why': return withSwitches('why', [], tokens, () => whyCommand(words));
     case 'checkpoint': return withSwitches('checkpoint', [], tokens, () =>
       words.length > 0 ? fail(badArg(`unexpected argument '${words[0]}' after checkpoint`, 'cluster checkpoint')) : ok({ kind: 'checkpoint' }));
+    case 'agents': return withSwitches('agents', [], tokens, () => agentsCommand(words));
   }
 }
 
@@ -541,6 +544,13 @@ function logCommand(words: readonly string[], s: Switches): Result<Command> {
   const limit = raw === undefined || raw === null ? logLimitDefault : intInRange(raw, 1, logLimitMax);
   if (limit === null) return fail(badArg(`--limit must be an integer in [1, ${logLimitMax}], not '${raw}'`));
   return ok({ kind: 'log', follow: s.has('follow'), limit });
+}
+
+function agentsCommand(words: readonly string[]): Result<Command> {
+  if (words.length > 1) return fail(badArg(`unexpected argument '${words[1]}' after cluster agents ${words[0]}`, 'cluster agents [PROVIDER:AGENT]'));
+  const agent = words[0] ?? null;
+  if (agent !== null && !/^[^:/]+:[^:/]+$/.test(agent)) return fail(badArg(`'${agent}' is not PROVIDER:AGENT`, 'for example cluster agents heartbeat:IPaddr2'));
+  return ok({ kind: 'agents', agent });
 }
 
 function whyCommand(words: readonly string[]): Result<Command> {
@@ -817,6 +827,7 @@ export function usageText(topic: HelpTopic): string {
     case 'apply': return 'cluster apply -f FILE [--dry-run] [--json]\n  Make the cluster match a YAML file (groups, resources, owners, properties).\n';
     case 'checkpoint': return 'cluster checkpoint [--json]\n  Take a checkpoint of the cluster database now; the quorum log restarts after it.\n';
     case 'backup': return backupHelp;
+    case 'agents': return 'cluster agents [PROVIDER:AGENT] [--json]\n  The OCF resource agents installed on the node that answers (--endpoint picks it), or one agent\'s\n  parameters (name, required, default, description) from its meta-data.\n';
     case 'main': return mainUsage;
   }
 }
@@ -831,6 +842,7 @@ cluster log [--follow] [--limit N]
 cluster why GROUP
 cluster apply -f FILE [--dry-run]
 cluster checkpoint
+cluster agents [PROVIDER:AGENT]
 cluster backup freeze GROUP|RESOURCE [--timeout 60s] | thaw ID | status [ID] | run GROUP -- COMMAND ARGS...
 
 ${usageIntro}
