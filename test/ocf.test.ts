@@ -7,12 +7,13 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResourceView, StatusSnapshot } from '../src/api/types.js';
 import type { ClusterEvent } from '../src/store/types.js';
-import { sleep, TestCluster, waitFor } from './harness.js';
+import { freePort, httpText, sleep, TestCluster, waitFor, webServiceJs } from './harness.js';
 
 const systemOcf = '/usr/lib/ocf';
 const haveAgents = existsSync(join(systemOcf, 'resource.d/heartbeat/Dummy'));
@@ -84,16 +85,53 @@ writeFileSync(join(ocfRoot, 'resource.d/test/codes'), codesAgent);
 chmodSync(join(ocfRoot, 'resource.d/test/codes'), 0o755);
 mkdirSync(initDir);
 
+/**
+ * Each node runs under a child subreaper that reaps every orphan below it, as an init does: the
+ * daemons OCF agents start are orphans once the start action exits, and where PID 1 does not
+ * reap (containers without an init) a dead daemon would stay a zombie that `kill -0` (how
+ * heartbeat:anything checks its pid) still finds.
+ */
+const reaper = join(root, 'reaper.py');
+writeFileSync(reaper, `import ctypes, os, subprocess, sys
+if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:
+    sys.exit('prctl(PR_SET_CHILD_SUBREAPER) failed')
+child = subprocess.Popen(sys.argv[1:])
+code = 0
+while True:
+    try:
+        pid, status = os.waitpid(-1, 0)
+    except ChildProcessError:
+        break
+    if pid == child.pid:
+        code = max(0, os.waitstatus_to_exitcode(status))
+sys.exit(code)
+`);
+
 let shared: Promise<TestCluster> | null = null;
-const cluster = (): Promise<TestCluster> => (shared ??= TestCluster.start(['n1', 'n2'], { startArgs: ['--ocf-root', ocfRoot, '--lsb-dir', initDir] }));
+const cluster = (): Promise<TestCluster> => (shared ??= TestCluster.start(['n1', 'n2'], { startArgs: ['--ocf-root', ocfRoot, '--lsb-dir', initDir], launcher: ['python3', reaper] }));
+
+/** kill -9 of a node's clusterd (the reaper's child). */
+function killNode(c: TestCluster, name: string): void {
+  const reaperPid = c.nodes.get(name)!.proc.pid!;
+  const child = spawnSync('pgrep', ['-P', String(reaperPid)], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
+  assert.ok(child, `clusterd of ${name} runs under its reaper`);
+  process.kill(Number(child), 'SIGKILL');
+}
 after(async () => {
   if (shared) await (await shared).close();
   rmSync(root, { recursive: true, force: true });
 });
 
+/**
+ * An apply waits for the agents' checks (meta-data, validate-all) on the coordinator: some
+ * agents take seconds (heartbeat:anything runs `su -`), so this waits longer than harness.api.
+ */
 async function apply(c: TestCluster, groups: Record<string, unknown>): Promise<{ status: number; body: { code?: string; message?: string } }> {
-  const r = await c.api<{ error?: { code: string; message: string } }>('/v1/apply', { method: 'POST', body: { spec: { groups }, dryRun: false } });
-  return { status: r.status, body: r.body.error ?? {} };
+  const res = await fetch(`${c.liveUrls()[0]}/v1/apply`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ spec: { groups }, dryRun: false }), signal: AbortSignal.timeout(180_000),
+  });
+  const body = (await res.json()) as { error?: { code: string; message: string } };
+  return { status: res.status, body: body.error ?? {} };
 }
 
 async function applied(c: TestCluster, groups: Record<string, unknown>): Promise<void> {
@@ -158,6 +196,29 @@ test('heartbeat:Dummy: started, monitored (a lost state file is restarted in pla
   await offline(c, 'dummy');
   await waitRes(c, 'd1', 'Offline', (r) => r.state === 'Offline');
   assert.ok(!existsSync(state), 'Dummy stop removed its state file');
+});
+
+test('heartbeat:anything serving HTTP: a killed server is restarted in place by the monitor, and stopped with the resource', { skip }, async () => {
+  const c = await cluster();
+  const port = await freePort();
+  const pidfile = join(root, 'anything.pid');
+  const url = `http://127.0.0.1:${port}/`;
+  await applied(c, { web: { preferredOwners: ['n1', 'n2'], resources: { www: {
+    type: 'ocf', props: { isAliveIntervalMs: 1_000, restartDelayMs: 100 },
+    priv: { agent: 'heartbeat:anything', params: { binfile: process.execPath, cmdline_options: `${webServiceJs} ${port} ${c.dir}`, pidfile } },
+  } } } });
+  await online(c, 'web');
+  await waitRes(c, 'www', 'Online on n1', (r) => r.state === 'Online' && r.node === 'n1');
+  await waitFor('the web service to answer', async () => /served by/.test((await httpText(url)) ?? ''), 30_000, 100);
+  const first = Number(readFileSync(pidfile, 'utf8').trim());
+  process.kill(first, 'SIGKILL');
+  await waitFor('www restarted in place', async () => (await eventsOf(c, 'RESOURCE_RESTARTING', 'www')).length > 0, 60_000, 100);
+  await waitFor('the web service to answer again', async () => /served by/.test((await httpText(url)) ?? ''), 60_000, 100);
+  assert.notEqual(Number(readFileSync(pidfile, 'utf8').trim()), first);
+  assert.equal((await res(c, 'www')).node, 'n1');
+  await offline(c, 'web');
+  await waitRes(c, 'www', 'Offline', (r) => r.state === 'Offline');
+  assert.equal(await httpText(url), null, 'the service stopped with its resource');
 });
 
 test('save time: a missing agent, a missing required parameter and a validate-all refusal are refused with their codes; nothing is saved', { skip }, async () => {
@@ -311,7 +372,7 @@ test('heartbeat:Dummy fails over to the other node after kill -9 of its owner', 
   await applied(c, { fo: { preferredOwners: ['n1', 'n2'], resources: { fo1: { type: 'ocf', priv: { agent: 'heartbeat:Dummy', params: { state } } } } } });
   await online(c, 'fo');
   await waitRes(c, 'fo1', 'Online on n1', (r) => r.state === 'Online' && r.node === 'n1');
-  c.nodes.get('n1')!.proc.kill('SIGKILL');
+  killNode(c, 'n1');
   await waitRes(c, 'fo1', 'Online on n2', (r) => r.state === 'Online' && r.node === 'n2', 90_000);
   assert.ok(existsSync(state));
 });
