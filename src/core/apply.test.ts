@@ -245,8 +245,8 @@ describe('apply: regressions (bugs found by these tests)', () => {
 });
 
 describe('apply: what one document may hold', () => {
-  test('a resource type without an agent (ip, ocf, witness) is refused at apply, naming the types that work', () => {
-    for (const type of ['ip', 'ocf', 'witness'] as const) {
+  test('a resource type without an agent (ip, witness) is refused at apply, naming the types that work', () => {
+    for (const type of ['ip', 'witness'] as const) {
       const d = doc();
       d.groups.web!.resources!.extra = { type };
       const r = planApply(nodes(), d);

@@ -84,7 +84,7 @@ export function checkProps(resource: string, props: Record<string, unknown>): Re
 }
 
 /** Keys of a private map (an OCF agent's params): environment-variable-safe names, so never __proto__ and the like. */
-export const privMapKeyRe = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+export const privMapKeyRe = /^(?!__)[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 export function checkPriv(resource: string, priv: unknown): Result<PrivProps> {
   if (typeof priv !== 'object' || priv === null || Array.isArray(priv)) {

@@ -17,7 +17,7 @@ import type { PrivMap, PrivProps, PrivValue } from './types.js';
 /** OCF provider and agent names: a file name under $OCF_ROOT/resource.d, never a path. */
 const agentPartRe = /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$/;
 /** OCF parameter names (resource-agents' meta-data): they become environment variable names OCF_RESKEY_<name>. */
-export const ocfParamRe = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+export const ocfParamRe = /^(?!__)[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 /** A parameter value: one environment variable, no NUL (the kernel cuts there). */
 const paramValueMaxChars = 4_096;
 export const ocfTimeoutMsMin = 100;
