@@ -350,6 +350,22 @@ test('OCF stop: a failed stop whose monitor says not running is a clean stop; on
   rmSync(join(dir, 'stop-rc'));
 });
 
+test('an agent removed after save: start exits 5 (not installed) on each node in turn, its stop counts as done (no stop failure), left Failed', { skip }, async () => {
+  const c = await cluster();
+  const agent = join(ocfRoot, 'resource.d/test/gone');
+  writeFileSync(agent, codesAgent);
+  chmodSync(agent, 0o755);
+  const dir = controlDir('gone');
+  await applied(c, { gone: { preferredOwners: ['n1', 'n2'], resources: { 'gone-r': { type: 'ocf', props: { restartDelayMs: 100 }, priv: { agent: 'test:gone', params: { dir } } } } } });
+  rmSync(agent);
+  await online(c, 'gone');
+  await waitFor('gone failed over once', async () => (await eventsOf(c, 'GROUP_FAILOVER_REQUESTED', 'gone')).length >= 1, 60_000, 100);
+  const r = await waitRes(c, 'gone-r', 'Failed', (x) => x.state === 'Failed' && /OCF_ERR_INSTALLED/.test(x.error ?? ''));
+  assert.match(r.error ?? '', /not installed/);
+  assert.equal((await eventsOf(c, 'RESOURCE_STOP_FAILED', 'gone-r')).length, 0, 'a missing agent started nothing: its stop is not a failure');
+  await offline(c, 'gone');
+});
+
 test('lsb: an init script of the --lsb-dir started, checked with status, stopped', { skip }, async () => {
   const c = await cluster();
   const state = join(root, 'lsb.state');

@@ -132,9 +132,11 @@ export class LsbAgent implements ResourceAgent {
   }
 
   private async stop(spec: ResourceSpec, script: string, ctx: AgentContext, t: Tracked): Promise<void> {
-    const run = await this.act(spec, script, 'stop', ctx, t, false);
-    const outcome = lsbOutcome('stop', run.code, run.signal);
-    if (outcome.result !== 'ok') {
+    // A script that is not installed here started nothing here: stopped (its groups, if any, are killed below).
+    const installed = await isExecutableFile(this.file(script));
+    const run = installed ? await this.act(spec, script, 'stop', ctx, t, false) : undefined;
+    const outcome = run === undefined ? { result: 'ok' as const } : lsbOutcome('stop', run.code, run.signal);
+    if (run !== undefined && outcome.result !== 'ok') {
       const check = await this.act(spec, script, 'status', ctx, t, false);
       if (lsbOutcome('status', check.code, check.signal).result !== 'not-running') {
         throw new Error(`${this.file(script)} stop failed (${outcome.result === 'check-stopped' ? outcome.meaning : 'failed'}${why(run, spec.name)}) and status does not say it is stopped (exit ${check.code ?? check.signal})`);

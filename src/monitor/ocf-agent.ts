@@ -193,9 +193,11 @@ export class OcfAgent implements ResourceAgent {
 
   /** stop; on a failed stop, stopped only if monitor says so. Forgets the resource once stopped. */
   private async stop(spec: ResourceSpec, priv: OcfPriv, ctx: AgentContext, t: Tracked): Promise<void> {
-    const run = await this.act(spec, priv, 'stop', ctx, t, false);
-    const outcome = ocfOutcome('stop', run.code, run.signal);
-    if (outcome.result !== 'ok') {
+    // An agent that is not installed here started nothing here: stopped (its groups, if any, are killed below).
+    const installed = await isExecutableFile(agentPath(this.root(), priv.provider, priv.agent));
+    const run = installed ? await this.act(spec, priv, 'stop', ctx, t, false) : undefined;
+    const outcome = run === undefined ? { result: 'ok' as const } : ocfOutcome('stop', run.code, run.signal);
+    if (run !== undefined && outcome.result !== 'ok') {
       const check = await this.act(spec, priv, 'monitor', ctx, t, false);
       if (ocfOutcome('monitor', check.code, check.signal).result !== 'not-running') {
         throw new Error(`stop of OCF agent ${priv.provider}:${priv.agent} failed (${outcome.result === 'check-stopped' ? outcome.meaning : 'failed'}${this.why(run, spec.name)}) and monitor does not say it is stopped (exit ${check.code ?? check.signal})`);
