@@ -73,7 +73,7 @@ test('wrong type: points at the value and says what was expected', () => {
 test('unknown resource type: RESOURCE_TYPE_UNKNOWN at the value', () => {
   const ps = problems('groups:\n  web:\n    resources:\n      srv:\n        type: service\n');
   assert.deepEqual(where(ps), [[5, 15, 'RESOURCE_TYPE_UNKNOWN']]);
-  assert.match(ps[0]!.message, /'service'.*process, disk, ip, ocf, witness/);
+  assert.match(ps[0]!.message, /'service'.*process, disk, ip, ocf, lsb, witness/);
 });
 
 test('a missing type points at the resource', () => {
@@ -114,7 +114,7 @@ test('several errors at once, in file order, each with its own line', () => {
     [16, 37, 'DEPENDENCY_CYCLE'],
   ]);
   assert.equal(formatProblem('cluster.yaml', ps[3]!),
-    "cluster.yaml:8:15: error[RESOURCE_TYPE_UNKNOWN]: groups.web.resources.ip.type: unknown resource type 'ipaddr' (valid: process, disk, ip, ocf, witness)\n");
+    "cluster.yaml:8:15: error[RESOURCE_TYPE_UNKNOWN]: groups.web.resources.ip.type: unknown resource type 'ipaddr' (valid: process, disk, ip, ocf, lsb, witness)\n");
 });
 
 test('dependencies: not found, and cycles through several resources', () => {
