@@ -59,6 +59,8 @@ export interface ClusterOptions {
   startArgs?: string[];
   /** Where the quorum directory goes (default: inside the test's temp dir). */
   quorumPath?: string;
+  /** A command that runs each node's clusterd (its argv follows): a subreaper, for example. NodeProc.proc is then that command. */
+  launcher?: string[];
 }
 
 export class TestCluster {
@@ -66,11 +68,13 @@ export class TestCluster {
   readonly quorum: string;
   readonly nodes = new Map<string, NodeProc>();
   private readonly extra: string[];
+  private readonly launcher: string[];
   private readonly spawned: ChildProcess[] = [];
   private closed = false;
 
   constructor(opts: ClusterOptions = {}) {
     this.extra = opts.startArgs ?? [];
+    this.launcher = opts.launcher ?? [];
     this.quorum = `dir:${opts.quorumPath ?? join(this.dir, 'quorum')}`;
   }
 
@@ -87,8 +91,10 @@ export class TestCluster {
   async startNode(name: string, extra: string[] = [], listenTimeoutMs = 30_000): Promise<NodeProc> {
     const log = join(this.dir, `${name}.log`);
     writeFileSync(log, '', { flag: 'a' });
-    const proc = spawn(process.execPath, ['--max-semi-space-size=1', clusterdBin, 'start', '--quorum', this.quorum, '--node', name, '--listen', '127.0.0.1:0',
-      '--data-dir', join(this.dir, `data-${name}`), ...this.extra, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CLUSTERD_FREEZE_SNAPSHOTS: '1' } });
+    const argv = [process.execPath, '--max-semi-space-size=1', clusterdBin, 'start', '--quorum', this.quorum, '--node', name, '--listen', '127.0.0.1:0',
+      '--data-dir', join(this.dir, `data-${name}`), ...this.extra, ...extra];
+    const [command, ...args] = [...this.launcher, ...argv] as [string, ...string[]];
+    const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CLUSTERD_FREEZE_SNAPSHOTS: '1' } });
     this.spawned.push(proc);
     let out = '';
     const onData = (b: Buffer) => {

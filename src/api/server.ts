@@ -40,7 +40,7 @@ const groupFields = z.object({
   preferredOwners: z.array(z.string()).optional(), possibleOwners: z.array(z.string()).optional(),
   failoverThreshold: z.number().int().min(0).nullable().optional(), failoverPeriodMs: ms.optional(), failback: failback.optional(),
 }).strict();
-const privValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]);
+const privValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.string()), z.record(z.string(), z.string())]);
 const propsSchema = z.record(z.string(), z.union([z.number(), z.string()]));
 const schemas = {
   groupCreate: groupFields.extend({ name: z.string() }).strict(),
@@ -261,6 +261,13 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
       return unwrap(reply, await node.requestMove(r.group, b.value.node ?? null), (target) => ({ ok: true, node: target }));
     }
     return sendError(reply, clusterError('BAD_ARGUMENT', `unknown resource operation '${op}'`, 'online, offline, move, fail, maint or extmaint'));
+  });
+
+  // The OCF agents of the node that answers (not forwarded: agents are installed per node).
+  app.get('/v1/agents', async (_req, reply) => unwrap(reply, await node.agents(null), (d) => ({ node: node.name, agents: d.agents ?? [] })));
+  app.get('/v1/agents/:provider/:agent', async (req, reply) => {
+    const { provider, agent } = req.params as { provider: string; agent: string };
+    return unwrap(reply, await node.agents(`${provider}:${agent}`), (d) => ({ node: node.name, ...d.agent }));
   });
 
   app.post('/v1/apply', write(node, async (req, reply) => {

@@ -23,6 +23,8 @@
 //   POST   /v1/resources/:res/deps            body { dependsOn: string } -> ResourceView
 //   DELETE /v1/resources/:res/deps/:dep       -> ResourceView
 //   POST   /v1/apply                          body { spec: ApplySpec, dryRun: boolean } -> ApplyResult
+//   GET    /v1/agents                         -> { node, agents: string[] } (the OCF agents of the node that answers)
+//   GET    /v1/agents/:provider/:agent        -> AgentInfo & { node } (from its meta-data); AGENT_NOT_FOUND
 //   GET    /v1/events?after=ID&limit=N        -> { events: ClusterEvent[] }
 //   GET    /v1/events/stream                  -> text/event-stream of ClusterEvent
 //   GET    /metrics                           -> Prometheus text

@@ -46,7 +46,7 @@ const mapping = { error: 'a mapping' };
 const wholeNumber = z.number({ error: 'a whole number >= 0' }).int({ error: 'a whole number >= 0' }).nonnegative({ error: 'a whole number >= 0' });
 const nameList = z.array(z.string({ error: 'a name' }), { error: 'a list of names' });
 const restartAction = z.enum(['none', 'restart', 'restart-failover'], { error: 'none, restart or restart-failover' });
-const privValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.string())], { error: 'a string, number, boolean or list of strings' });
+const privValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.string()), z.record(z.string(), z.string())], { error: 'a string, number, boolean, list of strings or map of strings (OCF params: quote numbers)' });
 
 const failback = z.unknown().transform((v, ctx): FailbackPolicy => {
   const fb = toFailback(v);

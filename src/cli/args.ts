@@ -10,7 +10,7 @@ import { freezeLimitMsMax, freezeLimitMsMin } from '../core/backup.js';
 // ---------------------------------------------------------------------------------------------
 // The command union
 
-export type HelpTopic = 'main' | 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'backup' | 'import';
+export type HelpTopic = 'main' | 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'backup' | 'import' | 'agents';
 export type NodeAction = 'pause' | 'resume' | 'drain' | 'evict';
 
 export interface GlobalOptions {
@@ -58,6 +58,8 @@ export type Command =
   | { kind: 'log'; follow: boolean; limit: number }
   | { kind: 'why'; group: string }
   | { kind: 'checkpoint' }
+  /** The OCF agents of the answering node (agent null), or one agent's parameters (PROVIDER:AGENT). */
+  | { kind: 'agents'; agent: string | null }
   | { kind: 'apply'; file: string; dryRun: boolean }
   /** Print an apply file translated from a Pacemaker CIB (no cluster needed). */
   | { kind: 'import-pacemaker'; file: string }
@@ -253,11 +255,11 @@ function resolveSwitches(object: string, specs: readonly SwitchSpec[], tokens: r
 // ---------------------------------------------------------------------------------------------
 // Entry point
 
-const objectWords: Record<string, 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'backup' | 'import' | 'help'> = {
+const objectWords: Record<string, 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'backup' | 'import' | 'agents' | 'help'> = {
   node: 'node', group: 'group', res: 'resource', resource: 'resource',
-  status: 'status', log: 'log', why: 'why', apply: 'apply', checkpoint: 'checkpoint', backup: 'backup', import: 'import', help: 'help',
+  status: 'status', log: 'log', why: 'why', apply: 'apply', checkpoint: 'checkpoint', backup: 'backup', import: 'import', agents: 'agents', help: 'help',
 };
-const objectList = 'node, group, res|resource, status, log, why, apply, checkpoint, backup, import';
+const objectList = 'node, group, res|resource, status, log, why, apply, checkpoint, backup, import, agents';
 
 export function parseArgs(argv: readonly string[]): Result<ParsedArgs> {
   // `cluster backup run G -- CMD ARGS...`: everything after the first `--` is the command, as typed.
@@ -326,6 +328,7 @@ function buildCommand(object: Exclude<HelpTopic, 'main' | 'backup'>, words: stri
     case 'checkpoint': return withSwitches('checkpoint', [], tokens, () =>
       words.length > 0 ? fail(badArg(`unexpected argument '${words[0]}' after checkpoint`, 'cluster checkpoint')) : ok({ kind: 'checkpoint' }));
     case 'import': return withSwitches('import', [], tokens, () => importCommand(words));
+    case 'agents': return withSwitches('agents', [], tokens, () => agentsCommand(words));
   }
 }
 
@@ -544,6 +547,13 @@ function logCommand(words: readonly string[], s: Switches): Result<Command> {
   const limit = raw === undefined || raw === null ? logLimitDefault : intInRange(raw, 1, logLimitMax);
   if (limit === null) return fail(badArg(`--limit must be an integer in [1, ${logLimitMax}], not '${raw}'`));
   return ok({ kind: 'log', follow: s.has('follow'), limit });
+}
+
+function agentsCommand(words: readonly string[]): Result<Command> {
+  if (words.length > 1) return fail(badArg(`unexpected argument '${words[1]}' after cluster agents ${words[0]}`, 'cluster agents [PROVIDER:AGENT]'));
+  const agent = words[0] ?? null;
+  if (agent !== null && !/^[^:/]+:[^:/]+$/.test(agent)) return fail(badArg(`'${agent}' is not PROVIDER:AGENT`, 'for example cluster agents heartbeat:IPaddr2'));
+  return ok({ kind: 'agents', agent });
 }
 
 function whyCommand(words: readonly string[]): Result<Command> {
@@ -832,6 +842,7 @@ export function usageText(topic: HelpTopic): string {
     case 'backup': return backupHelp;
     case 'import': return `${importUsage}\n  Print an apply file (YAML) translated from a Pacemaker CIB; what cannot be translated is listed on stderr.\n` +
       '  Exit code: 0 everything translated, 3 printed but something was not translated, 1 nothing printed.\n';
+    case 'agents': return 'cluster agents [PROVIDER:AGENT] [--json]\n  The OCF resource agents installed on the node that answers (--endpoint picks it), or one agent\'s\n  parameters (name, required, default, description) from its meta-data.\n';
     case 'main': return mainUsage;
   }
 }
@@ -847,6 +858,7 @@ cluster why GROUP
 cluster apply -f FILE [--dry-run]
 cluster checkpoint
 cluster import pacemaker CIB.xml
+cluster agents [PROVIDER:AGENT]
 cluster backup freeze GROUP|RESOURCE [--timeout 60s] | thaw ID | status [ID] | run GROUP -- COMMAND ARGS...
 
 ${usageIntro}

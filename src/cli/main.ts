@@ -16,6 +16,7 @@ import { exitCodeOf } from '../core/errors.js';
 import { clusterdVersion } from '../core/version.js';
 import { maintenanceStable } from '../core/maintenance.js';
 import type { BackupView } from '../core/backup.js';
+import type { AgentInfo } from '../monitor/protocol.js';
 import {
   backupDetail, backupTable, banner, durationText, formatError, groupPropEntries, groupTable, logLine, nodeTable, ownerList, planText, privPropEntries,
   propTable, resourcePropEntries, resourceTable, say, statusOverview, whyText, type ErrorLike,
@@ -120,6 +121,7 @@ function run(c: Command, ctx: Ctx): Promise<number> {
     case 'log': return showLog(c.limit, c.follow, ctx);
     case 'why': return showWhy(c.group, ctx);
     case 'checkpoint': return takeCheckpoint(ctx);
+    case 'agents': return showAgents(c.agent, ctx);
     case 'apply': return apply(c.file, c.dryRun, ctx);
     case 'import-pacemaker': return importFile(c.file, ctx.io);
     case 'backup-freeze': case 'backup-thaw': case 'backup-status': case 'backup-run': return runBackup(c, ctx);
@@ -249,7 +251,7 @@ function moveJudge(target: string | null, before: GroupView['state']): (g: Group
 // resource
 
 const resPath = (r: string): string => `/v1/resources/${seg(r)}`;
-type ResourceCommand = Exclude<Command, Of<'help' | 'node-status' | 'node-action' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'import-pacemaker'
+type ResourceCommand = Exclude<Command, Of<'help' | 'node-status' | 'node-action' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'import-pacemaker' | 'agents'
   | 'backup-freeze' | 'backup-thaw' | 'backup-status' | 'backup-run'
   | 'group-status' | 'group-create' | 'group-delete' | 'group-online' | 'group-offline' | 'group-move'
   | 'group-prop-list' | 'group-prop-set' | 'group-list-owners'>>;
@@ -494,6 +496,22 @@ async function watchStatus(ctx: Ctx): Promise<number> {
 async function takeCheckpoint(ctx: Ctx): Promise<number> {
   const r = await ctx.client.post<{ ok: true; seq: number }>('/v1/checkpoint');
   return emit(ctx, `Checkpoint of the cluster database taken at seq ${r.seq}; the quorum log restarts after it.\n`, r);
+}
+
+async function showAgents(agent: string | null, ctx: Ctx): Promise<number> {
+  if (agent === null) {
+    const list = await ctx.client.get<{ node: string; agents: string[] }>('/v1/agents');
+    return emit(ctx, list.agents.length === 0 ? `no OCF agents on node ${list.node}\n` : `${list.agents.join('\n')}\n`, list);
+  }
+  const colon = agent.indexOf(':');
+  const info = await ctx.client.get<AgentInfo & { node: string }>(`/v1/agents/${seg(agent.slice(0, colon))}/${seg(agent.slice(colon + 1))}`);
+  const rows = info.params.map((p) => [p.name, p.required ? 'yes' : 'no', p.default ?? '', p.shortdesc ?? '']);
+  const widths = [0, 1, 2].map((i) => Math.max(['Parameter', 'Required', 'Default'][i]!.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => `${r.slice(0, 3).map((c, i) => c.padEnd(widths[i]!)).join('  ')}  ${r[3]}`.trimEnd();
+  const timeouts = Object.entries(info.timeoutsMs).map(([a, ms]) => `${a} ${ms / 1000} s`).join(', ');
+  const head = `${info.name}${info.shortdesc ? `: ${info.shortdesc}` : ''} (node ${info.node})\n` +
+    (timeouts !== '' ? `timeouts: ${timeouts}${info.monitorIntervalMs !== undefined ? `; monitor interval ${info.monitorIntervalMs / 1000} s` : ''}\n` : '');
+  return emit(ctx, `${head}${[line(['Parameter', 'Required', 'Default', 'Description']), ...rows.map(line)].join('\n')}\n`, info);
 }
 
 async function showWhy(group: string, ctx: Ctx): Promise<number> {

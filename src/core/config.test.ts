@@ -189,7 +189,7 @@ describe('config: resources', () => {
     assert.deepEqual(c.resources.db, {
       name: 'db', group: 'web', type: 'disk', props: { ...commonPropDefaults }, priv: {}, dependsOn: [], desired: 'offline',
     });
-    const d = fold([{ op: 'resource-create', resource: 'y', group: 'other', type: 'ocf', desired: 'online',
+    const d = fold([{ op: 'resource-create', resource: 'y', group: 'other', type: 'process', desired: 'online',
       props: { restartThreshold: 7 }, priv: { agent: 'heartbeat:IPaddr2', n: 1, on: true, list: ['a', 'b'] } }], c);
     assert.equal(d.resources.y!.desired, 'online');
     assert.deepEqual(d.resources.y!.props, { ...commonPropDefaults, restartThreshold: 7 });
@@ -208,9 +208,12 @@ describe('config: resources', () => {
       assert.equal(codeOf(applyUpdate(c, { op: 'resource-create', resource: bad, group: 'web', type: 'disk' })), 'BAD_ARGUMENT', JSON.stringify(bad));
     }
     // Every type of the model, and a retired one (records of older builds replay).
-    for (const t of [...resourceTypes, ...retiredResourceTypes]) {
+    // (ocf and lsb records are checked in the fold: no record of theirs predates their checkers.)
+    for (const t of [...resourceTypes, ...retiredResourceTypes].filter((x) => x !== 'ocf' && x !== 'lsb')) {
       must(applyUpdate(c, { op: 'resource-create', resource: `r-${t}`, group: 'web', type: t }));
     }
+    must(applyUpdate(c, { op: 'resource-create', resource: 'r-ocf', group: 'web', type: 'ocf', priv: { agent: 'heartbeat:Dummy' } }));
+    must(applyUpdate(c, { op: 'resource-create', resource: 'r-lsb', group: 'web', type: 'lsb', priv: { script: 'nginx' } }));
   });
 
   test('common properties are bounded integers (BAD_PROPERTY with a path)', () => {
@@ -474,11 +477,44 @@ describe('config: resource types that can be created', () => {
     const witness = checkTypeSupported('x', 'witness', 'type');
     assert.deepEqual(witness.ok ? 'ok' : [witness.error.code, witness.error.path], ['RESOURCE_TYPE_UNKNOWN', 'type']);
     assert.match(witness.ok ? '' : witness.error.message, /no longer a resource type.*etcd member/);
-    for (const t of ['process', 'disk', 'ip']) assert.ok(checkTypeSupported('x', t).ok);
+    for (const t of ['process', 'disk', 'ip', 'ocf', 'lsb']) assert.ok(checkTypeSupported('x', t).ok);
     // A record an older build accepted still folds: replay never refuses a type of the model, nor
     // a retired one, nor an ip resource without the address the API and apply now ask for.
     const c = must(applyUpdate(must(applyUpdate(emptyConfig('c'), { op: 'group-create', group: 'g' })), { op: 'group-create', group: 'h' }));
     assert.ok(applyUpdate(c, { op: 'resource-create', resource: 'vip', group: 'g', type: 'ip' }).ok);
     assert.ok(applyUpdate(c, { op: 'resource-create', resource: 'quorum', group: 'g', type: 'witness' }).ok);
+  });
+});
+
+describe('config: ocf and lsb private properties', () => {
+  const base = () => must(applyUpdate(must(applyUpdate(emptyConfig('c'), { op: 'node-add', node: 'n1' })), { op: 'group-create', group: 'g' }));
+  const create = (type: 'ocf' | 'lsb', priv: unknown) => applyUpdate(base(), { op: 'resource-create', resource: 'r', group: 'g', type, priv: priv as never });
+  const refusal = (r: ReturnType<typeof create>) => (r.ok ? 'ok' : [r.error.code, r.error.path]);
+
+  test('an ocf resource names PROVIDER:AGENT and a map of string parameters; timeouts are bounded', () => {
+    const ok1 = must(create('ocf', { agent: 'heartbeat:IPaddr2', params: { ip: '10.0.0.5', cidr_netmask: '24' }, startTimeoutMs: 20_000 }));
+    assert.deepEqual(ok1.resources.r!.priv.params, { ip: '10.0.0.5', cidr_netmask: '24' });
+    assert.deepEqual(refusal(create('ocf', {})), ['BAD_PROPERTY', 'resources.r.priv.agent']);
+    for (const agent of ['IPaddr2', 'heartbeat/IPaddr2', '../x:y', 'heartbeat:..', 'a:b:c']) {
+      assert.deepEqual(refusal(create('ocf', { agent })), ['BAD_PROPERTY', 'resources.r.priv.agent'], agent);
+    }
+    assert.deepEqual(refusal(create('ocf', { agent: 'heartbeat:IPaddr2', params: { cidr_netmask: 24 } })), ['BAD_PROPERTY', 'resources.r.priv.params.cidr_netmask']);
+    assert.deepEqual(refusal(create('ocf', { agent: 'heartbeat:IPaddr2', params: { 'bad-name': 'x' } })), ['BAD_PROPERTY', 'resources.r.priv.params.bad-name']);
+    assert.deepEqual(refusal(create('ocf', { agent: 'heartbeat:IPaddr2', params: JSON.parse('{"__proto__": "x"}') })), ['BAD_PROPERTY', 'resources.r.priv.params.__proto__']);
+    assert.deepEqual(refusal(create('ocf', { agent: 'heartbeat:IPaddr2', stopTimeoutMs: 5 })), ['BAD_PROPERTY', 'resources.r.priv.stopTimeoutMs']);
+    assert.deepEqual(refusal(create('ocf', { agent: 'heartbeat:IPaddr2', command: '/bin/true' })), ['BAD_PROPERTY', 'resources.r.priv.command']);
+  });
+
+  test('an lsb resource names a script of the init directory, never a path', () => {
+    assert.ok(create('lsb', { script: 'nginx' }).ok);
+    for (const script of ['', '../x', '/etc/init.d/nginx', '.hidden']) assert.deepEqual(refusal(create('lsb', { script })), ['BAD_PROPERTY', 'resources.r.priv.script'], script);
+    assert.deepEqual(refusal(create('lsb', { script: 'nginx', params: { a: 'b' } })), ['BAD_PROPERTY', 'resources.r.priv.params']);
+  });
+
+  test('a map is allowed in any type\'s private properties only with name keys and string values', () => {
+    const c = base();
+    assert.ok(applyUpdate(c, { op: 'resource-create', resource: 'p', group: 'g', type: 'process', priv: { command: 'x', labels: { a: 'b' } } }).ok);
+    const bad = applyUpdate(c, { op: 'resource-create', resource: 'p', group: 'g', type: 'process', priv: { command: 'x', labels: { a: ['b'] } } as never });
+    assert.equal(bad.ok ? 'ok' : bad.error.code, 'BAD_PROPERTY');
   });
 });

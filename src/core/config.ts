@@ -11,6 +11,8 @@ import {
 } from './types.js';
 import { checkIpPriv } from './priv-ip.js';
 import { checkWriterPriv } from './writer-props.js';
+import { checkOcfPriv } from './priv-ocf.js';
+import { checkLsbPriv } from './priv-lsb.js';
 
 export function emptyConfig(name: string): ClusterConfig {
   return { name, nodes: {}, groups: {}, resources: {} };
@@ -35,7 +37,7 @@ export function checkName(kind: string, name: unknown, path?: string): Result<st
  * types that work, rather than at online. The fold itself keeps accepting every type of the
  * model, so a record an older build accepted still replays.
  */
-export const resourceTypesSupported: readonly ResourceType[] = ['process', 'disk', 'ip'];
+export const resourceTypesSupported: readonly ResourceType[] = ['process', 'disk', 'ip', 'ocf', 'lsb'];
 
 export function checkTypeSupported(resource: string, type: string, path?: string): Result<void> {
   if ((resourceTypesSupported as readonly string[]).includes(type)) return ok(undefined);
@@ -57,7 +59,7 @@ export function checkTypeSupported(resource: string, type: string, path?: string
  */
 export function checkTypePriv(resource: string, type: ResourceType, priv: PrivProps): Result<void> {
   if (type === 'ip') return checkIpPriv(resource, priv);
-  return ok(undefined);
+  return checkAgentTypePriv(resource, type, priv);
 }
 
 /** Bounds of common properties: [min, max]. Why these: a check more often than every 100 ms is a busy loop; a day is the longest useful period. */
@@ -97,18 +99,37 @@ export function checkProps(resource: string, props: Record<string, unknown>): Re
   return ok(out as Partial<CommonProps>);
 }
 
+/** Keys of a private map (an OCF agent's params): environment-variable-safe names, so never __proto__ and the like. */
+export const privMapKeyRe = /^(?!__)[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
 export function checkPriv(resource: string, priv: unknown): Result<PrivProps> {
   if (typeof priv !== 'object' || priv === null || Array.isArray(priv)) {
     return fail(clusterError('BAD_PROPERTY', `private properties of '${resource}' must be an object`));
   }
   for (const [key, value] of Object.entries(priv)) {
+    const path = `resources.${resource}.priv.${key}`;
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value as object)) {
+        if (!privMapKeyRe.test(k)) return fail(clusterError('BAD_PROPERTY', `private property ${key} of '${resource}' has key ${JSON.stringify(k)}: keys are letters, digits and _, not starting with a digit`, undefined, `${path}.${k}`));
+        if (typeof v !== 'string') return fail(clusterError('BAD_PROPERTY', `private property ${key}.${k} of '${resource}' must be a string, not ${JSON.stringify(v)}`, 'quote it in the apply file: "24"', `${path}.${k}`));
+      }
+      continue;
+    }
     const okValue = ['string', 'number', 'boolean'].includes(typeof value) ||
       (Array.isArray(value) && value.every((v) => typeof v === 'string'));
     if (!okValue) {
-      return fail(clusterError('BAD_PROPERTY', `private property ${key} of '${resource}' must be a string, number, boolean or list of strings`, undefined, `resources.${resource}.priv.${key}`));
+      return fail(clusterError('BAD_PROPERTY', `private property ${key} of '${resource}' must be a string, number, boolean, list of strings or map of strings`, undefined, path));
     }
   }
   return ok(priv as PrivProps);
+}
+
+/** The type's own checks of its private properties (the whole set, after a change is merged). */
+/** The agent types' private properties, checked in the fold too (no record of these types predates their checkers). */
+function checkAgentTypePriv(resource: string, type: ResourceType, priv: PrivProps): Result<void> {
+  if (type === 'ocf') return checkOcfPriv(resource, priv);
+  if (type === 'lsb') return checkLsbPriv(resource, priv);
+  return ok(undefined);
 }
 
 function checkFailback(group: string, fb: FailbackPolicy): Result<FailbackPolicy> {
@@ -333,6 +354,8 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     if (!priv.ok) return priv;
     const writer = checkWriterPriv(u.resource, u.type, priv.value); // backup freeze/thaw actions (issue 7)
     if (!writer.ok) return writer;
+    const typed = checkAgentTypePriv(u.resource, u.type, priv.value);
+    if (!typed.ok) return typed;
     const res: ResourceConfig = {
       name: u.resource, group: u.group, type: u.type, props: { ...commonPropDefaults, ...props.value },
       priv: { ...priv.value }, dependsOn: [], desired: u.desired ?? 'offline',
@@ -359,6 +382,8 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     if (!priv.ok) return priv;
     const writer = checkWriterPriv(u.resource, r.value.type, { ...r.value.priv, ...priv.value }); // backup freeze/thaw actions (issue 7)
     if (!writer.ok) return writer;
+    const typed = checkAgentTypePriv(u.resource, r.value.type, { ...r.value.priv, ...priv.value });
+    if (!typed.ok) return typed;
     return ok([setResource(resourceWith(r.value, { props: { ...r.value.props, ...props.value }, priv: { ...r.value.priv, ...priv.value } }))]);
   },
   'resource-add-dep': (c, u) => {

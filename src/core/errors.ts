@@ -46,7 +46,7 @@ export const errorCodes = {
   RESOURCE_NOT_FOUND: { http: 404, exit: failed, meaning: 'no resource by that name' },
   RESOURCE_NOT_OFFLINE: { http: 400, exit: failed, meaning: 'the resource (or its group) must be offline for this change' },
   RESOURCE_TYPE_UNKNOWN: { http: 400, exit: usage, meaning: 'unknown resource type' },
-  RESOURCE_TYPE_UNSUPPORTED: { http: 400, exit: usage, meaning: 'the resource type is named in the model but has no agent in this build yet (ocf)' },
+  RESOURCE_TYPE_UNSUPPORTED: { http: 400, exit: usage, meaning: 'the resource type is named in the model but has no agent in this build' },
   // Nodes, placement and resources at run time
   IP_ADDRESS_IN_USE: { http: 409, exit: failed, meaning: 'an ip resource was not brought online: another host answers for its address on the link (ARP reply, or IPv6 duplicate address detection)', hint: 'remove the address from the host that holds it, or give the resource another address' },
   NODE_IS_UP: { http: 400, exit: failed, meaning: 'the node must be Down for this operation' },
@@ -64,6 +64,11 @@ export const errorCodes = {
   MAINTENANCE_NOT_ALLOWED: { http: 409, exit: failed, meaning: 'maintenance modes are only for Online disk resources (not other types)' },
   MAINTENANCE_PENDING: { http: 409, exit: failed, meaning: 'a maintenance transition (internal dismount or remount) is still in progress' },
   MAINTENANCE_TRANSITION_REFUSED: { http: 409, exit: failed, meaning: 'that maintenance transition is not allowed from the current mode (Online <-> Maintenance <-> Ext Maintenance)' },
+  // Resource agents (ocf and lsb resources)
+  AGENT_CHECK_FAILED: { http: 409, exit: failed, meaning: 'the agent could not be checked when the resource was saved (its meta-data failed or timed out, or the resource monitor did not answer); nothing was saved', hint: 'run the agent by hand (OCF_ROOT=/usr/lib/ocf $OCF_ROOT/resource.d/PROVIDER/AGENT meta-data) and fix it, then save again' },
+  AGENT_INVALID: { http: 400, exit: failed, meaning: 'the agent\'s validate-all refused the resource\'s parameters when it was saved (its exit code and output say why); nothing was saved' },
+  AGENT_NOT_FOUND: { http: 400, exit: failed, meaning: 'no such OCF agent under OCF_ROOT/resource.d (or LSB script in /etc/init.d) on the node that checked it, or it is not executable; nothing was saved', hint: 'cluster agents lists the OCF agents installed (Debian: apt install resource-agents)' },
+  AGENT_PARAM_MISSING: { http: 400, exit: failed, meaning: 'a parameter the agent\'s meta-data marks required is not in the resource\'s params; nothing was saved', hint: 'cluster agents PROVIDER:AGENT lists its parameters' },
   // Backups (freeze and thaw)
   BACKUP_ALREADY_FROZEN: { http: 409, exit: failed, meaning: 'a backup of that group is under way already (freezing, frozen or still thawing): one backup per group at a time' },
   BACKUP_FAILED: { http: 409, exit: failed, meaning: 'the backup failed before its thaw (a writer could not be frozen, the group left the node, the node failed or stopped, the resource monitor was lost); every writer was thawed' },

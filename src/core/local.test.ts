@@ -770,3 +770,54 @@ describe('local: properties', () => {
     fc.assert(fc.property(sequences, (steps) => run(steps, false)), { numRuns: 600 });
   });
 });
+
+describe('local: what an agent\'s failure kind asks (core/agent-codes.ts)', () => {
+  /** Fail the online of `srv` with `kind`, confirm the terminate, and return the actions of the confirmation. */
+  function failOnline(h: Harness, kind: 'restart' | 'failover' | 'fatal'): LocalAction[] {
+    h.tick(0);
+    const c = h.pendingFor('srv');
+    h.pending.delete(c.id);
+    const t = agentResult(h.st, 'n1', c.id, false, 'exit code 5', undefined, h.now, undefined, kind);
+    assert.deepEqual(brief(t), ['terminate srv'], 'stopped first, whatever the kind');
+    for (const n of callsOf(t)) h.pending.set(n.id, n);
+    return h.answer(h.pendingFor('srv'));
+  }
+
+  test('failover: no restart here, the group fails over at once (restart-failover)', () => {
+    const h = new Harness(single({ restartDelayMs: 0, restartThreshold: 3 }));
+    const ev = failOnline(h, 'failover');
+    assert.deepEqual(eventsOf(ev), ['RESOURCE_FAILED', 'GROUP_FAILOVER_REQUESTED']);
+    assert.equal(h.group!.failoverRequested, true);
+    assert.equal(h.res('srv').restartAtMs, null);
+    assert.deepEqual(brief(h.tick(10)), [], 'never started here again');
+  });
+
+  test('failover with restartAction restart: stays Failed here, no restart, no failover', () => {
+    const h = new Harness(single({ restartDelayMs: 0, restartAction: 'restart' }));
+    assert.deepEqual(eventsOf(failOnline(h, 'failover')), ['RESOURCE_FAILED', 'RESOURCE_LEFT_FAILED']);
+    assert.equal(h.group!.failoverRequested, false);
+    assert.deepEqual(brief(h.tick(10)), []);
+  });
+
+  test('fatal: Failed with the reason, neither restarted nor failed over; an operator retry starts it again', () => {
+    const h = new Harness(single({ restartDelayMs: 0, restartThreshold: 3 }));
+    assert.deepEqual(eventsOf(failOnline(h, 'fatal')), ['RESOURCE_FAILED', 'RESOURCE_CONFIG_ERROR']);
+    assert.equal(h.group!.failoverRequested, false);
+    assert.equal(h.res('srv').state, 'Failed');
+    assert.deepEqual(brief(h.tick(1_000)), []);
+    assert.deepEqual(eventsOf(operatorRetry(h.st, 'n1', 'G', 'srv')), ['RESOURCE_RETRY']);
+    assert.deepEqual(brief(h.tick(1_001)), ['online srv']);
+  });
+
+  test('a failed isAlive check carries its kind the same way', () => {
+    const h = new Harness(single({ restartDelayMs: 0, isAliveIntervalMs: 100 }));
+    h.settle();
+    const check = h.tick(200);
+    const c = callsOf(check)[0]!;
+    assert.equal(c.op, 'isAlive');
+    h.pending.delete(c.id);
+    const t = agentResult(h.st, 'n1', c.id, false, 'exit code 5', undefined, h.now, undefined, 'failover');
+    for (const n of callsOf(t)) h.pending.set(n.id, n);
+    assert.deepEqual(eventsOf(h.answer(h.pendingFor('srv'))), ['RESOURCE_FAILED', 'GROUP_FAILOVER_REQUESTED']);
+  });
+});

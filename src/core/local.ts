@@ -2,6 +2,7 @@
 // their desired state, in dependency order, restarts them in place, asks for failover when
 // restarts are exhausted, and releases groups it must give up. Pure: facts in, actions out.
 
+import type { FailureKind } from './agent-codes.js';
 import { groupResources, onlineOrder } from './config.js';
 import { clusterError, fail, ok, type Result } from './errors.js';
 import { maintenanceDone, maintenanceStatus, maintenanceStep, type MaintRequest } from './maintenance.js';
@@ -32,6 +33,8 @@ export interface LocalResource {
   pid?: number;
   /** Set by an operator /fail: once the terminate completes, the resource counts as failed. */
   pendingFailure?: string;
+  /** What the pending failure asks of the cluster (agent-codes.ts); restart when absent. */
+  pendingKind?: FailureKind;
   /** Maintenance mode of a disk (core/maintenance.ts): in memory only, cleared by any state change. */
   maint?: MaintenanceRuntime;
 }
@@ -242,8 +245,13 @@ function findByName(st: LocalState, resource: string): { lg: LocalGroup; lr: Loc
   return null;
 }
 
-/** A resource failed while it should run: restart in place, or ask for failover, per its props. */
-export function resourceFailed(st: LocalState, self: NodeName, resource: string, reason: string, nowMs: number): LocalAction[] {
+/**
+ * A resource failed while it should run: restart in place, or ask for failover, per its props.
+ * `kind` (agent-codes.ts): a `failover` failure (the agent cannot run here: not installed, no
+ * permission) skips the restarts and fails the group over at once; a `fatal` one (the
+ * configuration is wrong) leaves the resource Failed here without restart or failover.
+ */
+export function resourceFailed(st: LocalState, self: NodeName, resource: string, reason: string, nowMs: number, kind: FailureKind = 'restart'): LocalAction[] {
   const hit = findByName(st, resource);
   if (!hit) return [];
   const { lg, lr } = hit;
@@ -256,7 +264,22 @@ export function resourceFailed(st: LocalState, self: NodeName, resource: string,
   clearMaintenance(lr, 'it failed', actions);
   if (lg.released || lg.failoverRequested) return actions;
   lr.restartTimesMs = lr.restartTimesMs.filter((t) => nowMs - t < p.restartPeriodMs);
+  if (kind === 'fatal') {
+    lr.restartAtMs = null;
+    actions.push({ kind: 'event', event: 'RESOURCE_CONFIG_ERROR', level: 'error', message: `resource ${resource} stays Failed on ${self} without restart or failover: its configuration is wrong (${reason}); fix it, then bring it online: cluster res "${resource}" /online`, data: { resource, group: lr.spec.group } });
+    return actions;
+  }
   if (p.restartAction === 'none') return actions;
+  if (kind === 'failover') {
+    lr.restartAtMs = null;
+    if (p.restartAction === 'restart-failover') {
+      lg.failoverRequested = true;
+      actions.push({ kind: 'event', event: 'GROUP_FAILOVER_REQUESTED', level: 'warning', message: `resource ${resource} cannot run on ${self} (${reason}): not retried here, failing group ${lr.spec.group} over`, data: { group: lr.spec.group, resource } });
+    } else {
+      actions.push({ kind: 'event', event: 'RESOURCE_LEFT_FAILED', level: 'error', message: `resource ${resource} cannot run on ${self} and stays Failed (restartAction restart: no failover)`, data: { resource, group: lr.spec.group } });
+    }
+    return actions;
+  }
   if (lr.restartTimesMs.length < p.restartThreshold) {
     lr.restartTimesMs.push(nowMs);
     lr.restartAtMs = nowMs + p.restartDelayMs;
@@ -270,7 +293,7 @@ export function resourceFailed(st: LocalState, self: NodeName, resource: string,
 }
 
 export function agentResult(st: LocalState, self: NodeName, id: number, okResult: boolean, error: string | undefined, data: { alive?: boolean; pid?: number; warning?: string } | undefined, nowMs: number,
-  near?: { group: GroupName; resource: ResourceName }): LocalAction[] {
+  near?: { group: GroupName; resource: ResourceName }, failure: FailureKind = 'restart'): LocalAction[] {
   const hit = find(st, id, near);
   if (!hit) return [];
   const { lr } = hit;
@@ -281,7 +304,7 @@ export function agentResult(st: LocalState, self: NodeName, id: number, okResult
     if (kind === 'isAlive') lr.lastIsAliveMs = nowMs;
     lr.lastLooksAliveMs = nowMs;
     if (lr.state !== 'Online' || lr.op || lr.maint) return warned; // a check that overlapped maintenance counts for nothing
-    if (!okResult || data?.alive === false) return [...warned, ...failAfterTerminate(st, hit.lg, lr, `${kind} check failed${error ? `: ${error}` : ''}`)];
+    if (!okResult || data?.alive === false) return [...warned, ...failAfterTerminate(st, hit.lg, lr, `${kind} check failed${error ? `: ${error}` : ''}`, okResult ? 'restart' : failure)];
     return warned;
   }
   const op = lr.op!;
@@ -289,7 +312,7 @@ export function agentResult(st: LocalState, self: NodeName, id: number, okResult
   if (op.kind === 'maintOffline' || op.kind === 'maintOnline') return [...warned, ...maintenanceResult(st, self, hit.lg, lr, op.kind, okResult, error)];
   if (op.kind === 'online') {
     // A failed online may leave a process behind (a probe that never passed): stop it first.
-    if (!okResult) return failAfterTerminate(st, hit.lg, lr, `online failed: ${error ?? 'unknown error'}`);
+    if (!okResult) return failAfterTerminate(st, hit.lg, lr, `online failed: ${error ?? 'unknown error'}`, failure);
     lr.state = 'Online';
     if (data?.pid !== undefined) lr.pid = data.pid;
     lr.lastLooksAliveMs = nowMs;
@@ -308,8 +331,10 @@ export function agentResult(st: LocalState, self: NodeName, id: number, okResult
   delete lr.pid;
   if (lr.pendingFailure !== undefined) {
     const reason = lr.pendingFailure;
+    const kind = lr.pendingKind;
     delete lr.pendingFailure;
-    return [...warned, ...resourceFailed(st, self, lr.spec.name, reason, nowMs)];
+    delete lr.pendingKind;
+    return [...warned, ...resourceFailed(st, self, lr.spec.name, reason, nowMs, kind)];
   }
   if (!okResult) lr.error = `offline failed: ${error ?? 'unknown error'}`;
   return [...warned, { kind: 'event', event: 'RESOURCE_OFFLINE', level: 'info', message: `resource ${lr.spec.name} is Offline on ${self}`, data: { resource: lr.spec.name, group: lr.spec.group } }];
@@ -337,6 +362,7 @@ export function monitorLost(st: LocalState, self: NodeName, reason: string, nowM
       lr.op = null;
       lr.check = null;
       delete lr.pendingFailure;
+      delete lr.pendingKind;
       delete lr.pid;
       clearMaintenance(lr, 'the resource monitor was lost', actions);
       if (wasUp) actions.push(...resourceFailed(st, self, lr.spec.name, reason, nowMs));
@@ -421,8 +447,10 @@ export function operatorFail(st: LocalState, resource: string): LocalAction[] {
 }
 
 /** The process may still run: stop it first; the failure (and its restart policy) applies once it is gone. */
-function failAfterTerminate(st: LocalState, lg: LocalGroup, lr: LocalResource, reason: string): LocalAction[] {
+function failAfterTerminate(st: LocalState, lg: LocalGroup, lr: LocalResource, reason: string, kind: FailureKind = 'restart'): LocalAction[] {
   lr.pendingFailure = reason;
+  if (kind === 'restart') delete lr.pendingKind;
+  else lr.pendingKind = kind;
   lr.check = null;
   const actions: LocalAction[] = [];
   call(st, lg, lr, 'terminate', actions);
@@ -486,7 +514,7 @@ export function requestMaintenance(st: LocalState, self: NodeName, cfg: Resource
 /** The dismount or remount of extended maintenance finished. A failed remount is a failure of the disk. */
 function maintenanceResult(st: LocalState, self: NodeName, lg: LocalGroup, lr: LocalResource, op: 'maintOffline' | 'maintOnline', okResult: boolean, error: string | undefined): LocalAction[] {
   const name = lr.spec.name;
-  if (lr.pendingFailure !== undefined) return failAfterTerminate(st, lg, lr, lr.pendingFailure); // lost meanwhile
+  if (lr.pendingFailure !== undefined) return failAfterTerminate(st, lg, lr, lr.pendingFailure, lr.pendingKind); // lost meanwhile
   if (lr.maint === undefined) return [];
   const next = maintenanceDone(lr.maint, op, okResult, error, st.nextCallId++);
   if (next === null) {
@@ -526,7 +554,7 @@ export function resourceLost(st: LocalState, self: NodeName, config: ClusterConf
     if (dep.state === 'Online' && dep.op === null) call(st, lg, dep, 'terminate', actions);
   }
   if (lr.state === 'Online' && lr.op === null) actions.push(...failAfterTerminate(st, lg, lr, reason));
-  else if (running(lr.state)) lr.pendingFailure = reason;
+  else if (running(lr.state)) { lr.pendingFailure = reason; delete lr.pendingKind; }
   return actions;
 }
 

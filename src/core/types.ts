@@ -14,7 +14,7 @@ export type ResourceState = 'Offline' | 'OnlinePending' | 'Online' | 'OfflinePen
 /** Group states as cluster.exe prints them. */
 export type GroupState = 'Online' | 'Offline' | 'Partially Online' | 'Pending' | 'Failed';
 
-export const resourceTypes = ['process', 'disk', 'ip', 'ocf'] as const;
+export const resourceTypes = ['process', 'disk', 'ip', 'ocf', 'lsb'] as const;
 /**
  * Types older builds named and this model no longer has. `witness` (WSFC's disk or file-share
  * witness, a tie-breaking vote) has no meaning here: quorum is the quorum store's (a node runs
@@ -52,8 +52,13 @@ export const commonPropDefaults: Readonly<CommonProps> = Object.freeze({
   stopGraceMs: 3_000,
 });
 
-/** Private properties (cluster.exe /priv), interpreted by the resource type. */
-export type PrivValue = string | number | boolean | string[];
+/**
+ * Private properties (cluster.exe /priv), interpreted by the resource type. A map (string to
+ * string: an OCF agent's `params`) has keys checked by checkPriv (privMapKeyRe); read it with
+ * Object.hasOwn or privMapEntries, never by a plain lookup of a name.
+ */
+export type PrivMap = { readonly [key: string]: string };
+export type PrivValue = string | number | boolean | string[] | PrivMap;
 export type PrivProps = Record<string, PrivValue>;
 
 export type DesiredState = 'online' | 'offline';

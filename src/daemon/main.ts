@@ -196,7 +196,8 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
     freezeSnapshots: process.env.CLUSTERD_FREEZE_SNAPSHOTS === '1',
   });
   // The resource monitor boots (a Node.js process: ~0.2 s) while the API starts listening.
-  const monitorReady = host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, heartbeatSocket, fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation } });
+  const agentDirs = { ...(typeof flags.ocfRoot === 'string' ? { ocfRoot: resolve(flags.ocfRoot) } : {}), ...(typeof flags.lsbDir === 'string' ? { lsbDir: resolve(flags.lsbDir) } : {}) };
+  const monitorReady = host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, heartbeatSocket, fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation }, ...agentDirs });
   monitorReady.catch(() => undefined); // awaited below; a failure there ends the start
   const api = await startApi(node, listen.host, listen.port, s.eventStream, (fields, message) => logger.debug({ event: 'HTTP_REQUEST', ...fields }, message)).catch((e: Error) =>
     fail(clusterError('BAD_CONFIG', `cannot listen on ${s.listen}: ${e.message}`, 'pick a free port with --listen 127.0.0.1:PORT')));
@@ -239,6 +240,8 @@ export function program(): Command {
     .option('--node <name>', 'node name (default: host name)')
     .option('--listen <host:port>', 'API address (default 127.0.0.1:7400)')
     .option('--data-dir <dir>', 'node data directory (resource logs)')
+    .option('--ocf-root <dir>', 'OCF root of the ocf resources\' agents (default /usr/lib/ocf)')
+    .option('--lsb-dir <dir>', 'init script directory of the lsb resources (default /etc/init.d)')
     .option('--config <file>', 'settings file (YAML or JSON); flags win')
     .option('--log-level <level>', 'fatal, error, warn, info (default), debug (adds one line per API request) or trace')
     .option('--heartbeat-interval <ms>', `lease renewal interval (default ${timingDefaults.heartbeatIntervalMs})`, intArg)

@@ -5,6 +5,8 @@ import type { ResourceType } from '../core/types.js';
 import type { AgentEvents, AgentRegistry, ResourceAgent } from './agent.js';
 import { DiskAgent } from './disk-agent.js';
 import { IpAgent } from './ip-agent.js';
+import { LsbAgent } from './lsb-agent.js';
+import { OcfAgent } from './ocf-agent.js';
 import { ProcessAgent } from './process-agent.js';
 
 export function createAgentRegistry(events: AgentEvents): AgentRegistry {
@@ -12,6 +14,8 @@ export function createAgentRegistry(events: AgentEvents): AgentRegistry {
     process: new ProcessAgent(events),
     disk: new DiskAgent(events),
     ip: new IpAgent(events),
+    ocf: new OcfAgent(events),
+    lsb: new LsbAgent(events),
   };
   const hooks: (() => void)[] = [];
   return {

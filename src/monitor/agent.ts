@@ -2,8 +2,20 @@
 // An agent acts on the machine (processes, mounts, addresses); clusterd decides when. This file
 // is the contract only; agent-registry.ts builds the registry from the agents, which import it.
 
+import type { FailureKind } from '../core/agent-codes.js';
 import type { ResourceType } from '../core/types.js';
-import type { ResourceSpec } from './protocol.js';
+import type { AgentCheck, CallData, ResourceSpec } from './protocol.js';
+
+/**
+ * A failed call that says what it asks of the cluster (core/agent-codes.ts): the monitor passes
+ * the kind on with the result. Any other error is a `restart` failure.
+ */
+export class AgentFailure extends Error {
+  constructor(message: string, readonly kind: FailureKind) {
+    super(message);
+    this.name = 'AgentFailure';
+  }
+}
 
 /** Per call: the call's deadline. Agents stop retrying when it aborts; the monitor answers anyway. */
 export interface AgentContext {
@@ -55,6 +67,10 @@ export interface ResourceAgent {
    * operator can act on, when the resource cannot be frozen here (not running, not mounted).
    */
   freezeTarget?(spec: ResourceSpec): FreezeTarget;
+  /** Agents that run other programs (ocf, lsb): check a resource before it is saved (see protocol.ts AgentInfoOp). */
+  validate?(spec: ResourceSpec, ctx: AgentContext): Promise<AgentCheck>;
+  /** List the agents installed (spec.priv.agent absent) or describe one. */
+  describe?(spec: ResourceSpec, ctx: AgentContext): Promise<CallData>;
   /** Backups: the resource is about to be frozen (true) or has been thawed (false). A disk pauses its device checks meanwhile. */
   setFrozen?(resource: string, frozen: boolean): Promise<void>;
 }

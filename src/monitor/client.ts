@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { monoMs, type AgentOp, type CallData, type FromMonitor, type ResourceSpec, type ToMonitor } from './protocol.js';
 import { msText } from '../core/duration-text.js';
+import type { FailureKind } from '../core/agent-codes.js';
 import { thawLeftoversSync } from './freezer.js';
 import { dropAddressesSync } from './ip-agent.js';
 
@@ -64,12 +65,15 @@ export interface MonitorStartOptions {
   fenceEnv?: Record<string, string>;
   /** Where the monitor listens for the heartbeat channel (protocol.ts): the heartbeat thread pings and fences through it. */
   heartbeatSocket?: string;
+  /** Where the ocf and lsb agents find what they run (clusterd start --ocf-root, --lsb-dir). */
+  ocfRoot?: string;
+  lsbDir?: string;
 }
 
 export type CallResult =
   | { ok: true; data?: CallData }
   /** deadlock: the call was lost with its monitor (deadlocked or crashed); the resource was killed. */
-  | { ok: false; error: string; deadlock?: boolean };
+  | { ok: false; error: string; deadlock?: boolean; failure?: FailureKind };
 
 export interface MonitorCrash {
   reason: string;
@@ -394,7 +398,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
         if (this.echo?.seq === msg.seq) this.echo = undefined;
         return;
       case 'result':
-        this.settle(msg.id, msg.ok ? (msg.data === undefined ? { ok: true } : { ok: true, data: msg.data }) : { ok: false, error: msg.error });
+        this.settle(msg.id, msg.ok ? (msg.data === undefined ? { ok: true } : { ok: true, data: msg.data }) : msg.failure === undefined ? { ok: false, error: msg.error } : { ok: false, error: msg.error, failure: msg.failure });
         return;
       case 'pids':
         if (msg.pgids.length === 0) this.pgids.delete(msg.resource);
@@ -510,7 +514,10 @@ function monitorEnv(options: MonitorStartOptions): NodeJS.ProcessEnv {
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith('CLUSTERD_FENCE_')) env[key] = value; // only this clusterd's own fencing settings
   }
-  return { ...env, ...options.fenceEnv, CLUSTERD_DATA_DIR: options.dataDir };
+  const agentDirs: Record<string, string> = {};
+  if (options.ocfRoot !== undefined) agentDirs.CLUSTERD_OCF_ROOT = options.ocfRoot;
+  if (options.lsbDir !== undefined) agentDirs.CLUSTERD_LSB_DIR = options.lsbDir;
+  return { ...env, ...options.fenceEnv, ...agentDirs, CLUSTERD_DATA_DIR: options.dataDir };
 }
 
 function killGroups(pgids: number[]): void {

@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import net from 'node:net';
-import type { AgentContext } from './agent.js';
+import { AgentFailure, type AgentContext } from './agent.js';
 import { createAgentRegistry } from './agent-registry.js';
 import { Freezer } from './freezer.js';
 import { monoMs, parseHeartbeatLine, type AgentOp, type CallData, type FromMonitor, type ResourceSpec, type ToMonitor } from './protocol.js';
@@ -212,7 +212,8 @@ async function onCall(id: number, op: AgentOp, spec: ResourceSpec, timeoutMs: nu
     const data = await Promise.race([freezer.around(op, spec, ctx, () => runOp(op, spec, ctx)), overrun]);
     send(data === undefined ? { t: 'result', id, ok: true } : { t: 'result', id, ok: true, data });
   } catch (err) {
-    send({ t: 'result', id, ok: false, error: err instanceof Error ? err.message : String(err) });
+    const error = err instanceof Error ? err.message : String(err);
+    send(err instanceof AgentFailure && err.kind !== 'restart' ? { t: 'result', id, ok: false, error, failure: err.kind } : { t: 'result', id, ok: false, error });
   } finally {
     clearTimeout(abortTimer);
     clearTimeout(overrunTimer);
@@ -247,6 +248,12 @@ async function runOp(op: AgentOp, spec: ResourceSpec, ctx: AgentContext): Promis
       await run.call(agent, spec, ctx);
       return warned(undefined);
     }
+    case 'validate':
+      if (agent.validate === undefined) return undefined; // nothing to check beyond the configuration
+      return { check: await agent.validate(spec, ctx) };
+    case 'describe':
+      if (agent.describe === undefined) throw new Error(`resource type '${spec.type}' has no agents to describe`);
+      return agent.describe(spec, ctx);
     default:
       throw new Error(`unknown operation '${op as string}'`);
   }

@@ -2,6 +2,7 @@
 // Node's IPC channel. The monitor hosts resource agents so that a hung or crashing agent
 // cannot hang clusterd (WSFC's resource hosting subsystem), and it is the node's watchdog.
 
+import type { FailureKind } from '../core/agent-codes.js';
 import type { CommonProps, PrivProps, ResourceType } from '../core/types.js';
 
 /** Everything an agent needs to act on one resource. */
@@ -29,7 +30,41 @@ export interface ResourceSpec {
  * maintOffline / maintOnline: a disk entering / leaving extended maintenance (dismount and stop
  * device checks / remount and resume them) while the resource stays Online.
  */
-export type AgentOp = 'online' | 'offline' | 'terminate' | 'looksAlive' | 'isAlive' | 'maintOffline' | 'maintOnline' | BackupOp;
+export type AgentOp = 'online' | 'offline' | 'terminate' | 'looksAlive' | 'isAlive' | 'maintOffline' | 'maintOnline' | BackupOp | AgentInfoOp;
+
+/**
+ * Agents that run other programs (ocf, lsb): `validate` checks a resource before it is saved
+ * (the agent exists, its required parameters are given, validate-all passes) and answers with
+ * data.check; `describe` lists the agents installed (spec.priv.agent absent) or describes one
+ * (spec.priv.agent = PROVIDER:AGENT), answering with data.agents or data.agent.
+ */
+export type AgentInfoOp = 'validate' | 'describe';
+
+/** One parameter of an OCF agent, from its meta-data. */
+export interface AgentParam {
+  name: string;
+  required: boolean;
+  default?: string;
+  shortdesc?: string;
+}
+
+/** An OCF agent as its meta-data describes it. */
+export interface AgentInfo {
+  /** PROVIDER:AGENT */
+  name: string;
+  shortdesc?: string;
+  params: AgentParam[];
+  /** Action timeouts and the monitor interval the meta-data advertises, in ms. */
+  timeoutsMs: { start?: number; stop?: number; monitor?: number };
+  monitorIntervalMs?: number;
+}
+
+/** What `validate` found: no problem, or the first one with its error code (core/errors.ts). */
+export interface AgentCheck {
+  problem?: { code: 'AGENT_NOT_FOUND' | 'AGENT_PARAM_MISSING' | 'AGENT_INVALID' | 'AGENT_CHECK_FAILED'; message: string; hint?: string };
+  /** The agent's advertised monitor interval (ms), used when the resource sets no isAliveIntervalMs. */
+  monitorIntervalMs?: number;
+}
 
 /**
  * Backups (issue 7): freeze a writer's writes (its declared action: signals, commands, fsfreeze)
@@ -42,6 +77,12 @@ export interface CallData {
   alive?: boolean;
   pid?: number;
   warning?: string;
+  /** validate: the verdict. */
+  check?: AgentCheck;
+  /** describe without an agent: PROVIDER:AGENT of every agent installed. */
+  agents?: string[];
+  /** describe with an agent. */
+  agent?: AgentInfo;
 }
 
 /** The disk's private sector: a small fixed file at the root of the disk (its path, or its mount point). */
@@ -113,7 +154,8 @@ export type ToMonitor =
 export type FromMonitor =
   | { t: 'ready'; pid: number }
   | { t: 'result'; id: number; ok: true; data?: CallData }
-  | { t: 'result'; id: number; ok: false; error: string }
+  /** failure: what a failed online or check asks of the cluster (core/agent-codes.ts); restart when absent. */
+  | { t: 'result'; id: number; ok: false; error: string; failure?: FailureKind }
   /** A resource's main process exited while it was supposed to be online (known at once, no polling). */
   | { t: 'exited'; resource: string; code: number | null; signal: string | null }
   /** Process group ids the monitor runs for a resource: clusterd kills them itself if the monitor dies. */

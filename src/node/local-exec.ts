@@ -21,7 +21,7 @@ export class LocalExec {
       const spec: ResourceSpec = { ...a.spec, node: s.name, cluster: config.name, epoch: a.epoch, ...diskSectorsOf(config, a.spec.name) };
       void s.o.host.call(a.op, spec, a.timeoutMs).then((r) => {
         const nowMs = s.o.clock.nowMs();
-        this.apply(agentResult(s.local(), s.name, a.id, r.ok, r.ok ? undefined : r.error, r.ok ? r.data : undefined, nowMs, { group: a.group, resource: a.spec.name }));
+        this.apply(agentResult(s.local(), s.name, a.id, r.ok, r.ok ? undefined : r.error, r.ok ? r.data : undefined, nowMs, { group: a.group, resource: a.spec.name }, r.ok ? undefined : r.failure));
         s.kick();
       });
     }

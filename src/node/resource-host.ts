@@ -3,10 +3,11 @@
 // it without importing each other.
 
 import type { EventEmitter } from 'node:events';
-import type { AgentOp, ResourceSpec } from '../monitor/protocol.js';
+import type { FailureKind } from '../core/agent-codes.js';
+import type { AgentOp, CallData, ResourceSpec } from '../monitor/protocol.js';
 
 export interface ResourceHost extends EventEmitter {
-  call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<{ ok: true; data?: { alive?: boolean; pid?: number; warning?: string } } | { ok: false; error: string; deadlock?: boolean }>;
+  call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<{ ok: true; data?: CallData } | { ok: false; error: string; deadlock?: boolean; failure?: FailureKind }>;
   ping(): void;
   fence(reason: string): void;
   /** Kill the monitor and every process group it runs, then start a new one ('crashed' follows). */

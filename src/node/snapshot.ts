@@ -9,6 +9,7 @@ import type { Membership } from '../core/membership.js';
 import type { explain, NodeView, OwnershipRec, PlacementInput, WritesBlocked } from '../core/placement.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
 import type { ClusterEvent, CoordinatorRecord, NodeReport } from '../store/types.js';
+import type { CallData } from '../monitor/protocol.js';
 import type { BackupManager } from './backups.js';
 
 export interface NodeSnapshot {
@@ -50,7 +51,10 @@ export interface NodeFacade {
   snapshot(): NodeSnapshot;
   isCoordinator(): boolean;
   readonly backups: BackupManager;
+  /** Commits an operator's change; resources of agent types (ocf, lsb) are checked against their agent first. */
   commit(updates: ConfigUpdate[]): Promise<Result<number>>;
+  /** The OCF agents installed on this node (agent null), or one agent's parameters (PROVIDER:AGENT). */
+  agents(agent: string | null): Promise<Result<CallData>>;
   checkpoint(reason: string): Promise<Result<number>>;
   requestMove(group: GroupName, node: NodeName | null): Promise<Result<NodeName>>;
   drain(node: NodeName): Result<void>;
