@@ -7,14 +7,14 @@ import { Registry, Gauge } from 'prom-client';
 import { z } from 'zod';
 import { planApplySteps, type ApplyDoc } from '../core/apply.js';
 import { checkName, checkTypeSupported } from '../core/config.js';
-import { clusterError, type ErrorCode, type Result } from '../core/errors.js';
+import { ClusterError, clusterError, type ErrorCode, type Result } from '../core/errors.js';
 import { resourceTypes, type ConfigUpdate } from '../core/types.js';
 import type { NodeFacade } from '../node/snapshot.js';
 import { groupViews, localResourceView, nodeViews, resourceViews, statusSnapshot } from './views.js';
 import { renderDashboard } from '../web/dashboard.js';
 import { backupGauge, backupRoutes, withBackupWarnings } from './backup-routes.js';
 import { EventStreams, eventStreamDefaults, startAfter, type EventStreamSettings } from './event-stream.js';
-import { forward, forwardedHeader, forwardTimeoutMs, parse, sendError } from './http.js';
+import { answeredByHeader, forward, forwardedHeader, forwardTimeoutMs, jsonBodies, parse, sendError } from './http.js';
 
 /** Request bodies larger than this are refused: a cluster document is a few KiB. */
 const bodyLimitBytes = 1 << 20;
@@ -94,6 +94,23 @@ export async function startApi(node: NodeFacade, host: string, port: number, str
   return { app, url: address, close: () => { streams.close(); return app.close(); } };
 }
 
+export interface RouteEntry { method: string; url: string }
+
+/**
+ * Every route the API registers (method and pattern, HEAD included), read from a server that is
+ * never started: for the 405 table and for tests that must cover each route.
+ */
+export async function apiRoutes(): Promise<RouteEntry[]> {
+  const app = Fastify({ logger: false });
+  const out: RouteEntry[] = [];
+  app.addHook('onRoute', (r) => { for (const m of [r.method].flat()) out.push({ method: m, url: r.url }); });
+  const unused = new Proxy({}, { get: () => { throw new Error('apiRoutes: the node is not used while routes are registered'); } }) as NodeFacade;
+  routes(app, unused, new EventStreams({ stopped: true, readEvents: async () => [] }, eventStreamDefaults));
+  await app.ready();
+  await app.close();
+  return out;
+}
+
 /** Forward a write to the coordinator unless we are it. Returns true if it replied. */
 async function forwardToCoordinator(node: NodeFacade, req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
   if (node.isCoordinator()) return false;
@@ -125,10 +142,13 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams): 
     sendError(reply, clusterError(kind, `no ${kind.split('_')[0]!.toLowerCase()} '${name}'`, `cluster ${kind === 'RESOURCE_NOT_FOUND' ? 'res' : kind.split('_')[0]!.toLowerCase()} lists them`));
 
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+    if (err instanceof ClusterError) return sendError(reply, err);
     const code: ErrorCode = err.statusCode && err.statusCode < 500 ? 'BAD_ARGUMENT' : 'INTERNAL';
-    sendError(reply, clusterError(code, err.message));
+    return sendError(reply, clusterError(code, err.message));
   });
+  jsonBodies(app);
   app.addHook('onRequest', async (req, reply) => {
+    reply.header(answeredByHeader, node.name);
     if (!node.snapshot().ready && req.url !== '/metrics') {
       return sendError(reply, clusterError('NODE_STARTING', `node ${node.name} is starting: it has not read the quorum store yet`, 'retry in a moment (the cluster CLI retries by itself)'));
     }
