@@ -77,3 +77,73 @@ test('every write route sent to a non-coordinator reaches the handler that owns 
   const applied = await c.api<{ failoverPeriodMs: number }>('/v1/groups/applied', { via: coordinator });
   assert.equal(applied.body.failoverPeriodMs, 30_000);
 });
+
+/** Every position of a full apply document: the path of each value, and the document. */
+function positions(doc: unknown, path: string[] = []): string[][] {
+  if (typeof doc !== 'object' || doc === null) return [path];
+  const kids = Object.entries(doc as Record<string, unknown>).flatMap(([k, v]) => positions(v, [...path, k]));
+  return [path, ...kids];
+}
+
+function withValue(doc: unknown, path: string[], value: unknown): unknown {
+  if (path.length === 0) return value;
+  const copy = (Array.isArray(doc) ? [...doc] : { ...(doc as Record<string, unknown>) }) as Record<string, unknown>;
+  copy[path[0]!] = withValue(copy[path[0]!], path.slice(1), value);
+  return copy;
+}
+
+test('every error answers in the API\'s shape, with its HTTP status, on every node; bad input is never a 5xx', async (t) => {
+  const c = cluster ?? (cluster = await TestCluster.start(['n1', 'n2', 'n3']));
+  const deep = (n: number) => '{"spec":'.repeat(1) + '['.repeat(n) + ']'.repeat(n) + '}';
+  const cases: [string, string, string, { body?: string; type?: string }, number, string][] = [
+    ['an unknown route', 'GET', '/v1/nope', {}, 404, 'ROUTE_NOT_FOUND'],
+    ['an unknown route under a known one', 'POST', '/v1/groups/g/online/now', { body: '{}', type: 'application/json' }, 404, 'ROUTE_NOT_FOUND'],
+    ['a method the route does not take', 'PUT', '/v1/groups', { body: '{}', type: 'application/json' }, 405, 'METHOD_NOT_ALLOWED'],
+    ['DELETE of the status', 'DELETE', '/v1/status', {}, 405, 'METHOD_NOT_ALLOWED'],
+    ['a body over the limit', 'POST', '/v1/groups', { body: JSON.stringify({ name: 'big', pad: 'x'.repeat(2 << 20) }), type: 'application/json' }, 413, 'BODY_TOO_LARGE'],
+    ['a text body', 'POST', '/v1/groups', { body: 'name=x', type: 'text/plain' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['a form body', 'POST', '/v1/groups', { body: 'name=x', type: 'application/x-www-form-urlencoded' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['malformed JSON', 'POST', '/v1/groups', { body: '{"name":', type: 'application/json' }, 400, 'BAD_JSON'],
+    ['a __proto__ key', 'POST', '/v1/groups', { body: '{"name":"p","__proto__":{"x":1}}', type: 'application/json' }, 400, 'BAD_JSON'],
+    ['a 10,000-deep apply body', 'POST', '/v1/apply', { body: deep(10_000), type: 'application/json' }, 400, 'BODY_TOO_DEEP'],
+    ['a 10,000-deep group body', 'POST', '/v1/groups', { body: '['.repeat(10_000) + ']'.repeat(10_000), type: 'application/json' }, 400, 'BODY_TOO_DEEP'],
+    ['apply with a null group', 'POST', '/v1/apply', { body: '{"spec":{"groups":{"x":null}},"dryRun":true}', type: 'application/json' }, 400, 'BAD_ARGUMENT'],
+  ];
+  for (const name of ['n1', 'n2', 'n3']) {
+    const url = c.nodes.get(name)!.url;
+    for (const [what, method, path, k, status, code] of cases) {
+      await t.test(`${name}: ${what}`, async () => {
+        const res = await fetch(url + path, { method, headers: k.type ? { 'content-type': k.type } : {}, body: k.body, signal: AbortSignal.timeout(15_000) });
+        const text = await res.text();
+        assert.match(res.headers.get('content-type') ?? '', /^application\/json/, text);
+        const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+        assert.deepEqual([res.status, body.error?.code], [status, code], text);
+        assert.equal(typeof body.error?.message, 'string');
+        if (status === 405) assert.match(res.headers.get('allow') ?? '', /^[A-Z]+(, [A-Z]+)*$/);
+      });
+    }
+  }
+  await t.test('405 lists the methods the route takes', async () => {
+    const res = await fetch(c.nodes.get('n1')!.url + '/v1/groups', { method: 'PUT' });
+    await res.arrayBuffer();
+    assert.deepEqual(res.headers.get('allow')?.split(', ').sort(), ['GET', 'HEAD', 'POST']);
+  });
+
+  // null, a list, numbers, a string and a mapping in every position of an apply document: 4xx, never 5xx.
+  const full = { spec: { groups: { web: {
+    preferredOwners: ['n1'], possibleOwners: ['n1', 'n2'], failoverThreshold: 3, failoverPeriodMs: 60_000,
+    failback: { mode: 'window', startHour: 1, endHour: 5 }, state: 'offline',
+    resources: { srv: { type: 'process', dependsOn: [], props: { restartThreshold: 2, restartAction: 'restart' }, priv: { command: '/bin/true', args: ['a'] } } },
+  } } }, dryRun: true };
+  const odd: unknown[] = [null, [], [null], 0, -1, 1.5, 1e308, '', 'x', {}, true];
+  const url = c.nodes.get('n2')!.url;
+  const bad: string[] = [];
+  for (const path of positions(full)) {
+    for (const v of odd) {
+      const res = await fetch(url + '/v1/apply', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(withValue(full, path, v)), signal: AbortSignal.timeout(15_000) });
+      const text = await res.text();
+      if (res.status >= 500 || !(JSON.parse(text) as { error?: unknown; dryRun?: unknown }).error && res.status !== 200) bad.push(`${path.join('.')} = ${JSON.stringify(v)}: HTTP ${res.status} ${text.slice(0, 200)}`);
+    }
+  }
+  assert.deepEqual(bad, []);
+});
