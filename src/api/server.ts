@@ -348,7 +348,8 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams): 
     const limit = Math.min(Math.max(Math.trunc(Number(q.limit ?? 100)) || 100, 1), eventsReadLimitMax);
     return { events: await node.readEvents(startAfter(undefined, q.after), limit) };
   });
-  app.get('/v1/events/stream', (req, reply) => streams.handle(req, reply));
+  // No HEAD: a stream's headers come with its first event, and a HEAD request would hold a stream slot open.
+  app.get('/v1/events/stream', { exposeHeadRoute: false }, (req, reply) => streams.handle(req, reply));
   backupRoutes(app, node);
   const metrics = metricsRegistry(node, streams);
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
