@@ -2,11 +2,13 @@
 // writes are forwarded to the coordinator, which validates them and appends them to the
 // quorum log under its term. Resource /fail goes to the node that runs the resource.
 
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { planApplySteps, type ApplyDoc } from '../core/apply.js';
 import { checkName, checkTypePriv, checkTypeSupported } from '../core/config.js';
-import { clusterError, type ClusterError, type ErrorCode, type Result } from '../core/errors.js';
+import { ClusterError, clusterError, httpStatusOf, type Result } from '../core/errors.js';
 import { resourceTypes, type ConfigUpdate } from '../core/types.js';
 import type { NodeFacade } from '../node/snapshot.js';
 import { groupViews, localResourceView, nodeViews, resourceViews, statusSnapshot } from './views.js';
@@ -15,10 +17,12 @@ import { backupRoutes, withBackupWarnings } from './backup-routes.js';
 import { healthRoutes, healthPaths } from './health.js';
 import { createMetrics, instrumentRequests, timedCommits, type Metrics } from './metrics.js';
 import { EventStreams, eventStreamDefaults, startAfter, type EventStreamSettings } from './event-stream.js';
-import { forward, forwardedHeader, forwardTimeoutMs, parse, sendError } from './http.js';
+import { answeredByHeader, forward, forwardedHeader, forwardTimeoutMs, jsonBodies, parse, sendError } from './http.js';
 
 /** Request bodies larger than this are refused: a cluster document is a few KiB. */
 const bodyLimitBytes = 1 << 20;
+/** A path segment (a name) longer than this is refused before routing: names are far shorter. */
+const pathParamLengthMax = 1024;
 /**
  * Events one GET /v1/events answers at most (a larger limit is clamped): the dir store's own read
  * bound and the number of events it keeps, so one read can return the whole log; callers that
@@ -42,6 +46,13 @@ const groupFields = z.object({
 }).strict();
 const privValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.string()), z.record(z.string(), z.string())]);
 const propsSchema = z.record(z.string(), z.union([z.number(), z.string()]));
+// An apply document (core/apply.ts ApplyDoc): shapes here, names, ranges and references in the core.
+const applyResource = z.object({
+  type: z.string(), dependsOn: z.array(z.string()).optional(), props: propsSchema.optional(), priv: z.record(z.string(), privValue).optional(),
+}).strict();
+const applyGroup = groupFields.extend({
+  state: z.enum(['online', 'offline']).optional(), resources: z.record(z.string(), applyResource).optional(),
+}).strict();
 const schemas = {
   groupCreate: groupFields.extend({ name: z.string() }).strict(),
   groupPatch: groupFields,
@@ -54,7 +65,7 @@ const schemas = {
   }).strict(),
   resourcePatch: z.object({ props: propsSchema.optional(), priv: z.record(z.string(), privValue).optional() }).strict(),
   dep: z.object({ dependsOn: z.string() }).strict(),
-  apply: z.object({ spec: z.object({ groups: z.record(z.string(), z.any()) }).strict(), dryRun: z.boolean().optional() }).strict(),
+  apply: z.object({ spec: z.object({ groups: z.record(z.string(), applyGroup) }).strict(), dryRun: z.boolean().optional() }).strict(),
 };
 
 export { eventStreamDefaults };
@@ -91,13 +102,85 @@ export interface ApiServer {
 export type RequestLog = (fields: Record<string, unknown>, message: string) => void;
 
 export async function startApi(node: NodeFacade, host: string, port: number, streamSettings: EventStreamSettings = eventStreamDefaults, requestLog?: RequestLog): Promise<ApiServer> {
-  const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes });
+  const app = Fastify({
+    logger: false, bodyLimit: bodyLimitBytes, routerOptions: { maxParamLength: pathParamLengthMax },
+    frameworkErrors: (err, _req, reply) => sendError(reply, clusterError('BAD_ARGUMENT', `the request's path is not valid: ${err.message}`, 'percent-encode names in paths (encodeURIComponent)')),
+    clientErrorHandler: clientError,
+  });
   const streams = new EventStreams({ get stopped() { return node.snapshot().stopped; }, readEvents: (after, limit) => node.readEvents(after, limit) }, streamSettings);
   const metrics = createMetrics(node, streams);
   instrumentRequests(app, metrics.registry, requestLog);
+  const table: RouteEntry[] = [];
+  app.addHook('onRoute', (r) => { for (const m of [r.method].flat()) table.push({ method: m, url: r.url }); });
   routes(app, timedCommits(node, metrics), streams, metrics);
+  app.setNotFoundHandler((req, reply) => routeNotFound(table, req, reply));
   const address = await app.listen({ host, port });
   return { app, url: address, close: () => { streams.close(); metrics.stop(); return app.close(); } };
+}
+
+export interface RouteEntry { method: string; url: string }
+
+/**
+ * Every route the API registers (method and pattern, HEAD included), read from a server that is
+ * never started: for the 405 table and for tests that must cover each route.
+ */
+export async function apiRoutes(): Promise<RouteEntry[]> {
+  const app = Fastify({ logger: false });
+  const out: RouteEntry[] = [];
+  app.addHook('onRoute', (r) => { for (const m of [r.method].flat()) out.push({ method: m, url: r.url }); });
+  const unused = new Proxy({}, { get: () => { throw new Error('apiRoutes: the node is not used while routes are registered'); } }) as NodeFacade;
+  const streams = new EventStreams({ stopped: true, readEvents: async () => [] }, eventStreamDefaults);
+  const metrics = createMetrics(unused, streams);
+  routes(app, unused, streams, metrics);
+  metrics.stop();
+  await app.ready();
+  await app.close();
+  return out;
+}
+
+/** The methods the routes of `table` take at `url` (its path), sorted. */
+export function allowedMethods(table: readonly RouteEntry[], url: string): string[] {
+  const segs = url.split('?')[0]!.split('/');
+  const fits = (pattern: string) => {
+    const p = pattern.split('/');
+    return p.length === segs.length && p.every((x, i) => (x.startsWith(':') ? segs[i] !== '' : x === segs[i]));
+  };
+  return [...new Set(table.filter((r) => fits(r.url)).map((r) => r.method))].sort();
+}
+
+/** No route for this method and path: 405 with Allow when the path takes other methods, else 404. */
+function routeNotFound(table: readonly RouteEntry[], req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const allowed = allowedMethods(table, req.url);
+  const path = req.url.split('?')[0]!;
+  if (allowed.length > 0 && !allowed.includes(req.method)) {
+    reply.header('allow', allowed.join(', '));
+    return sendError(reply, clusterError('METHOD_NOT_ALLOWED', `${path} does not take ${req.method}: it takes ${allowed.join(', ')}`));
+  }
+  return sendError(reply, clusterError('ROUTE_NOT_FOUND', `no route ${req.method} ${path.slice(0, 200)}`));
+}
+
+/** An HTTP request the server cannot even read (bad request line, headers too large): answered in the API's shape, then the socket is closed. */
+function clientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const e = err.code === 'HPE_HEADER_OVERFLOW' ? clusterError('HEADERS_TOO_LARGE', 'the request\'s headers are larger than the node reads (16 KiB)')
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? clusterError('TIMEOUT', 'the request was not received in time')
+      : clusterError('BAD_ARGUMENT', `the request is not valid HTTP (${err.code ?? err.message})`);
+  const body = JSON.stringify({ error: e.toJSON() });
+  const status = httpStatusOf(e.code);
+  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  socket.destroy();
+}
+
+/** Fastify's own errors (body too large, media type, ...) as the codes of our registry. */
+function frameworkError(err: Error & { statusCode?: number; code?: string }): ClusterError {
+  if (err instanceof ClusterError) return err;
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': return clusterError('BODY_TOO_LARGE', `request body larger than ${bodyLimitBytes} bytes`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return clusterError('UNSUPPORTED_MEDIA_TYPE', `request body of type ${err.message.replace(/^Unsupported Media Type:? ?/, '') || '(none)'}: the API takes application/json`, 'send JSON with content-type: application/json');
+    default: break;
+  }
+  const status = err.statusCode ?? 500;
+  return clusterError(status < 500 ? 'BAD_ARGUMENT' : 'INTERNAL', err.message);
 }
 
 /** Forward a write to the coordinator unless we are it. Returns true if it replied. */
@@ -130,11 +213,10 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
   const notFound = (reply: FastifyReply, kind: 'GROUP_NOT_FOUND' | 'RESOURCE_NOT_FOUND' | 'NODE_NOT_FOUND', name: string) =>
     sendError(reply, clusterError(kind, `no ${kind.split('_')[0]!.toLowerCase()} '${name}'`, `cluster ${kind === 'RESOURCE_NOT_FOUND' ? 'res' : kind.split('_')[0]!.toLowerCase()} lists them`));
 
-  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
-    const code: ErrorCode = err.statusCode && err.statusCode < 500 ? 'BAD_ARGUMENT' : 'INTERNAL';
-    sendError(reply, clusterError(code, err.message));
-  });
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => sendError(reply, frameworkError(err)));
+  jsonBodies(app);
   app.addHook('onRequest', async (req, reply) => {
+    reply.header(answeredByHeader, node.name);
     if (!node.snapshot().ready && req.url !== '/metrics' && !healthPaths.has(req.url)) {
       return sendError(reply, clusterError('NODE_STARTING', `node ${node.name} is starting: it has not read the quorum store yet`, 'retry in a moment (the cluster CLI retries by itself)'));
     }
@@ -289,7 +371,8 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
     const limit = Math.min(Math.max(Math.trunc(Number(q.limit ?? 100)) || 100, 1), eventsReadLimitMax);
     return { events: await node.readEvents(startAfter(undefined, q.after), limit) };
   });
-  app.get('/v1/events/stream', (req, reply) => streams.handle(req, reply));
+  // No HEAD: a stream's headers come with its first event, and a HEAD request would hold a stream slot open.
+  app.get('/v1/events/stream', { exposeHeadRoute: false }, (req, reply) => streams.handle(req, reply));
   backupRoutes(app, node);
   app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.scrape()));
   healthRoutes(app, node);

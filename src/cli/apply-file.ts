@@ -28,6 +28,9 @@ export type LoadResult =
   | { ok: true; spec: ApplySpec; file: ApplyFile }
   | { ok: false; problems: FileProblem[] };
 
+/** Aliases (*name) may expand to this many values in all: an apply file needs few, a "billion laughs" needs billions. */
+const yamlAliasCountMax = 100;
+
 /** Past this many problems the rest is noise: the report ends with a count. */
 export const applyProblemsMax = 50;
 
@@ -114,7 +117,13 @@ export function loadApplyFile(text: string): LoadResult {
   const syntax = [...doc.errors, ...doc.warnings].map((e) => problemAt(file, e.pos[0], 'BAD_CONFIG', `YAML: ${e.message}`, ''));
   // After a syntax error the tree is a guess: checking its shape would only add noise.
   if (syntax.length > 0) return { ok: false, problems: bound(syntax) };
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  // Aliases that expand past yamlAliasCountMax nodes (a "billion laughs") are refused, not expanded.
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: yamlAliasCountMax });
+  } catch (e) {
+    return { ok: false, problems: [problemAt(file, 0, 'BAD_CONFIG', `YAML: its aliases expand to more than ${yamlAliasCountMax} values (${(e as Error).message})`, '')] };
+  }
   const parsed = applySchema.safeParse(data);
   const problems = [
     ...(parsed.success ? [] : parsed.error.issues.flatMap((i) => issueProblems(file, data, i))),

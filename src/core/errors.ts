@@ -14,7 +14,7 @@ const usage = exitUsage;
 
 export interface ErrorRow {
   /** HTTP status of an API answer carrying this code. */
-  readonly http: 400 | 404 | 409 | 413 | 500 | 503 | 507;
+  readonly http: 400 | 404 | 405 | 409 | 413 | 415 | 431 | 500 | 503 | 507;
   /** Exit code of the `cluster` command that ends with this code. */
   readonly exit: typeof exitFailed | typeof exitUsage;
   /** What the code means, for the error reference. */
@@ -91,6 +91,14 @@ export const errorCodes = {
   STORE_BEHIND: { http: 400, exit: failed, meaning: 'the quorum store holds an older configuration than this node has applied' },
   STORE_SCHEMA_MISMATCH: { http: 503, exit: failed, meaning: 'the quorum store was written with another schema version than this clusterd reads', hint: 'run the clusterd version that created this cluster, or upgrade this one' },
   STORE_VALUE_TOO_LARGE: { http: 507, exit: failed, meaning: 'a value is larger than the quorum store accepts in one write (for example a configuration over etcd\'s request size limit)' },
+  // HTTP requests the API cannot take as sent
+  BAD_JSON: { http: 400, exit: usage, meaning: 'a request body is not valid JSON, or holds a key that would reach an object prototype (__proto__, constructor.prototype)' },
+  BODY_TOO_DEEP: { http: 400, exit: usage, meaning: 'a request body nests objects or arrays deeper than the API reads (bodyDepthMax, 32 levels)' },
+  BODY_TOO_LARGE: { http: 413, exit: usage, meaning: 'a request body is larger than the API reads (1 MiB)', hint: 'split the change: apply a few groups at a time' },
+  HEADERS_TOO_LARGE: { http: 431, exit: usage, meaning: 'the request\'s headers are larger than the node reads' },
+  METHOD_NOT_ALLOWED: { http: 405, exit: usage, meaning: 'the route exists but not for that method; the Allow header lists the methods it takes' },
+  ROUTE_NOT_FOUND: { http: 404, exit: usage, meaning: 'no API route has that path', hint: 'the routes are listed in the README (HTTP API); a newer clusterd may have more' },
+  UNSUPPORTED_MEDIA_TYPE: { http: 415, exit: usage, meaning: 'a request body is not application/json, the only type the API takes' },
   // Reaching clusterd, waiting, bugs
   ENDPOINT_UNREACHABLE: { http: 400, exit: failed, meaning: 'the clusterd API endpoint does not answer' },
   INTERNAL: { http: 500, exit: failed, meaning: 'a bug: please report it with the event log', hint: 'report it with the output of cluster log --limit 100' },
