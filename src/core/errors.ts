@@ -85,6 +85,8 @@ export const errorCodes = {
   STORE_BEHIND: { http: 400, exit: failed, meaning: 'the quorum store holds an older configuration than this node has applied' },
   STORE_SCHEMA_MISMATCH: { http: 503, exit: failed, meaning: 'the quorum store was written with another schema version than this clusterd reads', hint: 'run the clusterd version that created this cluster, or upgrade this one' },
   STORE_VALUE_TOO_LARGE: { http: 507, exit: failed, meaning: 'a value is larger than the quorum store accepts in one write (for example a configuration over etcd\'s request size limit)' },
+  // Files of clusterd and of its resources
+  UNSAFE_PATH: { http: 400, exit: failed, meaning: 'clusterd refused a data or quorum directory: owned by another user, writable by group or others, or reached through a symlink (or a directory on the way is)', hint: 'let clusterd create the directory itself (0700), or chown it to clusterd\'s user and chmod 700 it, and give its real path' },
   // Reaching clusterd, waiting, bugs
   ENDPOINT_UNREACHABLE: { http: 400, exit: failed, meaning: 'the clusterd API endpoint does not answer' },
   INTERNAL: { http: 500, exit: failed, meaning: 'a bug: please report it with the event log', hint: 'report it with the output of cluster log --limit 100' },
