@@ -40,11 +40,11 @@ function privateUmask(): number {
   return process.umask(0o077);
 }
 
-/** Checks (and creates 0700) a dir: quorum store's directory, and tightens what an older clusterd left in it. */
-function secureQuorumDir(spec: string): void {
+/** Checks a dir: quorum store's directory (init creates it 0700), and tightens what an older clusterd left in it. */
+function secureQuorumDir(spec: string, create: boolean): void {
   const parsed = parseQuorumSpec(spec);
   if (!parsed.ok || parsed.value.kind !== 'dir') return;
-  const dir = securePrivateDir(parsed.value.path, 'quorum directory');
+  const dir = securePrivateDir(parsed.value.path, 'quorum directory', create);
   if (!dir.ok) fail(dir.error);
   tightenModes(dir.value, 1);
 }
@@ -153,7 +153,7 @@ async function checkNameFree(store: QuorumStore, node: string, timing: Timing): 
 async function runInit(opts: { quorum: string; cluster: string }): Promise<void> {
   privateUmask();
   const store = await openOrFail(opts.quorum);
-  secureQuorumDir(opts.quorum);
+  secureQuorumDir(opts.quorum, true);
   const name = checkName('cluster', opts.cluster);
   if (!name.ok) fail(name.error);
   const r = await store.init(opts.cluster, Date.now());
@@ -173,7 +173,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
     if (check.problems.length > 0) fail(clusterError('BAD_TIMING', `timing does not fit an etcd quorum store: ${check.problems.join('; ')}`, 'see deploy/README.md for settings that fit etcd'));
     logger.info({ event: 'TIMING' }, check.explanation);
   }
-  secureQuorumDir(s.quorum);
+  secureQuorumDir(s.quorum, false);
   const securedData = securePrivateDir(resolve(s.dataDir ?? `${defaultDataRoot}/${s.node}`), 'data directory');
   if (!securedData.ok) fail(securedData.error);
   const dataDir = securedData.value;

@@ -22,9 +22,10 @@ const stickyBit = 0o1000;
  * directory from the root down: no symlink, a directory, owned by root or by clusterd's user,
  * not writable by group or others (a sticky directory such as /tmp excepted, above the last);
  * the last one must belong to clusterd's user and is made 0700. `what` names it in errors
- * ("data directory", "quorum directory").
+ * ("data directory", "quorum directory"). With create false, a missing directory is left missing
+ * (and answered as it is: whoever opens it reports that).
  */
-export function securePrivateDir(dir: string, what: string): Result<string> {
+export function securePrivateDir(dir: string, what: string, create = true): Result<string> {
   const full = path.resolve(dir);
   const me = process.geteuid?.() ?? 0;
   const parts = full.split(path.sep).filter((p) => p !== '');
@@ -34,6 +35,7 @@ export function securePrivateDir(dir: string, what: string): Result<string> {
     const last = i === parts.length - 1;
     let st = fs.lstatSync(at, { throwIfNoEntry: false });
     if (st === undefined) {
+      if (!create) return ok(full);
       try {
         fs.mkdirSync(at, { mode: privateDirMode });
       } catch (err) {
