@@ -99,6 +99,8 @@ export const errorCodes = {
   METHOD_NOT_ALLOWED: { http: 405, exit: usage, meaning: 'the route exists but not for that method; the Allow header lists the methods it takes' },
   ROUTE_NOT_FOUND: { http: 404, exit: usage, meaning: 'no API route has that path', hint: 'the routes are listed in the README (HTTP API); a newer clusterd may have more' },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, exit: usage, meaning: 'a request body is not application/json, the only type the API takes' },
+  // Files of clusterd and of its resources
+  UNSAFE_PATH: { http: 400, exit: failed, meaning: 'clusterd refused a data or quorum directory: owned by another user, writable by group or others, or reached through a symlink (or a directory on the way is)', hint: 'let clusterd create the directory itself (0700), or chown it to clusterd\'s user and chmod 700 it, and give its real path' },
   // Reaching clusterd, waiting, bugs
   ENDPOINT_UNREACHABLE: { http: 400, exit: failed, meaning: 'the clusterd API endpoint does not answer' },
   INTERNAL: { http: 500, exit: failed, meaning: 'a bug: please report it with the event log', hint: 'report it with the output of cluster log --limit 100' },

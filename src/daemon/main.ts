@@ -3,7 +3,7 @@
 // validated once, all errors at once, then frozen.
 
 import { Command, InvalidArgumentError } from 'commander';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import pino from 'pino';
@@ -28,6 +28,28 @@ import { heartbeatSocketPath, installTestHooks } from '../node/test-hooks.js';
 import { migrateStore } from '../store/migrate.js';
 import { notifySystemd } from './systemd.js';
 import { clusterdVersion } from '../core/version.js';
+import { securePrivateDir, tightenModes } from '../store/secure-dir.js';
+
+/** Where a node keeps its data when --data-dir is not given (deploy/'s unit: StateDirectory=clusterd). */
+export const defaultDataRoot = '/var/lib/clusterd';
+
+/**
+ * Everything clusterd writes is its own: files 0600, directories 0700 (SQLite's -wal and -shm
+ * files take the database file's mode). Returns the umask clusterd was started with: resources
+ * get that one back (monitor.ts), their files are theirs to share.
+ */
+function privateUmask(): number {
+  return process.umask(0o077);
+}
+
+/** Checks a dir: quorum store's directory (init creates it 0700), and tightens what an older clusterd left in it. */
+function secureQuorumDir(spec: string, create: boolean): void {
+  const parsed = parseQuorumSpec(spec);
+  if (!parsed.ok || parsed.value.kind !== 'dir') return;
+  const dir = securePrivateDir(parsed.value.path, 'quorum directory', create);
+  if (!dir.ok) fail(dir.error);
+  tightenModes(dir.value, 1);
+}
 
 export const realClock: Clock = {
   nowMs: monoMs, // the host's monotonic clock, which the heartbeat thread and the monitor share
@@ -143,7 +165,9 @@ async function checkNameFree(store: QuorumStore, node: string, timing: Timing): 
 }
 
 async function runInit(opts: { quorum: string; cluster: string }): Promise<void> {
+  privateUmask();
   const store = await openOrFail(opts.quorum);
+  secureQuorumDir(opts.quorum, true);
   const name = checkName('cluster', opts.cluster);
   if (!name.ok) fail(name.error);
   const r = await store.init(opts.cluster, Date.now());
@@ -154,6 +178,7 @@ async function runInit(opts: { quorum: string; cluster: string }): Promise<void>
 
 async function runStart(flags: Record<string, unknown>): Promise<void> {
   const s = loadSettings(flags);
+  const resourceUmask = privateUmask();
   const logger = pino({ base: { node: s.node }, level: s.logLevel }, pino.destination(2));
   const store = await openOrFail(s.quorum);
   if (store.kind === 'etcd') {
@@ -162,8 +187,11 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
     if (check.problems.length > 0) fail(clusterError('BAD_TIMING', `timing does not fit an etcd quorum store: ${check.problems.join('; ')}`, 'see deploy/README.md for settings that fit etcd'));
     logger.info({ event: 'TIMING' }, check.explanation);
   }
-  const dataDir = resolve(s.dataDir ?? `${process.env.TMPDIR ?? '/tmp'}/clusterd-${s.node}`);
-  mkdirSync(dataDir, { recursive: true });
+  secureQuorumDir(s.quorum, false);
+  const securedData = securePrivateDir(resolve(s.dataDir ?? `${defaultDataRoot}/${s.node}`), 'data directory');
+  if (!securedData.ok) fail(securedData.error);
+  const dataDir = securedData.value;
+  tightenModes(dataDir);
   const opened = await store.open();
   if (!opened.ok) {
     // A database that cannot even be opened: --reset-quorum-log rebuilds it from this node's copy (load-plan decides).
@@ -197,7 +225,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   });
   // The resource monitor boots (a Node.js process: ~0.2 s) while the API starts listening.
   const agentDirs = { ...(typeof flags.ocfRoot === 'string' ? { ocfRoot: resolve(flags.ocfRoot) } : {}), ...(typeof flags.lsbDir === 'string' ? { lsbDir: resolve(flags.lsbDir) } : {}) };
-  const monitorReady = host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, heartbeatSocket, fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation }, ...agentDirs });
+  const monitorReady = host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, heartbeatSocket, resourceUmask, fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation }, ...agentDirs });
   monitorReady.catch(() => undefined); // awaited below; a failure there ends the start
   const api = await startApi(node, listen.host, listen.port, s.eventStream, (fields, message) => logger.debug({ event: 'HTTP_REQUEST', ...fields }, message)).catch((e: Error) =>
     fail(clusterError('BAD_CONFIG', `cannot listen on ${s.listen}: ${e.message}`, 'pick a free port with --listen 127.0.0.1:PORT')));
@@ -239,7 +267,7 @@ export function program(): Command {
     .option('--quorum <spec>', 'quorum store: dir:PATH or etcd:http://HOST:PORT[,...] (see deploy/README.md)')
     .option('--node <name>', 'node name (default: host name)')
     .option('--listen <host:port>', 'API address (default 127.0.0.1:7400)')
-    .option('--data-dir <dir>', 'node data directory (resource logs)')
+    .option('--data-dir <dir>', `node data directory: local database copy, resource logs (default ${defaultDataRoot}/NODE; made 0700, refused if another user can change it)`)
     .option('--ocf-root <dir>', 'OCF root of the ocf resources\' agents (default /usr/lib/ocf)')
     .option('--lsb-dir <dir>', 'init script directory of the lsb resources (default /etc/init.d)')
     .option('--config <file>', 'settings file (YAML or JSON); flags win')

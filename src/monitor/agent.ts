@@ -78,7 +78,9 @@ export interface ResourceAgent {
 /** What a writer's freeze and thaw act on (see monitor/freezer.ts). */
 export type FreezeTarget =
   /** A process resource: its process group, and how it runs (freeze and thaw commands run the same way). */
-  | { kind: 'process'; pgid: number; env: NodeJS.ProcessEnv; uid?: number; gid?: number }
+  | { kind: 'process'; pgid: number; env: NodeJS.ProcessEnv; uid?: number; gid?: number;
+      /** Its secrets' file (priv.secretEnvFile): read again for each command, never part of `env` (which is written to disk). */
+      secretEnvFile?: string }
   /** A block-device disk: the filesystem mounted on mountPoint from device. */
   | { kind: 'mount'; mountPoint: string; device: string };
 

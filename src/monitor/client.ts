@@ -68,6 +68,8 @@ export interface MonitorStartOptions {
   /** Where the ocf and lsb agents find what they run (clusterd start --ocf-root, --lsb-dir). */
   ocfRoot?: string;
   lsbDir?: string;
+  /** The umask resources start with (clusterd runs with 077 for its own files). */
+  resourceUmask?: number;
 }
 
 export type CallResult =
@@ -363,7 +365,8 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     child.on('message', (msg) => this.onMessage(child, msg as FromMonitor));
     child.on('error', (err) => this.emit('log', 'error', `resource monitor (pid ${child.pid}): ${err.message}`));
     child.once('exit', (code, signal) => this.onExit(child, code, signal));
-    this.post(child, { t: 'init', selfFenceMs: options.selfFenceMs, node: options.node, ...(options.heartbeatSocket ? { heartbeatSocket: options.heartbeatSocket } : {}) });
+    this.post(child, { t: 'init', selfFenceMs: options.selfFenceMs, node: options.node, ...(options.heartbeatSocket ? { heartbeatSocket: options.heartbeatSocket } : {}),
+      ...(options.resourceUmask !== undefined ? { umask: options.resourceUmask } : {}) });
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => this.lost(child, `no answer to init within ${msText(readyTimeoutMs)}`), readyTimeoutMs);
       this.readyWaiter = (err) => {

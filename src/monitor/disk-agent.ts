@@ -37,6 +37,7 @@ import { judgeSector, sectorAheadError, type SectorClaimant } from '../core/disk
 import type { PrivProps } from '../core/types.js';
 import { diskSectorFile, type ResourceSpec } from './protocol.js';
 import type { AgentContext, AgentEvents, FreezeTarget, ResourceAgent } from './agent.js';
+import { toolEnv } from './resource-env.js';
 
 /**
  * Device-level checks run this often while a disk is online: fixed, as in the article, because
@@ -367,7 +368,7 @@ export class DiskAgent implements ResourceAgent {
       // Synchronous on purpose (the monitor may be on its way out): the dependents were killed
       // just before; whatever still holds the mount is detached from it.
       if (d.mounted && d.priv.device !== undefined) {
-        spawnSync('umount', ['-l', d.priv.device.mountPoint], { timeout: 2_000, stdio: 'ignore' });
+        spawnSync('umount', ['-l', d.priv.device.mountPoint], { timeout: 2_000, stdio: 'ignore', env: toolEnv() });
         d.mounted = false;
       }
     }
@@ -671,7 +672,7 @@ async function checkRoot(name: string, root: string): Promise<void> {
 
 function run(cmd: string, args: string[], signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { signal, timeout: commandTimeoutMs }, (err, _stdout, stderr) => {
+    execFile(cmd, args, { signal, timeout: commandTimeoutMs, env: toolEnv() }, (err, _stdout, stderr) => {
       if (err === null) resolve();
       else reject(new Error(`${cmd} ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
     });

@@ -27,6 +27,7 @@ import { stoppingSignals, writerSpec, type WriterAction } from '../core/writer-p
 import type { AgentContext, AgentRegistry, FreezeTarget } from './agent.js';
 import { mountedHere, mountPointsOf } from './disk-agent.js';
 import type { AgentOp, CallData, ResourceSpec } from './protocol.js';
+import { readSecretEnvFile, toolEnv } from './resource-env.js';
 
 /** The intent file, in the node's data directory. */
 export const frozenFileName = 'frozen-writers.json';
@@ -53,7 +54,7 @@ type How =
   | { kind: 'fsfreeze'; mountPoint: string; device: string }
   | { kind: 'signal'; pgid: number; startTicks: string | null; thawSignal: string }
   | { kind: 'command'; pgid: number; startTicks: string | null; argv: string[]; cwd: string | undefined; uid: number | undefined; gid: number | undefined;
-      env: Record<string, string> };
+      env: Record<string, string>; secretEnvFile?: string };
 
 /** One writer frozen (or being frozen) by this node. Persisted. */
 export interface FrozenEntry {
@@ -461,7 +462,7 @@ export function thawLeftoversSync(dataDir: string): string[] {
 /** thawFs on the way out, synchronously: fsfreeze -u until EINVAL (verified not frozen), each bounded by thawSyncMs. */
 function thawFsSync(mountPoint: string): boolean {
   for (let i = 0; i < thawVerifyTriesMax; i++) {
-    const r = spawnSync('fsfreeze', ['-u', mountPoint], { timeout: thawSyncMs, encoding: 'utf8' });
+    const r = spawnSync('fsfreeze', ['-u', mountPoint], { timeout: thawSyncMs, encoding: 'utf8', env: toolEnv() });
     if (r.status !== 0) return /invalid argument/i.test(r.stderr ?? '');
   }
   return false;
@@ -480,7 +481,8 @@ async function how(action: WriterAction, target: FreezeTarget, spec: ResourceSpe
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(target.env)) if (v !== undefined) env[k] = v;
   const cwd = typeof spec.priv.cwd === 'string' ? spec.priv.cwd : undefined;
-  return { kind: 'command', pgid: target.pgid, startTicks, argv: action.thawCommand, cwd, uid: target.uid, gid: target.gid, env };
+  return { kind: 'command', pgid: target.pgid, startTicks, argv: action.thawCommand, cwd, uid: target.uid, gid: target.gid, env,
+    ...(target.secretEnvFile !== undefined ? { secretEnvFile: target.secretEnvFile } : {}) };
 }
 
 /**
@@ -574,7 +576,7 @@ async function fsfreeze(flag: '-f' | '-u', mountPoint: string, signal: AbortSign
     fail(`an earlier fsfreeze on ${mountPoint} was killed and has not returned from the kernel yet: it may still take effect`, true);
   }
   if (signal.aborted) fail(`fsfreeze ${flag} ${mountPoint}: cancelled before it started`, false);
-  const child = spawn('fsfreeze', [flag, mountPoint], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('fsfreeze', [flag, mountPoint], { stdio: ['ignore', 'ignore', 'pipe'], env: toolEnv() });
   let output = '';
   child.stderr.on('data', (b: Buffer) => { output = (output + b.toString()).slice(-commandOutputMax); });
   const exited = new Promise<{ code: number | null; sig: string | null; err?: Error }>((resolve) => {
@@ -643,14 +645,23 @@ export async function thawFs(mountPoint: string, signal: AbortSignal): Promise<n
 }
 
 /** A freeze or thaw command: as the resource runs (user, cwd, env), its own process group, killed with the group when the call is aborted. */
-function runAs(argv: string[], h: Extract<How, { kind: 'command' }>, extra: Record<string, string>, signal: AbortSignal): Promise<void> {
+async function runAs(argv: string[], h: Extract<How, { kind: 'command' }>, extra: Record<string, string>, signal: AbortSignal): Promise<void> {
+  // The secrets are read from their file for each command: the record on disk holds only its path.
+  let secrets: Record<string, string> = {};
+  if (h.secretEnvFile !== undefined) {
+    try {
+      secrets = await readSecretEnvFile(h.env.CLUSTERD_RESOURCE ?? '?', h.secretEnvFile);
+    } catch (err) {
+      throw Object.assign(new Error(`cannot start: ${(err as Error).message}`), { killed: false }) as RunError;
+    }
+  }
   return new Promise((resolve, reject) => {
     const fail = (message: string, killed: boolean) => reject(Object.assign(new Error(message), { killed }) as RunError);
     if (signal.aborted) return fail('cancelled before it started', false);
     let child;
     try {
       child = spawn(argv[0]!, argv.slice(1), {
-        cwd: h.cwd, env: { ...h.env, ...extra }, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: h.cwd, env: { ...h.env, ...secrets, ...extra }, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
         ...(h.uid !== undefined ? { uid: h.uid } : {}), ...(h.gid !== undefined ? { gid: h.gid } : {}),
       });
     } catch (err) {

@@ -3,6 +3,7 @@
 // `start` stays tracked while it has members (the daemon it started, unless it left the group
 // with setsid), so that killAll kills it with everything else. Exit codes: core/agent-codes.ts.
 
+import { resourceEnv } from './resource-env.js';
 import path from 'node:path';
 import { lsbOutcome, type LsbAction } from '../core/agent-codes.js';
 import { lsbScriptName } from '../core/priv-lsb.js';
@@ -27,16 +28,9 @@ interface Tracked {
   started: boolean;
 }
 
+/** An init script's environment: a resource's (PATH, HOME, LANG, the CLUSTERD_* names; resource-env.ts). */
 function lsbEnv(spec: ResourceSpec): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('CLUSTERD_FENCE_')) env[key] = value;
-  env.CLUSTERD_NODE = spec.node;
-  env.CLUSTERD_GROUP = spec.group;
-  env.CLUSTERD_RESOURCE = spec.name;
-  env.CLUSTERD_EPOCH = String(spec.epoch);
-  if (spec.diskSectors !== undefined && spec.diskSectors.length > 0) env.CLUSTERD_DISK_SECTOR = spec.diskSectors.join(':');
-  else delete env.CLUSTERD_DISK_SECTOR;
-  return env;
+  return resourceEnv(spec, { env: [], home: undefined });
 }
 
 export class LsbAgent implements ResourceAgent {

@@ -92,6 +92,8 @@ function stderr(message: string): void {
 function onMessage(msg: ToMonitor): void {
   switch (msg.t) {
     case 'init':
+      // The monitor's own files (logs, the frozen list, the heartbeat socket) are made 0600 explicitly.
+      if (msg.umask !== undefined) process.umask(msg.umask);
       onInit(msg.selfFenceMs, msg.node, msg.heartbeatSocket);
       return;
     case 'ping':

@@ -10,6 +10,7 @@
 // not running), terminate = kill the groups then stop (so the agent undoes what is not a process:
 // an address, a state file), looksAlive = started and not stopped here, isAlive = monitor.
 
+import { resourceEnv, toolEnv } from './resource-env.js';
 import { ocfOutcome, type OcfAction } from '../core/agent-codes.js';
 import { ocfTimeoutMsDefault, parseOcfPriv, splitAgentName, type OcfPriv } from '../core/priv-ocf.js';
 import type { AgentCheck, AgentInfo, CallData, ResourceSpec } from './protocol.js';
@@ -29,19 +30,12 @@ interface Tracked {
   started: boolean;
 }
 
-/** The environment every agent action runs with: the monitor's, the cluster's facts, the OCF variables. */
+/**
+ * The environment every agent action runs with: a resource's (PATH, HOME, LANG and the CLUSTERD_*
+ * names, nothing else of clusterd's: resource-env.ts), and the OCF variables.
+ */
 export function ocfEnv(spec: ResourceSpec, priv: OcfPriv, root: string, action: OcfAction, timeoutMs: number): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    // The monitor's own fencing settings, and OCF variables it may have inherited, are not the agent's.
-    if (!key.startsWith('CLUSTERD_FENCE_') && !key.startsWith('OCF_RESKEY_')) env[key] = value;
-  }
-  env.CLUSTERD_NODE = spec.node;
-  env.CLUSTERD_GROUP = spec.group;
-  env.CLUSTERD_RESOURCE = spec.name;
-  env.CLUSTERD_EPOCH = String(spec.epoch);
-  if (spec.diskSectors !== undefined && spec.diskSectors.length > 0) env.CLUSTERD_DISK_SECTOR = spec.diskSectors.join(':');
-  else delete env.CLUSTERD_DISK_SECTOR;
+  const env: NodeJS.ProcessEnv = resourceEnv(spec, { env: [], home: undefined });
   env.OCF_ROOT = root;
   env.OCF_FUNCTIONS_DIR = `${root}/lib/heartbeat`;
   env.OCF_RA_VERSION_MAJOR = '1';
@@ -187,7 +181,7 @@ export class OcfAgent implements ResourceAgent {
     if (!(await isExecutableFile(agentPath(root, name.provider, name.agent)))) {
       throw new Error(`OCF agent ${name.provider}:${name.agent} is not installed on node ${spec.node} (no executable ${agentPath(root, name.provider, name.agent)})`);
     }
-    const env: NodeJS.ProcessEnv = { ...process.env, OCF_ROOT: root, OCF_RESOURCE_INSTANCE: 'meta-data' };
+    const env: NodeJS.ProcessEnv = { ...toolEnv(), OCF_ROOT: root, OCF_RESOURCE_INSTANCE: 'meta-data' };
     return { agent: await agentMetaData(root, name.provider, name.agent, env, ctx.signal) };
   }
 

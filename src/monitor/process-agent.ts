@@ -3,7 +3,7 @@
 // at once from the child's exit event, not by polling.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { open, readdir, readFile, type FileHandle } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import http from 'node:http';
@@ -15,6 +15,7 @@ import { msText } from '../core/duration-text.js';
 import type { PrivProps } from '../core/types.js';
 import type { ResourceSpec } from './protocol.js';
 import type { AgentContext, AgentEvents, FreezeTarget, ResourceAgent } from './agent.js';
+import { openResourceLog, readSecretEnvFile, resourceEnv } from './resource-env.js';
 
 /** Between probe attempts while coming online, at first: notices readiness quickly. */
 const probeRetryMs = 25;
@@ -50,6 +51,8 @@ interface ProcessPriv {
   args: string[];
   cwd: string | undefined;
   env: string[];
+  /** A KEY=VALUE file on the node, read at each start: the secrets never travel through the cluster, only this path. */
+  secretEnvFile: string | undefined;
   user: string | number | undefined;
   probe: Probe | undefined;
   probeText: string | undefined;
@@ -74,11 +77,15 @@ interface Running {
   exit: ExitInfo | undefined;
   /** Process groups of probe commands running now: a monitor killed mid-probe must not leave them behind. */
   probePgids: Set<number>;
+  /** What its commands run with, secrets included (probe commands). */
   env: NodeJS.ProcessEnv;
+  /** The same without the secrets: freeze and thaw records are written to disk, and read the secret file again. */
+  publicEnv: Record<string, string>;
+  secretEnvFile: string | undefined;
   ids: UserIds;
 }
 
-type UserIds = { uid?: number; gid?: number };
+type UserIds = { uid?: number; gid?: number; home?: string };
 
 /** Runs synchronous jobs (spawns) in order, at most spawnTurnMs of them per turn of the loop. */
 class Pacer {
@@ -174,7 +181,8 @@ export class ProcessAgent implements ResourceAgent {
   freezeTarget(spec: ResourceSpec): FreezeTarget {
     const state = this.running.get(spec.name);
     if (state === undefined || state.exit !== undefined || state.stopping) throw new Error(`resource '${spec.name}' is not running on this node: nothing to freeze`);
-    return { kind: 'process', pgid: state.pgid, env: state.env, ...state.ids };
+    const { uid, gid } = state.ids;
+    return { kind: 'process', pgid: state.pgid, env: state.publicEnv, secretEnvFile: state.secretEnvFile, uid, gid };
   }
 
   killAll(): string[] {
@@ -200,16 +208,20 @@ export class ProcessAgent implements ResourceAgent {
 
   private async start(spec: ResourceSpec, priv: ProcessPriv): Promise<Running> {
     const fences = this.fences;
-    const ids = priv.user === undefined ? {} : await resolveUser(priv.user);
-    const env = resourceEnv(spec, priv);
-    const log = await openLog(spec.name);
+    const ids: UserIds = priv.user === undefined ? {} : await resolveUser(priv.user);
+    const publicEnv = resourceEnv(spec, { env: priv.env, home: ids.home });
+    // Read at every start: a changed file takes effect at the next start, and no copy outlives the process.
+    const secrets = priv.secretEnvFile === undefined ? {} : await readSecretEnvFile(spec.name, priv.secretEnvFile);
+    const env = { ...publicEnv, ...secrets };
+    const log = await openResourceLog(spec.name, logPath(spec.name));
     try {
       const started = await this.spawns.run(() => {
         // Nothing may start after a killAll that happened while we waited above.
         if (fences !== this.fences) throw new Error(`resource '${spec.name}': every resource was stopped (fenced) while it was starting`);
         const child = spawnResource(spec.name, priv, env, ids, log.fd);
         // The spawn error comes on the next tick: listen in this same job, or it goes unhandled.
-        return child.pid === undefined ? { failed: once(child, 'error') as Promise<[Error]> } : this.track(spec, child, child.pid, env, ids);
+        return child.pid === undefined ? { failed: once(child, 'error') as Promise<[Error]> }
+          : this.track(spec, child, child.pid, { env, publicEnv, secretEnvFile: priv.secretEnvFile, ids });
       });
       if ('failed' in started) {
         const [err] = await started.failed;
@@ -224,8 +236,8 @@ export class ProcessAgent implements ResourceAgent {
   }
 
   /** Synchronous with the spawn, so that a killAll never misses a process that runs. */
-  private track(spec: ResourceSpec, child: ChildProcess, pid: number, env: NodeJS.ProcessEnv, ids: UserIds): Running {
-    const state: Running = { name: spec.name, child, pgid: pid, stopping: false, onlineWaiters: 0, exit: undefined, probePgids: new Set(), env, ids };
+  private track(spec: ResourceSpec, child: ChildProcess, pid: number, how: Pick<Running, 'env' | 'publicEnv' | 'secretEnvFile' | 'ids'>): Running {
+    const state: Running = { name: spec.name, child, pgid: pid, stopping: false, onlineWaiters: 0, exit: undefined, probePgids: new Set(), ...how };
     this.running.set(spec.name, state);
     child.on('error', (err) => this.events.log('warning', `resource '${spec.name}': ${err.message}`));
     child.once('exit', (code, signal) => this.onExit(state, { code, signal }));
@@ -274,7 +286,7 @@ export class ProcessAgent implements ResourceAgent {
       if (signal.aborted || state.stopping || state.exit !== undefined) return undefined;
       let child: ChildProcess;
       try {
-        child = spawn(argv[0], argv.slice(1), { cwd: priv.cwd, env: state.env, detached: true, stdio: 'ignore', ...state.ids });
+        child = spawn(argv[0], argv.slice(1), { cwd: priv.cwd, env: state.env, detached: true, stdio: 'ignore', ...spawnIds(state.ids) });
       } catch {
         return undefined;
       }
@@ -348,21 +360,18 @@ export class ProcessAgent implements ResourceAgent {
   }
 }
 
-async function openLog(name: string): Promise<FileHandle> {
-  const file = logPath(name);
-  return open(file, 'a').catch((err: Error) => {
-    throw new Error(`resource '${name}': cannot open its log file ${file}: ${err.message}`);
-  });
-}
-
 /** Own process group, no shell, stdout and stderr appended to the log. Returns without a pid on ENOENT and the like. */
 function spawnResource(name: string, priv: ProcessPriv, env: NodeJS.ProcessEnv, ids: UserIds, logFd: number): ChildProcess {
   try {
-    return spawn(priv.command, priv.args, { cwd: priv.cwd, env, detached: true, stdio: ['ignore', logFd, logFd], ...ids });
+    return spawn(priv.command, priv.args, { cwd: priv.cwd, env, detached: true, stdio: ['ignore', logFd, logFd], ...spawnIds(ids) });
   } catch (err) {
     // Some errors (EPERM when changing user) are thrown rather than emitted.
     throw new Error(`resource '${name}': cannot start '${priv.command}'${where(priv)}: ${(err as Error).message}`);
   }
+}
+
+function spawnIds(ids: UserIds): { uid?: number; gid?: number } {
+  return ids.uid === undefined ? {} : { uid: ids.uid, gid: ids.gid };
 }
 
 function where(priv: ProcessPriv): string {
@@ -373,27 +382,6 @@ export function logPath(resource: string): string {
   // Resource names come from operators: keep them from naming another directory.
   const safe = resource.replace(/[^A-Za-z0-9._-]/g, '_');
   return path.join(process.env.CLUSTERD_DATA_DIR ?? os.tmpdir(), `${safe}.log`);
-}
-
-/** The monitor's environment + the resource's own + the cluster's facts, which the resource cannot override. */
-function resourceEnv(spec: ResourceSpec, priv: ProcessPriv): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith('CLUSTERD_FENCE_')) env[key] = value; // the monitor's own fencing settings
-  }
-  for (const pair of priv.env) {
-    const eq = pair.indexOf('=');
-    env[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  env.CLUSTERD_NODE = spec.node;
-  env.CLUSTERD_GROUP = spec.group;
-  env.CLUSTERD_RESOURCE = spec.name;
-  env.CLUSTERD_EPOCH = String(spec.epoch);
-  // The private sectors of the disks it depends on (':'-separated if several): a storage-aware
-  // service reads the epoch there and refuses to write when it is newer than CLUSTERD_EPOCH.
-  if (spec.diskSectors !== undefined && spec.diskSectors.length > 0) env.CLUSTERD_DISK_SECTOR = spec.diskSectors.join(':');
-  else delete env.CLUSTERD_DISK_SECTOR;
-  return env;
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
@@ -455,13 +443,23 @@ function httpProbe(url: URL, signal: AbortSignal): Promise<boolean> {
   });
 }
 
-async function resolveUser(user: string | number): Promise<{ uid: number; gid: number }> {
+async function resolveUser(user: string | number): Promise<{ uid: number; gid: number; home: string }> {
   const uid = await idOf(user, '-u');
   if (uid === undefined) {
-    if (typeof user === 'number') return { uid: user, gid: user }; // no passwd entry: its user-private group, never ours (root's)
+    if (typeof user === 'number') return { uid: user, gid: user, home: '/' }; // no passwd entry: its user-private group, never ours (root's)
     throw new Error(`unknown user '${user}' (id -u ${user} failed)`);
   }
-  return { uid, gid: (await idOf(user, '-g')) ?? uid };
+  return { uid, gid: (await idOf(user, '-g')) ?? uid, home: (await homeOf(uid)) ?? '/' };
+}
+
+/** The user's home directory from the passwd database (getent: NSS users too); never clusterd's own. */
+function homeOf(uid: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile('getent', ['passwd', String(uid)], { timeout: idTimeoutMs }, (err, stdout) => {
+      const home = stdout.split('\n')[0]?.split(':')[5];
+      resolve(err === null && home !== undefined && home !== '' ? home : undefined);
+    });
+  });
 }
 
 function idOf(user: string | number, flag: '-u' | '-g'): Promise<number | undefined> {
@@ -498,7 +496,9 @@ function parsePriv(name: string, priv: PrivProps): ProcessPriv {
   const probeText = priv.probe;
   if (probeText !== undefined && typeof probeText !== 'string') throw bad('probe', 'must be tcp:HOST:PORT, an http(s):// URL or cmd:COMMAND ARG...');
   const probe = probeText === undefined ? undefined : parseProbe(probeText, (rule) => bad('probe', rule));
-  return { command, args: stringList('args'), cwd, env, user, probe, probeText, probeTimeoutMs };
+  const secretEnvFile = priv.secretEnvFile;
+  if (secretEnvFile !== undefined && (typeof secretEnvFile !== 'string' || !secretEnvFile.startsWith('/'))) throw bad('secretEnvFile', 'must be an absolute path to a KEY=VALUE file on the node');
+  return { command, args: stringList('args'), cwd, env, secretEnvFile, user, probe, probeText, probeTimeoutMs };
 }
 
 function parseProbe(text: string, bad: (rule: string) => Error): Probe {

@@ -126,7 +126,8 @@ export type ToMonitor =
    * Sent once after spawn. selfFenceMs: stop everything if no ping arrives for this long.
    * heartbeatSocket: where to listen for the heartbeat channel (pings and fences from clusterd's heartbeat thread).
    */
-  | { t: 'init'; selfFenceMs: number; node: string; heartbeatSocket?: string }
+  /** umask: the one resources start with (clusterd itself runs with 077; a resource's files are its own to share). */
+  | { t: 'init'; selfFenceMs: number; node: string; heartbeatSocket?: string; umask?: number }
   /** Watchdog feed over IPC (when no heartbeat thread feeds it). sentMs: monoMs at sending. */
   | { t: 'ping'; sentMs?: number }
   /**

@@ -101,7 +101,7 @@ export class LocalDb {
 
   private writeAtomic(path: string, bytes: Uint8Array): void {
     const tmp = `${path}.tmp`;
-    const fd = openSync(tmp, 'w');
+    const fd = openSync(tmp, 'w', 0o600);
     try {
       writeSync(fd, bytes);
       fsyncSync(fd);
@@ -115,7 +115,7 @@ export class LocalDb {
 
   /** Load the copy: checkpoint, then the log after it; cut a torn tail; keep what precedes damage, and say so. */
   load(): LocalLoad {
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const notes: LocalLoad['notes'] = [];
     if (!existsSync(this.checkpointPath)) return { copy: null, notes };
     const cp = decodeCheckpoint(readFileSync(this.checkpointPath));
@@ -166,14 +166,14 @@ export class LocalDb {
 
   private resetLog(): void {
     if (this.fd !== null) { closeSync(this.fd); this.fd = null; }
-    const fd = openSync(this.logPath, 'w');
+    const fd = openSync(this.logPath, 'w', 0o600);
     fsyncSync(fd);
     closeSync(fd);
     this.logBytes = 0;
   }
 
   private freeBytes(): number {
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const s = statfsSync(this.dir);
     return s.bavail * s.bsize;
   }
@@ -193,7 +193,7 @@ export class LocalDb {
     const bytes = frames.reduce((n, f) => n + f.length, 0);
     const space = this.checkSpace(bytes);
     if (!space.ok) return space;
-    this.fd ??= openSync(this.logPath, 'a');
+    this.fd ??= openSync(this.logPath, 'a', 0o600);
     const all = Buffer.concat(frames);
     writeSync(this.fd, all);
     fdatasyncSync(this.fd);

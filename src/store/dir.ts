@@ -128,7 +128,7 @@ export class DirStore implements QuorumStore {
     const what = `creating cluster '${clusterName}' in ${this.location}`;
     let db: Db | null = null;
     try {
-      fs.mkdirSync(this.dirPath, { recursive: true });
+      fs.mkdirSync(this.dirPath, { recursive: true, mode: 0o700 });
       const full = this.spaceProblem(what, leaseFileBytes);
       if (full) return fail(full);
       db = connect(this.dbPath, false);
@@ -762,6 +762,8 @@ export class DirStore implements QuorumStore {
 }
 
 function connect(dbPath: string, fileMustExist: boolean): Db {
+  // Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database file's mode.
+  if (!fileMustExist) fs.closeSync(fs.openSync(dbPath, 'a', 0o600));
   const db = new Database(dbPath, { fileMustExist, timeout: busyTimeoutMs });
   try {
     const mode = db.pragma('journal_mode = WAL', { simple: true });

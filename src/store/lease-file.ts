@@ -157,7 +157,7 @@ export function readLeaseSlots(fd: number): (LeaseRecord | null)[] {
 
 /** Creates (or resets) the lease file at its full size and makes it durable with its directory entry. */
 export function createLeaseFile(filePath: string): void {
-  const fd = fs.openSync(filePath, 'w');
+  const fd = fs.openSync(filePath, 'w', 0o600);
   try {
     writeWhole(fd, new Uint8Array(leaseFileBytes), 0);
     fs.fsyncSync(fd);
