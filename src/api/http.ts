@@ -5,6 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { clusterError, httpStatusOf, type ClusterError, type Result } from '../core/errors.js';
+import { internalHeaders, nodeAuthOf } from './identity.js';
 
 /** Set on a forwarded request: the node it reaches answers it itself, never forwards it again. */
 export const forwardedHeader = 'x-clusterd-forwarded';
@@ -24,8 +25,9 @@ export function parse<T>(schema: z.ZodType<T>, body: unknown): Result<T> {
 
 export async function forward(target: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
   try {
-    const res = await fetch(new URL(req.url, target), {
-      method: req.method, headers: { 'content-type': 'application/json', [forwardedHeader]: '1' },
+    // As the node, for the caller: the target trusts the caller header only from a node (identity.ts).
+    const res = await nodeAuthOf(req.server).fetch(new URL(req.url, target), {
+      method: req.method, headers: { 'content-type': 'application/json', [forwardedHeader]: '1', ...internalHeaders(req.server, req) },
       body: req.method === 'GET' || req.method === 'DELETE' ? undefined : JSON.stringify(req.body ?? {}),
       signal: AbortSignal.timeout(forwardTimeoutMs),
     });

@@ -15,6 +15,9 @@ import { renderDashboard } from '../web/dashboard.js';
 import { backupGauge, backupRoutes, withBackupWarnings } from './backup-routes.js';
 import { EventStreams, eventStreamDefaults, startAfter, type EventStreamSettings } from './event-stream.js';
 import { forward, forwardedHeader, forwardTimeoutMs, parse, sendError } from './http.js';
+import { checkRouteTable, Gate, installAuth, type AuthOptions } from './auth.js';
+import { authRoutes } from './auth-routes.js';
+import { internalHeaders, nodeAuthOf, setNodeAuth } from './identity.js';
 
 /** Request bodies larger than this are refused: a cluster document is a few KiB. */
 const bodyLimitBytes = 1 << 20;
@@ -86,10 +89,28 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-export async function startApi(node: NodeFacade, host: string, port: number, streamSettings: EventStreamSettings = eventStreamDefaults): Promise<ApiServer> {
-  const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes });
+export interface ApiSecurity {
+  auth: Omit<AuthOptions, 'listenHost' | 'tls'>;
+  /** HTTPS with this node's certificate (PEM); clients with a certificate of the CA authenticate as nodes with it. */
+  tls: { key: string; cert: string; ca: string } | null;
+  /** fetch for calls to other nodes (trusts the CA, presents this node's certificate). */
+  nodeFetch: typeof fetch;
+}
+
+export async function startApi(node: NodeFacade, host: string, port: number, security: ApiSecurity, streamSettings: EventStreamSettings = eventStreamDefaults): Promise<ApiServer> {
+  const app = security.tls
+    ? Fastify({ logger: false, bodyLimit: bodyLimitBytes, https: { ...security.tls, requestCert: true, rejectUnauthorized: false } }) as unknown as FastifyInstance
+    : Fastify({ logger: false, bodyLimit: bodyLimitBytes });
+  setNodeAuth(app, { nodeToken: security.auth.nodeToken, fetch: security.nodeFetch });
   const streams = new EventStreams({ get stopped() { return node.snapshot().stopped; }, readEvents: (after, limit) => node.readEvents(after, limit) }, streamSettings);
+  const gate = new Gate(node, { ...security.auth, listenHost: host, tls: security.tls !== null });
+  const registered: string[] = [];
+  installAuth(app, gate, () => node.snapshot().ready, registered);
   routes(app, node, streams);
+  authRoutes(app, node, gate, (h) => write(node, h));
+  await app.ready();
+  const problems = checkRouteTable(registered);
+  if (problems.length > 0) throw new Error(`the API route table is incomplete: ${problems.join('; ')}`);
   const address = await app.listen({ host, port });
   return { app, url: address, close: () => { streams.close(); return app.close(); } };
 }
@@ -129,7 +150,7 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams): 
     sendError(reply, clusterError(code, err.message));
   });
   app.addHook('onRequest', async (req, reply) => {
-    if (!node.snapshot().ready && req.url !== '/metrics') {
+    if (!node.snapshot().ready && req.url !== '/metrics' && req.url !== '/healthz' && req.url !== '/readyz') {
       return sendError(reply, clusterError('NODE_STARTING', `node ${node.name} is starting: it has not read the quorum store yet`, 'retry in a moment (the cluster CLI retries by itself)'));
     }
   });
@@ -188,7 +209,7 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams): 
       // A Failed group is placed again only once the change is durable: a refused /online has no later effect.
       const res = await node.commit([{ op: 'group-desired', group: group!, desired: op }]);
       if (res.ok && op === 'online') node.clearFailed(group!);
-      if (res.ok && op === 'online') await retryOnOwner(node, group!, null);
+      if (res.ok && op === 'online') await retryOnOwner(node, req.server, group!, null);
       return unwrap(reply, res, () => ({ ok: true }));
     }
     if (op === 'move') {
@@ -239,7 +260,7 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams): 
     if (op === 'online' || op === 'offline') {
       const done = await node.commit([{ op: 'resource-desired', resource: res!, desired: op }]);
       if (done.ok && op === 'online') node.clearFailed(r.group);
-      if (done.ok && op === 'online') await retryOnOwner(node, r.group, res!);
+      if (done.ok && op === 'online') await retryOnOwner(node, req.server, r.group, res!);
       return unwrap(reply, done, () => ({ ok: true }));
     }
     if (op === 'move') {
@@ -297,7 +318,7 @@ async function setMaintenance(node: NodeFacade, group: string, res: string, op: 
  * configuration says online already, so the owner is told directly to start it again. Best
  * effort: an owner that cannot be reached is moving or Down, and its successor starts afresh.
  */
-async function retryOnOwner(node: NodeFacade, group: string, resource: string | null): Promise<void> {
+async function retryOnOwner(node: NodeFacade, app: FastifyInstance, group: string, resource: string | null): Promise<void> {
   const owner = node.snapshot().ownership[group]?.node;
   if (!owner) return;
   if (owner === node.name) {
@@ -307,8 +328,8 @@ async function retryOnOwner(node: NodeFacade, group: string, resource: string | 
   }
   const target = node.snapshot().reports[owner]?.apiUrl;
   if (!target) return;
-  await fetch(new URL(`/v1/groups/${encodeURIComponent(group)}/retry`, target), {
-    method: 'POST', headers: { 'content-type': 'application/json', [forwardedHeader]: '1' },
+  await nodeAuthOf(app).fetch(new URL(`/v1/groups/${encodeURIComponent(group)}/retry`, target), {
+    method: 'POST', headers: { 'content-type': 'application/json', [forwardedHeader]: '1', ...internalHeaders(app, null) },
     body: JSON.stringify(resource === null ? {} : { resource }), signal: AbortSignal.timeout(forwardTimeoutMs),
   }).then((r) => r.arrayBuffer()).catch(() => undefined);
 }
