@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { after, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { StatusSnapshot } from '../src/api/types.js';
+import { tlsFetch } from '../src/api/tls-fetch.js';
 import type { ClusterEvent } from '../src/store/types.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -77,6 +78,8 @@ export class TestCluster {
   readonly quorum: string;
   /** The admin token clusterd init wrote (api() sends it unless told otherwise). */
   token = '';
+  /** fetch that trusts the cluster CA (nodes started with --tls serve HTTPS). */
+  fetch: typeof fetch = fetch;
   readonly nodes = new Map<string, NodeProc>();
   private readonly extra: string[];
   private readonly spawned: ChildProcess[] = [];
@@ -100,7 +103,9 @@ export class TestCluster {
     const init = spawnSync(process.execPath, [clusterdBin, 'init', '--quorum', this.quorum, '--cluster', 'test', '--user', 'admin', ...extra],
       { encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: this.configHome } });
     if (init.status !== 0) throw new Error(`clusterd init failed: ${init.stderr}`);
-    this.token = (JSON.parse(readFileSync(this.credentialFile, 'utf8')) as { token: string }).token;
+    const cred = JSON.parse(readFileSync(this.credentialFile, 'utf8')) as { token: string; ca: string };
+    this.token = cred.token;
+    this.fetch = tlsFetch({ ca: cred.ca });
   }
 
   get credentialFile(): string {
@@ -146,7 +151,7 @@ export class TestCluster {
     let lastErr: unknown;
     for (const u of urls) {
       try {
-        const res = await fetch(u + path, {
+        const res = await this.fetch(u + path, {
           // A JSON content type only with a body: fastify refuses an empty JSON body (400).
           method: init.method ?? 'GET',
           headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...(token !== null ? { authorization: `Bearer ${token}` } : {}), ...init.headers },

@@ -261,6 +261,8 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   }
   const dataDir = resolve(s.dataDir ?? `${process.env.TMPDIR ?? '/tmp'}/clusterd-${s.node}`);
   mkdirSync(dataDir, { recursive: true });
+  // Before anything runs: a listen that would expose tokens, or TLS without a certificate, ends the start here.
+  const security = await apiSecurity(s, parseListen(s.listen).host, dataDir);
   const opened = await store.open();
   if (!opened.ok) {
     // A database that cannot even be opened: --reset-quorum-log rebuilds it from this node's copy (load-plan decides).
@@ -295,7 +297,6 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   // The resource monitor boots (a Node.js process: ~0.2 s) while the API starts listening.
   const monitorReady = host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, heartbeatSocket, fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation } });
   monitorReady.catch(() => undefined); // awaited below; a failure there ends the start
-  const security = await apiSecurity(s, listen.host, dataDir);
   const api = await startApi(node, listen.host, listen.port, security, s.eventStream).catch((e: Error) =>
     fail(clusterError('BAD_CONFIG', `cannot listen on ${s.listen}: ${e.message}`, 'pick a free port with --listen 127.0.0.1:PORT')));
   node.apiUrl = api.url;
