@@ -161,7 +161,8 @@ export class TestCluster {
         return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
       } catch (e) { lastErr = e; }
     }
-    throw new Error(`no node answered ${path}: ${(lastErr as Error)?.message}`);
+    const cause = (lastErr as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+    throw new Error(`no node answered ${path}: ${(lastErr as Error)?.message}${cause ? ` (${cause.code ?? ''} ${cause.message ?? ''})` : ''}`);
   }
 
   async status(via?: string): Promise<StatusSnapshot> {
