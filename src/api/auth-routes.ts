@@ -14,7 +14,7 @@ import { clusterError, type Result } from '../core/errors.js';
 import { roles, type ConfigUpdate } from '../core/types.js';
 import type { NodeFacade } from '../node/snapshot.js';
 import { newToken, tokenSha256 } from './auth-files.js';
-import { csrfHeader, sessionCookie, sessionTtlMs, type Gate } from './auth.js';
+import { sessionCookie, sessionTtlMs, type Gate } from './auth.js';
 import { parse, sendError } from './http.js';
 import { principalOf } from './identity.js';
 
@@ -74,4 +74,3 @@ function sessionOf(req: FastifyRequest): string | null {
   return m ? m[1]! : null;
 }
 
-export { csrfHeader };

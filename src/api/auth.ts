@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import type { TLSSocket } from 'node:tls';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { clusterError } from '../core/errors.js';
 import { roles, type CredentialConfig, type Role } from '../core/types.js';
 import type { NodeFacade } from '../node/snapshot.js';
@@ -310,9 +310,4 @@ function redactEnv(env: unknown): unknown {
   if (typeof env === 'string') return env.split(/\s+/).filter(Boolean).map((e) => (e.includes('=') ? `${e.slice(0, e.indexOf('='))}=${redacted}` : redacted)).join(' ');
   if (env !== null && typeof env === 'object') return Object.fromEntries(Object.keys(env).map((k) => [k, redacted]));
   return redacted;
-}
-
-/** Refuse an answer as the 401/403 it is (for routes that check more than their row). */
-export function forbid(reply: FastifyReply, need: Role, p: Principal, what: string): FastifyReply {
-  return sendError(reply, clusterError('AUTH_FORBIDDEN', `${what} needs the ${need} role; ${p.user} has ${p.role}`, `ask an admin (cluster credentials add USER --role ${need})`));
 }
