@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { BackupView } from '../src/core/backup.js';
 import type { StatusSnapshot } from '../src/api/types.js';
 import { deviceCheckIntervalMs } from '../src/monitor/disk-agent.js';
-import { canLoop, loopExt4, procState, sleep, TestCluster, waitFor } from './harness.js';
+import { canLoop, loopExt4, procState, sleep, TestCluster, waitFor, authFor } from './harness.js';
 
 const writerJs = fileURLToPath(new URL('../../test/fixtures/freezable-writer.mjs', import.meta.url));
 const loopOk = canLoop(['fsfreeze']);
@@ -28,7 +28,7 @@ const size = (f: string) => { try { return statSync(f).size; } catch { return -1
 type Answer = BackupView & { error?: { code: string; message: string }; backup?: BackupView };
 
 async function post<T>(url: string, path: string, body: unknown = {}): Promise<{ status: number; body: T }> {
-  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
+  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...authFor(url) }, body: JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
   return { status: res.status, body: (await res.json()) as T };
 }
 
@@ -107,7 +107,7 @@ test('fsfreeze on a loop-mounted ext4 disk: writes block while frozen and resume
     assert.equal(f.body.state, 'Frozen');
     await blocked();
     const v = await waitFor('the timeout', async () => {
-      const r = await fetch(`${url}/v1/backups/${encodeURIComponent(f.body.id)}`).then((x) => x.json() as Promise<BackupView>);
+      const r = await fetch(`${url}/v1/backups/${encodeURIComponent(f.body.id)}`, { headers: authFor(url) }).then((x) => x.json() as Promise<BackupView>);
       return r.endedAfterMs !== null ? r : null;
     });
     assert.equal(v.error?.code, 'BACKUP_FREEZE_TIMEOUT');
@@ -131,7 +131,7 @@ test('fsfreeze on a loop-mounted ext4 disk: writes block while frozen and resume
     await waitFor('the filesystem thawed', () => procState(appPid()) !== 'D', 10_000);
     await grows('writes after the monitor was replaced', 40_000);
     const v = await waitFor('the backup failed', async () => {
-      const r = await fetch(`${url}/v1/backups/${encodeURIComponent(f.body.id)}`).then((x) => x.json() as Promise<BackupView>);
+      const r = await fetch(`${url}/v1/backups/${encodeURIComponent(f.body.id)}`, { headers: authFor(url) }).then((x) => x.json() as Promise<BackupView>);
       return r.state === 'Failed' ? r : null;
     });
     assert.equal(v.error?.code, 'BACKUP_FAILED');

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BackupView } from '../src/core/backup.js';
 import type { StatusSnapshot } from '../src/api/types.js';
-import { canLoop, loopExt4, procState, sleep, TestCluster, waitFor } from './harness.js';
+import { canLoop, loopExt4, procState, sleep, TestCluster, waitFor, authFor } from './harness.js';
 
 const bulkJs = fileURLToPath(new URL('../../test/fixtures/bulk-writer.mjs', import.meta.url));
 const loopOk = canLoop(['fsfreeze']);
@@ -31,7 +31,7 @@ const groupOf = (s: StatusSnapshot, g: string) => s.groups.find((x) => x.name ==
 type Answer = BackupView & { error?: { code: string; message: string }; backup?: BackupView };
 
 async function post(url: string, path: string, body: unknown = {}): Promise<Answer> {
-  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...authFor(url) }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
   return (await res.json()) as Answer;
 }
 

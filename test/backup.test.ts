@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BackupView } from '../src/core/backup.js';
 import type { StatusSnapshot } from '../src/api/types.js';
-import { sharedCluster, sleep, TestCluster, waitFor } from './harness.js';
+import { sharedCluster, sleep, TestCluster, waitFor, authFor } from './harness.js';
 
 const writerJs = fileURLToPath(new URL('../../test/fixtures/freezable-writer.mjs', import.meta.url));
 
@@ -53,11 +53,11 @@ function writerState(dir: string): string {
 }
 
 async function post<T>(url: string, path: string, body: unknown = {}): Promise<{ status: number; body: T }> {
-  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
+  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...authFor(url) }, body: JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
   return { status: res.status, body: (await res.json()) as T };
 }
 async function get<T>(url: string, path: string): Promise<T> {
-  const res = await fetch(url + path, { signal: AbortSignal.timeout(15_000) });
+  const res = await fetch(url + path, { headers: authFor(url), signal: AbortSignal.timeout(15_000) });
   return (await res.json()) as T;
 }
 type Answer = BackupView & { error?: { code: string; message: string }; backup?: BackupView };

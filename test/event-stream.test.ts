@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../src/store/index.js';
 import type { NewEvent } from '../src/store/types.js';
-import { TestCluster, waitFor } from './harness.js';
+import { TestCluster, waitFor, authFor } from './harness.js';
 
 /** Slow readers in the backpressure test: the load of the report that found the stall. */
 const slowStreams = 200;
@@ -59,7 +59,7 @@ function silentStream(url: string, path: string): Promise<Socket> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const s = connect(Number(u.port), u.hostname, () => {
-      s.write(`GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\nAccept: text/event-stream\r\n\r\n`);
+      s.write(`GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\nAuthorization: ${authFor(url).authorization}\r\nAccept: text/event-stream\r\n\r\n`);
       s.pause();
       resolve(s);
     });
@@ -86,7 +86,7 @@ function rssPeakBytes(pid: number): number {
 
 /** The HTTP status /v1/status answers with: no timing asserted, only that it answers (the wait is generous). */
 async function statusOf(url: string): Promise<number> {
-  const r = await fetch(`${url}/v1/status`, { signal: AbortSignal.timeout(60_000) });
+  const r = await fetch(`${url}/v1/status`, { headers: authFor(url), signal: AbortSignal.timeout(60_000) });
   await r.arrayBuffer();
   return r.status;
 }
@@ -151,7 +151,7 @@ test('a stream resumed with Last-Event-ID gets exactly the events after it, with
   const expected = all.filter((e) => e.id > from).map((e) => String(e.id));
   // Last-Event-ID wins over ?after.
   const s = connect(Number(new URL(n1.url).port), '127.0.0.1');
-  s.write(`GET /v1/events/stream?after=0 HTTP/1.1\r\nHost: x\r\nLast-Event-ID: ${from}\r\n\r\n`);
+  s.write(`GET /v1/events/stream?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${authFor(n1.url).authorization}\r\nLast-Event-ID: ${from}\r\n\r\n`);
   let text = '';
   s.setEncoding('utf8');
   s.on('data', (d: string) => { text += d; });
@@ -175,7 +175,7 @@ test('streams beyond the node\'s limit are refused with STREAM_LIMIT and Retry-A
   const sockets = await Promise.all(Array.from({ length: streamsMax }, () => silentStream(n1.url, `/v1/events/stream?after=${head}`)));
   try {
     await waitFor('every stream open', async () => (await metric(c, 'clusterd_event_streams_open')) === streamsMax, 30_000, 100);
-    const r = await fetch(`${n1.url}/v1/events/stream`, { signal: AbortSignal.timeout(5_000) });
+    const r = await fetch(`${n1.url}/v1/events/stream`, { headers: authFor(n1.url), signal: AbortSignal.timeout(5_000) });
     assert.equal(r.status, 503);
     assert.ok(Number(r.headers.get('retry-after')) > 0);
     assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'STREAM_LIMIT');

@@ -11,12 +11,22 @@ import { dirname, join, resolve } from 'node:path';
 import { after, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { StatusSnapshot } from '../src/api/types.js';
+import { tlsFetch } from '../src/api/tls-fetch.js';
 import type { ClusterEvent } from '../src/store/types.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const clusterdBin = join(repoRoot, 'bin/clusterd.js');
 export const clusterBin = join(repoRoot, 'bin/cluster.js');
 export const webServiceJs = join(repoRoot, 'dist/src/demo/web-service.js');
+
+/** The admin token of the cluster each node URL belongs to (for tests that call a node with fetch). */
+const tokenOfUrl = new Map<string, string>();
+
+/** Authorization header for a node URL started by a TestCluster (or a path under it). */
+export function authFor(url: string): Record<string, string> {
+  for (const [u, t] of tokenOfUrl) if (url.startsWith(u)) return { authorization: `Bearer ${t}` };
+  return {};
+}
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -65,7 +75,13 @@ export interface ClusterOptions {
 
 export class TestCluster {
   readonly dir = mkdtempSync(join(tmpdir(), 'clusterd-test-'));
+  /** XDG_CONFIG_HOME of init and of cli(): the admin credential file lands here, as for a user. */
+  readonly configHome = join(this.dir, 'config');
   readonly quorum: string;
+  /** The admin token clusterd init wrote (api() sends it unless told otherwise). */
+  token = '';
+  /** fetch that trusts the cluster CA (nodes started with --tls serve HTTPS). */
+  fetch: typeof fetch = fetch;
   readonly nodes = new Map<string, NodeProc>();
   private readonly extra: string[];
   private readonly launcher: string[];
@@ -80,11 +96,24 @@ export class TestCluster {
 
   static async start(names: string[], opts: ClusterOptions = {}): Promise<TestCluster> {
     const c = new TestCluster(opts);
-    const init = spawnSync(process.execPath, [clusterdBin, 'init', '--quorum', c.quorum, '--cluster', 'test'], { encoding: 'utf8' });
-    if (init.status !== 0) throw new Error(`clusterd init failed: ${init.stderr}`);
+    c.init();
     for (const n of names) await c.startNode(n);
     await c.waitStatus('all nodes Up and a coordinator', (s) => !!s.coordinator && s.nodes.filter((n) => n.state === 'Up').length === names.length);
     return c;
+  }
+
+  /** `clusterd init` as the test's user (XDG_CONFIG_HOME in the test dir); keeps the admin token. */
+  init(extra: string[] = []): void {
+    const init = spawnSync(process.execPath, [clusterdBin, 'init', '--quorum', this.quorum, '--cluster', 'test', '--user', 'admin', ...extra],
+      { encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: this.configHome } });
+    if (init.status !== 0) throw new Error(`clusterd init failed: ${init.stderr}`);
+    const cred = JSON.parse(readFileSync(this.credentialFile, 'utf8')) as { token: string; ca: string };
+    this.token = cred.token;
+    this.fetch = tlsFetch({ ca: cred.ca });
+  }
+
+  get credentialFile(): string {
+    return join(this.configHome, 'clusterd', 'credentials', 'test.json');
   }
 
   /** listenTimeoutMs: how long the node may take to serve its API (a loaded host starts slowly). */
@@ -105,11 +134,12 @@ export class TestCluster {
     proc.stderr!.on('data', onData);
     const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
     const url = await waitFor(`node ${name} to listen`, () => {
-      const m = /serving the API on (http:\/\/[0-9.:]+)/.exec(out);
+      const m = /serving the API on (https?:\/\/[0-9.:]+)/.exec(out);
       if (m) return m[1]!;
       if (proc.exitCode !== null) throw new Error(`clusterd ${name} exited with ${proc.exitCode}: ${out}`);
       return null;
     }, listenTimeoutMs);
+    tokenOfUrl.set(url, this.token);
     const np: NodeProc = { name, proc, url, log, exited };
     this.nodes.set(name, np);
     return np;
@@ -120,21 +150,25 @@ export class TestCluster {
     return [...this.nodes.values()].filter((n) => n.proc.exitCode === null && n.proc.signalCode === null).map((n) => n.url);
   }
 
-  async api<T = unknown>(path: string, init: { method?: string; body?: unknown; via?: string } = {}): Promise<{ status: number; body: T }> {
+  /** token: the bearer token to send (default the admin's; null sends none); headers: more headers. */
+  async api<T = unknown>(path: string, init: { method?: string; body?: unknown; via?: string; token?: string | null; headers?: Record<string, string> } = {}): Promise<{ status: number; body: T }> {
     const urls = init.via ? [this.nodes.get(init.via)!.url] : this.liveUrls();
+    const token = init.token === undefined ? this.token : init.token;
     let lastErr: unknown;
     for (const u of urls) {
       try {
-        const res = await fetch(u + path, {
+        const res = await this.fetch(u + path, {
           // A JSON content type only with a body: fastify refuses an empty JSON body (400).
-          method: init.method ?? 'GET', headers: init.body === undefined ? {} : { 'content-type': 'application/json' },
+          method: init.method ?? 'GET',
+          headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...(token !== null ? { authorization: `Bearer ${token}` } : {}), ...init.headers },
           body: init.body === undefined ? undefined : JSON.stringify(init.body), signal: AbortSignal.timeout(5_000),
         });
         const text = await res.text();
         return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
       } catch (e) { lastErr = e; }
     }
-    throw new Error(`no node answered ${path}: ${(lastErr as Error)?.message}`);
+    const cause = (lastErr as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+    throw new Error(`no node answered ${path}: ${(lastErr as Error)?.message}${cause ? ` (${cause.code ?? ''} ${cause.message ?? ''})` : ''}`);
   }
 
   async status(via?: string): Promise<StatusSnapshot> {
@@ -155,7 +189,7 @@ export class TestCluster {
   /** Run the `cluster` CLI against this cluster. */
   cli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): { code: number; out: string; err: string } {
     const r = spawnSync(process.execPath, [clusterBin, ...args], {
-      encoding: 'utf8', env: { ...process.env, CLUSTERD_ENDPOINT: this.liveUrls().join(','), ...env }, timeout: timeoutMs,
+      encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: this.configHome, CLUSTERD_ENDPOINT: this.liveUrls().join(','), ...env }, timeout: timeoutMs,
     });
     return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
   }

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { EtcdCluster } from './etcd-harness.js';
 import { clusterdBin, sleep, waitFor, webServiceJs } from './harness.js';
 import type { StatusSnapshot } from '../src/api/types.js';
+import { tlsFetch } from '../src/api/tls-fetch.js';
 
 const isRoot = process.getuid?.() === 0;
 const id = Math.random().toString(16).slice(2, 6);
@@ -111,7 +112,7 @@ function startNode(i: number): void {
   const logPath = join(dir, `${name}.log`);
   writeFileSync(logPath, '');
   const proc = spawn('ip', ['netns', 'exec', ns(i), process.execPath, clusterdBin, 'start', '--quorum', quorumFor(i), '--node', name,
-    '--listen', `${ip(i)}:${apiPort}`, '--data-dir', join(dir, `data-${name}`)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--listen', `${ip(i)}:${apiPort}`, '--data-dir', join(dir, `data-${name}`), '--auth-dir', join(dir, 'auth')], { stdio: ['ignore', 'pipe', 'pipe'] });
   const entry = { proc, log: '' };
   const onData = (b: Buffer) => { entry.log += b.toString(); writeFileSync(logPath, b, { flag: 'a' }); };
   proc.stdout!.on('data', onData);
@@ -119,9 +120,13 @@ function startNode(i: number): void {
   procs.set(name, entry);
 }
 
+/** The admin credential clusterd init wrote: its token, and the CA the nodes' HTTPS certificates come from. */
+let cred: { token: string; ca: string } | null = null;
+
 async function api<T>(i: number, path: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: T }> {
-  const res = await fetch(`http://${ip(i)}:${apiPort}${path}`, {
-    method: init.method ?? 'GET', headers: { 'content-type': 'application/json' },
+  // Non-loopback listens serve HTTPS (certificates of the cluster CA); nodes forward to each other over mutual TLS.
+  const res = await tlsFetch({ ca: cred!.ca })(`https://${ip(i)}:${apiPort}${path}`, {
+    method: init.method ?? 'GET', headers: { 'content-type': 'application/json', authorization: `Bearer ${cred!.token}` },
     body: init.body === undefined ? undefined : JSON.stringify(init.body), signal: AbortSignal.timeout(2_000),
   });
   const text = await res.text();
@@ -151,8 +156,10 @@ after(async () => {
 
 test('multi-host on etcd: a node cut off the network fences itself, the others take over, it rejoins and catches up', { timeout: 90_000 }, async () => {
   assert.ok(isRoot, 'this test needs root: it creates network namespaces, veth pairs and a bridge (run the tests as root, as .ci/run does)');
-  const init = spawnSync(process.execPath, [clusterdBin, 'init', '--quorum', `etcd:${etcd!.endpoints().join(',')}`, '--cluster', 'multihost'], { encoding: 'utf8' });
+  const init = spawnSync(process.execPath, [clusterdBin, 'init', '--quorum', `etcd:${etcd!.endpoints().join(',')}`, '--cluster', 'multihost', '--auth-dir', join(dir, 'auth')],
+    { encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: join(dir, 'config') } });
   assert.equal(init.status, 0, `clusterd init: ${init.stderr}`);
+  cred = JSON.parse(readFileSync(join(dir, 'config', 'clusterd', 'credentials', 'multihost.json'), 'utf8')) as { token: string; ca: string };
   // n3 first: it becomes coordinator and owner, so cutting it exercises both takeovers.
   for (const i of [2, 0, 1]) {
     startNode(i);

@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { clusterError, httpStatusOf, type ClusterError, type Result } from '../core/errors.js';
+import { callerHeader, internalHeaders, nodeAuthOf } from './identity.js';
 
 /** Set on a forwarded request: the node it reaches answers it itself, never forwards it again. */
 export const forwardedHeader = 'x-clusterd-forwarded';
@@ -26,6 +27,11 @@ export const bodyDepthMax = 32;
 /** Headers that describe one hop, not the request: never copied by a forward, either way. */
 const hopHeaders = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host',
   'content-length', 'accept-encoding', 'content-encoding', forwardedHeader]);
+/**
+ * The caller's credentials and browser context stay on the node that checked them: a forwarded
+ * request authenticates as this node and names the caller (identity.ts internalHeaders).
+ */
+const credentialHeaders = new Set(['authorization', 'cookie', 'origin', 'referer', 'x-clusterd-csrf', callerHeader]);
 
 const rawBodies = new WeakMap<FastifyRequest, Buffer>();
 
@@ -92,13 +98,14 @@ export async function forward(target: string, req: FastifyRequest, reply: Fastif
   const body = rawBodies.get(req);
   const headers: Record<string, string> = { [forwardedHeader]: '1' };
   for (const [k, v] of Object.entries(req.headers)) {
-    if (v === undefined || hopHeaders.has(k)) continue;
+    if (v === undefined || hopHeaders.has(k) || credentialHeaders.has(k)) continue;
     if (k === 'content-type' && (body === undefined || body.length === 0)) continue;
     headers[k] = Array.isArray(v) ? v.join(', ') : v;
   }
   try {
-    const res = await fetch(new URL(req.url, target), {
-      method: req.method, headers, redirect: 'manual', signal: AbortSignal.timeout(forwardTimeoutMs),
+    // As the node, for the caller: the target trusts the caller header only from a node (identity.ts).
+    const res = await nodeAuthOf(req.server).fetch(new URL(req.url, target), {
+      method: req.method, headers: { ...headers, ...internalHeaders(req.server, req) }, redirect: 'manual', signal: AbortSignal.timeout(forwardTimeoutMs),
       ...(body !== undefined && body.length > 0 ? { body: Uint8Array.from(body) } : {}),
     });
     const answer = await readBounded(res, forwardAnswerBytesMax);

@@ -18,6 +18,9 @@ import { healthRoutes, healthPaths } from './health.js';
 import { createMetrics, instrumentRequests, timedCommits, type Metrics } from './metrics.js';
 import { EventStreams, eventStreamDefaults, startAfter, type EventStreamSettings } from './event-stream.js';
 import { answeredByHeader, forward, forwardedHeader, forwardTimeoutMs, jsonBodies, parse, sendError } from './http.js';
+import { checkRouteTable, Gate, installAuth, type AuthOptions } from './auth.js';
+import { authRoutes } from './auth-routes.js';
+import { internalHeaders, nodeAuthOf, setNodeAuth } from './identity.js';
 
 /** Request bodies larger than this are refused: a cluster document is a few KiB. */
 const bodyLimitBytes = 1 << 20;
@@ -101,19 +104,39 @@ export interface ApiServer {
 /** One line per API request, at debug level (route, method, status, duration). */
 export type RequestLog = (fields: Record<string, unknown>, message: string) => void;
 
-export async function startApi(node: NodeFacade, host: string, port: number, streamSettings: EventStreamSettings = eventStreamDefaults, requestLog?: RequestLog): Promise<ApiServer> {
-  const app = Fastify({
+export interface ApiSecurity {
+  auth: Omit<AuthOptions, 'listenHost' | 'tls'>;
+  /** HTTPS with this node's certificate (PEM); clients with a certificate of the CA authenticate as nodes with it. */
+  tls: { key: string; cert: string; ca: string } | null;
+  /** fetch for calls to other nodes (trusts the CA, presents this node's certificate). */
+  nodeFetch: typeof fetch;
+}
+
+export async function startApi(node: NodeFacade, host: string, port: number, security: ApiSecurity, streamSettings: EventStreamSettings = eventStreamDefaults, requestLog?: RequestLog): Promise<ApiServer> {
+  const options = {
     logger: false, bodyLimit: bodyLimitBytes, routerOptions: { maxParamLength: pathParamLengthMax },
-    frameworkErrors: (err, _req, reply) => sendError(reply, clusterError('BAD_ARGUMENT', `the request's path is not valid: ${err.message}`, 'percent-encode names in paths (encodeURIComponent)')),
+    frameworkErrors: (err: Error, _req: FastifyRequest, reply: FastifyReply) => sendError(reply, clusterError('BAD_ARGUMENT', `the request's path is not valid: ${err.message}`, 'percent-encode names in paths (encodeURIComponent)')),
     clientErrorHandler: clientError,
-  });
+  };
+  const app = security.tls
+    ? Fastify({ ...options, https: { ...security.tls, requestCert: true, rejectUnauthorized: false } }) as unknown as FastifyInstance
+    : Fastify(options);
+  setNodeAuth(app, { nodeToken: security.auth.nodeToken, fetch: security.nodeFetch });
   const streams = new EventStreams({ get stopped() { return node.snapshot().stopped; }, readEvents: (after, limit) => node.readEvents(after, limit) }, streamSettings);
   const metrics = createMetrics(node, streams);
   instrumentRequests(app, metrics.registry, requestLog);
   const table: RouteEntry[] = [];
   app.addHook('onRoute', (r) => { for (const m of [r.method].flat()) table.push({ method: m, url: r.url }); });
-  routes(app, timedCommits(node, metrics), streams, metrics);
+  const gate = new Gate(node, { ...security.auth, listenHost: host, tls: security.tls !== null });
+  const registered: string[] = [];
+  installAuth(app, gate, () => node.snapshot().ready, registered);
+  const facade = timedCommits(node, metrics);
+  routes(app, facade, streams, metrics);
+  authRoutes(app, facade, gate, (h) => write(facade, h));
   app.setNotFoundHandler((req, reply) => routeNotFound(table, req, reply));
+  await app.ready();
+  const problems = checkRouteTable(registered);
+  if (problems.length > 0) throw new Error(`the API route table is incomplete: ${problems.join('; ')}`);
   const address = await app.listen({ host, port });
   return { app, url: address, close: () => { streams.close(); metrics.stop(); return app.close(); } };
 }
@@ -276,7 +299,7 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
       // A Failed group is placed again only once the change is durable: a refused /online has no later effect.
       const res = await node.commit([{ op: 'group-desired', group: group!, desired: op }]);
       if (res.ok && op === 'online') node.clearFailed(group!);
-      if (res.ok && op === 'online') await retryOnOwner(node, group!, null);
+      if (res.ok && op === 'online') await retryOnOwner(node, req.server, group!, null);
       return unwrap(reply, res, () => ({ ok: true }));
     }
     if (op === 'move') {
@@ -334,7 +357,7 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
     if (op === 'online' || op === 'offline') {
       const done = await node.commit([{ op: 'resource-desired', resource: res!, desired: op }]);
       if (done.ok && op === 'online') node.clearFailed(r.group);
-      if (done.ok && op === 'online') await retryOnOwner(node, r.group, res!);
+      if (done.ok && op === 'online') await retryOnOwner(node, req.server, r.group, res!);
       return unwrap(reply, done, () => ({ ok: true }));
     }
     if (op === 'move') {
@@ -400,7 +423,7 @@ async function setMaintenance(node: NodeFacade, group: string, res: string, op: 
  * configuration says online already, so the owner is told directly to start it again. Best
  * effort: an owner that cannot be reached is moving or Down, and its successor starts afresh.
  */
-async function retryOnOwner(node: NodeFacade, group: string, resource: string | null): Promise<void> {
+async function retryOnOwner(node: NodeFacade, app: FastifyInstance, group: string, resource: string | null): Promise<void> {
   const owner = node.snapshot().ownership[group]?.node;
   if (!owner) return;
   if (owner === node.name) {
@@ -410,8 +433,8 @@ async function retryOnOwner(node: NodeFacade, group: string, resource: string | 
   }
   const target = node.snapshot().reports[owner]?.apiUrl;
   if (!target) return;
-  await fetch(new URL(`/v1/groups/${encodeURIComponent(group)}/retry`, target), {
-    method: 'POST', headers: { 'content-type': 'application/json', [forwardedHeader]: '1' },
+  await nodeAuthOf(app).fetch(new URL(`/v1/groups/${encodeURIComponent(group)}/retry`, target), {
+    method: 'POST', headers: { 'content-type': 'application/json', [forwardedHeader]: '1', ...internalHeaders(app, null) },
     body: JSON.stringify(resource === null ? {} : { resource }), signal: AbortSignal.timeout(forwardTimeoutMs),
   }).then((r) => r.arrayBuffer()).catch(() => undefined);
 }

@@ -3,14 +3,14 @@
 // /online /wait:30`) with Unix spellings beside it (`--online`, `--move=n2`, `--json`).
 
 import { clusterError, fail, ok, type ClusterError, type Result } from '../core/errors.js';
-import { resourceTypes, type CommonProps, type PrivProps, type PrivValue, type ResourceType } from '../core/types.js';
+import { resourceTypes, roles, type Role, type CommonProps, type PrivProps, type PrivValue, type ResourceType } from '../core/types.js';
 import type { GroupPatch } from '../api/types.js';
 import { freezeLimitMsMax, freezeLimitMsMin } from '../core/backup.js';
 
 // ---------------------------------------------------------------------------------------------
 // The command union
 
-export type HelpTopic = 'main' | 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'backup' | 'import' | 'agents';
+export type HelpTopic = 'main' | 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'backup' | 'import' | 'agents' | 'credentials' | 'dashboard';
 export type NodeAction = 'pause' | 'resume' | 'drain' | 'evict';
 
 export interface GlobalOptions {
@@ -68,7 +68,13 @@ export type Command =
   | { kind: 'backup-thaw'; id: string }
   | { kind: 'backup-status'; id: string | null }
   /** Freeze GROUP, run argv (the snapshot command) here, thaw, report. */
-  | { kind: 'backup-run'; target: string; limitMs: number | null; argv: string[] };
+  | { kind: 'backup-run'; target: string; limitMs: number | null; argv: string[] }
+  /** Mint a credential for USER; out: write it as a credential file there (else print it). */
+  | { kind: 'credentials-add'; user: string; role: Role; out: string | null }
+  | { kind: 'credentials-list' }
+  | { kind: 'credentials-revoke'; user: string }
+  /** A one-time login URL of the dashboard (printed; url: only the URL). */
+  | { kind: 'dashboard'; urlOnly: boolean };
 
 export interface ParsedArgs {
   command: Command;
@@ -114,7 +120,7 @@ interface Lexed {
 
 const switchRe = /^(?:--|-|\/)([A-Za-z][A-Za-z0-9-]*|\?)(?:[:=]([\s\S]*))?$/;
 /** Unix-style flags whose value may be the next argument (`--endpoint URL`, `-f FILE`). */
-const flagsWithNextValue = new Set(['endpoint', 'limit', 'n', 'f', 'file', 'timeout']);
+const flagsWithNextValue = new Set(['endpoint', 'limit', 'n', 'f', 'file', 'timeout', 'role', 'out']);
 const isPairWord = (w: string): boolean => /^[^=]+=/.test(w);
 const takesPairs = (name: string): boolean => name.startsWith('prop') || name.startsWith('priv');
 
@@ -255,11 +261,12 @@ function resolveSwitches(object: string, specs: readonly SwitchSpec[], tokens: r
 // ---------------------------------------------------------------------------------------------
 // Entry point
 
-const objectWords: Record<string, 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'backup' | 'import' | 'agents' | 'help'> = {
+const objectWords: Record<string, Exclude<HelpTopic, 'main'> | 'help'> = {
   node: 'node', group: 'group', res: 'resource', resource: 'resource',
-  status: 'status', log: 'log', why: 'why', apply: 'apply', checkpoint: 'checkpoint', backup: 'backup', import: 'import', agents: 'agents', help: 'help',
+  status: 'status', log: 'log', why: 'why', apply: 'apply', checkpoint: 'checkpoint', backup: 'backup', help: 'help',
+  import: 'import', agents: 'agents', credentials: 'credentials', dashboard: 'dashboard',
 };
-const objectList = 'node, group, res|resource, status, log, why, apply, checkpoint, backup, import, agents';
+const objectList = 'node, group, res|resource, status, log, why, apply, checkpoint, backup, import, agents, credentials, dashboard';
 
 export function parseArgs(argv: readonly string[]): Result<ParsedArgs> {
   // `cluster backup run G -- CMD ARGS...`: everything after the first `--` is the command, as typed.
@@ -329,6 +336,41 @@ function buildCommand(object: Exclude<HelpTopic, 'main' | 'backup'>, words: stri
       words.length > 0 ? fail(badArg(`unexpected argument '${words[0]}' after checkpoint`, 'cluster checkpoint')) : ok({ kind: 'checkpoint' }));
     case 'import': return withSwitches('import', [], tokens, () => importCommand(words));
     case 'agents': return withSwitches('agents', [], tokens, () => agentsCommand(words));
+    case 'credentials': return withSwitches('credentials', credentialSwitches, tokens, (s) => credentialsCommand(words, s));
+    case 'dashboard': return withSwitches('dashboard', [sw('url', 'none', '--url')], tokens, (s) =>
+      words.length > 0 ? fail(badArg(`unexpected argument '${words[0]}' after dashboard`, 'cluster dashboard [--url]')) : ok({ kind: 'dashboard', urlOnly: s.has('url') }));
+  }
+}
+
+const credentialSwitches: readonly SwitchSpec[] = [
+  sw('role', 'required', `--role ${roles.join('|')}`),
+  sw('out', 'required', '--out FILE (write the new credential file there, mode 0600)'),
+];
+const credentialsUsage = `cluster credentials add USER --role ${roles.join('|')} [--out FILE] | list | revoke USER`;
+
+function credentialsCommand(words: readonly string[], s: Switches): Result<Command> {
+  const [sub, user, extra] = words;
+  const verb = sub?.toLowerCase();
+  if (extra !== undefined) return fail(badArg(`unexpected argument '${extra}'`, credentialsUsage));
+  const noSwitches = (): Result<void> => (s.size > 0 ? fail(badArg(`switch ${[...s.values()][0]!.raw} does not apply to credentials ${verb}`, credentialsUsage)) : ok(undefined));
+  switch (verb) {
+    case 'add': {
+      if (user === undefined) return fail(badArg('credentials add needs a user name', credentialsUsage));
+      const role = s.get('role')?.value ?? null;
+      if (role === null || !(roles as readonly string[]).includes(role)) return fail(badArg(`credentials add needs --role ${roles.join('|')}`, credentialsUsage));
+      return ok({ kind: 'credentials-add', user, role: role as Role, out: s.get('out')?.value ?? null });
+    }
+    case 'list': case undefined: {
+      const n = noSwitches();
+      if (!n.ok) return n;
+      return user === undefined ? ok({ kind: 'credentials-list' }) : fail(badArg(`unexpected argument '${user}'`, credentialsUsage));
+    }
+    case 'revoke': {
+      const n = noSwitches();
+      if (!n.ok) return n;
+      return user === undefined ? fail(badArg('credentials revoke needs a user name', credentialsUsage)) : ok({ kind: 'credentials-revoke', user });
+    }
+    default: return fail(badArg(`unknown credentials action '${sub}'`, credentialsUsage));
   }
 }
 
@@ -843,6 +885,8 @@ export function usageText(topic: HelpTopic): string {
     case 'import': return `${importUsage}\n  Print an apply file (YAML) translated from a Pacemaker CIB; what cannot be translated is listed on stderr.\n` +
       '  Exit code: 0 everything translated, 3 printed but something was not translated, 1 nothing printed.\n';
     case 'agents': return 'cluster agents [PROVIDER:AGENT] [--json]\n  The OCF resource agents installed on the node that answers (--endpoint picks it), or one agent\'s\n  parameters (name, required, default, description) from its meta-data.\n';
+    case 'credentials': return `${credentialsUsage}\n  Credentials of the API (admin only). add mints a token for USER with a role (viewer: reads, secrets\n  redacted; operator: online/offline/move/maintenance/backups/pause/resume/drain; admin: everything) and\n  prints a credential file (or writes it with --out); revoke removes it at once on every node.\n`;
+    case 'dashboard': return 'cluster dashboard [--url]\n  A one-time login URL of the web dashboard (valid 60 s, once): open it in a browser on this machine.\n';
     case 'main': return mainUsage;
   }
 }
@@ -860,6 +904,8 @@ cluster checkpoint
 cluster import pacemaker CIB.xml
 cluster agents [PROVIDER:AGENT]
 cluster backup freeze GROUP|RESOURCE [--timeout 60s] | thaw ID | status [ID] | run GROUP -- COMMAND ARGS...
+cluster credentials add USER --role viewer|operator|admin [--out FILE] | list | revoke USER
+cluster dashboard [--url]
 
 ${usageIntro}
 More: cluster node /?, cluster group /?, cluster res /?, cluster backup /?

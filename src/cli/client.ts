@@ -34,9 +34,9 @@ export function cliError(code: ClusterErrorData['code'], message: string, hint?:
   return new CliError({ code, message, hint });
 }
 
-/** --endpoint, else CLUSTERD_ENDPOINT, else the default; comma-separated lists allowed. */
-export function resolveEndpoints(flag: string | null, env: NodeJS.ProcessEnv): string[] {
-  const raw = flag ?? env.CLUSTERD_ENDPOINT ?? defaultEndpoint;
+/** --endpoint, else CLUSTERD_ENDPOINT, else the credential file's endpoints, else the default; comma-separated lists allowed. */
+export function resolveEndpoints(flag: string | null, env: NodeJS.ProcessEnv, fromCredential: readonly string[] = []): string[] {
+  const raw = flag ?? env.CLUSTERD_ENDPOINT ?? (fromCredential.length > 0 ? fromCredential.join(',') : defaultEndpoint);
   const list = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
   if (list.length === 0) throw cliError('BAD_ARGUMENT', `no endpoint in '${raw}'`, `for example --endpoint ${defaultEndpoint}`);
   return list.map((e) => {
@@ -62,9 +62,13 @@ export class ApiClient {
   private current = 0;
   private readonly fetchImpl: typeof fetch;
 
-  constructor(endpoints: readonly string[], fetchImpl: typeof fetch = fetch) {
+  /** Sent as Authorization: Bearer (the credential file's token); null sends none. */
+  private readonly token: string | null;
+
+  constructor(endpoints: readonly string[], fetchImpl: typeof fetch = fetch, token: string | null = null) {
     this.endpoints = endpoints;
     this.fetchImpl = fetchImpl;
+    this.token = token;
   }
 
   /** The endpoint that answered last (for messages). */
@@ -133,7 +137,10 @@ export class ApiClient {
     try {
       const res = await this.fetchImpl(base + path, {
         method,
-        headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        headers: {
+          accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(this.token !== null ? { authorization: `Bearer ${this.token}` } : {}), ...headers,
+        },
         body: body !== undefined ? JSON.stringify(body) : null,
         signal: AbortSignal.any(signals),
       });

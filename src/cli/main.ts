@@ -12,6 +12,9 @@ import { formatProblem, loadApplyFile, locatePath } from './apply-file.js';
 import { bashCompletion, zshCompletion } from './completion.js';
 import { droppedText, importExit, importPacemaker, importText } from './import-pacemaker.js';
 import { ApiClient, CliError, cliError, resolveEndpoints, seg } from './client.js';
+import { findCredential, type FoundCredential } from './credentials.js';
+import { writeCredentialFile, type CredentialFile } from '../api/auth-files.js';
+import { tlsFetch } from '../api/tls-fetch.js';
 import { exitCodeOf } from '../core/errors.js';
 import { clusterdVersion } from '../core/version.js';
 import { maintenanceStable } from '../core/maintenance.js';
@@ -55,6 +58,8 @@ interface Ctx {
   client: ApiClient;
   io: CliIo;
   json: boolean;
+  /** The credential file in use, if any (named in authentication errors; the base of credentials add). */
+  credential: FoundCredential | null;
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
@@ -84,13 +89,18 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return exitOk;
   }
   if (command.kind === 'import-pacemaker') return importFile(command.file, io);
+  let credential: FoundCredential | null = null;
   try {
-    const client = new ApiClient(resolveEndpoints(options.endpoint, io.env), io.fetch);
-    return await run(command, { client, io, json: options.json });
+    credential = await findCredential(io.env, options.endpoint, io.readFile);
+    const c = credential?.credential;
+    const fetchImpl = tlsFetch(c && c.ca !== '' ? { ca: c.ca } : null, io.fetch ?? fetch);
+    const client = new ApiClient(resolveEndpoints(options.endpoint, io.env, c?.endpoints ?? []), fetchImpl, c?.token ?? null);
+    return await run(command, { client, io, json: options.json, credential });
   } catch (e) {
     if (io.signal?.aborted) return runsUntilInterrupted(command) ? exitOk : exitInterrupted;
     const err = asErrorLike(e);
-    io.err(options.json ? jsonError(err) : formatError(err));
+    const shown = authContext(err, credential);
+    io.err(options.json ? jsonError(shown) : formatError(shown));
     return exitCodeOf(err.code);
   }
 }
@@ -98,6 +108,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 /** An error as the API answers it ({"error": {code, message, hint}}), one line, for --json. */
 function jsonError(e: ErrorLike): string {
   return `${JSON.stringify({ error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } })}\n`;
+}
+
+/** An authentication error names the credential file that was used (or that none was found). */
+function authContext(err: ErrorLike, found: FoundCredential | null): ErrorLike {
+  if (err.code !== 'AUTH_REQUIRED' && err.code !== 'AUTH_INVALID' && err.code !== 'AUTH_FORBIDDEN') return err;
+  const used = found ? `credential file ${found.path} (user ${found.credential.user}, role ${found.credential.role})` : 'no credential file found';
+  return { ...err, message: `${err.message} [${used}]` };
 }
 
 const runsUntilInterrupted = (c: Command): boolean => (c.kind === 'status' && c.watch) || (c.kind === 'log' && c.follow);
@@ -125,6 +142,7 @@ function run(c: Command, ctx: Ctx): Promise<number> {
     case 'apply': return apply(c.file, c.dryRun, ctx);
     case 'import-pacemaker': return importFile(c.file, ctx.io);
     case 'backup-freeze': case 'backup-thaw': case 'backup-status': case 'backup-run': return runBackup(c, ctx);
+    case 'credentials-add': case 'credentials-list': case 'credentials-revoke': case 'dashboard': return runAuth(c, ctx);
     default: return runResource(c, ctx);
   }
 }
@@ -248,11 +266,41 @@ function moveJudge(target: string | null, before: GroupView['state']): (g: Group
 }
 
 // ---------------------------------------------------------------------------------------------
+// credentials and the dashboard login
+
+async function runAuth(c: Of<'credentials-add' | 'credentials-list' | 'credentials-revoke' | 'dashboard'>, ctx: Ctx): Promise<number> {
+  const api = ctx.client;
+  switch (c.kind) {
+    case 'credentials-list': {
+      const list = await api.get<{ user: string; role: string; createdWallMs: number }[]>('/v1/credentials');
+      const rows = list.map((x) => `${x.user.padEnd(20)} ${x.role.padEnd(9)} ${new Date(x.createdWallMs).toISOString()}`);
+      return emit(ctx, `${'User'.padEnd(20)} ${'Role'.padEnd(9)} Created\n${'-'.repeat(20)} ${'-'.repeat(9)} ${'-'.repeat(24)}\n${rows.join('\n')}\n`, list);
+    }
+    case 'credentials-revoke':
+      return emit(ctx, `Revoked the credential of ${c.user}: every node refuses its token from now on.\n`, await api.delete(`/v1/credentials/${seg(c.user)}`));
+    case 'credentials-add': {
+      const r = await api.post<{ user: string; role: CredentialFile['role']; token: string }>('/v1/credentials', { user: c.user, role: c.role });
+      const base = ctx.credential?.credential;
+      const file: CredentialFile = { cluster: base?.cluster ?? 'cluster', endpoints: base?.endpoints ?? [api.endpoint], token: r.token, role: r.role, user: r.user, ca: base?.ca ?? '' };
+      if (c.out === null) return emit(ctx, `${JSON.stringify(file, null, 2)}\n`, file);
+      writeCredentialFile(c.out, file);
+      return emit(ctx, `Wrote the ${r.role} credential of ${r.user} to ${c.out} (mode 0600).\nGive it to ${r.user}: it goes to ~/.config/clusterd/credentials/${file.cluster}.json, or CLUSTERD_CREDENTIALS=FILE.\n`, { ...file, token: undefined, path: c.out });
+    }
+    case 'dashboard': {
+      const t = await api.post<{ ticket: string; path: string }>('/v1/login-tickets');
+      const url = `${api.endpoint}${t.path}`;
+      return emit(ctx, c.urlOnly ? `${url}\n` : `Open this URL in a browser on this machine (valid once, for 60 s):\n${url}\n`, { url });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // resource
 
 const resPath = (r: string): string => `/v1/resources/${seg(r)}`;
 type ResourceCommand = Exclude<Command, Of<'help' | 'node-status' | 'node-action' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'import-pacemaker' | 'agents'
   | 'backup-freeze' | 'backup-thaw' | 'backup-status' | 'backup-run'
+  | 'credentials-add' | 'credentials-list' | 'credentials-revoke' | 'dashboard'
   | 'group-status' | 'group-create' | 'group-delete' | 'group-online' | 'group-offline' | 'group-move'
   | 'group-prop-list' | 'group-prop-set' | 'group-list-owners'>>;
 

@@ -5,8 +5,8 @@
 
 import { clusterError, fail, ok, type Result } from './errors.js';
 import {
-  commonPropDefaults, groupDefaults, resourceTypes, retiredResourceTypes,
-  type ClusterConfig, type CommonProps, type ConfigUpdate, type FailbackPolicy, type GroupConfig,
+  commonPropDefaults, groupDefaults, resourceTypes, retiredResourceTypes, roles,
+  type ClusterConfig, type CommonProps, type CredentialConfig, type ConfigUpdate, type FailbackPolicy, type GroupConfig,
   type NodeConfig, type PrivProps, type ResourceConfig, type ResourceName, type ResourceType,
 } from './types.js';
 import { checkIpPriv } from './priv-ip.js';
@@ -237,7 +237,8 @@ function checkDeps(config: ClusterConfig, res: ResourceConfig, deps: string[]): 
 type Change =
   | { map: 'nodes'; name: string; value: NodeConfig | undefined }
   | { map: 'groups'; name: string; value: GroupConfig | undefined }
-  | { map: 'resources'; name: string; value: ResourceConfig | undefined };
+  | { map: 'resources'; name: string; value: ResourceConfig | undefined }
+  | { map: 'credentials'; name: string; value: CredentialConfig | undefined };
 
 /**
  * The resources of a group, by name. Updaters that act on a group's members (group-delete,
@@ -411,6 +412,17 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     const closure = u.desired === 'online' ? dependencyClosure(c, u.resource) : dependentsWithin(c, u.resource, members(r.value.group));
     return ok(closure.map((name) => setResource(resourceWith(c.resources[name]!, { desired: u.desired }))));
   },
+  'credential-set': (_c, u) => {
+    const n = checkName('user', u.user, 'user');
+    if (!n.ok) return n;
+    if (!(roles as readonly string[]).includes(u.role)) return fail(clusterError('BAD_ARGUMENT', `role ${JSON.stringify(u.role)} is not one of ${roles.join(', ')}`, undefined, 'role'));
+    if (!/^[0-9a-f]{64}$/.test(u.tokenSha256)) return fail(clusterError('BAD_ARGUMENT', 'tokenSha256 must be 64 lowercase hex digits', undefined, 'tokenSha256'));
+    return ok([{ map: 'credentials', name: u.user, value: { user: u.user, role: u.role, tokenSha256: u.tokenSha256, createdWallMs: u.createdWallMs } }]);
+  },
+  'credential-remove': (c, u) => {
+    if (!c.credentials?.[u.user]) return fail(clusterError('CREDENTIAL_NOT_FOUND', `no credential for user '${u.user}'`, 'cluster credentials list shows them'));
+    return ok([{ map: 'credentials', name: u.user, value: undefined }]);
+  },
 };
 
 function changesOf(config: ClusterConfig, update: ConfigUpdate, members: Members): Result<Change[]> {
@@ -425,12 +437,13 @@ function changesOf(config: ClusterConfig, update: ConfigUpdate, members: Members
  * identity (groupResources, onlineOrder), as it was: a group-create at 20,000 resources copies the
  * groups and nothing else.
  */
-const shareOf = (c: ClusterConfig): ClusterConfig => ({ name: c.name, nodes: c.nodes, groups: c.groups, resources: c.resources });
+const shareOf = (c: ClusterConfig): ClusterConfig =>
+  (c.credentials ? { name: c.name, nodes: c.nodes, groups: c.groups, resources: c.resources, credentials: c.credentials } : { name: c.name, nodes: c.nodes, groups: c.groups, resources: c.resources });
 
 /** Write one change into `c`'s maps, copying the map first unless `owned` has it; returns the value it replaced. */
 function put(c: ClusterConfig, ch: Change, owned: Set<Change['map']>): Change['value'] {
   if (!owned.has(ch.map)) {
-    (c as unknown as Record<string, object>)[ch.map] = { ...c[ch.map] };
+    (c as unknown as Record<string, object>)[ch.map] = { ...(c[ch.map] ?? {}) };
     owned.add(ch.map);
   }
   const map = c[ch.map] as Record<string, Change['value']>;
@@ -487,7 +500,7 @@ export class ConfigDraft {
         return r;
       }
       for (const ch of r.value) {
-        if (ch.value === undefined && updates.length > 1 && !orderBefore.has(ch.map)) orderBefore.set(ch.map, Object.keys(this.c[ch.map]));
+        if (ch.value === undefined && updates.length > 1 && !orderBefore.has(ch.map)) orderBefore.set(ch.map, Object.keys(this.c[ch.map] ?? {}));
         undo.push({ map: ch.map, name: ch.name, value: this.write(ch) } as Change);
       }
     }
@@ -598,19 +611,19 @@ export function groupResources(c: ClusterConfig, group: string): ResourceConfig[
  * loads the store's checkpoint copies it to its own: one text serves them all. The entry also
  * remembers the maps it was made from and is used only while they are the same objects.
  */
-const jsonCache = new WeakMap<ClusterConfig, { name: string; nodes: object; groups: object; resources: object; json: string }>();
+const jsonCache = new WeakMap<ClusterConfig, { name: string; nodes: object; groups: object; resources: object; credentials: object | undefined; json: string }>();
 
 export function configJson(c: ClusterConfig): string {
   const hit = jsonCache.get(c);
-  if (hit && hit.name === c.name && hit.nodes === c.nodes && hit.groups === c.groups && hit.resources === c.resources) return hit.json;
+  if (hit && hit.name === c.name && hit.nodes === c.nodes && hit.groups === c.groups && hit.resources === c.resources && hit.credentials === c.credentials) return hit.json;
   const json = JSON.stringify(c);
-  jsonCache.set(c, { name: c.name, nodes: c.nodes, groups: c.groups, resources: c.resources, json });
+  jsonCache.set(c, { name: c.name, nodes: c.nodes, groups: c.groups, resources: c.resources, credentials: c.credentials, json });
   return json;
 }
 
 /** `c` was just parsed from `json` (a checkpoint): writing it again needs no new text. */
 export function noteConfigJson(c: ClusterConfig, json: string): void {
-  jsonCache.set(c, { name: c.name, nodes: c.nodes, groups: c.groups, resources: c.resources, json });
+  jsonCache.set(c, { name: c.name, nodes: c.nodes, groups: c.groups, resources: c.resources, credentials: c.credentials, json });
 }
 
 /** onlineOrder per group, cached like groupResources (by the identity of a published resource map). */

@@ -14,7 +14,7 @@ const usage = exitUsage;
 
 export interface ErrorRow {
   /** HTTP status of an API answer carrying this code. */
-  readonly http: 400 | 404 | 405 | 409 | 413 | 415 | 431 | 500 | 503 | 507;
+  readonly http: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 421 | 431 | 500 | 503 | 507;
   /** Exit code of the `cluster` command that ends with this code. */
   readonly exit: typeof exitFailed | typeof exitUsage;
   /** What the code means, for the error reference. */
@@ -24,6 +24,16 @@ export interface ErrorRow {
 }
 
 export const errorCodes = {
+  // Authentication, roles, TLS and browsers
+  AUTH_FORBIDDEN: { http: 403, exit: failed, meaning: 'the credential is valid but its role may not do this (viewer < operator < admin)', hint: 'ask an admin for a credential with the role named in the message (cluster credentials add USER --role ROLE)' },
+  AUTH_INVALID: { http: 401, exit: failed, meaning: 'the token, session cookie or login ticket is not one the cluster knows (revoked, mistyped, expired or used)', hint: 'use the credential file clusterd init wrote (~/.config/clusterd/credentials/CLUSTER.json) or set CLUSTERD_CREDENTIALS=FILE' },
+  AUTH_REQUIRED: { http: 401, exit: failed, meaning: 'the request carries no credential (Authorization: Bearer TOKEN or the dashboard session cookie)', hint: 'the cluster CLI sends the token of ~/.config/clusterd/credentials/CLUSTER.json by itself; elsewhere set CLUSTERD_CREDENTIALS=FILE' },
+  CREDENTIAL_FILE_INVALID: { http: 400, exit: failed, meaning: 'a credential file cannot be read or is not a clusterd credential file (or several match and none was chosen)' },
+  CREDENTIAL_NOT_FOUND: { http: 404, exit: failed, meaning: 'no credential for that user' },
+  CSRF_REJECTED: { http: 403, exit: failed, meaning: 'a state-changing request from a browser session without the x-clusterd-csrf header of the session, or from another origin' },
+  HOST_REJECTED: { http: 421, exit: failed, meaning: 'the request\'s Host header is not a name this node serves (its listen address, localhost, 127.0.0.1 or a --tls-name)', hint: 'connect through the node\'s address, or add the name with clusterd start --tls-name NAME' },
+  TLS_NOT_CONFIGURED: { http: 400, exit: failed, meaning: 'TLS is needed but this node has no certificate: neither the cluster CA key nor a node certificate in its auth directory' },
+  TLS_REQUIRED: { http: 400, exit: failed, meaning: 'a non-loopback --listen without TLS: the API would carry tokens in clear on the network', hint: 'drop --no-tls (nodes serve HTTPS with a certificate from the cluster CA), or listen on 127.0.0.1' },
   // Requests and settings
   APPLY_TOO_LARGE: { http: 413, exit: usage, meaning: 'an apply document has more groups or resources than one apply takes (applyGroupsMax, applyResourcesMax)' },
   BAD_ARGUMENT: { http: 400, exit: usage, meaning: 'an argument or request body is malformed' },

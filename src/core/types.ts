@@ -105,11 +105,26 @@ export interface NodeConfig {
   paused: boolean;
 }
 
+/** What an API caller may do; each role may do everything the ones before it may. */
+export const roles = ['viewer', 'operator', 'admin'] as const;
+export type Role = (typeof roles)[number];
+
+/** One API credential: only a hash of its token is kept, so every node verifies and none can show it. */
+export interface CredentialConfig {
+  user: string;
+  role: Role;
+  /** sha256 of the token, hex. */
+  tokenSha256: string;
+  createdWallMs: number;
+}
+
 export interface ClusterConfig {
   name: string;
   nodes: Record<NodeName, NodeConfig>;
   groups: Record<GroupName, GroupConfig>;
   resources: Record<ResourceName, ResourceConfig>;
+  /** API credentials by user; absent in a cluster that has none yet. */
+  credentials?: Record<string, CredentialConfig>;
 }
 
 /**
@@ -132,7 +147,9 @@ export type ConfigUpdate =
   | { op: 'resource-set'; resource: ResourceName; props?: Partial<CommonProps>; priv?: PrivProps }
   | { op: 'resource-add-dep'; resource: ResourceName; dependsOn: ResourceName }
   | { op: 'resource-remove-dep'; resource: ResourceName; dependsOn: ResourceName }
-  | { op: 'resource-desired'; resource: ResourceName; desired: DesiredState };
+  | { op: 'resource-desired'; resource: ResourceName; desired: DesiredState }
+  | { op: 'credential-set'; user: string; role: Role; tokenSha256: string; createdWallMs: number }
+  | { op: 'credential-remove'; user: string };
 
 /** Runtime view of one resource on the node that runs (or last ran) it. */
 export interface ResourceRuntime {

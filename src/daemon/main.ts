@@ -3,16 +3,20 @@
 // validated once, all errors at once, then frozen.
 
 import { Command, InvalidArgumentError } from 'commander';
-import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { checkName } from '../core/config.js';
 import { ClusterError, clusterError } from '../core/errors.js';
 import { timingDefaults, validateTiming, type Timing } from '../core/timing.js';
-import { eventStreamDefaults, startApi } from '../api/server.js';
+import { eventStreamDefaults, startApi, type ApiSecurity } from '../api/server.js';
+import {
+  authFiles, createAuthDir, credentialPath, defaultAuthDir, issueNodeCert, mkdirPrivate, newToken, tokenSha256, writeCredentialFile, writePrivate,
+} from '../api/auth-files.js';
+import { tlsFetch } from '../api/tls-fetch.js';
 import { MonitorClient } from '../monitor/client.js';
 import { monoMs } from '../monitor/protocol.js';
 import { parseQuorumSpec, openStore } from '../store/index.js';
@@ -65,6 +69,14 @@ const settingsSchema = z.object({
   listen: z.string().default('127.0.0.1:7400'),
   dataDir: z.string().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  /** Where the cluster CA and node token are (default: QUORUM/auth for a dir store). */
+  authDir: z.string().optional(),
+  /** HTTPS: true, false, or by the listen address (on unless loopback). */
+  tls: z.boolean().optional(),
+  /** More names (DNS or IP) this node is reached by: its certificate and Host check accept them. */
+  tlsNames: z.array(z.string()).default([]),
+  /** /metrics needs a viewer credential. */
+  metricsAuth: z.boolean().default(false),
   timing: z.object({
     heartbeatIntervalMs: z.number().int().positive().default(timingDefaults.heartbeatIntervalMs),
     leaseTtlMs: z.number().int().positive().default(timingDefaults.leaseTtlMs),
@@ -125,7 +137,8 @@ export function loadSettings(flags: Record<string, unknown>): Settings {
   if (flags.logResetSize !== undefined) checkpointing.logResetBytes = flags.logResetSize;
   if (flags.checkpointInterval !== undefined) checkpointing.checkpointIntervalMs = flags.checkpointInterval;
   const merged = { ...file, timing, checkpointing } as Record<string, unknown>;
-  for (const k of ['quorum', 'node', 'listen', 'dataDir', 'logLevel']) if (flags[k] !== undefined) merged[k] = flags[k];
+  for (const k of ['quorum', 'node', 'listen', 'dataDir', 'logLevel', 'authDir', 'tls', 'metricsAuth']) if (flags[k] !== undefined) merged[k] = flags[k];
+  if (flags.tlsName !== undefined) merged.tlsNames = flags.tlsName;
   const parsed = settingsSchema.safeParse(merged);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(settings)'}: ${i.message}`);
@@ -164,16 +177,114 @@ async function checkNameFree(store: QuorumStore, node: string, timing: Timing): 
   }
 }
 
-async function runInit(opts: { quorum: string; cluster: string }): Promise<void> {
+const loopbackRe = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i;
+export const isLoopback = (host: string): boolean => loopbackRe.test(host);
+
+/**
+ * A new cluster and its trust: the CA and node token in the auth directory, and an admin
+ * credential (token shown to nobody else: only its hash goes into the cluster configuration,
+ * through the quorum log) in the credential file of the user who ran init.
+ */
+async function runInit(opts: { quorum: string; cluster: string; authDir?: string; endpoints: string; user?: string }): Promise<void> {
   privateUmask();
   const store = await openOrFail(opts.quorum);
   secureQuorumDir(opts.quorum, true);
   const name = checkName('cluster', opts.cluster);
   if (!name.ok) fail(name.error);
+  const authDir = resolveAuthDir(opts.quorum, opts.authDir);
+  const user = opts.user ?? userInfo().username;
+  const userOk = checkName('user', user);
+  if (!userOk.ok) fail(userOk.error);
   const r = await store.init(opts.cluster, Date.now());
+  if (!r.ok) { await store.close(); fail(r.error); }
+  const token = newToken();
+  const appended = await store.appendLog(0, 0, [{ op: 'credential-set', user, role: 'admin', tokenSha256: tokenSha256(token), createdWallMs: Date.now() }]);
   await store.close();
-  if (!r.ok) fail(r.error);
-  process.stdout.write(`created cluster '${opts.cluster}' in ${store.location}\nstart nodes with: clusterd start --quorum ${opts.quorum} --node NAME --listen 127.0.0.1:PORT\n`);
+  if (!appended.ok) fail(appended.error);
+  try {
+    await createAuthDir(authDir, opts.cluster);
+  } catch (e) {
+    fail(clusterError('BAD_CONFIG', `cannot create the cluster CA in ${authDir}: ${(e as Error).message}`, 'clusterd init needs openssl and a writable auth directory'));
+  }
+  const file = credentialPath(process.env, opts.cluster);
+  const endpoints = opts.endpoints.split(',').map((e) => e.trim()).filter(Boolean);
+  writeCredentialFile(file, { cluster: opts.cluster, endpoints, token, role: 'admin', user, ca: readFileSync(join(authDir, authFiles.caCert), 'utf8') });
+  process.stdout.write(`created cluster '${opts.cluster}' in ${store.location}\n`
+    + `cluster CA and node token: ${authDir} (keep it private)\n`
+    + `admin credential for ${user}: ${file} (the cluster CLI finds it by itself)\n`
+    + `start nodes with: clusterd start --quorum ${opts.quorum}${opts.authDir ? ` --auth-dir ${authDir}` : ''} --node NAME --listen 127.0.0.1:PORT\n`);
+}
+
+function resolveAuthDir(quorum: string, flag: string | undefined): string {
+  const dir = flag ?? defaultAuthDir(quorum);
+  if (!dir) fail(clusterError('BAD_CONFIG', `the quorum store ${quorum} has no place for the cluster CA`, 'give --auth-dir DIR (a private directory on this machine; see README, Security)'));
+  return resolve(dir);
+}
+
+function readAuth(dir: string, file: string): string {
+  try {
+    return readFileSync(join(dir, file), 'utf8');
+  } catch (e) {
+    fail(clusterError('BAD_CONFIG', `cannot read ${join(dir, file)}: ${(e as Error).message}`,
+      'clusterd init creates the auth directory (QUORUM/auth for a dir store); on another machine copy the files of clusterd cert issue and give --auth-dir DIR'));
+  }
+}
+
+/** What the API needs for authentication and TLS, from the auth directory; refuses a non-loopback listen without TLS. */
+async function apiSecurity(s: Settings, listenHost: string, dataDir: string): Promise<ApiSecurity> {
+  const authDir = resolveAuthDir(s.quorum, s.authDir);
+  const nodeToken = readAuth(authDir, authFiles.nodeToken).trim();
+  const ca = readAuth(authDir, authFiles.caCert);
+  const loopback = isLoopback(listenHost);
+  const tlsOn = s.tls ?? !loopback;
+  if (!tlsOn && !loopback) {
+    fail(clusterError('TLS_REQUIRED', `--listen ${s.listen} is not a loopback address and TLS is off: tokens would cross the network in clear`,
+      'drop --no-tls (nodes serve HTTPS with a certificate of the cluster CA), or listen on 127.0.0.1'));
+  }
+  const auth = { nodeToken, names: s.tlsNames, metricsAuth: s.metricsAuth };
+  if (!tlsOn) return { auth, tls: null, nodeFetch: tlsFetch({ ca }) };
+  let key: string;
+  let cert: string;
+  if (existsSync(join(authDir, authFiles.nodeCert)) && existsSync(join(authDir, authFiles.nodeKey))) {
+    key = readAuth(authDir, authFiles.nodeKey);
+    cert = readAuth(authDir, authFiles.nodeCert);
+  } else if (existsSync(join(authDir, authFiles.caKey))) {
+    const tlsDir = join(dataDir, 'tls');
+    mkdirPrivate(tlsDir);
+    const names = ['localhost', s.node, ...s.tlsNames.filter((n) => !isIp(n))];
+    const ips = ['127.0.0.1', '::1', ...(isIp(listenHost) && listenHost !== '0.0.0.0' && listenHost !== '::' ? [listenHost] : []), ...s.tlsNames.filter(isIp)];
+    if (!isIp(listenHost)) names.push(listenHost);
+    try {
+      await issueNodeCert(authDir, s.node, names, ips, join(tlsDir, 'node.key'), join(tlsDir, 'node.crt'));
+    } catch (e) {
+      fail(clusterError('TLS_NOT_CONFIGURED', `cannot issue this node's certificate from the CA in ${authDir}: ${(e as Error).message}`, 'check that openssl is installed and the auth directory is readable'));
+    }
+    key = readFileSync(join(tlsDir, 'node.key'), 'utf8');
+    cert = readFileSync(join(tlsDir, 'node.crt'), 'utf8');
+  } else {
+    fail(clusterError('TLS_NOT_CONFIGURED', `TLS is on but ${authDir} has neither ${authFiles.nodeCert}/${authFiles.nodeKey} nor the CA key to issue them`,
+      `on the machine with the CA: clusterd cert issue --auth-dir CA_DIR --node ${s.node} --host HOST --out DIR, then copy DIR here and give --auth-dir DIR`));
+  }
+  return { auth, tls: { key, cert, ca }, nodeFetch: tlsFetch({ ca, cert, key }) };
+}
+
+const isIp = (h: string): boolean => /^\d+\.\d+\.\d+\.\d+$/.test(h) || h.includes(':');
+
+/** `clusterd cert issue`: the files one node of another machine needs (CA cert, its cert and key, the node token). */
+async function runCertIssue(o: { authDir: string; node: string; host?: string; out: string }): Promise<void> {
+  const authDir = resolve(o.authDir);
+  const out = resolve(o.out);
+  const hosts = (o.host ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  mkdirPrivate(out);
+  try {
+    await issueNodeCert(authDir, o.node, ['localhost', o.node, ...hosts.filter((h) => !isIp(h))], ['127.0.0.1', '::1', ...hosts.filter(isIp)], join(out, authFiles.nodeKey), join(out, authFiles.nodeCert));
+  } catch (e) {
+    fail(clusterError('TLS_NOT_CONFIGURED', `cannot issue a certificate from ${authDir}: ${(e as Error).message}`, 'give the auth directory clusterd init made (with ca.key)'));
+  }
+  writePrivate(join(out, authFiles.caCert), readAuth(authDir, authFiles.caCert));
+  writePrivate(join(out, authFiles.nodeToken), readAuth(authDir, authFiles.nodeToken));
+  process.stdout.write(`wrote ${out}: ${authFiles.caCert}, ${authFiles.nodeCert}, ${authFiles.nodeKey}, ${authFiles.nodeToken}\n`
+    + `copy it to ${o.node} (keep it private: mode 0700) and start there with --auth-dir DIR\n`);
 }
 
 async function runStart(flags: Record<string, unknown>): Promise<void> {
@@ -192,6 +303,8 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   if (!securedData.ok) fail(securedData.error);
   const dataDir = securedData.value;
   tightenModes(dataDir);
+  // Before anything runs: a listen that would expose tokens, or TLS without a certificate, ends the start here.
+  const security = await apiSecurity(s, parseListen(s.listen).host, dataDir);
   const opened = await store.open();
   if (!opened.ok) {
     // A database that cannot even be opened: --reset-quorum-log rebuilds it from this node's copy (load-plan decides).
@@ -227,7 +340,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   const agentDirs = { ...(typeof flags.ocfRoot === 'string' ? { ocfRoot: resolve(flags.ocfRoot) } : {}), ...(typeof flags.lsbDir === 'string' ? { lsbDir: resolve(flags.lsbDir) } : {}) };
   const monitorReady = host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, heartbeatSocket, resourceUmask, fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation }, ...agentDirs });
   monitorReady.catch(() => undefined); // awaited below; a failure there ends the start
-  const api = await startApi(node, listen.host, listen.port, s.eventStream, (fields, message) => logger.debug({ event: 'HTTP_REQUEST', ...fields }, message)).catch((e: Error) =>
+  const api = await startApi(node, listen.host, listen.port, security, s.eventStream, (fields, message) => logger.debug({ event: 'HTTP_REQUEST', ...fields }, message)).catch((e: Error) =>
     fail(clusterError('BAD_CONFIG', `cannot listen on ${s.listen}: ${e.message}`, 'pick a free port with --listen 127.0.0.1:PORT')));
   node.apiUrl = api.url;
   await monitorReady;
@@ -262,7 +375,20 @@ export function program(): Command {
   p.command('init').description('create a cluster in a quorum store')
     .requiredOption('--quorum <spec>', 'quorum store: dir:PATH')
     .option('--cluster <name>', 'cluster name', 'cluster')
+    .option('--auth-dir <dir>', 'where the cluster CA and node token go (default QUORUM/auth for dir:; needed for etcd:)')
+    .option('--endpoints <urls>', 'API URLs written into the admin credential file (comma-separated)', 'http://127.0.0.1:7400')
+    .option('--user <name>', 'user name of the admin credential (default: the user running init)')
     .action((o) => runInit(o));
+  p.command('cert').description('certificates: issue writes the files a node on another machine needs')
+    .argument('<action>', 'issue')
+    .requiredOption('--auth-dir <dir>', 'the auth directory holding the CA key (clusterd init made it)')
+    .requiredOption('--node <name>', 'node name')
+    .option('--host <names>', 'DNS names and IP addresses the node is reached by (comma-separated)')
+    .requiredOption('--out <dir>', 'directory to write (ca.crt, node.crt, node.key, node.token)')
+    .action(async (action: string, o: { authDir: string; node: string; host?: string; out: string }) => {
+      if (action !== 'issue') fail(clusterError('BAD_ARGUMENT', `unknown action '${action}'`, 'clusterd cert issue --auth-dir DIR --node NAME --out DIR'));
+      await runCertIssue(o);
+    });
   p.command('start').description('run a node in the foreground (SIGTERM or SIGINT: planned shutdown)')
     .option('--quorum <spec>', 'quorum store: dir:PATH or etcd:http://HOST:PORT[,...] (see deploy/README.md)')
     .option('--node <name>', 'node name (default: host name)')
@@ -270,6 +396,11 @@ export function program(): Command {
     .option('--data-dir <dir>', `node data directory: local database copy, resource logs (default ${defaultDataRoot}/NODE; made 0700, refused if another user can change it)`)
     .option('--ocf-root <dir>', 'OCF root of the ocf resources\' agents (default /usr/lib/ocf)')
     .option('--lsb-dir <dir>', 'init script directory of the lsb resources (default /etc/init.d)')
+    .option('--auth-dir <dir>', 'cluster CA and node token (default QUORUM/auth for dir:)')
+    .option('--tls', 'serve HTTPS (default: on unless --listen is a loopback address)')
+    .option('--no-tls', 'serve plain HTTP (refused for a non-loopback --listen)')
+    .option('--tls-name <name>', 'another DNS name or address this node is reached by (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--metrics-auth', '/metrics needs a viewer credential (default: open)')
     .option('--config <file>', 'settings file (YAML or JSON); flags win')
     .option('--log-level <level>', 'fatal, error, warn, info (default), debug (adds one line per API request) or trace')
     .option('--heartbeat-interval <ms>', `lease renewal interval (default ${timingDefaults.heartbeatIntervalMs})`, intArg)

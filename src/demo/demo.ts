@@ -3,8 +3,9 @@
 // screen; Ctrl-C stops every node with a planned shutdown and leaves no process behind.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { credentialPath } from '../api/auth-files.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tryLines, type DemoNode } from './instructions.js';
@@ -23,6 +24,11 @@ const quorum = `dir:${join(dir, 'quorum')}`;
 const endpoints = nodeNames.map((_, i) => `http://127.0.0.1:${basePort + i}`);
 const children = new Map<string, ChildProcess>();
 let stopping = false;
+/** The admin token clusterd init wrote to this user's credential file (the CLI in another terminal uses the same file). */
+let token = '';
+/** A one-time dashboard login URL, renewed before its ticket expires (60 s). */
+let login: { url: string; atMs: number } | null = null;
+const loginRenewMs = 45_000;
 
 function run(args: string[], logName: string): ChildProcess {
   const log = openSync(join(dir, logName), 'a');
@@ -38,7 +44,7 @@ function demoNodes(): DemoNode[] {
 async function api(path: string, init?: RequestInit): Promise<unknown> {
   for (const e of endpoints) {
     try {
-      const res = await fetch(e + path, { ...init, headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(2_000) });
+      const res = await fetch(e + path, { ...init, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(2_000) });
       return await res.json();
     } catch { /* next node */ }
   }
@@ -48,9 +54,10 @@ async function api(path: string, init?: RequestInit): Promise<unknown> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function setUp(): Promise<void> {
-  const init = run(['init', '--quorum', quorum, '--cluster', 'demo'], 'init.log');
+  const init = run(['init', '--quorum', quorum, '--cluster', 'demo', '--endpoints', endpoints.join(',')], 'init.log');
   const code = await new Promise((r) => init.on('exit', r));
   if (code !== 0) throw new Error(`clusterd init failed: see ${join(dir, 'init.log')}`);
+  token = (JSON.parse(readFileSync(credentialPath(process.env, 'demo'), 'utf8')) as { token: string }).token;
   nodeNames.forEach((name, i) => {
     const child = run(['start', '--quorum', quorum, '--node', name, '--listen', `127.0.0.1:${basePort + i}`, '--data-dir', join(dir, name)], `${name}.log`);
     children.set(name, child);
@@ -90,6 +97,21 @@ async function probeWeb(): Promise<string> {
 
 type Status = { coordinator: string | null; term: number; nodes: { name: string; state: string }[]; groups: { name: string; node: string | null; state: string }[]; resources: { name: string; group: string; node: string | null; status: string }[] };
 
+/** The dashboard login URL, a new one when the last is about to expire. */
+async function loginUrl(): Promise<string> {
+  if (login === null || Date.now() - login.atMs > loginRenewMs) {
+    // A ticket is valid on the node that made it: the URL names that node.
+    for (const e of endpoints) {
+      try {
+        const res = await fetch(`${e}/v1/login-tickets`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(2_000) });
+        const t = (await res.json()) as { path?: string };
+        if (t.path) { login = { url: `${e}${t.path}`, atMs: Date.now() }; break; }
+      } catch { /* next node */ }
+    }
+  }
+  return login?.url ?? '(no node answers)';
+}
+
 async function draw(): Promise<void> {
   const s = (await api('/v1/status')) as Status | null;
   const lines = [
@@ -102,6 +124,8 @@ async function draw(): Promise<void> {
     '', 'Resource             Group                Node            Status', '-------------------- -------------------- --------------- ------',
     ...(s?.resources ?? []).map((r) => `${r.name.padEnd(20)} ${r.group.padEnd(20)} ${(r.node ?? '').padEnd(15)} ${r.status}`),
     '', `http://127.0.0.1:${webPort}/ -> ${await probeWeb()}`, '',
+    `Dashboard (one-time login, renewed every ${loginRenewMs / 1000} s): ${await loginUrl()}`,
+    `  or from another terminal: node ${join(root, 'bin/cluster.js')} dashboard`, '',
     ...tryLines(s, demoNodes(), join(root, 'bin/cluster.js'), 'web'),
     'Ctrl-C stops the cluster (planned shutdown of every node).',
   ];

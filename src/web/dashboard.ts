@@ -1,4 +1,5 @@
-// The web dashboard every node serves at `/`: one static page that polls /v1/status.
+// The web dashboard every node serves at `/`: one static page that polls /v1/status, with the
+// session cookie a one-time login URL set (cluster dashboard; see api/auth-routes.ts).
 // No build step and no framework: it renders three tables and the warnings. A full quorum disk
 // (status.quorumWritesBlocked) is the first warning line, in bold: everything below waits for it;
 // a group's reason (owner Down, failover blocked) follows its state.
@@ -26,7 +27,12 @@ function table(id, head, rows) {
 }
 async function refresh() {
   try {
-    const s = await (await fetch('/v1/status')).json();
+    const r = await fetch('/v1/status');
+    if (r.status === 401) {
+      document.getElementById('meta').textContent = 'not logged in: run "cluster dashboard" in a terminal and open the one-time URL it prints';
+      return;
+    }
+    const s = await r.json();
     document.getElementById('cluster').textContent = s.cluster;
     document.getElementById('meta').textContent = 'answered by ' + s.node + ' · coordinator ' + (s.coordinator ?? 'none') + ' (term ' + s.term + ') · config seq ' + s.appliedSeq;
     // The store's refusal is the first warning when there is one (views.statusSnapshot): in bold.
