@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { apiRoutes } from '../src/api/server.js';
-import { TestCluster } from './harness.js';
+import { authFor, TestCluster } from './harness.js';
 
 let cluster: TestCluster | null = null;
 after(async () => { await cluster?.close(); });
@@ -60,7 +60,7 @@ test('every write route sent to a non-coordinator reaches the handler that owns 
     const variants: Record<string, string>[] = k.body === undefined ? [{}, { 'content-type': 'application/json' }] : [{ 'content-type': 'application/json' }];
     for (const headers of variants) {
       await t.test(`${route} ${JSON.stringify(headers)}`, async () => {
-        const res = await fetch(url + k.path, { method, headers, body: k.body === undefined ? undefined : JSON.stringify(k.body), signal: AbortSignal.timeout(15_000) });
+        const res = await fetch(url + k.path, { method, headers: { ...headers, ...authFor(url) }, body: k.body === undefined ? undefined : JSON.stringify(k.body), signal: AbortSignal.timeout(15_000) });
         const text = await res.text();
         const body = JSON.parse(text) as ErrorBody;
         const want = k.answerer === 'coordinator' ? coordinator : k.answerer === 'receiver' ? via : k.answerer === 'any' ? res.headers.get('x-clusterd-node') : k.answerer.node;
@@ -113,7 +113,7 @@ test('every error answers in the API\'s shape, with its HTTP status, on every no
     const url = c.nodes.get(name)!.url;
     for (const [what, method, path, k, status, code] of cases) {
       await t.test(`${name}: ${what}`, async () => {
-        const res = await fetch(url + path, { method, headers: k.type ? { 'content-type': k.type } : {}, body: k.body, signal: AbortSignal.timeout(15_000) });
+        const res = await fetch(url + path, { method, headers: { ...(k.type ? { 'content-type': k.type } : {}), ...authFor(url) }, body: k.body, signal: AbortSignal.timeout(15_000) });
         const text = await res.text();
         assert.match(res.headers.get('content-type') ?? '', /^application\/json/, text);
         const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
@@ -124,7 +124,7 @@ test('every error answers in the API\'s shape, with its HTTP status, on every no
     }
   }
   await t.test('405 lists the methods the route takes', async () => {
-    const res = await fetch(c.nodes.get('n1')!.url + '/v1/groups', { method: 'PUT' });
+    const res = await fetch(c.nodes.get('n1')!.url + '/v1/groups', { method: 'PUT', headers: authFor(c.nodes.get('n1')!.url) });
     await res.arrayBuffer();
     assert.deepEqual(res.headers.get('allow')?.split(', ').sort(), ['GET', 'HEAD', 'POST']);
   });
@@ -140,7 +140,7 @@ test('every error answers in the API\'s shape, with its HTTP status, on every no
   const bad: string[] = [];
   for (const path of positions(full)) {
     for (const v of odd) {
-      const res = await fetch(url + '/v1/apply', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(withValue(full, path, v)), signal: AbortSignal.timeout(15_000) });
+      const res = await fetch(url + '/v1/apply', { method: 'POST', headers: { 'content-type': 'application/json', ...authFor(url) }, body: JSON.stringify(withValue(full, path, v)), signal: AbortSignal.timeout(15_000) });
       const text = await res.text();
       if (res.status >= 500 || !(JSON.parse(text) as { error?: unknown; dryRun?: unknown }).error && res.status !== 200) bad.push(`${path.join('.')} = ${JSON.stringify(v)}: HTTP ${res.status} ${text.slice(0, 200)}`);
     }

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { apiRoutes, type RouteEntry } from '../src/api/server.js';
 import type { StatusSnapshot } from '../src/api/types.js';
-import { TestCluster, waitFor } from './harness.js';
+import { TestCluster, waitFor, authFor } from './harness.js';
 
 const seed = Number(process.env.FUZZ_SEED ?? 20261207);
 /** Why 200: ~20 s of requests on an idle 2-core host. */
@@ -227,7 +227,7 @@ test(`fuzzing the API of a 3-node cluster (seed ${seed}, ${numRuns} runs)`, { ti
   const dead = () => [...c.nodes.values()].filter((n) => n.proc.exitCode !== null || n.proc.signalCode !== null).map((n) => n.name);
 
   await fc.assert(fc.asyncProperty(requestArb(routes), async (r) => {
-    const headers: Record<string, string> = { ...r.extraHeaders };
+    const headers: Record<string, string> = { ...authFor(c.nodes.get(r.node)!.url), ...r.extraHeaders };
     if (r.contentType !== null) headers['content-type'] = r.contentType;
     let res: Response;
     let text = '';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResourceView, StatusSnapshot } from '../src/api/types.js';
 import type { ClusterEvent } from '../src/store/types.js';
-import { freePort, httpText, sleep, TestCluster, waitFor, webServiceJs } from './harness.js';
+import { freePort, httpText, sleep, TestCluster, waitFor, webServiceJs, authFor } from './harness.js';
 
 const systemOcf = '/usr/lib/ocf';
 const haveAgents = existsSync(join(systemOcf, 'resource.d/heartbeat/Dummy'));
@@ -128,7 +128,7 @@ after(async () => {
  */
 async function apply(c: TestCluster, groups: Record<string, unknown>): Promise<{ status: number; body: { code?: string; message?: string } }> {
   const res = await fetch(`${c.liveUrls()[0]}/v1/apply`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ spec: { groups }, dryRun: false }), signal: AbortSignal.timeout(180_000),
+    method: 'POST', headers: { 'content-type': 'application/json', ...authFor(c.liveUrls()[0]!) }, body: JSON.stringify({ spec: { groups }, dryRun: false }), signal: AbortSignal.timeout(180_000),
   });
   const body = (await res.json()) as { error?: { code: string; message: string } };
   return { status: res.status, body: body.error ?? {} };

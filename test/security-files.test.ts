@@ -11,7 +11,7 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, re
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clusterdBin, freePort, TestCluster, waitFor } from './harness.js';
+import { clusterdBin, freePort, TestCluster, waitFor, authFor } from './harness.js';
 
 const fixture = fileURLToPath(new URL('../../test/fixtures/monitor-resource.mjs', import.meta.url));
 const asRoot = process.getuid?.() === 0;
@@ -121,7 +121,7 @@ test('after a cluster ran a resource with a secretEnvFile: directories 0700, fil
   for (const route of ['/v1/status', '/v1/nodes', '/v1/groups', '/v1/groups/web', '/v1/groups/web/why', '/v1/resources', '/v1/resources/web-srv',
     '/v1/events?after=0&limit=10000', '/v1/backups', '/metrics']) {
     for (const via of ['n1', 'n2']) {
-      const r = await fetch(c.nodes.get(via)!.url + route);
+      const r = await fetch(c.nodes.get(via)!.url + route, { headers: authFor(c.nodes.get(via)!.url) });
       const text = await r.text();
       answers.push(text);
       assert.ok(!text.includes(secret), `GET ${route} on ${via} shows no secret`);
