@@ -100,11 +100,13 @@ function startNode(i: number): void {
   procs.set(name, entry);
 }
 
+let adminToken = '';
+
 /** The API of a node, from the client's namespace (the test process has no interface on the lan). */
 async function api<T>(i: number, path: string, method = 'GET', body?: unknown): Promise<{ status: number; body: T }> {
-  const args = ['curl', '-s', '-m', '5', '-X', method, '-w', '\n%{http_code}'];
+  const args = ['curl', '-s', '-m', '5', '-X', method, '-w', '\n%{http_code}', '--cacert', join(dir, 'ca.pem'), '-H', `authorization: Bearer ${adminToken}`];
   if (body !== undefined) args.push('-H', 'content-type: application/json', '-d', JSON.stringify(body));
-  const r = await inNs(nsClient, [...args, `http://${nodeIp(i)}:${apiPort}${path}`]);
+  const r = await inNs(nsClient, [...args, `https://${nodeIp(i)}:${apiPort}${path}`]);
   if (r.code !== 0) throw new Error(`curl ${path} on ${names[i]}: exit ${r.code} ${r.err}`);
   const cut = r.out.lastIndexOf('\n');
   const text = r.out.slice(0, cut);
@@ -191,8 +193,13 @@ after(async () => {
 test('a VIP on a real link: reachable, address in use refused, moved on a cut link and on kill -9 of its owner, never on two nodes', { timeout: 300_000 }, async () => {
   assert.ok(isRoot, 'this test needs root: it creates network namespaces, veth pairs and a bridge (run the tests as root, as .ci/run does)');
   assert.equal(spawnSync('arping', ['--help']).error, undefined, 'arping is not installed (Debian package arping, in .ci/run)');
-  const init = spawnSync(process.execPath, [clusterdBin, 'init', '--quorum', `dir:${join(dir, 'quorum')}`, '--cluster', 'vip'], { encoding: 'utf8' });
+  const init = spawnSync(process.execPath, [clusterdBin, 'init', '--quorum', `dir:${join(dir, 'quorum')}`, '--cluster', 'vip'],
+    { encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: join(dir, 'config') } });
   assert.equal(init.status, 0, `clusterd init: ${init.stderr}`);
+  // The nodes listen on the lan: HTTPS with certificates of the cluster's CA, and the admin token.
+  const cred = JSON.parse(readFileSync(join(dir, 'config', 'clusterd', 'credentials', 'vip.json'), 'utf8')) as { token: string; ca: string };
+  writeFileSync(join(dir, 'ca.pem'), cred.ca);
+  adminToken = cred.token;
   for (const i of [0, 1]) {
     startNode(i);
     await waitFor(`${names[i]} to serve its API`, async () => (await api(i, '/v1/status').catch(() => null))?.status === 200, 30_000, 100);
