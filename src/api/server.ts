@@ -15,6 +15,8 @@ import { renderDashboard } from '../web/dashboard.js';
 import { backupGauge, backupRoutes, withBackupWarnings } from './backup-routes.js';
 import { EventStreams, eventStreamDefaults, startAfter, type EventStreamSettings } from './event-stream.js';
 import { forward, forwardedHeader, forwardTimeoutMs, parse, sendError } from './http.js';
+import { registerLoopDelay } from './loop-delay.js';
+import { Admission, admissionDefaults, type AdmissionSettings } from './admission.js';
 
 /** Request bodies larger than this are refused: a cluster document is a few KiB. */
 const bodyLimitBytes = 1 << 20;
@@ -56,7 +58,7 @@ const schemas = {
   apply: z.object({ spec: z.object({ groups: z.record(z.string(), z.any()) }).strict(), dryRun: z.boolean().optional() }).strict(),
 };
 
-export { eventStreamDefaults };
+export { admissionDefaults, eventStreamDefaults };
 
 /**
  * Work a long request does in one turn of the event loop before it lets other work run (the
@@ -86,10 +88,13 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-export async function startApi(node: NodeFacade, host: string, port: number, streamSettings: EventStreamSettings = eventStreamDefaults): Promise<ApiServer> {
+export async function startApi(node: NodeFacade, host: string, port: number, streamSettings: EventStreamSettings = eventStreamDefaults,
+  admissionSettings: AdmissionSettings = admissionDefaults): Promise<ApiServer> {
   const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes });
   const streams = new EventStreams({ get stopped() { return node.snapshot().stopped; }, readEvents: (after, limit) => node.readEvents(after, limit) }, streamSettings);
-  routes(app, node, streams);
+  const admission = new Admission(admissionSettings);
+  admission.install(app);
+  routes(app, node, streams, admission);
   const address = await app.listen({ host, port });
   return { app, url: address, close: () => { streams.close(); return app.close(); } };
 }
@@ -115,7 +120,7 @@ function write(node: NodeFacade, h: Handler): Handler {
   return async (req, reply) => ((await forwardToCoordinator(node, req, reply)) ? reply : h(req, reply));
 }
 
-function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams): void {
+function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, admission: Admission): void {
   type P = { node?: string; group?: string; res?: string; dep?: string; op?: string };
   const params = (req: FastifyRequest) => req.params as P;
   const commit = async (reply: FastifyReply, updates: ConfigUpdate[], body: () => unknown) => unwrap(reply, await node.commit(updates), body);
@@ -271,7 +276,7 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams): 
   });
   app.get('/v1/events/stream', (req, reply) => streams.handle(req, reply));
   backupRoutes(app, node);
-  const metrics = metricsRegistry(node, streams);
+  const metrics = metricsRegistry(node, streams, admission);
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 }
 
@@ -326,7 +331,7 @@ async function failResource(node: NodeFacade, group: string, res: string, req: F
   return reply;
 }
 
-function metricsRegistry(node: NodeFacade, streams: EventStreams): Registry {
+function metricsRegistry(node: NodeFacade, streams: EventStreams, admission: Admission): Registry {
   const registry = new Registry();
   const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge<string>) => void) =>
     new Gauge({ name, help, labelNames, registers: [registry], collect(this: Gauge<string>) { this.reset(); collect(this); } });
@@ -347,5 +352,10 @@ function metricsRegistry(node: NodeFacade, streams: EventStreams): Registry {
   gauge('clusterd_disk_maintenance', 'Disk in maintenance mode (1), by mode (maintenance or extended): health checks suppressed', ['resource', 'node', 'mode'], (g) => {
     for (const r of resourceViews(node.snapshot())) if (r.maintenance) g.set({ resource: r.name, node: r.node ?? '', mode: r.maintenance.mode }, 1);
   });
+  gauge('clusterd_writes_in_flight', 'Write requests this node handles now (its own and those it forwards)', [], (g) => g.set(admission.writes));
+  gauge('clusterd_writes_refused', 'Write requests this node refused with 429, by code (NODE_BUSY: its own limit; QUORUM_BUSY: the commit queue)', ['code'], (g) => {
+    for (const [code, n] of Object.entries(admission.refused)) g.set({ code }, n);
+  });
+  registerLoopDelay(registry);
   return registry;
 }

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { checkName } from '../core/config.js';
 import { ClusterError, clusterError } from '../core/errors.js';
 import { timingDefaults, validateTiming, type Timing } from '../core/timing.js';
-import { eventStreamDefaults, startApi } from '../api/server.js';
+import { admissionDefaults, eventStreamDefaults, startApi } from '../api/server.js';
 import { MonitorClient } from '../monitor/client.js';
 import { monoMs } from '../monitor/protocol.js';
 import { parseQuorumSpec, openStore } from '../store/index.js';
@@ -56,6 +56,10 @@ const settingsSchema = z.object({
     stallMs: z.number().int().min(100).default(eventStreamDefaults.stallMs),
     streamsMax: z.number().int().min(1).default(eventStreamDefaults.streamsMax),
   }).strict().default({ ...eventStreamDefaults }),
+  admission: z.object({
+    writesInFlightMax: z.number().int().min(1).default(admissionDefaults.writesInFlightMax),
+    appliesInFlightMax: z.number().int().min(1).default(admissionDefaults.appliesInFlightMax),
+  }).strict().default({ ...admissionDefaults }),
 }).strict();
 
 export type Settings = z.infer<typeof settingsSchema> & { timing: Timing };
@@ -184,7 +188,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   // The resource monitor boots (a Node.js process: ~0.2 s) while the API starts listening.
   const monitorReady = host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, heartbeatSocket, fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation } });
   monitorReady.catch(() => undefined); // awaited below; a failure there ends the start
-  const api = await startApi(node, listen.host, listen.port, s.eventStream).catch((e: Error) =>
+  const api = await startApi(node, listen.host, listen.port, s.eventStream, s.admission).catch((e: Error) =>
     fail(clusterError('BAD_CONFIG', `cannot listen on ${s.listen}: ${e.message}`, 'pick a free port with --listen 127.0.0.1:PORT')));
   node.apiUrl = api.url;
   await monitorReady;
