@@ -4,10 +4,10 @@
 
 import { Command, InvalidArgumentError } from 'commander';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import pino from 'pino';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { checkName } from '../core/config.js';
 import { ClusterError, clusterError } from '../core/errors.js';
@@ -82,6 +82,8 @@ export function loadSettings(flags: Record<string, unknown>): Settings {
     try { text = readFileSync(flags.config, 'utf8'); } catch (e) {
       fail(clusterError('BAD_CONFIG', `cannot read config file ${flags.config}: ${(e as Error).message}`));
     }
+    // The YAML parser is loaded only for a --config file: most nodes start from flags alone.
+    const { parse: parseYaml } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
     try { file = (parseYaml(text) ?? {}) as Record<string, unknown>; } catch (e) {
       fail(clusterError('BAD_CONFIG', `config file ${flags.config} is not valid YAML: ${(e as Error).message}`));
     }
