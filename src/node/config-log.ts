@@ -259,8 +259,8 @@ export class ConfigLog {
     this.logBytesSinceCheckpoint = 0;
     this.lastCheckpointMs = this.s.o.clock.nowMs();
     await budget.pace(); // each write is a large synchronous one on dir: a turn apart
-    // The own copy only if nothing was applied since: a later configuration is in its log already.
-    if (this.appliedSeq === seq) this.s.o.localDb?.writeCheckpoint(seq, this.s.coordinator().term, config);
+    // The own copy at what is applied now (the seq and configuration that go together).
+    this.s.o.localDb?.writeCheckpoint(this.appliedSeq, this.s.coordinator().term, this.config);
     this.s.problems.recovered('CHECKPOINT_FAILED', 'checkpoints succeed again');
     this.s.emitEvent('CHECKPOINT_TAKEN', 'info', `checkpoint of the cluster database at seq ${seq} (${reason}); the quorum log restarts after it`, { seq });
     return ok(seq);

@@ -47,7 +47,6 @@ import { inlineHeartbeat, type HeartbeatPort } from './heartbeat.js';
 import { Picture } from './picture.js';
 import { Reporter } from './report.js';
 import type { Shell } from './shell.js';
-import { TurnBudget } from './slices.js';
 import { freezeSnapshot, type NodeFacade, type NodeSnapshot } from './snapshot.js';
 
 export type { Clock } from './clock.js';
@@ -283,13 +282,9 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
 
   private async cycle(): Promise<void> {
     const { store, clock } = this.o;
-    // With thousands of resources each step is milliseconds and a synchronous store (dir) makes
-    // the whole cycle one turn: between steps it yields once its slice is spent (slices.ts).
-    const budget = new TurnBudget(clock);
     // Ownership first, leases after: the lease view is then at least as new as the records the
     // cycle acts on (see nodeViews).
     await this.refresh();
-    await budget.pace();
     // A full quorum disk is seen by every node, also one with nothing to write (status, why, moves).
     const space = store.freeSpaceProblem?.();
     if (space) this.problems.noteDiskFull('QUORUM_DISK_FULL', space);
@@ -302,13 +297,10 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     await this.coord.elect();
     if (this.isCoordinator()) {
       await this.coord.coordinate();
-      await budget.pace();
       if (!this.log.noQuorumLogging) await this.log.maybeCheckpoint();
-      await budget.pace();
     }
     this.exec.apply(reconcile(this.local, this.localContext()));
     this.backups.check(); // a backup whose group stopped running here as it was fails and thaws
-    await budget.pace();
     await this.reporter.publish();
     this.ready = true;
     void this.events.flush();
