@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { planApply, type ApplyDoc } from '../src/core/apply.js';
 import { applyUpdate, ConfigDraft, emptyConfig } from '../src/core/config.js';
 import type { ClusterConfig } from '../src/core/types.js';
-import { sleep, TestCluster } from '../test/harness.js';
+import { authFor, sleep, TestCluster } from '../test/harness.js';
 
 const sizes = (process.env.BENCH_APPLY_SIZES ?? '1000,10000,20000').split(',').map(Number);
 /** Every how many groups one carries a resource: keeps a 20k-group document under the API's 1 MiB body limit. */
@@ -68,7 +68,7 @@ async function withProbe(c: TestCluster, request: () => Promise<{ status: number
   const probe = (async () => {
     while (!stop) {
       const t0 = performance.now();
-      await fetch(url).then((r) => r.arrayBuffer()).catch(() => undefined);
+      await fetch(url, { headers: authFor(url) }).then((r) => r.arrayBuffer()).catch(() => undefined);
       worstMs = Math.max(worstMs, performance.now() - t0);
       await sleep(probeEveryMs);
     }
@@ -94,7 +94,7 @@ async function throughApi(n: number): Promise<void> {
     const body = JSON.stringify({ spec, dryRun: true });
     const post = (dryRun: boolean) => async () => {
       const res = await fetch(c.liveUrls()[0]! + '/v1/apply', {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ spec, dryRun }), signal: AbortSignal.timeout(600_000),
+        method: 'POST', headers: { 'content-type': 'application/json', ...authFor(c.liveUrls()[0]!) }, body: JSON.stringify({ spec, dryRun }), signal: AbortSignal.timeout(600_000),
       });
       return { status: res.status, body: await res.json() as unknown };
     };

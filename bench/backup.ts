@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BackupView } from '../src/core/backup.js';
-import { TestCluster, waitFor } from '../test/harness.js';
+import { authFor, TestCluster, waitFor } from '../test/harness.js';
 
 const writerJs = fileURLToPath(new URL('../../test/fixtures/freezable-writer.mjs', import.meta.url));
 const pairs = Number(process.env.BENCH_BACKUP_PAIRS ?? 200);
@@ -27,7 +27,7 @@ function stats(label: string, xs: number[]): void {
 }
 
 async function post(url: string, path: string, body: unknown = {}): Promise<BackupView & { error?: { code: string } }> {
-  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...authFor(url) }, body: JSON.stringify(body) });
   return (await res.json()) as BackupView & { error?: { code: string } };
 }
 
@@ -69,7 +69,7 @@ async function timeoutsOf(c: TestCluster, group: string, label: string): Promise
   for (let i = 0; i < timeouts; i++) {
     const f = await post(url, '/v1/backups', { target: group, timeoutMs: 1_000 });
     const v = await waitFor('the timeout', async () => {
-      const r = (await (await fetch(`${url}/v1/backups/${encodeURIComponent(f.id)}`)).json()) as BackupView;
+      const r = (await (await fetch(`${url}/v1/backups/${encodeURIComponent(f.id)}`, { headers: authFor(url) })).json()) as BackupView;
       return r.endedAfterMs !== null ? r : null;
     }, 10_000, 50);
     fired.push(v.failedAfterMs! - 1_000);

@@ -7,7 +7,6 @@
 //   BENCH_ONLY=failover,move,updates,store   a subset
 //   BENCH_ETCD_ELECTION_MS=100 BENCH_ETCD_HEARTBEAT_MS=10   etcd's own timing
 
-import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +15,7 @@ import { EtcdStore } from '../src/store/etcd.js';
 import { DirStore } from '../src/store/dir.js';
 import type { QuorumStore } from '../src/store/types.js';
 import { EtcdCluster } from '../test/etcd-harness.js';
-import { clusterdBin, freePort, httpText, sleep, TestCluster, waitFor, type ClusterOptions } from '../test/harness.js';
+import { authFor, freePort, httpText, sleep, TestCluster, waitFor, type ClusterOptions } from '../test/harness.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 10);
 const updatesS = Number(process.env.BENCH_UPDATES_S ?? 5);
@@ -42,9 +41,10 @@ class SpecCluster extends TestCluster {
   }
 
   static async startOn(spec: string, nodes: string[]): Promise<SpecCluster> {
-    const c = new SpecCluster(spec);
-    const init = spawnSync(process.execPath, [clusterdBin, 'init', '--quorum', c.quorum, '--cluster', 'bench'], { encoding: 'utf8' });
-    if (init.status !== 0) throw new Error(`clusterd init failed: ${init.stderr}`);
+    // An etcd store has no directory for the cluster CA and node token: they go in the test's own.
+    const authDir = mkdtempSync(join(tmpdir(), 'clusterd-bench-auth-'));
+    const c = new SpecCluster(spec, { startArgs: ['--auth-dir', authDir] });
+    c.init(['--auth-dir', authDir]);
     for (const n of nodes) await c.startNode(n);
     await c.waitStatus('all nodes Up and a coordinator', (s) => !!s.coordinator && s.nodes.filter((n) => n.state === 'Up').length === nodes.length);
     return c;
@@ -113,7 +113,7 @@ async function configUpdates(c: TestCluster, label: string): Promise<void> {
       while (performance.now() < until) {
         const t0 = performance.now();
         const res = await fetch(`${coord.url}/v1/groups/web`, {
-          method: 'PATCH', headers: { 'content-type': 'application/json' },
+          method: 'PATCH', headers: { 'content-type': 'application/json', ...authFor(coord.url) },
           body: JSON.stringify({ failoverThreshold: 1 + ((k * 1000 + i++) % 50) }), signal: AbortSignal.timeout(5_000),
         }).catch(() => null);
         await res?.text();

@@ -6,6 +6,7 @@
 // Prints figures, asserts nothing. BENCH_REPLAY_MAX caps the replay sizes (default 1000000);
 // BENCH_ONLY=updates|replay|start|process runs one part (process: a real `clusterd start`).
 
+import { createAuthDir, newToken, tokenSha256 } from '../src/api/auth-files.js';
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createServer } from 'node:net';
@@ -111,11 +112,17 @@ function replay(records: number): void {
 }
 
 /** A dir store at `path` holding 10,000 resources in 1,000 groups (a checkpoint at seq 10,000); returns the configuration. */
+/** The admin token of the benchmark's stores (only its hash is in the store). */
+const benchToken = newToken();
+
 async function storeWith10kResources(path: string, desired: 'offline' | 'online'): Promise<ClusterConfig> {
   const store = new DirStore(path);
   const r = await store.init('bench', Date.now());
   if (!r.ok) throw r.error;
   const draft = new ConfigDraft(emptyConfig('bench'));
+  // As clusterd init would: the cluster CA and node token beside the store, an admin credential.
+  await createAuthDir(join(path, 'auth'), 'bench');
+  draft.apply({ op: 'credential-set', user: 'bench', role: 'admin', tokenSha256: tokenSha256(benchToken), createdWallMs: Date.now() });
   for (let g = 0; g < 1_000; g++) {
     draft.apply({ op: 'group-create', group: `g${g}` });
     for (let i = 0; i < 10; i++) draft.apply({ op: 'resource-create', resource: `r${g}-${i}`, group: `g${g}`, type: 'process', desired, priv: { command: '/bin/true' } });
@@ -196,7 +203,7 @@ async function processStart(): Promise<void> {
       let answeredMs = -1;
       let placedMs = -1;
       while (placedMs < 0 && performance.now() - t0 < 60_000) {
-        const res = await fetch(`http://127.0.0.1:${port}/v1/status`).then(async (x) => {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/status`, { headers: { authorization: `Bearer ${benchToken}` } }).then(async (x) => {
           if (listeningMs < 0) listeningMs = performance.now() - t0;
           return x.ok ? (await x.json()) as { groups: { node: string | null }[] } : null;
         }, () => null);

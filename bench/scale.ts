@@ -7,11 +7,14 @@
 //      idle RSS per node with the resources running;
 //   4. kill -9 of the clusterd holding the most resources until all show Online elsewhere;
 //   5. one configuration change (a group created): until committed, and until every node shows it.
+// After each step, the longest event-loop turn each clusterd saw so far (its
+// clusterd_event_loop_delay_max_seconds on /metrics, sampled every 20 ms) and the load average.
 // Prints figures; asserts nothing. Every process it starts is stopped at the end, also on failure.
 //   BENCH_SCALE_PER_NODE=1000   resources per node (3 nodes: three times that in all)
 //   BENCH_SCALE_PER_GROUP=10    resources per group
 //   BENCH_SCALE_QUIET_S=60      the quiet period (the project's target is 300)
 //   BENCH_SCALE_BIN=dir         a checkout whose bin/ to run (default: this one), to compare builds
+//   BENCH_SCALE_STEP_MAX_S=600  bound on each wait (a step past it is reported as not reached)
 //   BENCH_SCALE_APPLY_GROUPS=n  groups per `cluster apply` (default: all in one); several applies
 //                               when one large apply is beyond the build measured
 
@@ -32,7 +35,7 @@ const groupCount = Math.ceil(total / perGroup);
 /** Status polls: fine enough for figures of seconds, light enough not to load the nodes. */
 const pollMs = 100;
 /** Bound on any one wait of the benchmark: past it the step is reported as not reached. */
-const stepMaxMs = 600_000;
+const stepMaxMs = Number(process.env.BENCH_SCALE_STEP_MAX_S ?? 600) * 1000;
 /** Events that mean a node stalled: every one is a failure of the scale target. */
 const stallEvents = new Set(['NODE_STALLED', 'NODE_SELF_FENCED', 'NODE_LEASE_LOST']);
 
@@ -43,6 +46,9 @@ mkdirSync(runDir);
 const ports: Record<string, number> = {};
 const procs: Record<string, ChildProcess> = {};
 const quorum = `dir:${tmp}/quorum`;
+/** clusterd init writes the admin credential here; the CLI and the raw requests use it. */
+const configHome = join(tmp, 'config');
+let auth: Record<string, string> = {};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const s1 = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -58,7 +64,7 @@ interface Status {
 
 async function getJson<T>(u: string, timeoutMs = 10_000): Promise<T | null> {
   try {
-    const r = await fetch(u, { signal: AbortSignal.timeout(timeoutMs) });
+    const r = await fetch(u, { headers: auth, signal: AbortSignal.timeout(timeoutMs) });
     return r.ok ? ((await r.json()) as T) : null;
   } catch {
     return null;
@@ -87,7 +93,7 @@ async function until<T>(what: string, fn: () => Promise<T | null | false | undef
 
 function cli(args: string[], timeoutMs = 300_000): Promise<string> {
   return new Promise((res, rej) => execFile(process.execPath, [join(root, 'bin/cluster.js'), ...args], {
-    env: { ...process.env, CLUSTERD_ENDPOINT: live().map(url).join(',') }, timeout: timeoutMs, maxBuffer: 256 << 20,
+    env: { ...process.env, XDG_CONFIG_HOME: configHome, CLUSTERD_ENDPOINT: live().map(url).join(',') }, timeout: timeoutMs, maxBuffer: 256 << 20,
   }, (err, out, errOut) => (err ? rej(new Error(`cluster ${args.join(' ')}: ${errOut || err.message}`)) : res(out))));
 }
 
@@ -115,6 +121,17 @@ function rssMiB(pid: number | undefined): number {
     }
   }
   return sum;
+}
+
+/** The longest event-loop delay each live node has seen since it started (ms), from /metrics. */
+async function loopMaxLine(): Promise<string> {
+  const out: string[] = [];
+  for (const n of live()) {
+    const text = await fetch(`${url(n)}/metrics`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text()).catch(() => '');
+    const v = /^clusterd_event_loop_delay_max_seconds (\S+)$/m.exec(text)?.[1];
+    out.push(`${n} ${v === undefined ? '?' : (Number(v) * 1000).toFixed(0)}`);
+  }
+  return `longest event-loop turn so far, ms: ${out.join(', ')}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`;
 }
 
 const rssLine = () => names.map((n) => `${n} ${rssMiB(procs[n]?.pid).toFixed(0)}`).join(', ');
@@ -165,7 +182,9 @@ async function main(): Promise<void> {
   console.log(`bench:scale: 3 nodes, ${perNode} process resources per node (${total} in all, ${groupCount} groups of ${perGroup}), quiet period ${quietS} s, bin ${root}`);
   console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   for (const n of names) ports[n] = await freePort();
-  await new Promise<void>((res, rej) => execFile(process.execPath, [join(root, 'bin/clusterd.js'), 'init', '--quorum', quorum], (err) => (err ? rej(err) : res())));
+  await new Promise<void>((res, rej) => execFile(process.execPath, [join(root, 'bin/clusterd.js'), 'init', '--quorum', quorum, '--cluster', 'bench'],
+    { env: { ...process.env, XDG_CONFIG_HOME: configHome } }, (err) => (err ? rej(err) : res())));
+  auth = { authorization: `Bearer ${(JSON.parse(readFileSync(join(configHome, 'clusterd', 'credentials', 'bench.json'), 'utf8')) as { token: string }).token}` };
   for (const n of names) start(n);
   await until('3 nodes Up', async () => (await status())?.nodes.filter((x) => x.state === 'Up').length === 3);
   await sleep(3_000);
@@ -203,13 +222,17 @@ async function main(): Promise<void> {
     const online = s?.resources.filter((r) => r.state === 'Online').length ?? 0;
     onlineMax = Math.max(onlineMax, online);
     return online === total ? s : null;
-  }).catch((e: Error) => { throw new Error(`${e.message} (at most ${onlineMax} seen Online)`); });
+  }).catch(async (e: Error) => {
+    console.log(`stall events during the start: ${countText((await stalls(beforeApply)).counts)}; ${await loopMaxLine()}`);
+    throw new Error(`${e.message} (at most ${onlineMax} seen Online)`);
+  });
   const allOnline = performance.now() - t0;
   const byNode: Record<string, number> = {};
   for (const r of settled.resources) byNode[r.node ?? '-'] = (byNode[r.node ?? '-'] ?? 0) + 1;
   console.log(`apply of ${total} resources: command returned after ${s1(applied)}; all Online after ${s1(allOnline)} (per node: ${Object.entries(byNode).map(([n, c]) => `${n} ${c}`).join(', ')})`);
   const afterStart = await stalls(beforeApply);
   console.log(`stall events during the start: ${countText(afterStart.counts)}`);
+  console.log(await loopMaxLine());
 
   await sleep(quietS * 1_000);
   const quiet = await stalls(afterStart.lastId);
@@ -217,6 +240,7 @@ async function main(): Promise<void> {
   const onlineAfterQuiet = s?.resources.filter((r) => r.state === 'Online').length ?? 0;
   console.log(`quiet ${quietS} s: stall events ${countText(quiet.counts)}; ${onlineAfterQuiet} of ${total} Online at its end`);
   console.log(`idle RSS (clusterd + monitor) with the resources running, MiB: ${rssLine()}`);
+  console.log(await loopMaxLine());
 
   const victim = Object.entries(byNode).filter(([n]) => names.includes(n)).sort((a, b) => b[1] - a[1])[0]![0];
   const t1 = performance.now();
@@ -228,15 +252,17 @@ async function main(): Promise<void> {
   console.log(`kill -9 of ${victim} (holding ${byNode[victim]}): all ${total} Online on the others after ${s1(performance.now() - t1)}`);
   const afterKill = await stalls(quiet.lastId);
   console.log(`stall events after the kill: ${countText(afterKill.counts)}`);
+  console.log(await loopMaxLine());
 
   const coordinator = (await status())?.coordinator ?? live()[0]!;
   const t2 = performance.now();
-  const created = await fetch(`${url(coordinator)}/v1/groups`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench-change' }) });
+  const created = await fetch(`${url(coordinator)}/v1/groups`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify({ name: 'bench-change' }) });
   const committedMs = performance.now() - t2;
   if (!created.ok) throw new Error(`creating a group failed: HTTP ${created.status} ${await created.text()}`);
-  await Promise.all(live().map((n) => until(`the new group visible on ${n}`, async () => (await fetch(`${url(n)}/v1/groups/bench-change`).catch(() => null))?.ok, 5)));
+  await Promise.all(live().map((n) => until(`the new group visible on ${n}`, async () => (await fetch(`${url(n)}/v1/groups/bench-change`, { headers: auth }).catch(() => null))?.ok, 5)));
   const visibleMs = performance.now() - t2;
   console.log(`one configuration change with ${total} resources present: committed after ${committedMs.toFixed(0)} ms (on coordinator ${coordinator}), visible on every live node after ${visibleMs.toFixed(0)} ms`);
+  console.log(await loopMaxLine());
   console.log(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 }
 

@@ -9,11 +9,12 @@
 
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { NodeFacade } from '../node/snapshot.js';
 import type { ClusterEvent } from '../store/types.js';
 import { backupGauge } from './backup-routes.js';
+import type { Admission } from './admission.js';
 import type { EventStreams } from './event-stream.js';
+import { registerLoopDelay } from './loop-delay.js';
 import { groupViews, nodeViews, resourceViews } from './views.js';
 
 /** Events read from the log per page, and pages per scrape: a scrape never reads the whole log at once. */
@@ -41,13 +42,11 @@ export interface Metrics {
   stop(): void;
 }
 
-export function createMetrics(node: NodeFacade, streams: EventStreams): Metrics {
+export function createMetrics(node: NodeFacade, streams: EventStreams, admission?: Admission): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool says so).
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-  loopDelay.enable();
 
   const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge<string>) => void) =>
     new Gauge({ name, help, labelNames, registers: [registry], collect(this: Gauge<string>) { this.reset(); collect(this); } });
@@ -87,11 +86,8 @@ export function createMetrics(node: NodeFacade, streams: EventStreams): Metrics 
     if (Number.isFinite(s.lastRenewOkMs)) g.set(Math.max(0, (s.monoMs - s.lastRenewOkMs) / 1000));
   });
   gauge('clusterd_lease_ttl_seconds', 'Lease TTL: a node whose lease does not move for this long is Down', [], (g) => g.set(node.snapshot().leaseTtlMs / 1000));
-  gauge('clusterd_event_loop_delay_seconds', 'Event-loop delay of clusterd\'s decision thread since the previous scrape, by statistic (max, p99)', ['stat'], (g) => {
-    g.set({ stat: 'max' }, loopDelay.max / 1e9);
-    g.set({ stat: 'p99' }, loopDelay.percentile(99) / 1e9);
-    loopDelay.reset();
-  });
+  registerLoopDelay(registry);
+  gauge('clusterd_writes_in_flight', 'Write requests this node handles now (its own and those it forwards)', [], (g) => g.set(admission?.writes ?? 0));
   gauge('clusterd_event_streams_open', 'Event streams (GET /v1/events/stream) open on this node', [], (g) => g.set(streams.open));
   gauge('clusterd_backup_frozen', 'A backup holds the freeze of a group (1): its writers are being frozen or are frozen', ['group', 'node', 'backup'], (g) => backupGauge(node, g));
   gauge('clusterd_disk_maintenance', 'Disk in maintenance mode (1), by mode (maintenance or extended): health checks suppressed', ['resource', 'node', 'mode'], (g) => {
@@ -111,6 +107,8 @@ export function createMetrics(node: NodeFacade, streams: EventStreams): Metrics 
   const selfFences = counter('clusterd_self_fences_total', 'Times this node fenced itself (stopped every resource), by event (NODE_SELF_FENCED, NODE_LEASE_LOST, NODE_STALLED)', ['event']);
   const eventsDropped = counter('clusterd_events_dropped_total', 'Events dropped because the event queue was full', []);
   const streamsDropped = counter('clusterd_event_streams_dropped_total', 'Event streams dropped because their reader did not keep up, by reason', ['reason']);
+  const writesRefused = counter('clusterd_writes_refused_total', 'Write requests this node refused with 429, by code (NODE_BUSY: its own limit; QUORUM_BUSY: the commit queue)', ['code']);
+  const refusedSeen = new Map<string, number>();
   let droppedSeen = 0;
   const streamsSeen = new Map<string, number>();
   let afterId = 0;
@@ -137,6 +135,10 @@ export function createMetrics(node: NodeFacade, streams: EventStreams): Metrics 
     }
     const dropped = node.snapshot().eventsDropped;
     if (dropped > droppedSeen) { eventsDropped.inc(dropped - droppedSeen); droppedSeen = dropped; }
+    for (const [code, n] of Object.entries(admission?.refused ?? {})) {
+      const seen = refusedSeen.get(code) ?? 0;
+      if (n > seen) { writesRefused.inc({ code }, n - seen); refusedSeen.set(code, n); }
+    }
     for (const [reason, n] of Object.entries(streams.dropped)) {
       const seen = streamsSeen.get(reason) ?? 0;
       if (n > seen) { streamsDropped.inc({ reason }, n - seen); streamsSeen.set(reason, n); }
@@ -156,7 +158,7 @@ export function createMetrics(node: NodeFacade, streams: EventStreams): Metrics 
       return registry.metrics();
     },
     observeCommit: (seconds, result) => commits.observe({ result }, seconds),
-    stop: () => loopDelay.disable(),
+    stop: () => undefined,
   };
 }
 

@@ -21,6 +21,7 @@ import { answeredByHeader, forward, forwardedHeader, forwardTimeoutMs, jsonBodie
 import { checkRouteTable, Gate, installAuth, type AuthOptions } from './auth.js';
 import { authRoutes } from './auth-routes.js';
 import { internalHeaders, nodeAuthOf, setNodeAuth } from './identity.js';
+import { Admission, admissionDefaults, type AdmissionSettings } from './admission.js';
 
 /** Request bodies larger than this are refused: a cluster document is a few KiB. */
 const bodyLimitBytes = 1 << 20;
@@ -71,7 +72,7 @@ const schemas = {
   apply: z.object({ spec: z.object({ groups: z.record(z.string(), applyGroup) }).strict(), dryRun: z.boolean().optional() }).strict(),
 };
 
-export { eventStreamDefaults };
+export { admissionDefaults, eventStreamDefaults };
 
 /**
  * Work a long request does in one turn of the event loop before it lets other work run (the
@@ -112,7 +113,8 @@ export interface ApiSecurity {
   nodeFetch: typeof fetch;
 }
 
-export async function startApi(node: NodeFacade, host: string, port: number, security: ApiSecurity, streamSettings: EventStreamSettings = eventStreamDefaults, requestLog?: RequestLog): Promise<ApiServer> {
+export async function startApi(node: NodeFacade, host: string, port: number, security: ApiSecurity, streamSettings: EventStreamSettings = eventStreamDefaults,
+  admissionSettings: AdmissionSettings = admissionDefaults, requestLog?: RequestLog): Promise<ApiServer> {
   const options = {
     logger: false, bodyLimit: bodyLimitBytes, routerOptions: { maxParamLength: pathParamLengthMax },
     frameworkErrors: (err: Error, _req: FastifyRequest, reply: FastifyReply) => sendError(reply, clusterError('BAD_ARGUMENT', `the request's path is not valid: ${err.message}`, 'percent-encode names in paths (encodeURIComponent)')),
@@ -123,7 +125,8 @@ export async function startApi(node: NodeFacade, host: string, port: number, sec
     : Fastify(options);
   setNodeAuth(app, { nodeToken: security.auth.nodeToken, fetch: security.nodeFetch });
   const streams = new EventStreams({ get stopped() { return node.snapshot().stopped; }, readEvents: (after, limit) => node.readEvents(after, limit) }, streamSettings);
-  const metrics = createMetrics(node, streams);
+  const admission = new Admission(admissionSettings);
+  const metrics = createMetrics(node, streams, admission);
   instrumentRequests(app, metrics.registry, requestLog);
   const table: RouteEntry[] = [];
   app.addHook('onRoute', (r) => { for (const m of [r.method].flat()) table.push({ method: m, url: r.url }); });
@@ -131,6 +134,7 @@ export async function startApi(node: NodeFacade, host: string, port: number, sec
   const registered: string[] = [];
   installAuth(app, gate, () => node.snapshot().ready, registered);
   const facade = timedCommits(node, metrics);
+  admission.install(app);
   routes(app, facade, streams, metrics);
   authRoutes(app, facade, gate, (h) => write(facade, h));
   app.setNotFoundHandler((req, reply) => routeNotFound(table, req, reply));

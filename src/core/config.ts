@@ -621,6 +621,12 @@ export function configJson(c: ClusterConfig): string {
   return json;
 }
 
+/** The text configJson made of `c` already, if any (configJsonSteps makes it in slices otherwise). */
+export function configJsonCached(c: ClusterConfig): string | undefined {
+  const hit = jsonCache.get(c);
+  return hit && hit.name === c.name && hit.nodes === c.nodes && hit.groups === c.groups && hit.resources === c.resources ? hit.json : undefined;
+}
+
 /** `c` was just parsed from `json` (a checkpoint): writing it again needs no new text. */
 export function noteConfigJson(c: ClusterConfig, json: string): void {
   jsonCache.set(c, { name: c.name, nodes: c.nodes, groups: c.groups, resources: c.resources, credentials: c.credentials, json });

@@ -35,7 +35,7 @@ const statusesBefore: Record<string, number> = {
   INTERNAL: 500,
   MAINTENANCE_FAILED: 400, MAINTENANCE_NOT_ALLOWED: 409, MAINTENANCE_PENDING: 409, MAINTENANCE_TRANSITION_REFUSED: 409,
   NODE_IS_UP: 400, NODE_NAME_IN_USE: 400, NODE_NOT_FOUND: 404, NODE_NOT_UP: 400, NODE_STARTING: 503, NO_COORDINATOR: 503,
-  QUORUM_BUSY: 400, QUORUM_DISK_FULL: 507, QUORUM_LOG_DAMAGED: 400, QUORUM_UNAVAILABLE: 503,
+  QUORUM_DISK_FULL: 507, QUORUM_LOG_DAMAGED: 400, QUORUM_UNAVAILABLE: 503,
   RESOURCE_EXISTS: 409, RESOURCE_FAILED: 400, RESOURCE_HAS_DEPENDENTS: 409, RESOURCE_NOT_FOUND: 404, RESOURCE_NOT_OFFLINE: 400,
   RESOURCE_NOT_POSSIBLE_OWNER: 400, RESOURCE_TYPE_UNKNOWN: 400,
   SEQ_CONFLICT: 503, STALE_TERM: 503, STORE_BEHIND: 400, TIMEOUT: 400,
@@ -53,6 +53,9 @@ test('codes that replaced wrong ones answer as what they are', () => {
   assert.equal(httpStatusOf('NODE_NOT_POSSIBLE_OWNER'), 400);
   assert.equal(httpStatusOf('STORE_SCHEMA_MISMATCH'), 503);
   assert.equal(httpStatusOf('STORE_VALUE_TOO_LARGE'), 507);
+  // A full commit queue is not a bad request: the same request succeeds later (was 400).
+  assert.equal(httpStatusOf('QUORUM_BUSY'), 429);
+  assert.equal(httpStatusOf('NODE_BUSY'), 429);
 });
 
 test('cluster exits 2 for a command refused for what was written, 1 for any other failure, 1 for a code it does not know', () => {

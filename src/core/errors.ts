@@ -14,7 +14,7 @@ const usage = exitUsage;
 
 export interface ErrorRow {
   /** HTTP status of an API answer carrying this code. */
-  readonly http: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 421 | 431 | 500 | 503 | 507;
+  readonly http: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 421 | 429 | 431 | 500 | 503 | 507;
   /** Exit code of the `cluster` command that ends with this code. */
   readonly exit: typeof exitFailed | typeof exitUsage;
   /** What the code means, for the error reference. */
@@ -59,6 +59,7 @@ export const errorCodes = {
   RESOURCE_TYPE_UNSUPPORTED: { http: 400, exit: usage, meaning: 'the resource type is named in the model but has no agent in this build' },
   // Nodes, placement and resources at run time
   IP_ADDRESS_IN_USE: { http: 409, exit: failed, meaning: 'an ip resource was not brought online: another host answers for its address on the link (ARP reply, or IPv6 duplicate address detection)', hint: 'remove the address from the host that holds it, or give the resource another address' },
+  NODE_BUSY: { http: 429, exit: failed, meaning: 'the node handles as many write requests (or applies) at once as it takes (writesInFlightMax, appliesInFlightMax); nothing was done, reads are still answered', hint: 'retry after the Retry-After seconds' },
   NODE_IS_UP: { http: 400, exit: failed, meaning: 'the node must be Down for this operation' },
   NODE_NAME_IN_USE: { http: 400, exit: failed, meaning: 'another live clusterd runs with that node name' },
   NODE_NOT_POSSIBLE_OWNER: { http: 400, exit: failed, meaning: 'the group cannot move to (or run on) that node: the node is not one of its possible owners' },
@@ -90,7 +91,7 @@ export const errorCodes = {
   BACKUP_THAW_FAILED: { http: 409, exit: failed, meaning: 'a writer could not be thawed after retries: it may still be frozen' },
   // Quorum store and cluster database
   HISTORY_DIVERGED: { http: 409, exit: failed, meaning: 'this node\'s copy of the database and the quorum store hold different histories after a common point (a reset or no-logging run started a new one)' },
-  QUORUM_BUSY: { http: 400, exit: failed, meaning: 'too many configuration updates are waiting to be committed', hint: 'retry in a moment: the coordinator is committing other changes' },
+  QUORUM_BUSY: { http: 429, exit: failed, meaning: 'too many configuration updates are waiting to be committed (the coordinator\'s commit queue is full); nothing was done', hint: 'retry after the Retry-After seconds: the coordinator is committing other changes' },
   QUORUM_DB_DAMAGED: { http: 503, exit: failed, meaning: 'the quorum store\'s database file is damaged (truncated or malformed) and cannot be read at all' },
   QUORUM_DISK_FULL: { http: 507, exit: failed, meaning: 'the quorum directory (or a node data directory) has not enough free space' },
   QUORUM_LOG_DAMAGED: { http: 400, exit: failed, meaning: 'a quorum-log record or checkpoint fails its checksum or is missing, before the tail' },

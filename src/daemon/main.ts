@@ -4,15 +4,15 @@
 
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { checkName } from '../core/config.js';
 import { ClusterError, clusterError } from '../core/errors.js';
 import { timingDefaults, validateTiming, type Timing } from '../core/timing.js';
-import { eventStreamDefaults, startApi, type ApiSecurity } from '../api/server.js';
+import { admissionDefaults, eventStreamDefaults, startApi, type ApiSecurity } from '../api/server.js';
 import {
   authFiles, createAuthDir, credentialPath, defaultAuthDir, issueNodeCert, mkdirPrivate, newToken, tokenSha256, writeCredentialFile, writePrivate,
 } from '../api/auth-files.js';
@@ -93,6 +93,10 @@ const settingsSchema = z.object({
     stallMs: z.number().int().min(100).default(eventStreamDefaults.stallMs),
     streamsMax: z.number().int().min(1).default(eventStreamDefaults.streamsMax),
   }).strict().default({ ...eventStreamDefaults }),
+  admission: z.object({
+    writesInFlightMax: z.number().int().min(1).default(admissionDefaults.writesInFlightMax),
+    appliesInFlightMax: z.number().int().min(1).default(admissionDefaults.appliesInFlightMax),
+  }).strict().default({ ...admissionDefaults }),
 }).strict();
 
 export type Settings = z.infer<typeof settingsSchema> & { timing: Timing };
@@ -126,6 +130,8 @@ export function loadSettings(flags: Record<string, unknown>): Settings {
     try { text = readFileSync(flags.config, 'utf8'); } catch (e) {
       fail(clusterError('BAD_CONFIG', `cannot read config file ${flags.config}: ${(e as Error).message}`));
     }
+    // The YAML parser is loaded only for a --config file: most nodes start from flags alone.
+    const { parse: parseYaml } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
     try { file = (parseYaml(text) ?? {}) as Record<string, unknown>; } catch (e) {
       fail(clusterError('BAD_CONFIG', `config file ${flags.config} is not valid YAML: ${(e as Error).message}`));
     }
@@ -340,7 +346,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   const agentDirs = { ...(typeof flags.ocfRoot === 'string' ? { ocfRoot: resolve(flags.ocfRoot) } : {}), ...(typeof flags.lsbDir === 'string' ? { lsbDir: resolve(flags.lsbDir) } : {}) };
   const monitorReady = host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, heartbeatSocket, resourceUmask, fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation }, ...agentDirs });
   monitorReady.catch(() => undefined); // awaited below; a failure there ends the start
-  const api = await startApi(node, listen.host, listen.port, security, s.eventStream, (fields, message) => logger.debug({ event: 'HTTP_REQUEST', ...fields }, message)).catch((e: Error) =>
+  const api = await startApi(node, listen.host, listen.port, security, s.eventStream, s.admission, (fields, message) => logger.debug({ event: 'HTTP_REQUEST', ...fields }, message)).catch((e: Error) =>
     fail(clusterError('BAD_CONFIG', `cannot listen on ${s.listen}: ${e.message}`, 'pick a free port with --listen 127.0.0.1:PORT')));
   node.apiUrl = api.url;
   await monitorReady;

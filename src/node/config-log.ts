@@ -4,20 +4,26 @@
 
 import { checkpointDue, checkpointingDefaults, localCopyDue, newlyStopped, type Checkpointing } from '../core/checkpoint-policy.js';
 import { ConfigDraft, emptyConfig } from '../core/config.js';
+import { configJsonSteps } from '../core/config-text.js';
 import { ClusterError, clusterError, fail, ok, type Result } from '../core/errors.js';
 import { genesisHistory, type History } from '../core/load-plan.js';
 import { logReadMax } from '../core/limits.js';
 import type { ClusterConfig, ConfigUpdate, NodeName } from '../core/types.js';
 import type { LogRecord } from '../store/types.js';
 import { notCoordinator, type Shell } from './shell.js';
+import { runSliced, TurnBudget } from './slices.js';
 
 interface PendingCommit {
   updates: ConfigUpdate[];
   resolve: (r: Result<number>) => void;
 }
 
-/** Updates waiting for the next group commit. Why 4096: 64 concurrent writers with deep pipelines fit; beyond that callers get QUORUM_BUSY rather than unbounded memory. */
-const pendingCommitsMax = 4_096;
+/** Updates waiting for the next group commit. Why 4096: 64 concurrent writers with deep pipelines fit; beyond that callers get QUORUM_BUSY (429) rather than unbounded memory. */
+export const pendingCommitsMax = 4_096;
+/** Records one catch-up read asks for: their decoding and fold are one turn, a few ms. */
+const catchUpPage = 500;
+/** A change with more updates than this is validated on a trial draft in slices (a large apply); smaller ones on the batch's draft at once. */
+const slicedValidationMin = 200;
 
 /** --no-quorum-logging: the new history each change written as a checkpoint belongs to, from which seq, above which floor. */
 export interface NoLogging {
@@ -39,6 +45,8 @@ export class ConfigLog {
   private stoppedSeen = new Set<NodeName>();
   private pendingCommits: PendingCommit[] = [];
   private committing = false;
+  /** The catch-up under way: callers share it, so records are never applied (or kept locally) twice. */
+  private catching: Promise<Result<void>> | null = null;
 
   constructor(private readonly s: Shell) {
     this.checkpointing = { ...checkpointingDefaults, ...(s.o.checkpointing ?? {}) };
@@ -49,12 +57,29 @@ export class ConfigLog {
     this.appliedSeq = seq;
   }
 
-  /** Apply every log record after appliedSeq (and keep them in the local copy). A record that does not apply is corruption: refuse. */
+  /**
+   * Apply every log record after appliedSeq (and keep them in the local copy). A record that does
+   * not apply is corruption: refuse. One catch-up at a time (a caller arriving during one waits for
+   * it, then catches up what is left); it yields between pages, so thousands of records are not one turn.
+   */
   async catchUp(throughSeq = Infinity): Promise<Result<void>> {
+    while (this.catching) await this.catching;
+    const run = this.catchUpNow(throughSeq);
+    this.catching = run;
+    try {
+      return await run;
+    } finally {
+      this.catching = null;
+    }
+  }
+
+  private async catchUpNow(throughSeq: number): Promise<Result<void>> {
     const { store, localDb } = this.s.o;
+    const budget = new TurnBudget(this.s.o.clock);
     for (;;) {
+      await budget.pace();
       if (this.appliedSeq >= throughSeq) return ok(undefined);
-      const max = Math.min(logReadMax, throughSeq - this.appliedSeq);
+      const max = Math.min(logReadMax, catchUpPage, throughSeq - this.appliedSeq);
       let recs = await store.readLog(this.appliedSeq, max);
       if (!recs.ok && recs.error.code === 'SEQ_CONFLICT') {
         // The log no longer reaches back to our seq: load the store's checkpoint first, and label
@@ -153,20 +178,38 @@ export class ConfigLog {
     if (!this.s.isCoordinator()) return failAll(notCoordinator(this.s.coordinator()));
     const caught = this.noQuorumLogging ? ok(undefined) : await this.catchUp();
     if (!caught.ok) return failAll(caught.error);
+    // The log head the batch is validated against: the append is refused (SEQ_CONFLICT) if
+    // anything landed after it while validation yielded.
+    const baseSeq = this.appliedSeq;
     // One draft for the whole batch: each change validated against the ones before it.
-    const draft = new ConfigDraft(this.config);
+    let draft = new ConfigDraft(this.config);
     const accepted: { p: PendingCommit; count: number }[] = [];
     const all: ConfigUpdate[] = [];
+    const budget = new TurnBudget(this.s.o.clock);
     for (const p of batch) {
-      const r = draft.applyAll(p.updates);
+      await budget.pace();
+      let r: Result<void>;
+      if (p.updates.length < slicedValidationMin) r = draft.applyAll(p.updates);
+      else {
+        // All or nothing, in slices: a trial draft takes the change part by part and replaces
+        // the batch's draft only once all of it applies.
+        const trial = new ConfigDraft(draft.config);
+        r = ok(undefined);
+        for (let i = 0; i < p.updates.length && r.ok; i += slicedValidationMin) {
+          r = trial.applyAll(p.updates.slice(i, i + slicedValidationMin));
+          await budget.pace();
+        }
+        if (r.ok) draft = trial;
+      }
       if (!r.ok) { p.resolve(fail(r.error)); continue; }
       accepted.push({ p, count: p.updates.length });
       all.push(...p.updates);
     }
     if (accepted.length === 0) return;
+    if (!this.s.isCoordinator()) { for (const a of accepted) a.p.resolve(fail(notCoordinator(this.s.coordinator()))); return; }
     const cfg = draft.config;
     if (this.noQuorumLogging) return this.commitAsCheckpoint(accepted, all, cfg);
-    const res = this.s.problems.wrote(await this.s.o.store.appendLog(this.s.coordinator().term, this.appliedSeq, all));
+    const res = this.s.problems.wrote(await this.s.o.store.appendLog(this.s.coordinator().term, baseSeq, all));
     if (!res.ok) {
       this.s.markDirty();
       for (const a of accepted) a.p.resolve(fail(res.error));
@@ -205,14 +248,22 @@ export class ConfigLog {
     if (!this.s.isCoordinator()) return fail(notCoordinator(this.s.coordinator()));
     const caught = await this.catchUp();
     if (!caught.ok) return caught;
-    const res = this.s.problems.wrote(await this.s.o.store.writeCheckpoint(this.s.coordinator().term, this.appliedSeq, this.config));
+    // The configuration at one seq, taken together (a configuration is replaced whole by each
+    // change, never changed in place); its text is made in slices, and the writes reuse it.
+    const { config, appliedSeq: seq } = this;
+    await runSliced(this.s.o.clock, configJsonSteps(config));
+    if (!this.s.isCoordinator()) return fail(notCoordinator(this.s.coordinator()));
+    const budget = new TurnBudget(this.s.o.clock);
+    const res = this.s.problems.wrote(await this.s.o.store.writeCheckpoint(this.s.coordinator().term, seq, config));
     if (!res.ok) return res;
     this.logBytesSinceCheckpoint = 0;
     this.lastCheckpointMs = this.s.o.clock.nowMs();
+    await budget.pace(); // each write is a large synchronous one on dir: a turn apart
+    // The own copy at what is applied now (the seq and configuration that go together).
     this.s.o.localDb?.writeCheckpoint(this.appliedSeq, this.s.coordinator().term, this.config);
     this.s.problems.recovered('CHECKPOINT_FAILED', 'checkpoints succeed again');
-    this.s.emitEvent('CHECKPOINT_TAKEN', 'info', `checkpoint of the cluster database at seq ${this.appliedSeq} (${reason}); the quorum log restarts after it`, { seq: this.appliedSeq });
-    return ok(this.appliedSeq);
+    this.s.emitEvent('CHECKPOINT_TAKEN', 'info', `checkpoint of the cluster database at seq ${seq} (${reason}); the quorum log restarts after it`, { seq });
+    return ok(seq);
   }
 
   /** A new coordinator counts stops from now: the nodes stopped when it took over trigger nothing. */

@@ -207,7 +207,9 @@ export class WorkerHeartbeat implements HeartbeatPort {
 
   start(): void {
     const data: HeartbeatWorkerData = { timing: this.c.timing, renewer: this.o.renewer, socketPath: this.o.socketPath, memory: this.memory };
-    const worker = new Worker(new URL('./heartbeat-worker.js', import.meta.url), { workerData: data });
+    // A small young generation, as clusterd's own (--max-semi-space-size=1): the thread allocates
+    // a few objects a beat, and the default semi-spaces would hold megabytes of RSS for nothing.
+    const worker = new Worker(new URL('./heartbeat-worker.js', import.meta.url), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
     this.worker = worker;
     worker.on('message', (msg: FromHeartbeatWorker) => {
       if (msg.t === 'log') this.o.log(msg.level, 'HEARTBEAT', msg.message);

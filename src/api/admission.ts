@@ -1,0 +1,84 @@
+// Admission control for writes: a node takes at most writesInFlightMax write requests at once
+// (its own and those it forwards to the coordinator) and at most appliesInFlightMax applies;
+// one more is refused at once with 429 NODE_BUSY and Retry-After, never queued without bound.
+// Reads are never refused here: they answer from the node's view and stay fast when writes pile
+// up. The coordinator's commit queue has its own bound (429 QUORUM_BUSY, node/config-log.ts).
+// Every 429 answer carries Retry-After, also one relayed from the coordinator.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { clusterError, type ClusterError } from '../core/errors.js';
+import { sendError } from './http.js';
+
+export interface AdmissionSettings {
+  /** Write requests (POST, PATCH, DELETE) a node handles at once; one more is refused (429 NODE_BUSY). */
+  writesInFlightMax: number;
+  /** `POST /v1/apply` requests a node handles at once (each holds a document up to 1 MiB and its plan). */
+  appliesInFlightMax: number;
+}
+
+export const admissionDefaults: Readonly<AdmissionSettings> = Object.freeze({
+  // Why 256: 64 writers with 4 requests each in flight fit; each holds a request body (a few
+  // hundred bytes) and on the coordinator an entry of the commit queue, whose own bound (4096)
+  // is far above this. Beyond it, answering at once is cheaper for everybody than queueing.
+  writesInFlightMax: 256,
+  // Why 2: an apply of 20,000 groups holds some tens of MB while it is planned and validated.
+  appliesInFlightMax: 2,
+});
+
+/** Seconds a refused write is told to wait: writes complete in milliseconds, so a second sees the queue drained. */
+export const busyRetryAfterS = 1;
+
+const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export class Admission {
+  writes = 0;
+  applies = 0;
+  /** Writes refused so far, by code. */
+  readonly refused: Record<string, number> = {};
+
+  constructor(private readonly settings: AdmissionSettings = admissionDefaults) {}
+
+  /** Takes a place for a write, or says why not. `leave` gives it back. */
+  enter(apply: boolean): ClusterError | null {
+    if (this.writes >= this.settings.writesInFlightMax) {
+      return this.refuse(`${this.writes} write requests are in flight on this node, its limit (writesInFlightMax ${this.settings.writesInFlightMax})`);
+    }
+    if (apply && this.applies >= this.settings.appliesInFlightMax) {
+      return this.refuse(`${this.applies} applies are in flight on this node, its limit (appliesInFlightMax ${this.settings.appliesInFlightMax})`);
+    }
+    this.writes++;
+    if (apply) this.applies++;
+    return null;
+  }
+
+  leave(apply: boolean): void {
+    this.writes--;
+    if (apply) this.applies--;
+  }
+
+  private refuse(message: string): ClusterError {
+    this.refused.NODE_BUSY = (this.refused.NODE_BUSY ?? 0) + 1;
+    return clusterError('NODE_BUSY', `${message}; nothing was done`, `retry after ${busyRetryAfterS} s (Retry-After); reads are answered meanwhile`);
+  }
+
+  /** Hooks on `app`: every write takes a place until its response is done; every 429 answer says when to retry. */
+  install(app: FastifyInstance): void {
+    app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+      if (readMethods.has(req.method)) return;
+      const apply = req.url.split('?')[0] === '/v1/apply';
+      const refused = this.enter(apply);
+      if (refused) return sendError(reply, refused);
+      let left = false;
+      // 'close' comes once the answer is sent or the connection is gone, whichever comes first.
+      reply.raw.once('close', () => { if (!left) { left = true; this.leave(apply); } });
+    });
+    app.addHook('onSend', async (_req, reply, payload) => {
+      if (reply.statusCode === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', String(busyRetryAfterS));
+      if (reply.statusCode === 429) {
+        const code = /"code":"([A-Z_]+)"/.exec(typeof payload === 'string' ? payload : '')?.[1];
+        if (code && code !== 'NODE_BUSY') this.refused[code] = (this.refused[code] ?? 0) + 1;
+      }
+      return payload;
+    });
+  }
+}

@@ -1,0 +1,30 @@
+// How long this process's event loop was blocked: the longest turn is what delays a status answer,
+// a cycle and every other request. Measured by Node's own sampler (a native timer, no JavaScript
+// callback per sample) and exported on /metrics, so a benchmark or an operator can see it from
+// outside the process.
+
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { Gauge, type Registry } from 'prom-client';
+
+/** Sampling resolution: a turn shorter than this is not seen; 20 ms is the bound long work keeps to. */
+const resolutionMs = 20;
+
+let histogram: IntervalHistogram | null = null;
+
+/** Starts the sampler once per process (idempotent) and registers its gauges in `registry`. */
+export function registerLoopDelay(registry: Registry): void {
+  if (histogram === null) {
+    histogram = monitorEventLoopDelay({ resolution: resolutionMs });
+    histogram.enable();
+  }
+  const h = histogram;
+  // The sampler reports lateness past its own interval: that lateness is the blocking turn.
+  new Gauge({
+    name: 'clusterd_event_loop_delay_max_seconds', help: 'Longest delay of the event loop since the process started (the longest turn of work, within 20 ms)', registers: [registry],
+    collect(this: Gauge<string>) { this.set(h.max / 1e9); },
+  });
+  new Gauge({
+    name: 'clusterd_event_loop_delay_p99_seconds', help: '99th percentile of the event loop delay since the process started', registers: [registry],
+    collect(this: Gauge<string>) { this.set(h.percentile(99) / 1e9); },
+  });
+}
