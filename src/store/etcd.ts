@@ -517,7 +517,7 @@ export class EtcdStore implements QuorumStore {
     const ops: IRequestOp[] = [
       ...deleteGroups.filter((g) => !written.has(g)).map((g) => deleteOp(this.ownKey(g))),
       ...[...new Map(records.map((r) => [r.group, r])).values()].map((r) => putOp(this.ownKey(r.group),
-        JSON.stringify({ group: r.group, node: r.node, epoch: r.epoch, term: r.term, phase: r.phase }))),
+        JSON.stringify({ group: r.group, node: r.node, epoch: r.epoch, term: r.term, phase: r.phase, ...(r.books ? { books: r.books } : {}) }))),
     ];
     return this.write(what, async (conn) => {
       for (let i = 0; i === 0 || i < ops.length; i += txnOpsMax) {

@@ -6,6 +6,7 @@ import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, ResourceName, Re
 import type { ClusterError } from '../core/errors.js';
 import type { BackupView } from '../core/backup.js';
 import type { History } from '../core/load-plan.js';
+import type { GroupBooks } from '../core/types.js';
 
 /**
  * A node's lease slot. The node bumps `counter` every heartbeat; observers judge liveness on
@@ -42,6 +43,8 @@ export interface OwnershipRecord {
   epoch: number;
   term: number;
   phase: 'run' | 'stop';
+  /** The coordinator's bookkeeping of the group (failovers counted, left Failed, a move under way: core/books.ts), kept with the record so that a new coordinator continues it. */
+  books?: GroupBooks;
 }
 
 /** What one node reports about the groups it hosts (runtime state, not configuration). */
