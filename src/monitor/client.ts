@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { monoMs, type AgentOp, type CallData, type FromMonitor, type ResourceSpec, type ToMonitor } from './protocol.js';
 import { msText } from '../core/duration-text.js';
 import { thawLeftoversSync } from './freezer.js';
+import { decide, supervision } from './decisions.js';
 
 /**
  * Calls sent to the monitor and not answered yet, at most. Calls beyond wait in the client's
@@ -21,12 +22,8 @@ import { thawLeftoversSync } from './freezer.js';
 const inFlightMax = 64;
 /** Call messages per IPC message (a batch): one send and one parse instead of many. */
 const batchMax = inFlightMax;
-/**
- * Past a call's own timeout, how long before the call counts as late. The monitor answers for an
- * agent that overran by itself 250 ms after the timeout; this also covers IPC latency and a loop
- * that runs late on a loaded host.
- */
-const deadlockSlackMs = 1_000;
+/** The supervision bounds, shared with the simulator's twin (decisions.ts): a late call, init, shutdown. */
+const { deadlockSlackMs, readyTimeoutMs, shutdownWaitMs } = supervision;
 /**
  * A late call makes the monitor suspect, not dead: it is asked to echo, and only a monitor that
  * does not echo within this is deadlocked. A monitor busy with many spawns and probes still turns
@@ -42,14 +39,6 @@ const echoWaitMs = 2_000;
 const lateMaxMs = 30_000;
 /** How often in-flight calls are checked for lateness (only while calls are in flight). */
 const superviseEveryMs = 250;
-/** A fresh monitor must answer init within this: Node starts in ~50 ms, a loaded host takes longer. */
-const readyTimeoutMs = 10_000;
-/** Bound on a planned shutdown before the monitor is killed. */
-const shutdownWaitMs = 5_000;
-/** Delays before restarting after consecutive crashes: a monitor that dies at start must not spin. */
-const restartDelaysMs = [0, 100, 1_000, 5_000] as const;
-/** A monitor that ran this long resets the consecutive crash count. */
-const stableUptimeMs = 30_000;
 
 const monitorPath = fileURLToPath(new URL('./monitor.js', import.meta.url));
 
@@ -460,7 +449,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     this.readyWaiter?.(new Error(reason));
     this.emit('crashed', { reason, resources });
     // A fence sent to this monitor died with it, but every resource it ran was killed: the fence holds.
-    if (this.fencePending) this.onFenced(`${reason} (the fence under way holds: every resource of that monitor was killed)`, resources);
+    if (decide.fenceHoldsOnLoss(this.fencePending)) this.onFenced(`${reason} (the fence under way holds: every resource of that monitor was killed)`, resources);
     if (!this.stopping && this.everReady) this.scheduleRestart();
   }
 
@@ -475,9 +464,8 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   }
 
   private scheduleRestart(): void {
-    if (performance.now() - this.startedAtMs >= stableUptimeMs) this.crashes = 0;
-    const delayMs = restartDelaysMs[Math.min(this.crashes, restartDelaysMs.length - 1)];
-    this.crashes += 1;
+    const { delayMs, crashes } = decide.restart(this.crashes, performance.now() - this.startedAtMs);
+    this.crashes = crashes;
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       // A failed relaunch goes through lost() again, which schedules the next attempt.

@@ -3,6 +3,7 @@
 // the node's watchdog: without pings from clusterd for the self-fence deadline it stops every
 // resource, and when clusterd dies it kills every resource at once and exits.
 
+import { decide } from './decisions.js';
 import fs from 'node:fs';
 import net from 'node:net';
 import type { AgentContext } from './agent.js';
@@ -145,7 +146,8 @@ function armWatchdog(delayMs: number): void {
 function onWatchdogTimer(): void {
   setImmediate(() => {
     const ageMs = monoMs() - lastPingSentMs;
-    if (ageMs < selfFenceMsSet) { armWatchdog(selfFenceMsSet - ageMs); return; }
+    const verdict = decide.watchdog(ageMs, selfFenceMsSet);
+    if (!verdict.fence) { armWatchdog(verdict.rearmMs); return; }
     watchdogFired = true;
     fence(`node '${nodeName}': no ping from clusterd for ${msText(selfFenceMsSet)} (self-fence deadline; the last one was sent ${msText(ageMs)} ago)`);
   });
@@ -228,7 +230,7 @@ async function runOp(op: AgentOp, spec: ResourceSpec, ctx: AgentContext): Promis
   };
   switch (op) {
     case 'online':
-      if (refuseOnline) throw new Error(`online of resource '${spec.name}' refused: this monitor fenced and clusterd has not acknowledged the fence yet (the call was decided before it)`);
+      if (decide.refuseOnline(refuseOnline)) throw new Error(`online of resource '${spec.name}' refused: this monitor fenced and clusterd has not acknowledged the fence yet (the call was decided before it)`);
       return warned(await agent.online(spec, ctx));
     case 'offline':
       await agent.offline(spec, ctx);
