@@ -499,7 +499,7 @@ export class EtcdStore implements QuorumStore {
     return this.read('reading ownership', async (conn) => {
       const res = await conn.txn('reading ownership', { success: [this.rangeOp('own/')] });
       const records = (res.responses[0]?.response_range?.kvs ?? []).map((kv) => JSON.parse(kv.value.toString('utf8')) as OwnershipRecord)
-        .map((r) => ({ group: r.group, node: r.node, epoch: r.epoch, term: r.term, phase: r.phase }));
+        .map(ownershipOf);
       return records.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
     });
   }
@@ -798,7 +798,7 @@ export class EtcdStore implements QuorumStore {
         changeVersion: Number(kvAt(res, 1)?.mod_revision ?? 0),
         coordinator,
         ownership: kvs(3).map((kv) => JSON.parse(kv.value.toString('utf8')) as OwnershipRecord)
-          .map((r) => ({ group: r.group, node: r.node, epoch: r.epoch, term: r.term, phase: r.phase })).sort(byName((r) => r.group)),
+          .map(ownershipOf).sort(byName((r) => r.group)),
         reports: kvs(4).map((kv) => JSON.parse(kv.value.toString('utf8')) as NodeReport).sort(byName((r) => r.node)),
         logHead,
       };
@@ -983,3 +983,9 @@ function parseJson(value: string): unknown {
   }
 }
 
+/** An ownership record as stored (JSON), with only the record's own fields. */
+function ownershipOf(r: OwnershipRecord): OwnershipRecord {
+  const rec: OwnershipRecord = { group: r.group, node: r.node, epoch: r.epoch, term: r.term, phase: r.phase };
+  if (r.books) rec.books = r.books;
+  return rec;
+}
