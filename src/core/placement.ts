@@ -10,6 +10,7 @@
 // - If the owner is Down (lease expired on this observer's clock, which implies its self-fence
 //   deadline passed, or its lease says stopped/fenced), write (other, run, e+1) at once.
 
+import type { EventName } from './events.js';
 import type { ClusterConfig, GroupBooks, GroupName, NodeName, NodeState } from './types.js';
 
 export interface OwnershipRec {
@@ -70,7 +71,7 @@ export function blockedText(b: WritesBlocked): string {
 
 export interface PlacementNote {
   group: GroupName;
-  event: string;
+  event: EventName;
   level: 'info' | 'warning' | 'error';
   message: string;
 }
