@@ -272,15 +272,16 @@ function onDisconnect(): void {
 
 /** Records in the lease slot that this node's resources are stopped, so that a takeover need not wait for the TTL. */
 async function markFenced(killed: string[]): Promise<void> {
-  const { CLUSTERD_FENCE_DIR: dir, CLUSTERD_FENCE_ETCD: etcd, CLUSTERD_FENCE_NODE: node, CLUSTERD_FENCE_INCARNATION: incarnation } = process.env;
+  const env = process.env; // the monitor's settings: what clusterd put in its environment (client.ts)
+  const { CLUSTERD_FENCE_DIR: dir, CLUSTERD_FENCE_ETCD: etcd, CLUSTERD_FENCE_NODE: node, CLUSTERD_FENCE_INCARNATION: incarnation } = env;
   stderr(`clusterd is gone: killed ${killed.length} resource(s)${killed.length > 0 ? `: ${killed.join(', ')}` : ''}`);
   if (etcd && node && incarnation) {
     try {
       // etcd's JSON gateway over node:http(s): no gRPC to load while the takeover waits.
       const mod = (await import(new URL('../store/etcd-fence.js', import.meta.url).href)) as {
-        markLeaseFencedEtcd: (spec: string, node: string, incarnation: string, budgetMs?: number) => Promise<boolean>;
+        markLeaseFencedEtcd: (spec: string, node: string, incarnation: string, budgetMs: number, env: NodeJS.ProcessEnv) => Promise<boolean>;
       };
-      const marked = await mod.markLeaseFencedEtcd(etcd, node, incarnation, fenceHookMaxMs / 2);
+      const marked = await mod.markLeaseFencedEtcd(etcd, node, incarnation, fenceHookMaxMs / 2, env);
       stderr(marked ? `lease of node '${node}' marked fenced in etcd` : `lease of node '${node}' not marked fenced (another incarnation holds it)`);
     } catch (err) {
       stderr(`could not mark the lease of node '${node}' fenced in etcd: ${err instanceof Error ? err.message : String(err)}`);

@@ -167,7 +167,7 @@ export class EtcdStore implements QuorumStore {
   constructor(endpoints: string[], opts: EtcdStoreOptions = {}) {
     assert.ok(endpoints.length > 0, 'an etcd store needs at least one endpoint');
     this.endpoints = [...endpoints];
-    this.prefix = opts.prefix ?? (process.env.CLUSTERD_ETCD_PREFIX || etcdPrefixDefault);
+    this.prefix = opts.prefix ?? etcdPrefixDefault;
     if (!this.prefix.startsWith('/') || !this.prefix.endsWith('/')) {
       throw clusterError('BAD_CONFIG', `etcd key prefix '${this.prefix}' must start and end with '/'`, 'for example CLUSTERD_ETCD_PREFIX=/clusterd/prod/');
     }
@@ -178,7 +178,7 @@ export class EtcdStore implements QuorumStore {
     assert.ok(Number.isSafeInteger(this.eventsMax) && this.eventsMax > 0, `eventsMax ${this.eventsMax} must be > 0`);
     let security: ReturnType<typeof etcdSecurityFromEnv>;
     try {
-      security = opts.tls || opts.auth ? { ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.auth ? { auth: opts.auth } : {}) } : etcdSecurityFromEnv();
+      security = { ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.auth ? { auth: opts.auth } : {}) };
     } catch (err) {
       throw clusterError('BAD_CONFIG', (err as Error).message, 'CLUSTERD_ETCD_CA, CLUSTERD_ETCD_CERT, CLUSTERD_ETCD_KEY name PEM files; CLUSTERD_ETCD_USER and CLUSTERD_ETCD_PASSWORD go together');
     }
