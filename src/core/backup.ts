@@ -1,4 +1,4 @@
-// Backup coordination (issue 7, seed KB915331): freeze the writers of a group for a snapshot, thaw
+// Backup coordination (seed KB915331): freeze the writers of a group for a snapshot, thaw
 // them, and never let a freeze outlive its limit nor fail for no reason. Pure: facts in (a freeze
 // or thaw request, a writer's answer, a tick of the clock, the node's view of its groups), actions
 // out (call a writer, arm a timer, emit an event). node/backups.ts runs the actions and feeds the

@@ -314,7 +314,7 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     if (!props.ok) return props;
     const priv = checkPriv(u.resource, u.priv ?? {});
     if (!priv.ok) return priv;
-    const writer = checkWriterPriv(u.resource, u.type, priv.value); // backup freeze/thaw actions (issue 7)
+    const writer = checkWriterPriv(u.resource, u.type, priv.value); // backup freeze/thaw actions
     if (!writer.ok) return writer;
     const res: ResourceConfig = {
       name: u.resource, group: u.group, type: u.type, props: { ...commonPropDefaults, ...props.value },
@@ -340,7 +340,7 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     if (!props.ok) return props;
     const priv = checkPriv(u.resource, u.priv ?? {});
     if (!priv.ok) return priv;
-    const writer = checkWriterPriv(u.resource, r.value.type, { ...r.value.priv, ...priv.value }); // backup freeze/thaw actions (issue 7)
+    const writer = checkWriterPriv(u.resource, r.value.type, { ...r.value.priv, ...priv.value }); // backup freeze/thaw actions
     if (!writer.ok) return writer;
     return ok([setResource(resourceWith(r.value, { props: { ...r.value.props, ...props.value }, priv: { ...r.value.priv, ...priv.value } }))]);
   },

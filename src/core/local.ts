@@ -380,7 +380,7 @@ export function fenced(st: LocalState, self: NodeName, reason: string): LocalAct
  * the store says after the node lost its lease or stalled): a coordinator may have judged the
  * holder Down and be giving them away at this moment, so nothing may start under those epochs.
  * Each is recorded released and fenced under its epoch: the report tells the coordinator, which
- * assigns the group again under a new epoch, here or elsewhere (simulator bug 6).
+ * assigns the group again under a new epoch, here or elsewhere.
  */
 export function revokeInherited(st: LocalState, self: NodeName, records: Iterable<{ group: GroupName; node: NodeName | null; epoch: number }>, why: string): LocalAction[] {
   const actions: LocalAction[] = [];
@@ -435,7 +435,7 @@ export function runtimeOf(lr: LocalResource): ResourceRuntime {
   return out;
 }
 
-// ---- disks: maintenance modes and takeover (issue 4) ------------------------------------------
+// ---- disks: maintenance modes and takeover ------------------------------------------
 
 /** Maintenance is in memory only and ends with any change of state (seed 004). */
 function clearMaintenance(lr: LocalResource, why: string, actions: LocalAction[]): void {

@@ -158,7 +158,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {
     if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) throw new RangeError(`call timeoutMs must be a positive number, not ${timeoutMs}`);
     if (this.child === undefined || !this.ready) {
-      // A monitor restarting is not a failed call (simulator bug 3): wait for it, within the call's own bound.
+      // A monitor restarting is not a failed call: wait for it, within the call's own bound.
       if (!this.stopping && this.options !== undefined) return this.waitForMonitor(op, spec, timeoutMs);
       return Promise.resolve({ ok: false, error: `resource monitor is not running (${this.stopping ? 'shut down' : 'not started'}): ${op} of resource '${spec.name}' not done` });
     }
@@ -283,7 +283,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   }
 
   /**
-   * Asks the monitor to kill every resource at once; 'fenced' always follows (simulator bug 5):
+   * Asks the monitor to kill every resource at once; 'fenced' always follows:
    * from the monitor, or from its loss (a lost monitor's resources are killed), or at once when
    * no monitor runs (then nothing runs).
    */
@@ -307,7 +307,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
 
   /**
    * Kill the monitor and every process group it reported, then start a new one: 'crashed'
-   * follows, also when no monitor runs at that moment (its resources are dead already; bug 3).
+   * follows, also when no monitor runs at that moment (its resources are dead already).
    */
   recycle(reason: string): void {
     if (this.child !== undefined) this.lost(this.child, `recycled: ${reason}`);
@@ -436,7 +436,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     this.outgoing = [];
     this.stopSupervising();
     child.kill('SIGKILL'); // first, so that it cannot start anything after the groups are killed
-    // Backups (issue 7): a process blocked on a filesystem it froze cannot die until it is thawed.
+    // Backups: a process blocked on a filesystem it froze cannot die until it is thawed.
     const thawed = thawLeftoversSync((this.options as MonitorStartOptions).dataDir);
     if (thawed.length > 0) this.emit('log', 'warning', `resource monitor (pid ${child.pid}) was lost with writers frozen: thawed ${thawed.join(', ')} before killing its processes`, 'BACKUP_WRITER_THAWED', { resources: thawed });
     const resources = [...this.pgids.keys()];

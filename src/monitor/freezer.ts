@@ -1,4 +1,4 @@
-// Backup writers in the resource monitor (issue 7): carries out freeze and thaw calls with the
+// Backup writers in the resource monitor: carries out freeze and thaw calls with the
 // action each writer declares (core/writer-props.ts), and makes sure nothing stays frozen.
 //
 //   - What is frozen is recorded durably before the freeze acts (an intent: `frozen-writers.json`

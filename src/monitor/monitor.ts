@@ -42,7 +42,7 @@ const agents = createAgentRegistry({
   log: (level, message, event, data) => send({ t: 'log', level, message, ...(event ? { event, data } : {}) }),
   lost: (resource, reason) => send({ t: 'lost', resource, reason }),
 });
-/** Backup writers (issue 7): freeze and thaw calls, what is frozen (durably), thaw before any stop or exit. */
+/** Backup writers: freeze and thaw calls, what is frozen (durably), thaw before any stop or exit. */
 const freezer = new Freezer(agents, (level, message, event, data) => send({ t: 'log', level, message, ...(event ? { event, data } : {}) }));
 // Every kill-all (fence, watchdog, clusterd gone, shutdown, crash) thaws first: a frozen filesystem
 // must be thawed before it is unmounted, and a stopped process group resumed before it is killed.

@@ -171,7 +171,7 @@ export class ProcessAgent implements ResourceAgent {
     return priv.probe === undefined || this.probeOnce(state, priv, ctx.signal);
   }
 
-  /** Backups (issue 7): the process group a freeze signals, and how the resource runs (freeze and thaw commands run the same way). */
+  /** Backups: the process group a freeze signals, and how the resource runs (freeze and thaw commands run the same way). */
   freezeTarget(spec: ResourceSpec): FreezeTarget {
     const state = this.running.get(spec.name);
     if (state === undefined || state.exit !== undefined || state.stopping) throw new Error(`resource '${spec.name}' is not running on this node: nothing to freeze`);

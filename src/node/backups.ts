@@ -1,4 +1,4 @@
-// Backups on the node that owns the group (issue 7): the shell around core/backup.ts. It names
+// Backups on the node that owns the group: the shell around core/backup.ts. It names
 // backups, carries out the state machine's actions (writer calls on the resource monitor, events),
 // keeps one timer at the state machine's next wake-up, and feeds answers and ticks back.
 //

@@ -774,7 +774,7 @@ export class EtcdStore implements QuorumStore {
   /**
    * Leases, change version, coordinator, ownership, reports and log head in one read-only
    * transaction: one round trip instead of six, all from one revision. Not part of QuorumStore
-   * (yet): a node cycle that uses it costs one etcd call instead of six (see the report of issue 6).
+   * (yet): a node cycle that uses it costs one etcd call instead of six.
    */
   async readSnapshot(): Promise<{
     leases: LeaseRecord[]; changeVersion: number; coordinator: CoordinatorRecord; ownership: OwnershipRecord[]; reports: NodeReport[]; logHead: number;

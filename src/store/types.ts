@@ -74,7 +74,7 @@ export interface NodeReport {
   /** Set while this node cannot read the quorum log after this seq: the coordinator then rewrites the log as a checkpoint. */
   logDamagedAt?: number;
   groups: Record<GroupName, GroupReport>;
-  /** Backups this node holds (issue 7): unfinished ones and the newest finished ones, newest first. */
+  /** Backups this node holds: unfinished ones and the newest finished ones, newest first. */
   backups?: BackupView[];
 }
 
