@@ -154,3 +154,9 @@ test('a coordinator that takes over from the stored books decides as the one tha
   assert.deepEqual(outcomes, ['moved to n2', 'moved to n1', 'Failed on n1']);
   assert.equal(own.G!.books?.failedEpoch, own.G!.epoch);
 });
+
+test('an invariant broken in a plan throws a named InvariantError (an epoch going back)', () => {
+  const i = input({ G: rec('n1', 5) });
+  assert.throws(() => bookPlan(i, { records: [rec('n2', 4)], notes: [], movesDone: [], failoversCounted: [], newlyFailed: [] }, noRequests()),
+    { name: 'InvariantError', invariant: 'epoch-forward' });
+});

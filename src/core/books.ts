@@ -11,6 +11,7 @@
 // who may run it (leases are judged on monotonic clocks, DESIGN rule 3); a time after now (the
 // clock went back) still counts, so a step back can only leave a group Failed sooner.
 
+import { invariant } from './invariant.js';
 import { failoversWithin, type OwnershipRec, type PlacementInput, type PlacementPlan } from './placement.js';
 import type { GroupBooks, GroupName, NodeName } from './types.js';
 
@@ -95,6 +96,8 @@ export function bookPlan(input: PlacementInput, plan: PlacementPlan, pending: Pe
   const records: OwnershipRec[] = [];
   const settled = new Set<GroupName>(done);
   for (const r of plan.records) {
+    const stored = input.ownership[r.group];
+    invariant(!stored || r.epoch >= stored.epoch, 'epoch-forward', () => `group ${r.group} booked at epoch ${r.epoch} below ${stored!.epoch}`);
     records.push(withBooks(r, booksAfter(r.group, r).books));
     settled.add(r.group);
   }

@@ -11,6 +11,7 @@
 //   deadline passed, or its lease says stopped/fenced), write (other, run, e+1) at once.
 
 import type { EventName } from './events.js';
+import { invariant } from './invariant.js';
 import type { ClusterConfig, GroupBooks, GroupName, NodeName, NodeState } from './types.js';
 
 export interface OwnershipRec {
@@ -252,7 +253,12 @@ export function planPlacement(input: PlacementInput): PlacementPlan {
     planGroup(working, group, plan, load);
     for (let i = before; i < plan.records.length; i++) {
       const r = plan.records[i]!;
-      const old = working.ownership[r.group]?.node;
+      const cur = working.ownership[r.group];
+      // Rules 4 and 6: a record is written under the current term, its epoch never goes back, and a new owner comes with a new epoch.
+      invariant(r.term === input.term, 'record-term', () => `group ${r.group} planned under term ${r.term}, the term is ${input.term}`);
+      invariant(!cur || r.epoch >= cur.epoch, 'epoch-forward', () => `group ${r.group} planned at epoch ${r.epoch} below ${cur!.epoch}`);
+      invariant(!cur || r.node === cur.node || r.epoch > cur.epoch, 'new-owner-new-epoch', () => `group ${r.group} planned on ${r.node ?? 'no node'} at epoch ${r.epoch}, owned by ${cur!.node ?? 'no node'} at it`);
+      const old = cur?.node;
       if (old) {
         const n = load.get(old)! - 1;
         if (n === 0) load.delete(old); else load.set(old, n);
