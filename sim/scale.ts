@@ -46,7 +46,7 @@ function snapshot(config: ClusterConfig, ownership: Record<string, OwnershipRec>
     (reports[rec.node] ??= {})[rec.group] = { epoch: rec.epoch, released: false };
   }
   return {
-    config, term: 1, nowMs: 1_000_000, wallHour: 12, nodes, ownership, reports, moveRequests: {},
+    config, term: 1, wallMs: 1_000_000, wallHour: 12, nodes, ownership, reports, moveRequests: {},
     failoverHistoryMs: {}, failoverHandledEpoch: {}, failedGroups: {},
   };
 }

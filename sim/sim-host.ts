@@ -20,14 +20,11 @@ import type { SimDisk, StoreLink } from './sim-store.js';
 import type { MachineClock } from './sim-clock.js';
 import { SimProc, type World } from './world.js';
 import type { Patches } from './patches.js';
+import { decide, supervision, type Decisions } from '../src/monitor/decisions.js';
 
-// The production constants this twin follows (src/monitor/client.ts, monitor.ts, process-agent.ts).
-const deadlockSlackMs = 1_000;
+// The production bounds this twin follows (src/monitor/decisions.ts), and its own for what it does not model.
+const { deadlockSlackMs, readyTimeoutMs, shutdownWaitMs } = supervision;
 const pendingCallsMax = 1_024;
-const readyTimeoutMs = 10_000;
-const shutdownWaitMs = 5_000;
-const restartDelaysMs = [0, 100, 1_000, 5_000] as const;
-const stableUptimeMs = 30_000;
 const agentOverrunMs = 250;
 const probeRetryMs = 25;
 const groupPollMs = 20;
@@ -149,7 +146,10 @@ export class Apps {
   }
 }
 
-/** Deliberate protocol breaks, for the teeth tests only. */
+/**
+ * Deliberate protocol breaks, for the teeth tests only. Each replaces one of the real decisions
+ * (src/monitor/decisions.ts) in the copy this twin decides through (flawedDecisions).
+ */
 export interface HostFlaws {
   /** The monitor's watchdog never fires. */
   noWatchdog?: boolean;
@@ -159,6 +159,16 @@ export interface HostFlaws {
   noStartCheck?: boolean;
   /** A thaw (or a stop) does not cancel a freeze still under way for the same writer (KB915331's race, the other way round). */
   noFreezeAbort?: boolean;
+}
+
+/** The real decisions, with the teeth's breaks planted in them. */
+export function flawedDecisions(flaws: HostFlaws): Decisions {
+  const d: Decisions = { ...decide };
+  if (flaws.noWatchdog) d.watchdog = (_age, selfFenceMs) => ({ fence: false, rearmMs: selfFenceMs });
+  if (flaws.noFenceCheckOnSpawn) d.straddlesFence = () => false;
+  if (flaws.noStartCheck) d.refuseOnline = () => false;
+  if (flaws.noFreezeAbort) d.thawAbortsFreeze = () => false;
+  return d;
 }
 
 /** What a host needs from the machine it runs on. */
@@ -189,7 +199,7 @@ class SimMonitor {
   readonly proc: SimProc;
   private readonly running = new Map<string, Running>();
   /** Freezes under way, by resource: a thaw, a stop or a fence cancels them. */
-  private readonly freezing = new Map<string, { cancelled: boolean }>();
+  private readonly freezing = new Map<string, { cancelled: boolean; backup: string }>();
   private readonly starting = new Map<string, Promise<Running>>();
   private fences = 0;
   /** As monitor.ts (bug 2): after a fence, online calls are refused until clusterd acknowledges it. */
@@ -200,6 +210,8 @@ class SimMonitor {
   lastInAtMs = 0;
   lastOutAtMs = 0;
   private watchdog: { cancelled: boolean } | null = null;
+  /** World time of the newest ping (or of init): the watchdog's verdict judges its age. */
+  private lastPingAtMs = 0;
   exitWaiters: (() => void)[] = [];
 
   constructor(private readonly host: SimHost, id: string) {
@@ -244,11 +256,12 @@ class SimMonitor {
     this.armWatchdog(selfFenceMs);
   }
 
-  private armWatchdog(selfFenceMs: number): void {
+  private armWatchdog(selfFenceMs: number, delayMs = selfFenceMs): void {
     if (this.watchdog) this.watchdog.cancelled = true;
-    if (this.host.flaws.noWatchdog) return;
-    this.watchdog = this.timer(selfFenceMs, () => {
+    this.watchdog = this.timer(delayMs, () => {
       this.watchdog = null;
+      const verdict = this.host.decisions.watchdog(this.world.now - this.lastPingAtMs, selfFenceMs);
+      if (!verdict.fence) { this.armWatchdog(selfFenceMs, verdict.rearmMs); return; }
       this.fence(`node '${this.host.env.name}': no ping from clusterd for ${selfFenceMs} ms (self-fence deadline)`);
     });
   }
@@ -284,7 +297,7 @@ class SimMonitor {
 
   private async runOp(op: AgentOp, spec: ResourceSpec, ctx: AbortCtx): Promise<{ alive?: boolean; pid?: number } | undefined> {
     if (spec.type !== 'process') throw new Error(`resource type '${spec.type}' is not supported yet`);
-    if (op === 'online' && !this.host.flaws.noStartCheck && this.refuseOnline) {
+    if (op === 'online' && this.host.decisions.refuseOnline(this.refuseOnline)) {
       throw new Error(`online of resource '${spec.name}' refused: the monitor fenced and clusterd has not acknowledged it yet`);
     }
     switch (op) {
@@ -301,7 +314,7 @@ class SimMonitor {
         return { alive };
       }
       case 'freeze': await this.freeze(spec, ctx); return undefined;
-      case 'thaw': this.thaw(spec.name, `thaw (backup ${spec.backup?.id ?? '?'})`); return undefined;
+      case 'thaw': this.thaw(spec.name, `thaw (backup ${spec.backup?.id ?? '?'})`, spec.backup?.id); return undefined;
     }
   }
 
@@ -311,7 +324,7 @@ class SimMonitor {
    * cancels it, as the real freezer's abort does.
    */
   private async freeze(spec: ResourceSpec, ctx: AbortCtx): Promise<void> {
-    const token = { cancelled: false };
+    const token = { cancelled: false, backup: spec.backup?.id ?? '?' };
     const before = this.freezing.get(spec.name);
     if (before) before.cancelled = true;
     this.freezing.set(spec.name, token);
@@ -331,9 +344,9 @@ class SimMonitor {
   }
 
   /** SIGCONT, after cancelling a freeze under way. The real monitor thaws before any stop, fence or exit too (its freezer's beforeKillAll). */
-  private thaw(name: string, why: string): void {
+  private thaw(name: string, why: string, backup?: string): void {
     const under = this.freezing.get(name);
-    if (under && !this.host.flaws.noFreezeAbort) under.cancelled = true;
+    if (under && this.host.decisions.thawAbortsFreeze(under.backup, backup)) under.cancelled = true;
     const st = this.running.get(name);
     if (st === undefined || st.p.frozen === null) return;
     st.p.frozen = null;
@@ -369,7 +382,7 @@ class SimMonitor {
     // resolveUser and openLog: a few ms; now and then a slow NSS lookup (id's timeout is 5 s).
     const nss = this.world.rng.chance(0.03) ? this.world.rng.real(100, 2_000) : 0;
     await this.sleep(this.world.rng.real(0.2, 3) + nss + b.spawnDelayMs);
-    if (fences !== this.fences && !this.host.flaws.noFenceCheckOnSpawn) {
+    if (this.host.decisions.straddlesFence(fences, this.fences)) {
       throw new Error(`resource '${spec.name}': every resource was stopped (fenced) while it was starting`);
     }
     const st: Running = { name: spec.name, p: undefined as unknown as SimProcess, stopping: false, onlineWaiters: 0, exited: false, readyAtMs: this.world.now + b.startupMs };
@@ -505,14 +518,15 @@ export class SimHost extends EventEmitter implements ResourceHost {
   private readonly pgids = new Map<string, number[]>();
   /** As client.ts (bug 3): calls waiting for a restarting monitor. */
   private readonly waiting = new Set<{ go: () => void; fail: (error: string) => void }>();
-  readonly flaws: HostFlaws;
+  /** The real monitor's and client's decisions (src/monitor/decisions.ts), with a tooth's break if any. */
+  readonly decisions: Decisions;
   readonly patches: Patches;
   /** A fence was asked for and not confirmed yet. */
   private fencePending = false;
 
   constructor(readonly world: World, readonly env: MachineEnv, readonly clusterd: SimProc, private readonly o: SimHostOptions) {
     super();
-    this.flaws = o.flaws;
+    this.decisions = flawedDecisions(o.flaws);
     this.patches = o.patches;
   }
 
@@ -721,7 +735,7 @@ export class SimHost extends EventEmitter implements ResourceHost {
     this.readyWaiter?.(new Error(reason));
     this.emit('crashed', { reason, resources });
     // As client.ts (bug 5): a fence sent to this monitor died with it; its resources are dead: the fence holds.
-    if (this.fencePending) {
+    if (this.decisions.fenceHoldsOnLoss(this.fencePending)) {
       this.fencePending = false;
       this.emit('fenced', `${reason} (the fence under way holds: every resource of that monitor was killed)`, resources);
     }
@@ -733,9 +747,8 @@ export class SimHost extends EventEmitter implements ResourceHost {
   }
 
   private scheduleRestart(): void {
-    if (this.env.clock.nowMs() - this.startedAtMs >= stableUptimeMs) this.crashes = 0;
-    const delayMs = restartDelaysMs[Math.min(this.crashes, restartDelaysMs.length - 1)]!;
-    this.crashes += 1;
+    const { delayMs, crashes } = this.decisions.restart(this.crashes, this.env.clock.nowMs() - this.startedAtMs);
+    this.crashes = crashes;
     this.restartTimer = this.timer(delayMs, () => {
       this.restartTimer = undefined;
       this.launch().catch(() => undefined);

@@ -172,7 +172,7 @@ export class SimDisk {
   }
 
   readOwnership(): OwnershipRecord[] {
-    return [...this.ownership.values()].sort((x, y) => cmp(x.group, y.group)).map((r) => ({ ...r }));
+    return [...this.ownership.values()].sort((x, y) => cmp(x.group, y.group)).map((r) => (r.books ? { ...r, books: structuredClone(r.books) } : { ...r }));
   }
 
   writeOwnership(term: number, records: OwnershipRecord[], deleteGroups: GroupName[]): StoreResult<void> {
@@ -186,6 +186,7 @@ export class SimDisk {
       for (const r of records) {
         const prev = this.ownership.get(r.group);
         const next: OwnershipRecord = { group: r.group, node: r.node, epoch: r.epoch, term: r.term, phase: r.phase };
+        if (r.books) next.books = structuredClone(r.books);
         this.ownership.set(r.group, next);
         this.observer?.ownershipWritten(term, prev, next, r.group);
       }
@@ -250,6 +251,7 @@ export class SimDisk {
       // As dir: a record naming a node stays (that node may still run the group).
       if (prev && (prev.node !== null || prev.epoch >= floor.epoch)) continue;
       const next: OwnershipRecord = { group: g, node: null, epoch: floor.epoch, term: this.coordinator.term, phase: 'run' };
+      if (prev?.books) next.books = prev.books; // as dir: the books stay
       this.ownership.set(g, next);
       this.observer?.ownershipWritten(this.coordinator.term, prev, next, g);
     }

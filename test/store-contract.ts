@@ -135,6 +135,17 @@ export function runStoreContract(name: string, makeStores: MakeStores): void {
     assert.deepEqual(await a.readOwnership(), [{ ...ownership('web', 'n2', 2, term2), phase: 'stop' }]);
   });
 
+  inCluster('a record\'s books travel with it: read back as written, replaced by the next write, dropped with the record', async ([a, b]) => {
+    const term = await elect(a, 'n1');
+    const books = { failoversWallMs: [1_000, 2_000], countedEpoch: 1, failedEpoch: 2, moveTo: null };
+    value(await a.writeOwnership(term, [{ ...ownership('web', 'n1', 2, term), books }, ownership('db', 'n2', 1, term)]));
+    assert.deepEqual(await b.readOwnership(), [ownership('db', 'n2', 1, term), { ...ownership('web', 'n1', 2, term), books }]);
+    value(await b.writeOwnership(term, [{ ...ownership('web', 'n1', 2, term), books: { moveTo: 'n3' } }]));
+    assert.deepEqual((await a.readOwnership()).find((r) => r.group === 'web')?.books, { moveTo: 'n3' });
+    value(await b.writeOwnership(term, [ownership('web', 'n3', 3, term)]));
+    assert.deepEqual((await a.readOwnership()).find((r) => r.group === 'web'), ownership('web', 'n3', 3, term));
+  });
+
   inCluster('the quorum log numbers records after the expected head', async ([a, b]) => {
     const term = await elect(a, 'n1');
     const records = value(await a.appendLog(term, 0, [nodeAdd('n1'), nodeAdd('n2')]));

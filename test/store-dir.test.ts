@@ -109,6 +109,23 @@ test('open refuses a quorum directory of another schema version with STORE_SCHEM
   });
 });
 
+test('a quorum directory made before ownership records had books opens, keeps its records and stores books from then on', async () => {
+  await withDirCluster(async (store, dir) => {
+    value(await store.writeOwnership(1, [{ group: 'web', node: 'n1', epoch: 2, term: 1, phase: 'run' }]));
+    await store.close();
+    tamper(dir, 'ALTER TABLE ownership DROP COLUMN books');
+    const old = new DirStore(dir);
+    value(await old.open());
+    try {
+      assert.deepEqual(await old.readOwnership(), [{ group: 'web', node: 'n1', epoch: 2, term: 1, phase: 'run' }]);
+      value(await old.writeOwnership(1, [{ group: 'web', node: 'n1', epoch: 2, term: 1, phase: 'run', books: { failedEpoch: 2 } }]));
+      assert.deepEqual((await old.readOwnership())[0]?.books, { failedEpoch: 2 });
+    } finally {
+      await old.close();
+    }
+  });
+});
+
 test('a log record whose checksum does not match is an error naming its seq, never a record', async () => {
   await withDirCluster(async (store, dir) => {
     value(await store.appendLog(1, 0, [nodeAdd('n1'), nodeAdd('n2'), nodeAdd('n3')]));

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DirStore } from '../src/store/dir.js';
 import { EtcdStore, etcdTimingCheck } from '../src/store/etcd.js';
-import { openStore, parseQuorumSpec } from '../src/store/index.js';
+import { openStore, parseQuorumSpec, storeOptionsFromEnv } from '../src/store/index.js';
 import { migrateStore } from '../src/store/migrate.js';
 import { emptyConfig } from '../src/core/config.js';
 import type { ClusterConfig, ConfigUpdate } from '../src/core/types.js';
@@ -74,7 +74,7 @@ test('parseQuorumSpec accepts etcd:URL[,URL...] and explains bad forms', () => {
     assert.equal(errorCode(r), 'BAD_ARGUMENT', bad);
     assert.match(r.ok ? '' : r.error.hint ?? '', /etcd:URL/, bad);
   }
-  const s = openStore('etcd:http://127.0.0.1:1');
+  const s = openStore('etcd:http://127.0.0.1:1', storeOptionsFromEnv('etcd:http://127.0.0.1:1', process.env));
   assert.equal(s.kind, 'etcd');
   assert.equal(s.location, 'etcd:http://127.0.0.1:1');
 });
@@ -83,14 +83,14 @@ test('TLS and user settings come from CLUSTERD_ETCD_* and are checked at once', 
   const saved = { ...process.env };
   try {
     process.env.CLUSTERD_ETCD_CA = '/nonexistent/ca.pem';
-    assert.throws(() => openStore('etcd:https://127.0.0.1:1'), { name: 'ClusterError', code: 'BAD_CONFIG', message: /CLUSTERD_ETCD_CA/ });
+    assert.throws(() => openStore('etcd:https://127.0.0.1:1', storeOptionsFromEnv('etcd:https://127.0.0.1:1', process.env)), { name: 'ClusterError', code: 'BAD_CONFIG', message: /CLUSTERD_ETCD_CA/ });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clusterd-tls-'));
     fs.writeFileSync(path.join(dir, 'ca.pem'), 'not really a certificate');
     process.env.CLUSTERD_ETCD_CA = path.join(dir, 'ca.pem');
-    assert.throws(() => openStore('etcd:http://127.0.0.1:1'), { name: 'ClusterError', code: 'BAD_CONFIG', message: /not all https/ });
+    assert.throws(() => openStore('etcd:http://127.0.0.1:1', storeOptionsFromEnv('etcd:http://127.0.0.1:1', process.env)), { name: 'ClusterError', code: 'BAD_CONFIG', message: /not all https/ });
     delete process.env.CLUSTERD_ETCD_CA;
     process.env.CLUSTERD_ETCD_PASSWORD = 'x';
-    assert.throws(() => openStore('etcd:http://127.0.0.1:1'), { name: 'ClusterError', code: 'BAD_CONFIG', message: /CLUSTERD_ETCD_USER/ });
+    assert.throws(() => openStore('etcd:http://127.0.0.1:1', storeOptionsFromEnv('etcd:http://127.0.0.1:1', process.env)), { name: 'ClusterError', code: 'BAD_CONFIG', message: /CLUSTERD_ETCD_USER/ });
     fs.rmSync(dir, { recursive: true, force: true });
   } finally {
     for (const k of Object.keys(process.env)) if (k.startsWith('CLUSTERD_ETCD_')) delete process.env[k];
@@ -383,7 +383,7 @@ test('TLS with client certificates, from CLUSTERD_ETCD_CA/CERT/KEY; a client wit
     c = await EtcdCluster.start({ members: 1, tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca } });
     assert.match(c.endpoints()[0]!, /^https:/);
     Object.assign(process.env, { CLUSTERD_ETCD_CA: certs.ca, CLUSTERD_ETCD_CERT: certs.clientCert, CLUSTERD_ETCD_KEY: certs.clientKey, CLUSTERD_ETCD_PREFIX: freshPrefix() });
-    const s = openStore(c.spec());
+    const s = openStore(c.spec(), storeOptionsFromEnv(c.spec(), process.env));
     try {
       value(await s.init('tls', 1));
       value(await s.claimLeaseSlot('n1', 'inc'));
@@ -394,7 +394,7 @@ test('TLS with client certificates, from CLUSTERD_ETCD_CA/CERT/KEY; a client wit
     }
     delete process.env.CLUSTERD_ETCD_CERT;
     delete process.env.CLUSTERD_ETCD_KEY;
-    const anonymous = openStore(c.spec(), { callTimeoutMs: 300 });
+    const anonymous = openStore(c.spec(), { ...storeOptionsFromEnv(c.spec(), process.env), callTimeoutMs: 300 });
     assert.equal(errorCode(await anonymous.open()), 'QUORUM_UNAVAILABLE');
     await anonymous.close();
   } finally {
@@ -419,7 +419,7 @@ test('user and password from CLUSTERD_ETCD_USER/PASSWORD; wrong credentials are 
     await admin.user('clusterd').addRole('clusterd');
     await admin.auth.authEnable({});
     Object.assign(process.env, { CLUSTERD_ETCD_USER: 'clusterd', CLUSTERD_ETCD_PASSWORD: 's3cret' });
-    const s = openStore(c.spec());
+    const s = openStore(c.spec(), storeOptionsFromEnv(c.spec(), process.env));
     try {
       value(await s.init('auth', 1));
       value(await s.claimLeaseSlot('n1', 'inc'));
@@ -428,7 +428,7 @@ test('user and password from CLUSTERD_ETCD_USER/PASSWORD; wrong credentials are 
       await s.close();
     }
     process.env.CLUSTERD_ETCD_PASSWORD = 'wrong';
-    const bad = openStore(c.spec());
+    const bad = openStore(c.spec(), storeOptionsFromEnv(c.spec(), process.env));
     const r = await bad.open();
     assert.equal(errorCode(r), 'QUORUM_UNAVAILABLE');
     assert.match(r.ok ? '' : r.error.hint ?? '', /CLUSTERD_ETCD_USER/);

@@ -1,4 +1,4 @@
-// Backup coordination (issue 7, seed KB915331): freeze the writers of a group for a snapshot, thaw
+// Backup coordination (seed KB915331): freeze the writers of a group for a snapshot, thaw
 // them, and never let a freeze outlive its limit nor fail for no reason. Pure: facts in (a freeze
 // or thaw request, a writer's answer, a tick of the clock, the node's view of its groups), actions
 // out (call a writer, arm a timer, emit an event). node/backups.ts runs the actions and feeds the
@@ -25,6 +25,7 @@
 // running here as it was (moved, failed over, offline, fenced, node stopping, a writer not Online):
 // reconcileBackups() checks that every cycle, and the monitor thaws a writer before any stop.
 
+import type { EventName } from './events.js';
 import { dependentClosure, onlineOrder } from './config.js';
 import { msText } from './duration-text.js';
 import { clusterError, type ClusterErrorData, type ErrorCode } from './errors.js';
@@ -104,7 +105,7 @@ export type BackupAction =
   | { kind: 'arm-timer'; backup: string; atMs: number; why: 'freeze-limit' | 'thaw-retry' }
   | { kind: 'writer-call'; id: number; backup: string; op: 'freeze' | 'thaw'; resource: ResourceName; spec: ResourceSpecCore;
       epoch: number; quiet: ResourceName[]; timeoutMs: number }
-  | { kind: 'event'; event: string; level: 'info' | 'warning' | 'error'; message: string; data?: Record<string, unknown> };
+  | { kind: 'event'; event: EventName; level: 'info' | 'warning' | 'error'; message: string; data?: Record<string, unknown> };
 
 /** The result of one input: actions to carry out, and for requests an error to answer with. */
 export interface BackupStep {
@@ -341,7 +342,7 @@ export function backupViews(book: BackupBook): BackupView[] {
 
 // ---- internals ------------------------------------------------------------------------------------
 
-function event(name: string, level: 'info' | 'warning' | 'error', message: string, b: Backup, extra: Record<string, unknown> = {}): BackupAction {
+function event(name: EventName, level: 'info' | 'warning' | 'error', message: string, b: Backup, extra: Record<string, unknown> = {}): BackupAction {
   return { kind: 'event', event: name, level, message, data: { backup: b.id, group: b.group, ...extra } };
 }
 

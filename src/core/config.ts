@@ -353,7 +353,7 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     if (!props.ok) return props;
     const priv = checkPriv(u.resource, u.priv ?? {});
     if (!priv.ok) return priv;
-    const writer = checkWriterPriv(u.resource, u.type, priv.value); // backup freeze/thaw actions (issue 7)
+    const writer = checkWriterPriv(u.resource, u.type, priv.value); // backup freeze/thaw actions
     if (!writer.ok) return writer;
     const typed = checkAgentTypePriv(u.resource, u.type, priv.value);
     if (!typed.ok) return typed;
@@ -381,7 +381,7 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     if (!props.ok) return props;
     const priv = checkPriv(u.resource, u.priv ?? {});
     if (!priv.ok) return priv;
-    const writer = checkWriterPriv(u.resource, r.value.type, { ...r.value.priv, ...priv.value }); // backup freeze/thaw actions (issue 7)
+    const writer = checkWriterPriv(u.resource, r.value.type, { ...r.value.priv, ...priv.value }); // backup freeze/thaw actions
     if (!writer.ok) return writer;
     const typed = checkAgentTypePriv(u.resource, r.value.type, { ...r.value.priv, ...priv.value });
     if (!typed.ok) return typed;

@@ -3,6 +3,7 @@
 // restarts are exhausted, and releases groups it must give up. Pure: facts in, actions out.
 
 import type { FailureKind } from './agent-codes.js';
+import type { EventName } from './events.js';
 import { groupResources, onlineOrder } from './config.js';
 import { clusterError, fail, ok, type Result } from './errors.js';
 import { maintenanceDone, maintenanceStatus, maintenanceStep, type MaintRequest } from './maintenance.js';
@@ -56,7 +57,7 @@ export interface LocalState {
 export type LocalAction =
   | { kind: 'agent-call'; id: number; op: 'online' | 'offline' | 'terminate' | 'looksAlive' | 'isAlive' | 'maintOffline' | 'maintOnline';
       group: GroupName; epoch: number; spec: ResourceSpecCore; timeoutMs: number }
-  | { kind: 'event'; event: string; level: 'info' | 'warning' | 'error'; message: string; data?: Record<string, unknown> }
+  | { kind: 'event'; event: EventName; level: 'info' | 'warning' | 'error'; message: string; data?: Record<string, unknown> }
   /**
    * A stop could not be confirmed: kill the resource monitor and every process group it runs
    * (as WSFC recycles a resource host). Until the monitor reports lost, the resource stays
@@ -465,7 +466,7 @@ export function runtimeOf(lr: LocalResource): ResourceRuntime {
   return out;
 }
 
-// ---- disks: maintenance modes and takeover (issue 4) ------------------------------------------
+// ---- disks: maintenance modes and takeover ------------------------------------------
 
 /** Maintenance is in memory only and ends with any change of state (seed 004). */
 function clearMaintenance(lr: LocalResource, why: string, actions: LocalAction[]): void {

@@ -22,7 +22,7 @@ const cfg = fold([
 ]);
 const up: NodeView = { state: 'Up', draining: false };
 const input = (o: Partial<PlacementInput> = {}): PlacementInput => ({
-  config: cfg, term: 3, nowMs: 1_000, wallHour: 12, nodes: { n1: up, n2: up, n3: up },
+  config: cfg, term: 3, wallMs: 1_000, wallHour: 12, nodes: { n1: up, n2: up, n3: up },
   ownership: { G: { group: 'G', node: 'n1', epoch: 1, term: 3, phase: 'run' }, P: { group: 'P', node: 'n1', epoch: 1, term: 3, phase: 'run' } },
   reports: {}, moveRequests: {}, failoverHistoryMs: {}, failoverHandledEpoch: {}, failedGroups: {}, ...o,
 });

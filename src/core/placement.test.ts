@@ -40,7 +40,7 @@ function input(over: Partial<PlacementInput> = {}): PlacementInput {
   const nodes: Record<string, NodeView> = {};
   for (const n of Object.keys(cfg.nodes)) nodes[n] = up;
   return {
-    config: cfg, term: TERM, nowMs: NOW, wallHour: 12, nodes, ownership: {}, reports: {}, moveRequests: {},
+    config: cfg, term: TERM, wallMs: NOW, wallHour: 12, nodes, ownership: {}, reports: {}, moveRequests: {},
     failoverHistoryMs: {}, failoverHandledEpoch: {}, failedGroups: {}, ...over,
   };
 }
@@ -427,7 +427,7 @@ function snapshotOf(nodeNames: string[], groupNames: string[], deletedGroups: st
     const failoverHistoryMs: Record<string, number[]> = {};
     for (const [g, ago] of s.history) (failoverHistoryMs[g] ??= []).push(NOW - ago);
     return {
-      config: cfg, term: s.term, nowMs: NOW, wallHour: s.wallHour, nodes, ownership, reports,
+      config: cfg, term: s.term, wallMs: NOW, wallHour: s.wallHour, nodes, ownership, reports,
       moveRequests: Object.fromEntries(s.moves), failoverHistoryMs, failoverHandledEpoch: Object.fromEntries(s.handled),
       failedGroups: Object.fromEntries(s.failed),
     };

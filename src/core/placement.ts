@@ -10,7 +10,9 @@
 // - If the owner is Down (lease expired on this observer's clock, which implies its self-fence
 //   deadline passed, or its lease says stopped/fenced), write (other, run, e+1) at once.
 
-import type { ClusterConfig, GroupName, NodeName, NodeState } from './types.js';
+import type { EventName } from './events.js';
+import { invariant } from './invariant.js';
+import type { ClusterConfig, GroupBooks, GroupName, NodeName, NodeState } from './types.js';
 
 export interface OwnershipRec {
   group: GroupName;
@@ -18,6 +20,8 @@ export interface OwnershipRec {
   epoch: number;
   term: number;
   phase: 'run' | 'stop';
+  /** The coordinator's bookkeeping of the group (core/books.ts); absent when there is none. */
+  books?: GroupBooks;
 }
 
 export interface GroupReportView {
@@ -35,7 +39,8 @@ export interface NodeView {
 export interface PlacementInput {
   config: ClusterConfig;
   term: number;
-  nowMs: number;
+  /** The coordinator's wall clock (ms): failover times are kept in it, since they outlive the coordinator (core/books.ts). */
+  wallMs: number;
   /** Local wall-clock hour of the coordinator (0..23), for failback windows. */
   wallHour: number;
   nodes: Record<NodeName, NodeView>;
@@ -44,7 +49,7 @@ export interface PlacementInput {
   reports: Record<NodeName, Record<GroupName, GroupReportView>>;
   /** Operator move requests not yet carried out: group -> target node (null: best other node). */
   moveRequests: Record<GroupName, NodeName | null>;
-  /** Monotonic times (ms) of past failovers per group, for the failover threshold. */
+  /** Wall-clock times (ms) of past failovers per group, for the failover threshold (core/books.ts). */
   failoverHistoryMs: Record<GroupName, number[]>;
   /** Epoch whose failover request was already counted, per group. */
   failoverHandledEpoch: Record<GroupName, number>;
@@ -67,7 +72,7 @@ export function blockedText(b: WritesBlocked): string {
 
 export interface PlacementNote {
   group: GroupName;
-  event: string;
+  event: EventName;
   level: 'info' | 'warning' | 'error';
   message: string;
 }
@@ -132,6 +137,11 @@ export function chooseNode(input: PlacementInput, group: GroupName, exclude: Nod
   return first?.eligible ? first.node : null;
 }
 
+/** The failover times of `times` within `periodMs` before `wallMs` (a time after `wallMs` counts). */
+export function failoversWithin(times: readonly number[], wallMs: number, periodMs: number): number[] {
+  return times.filter((t) => wallMs - t < periodMs);
+}
+
 function failoverThreshold(input: PlacementInput, group: GroupName): number {
   const t = input.config.groups[group]?.failoverThreshold;
   return t ?? Math.max(0, Object.keys(input.nodes).length - 1);
@@ -139,7 +149,7 @@ function failoverThreshold(input: PlacementInput, group: GroupName): number {
 
 function failoversInPeriod(input: PlacementInput, group: GroupName): number {
   const period = input.config.groups[group]?.failoverPeriodMs ?? 0;
-  return (input.failoverHistoryMs[group] ?? []).filter((t) => input.nowMs - t < period).length;
+  return failoversWithin(input.failoverHistoryMs[group] ?? [], input.wallMs, period).length;
 }
 
 /** Why the group should leave its (alive) owner now, or null. */
@@ -243,7 +253,12 @@ export function planPlacement(input: PlacementInput): PlacementPlan {
     planGroup(working, group, plan, load);
     for (let i = before; i < plan.records.length; i++) {
       const r = plan.records[i]!;
-      const old = working.ownership[r.group]?.node;
+      const cur = working.ownership[r.group];
+      // Rules 4 and 6: a record is written under the current term, its epoch never goes back, and a new owner comes with a new epoch.
+      invariant(r.term === input.term, 'record-term', () => `group ${r.group} planned under term ${r.term}, the term is ${input.term}`);
+      invariant(!cur || r.epoch >= cur.epoch, 'epoch-forward', () => `group ${r.group} planned at epoch ${r.epoch} below ${cur!.epoch}`);
+      invariant(!cur || r.node === cur.node || r.epoch > cur.epoch, 'new-owner-new-epoch', () => `group ${r.group} planned on ${r.node ?? 'no node'} at epoch ${r.epoch}, owned by ${cur!.node ?? 'no node'} at it`);
+      const old = cur?.node;
       if (old) {
         const n = load.get(old)! - 1;
         if (n === 0) load.delete(old); else load.set(old, n);

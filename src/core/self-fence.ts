@@ -5,7 +5,7 @@
 // than `selfFenceMs - heartbeatIntervalMs` fences at its next beat (beats are one interval
 // apart, so the last beat before the self-fence deadline is the one that fences), and from that
 // same moment it starts nothing. Two thresholds would leave a window in which a node starts a
-// resource that its own fence then fails to cover (simulator bug 7: fence at 700 ms, starts
+// resource that its own fence then fails to cover (for example a fence at 700 ms and starts
 // allowed until 800 ms).
 //
 // The heartbeat (lease renewal and the watchdog ping) runs apart from the decision loop (in

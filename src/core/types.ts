@@ -151,6 +151,18 @@ export type ConfigUpdate =
   | { op: 'credential-set'; user: string; role: Role; tokenSha256: string; createdWallMs: number }
   | { op: 'credential-remove'; user: string };
 
+/** The coordinator's bookkeeping of one group, stored with its ownership record (core/books.ts). */
+export interface GroupBooks {
+  /** Wall-clock ms of the failovers counted within the failover period, oldest first. */
+  failoversWallMs?: number[];
+  /** The epoch whose failover request is counted: a request is counted once. */
+  countedEpoch?: number;
+  /** The epoch at which the group was left Failed (failover threshold reached), until an operator brings it online. */
+  failedEpoch?: number;
+  /** Present while an operator move is not carried out: its target (null: the best other node). */
+  moveTo?: NodeName | null;
+}
+
 /** Runtime view of one resource on the node that runs (or last ran) it. */
 export interface ResourceRuntime {
   state: ResourceState;

@@ -1,4 +1,4 @@
-// Backup writers (issue 7): the resources that declare freeze and thaw actions, and how. Pure:
+// Backup writers: the resources that declare freeze and thaw actions, and how. Pure:
 // validated once when the configuration changes (config.ts calls checkWriterPriv), read by the
 // backup state machine (core/backup.ts) and by the resource monitor (monitor/freezer.ts).
 //

@@ -19,7 +19,7 @@ import {
 import { tlsFetch } from '../api/tls-fetch.js';
 import { MonitorClient } from '../monitor/client.js';
 import { monoMs } from '../monitor/protocol.js';
-import { parseQuorumSpec, openStore } from '../store/index.js';
+import { parseQuorumSpec, openStore, storeOptionsFromEnv, type QuorumSpec, type StoreOptions } from '../store/index.js';
 import type { QuorumStore } from '../store/types.js';
 import { checkpointingDefaults } from '../core/checkpoint-policy.js';
 import { ClusterNode, type Clock } from '../node/node.js';
@@ -163,10 +163,57 @@ function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1]!, port: Number(m[2]) };
 }
 
+/**
+ * The environment clusterd reads, read once and validated like the other settings (its variable
+ * names are part of the interface): the fallback data directory's parent, the test switches, and
+ * the etcd key prefix; the etcd TLS and auth files (store/etcd-config.ts) are read from it only
+ * for an etcd store.
+ */
+const environmentSchema = z.object({
+  TMPDIR: z.string().min(1).optional(),
+  CLUSTERD_FREEZE_SNAPSHOTS: z.enum(['', '0', '1']).optional(),
+  CLUSTERD_TEST_HOOKS: z.enum(['', '0', '1']).optional(),
+  CLUSTERD_ETCD_PREFIX: z.union([z.literal(''), z.string().regex(/^\/(.*\/)?$/, 'must start and end with /')]).optional(),
+});
+
+interface Environment {
+  tmpDir: string;
+  freezeSnapshots: boolean;
+  testHooks: boolean;
+  /** The whole environment, for the etcd variables (store/index.ts storeOptionsFromEnv, when an etcd store is made). */
+  raw: NodeJS.ProcessEnv;
+}
+
+let environmentRead: Environment | null = null;
+
+function environment(): Environment {
+  if (environmentRead) return environmentRead;
+  const raw = process.env;
+  const r = environmentSchema.safeParse(raw);
+  if (!r.success) {
+    fail(clusterError('BAD_CONFIG', `environment: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      'CLUSTERD_FREEZE_SNAPSHOTS and CLUSTERD_TEST_HOOKS take 0 or 1; CLUSTERD_ETCD_PREFIX starts and ends with / (for example /clusterd/prod/)'));
+  }
+  const e = r.data;
+  environmentRead = {
+    tmpDir: e.TMPDIR ?? '/tmp', freezeSnapshots: e.CLUSTERD_FREEZE_SNAPSHOTS === '1', testHooks: e.CLUSTERD_TEST_HOOKS === '1', raw,
+  };
+  return environmentRead;
+}
+
+/** The store options the environment gives a store of `spec` (store/index.ts): the etcd prefix, TLS and auth for etcd, nothing for dir. */
+function storeOptions(spec: QuorumSpec): StoreOptions {
+  try {
+    return storeOptionsFromEnv(spec, environment().raw);
+  } catch (err) {
+    return fail(err instanceof ClusterError ? err : clusterError('BAD_CONFIG', String(err)));
+  }
+}
+
 async function openOrFail(spec: string): Promise<QuorumStore> {
   const parsed = parseQuorumSpec(spec);
   if (!parsed.ok) fail(parsed.error);
-  return openStore(spec);
+  return openStore(parsed.value, storeOptions(parsed.value));
 }
 
 /** Refuse to start if another live clusterd uses this node name: its lease counter still moves. */
@@ -295,6 +342,7 @@ async function runCertIssue(o: { authDir: string; node: string; host?: string; o
 
 async function runStart(flags: Record<string, unknown>): Promise<void> {
   const s = loadSettings(flags);
+  environment(); // validated with the settings, before anything is opened
   const resourceUmask = privateUmask();
   const logger = pino({ base: { node: s.node }, level: s.logLevel }, pino.destination(2));
   const store = await openOrFail(s.quorum);
@@ -340,7 +388,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
     name: s.node, apiUrl: '', timing: s.timing, store, host, clock: realClock, log, localDb, checkpointing: s.checkpointing, heartbeat,
     recovery: { resetQuorumLog: !!flags.resetQuorumLog, noQuorumLogging: flags.quorumLogging === false },
     // Tests set it: the API's snapshots are frozen, so a view that writes into one fails loudly.
-    freezeSnapshots: process.env.CLUSTERD_FREEZE_SNAPSHOTS === '1',
+    freezeSnapshots: environment().freezeSnapshots,
   });
   // The resource monitor boots (a Node.js process: ~0.2 s) while the API starts listening.
   const agentDirs = { ...(typeof flags.ocfRoot === 'string' ? { ocfRoot: resolve(flags.ocfRoot) } : {}), ...(typeof flags.lsbDir === 'string' ? { lsbDir: resolve(flags.lsbDir) } : {}) };
@@ -371,7 +419,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
     logger.flush();
     process.exit(0);
   };
-  installTestHooks(logger, dataDir);
+  if (environment().testHooks) installTestHooks(logger, dataDir);
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 }
@@ -451,7 +499,7 @@ export function program(): Command {
     .option('--data-dir <dir>', 'a node data directory: inspect its local copy instead')
     .option('--json', 'JSON output')
     .action(async (action: string, o: { quorum?: string; dataDir?: string; json?: boolean }) => {
-      process.exitCode = await quorumLogCommand(action, o, (line) => process.stdout.write(`${line}\n`));
+      process.exitCode = await quorumLogCommand(action, o, (line) => process.stdout.write(`${line}\n`), (spec) => storeOptions(spec));
     });
   return p;
 }

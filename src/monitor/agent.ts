@@ -63,7 +63,7 @@ export interface ResourceAgent {
    */
   releaseAll?(): Promise<void>;
   /**
-   * Backups (issue 7): what a freeze of this resource acts on right now. Throws, with a message an
+   * Backups: what a freeze of this resource acts on right now. Throws, with a message an
    * operator can act on, when the resource cannot be frozen here (not running, not mounted).
    */
   freezeTarget?(spec: ResourceSpec): FreezeTarget;

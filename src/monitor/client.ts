@@ -11,6 +11,7 @@ import { msText } from '../core/duration-text.js';
 import type { FailureKind } from '../core/agent-codes.js';
 import { thawLeftoversSync } from './freezer.js';
 import { dropAddressesSync } from './ip-agent.js';
+import { decide, supervision } from './decisions.js';
 
 /**
  * Calls sent to the monitor and not answered yet, at most. Calls beyond wait in the client's
@@ -23,12 +24,8 @@ import { dropAddressesSync } from './ip-agent.js';
 const inFlightMax = 64;
 /** Call messages per IPC message (a batch): one send and one parse instead of many. */
 const batchMax = inFlightMax;
-/**
- * Past a call's own timeout, how long before the call counts as late. The monitor answers for an
- * agent that overran by itself 250 ms after the timeout; this also covers IPC latency and a loop
- * that runs late on a loaded host.
- */
-const deadlockSlackMs = 1_000;
+/** The supervision bounds, shared with the simulator's twin (decisions.ts): a late call, init, shutdown. */
+const { deadlockSlackMs, readyTimeoutMs, shutdownWaitMs } = supervision;
 /**
  * A late call makes the monitor suspect, not dead: it is asked to echo, and only a monitor that
  * does not echo within this is deadlocked. A monitor busy with many spawns and probes still turns
@@ -44,14 +41,6 @@ const echoWaitMs = 2_000;
 const lateMaxMs = 30_000;
 /** How often in-flight calls are checked for lateness (only while calls are in flight). */
 const superviseEveryMs = 250;
-/** A fresh monitor must answer init within this: Node starts in ~50 ms, a loaded host takes longer. */
-const readyTimeoutMs = 10_000;
-/** Bound on a planned shutdown before the monitor is killed. */
-const shutdownWaitMs = 5_000;
-/** Delays before restarting after consecutive crashes: a monitor that dies at start must not spin. */
-const restartDelaysMs = [0, 100, 1_000, 5_000] as const;
-/** A monitor that ran this long resets the consecutive crash count. */
-const stableUptimeMs = 30_000;
 
 const monitorPath = fileURLToPath(new URL('./monitor.js', import.meta.url));
 
@@ -176,7 +165,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {
     if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) throw new RangeError(`call timeoutMs must be a positive number, not ${timeoutMs}`);
     if (this.child === undefined || !this.ready) {
-      // A monitor restarting is not a failed call (simulator bug 3): wait for it, within the call's own bound.
+      // A monitor restarting is not a failed call: wait for it, within the call's own bound.
       if (!this.stopping && this.options !== undefined) return this.waitForMonitor(op, spec, timeoutMs);
       return Promise.resolve({ ok: false, error: `resource monitor is not running (${this.stopping ? 'shut down' : 'not started'}): ${op} of resource '${spec.name}' not done` });
     }
@@ -301,7 +290,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   }
 
   /**
-   * Asks the monitor to kill every resource at once; 'fenced' always follows (simulator bug 5):
+   * Asks the monitor to kill every resource at once; 'fenced' always follows:
    * from the monitor, or from its loss (a lost monitor's resources are killed), or at once when
    * no monitor runs (then nothing runs).
    */
@@ -325,7 +314,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
 
   /**
    * Kill the monitor and every process group it reported, then start a new one: 'crashed'
-   * follows, also when no monitor runs at that moment (its resources are dead already; bug 3).
+   * follows, also when no monitor runs at that moment (its resources are dead already).
    */
   recycle(reason: string): void {
     if (this.child !== undefined) this.lost(this.child, `recycled: ${reason}`);
@@ -455,7 +444,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     this.outgoing = [];
     this.stopSupervising();
     child.kill('SIGKILL'); // first, so that it cannot start anything after the groups are killed
-    // Backups (issue 7): a process blocked on a filesystem it froze cannot die until it is thawed.
+    // Backups: a process blocked on a filesystem it froze cannot die until it is thawed.
     const thawed = thawLeftoversSync((this.options as MonitorStartOptions).dataDir);
     if (thawed.length > 0) this.emit('log', 'warning', `resource monitor (pid ${child.pid}) was lost with writers frozen: thawed ${thawed.join(', ')} before killing its processes`, 'BACKUP_WRITER_THAWED', { resources: thawed });
     const resources = [...this.pgids.keys()];
@@ -469,7 +458,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     this.readyWaiter?.(new Error(reason));
     this.emit('crashed', { reason, resources });
     // A fence sent to this monitor died with it, but every resource it ran was killed: the fence holds.
-    if (this.fencePending) this.onFenced(`${reason} (the fence under way holds: every resource of that monitor was killed)`, resources);
+    if (decide.fenceHoldsOnLoss(this.fencePending)) this.onFenced(`${reason} (the fence under way holds: every resource of that monitor was killed)`, resources);
     if (!this.stopping && this.everReady) this.scheduleRestart();
   }
 
@@ -484,9 +473,8 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   }
 
   private scheduleRestart(): void {
-    if (performance.now() - this.startedAtMs >= stableUptimeMs) this.crashes = 0;
-    const delayMs = restartDelaysMs[Math.min(this.crashes, restartDelaysMs.length - 1)];
-    this.crashes += 1;
+    const { delayMs, crashes } = decide.restart(this.crashes, performance.now() - this.startedAtMs);
+    this.crashes = crashes;
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       // A failed relaunch goes through lost() again, which schedules the next attempt.

@@ -323,7 +323,7 @@ export class DiskAgent implements ResourceAgent {
     this.startChecks(d);
   }
 
-  /** Backups (issue 7): a block-device disk this agent holds mounted is frozen with fsfreeze on its mount point. */
+  /** Backups: a block-device disk this agent holds mounted is frozen with fsfreeze on its mount point. */
   freezeTarget(spec: ResourceSpec): FreezeTarget {
     const d = this.held(spec);
     const dev = d.priv.device;

@@ -1,4 +1,4 @@
-// Backup writers in the resource monitor (issue 7): carries out freeze and thaw calls with the
+// Backup writers in the resource monitor: carries out freeze and thaw calls with the
 // action each writer declares (core/writer-props.ts), and makes sure nothing stays frozen.
 //
 //   - What is frozen is recorded durably before the freeze acts (an intent: `frozen-writers.json`
@@ -17,6 +17,7 @@
 //     started counts for nothing. A disk's device checks pause meanwhile (a sector write would
 //     block in the kernel).
 
+import { decide } from './decisions.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
@@ -176,7 +177,7 @@ export class Freezer {
       await this.persist(); // the intent is durable before anything is frozen
       await agent.setFrozen?.(spec.name, true);
       await act('freeze', entry, action, signal);
-      if (fences !== this.fences) throw new ActionError(`every resource was stopped (fenced) while resource '${spec.name}' was being frozen`, true);
+      if (decide.straddlesFence(fences, this.fences)) throw new ActionError(`every resource was stopped (fenced) while resource '${spec.name}' was being frozen`, true);
     } catch (err) {
       // A freeze that failed is undone (thawed, and a filesystem's thaw verified), except a
       // filesystem frozen by someone else: thawed and reported as such right after.
@@ -195,7 +196,7 @@ export class Freezer {
   async thaw(spec: ResourceSpec, ctx: AgentContext): Promise<void> {
     const backup = spec.backup?.id;
     const under = this.freezing.get(spec.name);
-    if (under && (backup === undefined || under.backup === backup)) under.controller.abort();
+    if (under && decide.thawAbortsFreeze(under.backup, backup)) under.controller.abort();
     await this.serial(spec.name, async () => {
       const entry = this.entries.get(spec.name);
       if (entry !== undefined && backup !== undefined && entry.backup !== backup) return;

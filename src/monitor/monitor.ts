@@ -3,6 +3,7 @@
 // the node's watchdog: without pings from clusterd for the self-fence deadline it stops every
 // resource, and when clusterd dies it kills every resource at once and exits.
 
+import { decide } from './decisions.js';
 import fs from 'node:fs';
 import net from 'node:net';
 import { AgentFailure, type AgentContext } from './agent.js';
@@ -41,7 +42,7 @@ const agents = createAgentRegistry({
   log: (level, message, event, data) => send({ t: 'log', level, message, ...(event ? { event, data } : {}) }),
   lost: (resource, reason) => send({ t: 'lost', resource, reason }),
 });
-/** Backup writers (issue 7): freeze and thaw calls, what is frozen (durably), thaw before any stop or exit. */
+/** Backup writers: freeze and thaw calls, what is frozen (durably), thaw before any stop or exit. */
 const freezer = new Freezer(agents, (level, message, event, data) => send({ t: 'log', level, message, ...(event ? { event, data } : {}) }));
 // Every kill-all (fence, watchdog, clusterd gone, shutdown, crash) thaws first: a frozen filesystem
 // must be thawed before it is unmounted, and a stopped process group resumed before it is killed.
@@ -147,7 +148,8 @@ function armWatchdog(delayMs: number): void {
 function onWatchdogTimer(): void {
   setImmediate(() => {
     const ageMs = monoMs() - lastPingSentMs;
-    if (ageMs < selfFenceMsSet) { armWatchdog(selfFenceMsSet - ageMs); return; }
+    const verdict = decide.watchdog(ageMs, selfFenceMsSet);
+    if (!verdict.fence) { armWatchdog(verdict.rearmMs); return; }
     watchdogFired = true;
     fence(`node '${nodeName}': no ping from clusterd for ${msText(selfFenceMsSet)} (self-fence deadline; the last one was sent ${msText(ageMs)} ago)`);
   });
@@ -231,7 +233,7 @@ async function runOp(op: AgentOp, spec: ResourceSpec, ctx: AgentContext): Promis
   };
   switch (op) {
     case 'online':
-      if (refuseOnline) throw new Error(`online of resource '${spec.name}' refused: this monitor fenced and clusterd has not acknowledged the fence yet (the call was decided before it)`);
+      if (decide.refuseOnline(refuseOnline)) throw new Error(`online of resource '${spec.name}' refused: this monitor fenced and clusterd has not acknowledged the fence yet (the call was decided before it)`);
       return warned(await agent.online(spec, ctx));
     case 'offline':
       await agent.offline(spec, ctx);
@@ -279,15 +281,16 @@ function onDisconnect(): void {
 
 /** Records in the lease slot that this node's resources are stopped, so that a takeover need not wait for the TTL. */
 async function markFenced(killed: string[]): Promise<void> {
-  const { CLUSTERD_FENCE_DIR: dir, CLUSTERD_FENCE_ETCD: etcd, CLUSTERD_FENCE_NODE: node, CLUSTERD_FENCE_INCARNATION: incarnation } = process.env;
+  const env = process.env; // the monitor's settings: what clusterd put in its environment (client.ts)
+  const { CLUSTERD_FENCE_DIR: dir, CLUSTERD_FENCE_ETCD: etcd, CLUSTERD_FENCE_NODE: node, CLUSTERD_FENCE_INCARNATION: incarnation } = env;
   stderr(`clusterd is gone: killed ${killed.length} resource(s)${killed.length > 0 ? `: ${killed.join(', ')}` : ''}`);
   if (etcd && node && incarnation) {
     try {
       // etcd's JSON gateway over node:http(s): no gRPC to load while the takeover waits.
       const mod = (await import(new URL('../store/etcd-fence.js', import.meta.url).href)) as {
-        markLeaseFencedEtcd: (spec: string, node: string, incarnation: string, budgetMs?: number) => Promise<boolean>;
+        markLeaseFencedEtcd: (spec: string, node: string, incarnation: string, budgetMs: number, env: NodeJS.ProcessEnv) => Promise<boolean>;
       };
-      const marked = await mod.markLeaseFencedEtcd(etcd, node, incarnation, fenceHookMaxMs / 2);
+      const marked = await mod.markLeaseFencedEtcd(etcd, node, incarnation, fenceHookMaxMs / 2, env);
       stderr(marked ? `lease of node '${node}' marked fenced in etcd` : `lease of node '${node}' not marked fenced (another incarnation holds it)`);
     } catch (err) {
       stderr(`could not mark the lease of node '${node}' fenced in etcd: ${err instanceof Error ? err.message : String(err)}`);

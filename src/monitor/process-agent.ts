@@ -2,6 +2,7 @@
 // through a shell) so that stopping it reaches every process it started, and its exit is known
 // at once from the child's exit event, not by polling.
 
+import { decide } from './decisions.js';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -177,7 +178,7 @@ export class ProcessAgent implements ResourceAgent {
     return priv.probe === undefined || this.probeOnce(state, priv, ctx.signal);
   }
 
-  /** Backups (issue 7): the process group a freeze signals, and how the resource runs (freeze and thaw commands run the same way). */
+  /** Backups: the process group a freeze signals, and how the resource runs (freeze and thaw commands run the same way). */
   freezeTarget(spec: ResourceSpec): FreezeTarget {
     const state = this.running.get(spec.name);
     if (state === undefined || state.exit !== undefined || state.stopping) throw new Error(`resource '${spec.name}' is not running on this node: nothing to freeze`);
@@ -217,7 +218,7 @@ export class ProcessAgent implements ResourceAgent {
     try {
       const started = await this.spawns.run(() => {
         // Nothing may start after a killAll that happened while we waited above.
-        if (fences !== this.fences) throw new Error(`resource '${spec.name}': every resource was stopped (fenced) while it was starting`);
+        if (decide.straddlesFence(fences, this.fences)) throw new Error(`resource '${spec.name}': every resource was stopped (fenced) while it was starting`);
         const child = spawnResource(spec.name, priv, env, ids, log.fd);
         // The spawn error comes on the next tick: listen in this same job, or it goes unhandled.
         return child.pid === undefined ? { failed: once(child, 'error') as Promise<[Error]> }

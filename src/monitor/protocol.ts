@@ -20,7 +20,7 @@ export interface ResourceSpec {
   /** Private sectors of the disks this resource depends on (transitively): CLUSTERD_DISK_SECTOR. */
   diskSectors?: string[];
   /**
-   * freeze and thaw calls (backups, issue 7): the backup, and the resources whose health checks
+   * freeze and thaw calls (backups): the backup, and the resources whose health checks
    * pause while this writer is frozen (the writer and what runs above it in its group).
    */
   backup?: { id: string; quiet: string[] };
@@ -67,7 +67,7 @@ export interface AgentCheck {
 }
 
 /**
- * Backups (issue 7): freeze a writer's writes (its declared action: signals, commands, fsfreeze)
+ * Backups: freeze a writer's writes (its declared action: signals, commands, fsfreeze)
  * or thaw them. Carried out by monitor/freezer.ts, which records what it froze durably.
  */
 export type BackupOp = 'freeze' | 'thaw';
@@ -144,7 +144,7 @@ export type ToMonitor =
    * Stop every resource at once (SIGKILL), then answer 'fenced'. From a fence on (its own
    * watchdog's or this one) the monitor refuses `online` until 'unfence': calls that clusterd
    * decided before it learned of the fence may still be in the channel, and must not start
-   * anything (simulator bug 2).
+   * anything.
    */
   | { t: 'fence'; reason: string }
   /** clusterd has applied a 'fenced' answer: calls sent from now on were decided after the fence. */

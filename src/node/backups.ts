@@ -1,4 +1,4 @@
-// Backups on the node that owns the group (issue 7): the shell around core/backup.ts. It names
+// Backups on the node that owns the group: the shell around core/backup.ts. It names
 // backups, carries out the state machine's actions (writer calls on the resource monitor, events),
 // keeps one timer at the state machine's next wake-up, and feeds answers and ticks back.
 //
@@ -7,6 +7,8 @@
 // nothing to do; one that is never cancelled is harmless. So no order of thaw, timer start and
 // timer callback can cause a spurious timeout (seed KB915331).
 
+import { isEventName } from '../core/events.js';
+import type { EventName } from '../core/events.js';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import {
@@ -25,7 +27,7 @@ export interface BackupShell {
   clock: Clock;
   /** The node's picture now: configuration, ownership, its local resources, whether it is stopping. */
   context(): Omit<BackupContext, 'nowMs' | 'wallMs'>;
-  emitEvent(event: string, level: EventLevel, message: string, data?: Record<string, unknown>): void;
+  emitEvent(event: EventName, level: EventLevel, message: string, data?: Record<string, unknown>): void;
   /** Eight hex digits naming a new backup (random unless given: the simulator's are seeded). */
   newId?: () => string;
 }
@@ -61,7 +63,7 @@ export class BackupManager {
     // earlier monitor left frozen): events in the cluster log. Subscribed before the monitor
     // starts (main.ts creates the node first), so a thaw at its very first start is seen too.
     s.host.on('log', (level: EventLevel, message: string, event?: string, data?: Record<string, unknown>) => {
-      if (event?.startsWith('BACKUP_')) s.emitEvent(event, level, message, data);
+      if (event?.startsWith('BACKUP_') && isEventName(event)) s.emitEvent(event, level, message, data);
       if (event === 'BACKUP_STRAY_FREEZE_THAWED') {
         this.strays.push({ wallMs: s.clock.wallMs(), message });
         this.strays.splice(0, Math.max(0, this.strays.length - strayWarningsMax));

@@ -1,9 +1,11 @@
 // The coordinator's duties on this node: the election (a CAS on the term), registering new nodes,
-// writing the placement plan (core/placement.ts) under the term, the plan's bookkeeping (operator
-// moves, failovers counted, groups left Failed), and handing the role over at shutdown.
-// The bookkeeping is in memory: a new coordinator starts afresh (see README).
+// writing the placement plan (core/placement.ts) under the term, and handing the role over at
+// shutdown. The plan's bookkeeping (operator moves, failovers counted, groups left Failed) is
+// stored with the ownership records it belongs to (core/books.ts), so that a new coordinator
+// continues it; only requests not yet written are held here.
 
 import { clusterError, fail, ok, type ClusterError, type Result } from '../core/errors.js';
+import { bookPlan, booksInput, noRequests, type PendingRequests } from '../core/books.js';
 import { electionCheckpointReason } from '../core/checkpoint-policy.js';
 import { isAlive } from '../core/membership.js';
 import { planPlacement, type PlacementInput } from '../core/placement.js';
@@ -23,13 +25,10 @@ interface MoveWaiter {
 }
 
 export class Coordinator {
-  /** Operator moves not yet carried out: group -> target (null: the best other node). */
-  private moveRequests: Record<GroupName, NodeName | null> = {};
-  /** Operator moves waiting for the ownership write that carries them out (or refuses them): see awaitPlanWrite. */
+  /** Operator requests not yet carried by an ownership write (moves, Failed states cleared); the written ones are in the store's books. */
+  private pending: PendingRequests = noRequests();
+  /** Operator moves waiting for the ownership write that carries them out (or refuses them). */
   private moveWaiters: MoveWaiter[] = [];
-  private failoverHistoryMs: Record<GroupName, number[]> = {};
-  private failoverHandledEpoch: Record<GroupName, number> = {};
-  private failedGroups: Record<GroupName, number> = {};
   private wasCoordinator = false;
 
   constructor(private readonly s: Shell, private readonly log: ConfigLog) {}
@@ -61,9 +60,6 @@ export class Coordinator {
     if (won.ok && won.value) {
       s.emitEvent('COORDINATOR_ELECTED', 'info', `node ${s.name} is coordinator for term ${c.term + 1}` + (c.node ? ` (${c.node} was lost)` : ''));
       this.dropMoves(notCoordinator(c));
-      this.failoverHistoryMs = {};
-      this.failoverHandledEpoch = {};
-      this.failedGroups = {};
       this.log.seeStopped();
       await s.refresh();
       const cp = await this.log.checkpoint(electionCheckpointReason(c.term));
@@ -93,22 +89,23 @@ export class Coordinator {
   }
 
   /**
-   * Plan placement and write its records under the term. The plan's bookkeeping (moves done,
-   * failovers counted, groups left Failed) and its events take effect only once the records are
-   * durable: a refused write changes nothing, and the next cycle plans again from the same facts.
+   * Plan placement and write its records, with the groups' books (core/books.ts), under the term.
+   * The plan's bookkeeping and its events take effect only once the records are durable: a refused
+   * write changes nothing, and the next cycle plans again from the same facts.
    */
   private async writePlan(): Promise<Result<void>> {
     const { s } = this;
-    const requested = { ...this.moveRequests }; // a move asked while the write is under way is not done by it
+    const asked = { moves: { ...this.pending.moves }, cleared: [...this.pending.cleared] }; // a request made while the write is under way is not carried by it
     const input = s.placementInput();
     const plan = planPlacement(input);
+    const booked = bookPlan(input, plan, asked);
     const ownership = s.ownership();
     const deleted = Object.keys(ownership).filter((g) => !this.log.config.groups[g] && this.releasedOrDown(g));
-    const writing = plan.records.length > 0 || deleted.length > 0;
+    const writing = booked.records.length > 0 || deleted.length > 0;
     if (writing) {
       // The epochs written are in this node's floor before the write (a store rebuilt after it starts above).
-      const floored = s.o.localDb?.noteFloor(s.coordinator().term, Math.max(0, ...plan.records.map((r) => r.epoch))) ?? ok(undefined);
-      const res = floored.ok ? s.problems.wrote(await s.o.store.writeOwnership(s.coordinator().term, plan.records, deleted)) : floored;
+      const floored = s.o.localDb?.noteFloor(s.coordinator().term, Math.max(0, ...booked.records.map((r) => r.epoch))) ?? ok(undefined);
+      const res = floored.ok ? s.problems.wrote(await s.o.store.writeOwnership(s.coordinator().term, booked.records, deleted)) : floored;
       s.markDirty();
       if (!res.ok) {
         s.problems.failing('OWNERSHIP_WRITE_FAILED', 'error', res.error);
@@ -116,12 +113,11 @@ export class Coordinator {
       }
       s.problems.recovered('OWNERSHIP_WRITE_FAILED', 'ownership records are written again');
     }
-    for (const g of plan.movesDone) if (this.moveRequests[g] === requested[g]) delete this.moveRequests[g];
-    for (const f of plan.failoversCounted) {
-      this.failoverHandledEpoch[f.group] = f.epoch;
-      (this.failoverHistoryMs[f.group] ??= []).push(input.nowMs);
+    for (const g of booked.settled) {
+      if (g in asked.moves && this.pending.moves[g] === asked.moves[g]) delete this.pending.moves[g];
     }
-    for (const f of plan.newlyFailed) this.failedGroups[f.group] = f.epoch;
+    const settled = new Set(booked.settled);
+    this.pending.cleared = this.pending.cleared.filter((g) => !(settled.has(g) && asked.cleared.includes(g)));
     for (const n of plan.notes) s.emitEvent(n.event, n.level, n.message, { group: n.group });
     if (writing) await s.refresh();
     return ok(undefined);
@@ -143,17 +139,16 @@ export class Coordinator {
     for (const [n, r] of Object.entries(s.currentReports())) reports[n] = r.groups;
     const nodes: PlacementInput['nodes'] = {};
     for (const [n, v] of Object.entries(views)) nodes[n] = { state: v.state, draining: v.draining };
+    const ownership = s.ownership();
     return {
-      config: this.log.config, term: s.coordinator().term, nowMs: s.o.clock.nowMs(), wallHour: s.o.clock.localHour(),
-      nodes, ownership: s.ownership(), reports, moveRequests: this.moveRequests,
-      failoverHistoryMs: this.failoverHistoryMs, failoverHandledEpoch: this.failoverHandledEpoch, failedGroups: this.failedGroups,
-      writesBlocked: s.problems.quorumWritesBlocked(),
+      config: this.log.config, term: s.coordinator().term, wallMs: s.o.clock.wallMs(), wallHour: s.o.clock.localHour(),
+      nodes, ownership, reports, ...booksInput(ownership, this.pending), writesBlocked: s.problems.quorumWritesBlocked(),
     };
   }
 
   /** Remember a validated move and resolve with the outcome of the first ownership write planned after it. */
   move(group: GroupName, target: NodeName): Promise<Result<void>> {
-    this.moveRequests[group] = target;
+    this.pending.moves[group] = target;
     return new Promise((resolve) => {
       const w: MoveWaiter = { group, target, resolve: (r) => { cancel(); resolve(r); } };
       // Not taken by a plan in time (no cycle ran): withdrawn, so it cannot happen after this answer.
@@ -171,27 +166,27 @@ export class Coordinator {
   /** Move every group off `node` (to the best other node each). */
   drainNode(node: NodeName): void {
     for (const rec of Object.values(this.s.ownership())) {
-      if (rec.node === node) this.moveRequests[rec.group] = null;
+      if (rec.node === node) this.pending.moves[rec.group] = null;
     }
   }
 
-  /** Group online clears a Failed (threshold) state so the coordinator places it again. */
+  /** Group online clears a Failed (threshold) state so the coordinator places it again (written with the next plan). */
   clearFailed(group: GroupName): void {
-    delete this.failedGroups[group];
+    if (!this.pending.cleared.includes(group)) this.pending.cleared.push(group);
   }
 
   /** Answer moves with their plan's write; a refused one is forgotten. */
   private answerMoves(waiters: MoveWaiter[], outcome: Result<void>): void {
     for (const w of waiters) {
-      if (!outcome.ok && this.moveRequests[w.group] === w.target) delete this.moveRequests[w.group];
+      if (!outcome.ok && this.pending.moves[w.group] === w.target) delete this.pending.moves[w.group];
       w.resolve(outcome);
     }
   }
 
-  /** Forget every move (a new term, shutdown): waiting callers are told. */
+  /** Forget every request not yet written (a new term, shutdown): waiting callers are told. The written ones stay in the store's books. */
   dropMoves(e: ClusterError): void {
     this.answerMoves(this.moveWaiters.splice(0), fail(e));
-    this.moveRequests = {};
+    this.pending = noRequests();
   }
 
   /** At shutdown: wait (bounded) until our released groups have new owners, then step down. */

@@ -10,6 +10,7 @@
 // is written before the node acts on what it read, so every copy holds the highest fencing
 // tokens any disk or writer may hold from this node's view; a rebuilt store starts above it.
 
+import type { EventName } from '../core/events.js';
 import { closeSync, copyFileSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statfsSync, truncateSync, writeSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigDraft, configJson } from '../core/config.js';
@@ -44,7 +45,7 @@ export interface LocalState {
 export interface LocalLoad {
   copy: LocalCopy | null;
   /** What was found and done, for the event log. */
-  notes: { event: string; level: 'info' | 'warning' | 'error'; message: string }[];
+  notes: { event: EventName; level: 'info' | 'warning' | 'error'; message: string }[];
 }
 
 export class LocalDb {

@@ -1,6 +1,7 @@
 // Carries out the local resource manager's actions (core/local.ts) on the resource monitor, and
 // feeds what the monitor reports back to it as facts.
 
+import { isEventName } from '../core/events.js';
 import { agentResult, monitorLost, resourceExited, resourceLost, type LocalAction } from '../core/local.js';
 import type { EventLevel } from '../store/types.js';
 import type { ResourceSpec } from '../monitor/protocol.js';
@@ -41,7 +42,9 @@ export class LocalExec {
     // What agents report on their own (RESOURCE_KILLED, DISK_SECTOR_CLAIMED...) goes to the event
     // log; the BACKUP_ ones are node/backups.ts's; a line without an event id goes to the node's log.
     host.on('log', (level: EventLevel, message: string, event?: string, data?: Record<string, unknown>) => {
+      // A name the registry (core/events.ts) does not know is a bug in an agent: its line goes to the node's log, named.
       if (event === undefined) s.o.log(level, 'MONITOR_LOG', message);
+      else if (!isEventName(event)) s.o.log(level, 'MONITOR_LOG', `unregistered event ${event}: ${message}`);
       else if (!event.startsWith('BACKUP_')) s.emitEvent(event, level, message, data);
     });
     // A disk's private sector shows a newer epoch: stop its dependents at once.

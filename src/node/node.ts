@@ -19,6 +19,7 @@
 // thread in clusterd), so that no cycle, request or burst of work delays it; the node reports its
 // progress to it every turn and handles the fences it makes (fence-observer.ts).
 
+import type { EventName } from '../core/events.js';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { stoppingCheckpointReason } from '../core/checkpoint-policy.js';
@@ -352,7 +353,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
 
   // ---- events ---------------------------------------------------------------------------
 
-  emitEvent(event: string, level: EventLevel, message: string, data?: Record<string, unknown>): void {
+  emitEvent(event: EventName, level: EventLevel, message: string, data?: Record<string, unknown>): void {
     this.o.log(level, event, message, data);
     const e: NewEvent = { wallMs: this.o.clock.wallMs(), node: this.name, event, level, message };
     if (data) e.data = data;

@@ -1,6 +1,7 @@
 // What a node shell is built from (the composition root, the simulator and the benchmarks pass
 // these), and the one event sink every part of the shell writes to.
 
+import type { EventName } from '../core/events.js';
 import type { Checkpointing } from '../core/checkpoint-policy.js';
 import type { Timing } from '../core/timing.js';
 import type { NodeName } from '../core/types.js';
@@ -33,4 +34,4 @@ export interface NodeOptions {
 }
 
 /** Log an event on this node and queue it for the cluster's event log. */
-export type EmitEvent = (event: string, level: EventLevel, message: string, data?: Record<string, unknown>) => void;
+export type EmitEvent = (event: EventName, level: EventLevel, message: string, data?: Record<string, unknown>) => void;

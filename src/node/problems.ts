@@ -2,6 +2,7 @@
 // written), logged as conditions: one event when it starts, a line a minute while it lasts, one
 // when it ends (core/conditions.ts decides what to log; this class only emits it).
 
+import type { ConditionKey } from '../core/events.js';
 import { Conditions } from '../core/conditions.js';
 import type { ClusterError } from '../core/errors.js';
 import type { WritesBlocked } from '../core/placement.js';
@@ -17,16 +18,16 @@ export class Problems {
   constructor(private readonly clock: Clock, private readonly emitEvent: EmitEvent) {}
 
   /** One more occurrence of a failure that can repeat every cycle (core/conditions.ts decides what to log). */
-  failing(key: string, level: EventLevel, e: ClusterError): void {
+  failing(key: ConditionKey, level: EventLevel, e: ClusterError): void {
     for (const l of this.conditions.occurred(key, e.code, e.message, this.clock.nowMs())) {
       const hint = l.phase === 'started' && e.hint ? ` hint: ${e.hint}` : '';
-      this.emitEvent(l.event, l.phase === 'ended' ? 'info' : level, l.message + hint, { code: e.code, count: l.count, forMs: Math.round(l.forMs) });
+      this.emitEvent(l.phase === 'ended' ? `${key}_RECOVERED` : key, l.phase === 'ended' ? 'info' : level, l.message + hint, { code: e.code, count: l.count, forMs: Math.round(l.forMs) });
     }
   }
 
-  recovered(key: string, what?: string): void {
+  recovered(key: ConditionKey, what?: string): void {
     for (const l of this.conditions.cleared(key, this.clock.nowMs(), what)) {
-      this.emitEvent(l.event, 'info', l.message, { count: l.count, forMs: Math.round(l.forMs) });
+      this.emitEvent(`${key}_RECOVERED`, 'info', l.message, { count: l.count, forMs: Math.round(l.forMs) });
     }
   }
 

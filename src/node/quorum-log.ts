@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { decodeCheckpoint, scanLog } from '../core/log-codec.js';
 import { crc32c } from '../core/crc32c.js';
 import { logReadMax } from '../core/limits.js';
-import { openStore, parseQuorumSpec } from '../store/index.js';
+import { openStore, parseQuorumSpec, type QuorumSpec, type StoreOptions } from '../store/index.js';
 import type { ClusterError, Result } from '../core/errors.js';
 import { ok } from '../core/errors.js';
 import { planLoad } from '../core/load-plan.js';
@@ -18,7 +18,7 @@ import { LocalDb } from './local-db.js';
 
 type Out = (line: string) => void;
 
-export async function quorumLogCommand(action: string, o: { quorum?: string; dataDir?: string; json?: boolean }, out: Out): Promise<number> {
+export async function quorumLogCommand(action: string, o: { quorum?: string; dataDir?: string; json?: boolean }, out: Out, storeOptions: (spec: QuorumSpec) => StoreOptions = () => ({})): Promise<number> {
   if (action !== 'verify' && action !== 'dump') {
     out(`error[BAD_ARGUMENT]: unknown action '${action}'\nhint: clusterd quorum-log verify|dump --quorum dir:PATH (or --data-dir DIR)`);
     return 2;
@@ -28,13 +28,13 @@ export async function quorumLogCommand(action: string, o: { quorum?: string; dat
     out('error[BAD_ARGUMENT]: name what to inspect\nhint: --quorum dir:PATH (the quorum store) or --data-dir DIR (a node\'s local copy)');
     return 2;
   }
-  return inspectStore(action, o.quorum, !!o.json, out);
+  return inspectStore(action, o.quorum, !!o.json, out, storeOptions);
 }
 
-async function inspectStore(action: string, spec: string, json: boolean, out: Out): Promise<number> {
+async function inspectStore(action: string, spec: string, json: boolean, out: Out, storeOptions: (spec: QuorumSpec) => StoreOptions): Promise<number> {
   const parsed = parseQuorumSpec(spec);
   if (!parsed.ok) { out(parsed.error.format()); return 2; }
-  const store = openStore(spec);
+  const store = openStore(parsed.value, storeOptions(parsed.value));
   const opened = await store.open();
   if (!opened.ok) { out(opened.error.format()); return opened.error.code === 'QUORUM_DB_DAMAGED' ? 1 : 2; }
   try {

@@ -1,4 +1,4 @@
-// Test-only hooks of `clusterd start`, present only when CLUSTERD_TEST_HOOKS=1: SIGUSR2 blocks
+// Test-only hooks of `clusterd start`, installed only when CLUSTERD_TEST_HOOKS=1 (daemon/main.ts reads it): SIGUSR2 blocks
 // the main thread (a busy loop) for the milliseconds written in DATA_DIR/block-ms, as a burst of
 // work would, so that real-process tests can show what the heartbeat thread does meanwhile.
 // Also: where the resource monitor's heartbeat channel lives.
@@ -21,7 +21,6 @@ export function heartbeatSocketPath(dataDir: string): string {
 export const blockFileName = 'block-ms';
 
 export function installTestHooks(logger: { warn: (o: object, msg: string) => void }, dataDir: string): void {
-  if (process.env.CLUSTERD_TEST_HOOKS !== '1') return;
   logger.warn({ event: 'TEST_HOOKS' }, 'test hooks are on (CLUSTERD_TEST_HOOKS=1): SIGUSR2 blocks the main thread');
   process.on('SIGUSR2', () => {
     const ms = Number(readFileSync(path.join(dataDir, blockFileName), 'utf8').trim());

@@ -12,6 +12,7 @@ import { ClusterError, clusterError, fail, ok } from '../core/errors.js';
 import { recordChecksum } from '../core/crc32c.js';
 import { logReadMax } from '../core/limits.js';
 import { configJson, noteConfigJson } from '../core/config.js';
+import type { GroupBooks } from '../core/types.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
 import { genesisHistory, type History } from '../core/load-plan.js';
 import type {
@@ -49,6 +50,8 @@ const smallRowBytes = 512;
 
 /** Added after schema version 1 shipped: created on open when missing (no history row: the genesis history). */
 const historySchema = 'CREATE TABLE IF NOT EXISTS history (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL);';
+/** Added after schema version 1 shipped: the coordinator's books of a group (JSON, core/books.ts), added on open when missing. */
+const booksColumn = 'ALTER TABLE ownership ADD COLUMN books TEXT';
 
 const schema = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -56,7 +59,7 @@ CREATE TABLE IF NOT EXISTS meta (
   created_wall_ms INTEGER NOT NULL, change_version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS coordinator (id INTEGER PRIMARY KEY CHECK (id = 1), term INTEGER NOT NULL, node TEXT);
 CREATE TABLE IF NOT EXISTS ownership (
-  grp TEXT PRIMARY KEY, node TEXT, epoch INTEGER NOT NULL, term INTEGER NOT NULL, phase TEXT NOT NULL);
+  grp TEXT PRIMARY KEY, node TEXT, epoch INTEGER NOT NULL, term INTEGER NOT NULL, phase TEXT NOT NULL, books TEXT);
 CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, term INTEGER NOT NULL, crc INTEGER NOT NULL, payload TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoint (
   id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, term INTEGER NOT NULL, crc INTEGER NOT NULL, config TEXT NOT NULL);
@@ -71,7 +74,7 @@ ${historySchema}
 type Db = Database.Database;
 interface LogRow { seq: number; term: number; crc: number; payload: string }
 interface CheckpointRow { seq: number; term: number; crc: number; config: string }
-interface OwnershipRow { grp: string; node: string | null; epoch: number; term: number; phase: 'run' | 'stop' }
+interface OwnershipRow { grp: string; node: string | null; epoch: number; term: number; phase: 'run' | 'stop'; books: string | null }
 interface EventRow { id: number; wall_ms: number; node: string; event: string; level: ClusterEvent['level']; message: string; data: string | null }
 
 /** Thrown inside a transaction body to roll it back and hand `result` to the caller. */
@@ -184,6 +187,7 @@ export class DirStore implements QuorumStore {
         return fail(problem);
       }
       if (!db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'history'").get()) db.exec(historySchema);
+      if (!(db.pragma('table_info(ownership)') as { name: string }[]).some((c) => c.name === 'books')) db.exec(booksColumn);
       this.attach(db, meta.cluster_name);
       return ok({ clusterName: meta.cluster_name });
     } catch (err) {
@@ -338,8 +342,12 @@ export class DirStore implements QuorumStore {
 
   async readOwnership(): Promise<OwnershipRecord[]> {
     return this.read('reading ownership', () =>
-      (this.stmt('SELECT grp, node, epoch, term, phase FROM ownership ORDER BY grp').all() as OwnershipRow[])
-        .map((r) => ({ group: r.grp, node: r.node, epoch: r.epoch, term: r.term, phase: r.phase })));
+      (this.stmt('SELECT grp, node, epoch, term, phase, books FROM ownership ORDER BY grp').all() as OwnershipRow[])
+        .map((r) => {
+          const rec: OwnershipRecord = { group: r.grp, node: r.node, epoch: r.epoch, term: r.term, phase: r.phase };
+          if (r.books !== null) rec.books = JSON.parse(r.books) as GroupBooks;
+          return rec;
+        }));
   }
 
   /** Deletes `deleteGroups` first, then upserts `records` (a group in both ends up written). */
@@ -351,8 +359,8 @@ export class DirStore implements QuorumStore {
       const stale = this.termProblem(term, 'writing ownership');
       if (stale) return fail(stale);
       for (const group of deleteGroups) this.stmt('DELETE FROM ownership WHERE grp = ?').run(group);
-      const upsert = this.stmt('INSERT OR REPLACE INTO ownership (grp, node, epoch, term, phase) VALUES (?, ?, ?, ?, ?)');
-      for (const r of records) upsert.run(r.group, r.node, r.epoch, r.term, r.phase);
+      const upsert = this.stmt('INSERT OR REPLACE INTO ownership (grp, node, epoch, term, phase, books) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const r of records) upsert.run(r.group, r.node, r.epoch, r.term, r.phase, r.books ? JSON.stringify(r.books) : null);
       return ok(undefined);
     });
   }
@@ -490,7 +498,9 @@ export class DirStore implements QuorumStore {
     // it with the usual release wait. Only a missing record, or one naming nobody, is raised.
     const rows = this.stmt('SELECT grp, node, epoch FROM ownership').all() as { grp: string; node: string | null; epoch: number }[];
     const held = new Map(rows.map((r) => [r.grp, r]));
-    const upsert = this.stmt('INSERT OR REPLACE INTO ownership (grp, node, epoch, term, phase) VALUES (?, NULL, ?, ?, \'run\')');
+    // The books stay: the count of failovers goes on across a recovery.
+    const upsert = this.stmt('INSERT INTO ownership (grp, node, epoch, term, phase) VALUES (?, NULL, ?, ?, \'run\') ' +
+      'ON CONFLICT (grp) DO UPDATE SET node = NULL, epoch = excluded.epoch, term = excluded.term, phase = \'run\'');
     for (const g of groups) {
       const rec = held.get(g);
       if (rec && (rec.node !== null || rec.epoch >= floor.epoch)) continue;

@@ -30,7 +30,7 @@ export class EtcdRejected extends Error {
  * CLUSTERD_ETCD_CA, CLUSTERD_ETCD_CERT, CLUSTERD_ETCD_KEY (PEM file paths) and
  * CLUSTERD_ETCD_USER, CLUSTERD_ETCD_PASSWORD (or CLUSTERD_ETCD_PASSWORD_FILE).
  */
-export function etcdSecurityFromEnv(env: NodeJS.ProcessEnv = process.env): { tls?: EtcdTls; auth?: { username: string; password: string } } {
+export function etcdSecurityFromEnv(env: NodeJS.ProcessEnv): { tls?: EtcdTls; auth?: { username: string; password: string } } {
   const out: { tls?: EtcdTls; auth?: { username: string; password: string } } = {};
   const file = (name: string): Buffer | undefined => {
     const p = env[name];

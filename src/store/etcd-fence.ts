@@ -57,11 +57,11 @@ function post(url: string, body: unknown, opts: { tls?: EtcdTls; token?: string;
  * Marks `node`'s lease slot fenced if it still carries `incarnation`. Returns false when the slot
  * is gone or belongs to another incarnation; throws when no etcd endpoint answered in time.
  */
-export async function markLeaseFencedEtcd(spec: string, node: string, incarnation: string, budgetMs = 1_000): Promise<boolean> {
+export async function markLeaseFencedEtcd(spec: string, node: string, incarnation: string, budgetMs: number, env: NodeJS.ProcessEnv): Promise<boolean> {
   const parsed = spec.startsWith('etcd:') ? parseEtcdEndpoints(spec.slice('etcd:'.length)) : null;
   if (!parsed?.ok) throw new Error(`CLUSTERD_FENCE_ETCD=${spec} is not an etcd quorum spec${parsed && !parsed.ok ? `: ${parsed.error}` : ''}`);
-  const prefix = process.env.CLUSTERD_ETCD_PREFIX || etcdPrefixDefault;
-  const { tls, auth } = etcdSecurityFromEnv();
+  const prefix = env.CLUSTERD_ETCD_PREFIX || etcdPrefixDefault;
+  const { tls, auth } = etcdSecurityFromEnv(env);
   const key = b64(`${prefix}slot/${encodeURIComponent(node)}`);
   const until = performance.now() + budgetMs;
   const left = () => Math.max(20, until - performance.now());

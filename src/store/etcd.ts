@@ -167,7 +167,7 @@ export class EtcdStore implements QuorumStore {
   constructor(endpoints: string[], opts: EtcdStoreOptions = {}) {
     assert.ok(endpoints.length > 0, 'an etcd store needs at least one endpoint');
     this.endpoints = [...endpoints];
-    this.prefix = opts.prefix ?? (process.env.CLUSTERD_ETCD_PREFIX || etcdPrefixDefault);
+    this.prefix = opts.prefix ?? etcdPrefixDefault;
     if (!this.prefix.startsWith('/') || !this.prefix.endsWith('/')) {
       throw clusterError('BAD_CONFIG', `etcd key prefix '${this.prefix}' must start and end with '/'`, 'for example CLUSTERD_ETCD_PREFIX=/clusterd/prod/');
     }
@@ -178,7 +178,7 @@ export class EtcdStore implements QuorumStore {
     assert.ok(Number.isSafeInteger(this.eventsMax) && this.eventsMax > 0, `eventsMax ${this.eventsMax} must be > 0`);
     let security: ReturnType<typeof etcdSecurityFromEnv>;
     try {
-      security = opts.tls || opts.auth ? { ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.auth ? { auth: opts.auth } : {}) } : etcdSecurityFromEnv();
+      security = { ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.auth ? { auth: opts.auth } : {}) };
     } catch (err) {
       throw clusterError('BAD_CONFIG', (err as Error).message, 'CLUSTERD_ETCD_CA, CLUSTERD_ETCD_CERT, CLUSTERD_ETCD_KEY name PEM files; CLUSTERD_ETCD_USER and CLUSTERD_ETCD_PASSWORD go together');
     }
@@ -499,7 +499,7 @@ export class EtcdStore implements QuorumStore {
     return this.read('reading ownership', async (conn) => {
       const res = await conn.txn('reading ownership', { success: [this.rangeOp('own/')] });
       const records = (res.responses[0]?.response_range?.kvs ?? []).map((kv) => JSON.parse(kv.value.toString('utf8')) as OwnershipRecord)
-        .map((r) => ({ group: r.group, node: r.node, epoch: r.epoch, term: r.term, phase: r.phase }));
+        .map(ownershipOf);
       return records.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
     });
   }
@@ -517,7 +517,7 @@ export class EtcdStore implements QuorumStore {
     const ops: IRequestOp[] = [
       ...deleteGroups.filter((g) => !written.has(g)).map((g) => deleteOp(this.ownKey(g))),
       ...[...new Map(records.map((r) => [r.group, r])).values()].map((r) => putOp(this.ownKey(r.group),
-        JSON.stringify({ group: r.group, node: r.node, epoch: r.epoch, term: r.term, phase: r.phase }))),
+        JSON.stringify({ group: r.group, node: r.node, epoch: r.epoch, term: r.term, phase: r.phase, ...(r.books ? { books: r.books } : {}) }))),
     ];
     return this.write(what, async (conn) => {
       for (let i = 0; i === 0 || i < ops.length; i += txnOpsMax) {
@@ -774,7 +774,7 @@ export class EtcdStore implements QuorumStore {
   /**
    * Leases, change version, coordinator, ownership, reports and log head in one read-only
    * transaction: one round trip instead of six, all from one revision. Not part of QuorumStore
-   * (yet): a node cycle that uses it costs one etcd call instead of six (see the report of issue 6).
+   * (yet): a node cycle that uses it costs one etcd call instead of six.
    */
   async readSnapshot(): Promise<{
     leases: LeaseRecord[]; changeVersion: number; coordinator: CoordinatorRecord; ownership: OwnershipRecord[]; reports: NodeReport[]; logHead: number;
@@ -798,7 +798,7 @@ export class EtcdStore implements QuorumStore {
         changeVersion: Number(kvAt(res, 1)?.mod_revision ?? 0),
         coordinator,
         ownership: kvs(3).map((kv) => JSON.parse(kv.value.toString('utf8')) as OwnershipRecord)
-          .map((r) => ({ group: r.group, node: r.node, epoch: r.epoch, term: r.term, phase: r.phase })).sort(byName((r) => r.group)),
+          .map(ownershipOf).sort(byName((r) => r.group)),
         reports: kvs(4).map((kv) => JSON.parse(kv.value.toString('utf8')) as NodeReport).sort(byName((r) => r.node)),
         logHead,
       };
@@ -983,3 +983,9 @@ function parseJson(value: string): unknown {
   }
 }
 
+/** An ownership record as stored (JSON), with only the record's own fields. */
+function ownershipOf(r: OwnershipRecord): OwnershipRecord {
+  const rec: OwnershipRecord = { group: r.group, node: r.node, epoch: r.epoch, term: r.term, phase: r.phase };
+  if (r.books) rec.books = r.books;
+  return rec;
+}

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { clusterError, fail, ok, type Result } from '../core/errors.js';
 import { DirStore, type DirStoreOptions } from './dir.js';
 import { EtcdStore, type EtcdStoreOptions } from './etcd.js';
-import { parseEtcdEndpoints } from './etcd-config.js';
+import { etcdSecurityFromEnv, parseEtcdEndpoints } from './etcd-config.js';
 import type { QuorumStore } from './types.js';
 
 export type QuorumSpec = { kind: 'dir'; path: string } | { kind: 'etcd'; endpoints: string[] };
@@ -37,6 +37,21 @@ export function parseQuorumSpec(spec: string): Result<QuorumSpec> {
 }
 
 export type StoreOptions = DirStoreOptions & EtcdStoreOptions;
+
+/**
+ * What a store of `spec` takes from an environment (clusterd reads its environment once, in
+ * daemon/main.ts): for etcd, the key prefix CLUSTERD_ETCD_PREFIX and the TLS and auth files
+ * CLUSTERD_ETCD_* (etcd-config.ts); nothing for dir. Unreadable files throw BAD_CONFIG.
+ */
+export function storeOptionsFromEnv(spec: string | QuorumSpec, env: NodeJS.ProcessEnv): StoreOptions {
+  const parsed = typeof spec === 'string' ? parseQuorumSpec(spec) : ok(spec);
+  if (!parsed.ok || parsed.value.kind !== 'etcd') return {};
+  try {
+    return { ...(env.CLUSTERD_ETCD_PREFIX ? { prefix: env.CLUSTERD_ETCD_PREFIX } : {}), ...etcdSecurityFromEnv(env) };
+  } catch (err) {
+    throw clusterError('BAD_CONFIG', (err as Error).message, 'CLUSTERD_ETCD_CA, CLUSTERD_ETCD_CERT, CLUSTERD_ETCD_KEY name PEM files; CLUSTERD_ETCD_USER and CLUSTERD_ETCD_PASSWORD go together');
+  }
+}
 
 /**
  * The backend for `spec`, not opened yet: call `init` or `open` on it. A malformed string spec (or

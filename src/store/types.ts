@@ -6,6 +6,7 @@ import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, ResourceName, Re
 import type { ClusterError } from '../core/errors.js';
 import type { BackupView } from '../core/backup.js';
 import type { History } from '../core/load-plan.js';
+import type { GroupBooks } from '../core/types.js';
 
 /**
  * A node's lease slot. The node bumps `counter` every heartbeat; observers judge liveness on
@@ -42,6 +43,8 @@ export interface OwnershipRecord {
   epoch: number;
   term: number;
   phase: 'run' | 'stop';
+  /** The coordinator's bookkeeping of the group (failovers counted, left Failed, a move under way: core/books.ts), kept with the record so that a new coordinator continues it. */
+  books?: GroupBooks;
 }
 
 /** What one node reports about the groups it hosts (runtime state, not configuration). */
@@ -71,7 +74,7 @@ export interface NodeReport {
   /** Set while this node cannot read the quorum log after this seq: the coordinator then rewrites the log as a checkpoint. */
   logDamagedAt?: number;
   groups: Record<GroupName, GroupReport>;
-  /** Backups this node holds (issue 7): unfinished ones and the newest finished ones, newest first. */
+  /** Backups this node holds: unfinished ones and the newest finished ones, newest first. */
   backups?: BackupView[];
 }
 

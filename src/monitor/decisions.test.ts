@@ -1,0 +1,50 @@
+// The monitor's decisions (decisions.ts), as tables: the same functions decide in the real monitor
+// and client and in the simulator's twin.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decide, supervision } from './decisions.js';
+
+test('an online call is refused exactly while a fence is unacknowledged', () => {
+  assert.equal(decide.refuseOnline(true), true);
+  assert.equal(decide.refuseOnline(false), false);
+});
+
+test('the watchdog fences at the self-fence deadline, and otherwise judges again when the newest ping would reach it', () => {
+  const rows: [number, { fence: boolean; rearmMs: number }][] = [
+    [0, { fence: false, rearmMs: 1_000 }],
+    [999, { fence: false, rearmMs: 1 }],
+    [1_000, { fence: true, rearmMs: 1_000 }],
+    [5_000, { fence: true, rearmMs: 1_000 }],
+  ];
+  for (const [age, verdict] of rows) assert.deepEqual(decide.watchdog(age, 1_000), verdict, `age ${age}`);
+});
+
+test('a start or freeze straddles a fence when the kill-all count moved', () => {
+  assert.equal(decide.straddlesFence(3, 3), false);
+  assert.equal(decide.straddlesFence(3, 4), true);
+});
+
+test('a thaw aborts a freeze under way of its own backup, or any when it names none', () => {
+  assert.equal(decide.thawAbortsFreeze('b1', 'b1'), true);
+  assert.equal(decide.thawAbortsFreeze('b1', undefined), true);
+  assert.equal(decide.thawAbortsFreeze('b1', 'b2'), false);
+});
+
+test('monitor restarts back off over consecutive crashes, and a monitor that ran long enough starts the count again', () => {
+  const short = supervision.stableUptimeMs - 1;
+  const delays: number[] = [];
+  let crashes = 0;
+  for (let i = 0; i < 6; i++) {
+    const r = decide.restart(crashes, short);
+    delays.push(r.delayMs);
+    crashes = r.crashes;
+  }
+  assert.deepEqual(delays, [0, 100, 1_000, 5_000, 5_000, 5_000]);
+  assert.deepEqual(decide.restart(crashes, supervision.stableUptimeMs), { delayMs: 0, crashes: 1 });
+});
+
+test('a monitor lost with a fence unconfirmed: the fence holds', () => {
+  assert.equal(decide.fenceHoldsOnLoss(true), true);
+  assert.equal(decide.fenceHoldsOnLoss(false), false);
+});

@@ -1,0 +1,59 @@
+// The resource monitor's decisions and its client's supervision bounds, as pure functions and
+// constants. The real monitor (monitor.ts, process-agent.ts, freezer.ts), the real client
+// (client.ts) and the simulator's twin of both (sim/sim-host.ts) all decide through `decide`:
+// only the OS edges (processes, signals, timers, IPC) differ between production and the twin, so
+// a decision broken here is broken in the simulator too, and its checkers see it. The simulator's
+// teeth plant a bug by handing the twin a copy of `decide` with one function replaced.
+// No I/O, timers or clocks here: the callers pass the times.
+
+export interface WatchdogVerdict {
+  /** Stop every resource now. */
+  fence: boolean;
+  /** Otherwise: judge again after this long (the newest ping is younger than the deadline). */
+  rearmMs: number;
+}
+
+export interface Decisions {
+  /**
+   * An `online` call reaching a monitor that fenced and whose fence clusterd has not acknowledged
+   * yet ('unfence') is refused: the call was decided before the fence.
+   */
+  refuseOnline(fencedUnacknowledged: boolean): boolean;
+  /** The watchdog's verdict on the age of the newest ping: fence at the self-fence deadline, else judge again when it would be reached. */
+  watchdog(pingAgeMs: number, selfFenceMs: number): WatchdogVerdict;
+  /** A start or a freeze that straddles a fence (the kill-all count moved since it began) must not go on. */
+  straddlesFence(fencesAtStart: number, fencesNow: number): boolean;
+  /** A thaw aborts a freeze under way of the same writer when it is for that freeze's backup (a thaw naming no backup aborts any). */
+  thawAbortsFreeze(freezeBackup: string, thawBackup: string | undefined): boolean;
+  /** The delay before restarting a monitor that crashed, and the consecutive crash count after it (a monitor that ran long enough starts the count again). */
+  restart(crashes: number, uptimeMs: number): { delayMs: number; crashes: number };
+  /** A monitor lost while a fence sent to it is unconfirmed: every resource died with it, so the fence holds and is reported done. */
+  fenceHoldsOnLoss(fencePending: boolean): boolean;
+}
+
+/** The client's supervision bounds (client.ts; the twin follows them). */
+export const supervision = Object.freeze({
+  /** Past a call's own timeout, how long before the call counts as late (the monitor answers an overrun 250 ms after it). */
+  deadlockSlackMs: 1_000,
+  /** A fresh monitor must answer init within this: Node starts in ~50 ms, a loaded host takes longer. */
+  readyTimeoutMs: 10_000,
+  /** Bound on a planned shutdown before the monitor is killed. */
+  shutdownWaitMs: 5_000,
+  /** Delays before restarting after consecutive crashes: a monitor that dies at start must not spin. */
+  restartDelaysMs: Object.freeze([0, 100, 1_000, 5_000] as const),
+  /** A monitor that ran this long resets the consecutive crash count. */
+  stableUptimeMs: 30_000,
+});
+
+export const decide: Readonly<Decisions> = Object.freeze({
+  refuseOnline: (fencedUnacknowledged: boolean): boolean => fencedUnacknowledged,
+  watchdog: (pingAgeMs: number, selfFenceMs: number): WatchdogVerdict =>
+    pingAgeMs >= selfFenceMs ? { fence: true, rearmMs: selfFenceMs } : { fence: false, rearmMs: selfFenceMs - pingAgeMs },
+  straddlesFence: (fencesAtStart: number, fencesNow: number): boolean => fencesAtStart !== fencesNow,
+  thawAbortsFreeze: (freezeBackup: string, thawBackup: string | undefined): boolean => thawBackup === undefined || thawBackup === freezeBackup,
+  restart: (crashes: number, uptimeMs: number): { delayMs: number; crashes: number } => {
+    const n = uptimeMs >= supervision.stableUptimeMs ? 0 : crashes;
+    return { delayMs: supervision.restartDelaysMs[Math.min(n, supervision.restartDelaysMs.length - 1)]!, crashes: n + 1 };
+  },
+  fenceHoldsOnLoss: (fencePending: boolean): boolean => fencePending,
+});
