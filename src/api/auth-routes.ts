@@ -18,7 +18,7 @@ import { principalOf } from './identity.js';
 
 type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
-const addBody = z.object({ user: z.string().min(1), role: z.enum(roles) }).strict();
+export const addBody = z.object({ user: z.string().min(1), role: z.enum(roles) }).strict();
 
 export function authRoutes(app: FastifyInstance, node: NodeFacade, gate: Gate, write: (h: Handler) => Handler): void {
   const commit = async (reply: FastifyReply, updates: ConfigUpdate[], body: () => unknown) => {

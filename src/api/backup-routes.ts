@@ -27,7 +27,7 @@ const answerWaitMs = 3_000;
 /** Events read to rebuild a backup no report holds any more (the store keeps the newest 10,000). */
 const eventsScanMax = 10_000;
 
-const freezeBody = z.object({
+export const freezeBody = z.object({
   target: z.string().min(1),
   timeoutMs: z.number().int().min(freezeLimitMsMin).max(freezeLimitMsMax).optional(),
   /** false: answer at once (202, Freezing) instead of waiting for every writer to be frozen. */

@@ -13,13 +13,15 @@ import { resourceTypes, type ConfigUpdate } from '../core/types.js';
 import type { NodeFacade } from '../node/snapshot.js';
 import { groupViews, localResourceView, nodeViews, resourceViews, statusSnapshot } from './views.js';
 import { renderDashboard } from '../web/dashboard.js';
-import { backupRoutes, withBackupWarnings } from './backup-routes.js';
+import { backupRoutes, freezeBody, withBackupWarnings } from './backup-routes.js';
 import { healthRoutes, healthPaths } from './health.js';
 import { createMetrics, instrumentRequests, timedCommits, type Metrics } from './metrics.js';
 import { EventStreams, eventStreamDefaults, startAfter, type EventStreamSettings } from './event-stream.js';
 import { answeredByHeader, forward, forwardedHeader, forwardTimeoutMs, jsonBodies, parse, sendError } from './http.js';
 import { checkRouteTable, Gate, installAuth, type AuthOptions } from './auth.js';
-import { authRoutes } from './auth-routes.js';
+import { addBody, authRoutes } from './auth-routes.js';
+import { openApiDocument } from './openapi.js';
+import { clusterdVersion } from '../core/version.js';
 import { internalHeaders, nodeAuthOf, setNodeAuth } from './identity.js';
 import { Admission, admissionDefaults, type AdmissionSettings } from './admission.js';
 
@@ -73,6 +75,14 @@ const schemas = {
 };
 
 export { admissionDefaults, eventStreamDefaults };
+
+/** The body schema each route parses, for the API description (openapi.ts). */
+const routeBodies: Readonly<Record<string, z.ZodType>> = {
+  'POST /v1/groups': schemas.groupCreate, 'PATCH /v1/groups/:group': schemas.groupPatch, 'POST /v1/groups/:group/retry': schemas.retry,
+  'POST /v1/groups/:group/:op': schemas.move, 'POST /v1/resources': schemas.resourceCreate, 'PATCH /v1/resources/:res': schemas.resourcePatch,
+  'POST /v1/resources/:res/deps': schemas.dep, 'POST /v1/resources/:res/:op': z.union([schemas.move, schemas.maintenance]),
+  'POST /v1/apply': schemas.apply, 'POST /v1/backups': freezeBody, 'POST /v1/credentials': addBody,
+};
 
 /**
  * Work a long request does in one turn of the event loop before it lets other work run (the
@@ -137,6 +147,7 @@ export async function startApi(node: NodeFacade, host: string, port: number, sec
   admission.install(app);
   routes(app, facade, streams, metrics);
   authRoutes(app, facade, gate, (h) => write(facade, h));
+  app.get('/v1/openapi.json', async () => openApiDocument(table, routeBodies, clusterdVersion));
   app.setNotFoundHandler((req, reply) => routeNotFound(table, req, reply));
   await app.ready();
   const problems = checkRouteTable(registered);
