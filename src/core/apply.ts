@@ -148,7 +148,7 @@ export function* planApplySteps(config: ClusterConfig, doc: ApplyDoc): Generator
   // Nothing to change: no copy of the configuration to validate nothing on.
   if (updates.length === 0) return ok({ updates, lines, config });
   // Validate the whole plan with the same fold the log uses, on one draft; errors keep their paths.
-  const draft = new ConfigDraft(config);
+  const draft = new ConfigDraft(config, { saving: true });
   for (const u of updates) {
     const next = draft.apply(u);
     if (!next.ok) return fail(errorInDoc(config, draft.config, doc, u, next.error));

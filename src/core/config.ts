@@ -9,6 +9,7 @@ import {
   type ClusterConfig, type CommonProps, type ConfigUpdate, type FailbackPolicy, type GroupConfig,
   type NodeConfig, type PrivProps, type ResourceConfig, type ResourceName, type ResourceType,
 } from './types.js';
+import { checkTypePriv } from './priv.js';
 import { newTable, own, tableOf } from './table.js';
 import { checkWriterPriv } from './writer-props.js';
 
@@ -425,6 +426,31 @@ export function applyUpdate(config: ClusterConfig, update: ConfigUpdate): Result
  * applyUpdate; a refused update leaves the draft as it was. Every update costs what it touches,
  * not the size of the configuration (beyond the one copy and one index build per draft).
  */
+/**
+ * The checks of a value being saved, beyond the fold: the type has an agent in this build, and
+ * its private properties are valid for that type's agent (priv.ts). The fold itself does not
+ * make them, so that a record an older build accepted still replays; the coordinator's commit and
+ * `cluster apply` make them (a saving ConfigDraft).
+ */
+export function checkSaved(c: ClusterConfig, u: ConfigUpdate): Result<void> {
+  if (u.op === 'resource-create') {
+    const supported = checkTypeSupported(u.resource, u.type, 'type');
+    if (!supported.ok) return supported;
+    return checkTypePriv(u.resource, u.type, u.priv ?? {});
+  }
+  if (u.op === 'resource-set' && u.priv !== undefined && Object.keys(u.priv).length > 0) {
+    const r = own(c.resources, u.resource);
+    if (!r) return ok(undefined); // the fold answers RESOURCE_NOT_FOUND
+    return checkTypePriv(u.resource, r.type, { ...r.priv, ...u.priv });
+  }
+  return ok(undefined);
+}
+
+export interface DraftOptions {
+  /** Check each update as a value being saved (checkSaved), not only as the fold replays it. */
+  saving?: boolean;
+}
+
 export class ConfigDraft {
   private c: ClusterConfig;
   /** The config was handed out: copy before changing it again, so what was read stays as read. */
@@ -434,8 +460,10 @@ export class ConfigDraft {
   /** Resource names of each group, in the order of the resources map; built on first need. */
   private index: Map<string, Set<string>> | null = null;
   private readonly members: Members = (g) => this.groupIndex().get(g) ?? [];
-  constructor(base: ClusterConfig) {
+  private readonly saving: boolean;
+  constructor(base: ClusterConfig, opts: DraftOptions = {}) {
     this.c = shareOf(base);
+    this.saving = opts.saving === true;
   }
   apply(update: ConfigUpdate): Result<void> {
     return this.applyAll([update]);
@@ -448,7 +476,8 @@ export class ConfigDraft {
     // and the configuration's text (checkpoints) must not depend on a refused batch.
     const orderBefore = new Map<Change['map'], string[]>();
     for (const u of updates) {
-      const r = changesOf(this.c, u, this.members);
+      const saved = this.saving ? checkSaved(this.c, u) : ok(undefined);
+      const r = saved.ok ? changesOf(this.c, u, this.members) : saved;
       if (!r.ok) {
         this.undo(undo, orderBefore);
         return r;

@@ -48,6 +48,9 @@ export const commonPropDefaults: Readonly<CommonProps> = Object.freeze({
 export type PrivValue = string | number | boolean | string[];
 export type PrivProps = Record<string, PrivValue>;
 
+/** One problem of one private property (core/priv.ts: the checkers of each resource type). */
+export interface PrivProblem { key: string; message: string; hint?: string }
+
 export type DesiredState = 'online' | 'offline';
 
 export interface ResourceConfig {

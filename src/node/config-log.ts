@@ -180,7 +180,7 @@ export class ConfigLog {
     const caught = this.noQuorumLogging ? ok(undefined) : await this.catchUp();
     if (!caught.ok) return failAll(caught.error);
     // One draft for the whole batch: each change validated against the ones before it.
-    const draft = new ConfigDraft(this.config);
+    const draft = new ConfigDraft(this.config, { saving: true });
     const accepted: { p: PendingCommit; count: number }[] = [];
     const all: ConfigUpdate[] = [];
     for (const p of batch) {
