@@ -121,6 +121,9 @@ export function statusSnapshot(n: NodeSnapshot): StatusSnapshot {
     const clear = r.maintenance.mode === 'extended' ? `/extmaint:0 then /maint:off` : '/maint:off';
     warnings.push(`disk ${r.name} on ${r.node} has been in ${how} for ${mins} min: failures are ignored until cleared: cluster res "${r.name}" ${clear}`);
   }
+  for (const k of n.skippedRecords ?? []) {
+    warnings.push(`quorum log record ${k.seq} was skipped: this version refuses it (${k.reason}); the change is not in the configuration. cluster checkpoint drops it from the log`);
+  }
   if (n.eventsDropped > 0) warnings.push(`${n.eventsDropped} events were dropped (event queue full)`);
   const snap: StatusSnapshot = {
     cluster: n.config.name, node: n.name, coordinator: n.coordinator.node, term: n.coordinator.term,

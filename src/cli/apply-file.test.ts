@@ -30,8 +30,8 @@ groups:
         priv:
           command: /usr/bin/python3
           args: ["-m", "http.server", "8080"]
-          port: 8080
-          verbose: true
+          user: www
+          cwd: /srv
   empty:
     failback: { mode: immediate }
 `;
@@ -43,7 +43,7 @@ test('a good file loads into the API shape', () => {
   assert.deepEqual(r.spec.groups.empty, { failback: { mode: 'immediate' } });
   assert.deepEqual(r.spec.groups.web?.resources?.['web-srv'], {
     type: 'process', dependsOn: ['web-ip'], props: { looksAliveIntervalMs: 5000, restartAction: 'restart' },
-    priv: { command: '/usr/bin/python3', args: ['-m', 'http.server', '8080'], port: 8080, verbose: true },
+    priv: { command: '/usr/bin/python3', args: ['-m', 'http.server', '8080'], user: 'www', cwd: '/srv' },
   });
 });
 
@@ -112,16 +112,48 @@ test('several errors at once, in file order, each with its own line', () => {
     [11, 25, 'DEPENDENCY_OTHER_GROUP'],
     [12, 33, 'BAD_CONFIG'],
     [13, 23, 'BAD_CONFIG'],
+    [16, 7, 'BAD_PROPERTY'], //                     16 a disk without path or device
     [16, 37, 'DEPENDENCY_CYCLE'],
   ]);
   assert.equal(formatProblem('cluster.yaml', ps[3]!),
     `cluster.yaml:8:15: error[RESOURCE_TYPE_UNKNOWN]: groups.web.resources.ip.type: unknown resource type 'ipaddr' (valid: ${resourceTypes.join(', ')})\n`);
 });
 
-test('dependencies: not found, and cycles through several resources', () => {
-  const ps = problems('groups:\n  g:\n    resources:\n      a: { type: process, dependsOn: [b] }\n      b: { type: process, dependsOn: [a, zz] }\n');
-  assert.deepEqual(where(ps), [[4, 38, 'DEPENDENCY_CYCLE'], [5, 42, 'DEPENDENCY_NOT_FOUND']]);
+test('dependencies: cycles through several resources; a name not in the file is left to the server (it may exist in the cluster)', () => {
+  const ps = problems('groups:\n  g:\n    resources:\n      a: { type: process, dependsOn: [b], priv: { command: x } }\n      b: { type: process, dependsOn: [a, zz], priv: { command: x } }\n');
+  assert.deepEqual(where(ps), [[4, 38, 'DEPENDENCY_CYCLE']]);
   assert.match(ps[0]!.message, /a -> b -> a/);
+});
+
+test('misspelled keys anywhere are refused at their FILE:LINE:COL, all at once (group fields, resource fields, priv)', () => {
+  const text = [
+    'groups:', //                                         1
+    '  web:', //                                          2
+    '    preferedOwners: [n1]', //                        3
+    '    failbak: never', //                              4
+    '    resources:', //                                  5
+    '      srv:', //                                      6
+    '        type: process', //                           7
+    '        prvi: { command: x }', //                    8
+    '      app:', //                                      9
+    '        type: process', //                           10
+    '        priv: { command: /bin/app, cmmand: x, user: -1 }', // 11
+    '',
+  ].join('\n');
+  const ps = problems(text);
+  assert.deepEqual(where(ps), [[3, 5, 'BAD_CONFIG'], [4, 5, 'BAD_CONFIG'], [6, 7, 'BAD_PROPERTY'], [8, 9, 'BAD_CONFIG'], [11, 36, 'BAD_PROPERTY'], [11, 53, 'BAD_PROPERTY']]);
+  assert.match(ps[0]!.message, /unknown key 'preferedOwners'/);
+  assert.match(ps[2]!.message, /priv\.command: is required/);
+  assert.match(ps[4]!.message, /unknown key 'cmmand'/);
+  assert.match(ps[5]!.message, /user: must be a user name or a uid/);
+});
+
+test('a file with 100,000 problems reports the first 100 and a count', () => {
+  const keys = Array.from({ length: 100_000 }, (_, i) => `    k${i}: 1`).join('\n');
+  const ps = problems(`groups:\n  web:\n${keys}\n`);
+  assert.equal(ps.length, 100);
+  assert.deepEqual([ps[0]!.line, ps[98]!.line], [3, 101]);
+  assert.match(ps[99]!.message, /and 99901 more problems/);
 });
 
 test('a resource name used in two groups', () => {
@@ -149,7 +181,7 @@ test('server error paths map back to lines, dotted names included', () => {
   assert.deepEqual(locatePath(r.file, 'groups.web.resources.web.srv.dependsOn[0]'), { line: 16, col: 21 });
   assert.deepEqual(locatePath(r.file, 'groups.web.preferredOwners.1'), { line: 4, col: 27 });
   // The server's own config paths start at resources: find the group that holds it.
-  assert.deepEqual(locatePath(r.file, 'resources.web.srv.priv.port'), { line: 21, col: 17 });
+  assert.deepEqual(locatePath(r.file, 'resources.web.srv.priv.user'), { line: 21, col: 17 });
   // A path that leaves the file stops at the deepest node found.
   assert.deepEqual(locatePath(r.file, 'groups.web.resources.web-ip.props.stopGraceMs'), { line: 12, col: 9 });
   assert.deepEqual(locatePath(r.file, 'groups.nothere'), { line: 3, col: 3 });

@@ -6,7 +6,8 @@ import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Docume
 import { z } from 'zod';
 import type { ApplySpec } from '../api/types.js';
 import type { ErrorCode } from '../core/errors.js';
-import { resourceTypes, type FailbackPolicy } from '../core/types.js';
+import { privProblems } from '../core/priv.js';
+import { resourceTypes, type FailbackPolicy, type PrivProps } from '../core/types.js';
 import { parseFailback } from './args.js';
 
 export interface FileProblem {
@@ -32,7 +33,7 @@ export type LoadResult =
 const yamlAliasCountMax = 100;
 
 /** Past this many problems the rest is noise: the report ends with a count. */
-export const applyProblemsMax = 50;
+export const applyProblemsMax = 100;
 
 // ---------------------------------------------------------------------------------------------
 // Schema. Key lists are shared with the "valid keys here" hints.
@@ -112,9 +113,12 @@ function keysAt(path: readonly PropertyKey[]): readonly string[] {
 
 export function loadApplyFile(text: string): LoadResult {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  // Duplicate keys are found by the index below in one pass (the library's own check is quadratic in a mapping's size).
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   const file: ApplyFile = { doc, lineCounter };
   const syntax = [...doc.errors, ...doc.warnings].map((e) => problemAt(file, e.pos[0], 'BAD_CONFIG', `YAML: ${e.message}`, ''));
+  if (syntax.length === 0) places(file);
+  syntax.push(...(duplicatesOf.get(file) ?? []));
   // After a syntax error the tree is a guess: checking its shape would only add noise.
   if (syntax.length > 0) return { ok: false, problems: bound(syntax) };
   // Aliases that expand past yamlAliasCountMax nodes (a "billion laughs") are refused, not expanded.
@@ -133,6 +137,7 @@ export function loadApplyFile(text: string): LoadResult {
   return { ok: true, spec: parsed.data as ApplySpec, file };
 }
 
+/** The first applyProblemsMax problems, the last line of the report counting the rest ("and N more"). */
 function bound(problems: FileProblem[]): FileProblem[] {
   if (problems.length <= applyProblemsMax) return problems;
   const last = problems[applyProblemsMax - 1]!;
@@ -207,7 +212,32 @@ function crossChecks(file: ApplyFile, data: unknown): FileProblem[] {
     }
   }
   for (const [g, group] of Object.entries(groups)) problems.push(...dependencyChecks(file, g, asRecord(asRecord(group)?.resources) ?? {}, homeOf));
+  for (const [g, group] of Object.entries(groups)) problems.push(...privChecks(file, g, asRecord(asRecord(group)?.resources) ?? {}));
   return problems;
+}
+
+/**
+ * Private properties by the checker of their type (core/priv.ts: the same one the coordinator
+ * and the agent use), each problem at its key. A priv that is not a mapping of plain values is
+ * the schema's problem, reported there.
+ */
+function privChecks(file: ApplyFile, g: string, resources: Record<string, unknown>): FileProblem[] {
+  const problems: FileProblem[] = [];
+  for (const [r, res] of Object.entries(resources)) {
+    const type = asRecord(res)?.type;
+    const priv = asRecord(res)?.priv ?? {};
+    if (typeof type !== 'string' || asRecord(priv) === null || !privValuesOk(priv as Record<string, unknown>)) continue;
+    for (const p of privProblems(type, priv as PrivProps)) {
+      const unknown = /^is not a property of/.test(p.message);
+      problems.push(problemAtPath(file, ['groups', g, 'resources', r, 'priv', p.key], unknown ? 'key' : 'value', 'BAD_PROPERTY',
+        `groups.${g}.resources.${r}.priv.${p.key}: ${unknown ? `unknown key '${p.key}' (${p.hint ?? ''})` : `${p.message}${p.hint ? ` (for example ${p.hint})` : ''}`}`));
+    }
+  }
+  return problems;
+}
+
+function privValuesOk(priv: Record<string, unknown>): boolean {
+  return Object.values(priv).every((v) => ['string', 'number', 'boolean'].includes(typeof v) || (Array.isArray(v) && v.every((x) => typeof x === 'string')));
 }
 
 function dependencyChecks(file: ApplyFile, g: string, resources: Record<string, unknown>, homeOf: Map<string, string>): FileProblem[] {
@@ -219,9 +249,9 @@ function dependencyChecks(file: ApplyFile, g: string, resources: Record<string, 
       if (typeof d !== 'string') return;
       const path = ['groups', g, 'resources', r, 'dependsOn', String(i)];
       const where = `groups.${g}.resources.${r}.dependsOn`;
+      // A name not in this file may be a resource of the cluster already: the server checks it.
       if (d === r) problems.push(problemAtPath(file, path, 'value', 'DEPENDENCY_CYCLE', `${where}: '${r}' cannot depend on itself`));
-      else if (homeOf.get(d) === undefined) problems.push(problemAtPath(file, path, 'value', 'DEPENDENCY_NOT_FOUND', `${where}: no resource '${d}' in this file`));
-      else if (homeOf.get(d) !== g) problems.push(problemAtPath(file, path, 'value', 'DEPENDENCY_OTHER_GROUP', `${where}: '${d}' is in group '${homeOf.get(d)}'; dependencies stay inside one group`));
+      else if (homeOf.get(d) !== undefined && homeOf.get(d) !== g) problems.push(problemAtPath(file, path, 'value', 'DEPENDENCY_OTHER_GROUP', `${where}: '${d}' is in group '${homeOf.get(d)}'; dependencies stay inside one group`));
     });
   }
   const cycle = findCycle(resources);
@@ -322,9 +352,66 @@ function problemAt(file: ApplyFile, offset: number, code: ErrorCode, message: st
   return { line, col, code, message, path };
 }
 
+/** Key and value offsets of every path of the tree, built in one pass: each problem finds its place in O(depth), however many there are. */
+interface Place { key: YamlNode | null; node: YamlNode | null }
+const placesOf = new WeakMap<ApplyFile, Map<string, Place>>();
+/** Keys given twice in one mapping, found while the index is built. */
+const duplicatesOf = new WeakMap<ApplyFile, FileProblem[]>();
+
+function places(file: ApplyFile): Map<string, Place> {
+  let index = placesOf.get(file);
+  if (index) return index;
+  index = new Map();
+  const duplicates: FileProblem[] = [];
+  duplicatesOf.set(file, duplicates);
+  const seen = new Set<YamlNode>();
+  const visit = (node: YamlNode | null, at: string) => {
+    if (node === null || seen.has(node)) return; // an alias-shared node is visited once
+    seen.add(node);
+    if (isMap(node)) {
+      for (const p of node.items) {
+        if (!isPair(p) || !isScalar(p.key)) continue;
+        const value = isNodeLike(p.value) && !(isScalar(p.value) && p.value.value === null) ? p.value : null;
+        const key = `${at}\u0000${String(p.key.value)}`;
+        if (index!.has(key)) {
+          duplicates.push(problemAt(file, p.key.range?.[0] ?? 0, 'BAD_CONFIG', `YAML: Map keys must be unique ('${String(p.key.value)}' is given twice)`, ''));
+          continue;
+        }
+        index!.set(key, { key: p.key, node: value });
+        visit(value, key);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => {
+        if (!isNodeLike(item)) return;
+        const key = `${at}\u0000${i}`;
+        index!.set(key, { key: null, node: item });
+        visit(item, key);
+      });
+    }
+  };
+  visit((file.doc.contents ?? null) as YamlNode | null, '');
+  placesOf.set(file, index);
+  return index;
+}
+
+/** walk(file, path, false) through the index. */
+function walkIndexed(file: ApplyFile, path: readonly string[]): Walked {
+  const index = places(file);
+  let found: Walked = { node: (file.doc.contents ?? null) as YamlNode | null, key: null, complete: path.length === 0 };
+  let at = '';
+  for (let i = 0; i < path.length; i++) {
+    at += `\u0000${path[i]}`;
+    const p = index.get(at);
+    if (!p) break;
+    found = { node: p.node, key: p.key, complete: i === path.length - 1 };
+    if (p.node === null) break;
+  }
+  return found;
+}
+
 /** `at: 'key'` points at the key of the last segment (unknown keys), `value` at its value. */
 function problemAtPath(file: ApplyFile, path: readonly string[], at: 'key' | 'value', code: ErrorCode, message: string): FileProblem {
-  const w = walk(file, path, false);
+  const w = walkIndexed(file, path);
   const offset = (at === 'key' || !w.complete ? offsetOf(w.key) ?? offsetOf(w.node) : offsetOf(w.node) ?? offsetOf(w.key)) ?? 0;
   return problemAt(file, offset, code, message, path.join('.'));
 }

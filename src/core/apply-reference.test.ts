@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { planApply, planApplySteps, type ApplyDoc, type ApplyGroupSpec, type ApplyResourceSpec } from './apply.js';
-import { applyUpdate, checkProps, checkTypePriv, ConfigDraft, emptyConfig, resourceTypesSupported } from './config.js';
+import { applyUpdate, checkProps, checkSaved, checkTypePriv, ConfigDraft, emptyConfig, resourceTypesSupported } from './config.js';
 import { clusterError, fail, ok, type Result } from './errors.js';
 import type { ClusterConfig, ConfigUpdate } from './types.js';
 
@@ -93,7 +93,9 @@ function referencePlan(config: ClusterConfig, doc: ApplyDoc): Result<{ updates: 
   // Validate the whole plan with the same fold the log uses; errors keep their paths.
   let cfg = config;
   for (const u of updates) {
-    const next = applyUpdate(cfg, u);
+    // The checks of a value being saved (checkSaved), then the fold.
+    const saved = checkSaved(cfg, u);
+    const next = saved.ok ? applyUpdate(cfg, u) : saved;
     if (!next.ok) {
       const e = next.error;
       if (e.path === undefined || !e.path.startsWith('groups.')) {
@@ -160,7 +162,10 @@ const resourceSpec: fc.Arbitrary<ApplyResourceSpec> = fc.record({
   dependsOn: fc.option(fc.uniqueArray(pick(resourceNames), { maxLength: 2 }), { nil: undefined }),
   props: fc.option(fc.record({ restartThreshold: fc.integer({ min: -1, max: 4 }), restartAction: pick([0, 1, 2, 'none'] as never[]) }, { requiredKeys: [] }), { nil: undefined }),
   priv: fc.option(fc.record({ command: pick(['a', 'b']) }, { requiredKeys: [] }), { nil: undefined }),
-}, { requiredKeys: ['type'] });
+}, { requiredKeys: ['type'] }).map((r) => ({
+  // Private properties valid for the type (they are checked when saved, which the reference does not model).
+  ...r, priv: r.type === 'disk' ? { path: '/srv/d' } : r.type === 'process' ? { command: r.priv?.command ?? 'a' } : r.priv,
+}));
 
 const groupSpec: fc.Arbitrary<ApplyGroupSpec> = fc.record({
   preferredOwners: fc.uniqueArray(pick(nodeNames), { maxLength: 2 }),

@@ -70,7 +70,7 @@ describe('apply: plan', () => {
   });
 
   test('dependencies may name resources listed later in the document', () => {
-    const d: ApplyDoc = { groups: { g: { resources: { front: { type: 'process', dependsOn: ['back'] }, back: { type: 'process' } } } } };
+    const d: ApplyDoc = { groups: { g: { resources: { front: { type: 'process', priv: { command: 'x' }, dependsOn: ['back'] }, back: { type: 'process', priv: { command: 'x' } } } } } };
     const r = must(planApply(nodes(), d));
     assert.deepEqual(r.config.resources.front!.dependsOn, ['back']);
   });
@@ -125,7 +125,7 @@ describe('apply: plan', () => {
 
   test('nothing is deleted: groups and resources missing from the document stay', () => {
     const first = must(planApply(nodes(), doc()));
-    const r = must(planApply(first.config, { groups: { web: { resources: { app: { type: 'process', dependsOn: ['data'] } } } } }));
+    const r = must(planApply(first.config, { groups: { web: { resources: { app: { type: 'process', priv: { command: 'app --serve' }, dependsOn: ['data'] } } } } }));
     assert.deepEqual(r.updates, []);
     assert.deepEqual(Object.keys(r.config.resources).sort(), ['app', 'data', 'vip']);
   });
@@ -163,22 +163,22 @@ describe('apply: errors carry a path into the document', () => {
   });
 
   test('dependency errors for resources created by the same document', () => {
-    const missing: ApplyDoc = { groups: { web: { resources: { app: { type: 'process', dependsOn: ['nope'] } } } } };
+    const missing: ApplyDoc = { groups: { web: { resources: { app: { type: 'process', priv: { command: 'x' }, dependsOn: ['nope'] } } } } };
     assert.deepEqual(errOf(nodes(), missing), { code: 'DEPENDENCY_NOT_FOUND', path: 'groups.web.resources.app.dependsOn' });
-    const cycle: ApplyDoc = { groups: { web: { resources: { a: { type: 'process', dependsOn: ['b'] }, b: { type: 'process', dependsOn: ['a'] } } } } };
+    const cycle: ApplyDoc = { groups: { web: { resources: { a: { type: 'process', priv: { command: 'x' }, dependsOn: ['b'] }, b: { type: 'process', priv: { command: 'x' }, dependsOn: ['a'] } } } } };
     assert.deepEqual(errOf(nodes(), cycle), { code: 'DEPENDENCY_CYCLE', path: 'groups.web.resources.b.dependsOn' });
-    const self: ApplyDoc = { groups: { web: { resources: { a: { type: 'process', dependsOn: ['a'] } } } } };
+    const self: ApplyDoc = { groups: { web: { resources: { a: { type: 'process', priv: { command: 'x' }, dependsOn: ['a'] } } } } };
     assert.deepEqual(errOf(nodes(), self), { code: 'DEPENDENCY_CYCLE', path: 'groups.web.resources.a.dependsOn' });
   });
 
   test('dependency across groups', () => {
     const first = must(planApply(nodes(), doc()));
-    const d: ApplyDoc = { groups: { db: { resources: { other: { type: 'disk' } } }, web: { resources: { data: { type: 'disk', dependsOn: ['other'] } } } } };
+    const d: ApplyDoc = { groups: { db: { resources: { other: { type: 'disk', priv: { path: '/srv/d' } } } }, web: { resources: { data: { type: 'disk', priv: { path: '/srv/d' }, dependsOn: ['other'] } } } } };
     assert.deepEqual(errOf(first.config, d), { code: 'DEPENDENCY_OTHER_GROUP', path: 'groups.web.resources.data.dependsOn' });
   });
 
   test('dependency across groups, on a resource of a group listed later in the document', () => {
-    const d: ApplyDoc = { groups: { web: { resources: { data: { type: 'disk', dependsOn: ['other'] } } }, db: { resources: { other: { type: 'disk' } } } } };
+    const d: ApplyDoc = { groups: { web: { resources: { data: { type: 'disk', priv: { path: '/srv/d' }, dependsOn: ['other'] } } }, db: { resources: { other: { type: 'disk', priv: { path: '/srv/d' } } } } } };
     assert.deepEqual(errOf(nodes(), d), { code: 'DEPENDENCY_OTHER_GROUP', path: 'groups.web.resources.data.dependsOn' });
   });
 
@@ -203,7 +203,7 @@ describe('apply: errors carry a path into the document', () => {
 
 describe('apply: regressions (bugs found by these tests)', () => {
   test('idempotent with restartAction given as a WSFC number', () => {
-    const d: ApplyDoc = { groups: { g: { resources: { app: { type: 'process', props: { restartAction: 1 as never } } } } } };
+    const d: ApplyDoc = { groups: { g: { resources: { app: { type: 'process', priv: { command: 'x' }, props: { restartAction: 1 as never } } } } } };
     const first = must(planApply(nodes(), d));
     assert.equal(first.config.resources.app!.props.restartAction, 'restart');
     assert.deepEqual(must(planApply(first.config, d)).lines, []);
@@ -230,8 +230,8 @@ describe('apply: regressions (bugs found by these tests)', () => {
 
   test('several groups: dependencies after every resource of the document, then the desired states', () => {
     const d: ApplyDoc = { groups: {
-      web: { resources: { front: { type: 'process', dependsOn: ['back'] }, back: { type: 'process' } } },
-      db: { state: 'offline', resources: { disk: { type: 'disk' } } },
+      web: { resources: { front: { type: 'process', priv: { command: 'x' }, dependsOn: ['back'] }, back: { type: 'process', priv: { command: 'x' } } } },
+      db: { state: 'offline', resources: { disk: { type: 'disk', priv: { path: '/srv/d' } } } },
     } };
     const r = must(planApply(nodes(), d));
     assert.deepEqual(r.updates.map((u) => `${u.op} ${'resource' in u ? u.resource : 'group' in u ? u.group : ''}`), [
@@ -278,7 +278,7 @@ describe('apply: what one document may hold', () => {
     const many = planApply(nodes(), { groups });
     assert.equal(many.ok ? 'ok' : many.error.code, 'APPLY_TOO_LARGE');
     const resources: Record<string, ApplyResourceSpec> = {};
-    for (let i = 0; i <= applyResourcesMax; i++) resources[`r${i}`] = { type: 'process' };
+    for (let i = 0; i <= applyResourcesMax; i++) resources[`r${i}`] = { type: 'process', priv: { command: 'x' } };
     const wide = planApply(nodes(), { groups: { g: { resources } } });
     assert.equal(wide.ok ? 'ok' : wide.error.code, 'APPLY_TOO_LARGE');
     delete groups.g0;

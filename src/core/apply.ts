@@ -4,6 +4,7 @@
 
 import { checkGroupFields, checkProps, checkTypePriv, checkTypeSupported, ConfigDraft } from './config.js';
 import { clusterError, fail, ok, type ClusterError, type Result } from './errors.js';
+import { own } from './table.js';
 import type { ClusterConfig, CommonProps, ConfigUpdate, DesiredState, FailbackPolicy, GroupConfig, PrivProps, ResourceType } from './types.js';
 
 export interface ApplyResourceSpec {
@@ -119,7 +120,7 @@ export function* planApplySteps(config: ClusterConfig, doc: ApplyDoc): Generator
   const desiredUpdates: ConfigUpdate[] = [];
   const desiredLines: string[] = [];
   for (const [group, spec] of Object.entries(doc.groups)) {
-    const existing = config.groups[group];
+    const existing = own(config.groups, group);
     const fields = groupFields(spec);
     if (!existing) {
       updates.push({ op: 'group-create', group, ...fields });
@@ -136,7 +137,7 @@ export function* planApplySteps(config: ClusterConfig, doc: ApplyDoc): Generator
     if (!bad.ok) return bad;
     const desired = spec.state ?? 'online';
     const members = Object.keys(spec.resources ?? {});
-    if (members.some((r) => config.resources[r]?.desired !== desired)) {
+    if (members.some((r) => own(config.resources, r)?.desired !== desired)) {
       desiredUpdates.push({ op: 'group-desired', group, desired });
       desiredLines.push(`bring group ${group} ${desired}`);
     }
@@ -147,7 +148,7 @@ export function* planApplySteps(config: ClusterConfig, doc: ApplyDoc): Generator
   // Nothing to change: no copy of the configuration to validate nothing on.
   if (updates.length === 0) return ok({ updates, lines, config });
   // Validate the whole plan with the same fold the log uses, on one draft; errors keep their paths.
-  const draft = new ConfigDraft(config);
+  const draft = new ConfigDraft(config, { saving: true });
   for (const u of updates) {
     const next = draft.apply(u);
     if (!next.ok) return fail(errorInDoc(config, draft.config, doc, u, next.error));
@@ -161,7 +162,7 @@ function errorInDoc(config: ClusterConfig, cfg: ClusterConfig, doc: ApplyDoc, u:
   if (e.path !== undefined && e.path.startsWith('groups.')) return e;
   // The group of a resource: from the configuration being built (it may have been created by
   // this document), else from the document itself.
-  const groupOf = (r: string) => cfg.resources[r]?.group ?? config.resources[r]?.group ??
+  const groupOf = (r: string) => own(cfg.resources, r)?.group ?? own(config.resources, r)?.group ??
     Object.entries(doc.groups).find(([, g]) => g.resources?.[r] !== undefined)?.[0];
   const where = 'resource' in u ? `groups.${'group' in u ? u.group : groupOf(u.resource)}.resources.${u.resource}` : `groups.${'group' in u ? u.group : ''}`;
   const sub = e.path?.startsWith('resources.') ? e.path.split('.').slice(2).join('.') : e.path;
@@ -177,7 +178,7 @@ function inGroup<T>(r: Result<T> & { ok: false }, group: string): Result<void> {
 /** Resource updates of one group go to `updates`; dependency updates to `deps`, applied after every resource of the document exists. */
 function planResources(config: ClusterConfig, group: string, spec: ApplyGroupSpec, updates: ConfigUpdate[], deps: ConfigUpdate[], lines: string[]): Result<void> {
   for (const [name, r] of Object.entries(spec.resources ?? {})) {
-    const existing = config.resources[name];
+    const existing = own(config.resources, name);
     if (!existing) {
       const supported = checkTypeSupported(name, r.type, `groups.${group}.resources.${name}.type`);
       if (!supported.ok) return supported;
@@ -193,7 +194,7 @@ function planResources(config: ClusterConfig, group: string, spec: ApplyGroupSpe
     }
     const props = Object.fromEntries(Object.entries(r.props ?? {}).filter(([k, v]) =>
       !same((existing.props as unknown as Record<string, unknown>)[k], normalProp(name, k, v))));
-    const priv = Object.fromEntries(Object.entries(r.priv ?? {}).filter(([k, v]) => !same(existing.priv[k], v)));
+    const priv = Object.fromEntries(Object.entries(r.priv ?? {}).filter(([k, v]) => !same(own(existing.priv, k), v)));
     if (Object.keys(priv).length > 0) {
       const typed = checkTypePriv(name, existing.type, { ...existing.priv, ...priv });
       if (!typed.ok) return inGroup(typed, group);

@@ -31,6 +31,7 @@ import { msText } from './duration-text.js';
 import { clusterError, type ClusterErrorData, type ErrorCode } from './errors.js';
 import type { LocalGroup, LocalState, ResourceSpecCore } from './local.js';
 import type { OwnershipRec } from './placement.js';
+import { own } from './table.js';
 import type { ClusterConfig, GroupName, NodeName, ResourceName, ResourceType } from './types.js';
 import { describeWriter, writerSpec, type WriterAction } from './writer-props.js';
 
@@ -190,8 +191,8 @@ export function requestFreeze(book: BackupBook, ctx: BackupContext, req: { id: s
     return refused('BAD_ARGUMENT', `the freeze limit must be an integer number of milliseconds in [${freezeLimitMsMin}, ${freezeLimitMsMax}], not ${req.limitMs}`, 'for example --timeout 60s');
   }
   if (book.backups[req.id]) return refused('INTERNAL', `backup id ${req.id} is in use already`);
-  const byGroup = ctx.config.groups[req.target] !== undefined;
-  const res = byGroup ? undefined : ctx.config.resources[req.target];
+  const byGroup = own(ctx.config.groups, req.target) !== undefined;
+  const res = byGroup ? undefined : own(ctx.config.resources, req.target);
   if (!byGroup && !res) return refused('GROUP_NOT_FOUND', `no group or resource '${req.target}'`, 'cluster group and cluster res list them');
   const group = byGroup ? req.target : res!.group;
   const candidates = byGroup ? onlineOrder(ctx.config, group).reverse() : [req.target];
@@ -214,7 +215,7 @@ export function requestFreeze(book: BackupBook, ctx: BackupContext, req: { id: s
     id: req.id, group, target: req.target, node: ctx.self, epoch: lg!.epoch, limitMs: req.limitMs,
     startedMs: ctx.nowMs, deadlineMs: ctx.nowMs + req.limitMs, startedWallMs: ctx.wallMs, state: 'Freezing',
     writers: writers.map((w) => ({
-      resource: w.name, type: ctx.config.resources[w.name]!.type, action: w.spec!.action, actionTimeoutMs: w.spec!.actionTimeoutMs,
+      resource: w.name, type: own(ctx.config.resources, w.name)!.type, action: w.spec!.action, actionTimeoutMs: w.spec!.actionTimeoutMs,
       quiet: dependentClosure(ctx.config, w.name).sort(), spec: lg!.resources[w.name]!.spec, state: 'Pending', callId: null, thawAttempts: 0, retryAtMs: null,
     })),
     frozenMs: null, thawAskedMs: null, failedMs: null, endedMs: null, error: null,
@@ -451,7 +452,7 @@ function notRunning(ctx: BackupContext, group: GroupName, lg: LocalGroup | undef
   if (lg.released) return `group ${group} was released by ${ctx.self}`;
   for (const name of writers) {
     const lr = lg.resources[name];
-    const cfg = ctx.config.resources[name];
+    const cfg = own(ctx.config.resources, name);
     if (!lr || !cfg) return `writer ${name} was removed from the group`;
     if (lr.state !== 'Online') return `writer ${name} is ${lr.state}${lr.error ? ` (${lr.error})` : ''}`;
     if (lr.op !== null && lr.op.kind !== 'maintOnline') return `writer ${name} is being ${lr.op.kind === 'maintOffline' ? 'dismounted (extended maintenance)' : lr.op.kind === 'online' ? 'started' : 'stopped'}`;

@@ -38,7 +38,7 @@ test('applyAll is all or nothing', () => {
   const draft = new ConfigDraft(emptyConfig('x'));
   const r = draft.applyAll([{ op: 'group-create', group: 'g' }, { op: 'group-create', group: 'g' }]);
   assert.equal(r.ok, false);
-  assert.deepEqual(draft.config.groups, {});
+  assert.deepEqual({ ...draft.config.groups }, {});
 });
 
 test('caches by configuration identity (JSON text, online order, group index) always see the configuration as it is now', () => {

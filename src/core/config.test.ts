@@ -54,7 +54,7 @@ function base(): ClusterConfig {
 describe('config: nodes', () => {
   test('node-add adds an unpaused node and is idempotent', () => {
     const c = fold([{ op: 'node-add', node: 'n1' }]);
-    assert.deepEqual(c.nodes, { n1: { name: 'n1', paused: false } });
+    assert.deepEqual({ ...c.nodes }, { n1: { name: 'n1', paused: false } });
     const paused = fold([{ op: 'node-pause', node: 'n1', paused: true }], c);
     const again = must(applyUpdate(paused, { op: 'node-add', node: 'n1' }));
     assert.deepEqual(again.nodes.n1, { name: 'n1', paused: true }, 'adding an existing node keeps it as it is');

@@ -10,23 +10,33 @@ import {
   type NodeConfig, type PrivProps, type ResourceConfig, type ResourceName, type ResourceType,
 } from './types.js';
 import { checkIpPriv } from './priv-ip.js';
+import { checkTypePriv as checkRegisteredPriv } from './priv.js';
+import { newTable, own, tableOf } from './table.js';
 import { checkWriterPriv } from './writer-props.js';
 import { checkOcfPriv } from './priv-ocf.js';
 import { checkLsbPriv } from './priv-lsb.js';
 
 export function emptyConfig(name: string): ClusterConfig {
-  return { name, nodes: {}, groups: {}, resources: {} };
+  return { name, nodes: newTable(), groups: newTable(), resources: newTable() };
 }
 
-/** Names: what an operator can type and a filesystem can hold. */
-const nameRe = /^[A-Za-z0-9][A-Za-z0-9 ._:@-]{0,62}$/;
+/**
+ * Names: what an operator can type and a filesystem can hold. One rule for nodes, groups and
+ * resources: 1-63 letters, digits, space or ._:@-, starting with a letter or digit, not ending
+ * with a space; and none of JavaScript's built-in property names (constructor, toString, ...),
+ * which every program that keeps names as object keys would mistake for an entry.
+ */
+const nameRe = /^[A-Za-z0-9](?:[A-Za-z0-9 ._:@-]{0,61}[A-Za-z0-9._:@-])?$/;
 const nameMax = 63;
 
 export function checkName(kind: string, name: unknown, path?: string): Result<string> {
   if (typeof name !== 'string' || !nameRe.test(name)) {
     return fail(clusterError('BAD_ARGUMENT',
-      `${kind} name ${JSON.stringify(name)} is not valid: use 1-${nameMax} letters, digits, space or ._:@- starting with a letter or digit`,
+      `${kind} name ${JSON.stringify(name)} is not valid: use 1-${nameMax} letters, digits, space or ._:@- starting with a letter or digit and not ending with a space`,
       undefined, path));
+  }
+  if (name in Object.prototype) {
+    return fail(clusterError('BAD_ARGUMENT', `${kind} name '${name}' is reserved (a built-in name of the JavaScript runtime)`, 'choose another name', path));
   }
   return ok(name);
 }
@@ -59,7 +69,8 @@ export function checkTypeSupported(resource: string, type: string, path?: string
  */
 export function checkTypePriv(resource: string, type: ResourceType, priv: PrivProps): Result<void> {
   if (type === 'ip') return checkIpPriv(resource, priv);
-  return checkAgentTypePriv(resource, type, priv);
+  if (type === 'ocf' || type === 'lsb') return checkAgentTypePriv(resource, type, priv);
+  return checkRegisteredPriv(resource, type, priv);
 }
 
 /** Bounds of common properties: [min, max]. Why these: a check more often than every 100 ms is a busy loop; a day is the longest useful period. */
@@ -154,7 +165,7 @@ export function checkGroupFields(group: string, u: Partial<GroupConfig>, config:
       return fail(clusterError('BAD_PROPERTY', `${key} of group '${group}' must be a list of distinct node names`, undefined, `groups.${group}.${key}`));
     }
     for (const n of list) {
-      if (!config.nodes[n]) {
+      if (!own(config.nodes, n)) {
         return fail(clusterError('NODE_NOT_FOUND', `${key} of group '${group}' names node '${n}', which is not in the cluster`,
           `nodes: ${Object.keys(config.nodes).join(', ') || '(none yet)'}`, `groups.${group}.${key}`));
       }
@@ -190,7 +201,7 @@ export function checkGroupFields(group: string, u: Partial<GroupConfig>, config:
  * a walk costs one small object per edge, not a copy of its path.
  */
 export function wouldCycle(resources: Record<ResourceName, ResourceConfig> | ((name: string) => ResourceConfig | undefined), from: string, to: string): string[] | null {
-  const get = typeof resources === 'function' ? resources : (n: string) => resources[n];
+  const get = typeof resources === 'function' ? resources : (n: string) => own(resources, n);
   // Walk from `to` along dependsOn (depth first, last dependency first); reaching `from` means a cycle.
   interface Step { at: string; prev: Step | null }
   const stack: Step[] = [{ at: to, prev: null }];
@@ -213,9 +224,9 @@ export function wouldCycle(resources: Record<ResourceName, ResourceConfig> | ((n
 
 function checkDeps(config: ClusterConfig, res: ResourceConfig, deps: string[]): Result<void> {
   // The resource as it will be, without copying the map: `res` is not in it yet on create.
-  const lookup = (n: string) => (n === res.name ? res : config.resources[n]);
+  const lookup = (n: string) => (n === res.name ? res : own(config.resources, n));
   for (const d of deps) {
-    const target = config.resources[d];
+    const target = own(config.resources, d);
     const path = `resources.${res.name}.dependsOn`;
     if (!target) return fail(clusterError('DEPENDENCY_NOT_FOUND', `resource '${res.name}' cannot depend on '${d}': no such resource`, undefined, path));
     if (target.group !== res.group) {
@@ -250,11 +261,11 @@ type Members = (group: string) => Iterable<string>;
 type Updater = (c: ClusterConfig, u: never, members: Members) => Result<Change[]>;
 
 function needGroup(c: ClusterConfig, g: string): Result<GroupConfig> {
-  const group = c.groups[g];
+  const group = own(c.groups, g);
   return group ? ok(group) : fail(clusterError('GROUP_NOT_FOUND', `no group '${g}'`, 'cluster group lists the groups'));
 }
 function needResource(c: ClusterConfig, r: string): Result<ResourceConfig> {
-  const res = c.resources[r];
+  const res = own(c.resources, r);
   return res ? ok(res) : fail(clusterError('RESOURCE_NOT_FOUND', `no resource '${r}'`, 'cluster res lists the resources'));
 }
 
@@ -290,10 +301,10 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
   'node-add': (c, u) => {
     const n = checkName('node', u.node);
     if (!n.ok) return n;
-    return ok([{ map: 'nodes', name: u.node, value: c.nodes[u.node] ?? { name: u.node, paused: false } }]);
+    return ok([{ map: 'nodes', name: u.node, value: own(c.nodes, u.node) ?? { name: u.node, paused: false } }]);
   },
   'node-remove': (c, u) => {
-    if (!c.nodes[u.node]) return fail(clusterError('NODE_NOT_FOUND', `no node '${u.node}'`));
+    if (!own(c.nodes, u.node)) return fail(clusterError('NODE_NOT_FOUND', `no node '${u.node}'`));
     const changes: Change[] = [{ map: 'nodes', name: u.node, value: undefined }];
     for (const [name, g] of Object.entries(c.groups)) {
       changes.push({ map: 'groups', name, value: { ...g, preferredOwners: g.preferredOwners.filter((n) => n !== u.node), possibleOwners: g.possibleOwners.filter((n) => n !== u.node) } });
@@ -301,14 +312,14 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     return ok(changes);
   },
   'node-pause': (c, u) => {
-    const node = c.nodes[u.node];
+    const node = own(c.nodes, u.node);
     if (!node) return fail(clusterError('NODE_NOT_FOUND', `no node '${u.node}'`, 'cluster node lists the nodes'));
     return ok([{ map: 'nodes', name: u.node, value: { ...node, paused: u.paused } }]);
   },
   'group-create': (c, u) => {
     const n = checkName('group', u.group, 'name');
     if (!n.ok) return n;
-    if (c.groups[u.group]) return fail(clusterError('GROUP_EXISTS', `group '${u.group}' exists already`, `cluster group "${u.group}" /prop:K=V changes it`));
+    if (own(c.groups, u.group)) return fail(clusterError('GROUP_EXISTS', `group '${u.group}' exists already`, `cluster group "${u.group}" /prop:K=V changes it`));
     const fields = checkGroupFields(u.group, u, c);
     if (!fields.ok) return fields;
     return ok([{ map: 'groups', name: u.group, value: {
@@ -336,13 +347,13 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     const g = needGroup(c, u.group);
     if (!g.ok) return g;
     const changes: Change[] = [];
-    for (const name of members(u.group)) changes.push(setResource(resourceWith(c.resources[name]!, { desired: u.desired })));
+    for (const name of members(u.group)) changes.push(setResource(resourceWith(own(c.resources, name)!, { desired: u.desired })));
     return ok(changes);
   },
   'resource-create': (c, u) => {
     const n = checkName('resource', u.resource, 'name');
     if (!n.ok) return n;
-    if (c.resources[u.resource]) return fail(clusterError('RESOURCE_EXISTS', `resource '${u.resource}' exists already`, `cluster res "${u.resource}" /prop:K=V or /priv:K=V changes it`));
+    if (own(c.resources, u.resource)) return fail(clusterError('RESOURCE_EXISTS', `resource '${u.resource}' exists already`, `cluster res "${u.resource}" /prop:K=V or /priv:K=V changes it`));
     const g = needGroup(c, u.group);
     if (!g.ok) return g;
     // A retired type still replays (records older builds accepted); the API and apply refuse it first.
@@ -368,7 +379,7 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
   'resource-delete': (c, u, members) => {
     const r = needResource(c, u.resource);
     if (!r.ok) return r;
-    const dependents = [...members(r.value.group)].filter((x) => c.resources[x]!.dependsOn.includes(u.resource));
+    const dependents = [...members(r.value.group)].filter((x) => own(c.resources, x)!.dependsOn.includes(u.resource));
     if (dependents.length > 0) {
       return fail(clusterError('RESOURCE_HAS_DEPENDENTS', `resource '${u.resource}' is needed by ${dependents.join(', ')}`, `remove the dependencies first: cluster res ${dependents[0]} /removedep:"${u.resource}"`));
     }
@@ -410,7 +421,7 @@ const updaters: { [K in ConfigUpdate['op']]: (c: ClusterConfig, u: Extract<Confi
     if (!r.ok) return r;
     // Bringing a resource online brings what it needs online; taking it offline takes what needs it offline.
     const closure = u.desired === 'online' ? dependencyClosure(c, u.resource) : dependentsWithin(c, u.resource, members(r.value.group));
-    return ok(closure.map((name) => setResource(resourceWith(c.resources[name]!, { desired: u.desired }))));
+    return ok(closure.map((name) => setResource(resourceWith(own(c.resources, name)!, { desired: u.desired }))));
   },
   'credential-set': (_c, u) => {
     const n = checkName('user', u.user, 'user');
@@ -443,11 +454,11 @@ const shareOf = (c: ClusterConfig): ClusterConfig =>
 /** Write one change into `c`'s maps, copying the map first unless `owned` has it; returns the value it replaced. */
 function put(c: ClusterConfig, ch: Change, owned: Set<Change['map']>): Change['value'] {
   if (!owned.has(ch.map)) {
-    (c as unknown as Record<string, object>)[ch.map] = { ...(c[ch.map] ?? {}) };
+    (c as unknown as Record<string, object>)[ch.map] = tableOf(c[ch.map] as Record<string, unknown>);
     owned.add(ch.map);
   }
   const map = c[ch.map] as Record<string, Change['value']>;
-  const old = map[ch.name];
+  const old = own(map, ch.name);
   if (ch.value === undefined) delete map[ch.name];
   else map[ch.name] = ch.value;
   return old;
@@ -471,6 +482,31 @@ export function applyUpdate(config: ClusterConfig, update: ConfigUpdate): Result
  * applyUpdate; a refused update leaves the draft as it was. Every update costs what it touches,
  * not the size of the configuration (beyond the one copy and one index build per draft).
  */
+/**
+ * The checks of a value being saved, beyond the fold: the type has an agent in this build, and
+ * its private properties are valid for that type's agent (priv.ts). The fold itself does not
+ * make them, so that a record an older build accepted still replays; the coordinator's commit and
+ * `cluster apply` make them (a saving ConfigDraft).
+ */
+export function checkSaved(c: ClusterConfig, u: ConfigUpdate): Result<void> {
+  if (u.op === 'resource-create') {
+    const supported = checkTypeSupported(u.resource, u.type, 'type');
+    if (!supported.ok) return supported;
+    return checkTypePriv(u.resource, u.type, u.priv ?? {});
+  }
+  if (u.op === 'resource-set' && u.priv !== undefined && Object.keys(u.priv).length > 0) {
+    const r = own(c.resources, u.resource);
+    if (!r) return ok(undefined); // the fold answers RESOURCE_NOT_FOUND
+    return checkTypePriv(u.resource, r.type, { ...r.priv, ...u.priv });
+  }
+  return ok(undefined);
+}
+
+export interface DraftOptions {
+  /** Check each update as a value being saved (checkSaved), not only as the fold replays it. */
+  saving?: boolean;
+}
+
 export class ConfigDraft {
   private c: ClusterConfig;
   /** The config was handed out: copy before changing it again, so what was read stays as read. */
@@ -480,8 +516,10 @@ export class ConfigDraft {
   /** Resource names of each group, in the order of the resources map; built on first need. */
   private index: Map<string, Set<string>> | null = null;
   private readonly members: Members = (g) => this.groupIndex().get(g) ?? [];
-  constructor(base: ClusterConfig) {
+  private readonly saving: boolean;
+  constructor(base: ClusterConfig, opts: DraftOptions = {}) {
     this.c = shareOf(base);
+    this.saving = opts.saving === true;
   }
   apply(update: ConfigUpdate): Result<void> {
     return this.applyAll([update]);
@@ -494,7 +532,8 @@ export class ConfigDraft {
     // and the configuration's text (checkpoints) must not depend on a refused batch.
     const orderBefore = new Map<Change['map'], string[]>();
     for (const u of updates) {
-      const r = changesOf(this.c, u, this.members);
+      const saved = this.saving ? checkSaved(this.c, u) : ok(undefined);
+      const r = saved.ok ? changesOf(this.c, u, this.members) : saved;
       if (!r.ok) {
         this.undo(undo, orderBefore);
         return r;
@@ -510,7 +549,7 @@ export class ConfigDraft {
     for (let i = undo.length - 1; i >= 0; i--) this.write(undo[i]!);
     for (const [map, keys] of orderBefore) {
       const now = this.c[map] as Record<string, unknown>;
-      const ordered: Record<string, unknown> = {};
+      const ordered = newTable<unknown>();
       for (const k of keys) ordered[k] = now[k];
       (this.c as unknown as Record<string, unknown>)[map] = ordered;
       this.owned.add(map);
@@ -551,7 +590,7 @@ export function dependencyClosure(c: ClusterConfig, name: string): string[] {
   const walk = (n: string) => {
     if (out.has(n)) return;
     out.add(n);
-    for (const d of c.resources[n]?.dependsOn ?? []) walk(d);
+    for (const d of own(c.resources, n)?.dependsOn ?? []) walk(d);
   };
   walk(name);
   return [...out];
@@ -559,7 +598,7 @@ export function dependencyClosure(c: ClusterConfig, name: string): string[] {
 
 /** The resource and everything that depends on it, transitively. */
 export function dependentClosure(c: ClusterConfig, name: string): string[] {
-  const group = c.resources[name]?.group;
+  const group = own(c.resources, name)?.group;
   return dependentsWithin(c, name, group === undefined ? [] : groupResources(c, group).map((r) => r.name));
 }
 
@@ -570,7 +609,7 @@ export function dependentClosure(c: ClusterConfig, name: string): string[] {
 function dependentsWithin(c: ClusterConfig, name: string, members: Iterable<string>): string[] {
   const neededBy = new Map<string, string[]>();
   for (const m of members) {
-    for (const d of c.resources[m]!.dependsOn) {
+    for (const d of own(c.resources, m)!.dependsOn) {
       const list = neededBy.get(d);
       if (list) list.push(m); else neededBy.set(d, [m]);
     }
@@ -658,4 +697,19 @@ function computeOnlineOrder(c: ClusterConfig, group: string): string[] {
     }
   }
   return order;
+}
+
+/**
+ * A configuration from its JSON text (a checkpoint): its tables become null-prototype records,
+ * so that a name like `constructor` or `toString` finds nothing in them.
+ */
+export function configFromJson(json: string): ClusterConfig {
+  return ownTables(JSON.parse(json) as ClusterConfig);
+}
+
+/** `c` with null-prototype tables (copied once; a configuration whose tables are such already is returned as is). */
+export function ownTables(c: ClusterConfig): ClusterConfig {
+  const plain = (m: object | undefined) => typeof m !== 'object' || m === null || Object.getPrototypeOf(m) !== null;
+  if (!plain(c.nodes) && !plain(c.groups) && !plain(c.resources)) return c;
+  return { ...c, nodes: tableOf(c.nodes ?? {}), groups: tableOf(c.groups ?? {}), resources: tableOf(c.resources ?? {}) };
 }

@@ -30,7 +30,7 @@ export const eventRegistry = Object.freeze({
   // the cluster database
   CHECKPOINT_TAKEN: ['info'], QUORUM_DB_REBUILT: ['warning'], QUORUM_LOGGING_DISABLED: ['warning'], QUORUM_LOGGING_OFF_CHANGE: ['warning'],
   QUORUM_LOG_REPAIRED: ['warning'], QUORUM_LOG_RESET: ['warning'], QUORUM_LOG_UNREADABLE: ['error'],
-  LOCAL_COPY_BEHIND: ['info'], LOCAL_COPY_DAMAGED: ['warning'], LOCAL_LOG_TORN_TAIL: ['warning'],
+  LOCAL_COPY_BEHIND: ['info'], LOCAL_COPY_DAMAGED: ['warning'], LOCAL_LOG_TORN_TAIL: ['warning'], CONFIG_RECORD_SKIPPED: ['error', 'warning'],
 } as const satisfies Record<string, readonly EventLevelName[]>);
 
 /** Conditions (core/conditions.ts): repeated failures, emitted at their start and while they last, and as KEY_RECOVERED when they end. */

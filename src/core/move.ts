@@ -3,6 +3,7 @@
 // node), and the quorum store accepts the ownership write that carries the move out.
 
 import { ClusterError, clusterError } from './errors.js';
+import { own } from './table.js';
 import { blockedText, chooseNode, type PlacementInput } from './placement.js';
 import type { GroupName, NodeName } from './types.js';
 
@@ -15,7 +16,7 @@ export type MoveDecision =
 /** Decide a move of `group` to `node` (null: the best other node) from the coordinator's placement picture. */
 export function decideMove(input: PlacementInput, group: GroupName, node: NodeName | null): MoveDecision {
   const refuse = (error: ClusterError): MoveDecision => ({ kind: 'refuse', error });
-  const g = input.config.groups[group];
+  const g = own(input.config.groups, group);
   if (!g) return refuse(clusterError('GROUP_NOT_FOUND', `no group '${group}'`, 'cluster group lists the groups'));
   const owner = input.ownership[group]?.node ?? null;
   if (node !== null) {

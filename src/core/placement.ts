@@ -12,6 +12,7 @@
 
 import type { EventName } from './events.js';
 import { invariant } from './invariant.js';
+import { own } from './table.js';
 import type { ClusterConfig, GroupBooks, GroupName, NodeName, NodeState } from './types.js';
 
 export interface OwnershipRec {
@@ -108,7 +109,7 @@ export function loadsOf(ownership: Record<GroupName, OwnershipRec>): Map<NodeNam
  * placing many groups does not count every record again for each group.
  */
 export function candidates(input: PlacementInput, group: GroupName, exclude: NodeName[] = [], load: Loads = loadsOf(input.ownership)): Candidate[] {
-  const g = input.config.groups[group];
+  const g = own(input.config.groups, group);
   if (!g) return [];
   const all = Object.keys(input.nodes).sort();
   // Rank once per node: [eligible first, preferred-owner position, load, name].
@@ -143,12 +144,12 @@ export function failoversWithin(times: readonly number[], wallMs: number, period
 }
 
 function failoverThreshold(input: PlacementInput, group: GroupName): number {
-  const t = input.config.groups[group]?.failoverThreshold;
+  const t = own(input.config.groups, group)?.failoverThreshold;
   return t ?? Math.max(0, Object.keys(input.nodes).length - 1);
 }
 
 function failoversInPeriod(input: PlacementInput, group: GroupName): number {
-  const period = input.config.groups[group]?.failoverPeriodMs ?? 0;
+  const period = own(input.config.groups, group)?.failoverPeriodMs ?? 0;
   return failoversWithin(input.failoverHistoryMs[group] ?? [], input.wallMs, period).length;
 }
 
@@ -156,7 +157,7 @@ function failoversInPeriod(input: PlacementInput, group: GroupName): number {
 export function moveReason(input: PlacementInput, rec: OwnershipRec, load?: Loads): string | null {
   const owner = rec.node!;
   const view = input.nodes[owner];
-  const g = input.config.groups[rec.group]!;
+  const g = own(input.config.groups, rec.group)!;
   const rep = input.reports[owner]?.[rec.group];
   if (rec.group in input.moveRequests) {
     const target = input.moveRequests[rec.group];
@@ -206,7 +207,7 @@ function planGroup(input: PlacementInput, group: GroupName, plan: PlacementPlan,
       if (failoversInPeriod(input, group) >= failoverThreshold(input, group)) {
         plan.newlyFailed.push({ group, epoch: rec.epoch });
         plan.notes.push({ group, event: 'GROUP_FAILOVER_THRESHOLD', level: 'error',
-          message: `group ${group} failed on ${owner} and reached its failover threshold (${failoverThreshold(input, group)} in ${input.config.groups[group]?.failoverPeriodMs} ms): left Failed. Bring it online to retry: cluster group ${group} /online` });
+          message: `group ${group} failed on ${owner} and reached its failover threshold (${failoverThreshold(input, group)} in ${own(input.config.groups, group)?.failoverPeriodMs} ms): left Failed. Bring it online to retry: cluster group ${group} /online` });
         return;
       }
       exclude.push(owner!);
@@ -296,13 +297,13 @@ export function changeText(cur: OwnershipRec | undefined, next: OwnershipRec, ow
 export function explain(input: PlacementInput, group: GroupName): { reasons: string[]; candidates: Candidate[]; blockedBy?: string } {
   const rec = input.ownership[group];
   const reasons: string[] = [];
-  if (!input.config.groups[group]) return { reasons: [`no group ${group}`], candidates: [] };
+  if (!own(input.config.groups, group)) return { reasons: [`no group ${group}`], candidates: [] };
   const cands = candidates(input, group);
   if (!rec || rec.node === null) {
     reasons.push(cands.some((c) => c.eligible) ? 'not placed yet: the coordinator will place it on the first eligible node' : 'runs nowhere: no node is eligible (see the candidates)');
   }
   if (rec && rec.node !== null) {
-    const g = input.config.groups[group]!;
+    const g = own(input.config.groups, group)!;
     const pref = g.preferredOwners.indexOf(rec.node);
     reasons.push(`owned by ${rec.node} (epoch ${rec.epoch}, phase ${rec.phase})` +
       (pref >= 0 ? `: preferred owner #${pref + 1}` : g.preferredOwners.length > 0 ? ': not a preferred owner (no preferred owner was eligible when it was placed)' : ': no preferred owners set; placed on the least loaded eligible node'));

@@ -55,7 +55,7 @@ test('checked at save time (checkTypePriv: API create and patch, apply), not by 
   const bad = checkTypePriv('vip', 'ip', { address: '10.0.0.5', interface: 'eth0' });
   assert.ok(!bad.ok && bad.error.code === 'BAD_PROPERTY' && bad.error.path === 'resources.vip.priv.address');
   assert.ok(checkTypePriv('vip', 'ip', { address: '10.0.0.5/24', interface: 'eth0' }).ok);
-  assert.ok(checkTypePriv('p', 'process', { address: 'whatever' }).ok, 'other types are not checked here');
+  assert.ok(!checkTypePriv('p', 'process', { address: 'whatever' }).ok, 'each type by its own checker: a process has no address');
   let c: ClusterConfig = emptyConfig('t');
   const g = applyUpdate(c, { op: 'group-create', group: 'g' });
   assert.ok(g.ok);

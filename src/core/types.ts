@@ -61,6 +61,9 @@ export type PrivMap = { readonly [key: string]: string };
 export type PrivValue = string | number | boolean | string[] | PrivMap;
 export type PrivProps = Record<string, PrivValue>;
 
+/** One problem of one private property (core/priv.ts: the checkers of each resource type). */
+export interface PrivProblem { key: string; message: string; hint?: string }
+
 export type DesiredState = 'online' | 'offline';
 
 export interface ResourceConfig {

@@ -34,6 +34,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32c } from '../core/crc32c.js';
 import { judgeSector, sectorAheadError, type SectorClaimant } from '../core/disk-sector.js';
+import { parseDiskPriv, type DiskPriv } from '../core/disk-priv.js';
 import type { PrivProps } from '../core/types.js';
 import { diskSectorFile, type ResourceSpec } from './protocol.js';
 import type { AgentContext, AgentEvents, FreezeTarget, ResourceAgent } from './agent.js';
@@ -58,7 +59,6 @@ const sectorMagic = 'CLUSTERD-SECTOR 1\n';
 const crcOffset = sectorBytes - 9;
 /** A device check that has not finished after this long is a device failure: storage that hangs. */
 const checkHungMs = 2 * deviceCheckIntervalMs;
-const minFreeMbDefault = 64;
 /**
  * An unmount that finds the mount busy retries this long, then detaches it lazily (offline, with a
  * warning) or fails (entering extended maintenance). The dependents are confirmed stopped before
@@ -148,13 +148,6 @@ async function writeSector(file: string, rec: SectorRecord): Promise<{ written: 
 
 const sameSector = (a: Sector, b: Sector): boolean =>
   a.kind === 'absent' ? b.kind === 'absent' : b.kind !== 'absent' && a.raw.equals(b.raw);
-
-interface DiskPriv {
-  /** The directory checked and written: `path`, or the mount point. */
-  root: string;
-  device: { device: string; fstype: string; mountPoint: string; options: string | undefined } | undefined;
-  minFreeBytes: number;
-}
 
 /** What the agent knows of one disk it holds. */
 interface Disk {
@@ -722,34 +715,9 @@ async function sameDevice(a: string, b: string): Promise<boolean> {
   return sa !== null && sb !== null && sa.isBlockDevice() && sb.isBlockDevice() && sa.rdev === sb.rdev;
 }
 
+/** The disk's private properties as core/disk-priv.ts parses them (as they were checked when saved); every problem in one error. */
 function parsePriv(name: string, priv: PrivProps): DiskPriv {
-  const bad = (key: string, rule: string): Error => new Error(`resource '${name}': private property '${key}' ${rule}`);
-  const str = (key: string): string | undefined => {
-    const v = priv[key];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string' || v === '') throw bad(key, 'must be a non-empty string');
-    return v;
-  };
-  const abs = (key: string, v: string): string => {
-    if (!path.isAbsolute(v)) throw bad(key, `must be an absolute path, not '${v}'`);
-    return path.resolve(v);
-  };
-  const dir = str('path');
-  const device = str('device');
-  const minFreeMb = priv.minFreeMb ?? minFreeMbDefault;
-  if (typeof minFreeMb !== 'number' || !(minFreeMb >= 0)) throw bad('minFreeMb', 'must be a number of MiB, 0 or more');
-  const minFreeBytes = minFreeMb * 1024 * 1024;
-  if (dir !== undefined && device !== undefined) {
-    throw new Error(`resource '${name}': give 'path' (a directory on shared storage) or 'device' + 'fstype' + 'mountPoint', not both`);
-  }
-  if (dir !== undefined) return { root: abs('path', dir), device: undefined, minFreeBytes };
-  if (device === undefined) {
-    throw new Error(`resource '${name}': private property 'path' (a directory on shared storage) or 'device' + 'fstype' + 'mountPoint' (a block device) is required`);
-  }
-  const fstype = str('fstype');
-  if (fstype === undefined) throw bad('fstype', 'is required with device (for example ext4)');
-  const mp = str('mountPoint');
-  if (mp === undefined) throw bad('mountPoint', 'is required with device (an absolute directory)');
-  const mountPoint = abs('mountPoint', mp);
-  return { root: mountPoint, device: { device: abs('device', device), fstype, mountPoint, options: str('mountOptions') }, minFreeBytes };
+  const r = parseDiskPriv(priv);
+  if (!r.ok) throw new Error(`resource '${name}': ${r.problems.map((p) => `private property '${p.key}' ${p.message}`).join('; ')}`);
+  return r.value;
 }

@@ -4,7 +4,7 @@
 
 import { decide } from './decisions.js';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import http from 'node:http';
@@ -13,6 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { msText } from '../core/duration-text.js';
+import { parseProcessPriv, type ProcessPriv } from '../core/process-priv.js';
 import type { PrivProps } from '../core/types.js';
 import type { ResourceSpec } from './protocol.js';
 import type { AgentContext, AgentEvents, FreezeTarget, ResourceAgent } from './agent.js';
@@ -32,33 +33,12 @@ const probeRetryMaxMs = 200;
  * between them however many resources start at once.
  */
 const spawnTurnMs = 20;
-/** Default bound on one probe attempt (a connect, a GET, a command). */
-const probeTimeoutMsDefault = 2_000;
 /** How often a stop first checks whether the process group is gone: short, a stop is on the failover path. */
 const groupPollMs = 20;
 /** The check backs off to this: with the main process gone it may scan /proc, which costs more on a busy host. */
 const groupPollMaxMs = 200;
 /** Bound on `id -u NAME`: a hung NSS lookup must not hold an online forever. */
 const idTimeoutMs = 5_000;
-
-type Probe =
-  | { kind: 'tcp'; host: string; port: number }
-  | { kind: 'http'; url: URL }
-  | { kind: 'cmd'; argv: [string, ...string[]] };
-
-/** The `process` type's private properties, checked. */
-interface ProcessPriv {
-  command: string;
-  args: string[];
-  cwd: string | undefined;
-  env: string[];
-  /** A KEY=VALUE file on the node, read at each start: the secrets never travel through the cluster, only this path. */
-  secretEnvFile: string | undefined;
-  user: string | number | undefined;
-  probe: Probe | undefined;
-  probeText: string | undefined;
-  probeTimeoutMs: number;
-}
 
 interface ExitInfo {
   code: number | null;
@@ -209,6 +189,8 @@ export class ProcessAgent implements ResourceAgent {
 
   private async start(spec: ResourceSpec, priv: ProcessPriv): Promise<Running> {
     const fences = this.fences;
+    // Facts of this node, checked before anything starts: a clear error, not spawn's ENOENT or EINVAL.
+    await checkDirectory(spec, priv.cwd);
     const ids: UserIds = priv.user === undefined ? {} : await resolveUser(priv.user);
     const publicEnv = resourceEnv(spec, { env: priv.env, home: ids.home });
     // Read at every start: a changed file takes effect at the next start, and no copy outlives the process.
@@ -444,11 +426,17 @@ function httpProbe(url: URL, signal: AbortSignal): Promise<boolean> {
   });
 }
 
+async function checkDirectory(spec: ResourceSpec, cwd: string): Promise<void> {
+  const st = await stat(cwd).catch((err: NodeJS.ErrnoException) => err);
+  if (st instanceof Error) throw new Error(`resource '${spec.name}': its working directory ${cwd} (private property cwd) cannot be used on node ${spec.node}: ${st.code ?? st.message}`);
+  if (!st.isDirectory()) throw new Error(`resource '${spec.name}': its working directory ${cwd} (private property cwd) is not a directory on node ${spec.node}`);
+}
+
 async function resolveUser(user: string | number): Promise<{ uid: number; gid: number; home: string }> {
   const uid = await idOf(user, '-u');
   if (uid === undefined) {
     if (typeof user === 'number') return { uid: user, gid: user, home: '/' }; // no passwd entry: its user-private group, never ours (root's)
-    throw new Error(`unknown user '${user}' (id -u ${user} failed)`);
+    throw new Error(`unknown user '${user}' on this node (id -u ${user} failed): create it, or change private property user`);
   }
   return { uid, gid: (await idOf(user, '-g')) ?? uid, home: (await homeOf(uid)) ?? '/' };
 }
@@ -476,53 +464,9 @@ function describeExit(exit: ExitInfo): string {
   return exit.signal === null ? `code ${exit.code}` : `signal ${exit.signal}`;
 }
 
+/** The resource's private properties as core/process-priv.ts parses them (as they were checked when saved); every problem in one error. */
 function parsePriv(name: string, priv: PrivProps): ProcessPriv {
-  const bad = (key: string, rule: string): Error => new Error(`resource '${name}': private property '${key}' ${rule}`);
-  const stringList = (key: string): string[] => {
-    const value = priv[key] ?? [];
-    if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw bad(key, 'must be a list of strings');
-    return value;
-  };
-  const command = priv.command;
-  if (typeof command !== 'string' || command === '') throw bad('command', 'is required (the program to run)');
-  const env = stringList('env');
-  const badPair = env.find((pair) => pair.indexOf('=') <= 0);
-  if (badPair !== undefined) throw bad('env', `must hold KEY=VALUE pairs, not '${badPair}'`);
-  const cwd = priv.cwd;
-  if (cwd !== undefined && typeof cwd !== 'string') throw bad('cwd', 'must be a directory path');
-  const user = priv.user;
-  if (user !== undefined && typeof user !== 'string' && typeof user !== 'number') throw bad('user', 'must be a user name or a numeric uid');
-  const probeTimeoutMs = priv.probeTimeoutMs ?? probeTimeoutMsDefault;
-  if (typeof probeTimeoutMs !== 'number' || !(probeTimeoutMs > 0)) throw bad('probeTimeoutMs', 'must be a positive number of milliseconds');
-  const probeText = priv.probe;
-  if (probeText !== undefined && typeof probeText !== 'string') throw bad('probe', 'must be tcp:HOST:PORT, an http(s):// URL or cmd:COMMAND ARG...');
-  const probe = probeText === undefined ? undefined : parseProbe(probeText, (rule) => bad('probe', rule));
-  const secretEnvFile = priv.secretEnvFile;
-  if (secretEnvFile !== undefined && (typeof secretEnvFile !== 'string' || !secretEnvFile.startsWith('/'))) throw bad('secretEnvFile', 'must be an absolute path to a KEY=VALUE file on the node');
-  return { command, args: stringList('args'), cwd, env, secretEnvFile, user, probe, probeText, probeTimeoutMs };
-}
-
-function parseProbe(text: string, bad: (rule: string) => Error): Probe {
-  if (text.startsWith('tcp:')) {
-    const colon = text.lastIndexOf(':');
-    const host = text.slice(4, colon).replace(/^\[(.*)\]$/, '$1'); // [::1] for IPv6
-    const port = Number(text.slice(colon + 1));
-    if (host === '' || !Number.isInteger(port) || port < 1 || port > 65535) throw bad(`must be tcp:HOST:PORT, not '${text}'`);
-    return { kind: 'tcp', host, port };
-  }
-  if (text.startsWith('http://') || text.startsWith('https://')) {
-    try {
-      return { kind: 'http', url: new URL(text) };
-    } catch {
-      throw bad(`is not a valid URL: '${text}'`);
-    }
-  }
-  if (text.startsWith('cmd:')) {
-    // Split on blanks, never through a shell: what is written is what runs.
-    const argv = text.slice(4).trim().split(/\s+/).filter((arg) => arg !== '');
-    const [command, ...args] = argv;
-    if (command === undefined) throw bad('cmd: needs a command');
-    return { kind: 'cmd', argv: [command, ...args] };
-  }
-  throw bad(`must start with tcp:, http://, https:// or cmd:, not '${text}'`);
+  const r = parseProcessPriv(priv);
+  if (!r.ok) throw new Error(`resource '${name}': ${r.problems.map((p) => `private property '${p.key}' ${p.message}`).join('; ')}`);
+  return r.value;
 }

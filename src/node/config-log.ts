@@ -32,6 +32,19 @@ export interface NoLogging {
   floor: { term: number; epoch: number };
 }
 
+export interface SkippedRecord { seq: number; reason: string }
+
+/** Skipped records kept for the status warning: past this the event log has them. */
+const skippedKeptMax = 100;
+export const skippedWayOut = 'cluster checkpoint writes the configuration without it, so the log no longer holds it';
+
+/** `resource-create web  (group x)`: what a record was, for a report. */
+function describeUpdate(u: ConfigUpdate): string {
+  const o = u as unknown as Record<string, unknown>;
+  const name = ['resource', 'group', 'node'].map((k) => o[k]).find((v) => v !== undefined);
+  return `${u.op} ${JSON.stringify(name)}`;
+}
+
 export class ConfigLog {
   config: ClusterConfig = emptyConfig('');
   appliedSeq = 0;
@@ -50,6 +63,22 @@ export class ConfigLog {
 
   constructor(private readonly s: Shell) {
     this.checkpointing = { ...checkpointingDefaults, ...(s.o.checkpointing ?? {}) };
+  }
+
+  /**
+   * Records of the quorum log this version's fold refuses (an older version accepted them: a name
+   * it no longer takes, a built-in name taken for an entry). Each is skipped, the same way on
+   * every node of the version, and reported: an event at once and a status warning.
+   */
+  readonly skipped: SkippedRecord[] = [];
+
+  /** A refused record: skipped, reported (at most skippedKeptMax kept for status). */
+  noteSkipped(seq: number, update: ConfigUpdate, why: string): void {
+    if (this.skipped.some((k) => k.seq === seq)) return;
+    const reason = `${describeUpdate(update)}: ${why}`;
+    if (this.skipped.length < skippedKeptMax) this.skipped.push({ seq, reason });
+    this.s.emitEvent('CONFIG_RECORD_SKIPPED', 'warning', `quorum log record ${seq} is refused by this version of clusterd and was skipped (${reason}). ` +
+      `The configuration is as if that change had never been made; redo it with a valid name or value if it is still wanted. ${skippedWayOut}`, { seq });
   }
 
   useBase(seq: number, config: ClusterConfig): void {
@@ -109,10 +138,7 @@ export class ConfigLog {
           return fail(clusterError('QUORUM_LOG_DAMAGED', `quorum log gap: expected seq ${this.appliedSeq + 1}, found ${r.seq}`, 'clusterd quorum-log verify shows the damage'));
         }
         const next = draft.apply(r.update);
-        if (!next.ok) {
-          this.config = draft.config;
-          return fail(clusterError('QUORUM_LOG_DAMAGED', `quorum log record ${r.seq} does not apply: ${next.error.message}`, 'clusterd quorum-log verify shows the damage'));
-        }
+        if (!next.ok) this.noteSkipped(r.seq, r.update, next.error.message);
         this.appliedSeq = r.seq;
       }
       this.config = draft.config;
@@ -182,7 +208,7 @@ export class ConfigLog {
     // anything landed after it while validation yielded.
     const baseSeq = this.appliedSeq;
     // One draft for the whole batch: each change validated against the ones before it.
-    let draft = new ConfigDraft(this.config);
+    let draft = new ConfigDraft(this.config, { saving: true });
     const accepted: { p: PendingCommit; count: number }[] = [];
     const all: ConfigUpdate[] = [];
     const budget = new TurnBudget(this.s.o.clock);
@@ -193,7 +219,7 @@ export class ConfigLog {
       else {
         // All or nothing, in slices: a trial draft takes the change part by part and replaces
         // the batch's draft only once all of it applies.
-        const trial = new ConfigDraft(draft.config);
+        const trial = new ConfigDraft(draft.config, { saving: true });
         r = ok(undefined);
         for (let i = 0; i < p.updates.length && r.ok; i += slicedValidationMin) {
           r = trial.applyAll(p.updates.slice(i, i + slicedValidationMin));

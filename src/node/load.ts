@@ -40,6 +40,7 @@ export class ConfigLoader {
     const db = o.localDb;
     const local = db?.load() ?? { copy: null, notes: [] };
     for (const n of local.notes) this.d.emitEvent(n.event, n.level, n.message);
+    for (const k of local.skipped ?? []) log.noteSkipped(k.seq, k.update, k.why);
     const copy = local.copy;
     const state = db?.readState() ?? { history: genesisHistory, floor: { term: 0, epoch: 0 } };
     const gathered = await this.storeFacts();

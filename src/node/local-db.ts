@@ -13,7 +13,7 @@
 import type { EventName } from '../core/events.js';
 import { closeSync, copyFileSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statfsSync, truncateSync, writeSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigDraft, configJson } from '../core/config.js';
+import { ConfigDraft, configFromJson, configJson } from '../core/config.js';
 import { clusterError, fail, ok, type Result } from '../core/errors.js';
 import { checkpointMagic, decodeCheckpoint, encodeFrame, scanLogEach } from '../core/log-codec.js';
 import { genesisHistory, type History } from '../core/load-plan.js';
@@ -46,6 +46,8 @@ export interface LocalLoad {
   copy: LocalCopy | null;
   /** What was found and done, for the event log. */
   notes: { event: EventName; level: 'info' | 'warning' | 'error'; message: string }[];
+  /** Records of the copy's log this version's fold refuses: skipped (reported by the loader). */
+  skipped?: { seq: number; update: ConfigUpdate; why: string }[];
 }
 
 export class LocalDb {
@@ -124,7 +126,7 @@ export class LocalDb {
       notes.push({ event: 'LOCAL_COPY_DAMAGED', level: 'warning', message: `the local checkpoint ${this.checkpointPath} is damaged (${cp.reason}): ignoring this node's copy and loading from the quorum store` });
       return { copy: null, notes };
     }
-    const base = JSON.parse(cp.frame.payload) as ClusterConfig;
+    const base = configFromJson(cp.frame.payload);
     const draft = new ConfigDraft(base);
     let seq = cp.frame.seq;
     let term = cp.frame.term;
@@ -133,18 +135,15 @@ export class LocalDb {
     // scan visits only the intact records before any damage. The bytes go in as latin1 text too:
     // the scan slices ASCII payloads from it instead of decoding each one.
     let applying = true;
-    let refused: string | null = null;
+    const skipped: LocalLoad['skipped'] = [];
     let thrown: { e: unknown } | null = null;
     const scan = scanLogEach(buf, buf.toString('latin1'), (f) => {
       if (!applying || f.seq <= seq) return;
       if (f.seq !== seq + 1) { applying = false; return; }
       let next: Result<void>;
       try { next = draft.apply(JSON.parse(f.payload) as ConfigUpdate); } catch (e) { thrown = { e }; applying = false; return; }
-      if (!next.ok) {
-        refused = `local log record ${f.seq} does not apply (${next.error.message}): using the copy up to seq ${seq}`;
-        applying = false;
-        return;
-      }
+      // A record this version's fold refuses is skipped, as the quorum log's replay skips it (config-log.ts).
+      if (!next.ok) skipped.push({ seq: f.seq, update: JSON.parse(f.payload) as ConfigUpdate, why: next.error.message });
       seq = f.seq;
       term = f.term;
     });
@@ -160,9 +159,8 @@ export class LocalDb {
       notes.push({ event: 'LOCAL_LOG_TORN_TAIL', level: 'warning', message: `cut a torn tail of ${scan.tornBytes} bytes from ${this.logPath} (an append interrupted by a crash); the records before it are intact` });
     }
     if (thrown) throw (thrown as { e: unknown }).e;
-    if (refused !== null) notes.push({ event: 'LOCAL_COPY_DAMAGED', level: 'warning', message: refused });
     this.logBytes = scan.goodBytes;
-    return { copy: { seq, term, config: draft.config, logBytes: scan.goodBytes }, notes };
+    return { copy: { seq, term, config: draft.config, logBytes: scan.goodBytes }, notes, skipped };
   }
 
   private resetLog(): void {

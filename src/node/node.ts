@@ -373,7 +373,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
       name: this.name, incarnation: this.incarnation, ready: this.ready, stopped: this.stopped,
       config: this.config, appliedSeq: this.appliedSeq, coordinator: this.coordinator, membership: this.membership,
       nodes: this.nodeViews(), ownership: this.pic.ownership, reports: this.currentReports(), allReports: this.pic.reports, local: this.local,
-      writesBlocked: this.problems.quorumWritesBlocked(), placement: this.placementInput(), eventsDropped: this.eventsDropped, wallMs: this.o.clock.wallMs(),
+      writesBlocked: this.problems.quorumWritesBlocked(), placement: this.placementInput(), eventsDropped: this.eventsDropped, skippedRecords: this.log.skipped, wallMs: this.o.clock.wallMs(),
       monoMs: this.o.clock.nowMs(), lastRenewOkMs: this.heartbeat?.lastRenewOkMs() ?? -Infinity, leaseTtlMs: this.o.timing.leaseTtlMs,
     };
     return this.o.freezeSnapshots ? freezeSnapshot(s) : s;

@@ -4,6 +4,7 @@
 
 import { clusterError, fail, ok, type Result } from '../core/errors.js';
 import { operatorFail, operatorRetry, requestMaintenance } from '../core/local.js';
+import { own } from '../core/table.js';
 import type { MaintRequest } from '../core/maintenance.js';
 import { decideMove, moveRefused } from '../core/move.js';
 import { explain } from '../core/placement.js';
@@ -68,7 +69,7 @@ export class Operations {
    * disk (the API forwards the request there), so a restart or a move clears it.
    */
   setMaintenance(resource: string, req: MaintRequest): Result<void> {
-    const cfg = this.log.config.resources[resource];
+    const cfg = own(this.log.config.resources, resource);
     if (!cfg) return fail(clusterError('RESOURCE_NOT_FOUND', `no resource '${resource}'`, 'cluster res lists them'));
     const r = requestMaintenance(this.s.local(), this.s.name, cfg, req, this.s.o.clock.wallMs());
     if (!r.ok) return r;

@@ -1,5 +1,6 @@
 // What the resource monitor is told about a resource beyond its configuration.
 
+import { own } from '../core/table.js';
 import type { ClusterConfig } from '../core/types.js';
 import { diskSectorPath } from '../monitor/protocol.js';
 
@@ -8,10 +9,10 @@ export function diskSectorsOf(config: ClusterConfig, resource: string): { diskSe
   const sectors: string[] = [];
   const seen = new Set<string>();
   const visit = (name: string): void => {
-    for (const d of config.resources[name]?.dependsOn ?? []) {
+    for (const d of own(config.resources, name)?.dependsOn ?? []) {
       if (seen.has(d)) continue;
       seen.add(d);
-      const dep = config.resources[d];
+      const dep = own(config.resources, d);
       const sector = dep?.type === 'disk' ? diskSectorPath(dep.priv) : null;
       if (sector !== null) sectors.push(sector);
       visit(d);

@@ -36,6 +36,8 @@ export interface NodeSnapshot {
   /** What placement decides from, as the coordinator would see it on this node (planned changes, `why`). */
   readonly placement: PlacementInput;
   readonly eventsDropped: number;
+  /** Quorum-log records this version refused at replay and skipped (seq and why). */
+  readonly skippedRecords?: readonly { seq: number; reason: string }[];
   /** This node's wall clock (status views: how long a disk has been in maintenance). */
   readonly wallMs: number;
   /** This node's monotonic clock now (the clock membership's lastChangeMs is on). */

@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { ClusterError, clusterError, fail, ok } from '../core/errors.js';
 import { recordChecksum } from '../core/crc32c.js';
 import { logReadMax } from '../core/limits.js';
-import { configJson, noteConfigJson } from '../core/config.js';
+import { configJson, noteConfigJson, ownTables } from '../core/config.js';
 import type { GroupBooks } from '../core/types.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
 import { genesisHistory, type History } from '../core/load-plan.js';
@@ -824,8 +824,9 @@ function decodeCheckpoint(row: CheckpointRow): StoreResult<Checkpoint> {
   if (config === undefined) {
     return fail(clusterError('QUORUM_LOG_DAMAGED', `the checkpoint at seq ${row.seq} is corrupt: stored checksum ${row.crc}, computed ${crc}`, recoveryHint));
   }
-  if (typeof config === 'object' && config !== null) noteConfigJson(config as ClusterConfig, row.config);
-  return ok({ seq: row.seq, term: row.term, crc: row.crc, config: config as ClusterConfig });
+  const tables = typeof config === 'object' && config !== null ? ownTables(config as ClusterConfig) : config;
+  if (typeof tables === 'object' && tables !== null) noteConfigJson(tables as ClusterConfig, row.config);
+  return ok({ seq: row.seq, term: row.term, crc: row.crc, config: tables as ClusterConfig });
 }
 
 function decodeEvent(r: EventRow): ClusterEvent {

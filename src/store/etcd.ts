@@ -35,6 +35,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { IKeyValue, IRequestOp, ICompare, ITxnResponse } from 'etcd3';
 import { ClusterError, clusterError, fail, ok } from '../core/errors.js';
+import { ownTables } from '../core/config.js';
 import { recordChecksum } from '../core/crc32c.js';
 import { logReadMax } from '../core/limits.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
@@ -941,7 +942,8 @@ function decodeCheckpoint(value: string): StoreResult<Checkpoint> {
   if (!h || config === undefined) {
     return fail(clusterError('QUORUM_LOG_DAMAGED', `the checkpoint${h ? ` at seq ${h.seq}` : ''} is corrupt: stored checksum ${h?.crc ?? '?'}, computed ${computed}`, recoveryHint));
   }
-  return ok({ seq: h.seq, term: h.term, crc: h.crc, config: config as ClusterConfig });
+  const tables = typeof config === 'object' && config !== null ? ownTables(config as ClusterConfig) : config;
+  return ok({ seq: h.seq, term: h.term, crc: h.crc, config: tables as ClusterConfig });
 }
 
 /** Records with seq > afterSeq, at most `max`: verified to follow on without a gap and to match their checksums. */
