@@ -9,6 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { routeRoles } from '../src/api/auth.js';
 import { clusterdVersion } from '../src/core/version.js';
 import { clusterBin, clusterdBin, freePort, repoRoot, TestCluster, waitFor } from './harness.js';
 
@@ -92,6 +94,15 @@ test('health, readiness and metrics on real nodes; a failover is counted with it
   assert.match(watched.out, /^--- \d{4}-/m, 'frames with a time line');
   assert.match(watched.out, /web/, 'the status itself');
   assert.doesNotMatch(watched.out, /\x1b/, 'no escape codes into a pipe');
+
+  // The API description: a valid OpenAPI document with every route of the role table in it.
+  const described = await (await fetch(`${n2}/v1/openapi.json`)).json() as { paths: Record<string, Record<string, { 'x-clusterd-role': string }>> };
+  await SwaggerParser.validate(structuredClone(described) as never);
+  const missingRoutes = Object.keys(routeRoles).filter((key) => {
+    const [method, url] = key.split(' ') as [string, string];
+    return described.paths[url.replace(/:(\w+)/g, '{$1}')]?.[method.toLowerCase()]?.['x-clusterd-role'] !== routeRoles[key];
+  });
+  assert.deepEqual(missingRoutes, [], 'every route, with its role, is described');
 
   // kill -9 the owner: the new coordinator (or the old one, n2) fails the group over and counts it.
   c.nodes.get('n1')!.proc.kill('SIGKILL');

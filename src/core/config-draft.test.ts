@@ -68,3 +68,11 @@ test('noteConfigJson: a configuration parsed from a text is written back as that
   assert.equal(configJson(draft.config), JSON.stringify(draft.config));
   assert.notEqual(configJson(draft.config), text);
 });
+
+test('a draft takes the first credential of a configuration that has none yet (clusterd init\'s record)', () => {
+  const d = new ConfigDraft(emptyConfig('t'));
+  const r = d.apply({ op: 'credential-set', user: 'admin', role: 'admin', tokenSha256: 'a'.repeat(64), createdWallMs: 1 });
+  assert.ok(r.ok, r.ok ? '' : r.error.message);
+  assert.equal(d.config.credentials?.admin?.role, 'admin');
+  assert.equal(Object.getPrototypeOf(d.config.credentials), null, 'a table: no prototype');
+});

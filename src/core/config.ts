@@ -454,7 +454,7 @@ const shareOf = (c: ClusterConfig): ClusterConfig =>
 /** Write one change into `c`'s maps, copying the map first unless `owned` has it; returns the value it replaced. */
 function put(c: ClusterConfig, ch: Change, owned: Set<Change['map']>): Change['value'] {
   if (!owned.has(ch.map)) {
-    (c as unknown as Record<string, object>)[ch.map] = tableOf(c[ch.map] as Record<string, unknown>);
+    (c as unknown as Record<string, object>)[ch.map] = tableOf((c[ch.map] ?? {}) as Record<string, unknown>);
     owned.add(ch.map);
   }
   const map = c[ch.map] as Record<string, Change['value']>;
@@ -710,6 +710,9 @@ export function configFromJson(json: string): ClusterConfig {
 /** `c` with null-prototype tables (copied once; a configuration whose tables are such already is returned as is). */
 export function ownTables(c: ClusterConfig): ClusterConfig {
   const plain = (m: object | undefined) => typeof m !== 'object' || m === null || Object.getPrototypeOf(m) !== null;
-  if (!plain(c.nodes) && !plain(c.groups) && !plain(c.resources)) return c;
-  return { ...c, nodes: tableOf(c.nodes ?? {}), groups: tableOf(c.groups ?? {}), resources: tableOf(c.resources ?? {}) };
+  if (!plain(c.nodes) && !plain(c.groups) && !plain(c.resources) && (c.credentials === undefined || !plain(c.credentials))) return c;
+  return {
+    ...c, nodes: tableOf(c.nodes ?? {}), groups: tableOf(c.groups ?? {}), resources: tableOf(c.resources ?? {}),
+    ...(c.credentials === undefined ? {} : { credentials: tableOf(c.credentials) }),
+  };
 }
