@@ -134,8 +134,8 @@ test('roles: an operator takes a group offline through a node that forwards it; 
 
 test('a viewer sees private secrets redacted; an admin sees them', async () => {
   const spec = { groups: { 'g-secret': { resources: { 'secret-srv': { type: 'process', props: {}, priv: {
-    command: '/bin/sleep', args: ['3600'], env: ['DB_PASSWORD=hunter2', 'MODE=fast'], apiToken: 'tok-123', port: 5432,
-  } } } } } };
+    command: '/bin/sleep', args: ['3600'], env: ['DB_PASSWORD=hunter2', 'MODE=fast'], cwd: '/',
+  } }, 'agent-srv': { type: 'ocf', props: {}, priv: { agent: 'heartbeat:Dummy', params: { state: '/tmp/x.state', apiToken: 'tok-123' } } } } } } };
   const a = await c.api('/v1/apply', { method: 'POST', body: { spec, dryRun: false } });
   assert.equal(a.status, 200, JSON.stringify(a.body));
   const off = await c.api('/v1/groups/g-secret/offline', { method: 'POST' });
@@ -144,8 +144,9 @@ test('a viewer sees private secrets redacted; an admin sees them', async () => {
   const asViewer = await c.api<Res>('/v1/resources/secret-srv', { token: tokens.viewer! });
   assert.equal(asViewer.status, 200);
   assert.deepEqual(asViewer.body.priv.env, ['DB_PASSWORD=(redacted)', 'MODE=(redacted)']);
-  assert.equal(asViewer.body.priv.apiToken, '(redacted)');
-  assert.equal(asViewer.body.priv.port, 5432);
+  assert.equal(asViewer.body.priv.cwd, '/');
+  const agent = await c.api<Res>('/v1/resources/agent-srv', { token: tokens.viewer! });
+  assert.deepEqual(agent.body.priv.params, { state: '/tmp/x.state', apiToken: '(redacted)' }, 'secret-looking agent parameters');
   const list = await c.api<Res[]>('/v1/resources', { token: tokens.viewer! });
   assert.ok(!JSON.stringify(list.body).includes('hunter2'));
   const status = await c.api('/v1/status', { token: tokens.viewer! });

@@ -303,6 +303,8 @@ function redactPriv(priv: Record<string, unknown>): Record<string, unknown> {
   for (const [k, x] of Object.entries(priv)) {
     if (k === 'env') out[k] = redactEnv(x);
     else if (k === 'secretEnv' || secretKeyRe.test(k)) out[k] = redacted;
+    // A map of parameters (an ocf resource's params): its secret-looking entries.
+    else if (x !== null && typeof x === 'object' && !Array.isArray(x)) out[k] = Object.fromEntries(Object.entries(x).map(([pk, pv]) => [pk, secretKeyRe.test(pk) ? redacted : pv]));
     else out[k] = x;
   }
   return out;

@@ -20,8 +20,8 @@ export function tlsFetch(tls: TlsOptions | null, base: typeof fetch = fetch): ty
     if (url.protocol !== 'https:') return base(input, init);
     const headers: Record<string, string> = {};
     new Headers(init.headers).forEach((v, k) => { headers[k] = v; });
-    const body = init.body === undefined || init.body === null ? null : typeof init.body === 'string' ? init.body : String(init.body);
-    if (body !== null) headers['content-length'] = String(Buffer.byteLength(body));
+    const body = bodyBytes(init.body);
+    if (body !== null) headers['content-length'] = String(body.length);
     return new Promise<Response>((resolve, reject) => {
       const req = httpsRequest(url, {
         method: init.method ?? 'GET', headers, ca: tls.ca, ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
@@ -42,4 +42,13 @@ export function tlsFetch(tls: TlsOptions | null, base: typeof fetch = fetch): ty
       req.end(body ?? undefined);
     });
   }) as typeof fetch;
+}
+
+/** The bytes of a request body as fetch takes them here: none, a string, or bytes (a forwarded body). */
+function bodyBytes(body: RequestInit['body']): Buffer | null {
+  if (body === undefined || body === null) return null;
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (body instanceof ArrayBuffer) return Buffer.from(body);
+  throw new TypeError('tlsFetch sends string or byte bodies only');
 }
