@@ -21,7 +21,7 @@ const cluster = sharedCluster(['n1', 'n2']);
 async function cli(c: TestCluster, args: string[]): Promise<string> {
   let out = '';
   let err = '';
-  const code = await main(args, { out: (s) => { out += s; }, err: (s) => { err += s; }, env: { CLUSTERD_ENDPOINT: c.liveUrls().join(',') } });
+  const code = await main(args, { out: (s) => { out += s; }, err: (s) => { err += s; }, env: { CLUSTERD_ENDPOINT: c.liveUrls().join(','), XDG_CONFIG_HOME: c.configHome } });
   assert.equal(code, 0, `cluster ${args.join(' ')}: ${err}`);
   return out;
 }

@@ -26,7 +26,7 @@ const cluster = sharedCluster(['n1', 'n2']);
 async function cli(c: TestCluster, args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await main(args, { out: (s) => { out += s; }, err: (s) => { err += s; }, env: { CLUSTERD_ENDPOINT: c.liveUrls().join(',') } });
+  const code = await main(args, { out: (s) => { out += s; }, err: (s) => { err += s; }, env: { CLUSTERD_ENDPOINT: c.liveUrls().join(','), XDG_CONFIG_HOME: c.configHome } });
   return { code, out, err };
 }
 

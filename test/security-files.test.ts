@@ -51,7 +51,8 @@ function walk(dir: string): { path: string; mode: number; kind: 'dir' | 'file' |
 test('start refuses a data or quorum directory owned by another user, writable by group or others, or reached through a symlink', async () => {
   const dir = tempDir();
   const quorum = join(dir, 'quorum');
-  const init = spawnSync(process.execPath, [clusterdBin, 'init', '--quorum', `dir:${quorum}`, '--cluster', 'files'], { encoding: 'utf8' });
+  // The credential file goes in the test's directory, never the user's own configuration.
+  const init = spawnSync(process.execPath, [clusterdBin, 'init', '--quorum', `dir:${quorum}`, '--cluster', 'files'], { encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: join(dir, 'config') } });
   assert.equal(init.status, 0, init.stderr);
   assert.equal(lstatSync(quorum).mode & 0o777, 0o700, 'init creates the quorum directory 0700');
 
