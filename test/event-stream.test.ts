@@ -122,7 +122,7 @@ test('streams that never read are dropped with a reason; the node keeps its leas
   try {
     await appendEvents(c, eventsDuring, 'during');
     assert.equal(await statusOf(n1.url), 200);
-    await waitFor(`${slowStreams} slow streams dropped`, async () => (await metric(c, 'clusterd_event_streams_dropped', '{reason="stalled"}')) >= slowStreams, 180_000, 100);
+    await waitFor(`${slowStreams} slow streams dropped`, async () => (await metric(c, 'clusterd_event_streams_dropped_total', '{reason="stalled"}')) >= slowStreams, 180_000, 100);
     // A reader that comes back reads, after what it was sent, why the stream was closed (if it
     // comes back within the node's grace: a stream dropped long ago has lost its unsent bytes).
     const texts = await Promise.all(sockets.map(readToEnd));

@@ -248,7 +248,7 @@ describe('resource monitor', () => {
       [spec('bad-probe', { command: process.execPath, probe: 'udp:1' }), /'probe' must start with/],
       [spec('bad-env', { command: process.execPath, env: ['NOEQUALS'] }), /'env' must hold KEY=VALUE/],
       [spec('disk1', {}, {}, 'disk'), /private property 'path' .* or 'device' \+ 'fstype' \+ 'mountPoint' .* is required/],
-      [spec('ip1', {}, {}, 'ip'), /resource type 'ip' is not supported yet/],
+      [spec('w1', {}, {}, 'witness'), /resource type 'witness' is not supported yet/],
     ];
     for (const [s, error] of cases) {
       const result = await client.call('online', s, callMs);

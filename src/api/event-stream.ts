@@ -6,7 +6,7 @@
 //   and reads the next page only once the socket has taken the previous one.
 // - A write the socket does not take at once is waited for ('drain'); a reader that takes nothing
 //   for stallMs, or lets more than streamBufferedBytesMax pile up, is dropped with a final
-//   `event: error` naming the reason, and the drop is counted (clusterd_event_streams_dropped).
+//   `event: error` naming the reason, and the drop is counted (clusterd_event_streams_dropped_total).
 // - At most streamsMax streams at once; one more is refused with STREAM_LIMIT and Retry-After.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
