@@ -5,6 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ownTables } from '../src/core/config.js';
 import type { ClusterConfig, ConfigUpdate } from '../src/core/types.js';
 import type { ErrorCode } from '../src/core/errors.js';
 import { logReadMax } from '../src/core/limits.js';
@@ -67,8 +68,9 @@ function event(node: string, i: number, data?: Record<string, unknown>): NewEven
   return e;
 }
 
+/** A configuration as stores hand it back: its tables are null-prototype records (core/table.ts). */
 function emptyConfig(name: string): ClusterConfig {
-  return { name, nodes: {}, groups: {}, resources: {} };
+  return ownTables({ name, nodes: {}, groups: {}, resources: {} });
 }
 
 export function runStoreContract(name: string, makeStores: MakeStores): void {
@@ -185,7 +187,7 @@ export function runStoreContract(name: string, makeStores: MakeStores): void {
   inCluster('a checkpoint folds the log and the log goes on after it', async ([a, b]) => {
     const term = await elect(a, 'n1');
     value(await a.appendLog(term, 0, [nodeAdd('n1'), nodeAdd('n2'), nodeAdd('n3')]));
-    const config: ClusterConfig = { ...emptyConfig('contract'), nodes: { n1: { name: 'n1', paused: false }, n2: { name: 'n2', paused: true } } };
+    const config: ClusterConfig = ownTables({ ...emptyConfig('contract'), nodes: { n1: { name: 'n1', paused: false }, n2: { name: 'n2', paused: true } } });
     const checkpoint = value(await a.writeCheckpoint(term, 2, config));
     assert.deepEqual([checkpoint.seq, checkpoint.term, checkpoint.config], [2, term, config]);
     assert.deepEqual(value(await b.readCheckpoint()), checkpoint);
