@@ -131,9 +131,9 @@ test('maintenance modes through the CLI: the article\'s output, every allowed an
     assert.equal(bin.out, header + on('Online'));
   });
 
-  await t.test('only Online disks: not a process, not an Offline disk (a witness cannot be created yet); bad values', async () => {
+  await t.test('only Online disks: not a process, not an Offline disk (there is no witness type); bad values', async () => {
     await refused(c, ['res', 'mailstore', '/maint:on'], 'MAINTENANCE_NOT_ALLOWED', /only disk resources/);
-    await refused(c, ['res', 'Witness', '/create', '/group:Spare', '/type:witness'], 'RESOURCE_TYPE_UNSUPPORTED', /process, disk/);
+    await refused(c, ['res', 'Witness', '/create', '/group:Spare', '/type:witness'], 'RESOURCE_TYPE_UNKNOWN', /witness/);
     await refused(c, ['res', 'Disk J:', '/maint:on'], 'MAINTENANCE_NOT_ALLOWED', /is Offline/);
     await refused(c, ['res', 'Disk J:', '/extmaint:1'], 'MAINTENANCE_NOT_ALLOWED');
     const spare = (await resource(c, 'Disk J:')).node ?? '';
