@@ -100,6 +100,11 @@ test('a newer epoch in the sector: DISK_SECTOR_EPOCH_AHEAD, then clusterd disk c
   assert.match(bad.out, /^error\[BAD_ARGUMENT\]/);
   // Every node refuses it until it is cleared: restarts and failover end with the group Failed.
   await waitFor('GR Failed', async () => groupOf(await c.status(), 'GR')?.state === 'Failed', 60_000);
+  // Every node's view: no online of it is still under way anywhere when the sector is cleared.
+  await waitFor('GR Failed as every node sees it', async () => {
+    for (const n of c.nodes.keys()) if (groupOf(await c.status(n), 'GR')?.state !== 'Failed') return false;
+    return (await c.status()).resources.filter((r) => r.name === 'Disk R:').every((r) => r.state !== 'OnlinePending');
+  }, 60_000);
   const cleared = clusterd(['disk', 'clear-sector', '--path', lun]);
   assert.equal(cleared.code, 0, cleared.out);
   assert.ok(!existsSync(sector), 'the sector is gone');
