@@ -265,7 +265,9 @@ async function runInit(opts: { quorum: string; cluster: string; authDir?: string
   process.stdout.write(`created cluster '${opts.cluster}' in ${store.location}\n`
     + `cluster CA and node token: ${authDir} (keep it private)\n`
     + `admin credential for ${user}: ${file} (the cluster CLI finds it by itself)\n`
-    + `start nodes with: clusterd start --quorum ${opts.quorum}${opts.authDir ? ` --auth-dir ${authDir}` : ''} --node NAME --listen 127.0.0.1:PORT\n`);
+    + (opts.quorum.startsWith('dir:')
+      ? `start nodes on this machine with: clusterd start --quorum ${opts.quorum}${opts.authDir ? ` --auth-dir ${authDir}` : ''} --node NAME --listen 127.0.0.1:PORT\n`
+      : `on each machine (after copying the auth directory there, or clusterd cert issue): clusterd start --quorum ${opts.quorum} --auth-dir DIR --node NAME --listen MACHINE_ADDRESS:7400 (HTTPS; see deploy/README.md)\n`));
 }
 
 function resolveAuthDir(quorum: string, flag: string | undefined): string {
