@@ -85,7 +85,7 @@ function openStream() {
   stream?.close();
   const es = new EventSource(`/v1/events/stream?after=${S.lastId}`);
   stream = es;
-  es.onopen = () => { S.conn.attempt = 0; setConn('live'); };
+  es.onopen = () => { S.conn.attempt = 0; setConn('live'); render(); };
   es.onmessage = (m) => {
     try { addEvents([JSON.parse(m.data)]); } catch { return; }
     renderTimeline();
@@ -454,8 +454,10 @@ function renderActions() {
     h('strong', {}, a.label), ': ', a.text)));
 }
 
+/** An action button; disabled while the node does not answer (the state shown may be stale). */
 function button(label, key, onclick, opts = {}) {
-  return h('button', { type: 'button', dataset: { key }, 'aria-label': opts.aria ?? label, class: opts.danger ? 'danger' : '', onclick }, label);
+  const off = S.conn.state !== 'live' && !opts.always;
+  return h('button', { type: 'button', dataset: { key }, 'aria-label': opts.aria ?? label, class: opts.danger ? 'danger' : '', disabled: off, title: off ? 'the node does not answer: wait for the page to reconnect' : null, onclick }, label);
 }
 
 function renderNodes() {
@@ -665,14 +667,14 @@ function renderConfig() {
   } else if (!S.features.exportText) {
     parts.push(h('p', {}, 'This node does not serve GET /v1/export: the configuration text cannot be shown here. ', h('code', {}, 'cluster status'), ' and the groups above show the configuration.'));
   } else {
-    parts.push(h('div.actions', {}, button('Reload the configuration', 'export-reload', loadExport)), h('pre#export', { tabindex: '0', 'aria-label': 'Live configuration as an apply file' }, 'loading…'));
+    parts.push(h('div.actions', {}, button('Reload the configuration', 'export-reload', loadExport, { always: true })), h('pre#export', { tabindex: '0', 'aria-label': 'Live configuration as an apply file' }, 'loading…'));
   }
   if (isAdmin()) {
     parts.push(
       h('h3', {}, 'Dry run of an apply file'),
       h('label', { for: 'apply-text' }, 'Paste an apply file (YAML, as cluster apply -f takes it):'),
       h('textarea#apply-text', { rows: '12', spellcheck: 'false', autocomplete: 'off' }),
-      h('div.actions', {}, button('Dry run', 'dry-run', dryRun, { aria: 'Dry run: show what the file would change' })),
+      h('div.actions', {}, button('Dry run', 'dry-run', dryRun, { aria: 'Dry run: show what the file would change', always: true })),
       h('div#dry-run-result', { 'aria-live': 'polite' }));
   } else if (canAct()) {
     parts.push(h('p', {}, 'A dry run of an apply file needs the admin role.'));

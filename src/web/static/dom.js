@@ -44,7 +44,10 @@ export const dateTime = (ms) => new Date(ms).toLocaleString([], { hour12: false 
 export function duration(ms) {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+  const hours = Math.floor(ms / 3_600_000);
+  const mins = Math.round((ms % 3_600_000) / 60_000);
+  return mins ? `${hours} h ${mins} min` : `${hours} h`;
 }
 
 /** A CSS class for a state word: Online, Failed, Down... (first word, letters only). */
