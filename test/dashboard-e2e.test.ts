@@ -2,7 +2,7 @@
 // driven by playwright-core (no browser download). Steps: log in with the one-time URL; see the
 // cluster; move a group from the page and watch its owner change; kill -9 the owner's clusterd
 // and watch the failover appear in the timeline; put a disk in maintenance from the page and read
-// Online(Maintenance); a viewer (a credential of `cluster credentials add`) sees no action
+// Online(Maintenance); a dry run of a pasted apply file; a viewer (a credential of `cluster credentials add`) sees no action
 // buttons; the node the page talks to dies and the page says so. A screenshot of each step goes
 // to test-artifacts/dashboard/ (git-ignored); the paths are printed. Nothing is timed: every
 // wait is generous and ends on what the page shows.
@@ -126,7 +126,20 @@ test('dashboard in chromium: login, live cluster, move, failover in the timeline
   await page.locator(resourceRow('Disk D:')).scrollIntoViewIfNeeded();
   await shot(page, '05-disk-maintenance');
 
-  // 6. A viewer: logged in with a credential of `cluster credentials add`, sees the cluster and no action.
+  // 6. A dry run of a pasted apply file: what would change, nothing changed; a wrong file: the error's code.
+  await page.locator('#apply-text').fill('groups:\n  extra:\n    state: offline\n    failback: never\n    resources:\n      extra-srv:\n        type: process\n        priv: { command: /bin/true }\n');
+  await page.click('button[aria-label^="Dry run"]');
+  await page.waitForSelector('#dry-run-result ul.plan li', { timeout: pageWaitMs });
+  assert.match(await page.locator('#dry-run-result').innerText(), /extra/);
+  assert.equal((await c.status()).groups.some((g) => g.name === 'extra'), false, 'a dry run changes nothing');
+  await page.locator('#config').scrollIntoViewIfNeeded();
+  await shot(page, '06-dry-run');
+  await page.locator('#apply-text').fill('groups:\n  extra:\n    resources:\n      extra-srv:\n        type: no-such-type\n');
+  await page.click('button[aria-label^="Dry run"]');
+  await page.waitForSelector('#dry-run-result p.error', { timeout: pageWaitMs });
+  assert.match(await page.locator('#dry-run-result p.error').innerText(), /^error\[[A-Z_]+\]: /);
+
+  // 7. A viewer: logged in with a credential of `cluster credentials add`, sees the cluster and no action.
   const viewerFile = join(c.dir, 'viewer.json');
   const add = c.cli(['credentials', 'add', 'watcher', '--role', 'viewer', '--out', viewerFile], { CLUSTERD_ENDPOINT: pageUrl });
   assert.equal(add.code, 0, add.err);
@@ -143,9 +156,9 @@ test('dashboard in chromium: login, live cluster, move, failover in the timeline
   assert.equal(await vpage.locator('main button').count(), 0, 'a viewer sees no action button');
   assert.equal(await vpage.locator('main select[id^="mv-"]').count(), 0, 'nor a move target');
   assert.equal(await vpage.locator('#apply-text').count(), 0, 'nor the dry-run of an apply file');
-  await shot(vpage, '06-viewer-narrow');
+  await shot(vpage, '07-viewer-narrow');
 
-  // 7. The node the admin's page talks to dies: the page says so and keeps retrying.
+  // 8. The node the admin's page talks to dies: the page says so and keeps retrying.
   const pageProc = c.nodes.get(pageNode)!;
   pageProc.proc.kill('SIGKILL');
   await pageProc.exited;
@@ -153,7 +166,7 @@ test('dashboard in chromium: login, live cluster, move, failover in the timeline
   await waitFor('the banner to name the node', async () => /does not answer/.test(await page.locator('#banner').innerText()), pageWaitMs);
   assert.match(await page.locator('#conn').innerText(), /unreachable|reconnecting/);
   await page.evaluate(() => window.scrollTo(0, 0));
-  await shot(page, '07-node-unreachable');
+  await shot(page, '08-node-unreachable');
 
   assert.deepEqual(errors, [], 'no script error and no CSP violation in the pages');
 });
