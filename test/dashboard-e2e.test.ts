@@ -20,6 +20,8 @@ const shotsDir = join(repoRoot, 'test-artifacts', 'dashboard');
 /** What the page may take to show a change: a loaded host, a failover (lease expiry), a chromium start. */
 const pageWaitMs = 90_000;
 
+/** Scroll to what `selector` names now (the page redraws its parts as events arrive: a handle may be replaced). */
+const scrollTo = (page: Page, selector: string) => page.evaluate((sel) => document.querySelector(sel)?.scrollIntoView(), selector);
 const groupCard = (g: string) => `article[data-group="${g}"]`;
 const resourceRow = (r: string) => `tr[data-resource="${r}"]`;
 
@@ -46,7 +48,8 @@ test('dashboard in chromium: login, live cluster, move, failover in the timeline
 
   // A web service group, and a disk group (a loop-mounted ext4 filesystem where this host can make one).
   const webPort = await freePort();
-  await c.addWebGroup('web', webPort, { preferred: ['n1', 'n2', 'n3'] });
+  const secret = 'hunter2-dashboard';
+  await c.addWebGroup('web', webPort, { preferred: ['n1', 'n2', 'n3'], priv: { env: [`DB_PASSWORD=${secret}`] } });
   let diskPriv: Record<string, unknown> = { path: join(c.dir, 'lun-d') };
   if (canLoop()) {
     const mnt = join(c.dir, 'mnt-d');
@@ -98,7 +101,11 @@ test('dashboard in chromium: login, live cluster, move, failover in the timeline
   await page.click(`button[aria-label="Move group web"]`);
   await page.waitForSelector('dialog#confirm[open]', { timeout: pageWaitMs });
   assert.match(await page.locator('#confirm-text').innerText(), new RegExp(`offline on ${owner} and come online on ${moveTo}`));
-  await page.click('#confirm-ok');
+  // The dialog starts on Cancel; the keyboard alone confirms it.
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'confirm-cancel');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'confirm-ok');
+  await page.keyboard.press('Enter');
   await page.waitForSelector(`${groupCard('web')}[data-state="Online"][data-owner="${moveTo}"]`, { timeout: pageWaitMs });
   await page.waitForSelector('#actions li[data-action-state="done"]', { timeout: pageWaitMs });
   assert.match(await page.locator('#actions li').first().innerText(), new RegExp(`move group web to ${moveTo}: done`));
@@ -114,16 +121,17 @@ test('dashboard in chromium: login, live cluster, move, failover in the timeline
   await page.waitForSelector(`${groupCard('web')}[data-state="Online"]:not([data-owner="${moveTo}"])`, { timeout: pageWaitMs });
   await page.selectOption('#h-group', 'web');
   await page.waitForSelector('[data-history-group="web"] table[data-failovers="1"]', { timeout: pageWaitMs });
-  await page.locator('#timeline').scrollIntoViewIfNeeded();
+  await scrollTo(page, '#timeline');
   await shot(page, '04-failover');
 
   // 5. Disk maintenance from the page: the status reads Online(Maintenance).
-  await page.click('button[aria-label="Maintenance on for Disk D:"]');
+  await page.focus('button[aria-label="Maintenance on for Disk D:"]');
+  await page.keyboard.press('Enter');
   await page.waitForSelector(`${resourceRow('Disk D:')}[data-status="Online(Maintenance)"]`, { timeout: pageWaitMs });
   assert.match(await page.locator(`${resourceRow('Disk D:')} td.status`).innerText(), /^Online\(Maintenance\)/);
   const api = await c.api<{ status: string }>('/v1/resources/Disk%20D%3A');
   assert.equal(api.body.status, 'Online(Maintenance)', 'the cluster agrees with the page');
-  await page.locator(resourceRow('Disk D:')).scrollIntoViewIfNeeded();
+  await scrollTo(page, resourceRow('Disk D:'));
   await shot(page, '05-disk-maintenance');
 
   // 6. A dry run of a pasted apply file: what would change, nothing changed; a wrong file: the error's code.
@@ -132,7 +140,7 @@ test('dashboard in chromium: login, live cluster, move, failover in the timeline
   await page.waitForSelector('#dry-run-result ul.plan li', { timeout: pageWaitMs });
   assert.match(await page.locator('#dry-run-result').innerText(), /extra/);
   assert.equal((await c.status()).groups.some((g) => g.name === 'extra'), false, 'a dry run changes nothing');
-  await page.locator('#config').scrollIntoViewIfNeeded();
+  await scrollTo(page, '#config');
   await shot(page, '06-dry-run');
   await page.locator('#apply-text').fill('groups:\n  extra:\n    resources:\n      extra-srv:\n        type: no-such-type\n');
   await page.click('button[aria-label^="Dry run"]');
@@ -156,6 +164,7 @@ test('dashboard in chromium: login, live cluster, move, failover in the timeline
   assert.equal(await vpage.locator('main button').count(), 0, 'a viewer sees no action button');
   assert.equal(await vpage.locator('main select[id^="mv-"]').count(), 0, 'nor a move target');
   assert.equal(await vpage.locator('#apply-text').count(), 0, 'nor the dry-run of an apply file');
+  assert.ok(!(await vpage.content()).includes(secret), 'nor a secret');
   await shot(vpage, '07-viewer-narrow');
 
   // 8. The node the admin's page talks to dies: the page says so and keeps retrying.

@@ -30,6 +30,8 @@ const actionGraceMs = 5_000;
 const actionsShownMax = 8;
 /** Delays between reconnection attempts, the last repeated. */
 const reconnectDelaysMs = [1_000, 2_000, 3_000, 5_000];
+/** Groups whose `why` one read of the state asks for (those not Online first): a big cluster is not asked N questions per event. */
+const whyReadsMax = 50;
 /** Events arriving within this long cause one read of the state, not one each. */
 const refreshDebounceMs = 150;
 
@@ -167,7 +169,8 @@ function refresh(opts = {}) {
       if (withEvents) await readEvents();
       withEvents = false;
       const why = new Map();
-      await Promise.all(status.groups.map(async (g) => {
+      const asked = [...status.groups.filter((g) => g.state !== 'Online'), ...status.groups.filter((g) => g.state === 'Online')].slice(0, whyReadsMax);
+      await Promise.all(asked.map(async (g) => {
         try { why.set(g.name, await api('GET', `/v1/groups/${seg(g.name)}/why`)); } catch { /* shown without */ }
       }));
       S.status = status;
@@ -571,7 +574,7 @@ function depTree(resources) {
 }
 
 function whyView(why) {
-  if (!why) return h('p', {}, 'not read');
+  if (!why) return h('p', {}, `not read (the page asks for the first ${whyReadsMax} groups, those not Online first): cluster why GROUP`);
   return [
     h('ul', {}, why.reasons.map((r) => h('li', {}, r))),
     h('table', {}, h('caption', {}, 'Where it could run'),
