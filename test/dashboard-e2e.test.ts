@@ -2,7 +2,7 @@
 // driven by playwright-core (no browser download). Steps: log in with the one-time URL; see the
 // cluster; move a group from the page and watch its owner change; kill -9 the owner's clusterd
 // and watch the failover appear in the timeline; put a disk in maintenance from the page and read
-// Online(Maintenance); a dry run of a pasted apply file; a viewer (a credential of `cluster credentials add`) sees no action
+// Online(Maintenance); a dry run of a pasted apply file; a refused action's code and hint; a viewer (a credential of `cluster credentials add`) sees no action
 // buttons; the node the page talks to dies and the page says so. A screenshot of each step goes
 // to test-artifacts/dashboard/ (git-ignored); the paths are printed. Nothing is timed: every
 // wait is generous and ends on what the page shows.
@@ -146,6 +146,14 @@ test('dashboard in chromium: login, live cluster, move, failover in the timeline
   await page.click('button[aria-label^="Dry run"]');
   await page.waitForSelector('#dry-run-result p.error', { timeout: pageWaitMs });
   assert.match(await page.locator('#dry-run-result p.error').innerText(), /^error\[[A-Z_]+\]: /);
+
+  // An action the cluster refuses shows the error's code and hint: web has no backup writer.
+  await page.click('button[aria-label="Freeze group web for a backup"]');
+  await page.waitForSelector('dialog#confirm[open]', { timeout: pageWaitMs });
+  await page.click('#confirm-ok');
+  const refusedFreeze = page.locator('#actions li[data-action-state="failed"]', { hasText: 'freeze group web' });
+  await refusedFreeze.waitFor({ timeout: pageWaitMs });
+  assert.match(await refusedFreeze.innerText(), /error\[BACKUP_NO_WRITERS\]: group 'web' has no writer.*hint: /);
 
   // 7. A viewer: logged in with a credential of `cluster credentials add`, sees the cluster and no action.
   const viewerFile = join(c.dir, 'viewer.json');
