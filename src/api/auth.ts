@@ -28,6 +28,7 @@ export type RouteAccess = Role | 'public' | 'metrics';
 /** Every route of the API and who may call it. HEAD routes follow their GET. */
 export const routeRoles: Readonly<Record<string, RouteAccess>> = Object.freeze({
   'GET /': 'public',
+  'GET /ui/*': 'public',
   'GET /login': 'public',
   'GET /healthz': 'public',
   'GET /readyz': 'public',

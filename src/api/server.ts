@@ -12,7 +12,7 @@ import { ClusterError, clusterError, httpStatusOf, type Result } from '../core/e
 import { resourceTypes, type ConfigUpdate } from '../core/types.js';
 import type { NodeFacade } from '../node/snapshot.js';
 import { groupViews, localResourceView, nodeViews, resourceViews, statusSnapshot } from './views.js';
-import { renderDashboard } from '../web/dashboard.js';
+import { dashboardAsset, dashboardHeaders, renderDashboard } from '../web/dashboard.js';
 import { backupRoutes, freezeBody, withBackupWarnings } from './backup-routes.js';
 import { healthRoutes, healthPaths } from './health.js';
 import { createMetrics, instrumentRequests, timedCommits, type Metrics } from './metrics.js';
@@ -259,7 +259,14 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
       return sendError(reply, clusterError('NODE_STARTING', `node ${node.name} is starting: it has not read the quorum store yet`, 'retry in a moment (the cluster CLI retries by itself)'));
     }
   });
-  app.get('/', async (_req, reply) => reply.type('text/html').send(renderDashboard()));
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').headers(dashboardHeaders).send(renderDashboard()));
+  // The dashboard's static files (web/dashboard.ts says which exist).
+  app.get('/ui/*', async (req, reply) => {
+    const path = (req.params as { '*': string })['*'];
+    const a = dashboardAsset(path);
+    if (!a) return sendError(reply, clusterError('ROUTE_NOT_FOUND', `no dashboard file '${path.slice(0, 200)}'`));
+    return reply.type(a.type).headers(dashboardHeaders).send(a.body);
+  });
   app.get('/v1/status', async () => withBackupWarnings(node, statusSnapshot(node.snapshot())));
   app.get('/v1/nodes', async () => nodeViews(node.snapshot()));
   app.get('/v1/nodes/:node', async (req, reply) => nodeViews(node.snapshot()).find((n) => n.name === params(req).node) ?? notFound(reply, 'NODE_NOT_FOUND', params(req).node!));

@@ -16,6 +16,8 @@ const serviceJs = join(root, 'dist/src/demo/web-service.js');
 const basePort = Number(process.env.DEMO_API_PORT ?? 7401);
 const webPort = Number(process.env.DEMO_WEB_PORT ?? 8080);
 const nodeNames = ['n1', 'n2', 'n3'];
+/** The nodes get this long to start and elect a coordinator (a loaded machine starts them slowly). */
+const startWaitMs = 120_000;
 /** After Ctrl-C, nodes get this long to drain before they are killed. */
 const stopWaitMs = 25_000;
 
@@ -63,7 +65,8 @@ async function setUp(): Promise<void> {
     children.set(name, child);
     child.on('exit', () => children.delete(name));
   });
-  for (let i = 0; i < 100; i++) {
+  const until = Date.now() + startWaitMs;
+  while (Date.now() < until) {
     const s = (await api('/v1/status')) as { nodes?: { state: string }[]; coordinator?: string } | null;
     if (s?.coordinator && s.nodes?.filter((n) => n.state === 'Up').length === 3) break;
     await sleep(100);
@@ -82,7 +85,14 @@ async function setUp(): Promise<void> {
       },
     },
   };
-  const res = await api('/v1/apply', { method: 'POST', body: JSON.stringify({ spec, dryRun: false }) });
+  let res: unknown = null;
+  // A node still starting, or no coordinator yet, answers with a code that says to retry.
+  while (Date.now() < until) {
+    res = await api('/v1/apply', { method: 'POST', body: JSON.stringify({ spec, dryRun: false }) });
+    const code = (res as { error?: { code?: string } } | null)?.error?.code;
+    if (res !== null && code !== 'NODE_STARTING' && code !== 'NO_COORDINATOR') break;
+    await sleep(500);
+  }
   if (!res || (res as { error?: unknown }).error) throw new Error(`could not create the sample group: ${JSON.stringify(res)}`);
 }
 
