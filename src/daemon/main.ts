@@ -18,7 +18,7 @@ import {
 } from '../api/auth-files.js';
 import { tlsFetch } from '../api/tls-fetch.js';
 import { MonitorClient } from '../monitor/client.js';
-import { setThreadNice, threadNice } from '../monitor/priority.js';
+import { raiseSessionGroup, setThreadNice, threadNice } from '../monitor/priority.js';
 import { monoMs } from '../monitor/protocol.js';
 import { parseQuorumSpec, openStore, storeOptionsFromEnv, type QuorumSpec, type StoreOptions } from '../store/index.js';
 import type { QuorumStore } from '../store/types.js';
@@ -353,6 +353,12 @@ async function runCertIssue(o: { authDir: string; node: string; host?: string; o
  * inherit it: the resource monitor sets itself back before any resource starts.
  */
 const decisionLoopRaise = 10;
+/**
+ * Where the kernel schedules sessions as groups (autogroup), the cores are shared among sessions
+ * first: the nice values above only order clusterd's threads among themselves. Its session (clusterd
+ * and its resource monitor; resources run in sessions of their own) is raised as much.
+ */
+const sessionGroupNice = -10;
 
 async function runStart(flags: Record<string, unknown>): Promise<void> {
   const s = loadSettings(flags);
@@ -383,7 +389,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   await checkNameFree(store, s.node, s.timing);
   // Before the heartbeat thread and the monitor are made: they start from this thread's priority.
   const startNice = threadNice();
-  const raiseError = startNice === null ? null : setThreadNice(Math.max(-20, startNice - decisionLoopRaise));
+  const raiseError = (startNice === null ? null : setThreadNice(Math.max(-20, startNice - decisionLoopRaise))) ?? raiseSessionGroup(sessionGroupNice);
   if (raiseError !== null) {
     logger.warn({ event: 'PRIORITY' }, `the decision loop runs at the priority clusterd was started with (could not lower its nice by ${decisionLoopRaise}: ${raiseError}): on a host whose cores are saturated a burst of work may stall it past the decision-stall bound; give clusterd CAP_SYS_NICE (or run it as root, or raise its RLIMIT_NICE)`);
   }
