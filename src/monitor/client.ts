@@ -513,12 +513,18 @@ function monitorEnv(options: MonitorStartOptions): NodeJS.ProcessEnv {
   return { ...env, ...options.fenceEnv, ...agentDirs, CLUSTERD_DATA_DIR: options.dataDir };
 }
 
+/**
+ * Each group and its leader: a resource started through setsid(1) is reported as soon as it runs,
+ * a moment before its session (and group) exists, and a signal to the group would miss it then.
+ */
 function killGroups(pgids: number[]): void {
   for (const pgid of pgids) {
-    try {
-      process.kill(-pgid, 'SIGKILL');
-    } catch {
-      // ESRCH: gone already.
+    for (const target of [-pgid, pgid]) {
+      try {
+        process.kill(target, 'SIGKILL');
+      } catch {
+        // ESRCH: gone already.
+      }
     }
   }
 }

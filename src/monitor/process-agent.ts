@@ -220,6 +220,8 @@ export class ProcessAgent implements ResourceAgent {
         throw new Error(`resource '${spec.name}': cannot start '${priv.command}'${where(priv)}: ${err.message}`);
       }
       await this.sessionMade(started);
+      // A killAll while the session was being made killed the pid: this start did not happen.
+      if (decide.straddlesFence(fences, this.fences)) throw new Error(`resource '${spec.name}': every resource was stopped (fenced) while it was starting`);
       return started;
     } finally {
       // The child holds its own copy of the descriptor. Not awaited: between the spawn and the
