@@ -18,7 +18,7 @@ import {
 } from '../api/auth-files.js';
 import { tlsFetch } from '../api/tls-fetch.js';
 import { MonitorClient } from '../monitor/client.js';
-import { raiseSessionGroup, setThreadNice, threadNice } from '../monitor/priority.js';
+import { raiseSessionGroup, sessionGroupNice, setThreadNice, threadNice } from '../monitor/priority.js';
 import { monoMs } from '../monitor/protocol.js';
 import { parseQuorumSpec, openStore, storeOptionsFromEnv, type QuorumSpec, type StoreOptions } from '../store/index.js';
 import type { QuorumStore } from '../store/types.js';
@@ -344,21 +344,18 @@ async function runCertIssue(o: { authDir: string; node: string; host?: string; o
 }
 
 /**
- * How much higher than it was started with clusterd's decision loop runs (nice steps; the
- * heartbeat thread runs at the highest priority, heartbeat-worker.ts). The loop needs little CPU,
- * in bursts (a large apply, a thousand agent results), but a loop that cannot get a core for
- * decisionStallMs is fenced: on a host whose two cores are saturated by other work (load 30), a
- * normal-priority thread gets about a fifteenth of a core, so a burst of 300 ms of CPU took over
- * 4 s. Ten steps give it about nine times a normal thread's share. What clusterd starts does not
- * inherit it: the resource monitor sets itself back before any resource starts.
+ * How much higher than other work clusterd runs (nice steps; the heartbeat thread runs at the
+ * highest priority, heartbeat-worker.ts). The decision loop needs little CPU, in bursts (a large
+ * apply, a thousand agent results), but a loop that cannot get a core for decisionStallMs is
+ * fenced: on a host whose two cores are saturated by other work (load 30), a normal-priority
+ * thread got about a fifteenth of a core, and a burst of 300 ms of CPU took over 4 s. Where the
+ * kernel schedules sessions as groups (autogroup), the cores are shared among sessions first:
+ * clusterd's session (clusterd and its resource monitor, which start resources in sessions of
+ * their own) is raised, and inside it the decision loop and the monitor keep equal shares (the
+ * monitor's starts are on the path to Online too). Elsewhere the decision loop's thread is raised;
+ * the resource monitor it forks sets itself back before it starts anything.
  */
-const decisionLoopRaise = 10;
-/**
- * Where the kernel schedules sessions as groups (autogroup), the cores are shared among sessions
- * first: the nice values above only order clusterd's threads among themselves. Its session (clusterd
- * and its resource monitor; resources run in sessions of their own) is raised as much.
- */
-const sessionGroupNice = -10;
+const clusterdRaise = 10;
 
 async function runStart(flags: Record<string, unknown>): Promise<void> {
   const s = loadSettings(flags);
@@ -389,9 +386,11 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   await checkNameFree(store, s.node, s.timing);
   // Before the heartbeat thread and the monitor are made: they start from this thread's priority.
   const startNice = threadNice();
-  const raiseError = (startNice === null ? null : setThreadNice(Math.max(-20, startNice - decisionLoopRaise))) ?? raiseSessionGroup(sessionGroupNice);
+  const groupNice = sessionGroupNice();
+  const raiseError = groupNice !== null ? raiseSessionGroup(-clusterdRaise)
+    : startNice === null ? null : setThreadNice(Math.max(-20, startNice - clusterdRaise));
   if (raiseError !== null) {
-    logger.warn({ event: 'PRIORITY' }, `the decision loop runs at the priority clusterd was started with (could not lower its nice by ${decisionLoopRaise}: ${raiseError}): on a host whose cores are saturated a burst of work may stall it past the decision-stall bound; give clusterd CAP_SYS_NICE (or run it as root, or raise its RLIMIT_NICE)`);
+    logger.warn({ event: 'PRIORITY' }, `the decision loop runs at the priority clusterd was started with (could not raise ${groupNice !== null ? 'its session group' : 'its thread'} by ${clusterdRaise} steps: ${raiseError}): on a host whose cores are saturated a burst of work may stall it past the decision-stall bound; give clusterd CAP_SYS_NICE (or run it as root, or raise its RLIMIT_NICE)`);
   }
   const host = new MonitorClient();
   const listen = parseListen(s.listen);

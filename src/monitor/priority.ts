@@ -43,24 +43,25 @@ export function setThreadNice(nice: number): string | null {
   }
 }
 
-/**
- * Raises the scheduling group of this process's session (Linux autogroup, on where sessions are
- * scheduled as groups: the kernel first shares the cores among sessions, then among the threads
- * of each by their nice, so a thread's own nice cannot lift it above a busy neighbour session).
- * Returns null when done or when there is no such group (autogroup off, not Linux, or already at
- * least as high), else why not. Resources run detached, each in a session of its own, so they do
- * not share it.
- */
-export function raiseSessionGroup(nice: number): string | null {
-  let current: number;
+/** The nice value of this process's session group (Linux autogroup); null where sessions are not scheduled as groups. */
+export function sessionGroupNice(): number | null {
   try {
     const m = /nice (-?\d+)/.exec(fs.readFileSync('/proc/self/autogroup', 'utf8'));
-    if (m === null) return null;
-    current = Number(m[1]);
+    return m === null ? null : Number(m[1]);
   } catch {
     return null;
   }
-  if (current <= nice) return null;
+}
+
+/**
+ * Raises the scheduling group of this process's session (Linux autogroup: the kernel first shares
+ * the cores among sessions, then among the threads of each by their nice, so a thread's own nice
+ * cannot lift it above a busy neighbour session). Returns null when done (or already at least as
+ * high), else why not. Resources run detached, each in a session of its own: they do not share it.
+ */
+export function raiseSessionGroup(nice: number): string | null {
+  const current = sessionGroupNice();
+  if (current === null || current <= nice) return null;
   try {
     fs.writeFileSync('/proc/self/autogroup', String(nice));
     return null;
