@@ -32,8 +32,8 @@ const root = resolve(process.env.BENCH_SCALE_BIN ?? repoRoot);
 const names = ['n1', 'n2', 'n3'];
 const total = perNode * names.length;
 const groupCount = Math.ceil(total / perGroup);
-/** Status polls: fine enough for figures of seconds, light enough not to load the nodes. */
-const pollMs = 100;
+/** Status polls: fine enough for figures of seconds, light enough not to load the nodes (a status of 3,000 resources is about 1 MB of JSON). */
+const pollMs = 250;
 /** Bound on any one wait of the benchmark: past it the step is reported as not reached. */
 const stepMaxMs = Number(process.env.BENCH_SCALE_STEP_MAX_S ?? 600) * 1000;
 /** Events that mean a node stalled: every one is a failure of the scale target. */

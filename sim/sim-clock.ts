@@ -34,16 +34,16 @@ export class MachineClock {
     return this.loadLagMs > 0 ? base + this.world.rng.real(0, this.loadLagMs) : base;
   }
 
-  /** The Clock a process on this machine sees. */
-  forProcess(proc: SimProc): Clock {
+  /** The Clock a process on this machine sees (`heartbeat`: the clock of its heartbeat thread, never held behind the main thread's work). */
+  forProcess(proc: SimProc, heartbeat = false): Clock {
     const world = this.world;
     const schedule = (fn: () => void, ms: number, repeat: boolean): (() => void) => {
       let cancelled = false;
       let ev = world.schedule(ms + this.lagMs(), proc, 'timer', function fire() {
         if (cancelled) return;
-        if (repeat) ev = world.schedule(ms + lagOf(), proc, 'timer', fire);
+        if (repeat) ev = world.schedule(ms + lagOf(), proc, 'timer', fire, heartbeat);
         fn();
-      });
+      }, heartbeat);
       const lagOf = () => this.lagMs();
       return () => {
         cancelled = true;

@@ -5,6 +5,7 @@
 // start the monitor, then node.start()).
 
 import { ClusterNode, type NodeOptions } from '../src/node/node.js';
+import { InlineHeartbeat } from '../src/node/heartbeat.js';
 import type { OwnershipRec, PlacementInput } from '../src/core/placement.js';
 import type { Timing } from '../src/core/timing.js';
 import { SimHost, type Apps, type HostFlaws, type MachineEnv, type ProcessTable } from './sim-host.js';
@@ -141,12 +142,14 @@ export class Machine implements MachineEnv {
     const n = ++this.incarnations;
     const incarnation = `${this.name}-${n}`;
     const proc = new SimProc(`${this.name}#${n}`, this.name, 'clusterd');
-    const store = new SimStoreClient(this.disk, new WorldTransport(world, proc, this.link), proc, () => this.clock.nowMs());
+    const store = new SimStoreClient(this.disk, new WorldTransport(world, proc, this.link, () => this.clock.loadLagMs > 0), proc, () => this.clock.nowMs());
     const timing = this.d.timing;
     const patches = this.d.patches;
     const host = new SimHost(world, this, proc, { selfFenceMs: timing.selfFenceMs, incarnation: () => incarnation, flaws: this.d.hostFlaws, patches });
     const node = new SimClusterNode({
       name: this.name, apiUrl: `sim://${this.name}`, timing, store, host, clock: this.clock.forProcess(proc),
+      // clusterd's heartbeat runs on a thread of its own: its timer is never held behind the main thread's work.
+      heartbeat: (c) => new InlineHeartbeat({ ...c, clock: this.clock.forProcess(proc, true) }),
       log: (level, event, message) => world.trace(proc.id, `${level === 'info' ? '' : `${level} `}${event}: ${message.split('\n')[0]}`),
       newBackupId: () => (++this.backupIds).toString(16).padStart(8, '0'), freezeSnapshots: true,
       localDb: this.localDb as unknown as LocalDb, recovery,

@@ -462,13 +462,54 @@ export function healthyLink(): StoreLink {
   return { slowMs: 0, down: false, dbDown: false, leaseDown: false, onCall: null };
 }
 
+/** What a call costs the calling process besides its latency (the simulator's work cost). */
+export interface CallWork {
+  /** The heartbeat thread's call (a renewal): answered on that thread, costing the main thread nothing. */
+  heartbeat?: boolean;
+  /** Records the request carries (an append's updates, a checkpoint's tables), beside those of the answer. */
+  items?: number;
+}
+
+/**
+ * Work cost of handling a store answer on the main thread: decoding and folding it takes time
+ * proportional to its records (reports with their resources, ownership, log records, a
+ * checkpoint's tables), as in clusterd, where it is synchronous. Measured on real processes at
+ * 3,000 resources a cycle costs 20-50 ms of CPU: about 10 µs a record; a loaded machine (the
+ * `load` fault) gives its process a tenth of a core.
+ */
+export const workMsPerItem = 0.01;
+export const workMsPerAnswer = 0.05;
+const loadedSlowdown = 10;
+
+/** Records in a store answer or request, counted shallowly (tables of resources, groups, nodes; arrays). */
+export function itemsOf(v: unknown): number {
+  if (Array.isArray(v)) {
+    let n = v.length;
+    for (const x of v) n += tablesOf(x);
+    return n;
+  }
+  return tablesOf(v);
+}
+
+function tablesOf(x: unknown): number {
+  if (x === null || typeof x !== 'object') return 0;
+  const o = x as Record<string, unknown>;
+  let n = 0;
+  for (const k of ['resources', 'groups', 'nodes', 'updates']) {
+    const t = o[k];
+    if (t !== null && typeof t === 'object') n += Array.isArray(t) ? t.length : Object.keys(t).length;
+  }
+  for (const k of ['config', 'value', 'update']) if (o[k] !== null && typeof o[k] === 'object') n += tablesOf(o[k]);
+  return n;
+}
+
 /** Through the world: lands after a seeded latency, answers after another, FIFO per client. */
 export class WorldTransport {
   private lastLandMs = 0;
   private lastAnswerMs = 0;
-  constructor(private readonly world: World, private readonly proc: SimProc, readonly link: StoreLink) {}
+  constructor(private readonly world: World, private readonly proc: SimProc, readonly link: StoreLink, private readonly loaded: () => boolean = () => false) {}
 
-  call<T>(op: () => T, unreachable: () => T, isLease: boolean, onAnswer?: (value: T) => void): Promise<T> {
+  call<T>(op: () => T, unreachable: () => T, isLease: boolean, onAnswer?: (value: T) => void, work: CallWork = {}): Promise<T> {
     const world = this.world;
     const rng = world.rng;
     const cutOff = this.link.down || (this.link.dbDown && !isLease) || (this.link.leaseDown && isLease);
@@ -493,16 +534,21 @@ export class WorldTransport {
         const answerAt = Math.max(world.now + rng.real(0.05, 1) + slow / 4, this.lastAnswerMs + 0.001);
         this.lastAnswerMs = answerAt;
         world.scheduleAt(answerAt, this.proc, 'io', () => {
+          // Handling the answer keeps the main thread busy in proportion to its size (and the request's).
+          if (!work.heartbeat) {
+            const items = (work.items ?? 0) + (threw ? 0 : itemsOf(value));
+            world.work(this.proc, (workMsPerAnswer + items * workMsPerItem) * (this.loaded() ? loadedSlowdown : 1));
+          }
           if (threw) { reject(error); return; }
           onAnswer?.(value as T);
           resolve(value as T);
-        });
+        }, work.heartbeat === true);
       });
     });
   }
 }
 
-type Transport = { call<T>(op: () => T, unreachable: () => T, isLease: boolean, onAnswer?: (value: T) => void): Promise<T> };
+type Transport = { call<T>(op: () => T, unreachable: () => T, isLease: boolean, onAnswer?: (value: T) => void, work?: CallWork): Promise<T> };
 
 function unavailable(what: string): ClusterError {
   return clusterError('QUORUM_UNAVAILABLE', `${what} failed: the quorum store cannot be reached`, 'check the link to the quorum store');
@@ -519,16 +565,16 @@ export class SimStoreClient implements QuorumStore {
   constructor(private readonly disk: SimDisk, private readonly transport: Transport | StoreTransport, private readonly proc: SimProc | null = null,
     private readonly nowMs: () => number = () => 0) {}
 
-  private run<T>(op: () => T, unreachable: () => T, isLease = false, onAnswer?: (value: T) => void): Promise<T> {
-    return (this.transport as Transport).call(op, unreachable, isLease, onAnswer);
+  private run<T>(op: () => T, unreachable: () => T, isLease = false, onAnswer?: (value: T) => void, work?: CallWork): Promise<T> {
+    return (this.transport as Transport).call(op, unreachable, isLease, onAnswer, work);
   }
 
   /** A write: returns an error result when unreachable, or when the database cannot be read (the lease file is apart from it). */
-  private w<T>(what: string, op: () => StoreResult<T>, isLease = false, onAnswer?: (value: StoreResult<T>) => void): Promise<StoreResult<T>> {
+  private w<T>(what: string, op: () => StoreResult<T>, isLease = false, onAnswer?: (value: StoreResult<T>) => void, work?: CallWork): Promise<StoreResult<T>> {
     return this.run(() => {
       this.mustBeOpen();
       return this.damagedFor() && !isLease ? fail(dbDamaged(what)) : op();
-    }, () => fail(unavailable(what)), isLease, onAnswer);
+    }, () => fail(unavailable(what)), isLease, onAnswer, work);
   }
 
   /** A read that throws when unreachable or when the database cannot be read (as dir's reads do). */
@@ -586,7 +632,7 @@ export class SimStoreClient implements QuorumStore {
       // One positional write of the whole slot: no free-space check, no change version.
       this.disk.writeSlot(mine.slot, { node, incarnation: mine.incarnation, counter, state });
       return ok(undefined);
-    }, true);
+    }, true, undefined, { heartbeat: true });
   }
 
   readLeases(): Promise<LeaseRecord[]> {
@@ -621,7 +667,7 @@ export class SimStoreClient implements QuorumStore {
 
   appendLog(term: number, expectedHeadSeq: number, updates: ConfigUpdate[]): Promise<StoreResult<LogRecord[]>> {
     const copy = JSON.parse(JSON.stringify(updates)) as ConfigUpdate[];
-    return this.w('appending to the quorum log', () => this.disk.appendLog(term, expectedHeadSeq, copy));
+    return this.w('appending to the quorum log', () => this.disk.appendLog(term, expectedHeadSeq, copy), false, undefined, { items: itemsOf(copy) });
   }
 
   readLog(afterSeq: number, max: number): Promise<StoreResult<LogRecord[]>> {
@@ -638,7 +684,7 @@ export class SimStoreClient implements QuorumStore {
 
   writeCheckpoint(term: number, seq: number, config: ClusterConfig): Promise<StoreResult<Checkpoint>> {
     const copy = JSON.parse(JSON.stringify(config)) as ClusterConfig;
-    return this.w('writing the checkpoint', () => this.disk.writeCheckpoint(term, seq, copy));
+    return this.w('writing the checkpoint', () => this.disk.writeCheckpoint(term, seq, copy), false, undefined, { items: itemsOf(copy) });
   }
 
   recoverLog(seq: number, term: number, config: ClusterConfig, opts: RecoverOptions = {}): Promise<StoreResult<Checkpoint>> {
@@ -660,7 +706,7 @@ export class SimStoreClient implements QuorumStore {
 
   writeReport(report: NodeReport): Promise<StoreResult<void>> {
     const copy = JSON.parse(JSON.stringify(report)) as NodeReport;
-    return this.w('writing a report', () => this.disk.writeReport(copy));
+    return this.w('writing a report', () => this.disk.writeReport(copy), false, undefined, { items: itemsOf(copy) });
   }
 
   readReports(): Promise<NodeReport[]> {

@@ -21,6 +21,12 @@ export interface SimEvent {
   kind: EventKind;
   fn: () => void;
   cancelled: boolean;
+  /**
+   * The heartbeat thread's events (its timer, its renewals' answers): clusterd runs its heartbeat
+   * on a thread of its own, so they are never held behind the main thread's work (busyUntil).
+   * A pause or a death of the process holds or drops them like any other.
+   */
+  heartbeat?: boolean;
 }
 
 /** A simulated OS process: a clusterd incarnation or its resource monitor. */
@@ -28,6 +34,12 @@ export class SimProc {
   state: 'running' | 'paused' | 'dead' = 'running';
   /** Events that came due while paused, in the order they came due. */
   held: SimEvent[] = [];
+  /**
+   * Work cost: the main thread is busy with synchronous work until this world time (a large
+   * answer parsed, a fold, a placement): its events that come due before then wait until then,
+   * in their order, as a busy event loop delays its timers and I/O.
+   */
+  busyUntil = 0;
   constructor(readonly id: string, readonly machine: string, readonly role: 'clusterd' | 'monitor') {}
   get alive(): boolean {
     return this.state !== 'dead';
@@ -61,14 +73,20 @@ export class World {
   // ---- scheduling ----
 
   /** Run `fn` at now + delayMs on behalf of `proc` (null: the world itself, never held). */
-  schedule(delayMs: number, proc: SimProc | null, kind: EventKind, fn: () => void): SimEvent {
-    return this.scheduleAt(this.now + Math.max(0, delayMs), proc, kind, fn);
+  schedule(delayMs: number, proc: SimProc | null, kind: EventKind, fn: () => void, heartbeat = false): SimEvent {
+    return this.scheduleAt(this.now + Math.max(0, delayMs), proc, kind, fn, heartbeat);
   }
 
-  scheduleAt(at: number, proc: SimProc | null, kind: EventKind, fn: () => void): SimEvent {
+  scheduleAt(at: number, proc: SimProc | null, kind: EventKind, fn: () => void, heartbeat = false): SimEvent {
     const ev: SimEvent = { at: Math.max(at, this.now), seq: this.seq++, proc, kind, fn, cancelled: false };
+    if (heartbeat) ev.heartbeat = true;
     this.push(ev);
     return ev;
+  }
+
+  /** `proc`'s main thread does `ms` of synchronous work now (after what it is busy with already). */
+  work(proc: SimProc, ms: number): void {
+    if (ms > 0) proc.busyUntil = Math.max(proc.busyUntil, this.now) + ms;
   }
 
   pause(proc: SimProc): void {
@@ -107,6 +125,13 @@ export class World {
       if (proc !== null && proc.state === 'dead') continue;
       if (proc !== null && proc.state === 'paused') {
         proc.held.push(ev);
+        continue;
+      }
+      if (proc !== null && !ev.heartbeat && proc.busyUntil > ev.at) {
+        // The same event object, later: a cancel of it (a cleared timer) still reaches it.
+        ev.at = proc.busyUntil;
+        ev.seq = this.seq++;
+        this.push(ev);
         continue;
       }
       this.eventsFired++;

@@ -224,14 +224,18 @@ function scheduleCheck(st: LocalState, ctx: LocalContext, lg: LocalGroup, lr: Lo
 
 /**
  * The resource whose call or check has this id. `near` names where the call was made (the
- * action's group and resource): looked at first, so that a node running 10,000 resources does
- * not scan them all for each result. Call ids are unique within a LocalState, so the answer is
- * the same either way.
+ * action's group and resource): a call's id lives on the one LocalResource it was made on, and a
+ * LocalResource never moves to another group or name (it is created under its key and only ever
+ * deleted from it), so with `near` the answer is that resource or none, in constant time. A node
+ * running 1,000 resources gets 1,000 results of voided calls after a fence: a scan of every
+ * resource for each would be quadratic. Without `near`, every resource is looked at.
  */
 function find(st: LocalState, id: number, near?: { group: GroupName; resource: ResourceName }): { lg: LocalGroup; lr: LocalResource } | null {
-  const lgNear = near ? st.groups[near.group] : undefined;
-  const lrNear = lgNear?.resources[near!.resource];
-  if (lgNear && lrNear && (lrNear.op?.id === id || lrNear.check?.id === id)) return { lg: lgNear, lr: lrNear };
+  if (near) {
+    const lg = st.groups[near.group];
+    const lr = lg?.resources[near.resource];
+    return lg && lr && (lr.op?.id === id || lr.check?.id === id) ? { lg, lr } : null;
+  }
   for (const lg of Object.values(st.groups)) {
     for (const lr of Object.values(lg.resources)) if (lr.op?.id === id || lr.check?.id === id) return { lg, lr };
   }

@@ -18,6 +18,7 @@ import {
 } from '../api/auth-files.js';
 import { tlsFetch } from '../api/tls-fetch.js';
 import { MonitorClient } from '../monitor/client.js';
+import { raiseSessionGroup, sessionGroupNice, setThreadNice, threadNice } from '../monitor/priority.js';
 import { monoMs } from '../monitor/protocol.js';
 import { parseQuorumSpec, openStore, storeOptionsFromEnv, type QuorumSpec, type StoreOptions } from '../store/index.js';
 import type { QuorumStore } from '../store/types.js';
@@ -342,6 +343,20 @@ async function runCertIssue(o: { authDir: string; node: string; host?: string; o
     + `copy it to ${o.node} (keep it private: mode 0700) and start there with --auth-dir DIR\n`);
 }
 
+/**
+ * How much higher than other work clusterd runs (nice steps; the heartbeat thread runs at the
+ * highest priority, heartbeat-worker.ts). The decision loop needs little CPU, in bursts (a large
+ * apply, a thousand agent results), but a loop that cannot get a core for decisionStallMs is
+ * fenced: on a host whose two cores are saturated by other work (load 30), a normal-priority
+ * thread got about a fifteenth of a core, and a burst of 300 ms of CPU took over 4 s. Where the
+ * kernel schedules sessions as groups (autogroup), the cores are shared among sessions first:
+ * clusterd's session (clusterd and its resource monitor, which start resources in sessions of
+ * their own) is raised, and inside it the decision loop and the monitor keep equal shares (the
+ * monitor's starts are on the path to Online too). Elsewhere the decision loop's thread is raised;
+ * the resource monitor it forks sets itself back before it starts anything.
+ */
+const clusterdRaise = 10;
+
 async function runStart(flags: Record<string, unknown>): Promise<void> {
   const s = loadSettings(flags);
   environment(); // validated with the settings, before anything is opened
@@ -369,6 +384,14 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
     logger.warn({ event: 'QUORUM_DB_REBUILT' }, rebuilt.value);
   }
   await checkNameFree(store, s.node, s.timing);
+  // Before the heartbeat thread and the monitor are made: they start from this thread's priority.
+  const startNice = threadNice();
+  const groupNice = sessionGroupNice();
+  const raiseError = groupNice !== null ? raiseSessionGroup(-clusterdRaise)
+    : startNice === null ? null : setThreadNice(Math.max(-20, startNice - clusterdRaise));
+  if (raiseError !== null) {
+    logger.warn({ event: 'PRIORITY' }, `the decision loop runs at the priority clusterd was started with (could not raise ${groupNice !== null ? 'its session group' : 'its thread'} by ${clusterdRaise} steps: ${raiseError}): on a host whose cores are saturated a burst of work may stall it past the decision-stall bound; give clusterd CAP_SYS_NICE (or run it as root, or raise its RLIMIT_NICE)`);
+  }
   const host = new MonitorClient();
   const listen = parseListen(s.listen);
   let node: ClusterNode | null = null;
@@ -394,7 +417,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   });
   // The resource monitor boots (a Node.js process: ~0.2 s) while the API starts listening.
   const agentDirs = { ...(typeof flags.ocfRoot === 'string' ? { ocfRoot: resolve(flags.ocfRoot) } : {}), ...(typeof flags.lsbDir === 'string' ? { lsbDir: resolve(flags.lsbDir) } : {}) };
-  const monitorReady = host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, heartbeatSocket, resourceUmask, fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation }, ...agentDirs });
+  const monitorReady = host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, heartbeatSocket, resourceUmask, ...(startNice !== null ? { resourceNice: startNice } : {}), fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation }, ...agentDirs });
   monitorReady.catch(() => undefined); // awaited below; a failure there ends the start
   const api = await startApi(node, listen.host, listen.port, security, s.eventStream, s.admission, (fields, message) => logger.debug({ event: 'HTTP_REQUEST', ...fields }, message)).catch((e: Error) =>
     fail(clusterError('BAD_CONFIG', `cannot listen on ${s.listen}: ${e.message}`, 'pick a free port with --listen 127.0.0.1:PORT')));

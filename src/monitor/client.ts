@@ -59,6 +59,8 @@ export interface MonitorStartOptions {
   lsbDir?: string;
   /** The umask resources start with (clusterd runs with 077 for its own files). */
   resourceUmask?: number;
+  /** The nice value resources start with (clusterd's decision loop may run raised; the monitor it forks takes that). */
+  resourceNice?: number;
 }
 
 export type CallResult =
@@ -355,7 +357,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     child.on('error', (err) => this.emit('log', 'error', `resource monitor (pid ${child.pid}): ${err.message}`));
     child.once('exit', (code, signal) => this.onExit(child, code, signal));
     this.post(child, { t: 'init', selfFenceMs: options.selfFenceMs, node: options.node, ...(options.heartbeatSocket ? { heartbeatSocket: options.heartbeatSocket } : {}),
-      ...(options.resourceUmask !== undefined ? { umask: options.resourceUmask } : {}) });
+      ...(options.resourceUmask !== undefined ? { umask: options.resourceUmask } : {}), ...(options.resourceNice !== undefined ? { resourceNice: options.resourceNice } : {}) });
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => this.lost(child, `no answer to init within ${msText(readyTimeoutMs)}`), readyTimeoutMs);
       this.readyWaiter = (err) => {
@@ -511,12 +513,18 @@ function monitorEnv(options: MonitorStartOptions): NodeJS.ProcessEnv {
   return { ...env, ...options.fenceEnv, ...agentDirs, CLUSTERD_DATA_DIR: options.dataDir };
 }
 
+/**
+ * Each group and its leader: a resource started through setsid(1) is reported as soon as it runs,
+ * a moment before its session (and group) exists, and a signal to the group would miss it then.
+ */
 function killGroups(pgids: number[]): void {
   for (const pgid of pgids) {
-    try {
-      process.kill(-pgid, 'SIGKILL');
-    } catch {
-      // ESRCH: gone already.
+    for (const target of [-pgid, pgid]) {
+      try {
+        process.kill(target, 'SIGKILL');
+      } catch {
+        // ESRCH: gone already.
+      }
     }
   }
 }

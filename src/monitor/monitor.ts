@@ -11,6 +11,7 @@ import { createAgentRegistry } from './agent-registry.js';
 import { Freezer } from './freezer.js';
 import { monoMs, parseHeartbeatLine, type AgentOp, type CallData, type FromMonitor, type ResourceSpec, type ToMonitor } from './protocol.js';
 import { msText } from '../core/duration-text.js';
+import { setThreadNice } from './priority.js';
 
 /**
  * Past a call's timeout the agent has this long to reject with its own reason (which says more
@@ -95,6 +96,12 @@ function onMessage(msg: ToMonitor): void {
     case 'init':
       // The monitor's own files (logs, the frozen list, the heartbeat socket) are made 0600 explicitly.
       if (msg.umask !== undefined) process.umask(msg.umask);
+      // Forked by clusterd's raised decision loop: back to clusterd's own priority before any
+      // resource starts (they take this thread's nice), and the same for its probes and agents.
+      if (msg.resourceNice !== undefined) {
+        const error = setThreadNice(msg.resourceNice);
+        if (error !== null) send({ t: 'log', level: 'warning', message: `resource monitor: could not set nice ${msg.resourceNice} for the resources it starts: ${error}` });
+      }
       onInit(msg.selfFenceMs, msg.node, msg.heartbeatSocket);
       return;
     case 'ping':
@@ -142,16 +149,21 @@ function armWatchdog(delayMs: number): void {
 /**
  * libuv runs expired timers before it reads pending input: after a busy stretch of this process
  * the timer would fire although pings wait unread. So the verdict waits for setImmediate, which
- * runs after this turn's poll phase has read what is pending, and judges the newest ping's age by
- * its send time on the host's monotonic clock.
+ * runs after this turn's poll phase has read what is pending. The ping's age is taken when the
+ * timer fires, before that poll phase: every ping sent by then is in the socket when the poll
+ * reads it, so the verdict says "no ping was sent for the deadline" exactly. An age taken later
+ * would also count the time this process waited for a core between the poll and the verdict (a
+ * host with saturated cores leaves it queued for hundreds of milliseconds), during which clusterd
+ * kept pinging: a healthy node fenced for the monitor's own delay.
  */
 function onWatchdogTimer(): void {
+  const judgedAtMs = monoMs();
   setImmediate(() => {
-    const ageMs = monoMs() - lastPingSentMs;
+    const ageMs = judgedAtMs - lastPingSentMs;
     const verdict = decide.watchdog(ageMs, selfFenceMsSet);
     if (!verdict.fence) { armWatchdog(verdict.rearmMs); return; }
     watchdogFired = true;
-    fence(`node '${nodeName}': no ping from clusterd for ${msText(selfFenceMsSet)} (self-fence deadline; the last one was sent ${msText(ageMs)} ago)`);
+    fence(`node '${nodeName}': no ping from clusterd for ${msText(selfFenceMsSet)} (self-fence deadline; the last one was sent ${msText(ageMs)} before the check)`);
   });
 }
 

@@ -127,7 +127,7 @@ export type ToMonitor =
    * heartbeatSocket: where to listen for the heartbeat channel (pings and fences from clusterd's heartbeat thread).
    */
   /** umask: the one resources start with (clusterd itself runs with 077; a resource's files are its own to share). */
-  | { t: 'init'; selfFenceMs: number; node: string; heartbeatSocket?: string; umask?: number }
+  | { t: 'init'; selfFenceMs: number; node: string; heartbeatSocket?: string; umask?: number; /** The nice resources start with: what clusterd was started with (its own threads run raised). */ resourceNice?: number }
   /** Watchdog feed over IPC (when no heartbeat thread feeds it). sentMs: monoMs at sending. */
   | { t: 'ping'; sentMs?: number }
   /**
