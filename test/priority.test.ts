@@ -36,6 +36,10 @@ test('the heartbeat thread runs at the highest priority, the decision loop raise
   const node = c.nodes.get('n1')!;
   const pid = node.proc.pid!;
   const own = stat(`/proc/${process.pid}/stat`).nice; // clusterd was started with the test's priority
+  const autogroupNice = (pid: number): number | null => {
+    try { return Number(/nice (-?\d+)/.exec(readFileSync(`/proc/${pid}/autogroup`, 'utf8'))?.[1]); } catch { return null; }
+  };
+  const runnerGroup = autogroupNice(process.pid);
   const created = await c.api('/v1/apply', { method: 'POST', body: { spec: { groups: { g: { resources: { r: { type: 'process', priv: { command: '/bin/sleep', args: ['1000'] } } } } } } } });
   assert.equal(created.status, 200, JSON.stringify(created.body));
   await c.waitStatus('r Online', (s) => s.resources.some((r) => r.name === 'r' && r.state === 'Online'), 60_000);
@@ -56,9 +60,11 @@ test('the heartbeat thread runs at the highest priority, the decision loop raise
   const nices = threadNices(pid);
   const log = () => readFileSync(node.log, 'utf8');
   if (nices.includes(-20)) {
-    let group: number | null = null;
-    try { group = Number(/nice (-?\d+)/.exec(readFileSync(`/proc/${pid}/autogroup`, 'utf8'))?.[1]); } catch { /* no autogroup */ }
-    if (group !== null && Number.isFinite(group)) {
+    const group = autogroupNice(pid);
+    const leads = stat(`/proc/${pid}/stat`).session === pid;
+    // A clusterd that shares its starter's session (a shell, this test) leaves that session's group alone.
+    if (!leads) assert.equal(autogroupNice(process.pid), runnerGroup, 'the session clusterd was started from is not raised');
+    if (leads && group !== null && Number.isFinite(group)) {
       // Sessions scheduled as groups: the session is raised, the decision loop keeps an equal share with its monitor.
       assert.ok(group <= -10, `clusterd's session group is raised (nice ${group})`);
       assert.equal(stat(`/proc/${pid}/stat`).nice, own, 'the decision loop keeps clusterd\'s priority inside its raised session');

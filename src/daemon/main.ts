@@ -18,7 +18,7 @@ import {
 } from '../api/auth-files.js';
 import { tlsFetch } from '../api/tls-fetch.js';
 import { MonitorClient } from '../monitor/client.js';
-import { raiseSessionGroup, sessionGroupNice, setThreadNice, threadNice } from '../monitor/priority.js';
+import { leadsSession, raiseSessionGroup, sessionGroupNice, setThreadNice, threadNice } from '../monitor/priority.js';
 import { monoMs } from '../monitor/protocol.js';
 import { parseQuorumSpec, openStore, storeOptionsFromEnv, type QuorumSpec, type StoreOptions } from '../store/index.js';
 import type { QuorumStore } from '../store/types.js';
@@ -352,7 +352,8 @@ async function runCertIssue(o: { authDir: string; node: string; host?: string; o
  * kernel schedules sessions as groups (autogroup), the cores are shared among sessions first:
  * clusterd's session (clusterd and its resource monitor, which start resources in sessions of
  * their own) is raised, and inside it the decision loop and the monitor keep equal shares (the
- * monitor's starts are on the path to Online too). Elsewhere the decision loop's thread is raised;
+ * monitor's starts are on the path to Online too) when clusterd leads its session, as under systemd.
+ * Elsewhere (no autogroup, or a clusterd started from a shell) the decision loop's thread is raised;
  * the resource monitor it forks sets itself back before it starts anything.
  */
 const clusterdRaise = 10;
@@ -386,7 +387,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   await checkNameFree(store, s.node, s.timing);
   // Before the heartbeat thread and the monitor are made: they start from this thread's priority.
   const startNice = threadNice();
-  const groupNice = sessionGroupNice();
+  const groupNice = leadsSession() ? sessionGroupNice() : null;
   const raiseError = groupNice !== null ? raiseSessionGroup(-clusterdRaise)
     : startNice === null ? null : setThreadNice(Math.max(-20, startNice - clusterdRaise));
   if (raiseError !== null) {

@@ -43,6 +43,22 @@ export function setThreadNice(nice: number): string | null {
   }
 }
 
+/**
+ * Whether this process leads its session (systemd starts every service so; a clusterd started from a
+ * shell or by a test runner shares that session). Only a session leader raises its session group:
+ * otherwise the raise would lift the operator's shell and everything else started from it, for as
+ * long as that session lasts.
+ */
+export function leadsSession(): boolean {
+  try {
+    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[3]) === process.pid; // after "(comm)": state ppid pgrp session
+  } catch {
+    return false;
+  }
+}
+
 /** The nice value of this process's session group (Linux autogroup); null where sessions are not scheduled as groups. */
 export function sessionGroupNice(): number | null {
   try {
