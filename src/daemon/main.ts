@@ -3,7 +3,7 @@
 // validated once, all errors at once, then frozen.
 
 import { Command, InvalidArgumentError } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -238,7 +238,8 @@ export const isLoopback = (host: string): boolean => loopbackRe.test(host);
  * credential (token shown to nobody else: only its hash goes into the cluster configuration,
  * through the quorum log) in the credential file of the user who ran init.
  */
-async function runInit(opts: { quorum: string; cluster: string; authDir?: string; endpoints: string; user?: string }): Promise<void> {
+async function runInit(opts: { quorum: string; cluster: string; authDir?: string; endpoints: string; user?: string; authOnly?: boolean }): Promise<void> {
+  if (opts.authOnly) return runInitAuthOnly(opts);
   privateUmask();
   const store = await openOrFail(opts.quorum);
   secureQuorumDir(opts.quorum, true);
@@ -249,7 +250,13 @@ async function runInit(opts: { quorum: string; cluster: string; authDir?: string
   const userOk = checkName('user', user);
   if (!userOk.ok) fail(userOk.error);
   const r = await store.init(opts.cluster, Date.now());
-  if (!r.ok) { await store.close(); fail(r.error); }
+  if (!r.ok) {
+    await store.close();
+    if (r.error.code === 'CLUSTER_EXISTS' && !hasAuth(authDir)) {
+      fail(clusterError('CLUSTER_EXISTS', `${r.error.message}, without a cluster CA in ${authDir}`, authOnlyHint(opts.quorum, opts.authDir)));
+    }
+    fail(r.error);
+  }
   const token = newToken();
   const appended = await store.appendLog(0, 0, [{ op: 'credential-set', user, role: 'admin', tokenSha256: tokenSha256(token), createdWallMs: Date.now() }]);
   await store.close();
@@ -270,6 +277,66 @@ async function runInit(opts: { quorum: string; cluster: string; authDir?: string
       : `on each machine (after copying the auth directory there, or clusterd cert issue): clusterd start --quorum ${opts.quorum} --auth-dir DIR --node NAME --listen MACHINE_ADDRESS:7400 (HTTPS; see deploy/README.md)\n`));
 }
 
+/** Whether `dir` holds any of the cluster's trust (its CA or node token). */
+function hasAuth(dir: string): boolean {
+  return existsSync(join(dir, authFiles.caCert)) || existsSync(join(dir, authFiles.nodeToken));
+}
+
+function authOnlyHint(quorum: string, authDirFlag: string | undefined): string {
+  return `a cluster made before clusterd had credentials: with its nodes stopped, run once clusterd init --auth-only --quorum ${quorum}${authDirFlag ? ` --auth-dir ${authDirFlag}` : ''} `
+    + '(it makes the CA, the node token and an admin credential for you; groups and resources are left as they are)';
+}
+
+/**
+ * `clusterd init --auth-only`: the trust of an existing cluster that has none (made before
+ * clusterd had credentials): the CA and node token in the auth directory, and an admin
+ * credential for the user. The cluster's configuration gains only that credential's hash.
+ */
+async function runInitAuthOnly(opts: { quorum: string; authDir?: string; endpoints: string; user?: string }): Promise<void> {
+  privateUmask();
+  const store = await openOrFail(opts.quorum);
+  secureQuorumDir(opts.quorum, false);
+  const authDir = resolveAuthDir(opts.quorum, opts.authDir);
+  const user = opts.user ?? userInfo().username;
+  const userOk = checkName('user', user);
+  if (!userOk.ok) fail(userOk.error);
+  if (hasAuth(authDir)) {
+    await store.close();
+    fail(clusterError('AUTH_EXISTS', `${authDir} holds the cluster's CA or node token already: --auth-only would replace the trust every node and credential relies on`,
+      'to add a user: cluster credentials add USER --role ROLE; to rotate the CA: README, Security (Rotating certificates)'));
+  }
+  const opened = await store.open();
+  if (!opened.ok) { await store.close(); fail(opened.error); }
+  const cluster = opened.value.clusterName;
+  try {
+    await createAuthDir(authDir, cluster);
+  } catch (e) {
+    await store.close();
+    fail(clusterError('BAD_CONFIG', `cannot create the cluster CA in ${authDir}: ${(e as Error).message}`, 'clusterd init needs openssl and a writable auth directory'));
+  }
+  const token = newToken();
+  const update = { op: 'credential-set' as const, user, role: 'admin' as const, tokenSha256: tokenSha256(token), createdWallMs: Date.now() };
+  // Appended under the current coordinator term after the current head: a node that runs meanwhile can move either, so retry.
+  let appended = await store.appendLog((await store.readCoordinator()).term, await store.logHead(), [update]);
+  for (let attempt = 0; !appended.ok && (appended.error.code === 'SEQ_CONFLICT' || appended.error.code === 'STALE_TERM') && attempt < 10; attempt++) {
+    appended = await store.appendLog((await store.readCoordinator()).term, await store.logHead(), [update]);
+  }
+  await store.close();
+  if (!appended.ok) {
+    for (const f of [authFiles.caCert, authFiles.caKey, authFiles.nodeToken]) rmSync(join(authDir, f), { force: true });
+    fail(appended.error);
+  }
+  const file = credentialPath(process.env, cluster);
+  const endpoints = opts.endpoints.split(',').map((e) => e.trim()).filter(Boolean);
+  writeCredentialFile(file, { cluster, endpoints, token, role: 'admin', user, ca: readFileSync(join(authDir, authFiles.caCert), 'utf8') });
+  process.stdout.write(`cluster '${cluster}' in ${store.location} has credentials now; its groups and resources are unchanged
+`
+    + `cluster CA and node token: ${authDir} (keep it private)
+`
+    + `admin credential for ${user}: ${file} (the cluster CLI finds it by itself)
+`);
+}
+
 function resolveAuthDir(quorum: string, flag: string | undefined): string {
   const dir = flag ?? defaultAuthDir(quorum);
   if (!dir) fail(clusterError('BAD_CONFIG', `the quorum store ${quorum} has no place for the cluster CA`, 'give --auth-dir DIR (a private directory on this machine; see README, Security)'));
@@ -288,6 +355,10 @@ function readAuth(dir: string, file: string): string {
 /** What the API needs for authentication and TLS, from the auth directory; refuses a non-loopback listen without TLS. */
 async function apiSecurity(s: Settings, listenHost: string, dataDir: string): Promise<ApiSecurity> {
   const authDir = resolveAuthDir(s.quorum, s.authDir);
+  if (!hasAuth(authDir)) {
+    fail(clusterError('AUTH_MISSING', `${authDir} holds no cluster CA and no node token: this node cannot authenticate requests`,
+      `${authOnlyHint(s.quorum, s.authDir)}; a node on another machine: copy there the directory clusterd cert issue writes and give --auth-dir DIR`));
+  }
   const nodeToken = readAuth(authDir, authFiles.nodeToken).trim();
   const ca = readAuth(authDir, authFiles.caCert);
   const loopback = isLoopback(listenHost);
@@ -434,6 +505,7 @@ export function program(): Command {
     .option('--auth-dir <dir>', 'where the cluster CA and node token go (default QUORUM/auth for dir:; needed for etcd:)')
     .option('--endpoints <urls>', 'API URLs written into the admin credential file (comma-separated)', 'http://127.0.0.1:7400')
     .option('--user <name>', 'user name of the admin credential (default: the user running init)')
+    .option('--auth-only', 'for an existing cluster without credentials: create its CA, node token and an admin credential only')
     .action((o) => runInit(o));
   p.command('cert').description('certificates: issue writes the files a node on another machine needs')
     .argument('<action>', 'issue')
