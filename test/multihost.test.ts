@@ -191,7 +191,8 @@ test('multi-host on etcd: a node cut off the network fences itself, the others t
   // n3 first: it becomes coordinator and owner, so cutting it exercises both takeovers.
   for (const i of [2, 0, 1]) {
     startNode(i);
-    await waitFor(`${names[i]} to serve its API`, async () => (await api(i, '/v1/status').catch(() => null))?.status === 200, 20_000);
+    await waitFor(`${names[i]} to serve its API`, async () => (await api(i, '/v1/status').catch(() => null))?.status === 200, 60_000)
+      .catch((e: Error) => { throw new Error(`${e.message}\n${logsTail()}`); });
   }
   await waitFor('three nodes Up', async () => (await status(0)).nodes.filter((n) => n.state === 'Up').length === 3, 20_000);
 
