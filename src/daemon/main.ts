@@ -3,7 +3,8 @@
 // validated once, all errors at once, then frozen.
 
 import { Command, InvalidArgumentError } from 'commander';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,7 +15,8 @@ import { ClusterError, clusterError } from '../core/errors.js';
 import { timingDefaults, validateTiming, type Timing } from '../core/timing.js';
 import { admissionDefaults, eventStreamDefaults, startApi, type ApiSecurity } from '../api/server.js';
 import {
-  authFiles, createAuthDir, credentialPath, defaultAuthDir, issueNodeCert, mkdirPrivate, newToken, tokenSha256, writeCredentialFile, writePrivate,
+  authFiles, createAuthDir, createCa, credentialPath, defaultAuthDir, issueNodeCert, listCredentialFiles, mkdirPrivate, newToken, parseCredentialFile,
+  tokenSha256, writeCredentialFile, writePrivate,
 } from '../api/auth-files.js';
 import { tlsFetch } from '../api/tls-fetch.js';
 import { MonitorClient } from '../monitor/client.js';
@@ -329,12 +331,9 @@ async function runInitAuthOnly(opts: { quorum: string; authDir?: string; endpoin
   const file = credentialPath(process.env, cluster);
   const endpoints = opts.endpoints.split(',').map((e) => e.trim()).filter(Boolean);
   writeCredentialFile(file, { cluster, endpoints, token, role: 'admin', user, ca: readFileSync(join(authDir, authFiles.caCert), 'utf8') });
-  process.stdout.write(`cluster '${cluster}' in ${store.location} has credentials now; its groups and resources are unchanged
-`
-    + `cluster CA and node token: ${authDir} (keep it private)
-`
-    + `admin credential for ${user}: ${file} (the cluster CLI finds it by itself)
-`);
+  process.stdout.write(`cluster '${cluster}' in ${store.location} has credentials now; its groups and resources are unchanged\n`
+    + `cluster CA and node token: ${authDir} (keep it private)\n`
+    + `admin credential for ${user}: ${file} (the cluster CLI finds it by itself)\n`);
 }
 
 function resolveAuthDir(quorum: string, flag: string | undefined): string {
@@ -411,6 +410,51 @@ async function runCertIssue(o: { authDir: string; node: string; host?: string; o
   writePrivate(join(out, authFiles.nodeToken), readAuth(authDir, authFiles.nodeToken));
   process.stdout.write(`wrote ${out}: ${authFiles.caCert}, ${authFiles.nodeCert}, ${authFiles.nodeKey}, ${authFiles.nodeToken}\n`
     + `copy it to ${o.node} (keep it private: mode 0700) and start there with --auth-dir DIR\n`);
+}
+
+/**
+ * `clusterd cert rotate-ca`: a new cluster CA in the auth directory. The old CA (and a node
+ * certificate it signed there) is moved aside, and this user's credential files that trusted the
+ * old CA trust the new one. The nodes read the CA at start: stop them all before, start them after.
+ */
+async function runRotateCa(o: { authDir: string }): Promise<void> {
+  privateUmask();
+  const authDir = resolve(o.authDir);
+  if (!existsSync(join(authDir, authFiles.caKey)) || !existsSync(join(authDir, authFiles.caCert))) {
+    fail(clusterError('TLS_NOT_CONFIGURED', `${authDir} holds no CA key (${authFiles.caKey}) and certificate: the CA is rotated where clusterd init made it`,
+      'give --auth-dir the directory clusterd init wrote (QUORUM/auth for a dir store)'));
+  }
+  const oldCa = readAuth(authDir, authFiles.caCert);
+  let cluster = 'cluster';
+  try {
+    cluster = /CN=clusterd CA (.+)$/m.exec(new X509Certificate(oldCa).subject)?.[1] ?? cluster;
+  } catch (e) {
+    fail(clusterError('BAD_CONFIG', `${join(authDir, authFiles.caCert)} is not a PEM certificate: ${(e as Error).message}`, 'restore the auth directory clusterd init made'));
+  }
+  const suffix = `replaced-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const moved: string[] = [];
+  try {
+    await createCa(authDir, cluster);
+  } catch (e) {
+    fail(clusterError('TLS_NOT_CONFIGURED', `cannot make a new CA in ${authDir}: ${(e as Error).message}`, 'check that openssl is installed and the auth directory is writable'));
+  }
+  writePrivate(join(authDir, `${authFiles.caCert}.${suffix}`), oldCa);
+  moved.push(`${authFiles.caCert}.${suffix}`);
+  // A node certificate of the old CA would be used before the new CA: set it aside, so that a node started here issues its own.
+  for (const f of [authFiles.nodeCert, authFiles.nodeKey]) {
+    if (existsSync(join(authDir, f))) { renameSync(join(authDir, f), join(authDir, `${f}.${suffix}`)); moved.push(`${f}.${suffix}`); }
+  }
+  const newCa = readAuth(authDir, authFiles.caCert);
+  const updated: string[] = [];
+  for (const file of listCredentialFiles(process.env)) {
+    const c = parseCredentialFile(readFileSync(file, 'utf8'));
+    if (c && c.ca === oldCa) { writeCredentialFile(file, { ...c, ca: newCa }); updated.push(file); }
+  }
+  process.stdout.write(`new cluster CA in ${authDir} (the old certificate is kept as ${moved.join(', ')}; the old key is gone)\n`
+    + `credential files of this user now trusting it: ${updated.length === 0 ? 'none' : updated.join(', ')}\n`
+    + 'next: stop every node, then start them (each issues its certificate from the new CA at start); for a node of another machine,\n'
+    + '  clusterd cert issue --auth-dir DIR --node NAME --host HOST --out OUT and copy OUT there first; other users need the new\n'
+    + '  ca.crt in their credential file\'s "ca" (or a new file: cluster credentials add USER --role ROLE)\n');
 }
 
 async function runStart(flags: Record<string, unknown>): Promise<void> {
@@ -507,15 +551,17 @@ export function program(): Command {
     .option('--user <name>', 'user name of the admin credential (default: the user running init)')
     .option('--auth-only', 'for an existing cluster without credentials: create its CA, node token and an admin credential only')
     .action((o) => runInit(o));
-  p.command('cert').description('certificates: issue writes the files a node on another machine needs')
-    .argument('<action>', 'issue')
+  p.command('cert').description('certificates: issue writes the files a node on another machine needs; rotate-ca makes a new cluster CA')
+    .argument('<action>', 'issue | rotate-ca')
     .requiredOption('--auth-dir <dir>', 'the auth directory holding the CA key (clusterd init made it)')
-    .requiredOption('--node <name>', 'node name')
-    .option('--host <names>', 'DNS names and IP addresses the node is reached by (comma-separated)')
-    .requiredOption('--out <dir>', 'directory to write (ca.crt, node.crt, node.key, node.token)')
-    .action(async (action: string, o: { authDir: string; node: string; host?: string; out: string }) => {
-      if (action !== 'issue') fail(clusterError('BAD_ARGUMENT', `unknown action '${action}'`, 'clusterd cert issue --auth-dir DIR --node NAME --out DIR'));
-      await runCertIssue(o);
+    .option('--node <name>', 'issue: node name')
+    .option('--host <names>', 'issue: DNS names and IP addresses the node is reached by (comma-separated)')
+    .option('--out <dir>', 'issue: directory to write (ca.crt, node.crt, node.key, node.token)')
+    .action(async (action: string, o: { authDir: string; node?: string; host?: string; out?: string }) => {
+      if (action === 'rotate-ca') return runRotateCa(o);
+      if (action !== 'issue') fail(clusterError('BAD_ARGUMENT', `unknown action '${action}'`, 'clusterd cert issue --auth-dir DIR --node NAME --out DIR, or clusterd cert rotate-ca --auth-dir DIR'));
+      if (!o.node || !o.out) fail(clusterError('BAD_ARGUMENT', 'cert issue needs --node NAME and --out DIR', 'clusterd cert issue --auth-dir DIR --node NAME --host HOST --out DIR'));
+      await runCertIssue({ authDir: o.authDir, node: o.node, out: o.out, ...(o.host ? { host: o.host } : {}) });
     });
   p.command('start').description('run a node in the foreground (SIGTERM or SIGINT: planned shutdown)')
     .option('--quorum <spec>', 'quorum store: dir:PATH or etcd:http://HOST:PORT[,...] (see deploy/README.md)')
