@@ -1,4 +1,4 @@
-// Rotating the cluster CA with `clusterd cert rotate-ca`: with the nodes stopped, a new CA
+// Rotating the cluster CA with `clusterd cert rotate-ca` (and the node token by hand, as the README says): with the nodes stopped, a new CA
 // replaces the old one in the auth directory, the user's credential file trusts the new one, and
 // once started again the nodes serve and forward over mutual TLS with certificates of the new CA
 // only; a client that trusts the old CA is refused by TLS.
@@ -15,7 +15,12 @@ let c: TestCluster | null = null;
 after(async () => { await c?.close(); });
 
 test('clusterd cert rotate-ca: a new CA, the credential file follows, the restarted nodes use it for HTTPS and forwarding', { timeout: 180_000 }, async () => {
-  c = await TestCluster.start(['n1', 'n2'], { startArgs: ['--tls'] });
+  // Assigned before any node starts, so that `after` stops whatever did start.
+  c = new TestCluster({ startArgs: ['--tls'] });
+  c.init();
+  await c.startNode('n1');
+  await c.startNode('n2');
+  await c.waitStatus('both nodes Up', (x) => !!x.coordinator && x.nodes.filter((n) => n.state === 'Up').length === 2, 30_000);
   const authDir = join(c.quorum.slice(4), 'auth');
   const oldCa = readFileSync(join(authDir, 'ca.crt'), 'utf8');
   assert.equal((await c.api('/v1/groups', { method: 'POST', body: { name: 'before-rotation' } })).status, 200);
@@ -38,6 +43,13 @@ test('clusterd cert rotate-ca: a new CA, the credential file follows, the restar
   assert.equal(cred.ca, newCa, 'the credential file trusts the new CA');
   assert.equal(cred.token, c.token, 'the token is unchanged');
 
+  // The node token, by hand as the README says: a new random line, 0600, while every node is stopped.
+  const oldNodeToken = readFileSync(join(authDir, 'node.token'), 'utf8').trim();
+  const rot = spawnSync('sh', ['-c', `(umask 077; openssl rand -hex 32 > '${join(authDir, 'node.token')}')`], { encoding: 'utf8' });
+  assert.equal(rot.status, 0, rot.stderr);
+  assert.notEqual(readFileSync(join(authDir, 'node.token'), 'utf8').trim(), oldNodeToken);
+  assert.equal(statSync(join(authDir, 'node.token')).mode & 0o777, 0o600);
+
   c.fetch = tlsFetch({ ca: newCa });
   await c.startNode('n1');
   await c.startNode('n2');
@@ -47,6 +59,7 @@ test('clusterd cert rotate-ca: a new CA, the credential file follows, the restar
   const w = await c.api('/v1/groups', { method: 'POST', via: other, body: { name: 'after-rotation' } });
   assert.equal(w.status, 200, JSON.stringify(w.body));
   assert.ok((await c.status()).groups.some((g) => g.name === 'before-rotation'), 'the configuration is kept');
+  assert.equal((await c.api('/v1/status', { token: oldNodeToken })).status, 401, 'the old node token is refused');
   // A client that still trusts the old CA cannot verify the nodes any more.
   const oldTrust = tlsFetch({ ca: oldCa });
   await assert.rejects(oldTrust(`${c.nodes.get('n1')!.url}/v1/status`, { headers: { authorization: `Bearer ${c.token}` }, signal: AbortSignal.timeout(10_000) }));
