@@ -155,6 +155,55 @@ test('a viewer sees private secrets redacted; an admin sees them', async () => {
   assert.deepEqual(asAdmin.body.priv.env, ['DB_PASSWORD=hunter2', 'MODE=fast']);
 });
 
+test('every route a viewer may read shows no secret: each GET of the route table with real names, and the event stream', { timeout: 120_000 }, async () => {
+  const secrets = ['hunter2-env-value', 'tok-param-value', 'pw-array-value'];
+  const spec = { groups: { 'g-redact': { resources: {
+    'redact-proc': { type: 'process', props: {}, priv: { command: '/bin/sleep', args: ['3600'], env: [`DB_PASSWORD=${secrets[0]}`, `OTHER=${secrets[2]}`], cwd: '/' } },
+    'redact-ocf': { type: 'ocf', props: {}, priv: { agent: 'heartbeat:Dummy', params: { state: `${c.dir}/redact.state`, apiToken: secrets[1] } } },
+  } } } };
+  const a = await c.api('/v1/apply', { method: 'POST', body: { spec, dryRun: false } });
+  assert.equal(a.status, 200, JSON.stringify(a.body));
+  // Online and offline again: the resources' states, owners and events name them.
+  assert.equal((await c.api('/v1/groups/g-redact/online', { method: 'POST' })).status, 200);
+  await c.waitStatus('g-redact Online', (s) => s.groups.find((g) => g.name === 'g-redact')?.state === 'Online', 30_000);
+  const asAdmin = await c.api('/v1/resources/redact-ocf');
+  assert.ok(JSON.stringify(asAdmin.body).includes(secrets[1]!), 'an admin sees the secret (the check below is not vacuous)');
+  const viewerGets = routes.filter((r) => r.method === 'GET' && r.access !== 'admin' && r.access !== 'operator');
+  assert.ok(viewerGets.length >= 15, `the route table gives ${viewerGets.length} GET routes`);
+  const lastEvent = (await c.events()).at(-1)!.id;
+  const named = (pattern: string, res: string) => pattern.replace(':node', 'n1').replace(':group', 'g-redact').replace(':res', res)
+    .replace(':provider', 'ocf').replace(':agent', 'heartbeat:Dummy').replace(':id', '00000000@n1');
+  const url = c.nodes.get('n1')!.url;
+  for (const r of viewerGets) {
+    for (const res of ['redact-proc', 'redact-ocf']) {
+      const [pattern, query] = r.key.split(' ')[1]!.split('?') as [string, string?];
+      let path = named(pattern, res) + (query ? `?${query}` : '');
+      if (pattern === '/v1/events') path += '?after=0&limit=10000';
+      if (pattern === '/v1/events/stream') {
+        // The stream's backlog up to the newest event, then it is closed.
+        const ctl = new AbortController();
+        const resp = await c.fetch(`${url}/v1/events/stream?after=0`, { headers: { authorization: `Bearer ${tokens.viewer}` }, signal: ctl.signal });
+        assert.equal(resp.status, 200);
+        const reader = resp.body!.getReader();
+        let text = '';
+        while (!text.includes(`id: ${lastEvent}\n`)) {
+          const chunk = await reader.read();
+          if (chunk.done) break;
+          text += Buffer.from(chunk.value).toString('utf8');
+        }
+        ctl.abort();
+        for (const x of secrets) assert.ok(!text.includes(x), `the event stream shows a viewer ${x}`);
+        continue;
+      }
+      const got = await c.fetch(`${url}${path}`, { headers: { authorization: `Bearer ${tokens.viewer}` }, signal: AbortSignal.timeout(10_000) });
+      const text = await got.text();
+      assert.ok(got.status < 500, `${r.key} (${path}) as viewer: ${got.status} ${text}`);
+      for (const x of secrets) assert.ok(!text.includes(x), `${r.key} (${path}) shows a viewer ${x}`);
+    }
+  }
+  assert.equal((await c.api('/v1/groups/g-redact/offline', { method: 'POST' })).status, 200);
+});
+
 test('the dashboard logs in with a one-time ticket: HttpOnly SameSite=Strict cookie, whoami gives the csrf value, writes need it', async () => {
   const url = c.nodes.get('n1')!.url;
   const login = c.cli(['dashboard', '--url'], { CLUSTERD_ENDPOINT: url });

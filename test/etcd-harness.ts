@@ -80,8 +80,11 @@ export interface EtcdClusterOptions {
   ports?: [number, number][];
   heartbeatMs?: number;
   electionMs?: number;
-  /** Serve clients over TLS with these PEM files and require client certificates signed by `ca`. */
-  tls?: { cert: string; key: string; ca: string };
+  /**
+   * Serve clients over TLS with these PEM files and require client certificates signed by `ca`;
+   * with `peer`, the members also talk to each other over mutual TLS with the same files.
+   */
+  tls?: { cert: string; key: string; ca: string; peer?: boolean };
 }
 
 /** A port number that is free on `host` right now (not on 127.0.0.1 only). */
@@ -126,7 +129,7 @@ export class EtcdCluster {
         const host = o.hosts?.[i] ?? '127.0.0.1';
         const [clientPort, peerPort] = o.ports?.[i] ?? [await freePortOn(host), await freePortOn(host)];
         const m: EtcdMember = {
-          name: `m${i}`, host, clientPort, peerPort, clientUrl: `${o.tls ? 'https' : 'http'}://${host}:${clientPort}`, peerUrl: `http://${host}:${peerPort}`,
+          name: `m${i}`, host, clientPort, peerPort, clientUrl: `${o.tls ? 'https' : 'http'}://${host}:${clientPort}`, peerUrl: `${o.tls?.peer ? 'https' : 'http'}://${host}:${peerPort}`,
           dataDir: join(c.dir, `m${i}`), proc: null, log: '',
         };
         const ns = o.netns?.[i];
@@ -159,6 +162,7 @@ export class EtcdCluster {
       // Pre-vote: a member cut off and healed must not force a leader election on the others (a long one would fence every node).
       '--pre-vote=true', '--logger', 'zap', '--log-level', 'warn',
       ...(this.tls ? ['--cert-file', this.tls.cert, '--key-file', this.tls.key, '--trusted-ca-file', this.tls.ca, '--client-cert-auth'] : []),
+      ...(this.tls?.peer ? ['--peer-cert-file', this.tls.cert, '--peer-key-file', this.tls.key, '--peer-trusted-ca-file', this.tls.ca, '--peer-client-cert-auth'] : []),
     ];
     const cmd = m.netns ? 'ip' : this.bin;
     const full = m.netns ? ['netns', 'exec', m.netns, this.bin, ...args] : args;
@@ -251,10 +255,10 @@ export class EtcdCluster {
 }
 
 /**
- * A throwaway CA, a server certificate for `ip` and a client certificate, made with openssl in
- * `dir` (for the TLS tests). Returns the PEM file paths.
+ * A throwaway CA, a server certificate for the address(es) `ip` and a client certificate, made
+ * with openssl in `dir` (for the TLS tests). Returns the PEM file paths.
  */
-export function makeTestCertificates(dir: string, ip = '127.0.0.1'): { ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string } {
+export function makeTestCertificates(dir: string, ip: string | string[] = '127.0.0.1'): { ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string } {
   const f = (name: string) => join(dir, name);
   const ssl = (args: string[]) => {
     const r = spawnSync('openssl', args, { encoding: 'utf8', cwd: dir });
@@ -262,9 +266,10 @@ export function makeTestCertificates(dir: string, ip = '127.0.0.1'): { ca: strin
   };
   const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   ssl(['req', '-x509', ...key, '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=clusterd test CA']);
-  writeFileSync(f('server.ext'), `subjectAltName=IP:${ip}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+  const ips = Array.isArray(ip) ? ip : [ip];
+  writeFileSync(f('server.ext'), `subjectAltName=${ips.map((a) => `IP:${a}`).join(',')}\nextendedKeyUsage=serverAuth,clientAuth\n`);
   writeFileSync(f('client.ext'), 'extendedKeyUsage=clientAuth\n');
-  for (const [who, cn] of [['server', ip], ['client', 'clusterd']] as const) {
+  for (const [who, cn] of [['server', ips[0]!], ['client', 'clusterd']] as const) {
     ssl(['req', ...key, '-keyout', f(`${who}.key`), '-out', f(`${who}.csr`), '-subj', `/CN=${cn}`]);
     ssl(['x509', '-req', '-in', f(`${who}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${who}.pem`), '-days', '2', '-extfile', f(`${who}.ext`)]);
   }

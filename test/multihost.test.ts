@@ -1,5 +1,8 @@
 // Multi-host: three clusterd nodes in three network namespaces joined by a bridge, each with an
-// etcd member beside it (the deploy/README.md layout), a group with a process resource. Cutting
+// etcd member beside it (the deploy/README.md layout), a group with a process resource. Every
+// connection is mutual TLS: etcd serves clients and peers over TLS and requires a client
+// certificate of its CA (a test CA), clusterd presents one (CLUSTERD_ETCD_CA/CERT/KEY), and the
+// nodes serve HTTPS and forward to each other with certificates of the cluster CA. Cutting
 // one node's link: that node stops its groups by its self-fence deadline, the others take them
 // over once its lease has expired, and never do two nodes run the service at once. Healing the
 // link: the node rejoins and catches up on the configuration it missed, and the group stays put.
@@ -10,10 +13,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EtcdCluster } from './etcd-harness.js';
+import { EtcdCluster, makeTestCertificates } from './etcd-harness.js';
 import { clusterdBin, sleep, waitFor, webServiceJs } from './harness.js';
 import type { StatusSnapshot } from '../src/api/types.js';
 import { tlsFetch } from '../src/api/tls-fetch.js';
@@ -39,6 +43,9 @@ const dir = mkdtempSync(join(tmpdir(), 'clusterd-multihost-'));
 const procs = new Map<string, { proc: ChildProcess; log: string }>();
 let etcd: EtcdCluster | null = null;
 let built = false;
+/** etcd's certificates (a test CA of its own), and the environment that gives clusterd its client certificate. */
+let etcdCerts: ReturnType<typeof makeTestCertificates> | null = null;
+const etcdEnv = (): Record<string, string> => ({ CLUSTERD_ETCD_CA: etcdCerts!.ca, CLUSTERD_ETCD_CERT: etcdCerts!.clientCert, CLUSTERD_ETCD_KEY: etcdCerts!.clientKey });
 
 function run(args: string[], inNs?: string): string {
   const full = inNs ? ['netns', 'exec', inNs, ...args] : args;
@@ -104,7 +111,7 @@ async function tearDown(): Promise<void> {
 /** Each node lists its own etcd member first: it talks to the member beside it while that one answers. */
 function quorumFor(i: number): string {
   const order = [i, ...[0, 1, 2].filter((j) => j !== i)];
-  return `etcd:${order.map((j) => `http://${ip(j)}:${etcdPorts[0]}`).join(',')}`;
+  return `etcd:${order.map((j) => `https://${ip(j)}:${etcdPorts[0]}`).join(',')}`;
 }
 
 function startNode(i: number): void {
@@ -112,7 +119,7 @@ function startNode(i: number): void {
   const logPath = join(dir, `${name}.log`);
   writeFileSync(logPath, '');
   const proc = spawn('ip', ['netns', 'exec', ns(i), process.execPath, clusterdBin, 'start', '--quorum', quorumFor(i), '--node', name,
-    '--listen', `${ip(i)}:${apiPort}`, '--data-dir', join(dir, `data-${name}`), '--auth-dir', join(dir, 'auth')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--listen', `${ip(i)}:${apiPort}`, '--data-dir', join(dir, `data-${name}`), '--auth-dir', join(dir, 'auth')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...etcdEnv() } });
   const entry = { proc, log: '' };
   const onData = (b: Buffer) => { entry.log += b.toString(); writeFileSync(logPath, b, { flag: 'a' }); };
   proc.stdout!.on('data', onData);
@@ -139,6 +146,24 @@ async function status(i: number): Promise<StatusSnapshot> {
   return r.body;
 }
 
+/**
+ * One HTTPS GET with the given trust and client certificate: its status, or the error that ended
+ * it (a refused TLS handshake).
+ */
+function httpsGet(url: string, o: { ca: string; cert?: string; key?: string; headers?: Record<string, string> }): Promise<{ status: number; body: string } | { error: string }> {
+  return new Promise((resolve) => {
+    const req = httpsRequest(url, { ca: o.ca, ...(o.cert && o.key ? { cert: o.cert, key: o.key } : {}), headers: o.headers ?? {}, timeout: 5_000 }, (res) => {
+      let body = '';
+      res.on('data', (b: Buffer) => { body += b.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', (e) => resolve({ error: e.message }));
+    });
+    req.on('error', (e) => resolve({ error: e.message }));
+    req.on('timeout', () => { req.destroy(new Error('timeout')); });
+    req.end();
+  });
+}
+
 function logsTail(): string {
   return [...procs.entries()].map(([n, p]) => `--- ${n}\n${p.log.split('\n').slice(-15).join('\n')}`).join('\n');
 }
@@ -147,7 +172,10 @@ before(async () => {
   if (!isRoot) return;
   setUpNetwork();
   // Reachability across the bridge before anything else: a host firewall dropping bridged traffic shows here.
-  etcd = await EtcdCluster.start({ members: 3, hosts: [0, 1, 2].map(ip), netns: [0, 1, 2].map(ns), ports: [etcdPorts, etcdPorts, etcdPorts] });
+  mkdirSync(join(dir, 'etcd-tls'));
+  etcdCerts = makeTestCertificates(join(dir, 'etcd-tls'), [0, 1, 2].map(ip));
+  etcd = await EtcdCluster.start({ members: 3, hosts: [0, 1, 2].map(ip), netns: [0, 1, 2].map(ns), ports: [etcdPorts, etcdPorts, etcdPorts],
+    tls: { cert: etcdCerts.serverCert, key: etcdCerts.serverKey, ca: etcdCerts.ca, peer: true } });
 });
 
 after(async () => {
@@ -157,15 +185,47 @@ after(async () => {
 test('multi-host on etcd: a node cut off the network fences itself, the others take over, it rejoins and catches up', { timeout: 90_000 }, async () => {
   assert.ok(isRoot, 'this test needs root: it creates network namespaces, veth pairs and a bridge (run the tests as root, as .ci/run does)');
   const init = spawnSync(process.execPath, [clusterdBin, 'init', '--quorum', `etcd:${etcd!.endpoints().join(',')}`, '--cluster', 'multihost', '--auth-dir', join(dir, 'auth')],
-    { encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: join(dir, 'config') } });
+    { encoding: 'utf8', env: { ...process.env, ...etcdEnv(), XDG_CONFIG_HOME: join(dir, 'config') } });
   assert.equal(init.status, 0, `clusterd init: ${init.stderr}`);
   cred = JSON.parse(readFileSync(join(dir, 'config', 'clusterd', 'credentials', 'multihost.json'), 'utf8')) as { token: string; ca: string };
   // n3 first: it becomes coordinator and owner, so cutting it exercises both takeovers.
   for (const i of [2, 0, 1]) {
     startNode(i);
-    await waitFor(`${names[i]} to serve its API`, async () => (await api(i, '/v1/status').catch(() => null))?.status === 200, 20_000);
+    await waitFor(`${names[i]} to serve its API`, async () => (await api(i, '/v1/status').catch(() => null))?.status === 200, 60_000)
+      .catch((e: Error) => { throw new Error(`${e.message}\n${logsTail()}`); });
   }
   await waitFor('three nodes Up', async () => (await status(0)).nodes.filter((n) => n.state === 'Up').length === 3, 20_000);
+
+  // etcd: only a client certificate of its own CA gets through, on the client and the peer ports.
+  const pem = (f: string) => readFileSync(f, 'utf8');
+  const etcdCa = pem(etcdCerts!.ca);
+  const withCert = await httpsGet(`https://${ip(0)}:${etcdPorts[0]}/version`, { ca: etcdCa, cert: pem(etcdCerts!.clientCert), key: pem(etcdCerts!.clientKey) });
+  assert.ok('status' in withCert && withCert.status === 200, `etcd answers a client with its certificate: ${JSON.stringify(withCert)}`);
+  const nodeCert = { cert: pem(join(dir, 'data-n1', 'tls', 'node.crt')), key: pem(join(dir, 'data-n1', 'tls', 'node.key')) };
+  for (const port of etcdPorts) {
+    const bare = await httpsGet(`https://${ip(0)}:${port}/version`, { ca: etcdCa });
+    assert.ok('error' in bare, `etcd port ${port} served a client without a certificate: ${JSON.stringify(bare)}`);
+    const foreign = await httpsGet(`https://${ip(0)}:${port}/version`, { ca: etcdCa, ...nodeCert });
+    assert.ok('error' in foreign, `etcd port ${port} served a client whose certificate another CA signed: ${JSON.stringify(foreign)}`);
+  }
+  // The nodes: the node token counts only with a client certificate of the cluster CA.
+  const nodeToken = readFileSync(join(dir, 'auth', 'node.token'), 'utf8').trim();
+  const asNode = { authorization: `Bearer ${nodeToken}` };
+  const mtls = await httpsGet(`https://${ip(1)}:${apiPort}/v1/status`, { ca: cred.ca, ...nodeCert, headers: asNode });
+  assert.ok('status' in mtls && mtls.status === 200, `a node's own certificate and the node token: ${JSON.stringify(mtls)}`);
+  for (const [what, cert] of [['no client certificate', {}], ['a client certificate of another CA', { cert: pem(etcdCerts!.clientCert), key: pem(etcdCerts!.clientKey) }]] as const) {
+    const r = await httpsGet(`https://${ip(1)}:${apiPort}/v1/status`, { ca: cred.ca, ...cert, headers: asNode });
+    assert.ok('status' in r ? r.status === 401 && /AUTH_INVALID/.test(r.body) : true, `the node token with ${what} was accepted: ${JSON.stringify(r)}`);
+  }
+  // A write sent to a node that is not the coordinator is forwarded to it over mutual TLS.
+  const coordinator = (await status(0)).coordinator;
+  const relay = [0, 1, 2].find((i) => names[i] !== coordinator)!;
+  const forwarded = await api(relay, '/v1/groups', { method: 'POST', body: { name: 'forwarded' } });
+  assert.equal(forwarded.status, 200, `a write through ${names[relay]} (coordinator ${coordinator}): ${JSON.stringify(forwarded.body)}`);
+  await waitFor('the forwarded write on every node', async () => {
+    for (const i of [0, 1, 2]) if (!(await status(i)).groups.some((g) => g.name === 'forwarded')) return false;
+    return true;
+  }, 20_000);
   const spec = { groups: { web: {
     preferredOwners: ['n3', 'n1', 'n2'], failback: { mode: 'never' },
     resources: { 'web-srv': { type: 'process', priv: { command: process.execPath, args: [webServiceJs, String(webPort), dir], probe: `http://127.0.0.1:${webPort}/` } } },
@@ -228,7 +288,11 @@ test('multi-host on etcd: a node cut off the network fences itself, the others t
   console.log(`link of n3 healed: n3 Up and caught up after ${(performance.now() - healedAt).toFixed(0)} ms`);
   // Settles without flapping: the service stays where it went, once.
   for (let k = 0; k < 20; k++) {
-    assert.deepEqual(webRunningIn(), [survivor], `the service runs on ${names[survivor]} only after the heal`);
+    const where = webRunningIn();
+    if (where.length !== 1 || where[0] !== survivor) {
+      const groups = await status(survivor).then((x) => JSON.stringify(x.groups.find((g) => g.name === 'web')), (e: Error) => e.message);
+      assert.fail(`the service runs on ${where.map((i) => names[i]).join(', ') || 'no node'} after the heal, not on ${names[survivor]} only: web ${groups}\n${logsTail()}`);
+    }
     await sleep(100);
   }
   assert.equal(procs.get('n3')!.proc.exitCode, null, 'n3 is still running');

@@ -115,13 +115,22 @@ async function openssl(args: string[]): Promise<void> {
 /** Create the CA and the node token in `dir` (0700, files 0600). */
 export async function createAuthDir(dir: string, cluster: string): Promise<void> {
   mkdirPrivate(dir);
-  const key = join(dir, authFiles.caKey);
-  await openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key]);
-  chmodSync(key, 0o600);
-  await openssl(['req', '-x509', '-new', '-key', key, '-sha256', '-days', String(caValidDays), '-subj', `/CN=clusterd CA ${cluster}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', join(dir, authFiles.caCert)]);
-  chmodSync(join(dir, authFiles.caCert), 0o600);
+  await createCa(dir, cluster);
   writePrivate(join(dir, authFiles.nodeToken), `${newToken()}\n`);
+}
+
+/** A new CA key and certificate (ca.key, ca.crt, mode 0600) in `dir`, replacing any there. */
+export async function createCa(dir: string, cluster: string): Promise<void> {
+  const key = join(dir, authFiles.caKey);
+  const tmpKey = `${key}.${process.pid}.new`;
+  const tmpCert = `${join(dir, authFiles.caCert)}.${process.pid}.new`;
+  await openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', tmpKey]);
+  chmodSync(tmpKey, 0o600);
+  await openssl(['req', '-x509', '-new', '-key', tmpKey, '-sha256', '-days', String(caValidDays), '-subj', `/CN=clusterd CA ${cluster}`,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', tmpCert]);
+  chmodSync(tmpCert, 0o600);
+  renameSync(tmpKey, key);
+  renameSync(tmpCert, join(dir, authFiles.caCert));
 }
 
 /**

@@ -3,7 +3,8 @@
 // validated once, all errors at once, then frozen.
 
 import { Command, InvalidArgumentError } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,7 +15,8 @@ import { ClusterError, clusterError } from '../core/errors.js';
 import { timingDefaults, validateTiming, type Timing } from '../core/timing.js';
 import { admissionDefaults, eventStreamDefaults, startApi, type ApiSecurity } from '../api/server.js';
 import {
-  authFiles, createAuthDir, credentialPath, defaultAuthDir, issueNodeCert, mkdirPrivate, newToken, tokenSha256, writeCredentialFile, writePrivate,
+  authFiles, createAuthDir, createCa, credentialPath, defaultAuthDir, issueNodeCert, listCredentialFiles, mkdirPrivate, newToken, parseCredentialFile,
+  tokenSha256, writeCredentialFile, writePrivate,
 } from '../api/auth-files.js';
 import { tlsFetch } from '../api/tls-fetch.js';
 import { MonitorClient } from '../monitor/client.js';
@@ -239,7 +241,8 @@ export const isLoopback = (host: string): boolean => loopbackRe.test(host);
  * credential (token shown to nobody else: only its hash goes into the cluster configuration,
  * through the quorum log) in the credential file of the user who ran init.
  */
-async function runInit(opts: { quorum: string; cluster: string; authDir?: string; endpoints: string; user?: string }): Promise<void> {
+async function runInit(opts: { quorum: string; cluster: string; authDir?: string; endpoints: string; user?: string; authOnly?: boolean }): Promise<void> {
+  if (opts.authOnly) return runInitAuthOnly(opts);
   privateUmask();
   const store = await openOrFail(opts.quorum);
   secureQuorumDir(opts.quorum, true);
@@ -250,7 +253,13 @@ async function runInit(opts: { quorum: string; cluster: string; authDir?: string
   const userOk = checkName('user', user);
   if (!userOk.ok) fail(userOk.error);
   const r = await store.init(opts.cluster, Date.now());
-  if (!r.ok) { await store.close(); fail(r.error); }
+  if (!r.ok) {
+    await store.close();
+    if (r.error.code === 'CLUSTER_EXISTS' && !hasAuth(authDir)) {
+      fail(clusterError('CLUSTER_EXISTS', `${r.error.message}, without a cluster CA in ${authDir}`, authOnlyHint(opts.quorum, opts.authDir)));
+    }
+    fail(r.error);
+  }
   const token = newToken();
   const appended = await store.appendLog(0, 0, [{ op: 'credential-set', user, role: 'admin', tokenSha256: tokenSha256(token), createdWallMs: Date.now() }]);
   await store.close();
@@ -271,6 +280,63 @@ async function runInit(opts: { quorum: string; cluster: string; authDir?: string
       : `on each machine (after copying the auth directory there, or clusterd cert issue): clusterd start --quorum ${opts.quorum} --auth-dir DIR --node NAME --listen MACHINE_ADDRESS:7400 (HTTPS; see deploy/README.md)\n`));
 }
 
+/** Whether `dir` holds any of the cluster's trust (its CA or node token). */
+function hasAuth(dir: string): boolean {
+  return existsSync(join(dir, authFiles.caCert)) || existsSync(join(dir, authFiles.nodeToken));
+}
+
+function authOnlyHint(quorum: string, authDirFlag: string | undefined): string {
+  return `a cluster made before clusterd had credentials: with its nodes stopped, run once clusterd init --auth-only --quorum ${quorum}${authDirFlag ? ` --auth-dir ${authDirFlag}` : ''} `
+    + '(it makes the CA, the node token and an admin credential for you; groups and resources are left as they are)';
+}
+
+/**
+ * `clusterd init --auth-only`: the trust of an existing cluster that has none (made before
+ * clusterd had credentials): the CA and node token in the auth directory, and an admin
+ * credential for the user. The cluster's configuration gains only that credential's hash.
+ */
+async function runInitAuthOnly(opts: { quorum: string; authDir?: string; endpoints: string; user?: string }): Promise<void> {
+  privateUmask();
+  const store = await openOrFail(opts.quorum);
+  secureQuorumDir(opts.quorum, false);
+  const authDir = resolveAuthDir(opts.quorum, opts.authDir);
+  const user = opts.user ?? userInfo().username;
+  const userOk = checkName('user', user);
+  if (!userOk.ok) fail(userOk.error);
+  if (hasAuth(authDir)) {
+    await store.close();
+    fail(clusterError('AUTH_EXISTS', `${authDir} holds the cluster's CA or node token already: --auth-only would replace the trust every node and credential relies on`,
+      'to add a user: cluster credentials add USER --role ROLE; to rotate the CA: README, Security (Rotating certificates)'));
+  }
+  const opened = await store.open();
+  if (!opened.ok) { await store.close(); fail(opened.error); }
+  const cluster = opened.value.clusterName;
+  try {
+    await createAuthDir(authDir, cluster);
+  } catch (e) {
+    await store.close();
+    fail(clusterError('BAD_CONFIG', `cannot create the cluster CA in ${authDir}: ${(e as Error).message}`, 'clusterd init needs openssl and a writable auth directory'));
+  }
+  const token = newToken();
+  const update = { op: 'credential-set' as const, user, role: 'admin' as const, tokenSha256: tokenSha256(token), createdWallMs: Date.now() };
+  // Appended under the current coordinator term after the current head: a node that runs meanwhile can move either, so retry.
+  let appended = await store.appendLog((await store.readCoordinator()).term, await store.logHead(), [update]);
+  for (let attempt = 0; !appended.ok && (appended.error.code === 'SEQ_CONFLICT' || appended.error.code === 'STALE_TERM') && attempt < 10; attempt++) {
+    appended = await store.appendLog((await store.readCoordinator()).term, await store.logHead(), [update]);
+  }
+  await store.close();
+  if (!appended.ok) {
+    for (const f of [authFiles.caCert, authFiles.caKey, authFiles.nodeToken]) rmSync(join(authDir, f), { force: true });
+    fail(appended.error);
+  }
+  const file = credentialPath(process.env, cluster);
+  const endpoints = opts.endpoints.split(',').map((e) => e.trim()).filter(Boolean);
+  writeCredentialFile(file, { cluster, endpoints, token, role: 'admin', user, ca: readFileSync(join(authDir, authFiles.caCert), 'utf8') });
+  process.stdout.write(`cluster '${cluster}' in ${store.location} has credentials now; its groups and resources are unchanged\n`
+    + `cluster CA and node token: ${authDir} (keep it private)\n`
+    + `admin credential for ${user}: ${file} (the cluster CLI finds it by itself)\n`);
+}
+
 function resolveAuthDir(quorum: string, flag: string | undefined): string {
   const dir = flag ?? defaultAuthDir(quorum);
   if (!dir) fail(clusterError('BAD_CONFIG', `the quorum store ${quorum} has no place for the cluster CA`, 'give --auth-dir DIR (a private directory on this machine; see README, Security)'));
@@ -289,6 +355,10 @@ function readAuth(dir: string, file: string): string {
 /** What the API needs for authentication and TLS, from the auth directory; refuses a non-loopback listen without TLS. */
 async function apiSecurity(s: Settings, listenHost: string, dataDir: string): Promise<ApiSecurity> {
   const authDir = resolveAuthDir(s.quorum, s.authDir);
+  if (!hasAuth(authDir)) {
+    fail(clusterError('AUTH_MISSING', `${authDir} holds no cluster CA and no node token: this node cannot authenticate requests`,
+      `${authOnlyHint(s.quorum, s.authDir)}; a node on another machine: copy there the directory clusterd cert issue writes and give --auth-dir DIR`));
+  }
   const nodeToken = readAuth(authDir, authFiles.nodeToken).trim();
   const ca = readAuth(authDir, authFiles.caCert);
   const loopback = isLoopback(listenHost);
@@ -357,6 +427,51 @@ async function runCertIssue(o: { authDir: string; node: string; host?: string; o
  * the resource monitor it forks sets itself back before it starts anything.
  */
 const clusterdRaise = 10;
+
+/**
+ * `clusterd cert rotate-ca`: a new cluster CA in the auth directory. The old CA (and a node
+ * certificate it signed there) is moved aside, and this user's credential files that trusted the
+ * old CA trust the new one. The nodes read the CA at start: stop them all before, start them after.
+ */
+async function runRotateCa(o: { authDir: string }): Promise<void> {
+  privateUmask();
+  const authDir = resolve(o.authDir);
+  if (!existsSync(join(authDir, authFiles.caKey)) || !existsSync(join(authDir, authFiles.caCert))) {
+    fail(clusterError('TLS_NOT_CONFIGURED', `${authDir} holds no CA key (${authFiles.caKey}) and certificate: the CA is rotated where clusterd init made it`,
+      'give --auth-dir the directory clusterd init wrote (QUORUM/auth for a dir store)'));
+  }
+  const oldCa = readAuth(authDir, authFiles.caCert);
+  let cluster = 'cluster';
+  try {
+    cluster = /CN=clusterd CA (.+)$/m.exec(new X509Certificate(oldCa).subject)?.[1] ?? cluster;
+  } catch (e) {
+    fail(clusterError('BAD_CONFIG', `${join(authDir, authFiles.caCert)} is not a PEM certificate: ${(e as Error).message}`, 'restore the auth directory clusterd init made'));
+  }
+  const suffix = `replaced-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const moved: string[] = [];
+  try {
+    await createCa(authDir, cluster);
+  } catch (e) {
+    fail(clusterError('TLS_NOT_CONFIGURED', `cannot make a new CA in ${authDir}: ${(e as Error).message}`, 'check that openssl is installed and the auth directory is writable'));
+  }
+  writePrivate(join(authDir, `${authFiles.caCert}.${suffix}`), oldCa);
+  moved.push(`${authFiles.caCert}.${suffix}`);
+  // A node certificate of the old CA would be used before the new CA: set it aside, so that a node started here issues its own.
+  for (const f of [authFiles.nodeCert, authFiles.nodeKey]) {
+    if (existsSync(join(authDir, f))) { renameSync(join(authDir, f), join(authDir, `${f}.${suffix}`)); moved.push(`${f}.${suffix}`); }
+  }
+  const newCa = readAuth(authDir, authFiles.caCert);
+  const updated: string[] = [];
+  for (const file of listCredentialFiles(process.env)) {
+    const c = parseCredentialFile(readFileSync(file, 'utf8'));
+    if (c && c.ca === oldCa) { writeCredentialFile(file, { ...c, ca: newCa }); updated.push(file); }
+  }
+  process.stdout.write(`new cluster CA in ${authDir} (the old certificate is kept as ${moved.join(', ')}; the old key is gone)\n`
+    + `credential files of this user now trusting it: ${updated.length === 0 ? 'none' : updated.join(', ')}\n`
+    + 'next: stop every node, then start them (each issues its certificate from the new CA at start); for a node of another machine,\n'
+    + '  clusterd cert issue --auth-dir DIR --node NAME --host HOST --out OUT and copy OUT there first; other users need the new\n'
+    + '  ca.crt in their credential file\'s "ca" (or a new file: cluster credentials add USER --role ROLE)\n');
+}
 
 async function runStart(flags: Record<string, unknown>): Promise<void> {
   const s = loadSettings(flags);
@@ -458,16 +573,19 @@ export function program(): Command {
     .option('--auth-dir <dir>', 'where the cluster CA and node token go (default QUORUM/auth for dir:; needed for etcd:)')
     .option('--endpoints <urls>', 'API URLs written into the admin credential file (comma-separated)', 'http://127.0.0.1:7400')
     .option('--user <name>', 'user name of the admin credential (default: the user running init)')
+    .option('--auth-only', 'for an existing cluster without credentials: create its CA, node token and an admin credential only')
     .action((o) => runInit(o));
-  p.command('cert').description('certificates: issue writes the files a node on another machine needs')
-    .argument('<action>', 'issue')
+  p.command('cert').description('certificates: issue writes the files a node on another machine needs; rotate-ca makes a new cluster CA')
+    .argument('<action>', 'issue | rotate-ca')
     .requiredOption('--auth-dir <dir>', 'the auth directory holding the CA key (clusterd init made it)')
-    .requiredOption('--node <name>', 'node name')
-    .option('--host <names>', 'DNS names and IP addresses the node is reached by (comma-separated)')
-    .requiredOption('--out <dir>', 'directory to write (ca.crt, node.crt, node.key, node.token)')
-    .action(async (action: string, o: { authDir: string; node: string; host?: string; out: string }) => {
-      if (action !== 'issue') fail(clusterError('BAD_ARGUMENT', `unknown action '${action}'`, 'clusterd cert issue --auth-dir DIR --node NAME --out DIR'));
-      await runCertIssue(o);
+    .option('--node <name>', 'issue: node name')
+    .option('--host <names>', 'issue: DNS names and IP addresses the node is reached by (comma-separated)')
+    .option('--out <dir>', 'issue: directory to write (ca.crt, node.crt, node.key, node.token)')
+    .action(async (action: string, o: { authDir: string; node?: string; host?: string; out?: string }) => {
+      if (action === 'rotate-ca') return runRotateCa(o);
+      if (action !== 'issue') fail(clusterError('BAD_ARGUMENT', `unknown action '${action}'`, 'clusterd cert issue --auth-dir DIR --node NAME --out DIR, or clusterd cert rotate-ca --auth-dir DIR'));
+      if (!o.node || !o.out) fail(clusterError('BAD_ARGUMENT', 'cert issue needs --node NAME and --out DIR', 'clusterd cert issue --auth-dir DIR --node NAME --host HOST --out DIR'));
+      await runCertIssue({ authDir: o.authDir, node: o.node, out: o.out, ...(o.host ? { host: o.host } : {}) });
     });
   p.command('start').description('run a node in the foreground (SIGTERM or SIGINT: planned shutdown)')
     .option('--quorum <spec>', 'quorum store: dir:PATH or etcd:http://HOST:PORT[,...] (see deploy/README.md)')

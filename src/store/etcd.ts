@@ -421,7 +421,9 @@ export class EtcdStore implements QuorumStore {
   leaseRenewerOptions(node: NodeName): LeaseRenewerOptions | null {
     const entry = this.slots.get(node);
     if (!entry || entry.lost) return null;
-    return { kind: 'etcd', node, incarnation: entry.incarnation, endpoints: this.endpoints, prefix: this.prefix, callTimeoutMs: this.callTimeoutMs, rev: entry.rev };
+    // The renewer's own connection needs the same TLS and user as this one (etcd --client-cert-auth).
+    return { kind: 'etcd', node, incarnation: entry.incarnation, endpoints: this.endpoints, prefix: this.prefix, callTimeoutMs: this.callTimeoutMs, rev: entry.rev,
+      ...(this.tls ? { tls: this.tls } : {}), ...(this.auth ? { auth: this.auth } : {}) };
   }
 
   /**

@@ -32,7 +32,10 @@ export async function openLeaseRenewer(o: LeaseRenewerOptions): Promise<LeaseRen
   }
   // Loaded only for etcd: a dir cluster's heartbeat thread never loads the gRPC client.
   const { EtcdStore } = await import('./etcd.js');
-  const store = new EtcdStore(o.endpoints, { prefix: o.prefix, callTimeoutMs: o.callTimeoutMs });
+  // Bytes cloned into a worker thread arrive as plain Uint8Array: gRPC takes Buffers.
+  const buf = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  const tls = o.tls ? { ...(o.tls.ca ? { ca: buf(o.tls.ca)! } : {}), ...(o.tls.cert ? { cert: buf(o.tls.cert)! } : {}), ...(o.tls.key ? { key: buf(o.tls.key)! } : {}) } : undefined;
+  const store = new EtcdStore(o.endpoints, { prefix: o.prefix, callTimeoutMs: o.callTimeoutMs, ...(tls ? { tls } : {}), ...(o.auth ? { auth: o.auth } : {}) });
   await store.adoptLeaseSlot(o.node, o.incarnation, o.rev);
   return {
     renew: async (counter, state) => {

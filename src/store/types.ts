@@ -130,7 +130,9 @@ export type NewEvent = Omit<ClusterEvent, 'id'>;
  */
 export type LeaseRenewerOptions =
   | { kind: 'dir'; node: NodeName; incarnation: string; leasePath: string; slot: number }
-  | { kind: 'etcd'; node: NodeName; incarnation: string; endpoints: string[]; prefix: string; callTimeoutMs: number; rev: string };
+  | { kind: 'etcd'; node: NodeName; incarnation: string; endpoints: string[]; prefix: string; callTimeoutMs: number; rev: string;
+      /** The store's TLS files (PEM bytes; a worker thread receives them as Uint8Array) and etcd user. */
+      tls?: { ca?: Uint8Array; cert?: Uint8Array; key?: Uint8Array }; auth?: { username: string; password: string } };
 
 export type StoreResult<T> = { ok: true; value: T } | { ok: false; error: ClusterError };
 
