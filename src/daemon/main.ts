@@ -11,7 +11,7 @@ import pino from 'pino';
 import { z } from 'zod';
 import { checkName } from '../core/config.js';
 import { ClusterError, clusterError } from '../core/errors.js';
-import { timingDefaults, validateTiming, type Timing } from '../core/timing.js';
+import { judgeEtcdTiming, timingDefaults, validateTiming, type Timing } from '../core/timing.js';
 import { admissionDefaults, eventStreamDefaults, startApi, type ApiSecurity } from '../api/server.js';
 import {
   authFiles, createAuthDir, credentialPath, defaultAuthDir, issueNodeCert, mkdirPrivate, newToken, tokenSha256, writeCredentialFile, writePrivate,
@@ -27,6 +27,7 @@ import { LocalDb } from '../node/local-db.js';
 import { quorumLogCommand, rebuildUnopenableStore } from '../node/quorum-log.js';
 import { clearSectorCommand, type ClearSectorOptions } from '../node/disk-command.js';
 import { etcdTimingCheck } from '../store/etcd.js';
+import { readEtcdRaftTiming } from '../store/etcd-timing.js';
 import { workerHeartbeat } from '../node/heartbeat.js';
 import { heartbeatSocketPath, installTestHooks } from '../node/test-hooks.js';
 import { migrateStore } from '../store/migrate.js';
@@ -77,6 +78,8 @@ const settingsSchema = z.object({
   tlsNames: z.array(z.string()).default([]),
   /** /metrics needs a viewer credential. */
   metricsAuth: z.boolean().default(false),
+  /** etcd's election timeout as the operator set it on the members (checked when a member's command line does not show it). */
+  etcdElectionTimeoutMs: z.number().int().positive().optional(),
   timing: z.object({
     heartbeatIntervalMs: z.number().int().positive().default(timingDefaults.heartbeatIntervalMs),
     leaseTtlMs: z.number().int().positive().default(timingDefaults.leaseTtlMs),
@@ -144,6 +147,7 @@ export function loadSettings(flags: Record<string, unknown>): Settings {
   if (flags.checkpointInterval !== undefined) checkpointing.checkpointIntervalMs = flags.checkpointInterval;
   const merged = { ...file, timing, checkpointing } as Record<string, unknown>;
   for (const k of ['quorum', 'node', 'listen', 'dataDir', 'logLevel', 'authDir', 'tls', 'metricsAuth']) if (flags[k] !== undefined) merged[k] = flags[k];
+  if (flags.etcdElectionTimeout !== undefined) merged.etcdElectionTimeoutMs = flags.etcdElectionTimeout;
   if (flags.tlsName !== undefined) merged.tlsNames = flags.tlsName;
   const parsed = settingsSchema.safeParse(merged);
   if (!parsed.success) {
@@ -352,7 +356,14 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
     // etcd adds its own call deadline to the timing: check it, and say what failover to expect.
     const check = etcdTimingCheck(s.timing);
     if (check.problems.length > 0) fail(clusterError('BAD_TIMING', `timing does not fit an etcd quorum store: ${check.problems.join('; ')}`, 'see deploy/README.md for settings that fit etcd'));
-    logger.info({ event: 'TIMING' }, check.explanation);
+    // etcd's own election timeout bounds a leader change, during which no renewal commits: read it
+    // from the members (their command line) or take the operator's statement, and refuse a misfit.
+    const spec = parseQuorumSpec(s.quorum);
+    const endpoints = spec.ok && spec.value.kind === 'etcd' ? spec.value.endpoints : [];
+    const verdict = judgeEtcdTiming(s.timing, await readEtcdRaftTiming(endpoints, storeOptions(spec.ok ? spec.value : { kind: 'etcd', endpoints }).tls), s.etcdElectionTimeoutMs);
+    if (verdict.refuse) fail(verdict.refuse);
+    if (verdict.warn) logger.warn({ event: 'TIMING', code: verdict.warn.code }, `${verdict.warn.message} hint: ${verdict.warn.hint ?? ''}`);
+    logger.info({ event: 'TIMING' }, `${check.explanation}; ${verdict.checked}`);
   }
   secureQuorumDir(s.quorum, false);
   const securedData = securePrivateDir(resolve(s.dataDir ?? `${defaultDataRoot}/${s.node}`), 'data directory');
@@ -463,6 +474,7 @@ export function program(): Command {
     .option('--lease-ttl <ms>', `a node is Down when its lease has not moved for this long (default ${timingDefaults.leaseTtlMs})`, intArg)
     .option('--self-fence <ms>', `stop all resources if the lease cannot be renewed for this long (default ${timingDefaults.selfFenceMs})`, intArg)
     .option('--decision-stall <ms>', `the heartbeat fences the node if its decision loop makes no progress for this long (default ${timingDefaults.decisionStallMs})`, intArg)
+    .option('--etcd-election-timeout <ms>', 'etcd\'s election timeout as set on its members (ETCD_ELECTION_TIMEOUT): checked against the self-fence deadline when a member\'s command line does not show it', intArg)
     .option('--shutdown-timeout <ms>', `planned shutdown waits this long for groups to go offline (default ${timingDefaults.shutdownPendingTimeoutMs})`, intArg)
     .option('--log-reset-size <bytes>', `checkpoint when the quorum log since the last one reaches this size (default ${checkpointingDefaults.logResetBytes})`, intArg)
     .option('--checkpoint-interval <ms>', `checkpoint at least this often (default ${checkpointingDefaults.checkpointIntervalMs})`, intArg)
