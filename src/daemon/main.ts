@@ -161,6 +161,12 @@ export function loadSettings(flags: Record<string, unknown>): Settings {
   return Object.freeze({ ...parsed.data, timing: t.value });
 }
 
+/** The machine's address resources see as ${CLUSTERD_NODE_ADDRESS}: the --listen host, unless it is a wildcard. */
+function nodeAddress(host: string): { address?: string } {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  return bare === '' || bare === '0.0.0.0' || bare === '::' ? {} : { address: bare };
+}
+
 function parseListen(listen: string): { host: string; port: number } {
   const m = /^(.*):(\d+)$/.exec(listen);
   if (!m || Number(m[2]) > 65535) fail(clusterError('BAD_CONFIG', `--listen ${listen} is not HOST:PORT`, 'for example --listen 127.0.0.1:7401'));
@@ -398,7 +404,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
     onFailure: (reason) => { logger.fatal({ event: 'HEARTBEAT_FAILED' }, reason); logger.flush(); process.exit(70); },
   });
   node = new ClusterNode({
-    name: s.node, apiUrl: '', timing: s.timing, store, host, clock: realClock, log, localDb, checkpointing: s.checkpointing, heartbeat,
+    name: s.node, apiUrl: '', ...nodeAddress(listen.host), timing: s.timing, store, host, clock: realClock, log, localDb, checkpointing: s.checkpointing, heartbeat,
     recovery: { resetQuorumLog: !!flags.resetQuorumLog, noQuorumLogging: flags.quorumLogging === false },
     // Tests set it: the API's snapshots are frozen, so a view that writes into one fails loudly.
     freezeSnapshots: environment().freezeSnapshots,
