@@ -24,7 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { stoppingCheckpointReason } from '../core/checkpoint-policy.js';
 import { msText } from '../core/duration-text.js';
-import { ClusterError, clusterError, ok, type Result } from '../core/errors.js';
+import { clusterError, ok, type Result } from '../core/errors.js';
 import { emptyLocal, fenced, quiescent, reconcile, revokeInherited, type LocalState } from '../core/local.js';
 import type { MaintRequest } from '../core/maintenance.js';
 import { observeLeases, type Membership } from '../core/membership.js';
@@ -275,21 +275,9 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     return this.cycles.afterNextCycle(maxMs);
   }
 
-  /**
-   * A cycle's outcome, logged as a condition (the same error every 100 ms is one line, its count a
-   * minute, one line when cycles complete again). A ClusterError is a known state of the world
-   * (the quorum store unreachable while the node is cut off): a warning with its code and message.
-   * Anything else is a bug: an error with its stack.
-   */
+  /** A cycle's outcome, logged as a condition (problems.ts). */
   private cycleSettled(failure: { error: unknown } | undefined): void {
-    if (!failure) return this.problems.recovered('CYCLE_ERROR', 'cycles complete again');
-    const e = failure.error;
-    if (e instanceof ClusterError && e.code !== 'INTERNAL') {
-      this.problems.failing('CYCLE_ERROR', 'warning', clusterError(e.code, `cycle could not complete: ${e.message}`, e.hint));
-      return;
-    }
-    const detail = e instanceof Error ? e.stack ?? e.message : String(e);
-    this.problems.failing('CYCLE_ERROR', 'error', clusterError('INTERNAL', `cycle failed: ${detail}`));
+    this.problems.cycleSettled(failure);
   }
 
   private async cycle(): Promise<void> {
