@@ -493,11 +493,11 @@ export function program(): Command {
     .action(async (o: { from: string; to: string }) => {
       const from = await openOrFail(o.from);
       const to = await openOrFail(o.to);
+      // migrateStore logs its lines, the summary last: nothing more to print.
       const r = await migrateStore(from, to, { log: (line: string) => process.stdout.write(`${line}\n`) });
       await from.close();
       await to.close();
       if (!r.ok) fail(r.error);
-      process.stdout.write(`${r.value}\n`);
     });
   p.command('disk').description('disk private sectors: clear-sector removes one that blocks every online (DISK_SECTOR_EPOCH_AHEAD)')
     .argument('<action>', 'clear-sector')
