@@ -6,10 +6,10 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EtcdCluster } from './etcd-harness.js';
+import { EtcdCluster, makeTestCertificates } from './etcd-harness.js';
 import { clusterdBin, freePort, waitFor } from './harness.js';
 import { etcdElectionTimeoutMaxMs, judgeEtcdTiming, timingDefaults } from '../src/core/timing.js';
 import { raftTimingFromCmdline, readEtcdRaftTiming } from '../src/store/etcd-timing.js';
@@ -100,4 +100,16 @@ test('an election timeout set through the environment cannot be read: clusterd s
     proc.kill('SIGTERM');
     await waitFor('clusterd to stop', () => proc.exitCode !== null || proc.signalCode !== null, 30_000);
   }
+});
+
+test('a member serving TLS with client certificates is read with clusterd\'s etcd certificate', { timeout: 60_000 }, async () => {
+  const certDir = join(dir, 'certs');
+  mkdirSync(certDir);
+  const certs = makeTestCertificates(certDir);
+  const c = await etcd({ members: 1, heartbeatMs: 20, electionMs: 200, tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca } });
+  const tls = { ca: readFileSync(certs.ca), cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) };
+  assert.deepEqual(await readEtcdRaftTiming(c.endpoints(), tls), [{ member: c.endpoints()[0], electionTimeoutMs: 200, heartbeatIntervalMs: 20 }]);
+  const [without] = await readEtcdRaftTiming(c.endpoints(), undefined);
+  assert.equal(without?.electionTimeoutMs, undefined, 'without the certificate nothing is read');
+  assert.match(without?.unknownWhy ?? '', /cannot be read/);
 });
