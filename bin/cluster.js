@@ -15,6 +15,7 @@ const code = await main(process.argv.slice(2), {
   err: (s) => process.stderr.write(s),
   env: process.env,
   isTty: process.stdout.isTTY === true,
+  errIsTty: process.stderr.isTTY === true,
   signal: controller.signal,
 });
 process.exitCode = code;

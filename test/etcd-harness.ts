@@ -80,6 +80,8 @@ export interface EtcdClusterOptions {
   ports?: [number, number][];
   heartbeatMs?: number;
   electionMs?: number;
+  /** Give the heartbeat and election timeout as ETCD_* environment variables (as Debian's unit does), not as flags. */
+  timingInEnv?: boolean;
   /**
    * Serve clients over TLS with these PEM files and require client certificates signed by `ca`;
    * with `peer`, the members also talk to each other over mutual TLS with the same files.
@@ -110,12 +112,14 @@ export class EtcdCluster {
   private readonly token = `clusterd-test-${process.pid}-${Date.now()}`;
   private readonly heartbeatMs: number;
   private readonly electionMs: number;
+  private readonly timingInEnv: boolean;
   private readonly tls: EtcdClusterOptions['tls'];
   private stopped = false;
 
   private constructor(o: EtcdClusterOptions) {
     this.heartbeatMs = o.heartbeatMs ?? 10;
     this.electionMs = o.electionMs ?? 100;
+    this.timingInEnv = o.timingInEnv ?? false;
     this.tls = o.tls;
   }
 
@@ -158,7 +162,7 @@ export class EtcdCluster {
       '--listen-client-urls', m.clientUrl, '--advertise-client-urls', m.clientUrl,
       '--listen-peer-urls', m.peerUrl, '--initial-advertise-peer-urls', m.peerUrl,
       '--initial-cluster', cluster, '--initial-cluster-token', this.token, '--initial-cluster-state', state,
-      '--heartbeat-interval', String(this.heartbeatMs), '--election-timeout', String(this.electionMs),
+      ...(this.timingInEnv ? [] : ['--heartbeat-interval', String(this.heartbeatMs), '--election-timeout', String(this.electionMs)]),
       // Pre-vote: a member cut off and healed must not force a leader election on the others (a long one would fence every node).
       '--pre-vote=true', '--logger', 'zap', '--log-level', 'warn',
       ...(this.tls ? ['--cert-file', this.tls.cert, '--key-file', this.tls.key, '--trusted-ca-file', this.tls.ca, '--client-cert-auth'] : []),
@@ -166,7 +170,8 @@ export class EtcdCluster {
     ];
     const cmd = m.netns ? 'ip' : this.bin;
     const full = m.netns ? ['netns', 'exec', m.netns, this.bin, ...args] : args;
-    const proc = spawn(cmd, full, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const env = this.timingInEnv ? { ...process.env, ETCD_HEARTBEAT_INTERVAL: String(this.heartbeatMs), ETCD_ELECTION_TIMEOUT: String(this.electionMs) } : process.env;
+    const proc = spawn(cmd, full, { stdio: ['ignore', 'ignore', 'pipe'], env });
     m.log = '';
     proc.stderr!.on('data', (b: Buffer) => { m.log = (m.log + b.toString()).slice(-20_000); });
     live.add(proc);

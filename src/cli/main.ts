@@ -20,6 +20,7 @@ import { clusterdVersion } from '../core/version.js';
 import { maintenanceStable } from '../core/maintenance.js';
 import type { BackupView } from '../core/backup.js';
 import type { AgentInfo } from '../monitor/protocol.js';
+import { Progress, waitedText } from './progress.js';
 import {
   backupDetail, backupTable, banner, durationText, formatError, groupPropEntries, groupTable, logLine, nodeTable, ownerList, planText, privPropEntries,
   propTable, resourcePropEntries, resourceTable, say, statusOverview, whyText, type ErrorLike,
@@ -31,6 +32,8 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   /** stdout is a terminal: --watch redraws the screen; otherwise (a pipe, a file) it writes frames one after another, without escape codes. */
   isTty?: boolean;
+  /** stderr is a terminal: long waits and applies show a progress line there (erased when done); otherwise nothing. */
+  errIsTty?: boolean;
   /** Aborted on Ctrl-C: --watch and --follow then end with exit code 0. */
   signal?: AbortSignal;
   /** For tests; default reads the file system. */
@@ -46,6 +49,8 @@ export const exitInterrupted = 130;
 /** cluster.exe polls; 100 ms keeps a 10 s wait to at most 100 cheap GETs. */
 export const pollIntervalMs = 100;
 export const watchIntervalMs = 1_000;
+/** The apply progress line ticks this often while the request is under way. */
+const applyProgressEveryMs = 1_000;
 /** How long pause/resume/drain wait for the answering node to show the new state before printing what it shows. */
 export const nodeActionShownMs = 5_000;
 /** The API pages events forward from an id; this many per page, at most this many pages (1M events). */
@@ -236,7 +241,7 @@ async function groupOnOff(group: string, target: 'Online' | 'Offline', waitSecon
   const before = await ctx.client.get<GroupView>(groupPath(group));
   await ctx.client.post(`${groupPath(group)}/${target.toLowerCase()}`);
   const judge = stateJudge<GroupView>((g) => g.state, target, before.state === 'Failed');
-  const { view, verdict } = await waitFor(ctx, () => ctx.client.get<GroupView>(groupPath(group)), judge, waitSeconds);
+  const { view, verdict } = await waitFor(ctx, () => ctx.client.get<GroupView>(groupPath(group)), judge, waitSeconds, (g) => `group '${group}' is ${g.state}`);
   emit(ctx, groupTable([view]), view);
   return finishWait(verdict, waitSeconds, `group '${group}'`, target, view.state, undefined, `cluster why "${group}"`);
 }
@@ -246,7 +251,7 @@ async function moveGroup(group: string, node: string | null, waitSeconds: number
   const before = await ctx.client.get<GroupView>(groupPath(group));
   const moved = await ctx.client.post<{ ok: true; node: string }>(`${groupPath(group)}/move`, node === null ? {} : { node });
   const target = moved.node ?? node;
-  const { view, verdict } = await waitFor(ctx, () => ctx.client.get<GroupView>(groupPath(group)), moveJudge(target, before.state), waitSeconds);
+  const { view, verdict } = await waitFor(ctx, () => ctx.client.get<GroupView>(groupPath(group)), moveJudge(target, before.state), waitSeconds, (g) => `group '${group}' is ${g.state} on ${g.node ?? 'no node'}`);
   emit(ctx, groupTable([view]), view);
   const want = target ? `${target} (${view.state})` : 'another node';
   return finishWait(verdict, waitSeconds, `group '${group}'`, `moved to ${want}`, view.state, undefined, `cluster why "${group}"`);
@@ -352,7 +357,7 @@ async function resourceMaint(c: Of<'resource-maint'>, ctx: Ctx): Promise<number>
   const asked = await ctx.client.post<ResourceView>(`${resPath(c.resource)}/${c.mode}`, { on: c.on });
   progress(ctx, banner(title(c.resource)));
   if (c.waitSeconds === 0) return emit(ctx, resourceTable([asked]), asked);
-  const { view, verdict } = await waitFor(ctx, () => ctx.client.get<ResourceView>(resPath(c.resource)), maintJudge(asked), c.waitSeconds);
+  const { view, verdict } = await waitFor(ctx, () => ctx.client.get<ResourceView>(resPath(c.resource)), maintJudge(asked), c.waitSeconds, maintText(c.resource));
   emit(ctx, resourceTable([view]), view);
   return finishMaint(verdict, c.waitSeconds, c.resource, view);
 }
@@ -386,10 +391,15 @@ function finishMaint(verdict: Verdict, waitSeconds: number, resource: string, vi
     `it may still be in progress: cluster res "${resource}" /waitmaint`);
 }
 
+/** The progress line of a maintenance wait: the resource's status and the disk's internal state. */
+function maintText(resource: string): (v: ResourceView) => string {
+  return (v) => `resource '${resource}' is ${v.status}${v.maintenance ? ` (maintenance ${v.maintenance.mode}, internally ${v.maintenance.internal})` : ''}`;
+}
+
 /** `/waitmaint`: block until the disk's internal state is stable (no dismount or remount under way). */
 async function waitMaint(resource: string, waitSeconds: number, ctx: Ctx): Promise<number> {
   const judge = (v: ResourceView): Verdict => (maintenanceStable(v.maintenance) ? 'done' : 'pending');
-  const { view, verdict } = await waitFor(ctx, () => ctx.client.get<ResourceView>(resPath(resource)), judge, waitSeconds);
+  const { view, verdict } = await waitFor(ctx, () => ctx.client.get<ResourceView>(resPath(resource)), judge, waitSeconds, maintText(resource));
   emit(ctx, banner(say.resourceStatus(resource)) + resourceTable([view]), view);
   if (verdict === 'done') return exitOk;
   throw cliError('TIMEOUT', `resource '${resource}' did not reach a stable internal state within ${waitSeconds} s (it is ${view.status})`,
@@ -417,7 +427,7 @@ async function resourceOnOff(resource: string, target: 'Online' | 'Offline', wai
   const before = await ctx.client.get<ResourceView>(resPath(resource));
   await ctx.client.post(`${resPath(resource)}/${target.toLowerCase()}`);
   const judge = stateJudge<ResourceView>((r) => r.state, target, before.state === 'Failed');
-  const { view, verdict } = await waitFor(ctx, () => ctx.client.get<ResourceView>(resPath(resource)), judge, waitSeconds);
+  const { view, verdict } = await waitFor(ctx, () => ctx.client.get<ResourceView>(resPath(resource)), judge, waitSeconds, (r) => `resource '${resource}' is ${r.state}`);
   emit(ctx, resourceTable([view]), view);
   return finishWait(verdict, waitSeconds, `resource '${resource}'`, target, view.state, view.error, `cluster log --limit 20; cluster res "${resource}" /status`);
 }
@@ -488,17 +498,25 @@ function stateJudge<T>(stateOf: (v: T) => string, target: string, initiallyFaile
   };
 }
 
-async function waitFor<T>(ctx: Ctx, read: () => Promise<T>, judge: (v: T) => Verdict, waitSeconds: number): Promise<{ view: T; verdict: Verdict }> {
-  const deadline = performance.now() + waitSeconds * 1000;
+/** `describe`: what the view shows now, for the progress line ("group 'web' is OnlinePending"). */
+async function waitFor<T>(ctx: Ctx, read: () => Promise<T>, judge: (v: T) => Verdict, waitSeconds: number, describe: (v: T) => string): Promise<{ view: T; verdict: Verdict }> {
+  const startMs = performance.now();
+  const deadline = startMs + waitSeconds * 1000;
   const pollsMax = Math.ceil((waitSeconds * 1000) / pollIntervalMs);
-  let view = await read();
-  let verdict = judge(view);
-  for (let polls = 0; verdict === 'pending' && polls < pollsMax && performance.now() < deadline; polls++) {
-    await sleep(pollIntervalMs, undefined, { signal: ctx.io.signal });
-    view = await read();
-    verdict = judge(view);
+  const progress = new Progress(ctx.io.err, ctx.io.errIsTty === true);
+  try {
+    let view = await read();
+    let verdict = judge(view);
+    for (let polls = 0; verdict === 'pending' && polls < pollsMax && performance.now() < deadline; polls++) {
+      progress.show(`${describe(view)}: waiting, ${waitedText(performance.now() - startMs, waitSeconds)}`);
+      await sleep(pollIntervalMs, undefined, { signal: ctx.io.signal });
+      view = await read();
+      verdict = judge(view);
+    }
+    return { view, verdict };
+  } finally {
+    progress.done();
   }
-  return { view, verdict };
 }
 
 function finishWait(verdict: Verdict, waitSeconds: number, what: string, target: string, state: string,
@@ -660,13 +678,26 @@ async function apply(file: string, dryRun: boolean, ctx: Ctx): Promise<number> {
     throw cliError('BAD_CONFIG', `${file}: ${n} problem${n === 1 ? '' : 's'}; nothing was sent`, `fix ${n === 1 ? 'it' : 'them'} and run cluster apply -f ${file} again`);
   }
   let result: ApplyResult;
+  // One request, as long as the commit of every change takes: a ticking line says it is under way.
+  const groups = Object.values(loaded.spec.groups ?? {});
+  const resources = groups.reduce((n, g) => n + Object.keys(g?.resources ?? {}).length, 0);
+  const progress = new Progress(ctx.io.err, ctx.io.errIsTty === true);
+  const startMs = performance.now();
+  const tell = () => progress.show(`${dryRun ? 'planning' : 'applying'} ${groups.length} group(s), ${resources} resource(s): ${Math.floor((performance.now() - startMs) / 1000)} s`);
+  tell();
+  const ticker = setInterval(tell, applyProgressEveryMs);
   try {
     result = await ctx.client.post<ApplyResult>('/v1/apply', { spec: loaded.spec, dryRun });
   } catch (e) {
+    clearInterval(ticker);
+    progress.done();
     const pos = e instanceof CliError && e.path ? locatePath(loaded.file, e.path) : null;
     if (!pos) throw e;
     ctx.io.err(`${file}:${pos.line}:${pos.col}: ${formatError(e as CliError)}`);
     return exitCodeOf((e as CliError).code);
+  } finally {
+    clearInterval(ticker);
+    progress.done();
   }
   return emit(ctx, planText(result), result);
 }

@@ -42,6 +42,8 @@ export const errorCodes = {
   BAD_CONFIG: { http: 400, exit: failed, meaning: 'a configuration file or setting is invalid' },
   BAD_PROPERTY: { http: 400, exit: usage, meaning: 'unknown property or value out of range' },
   BAD_TIMING: { http: 400, exit: usage, meaning: 'timing settings are inconsistent (for example self-fence deadline >= lease TTL)' },
+  ETCD_TIMING_UNFIT: { http: 400, exit: usage, meaning: 'etcd\'s election timeout (read from a member\'s command line or stated with --etcd-election-timeout) is too long for clusterd\'s self-fence deadline: a leader change would fence every node' },
+  ETCD_TIMING_UNKNOWN: { http: 400, exit: usage, meaning: 'a warning at start: etcd\'s election timeout could not be read from a member and was not stated with --etcd-election-timeout, so it could not be checked' },
   // The cluster's contents: names, groups, resources, dependencies
   CLUSTER_EXISTS: { http: 409, exit: failed, meaning: 'a cluster exists already in that quorum store' },
   CLUSTER_NOT_FOUND: { http: 404, exit: failed, meaning: 'no cluster in that quorum store' },

@@ -9,7 +9,7 @@ import { applyUpdate, ConfigDraft, emptyConfig } from './config.js';
 import type { Result } from './errors.js';
 import { parseDiskPriv } from './disk-priv.js';
 import { privCheckers, privProblems } from './priv.js';
-import { parseProcessPriv, processDefaultCwd } from './process-priv.js';
+import { parseProcessPriv, processDefaultCwd, substituteNodeValues } from './process-priv.js';
 import type { ClusterConfig, ConfigUpdate, PrivProps } from './types.js';
 
 function must<T>(r: Result<T>): T {
@@ -46,6 +46,11 @@ const badProcess: [string, PrivProps][] = [
   ['probe ftp', { command: '/bin/true', probe: 'ftp://x' }],
   ['probe tcp without port', { command: '/bin/true', probe: 'tcp:host' }],
   ['misspelled key', { command: '/bin/true', prbe: 'tcp:127.0.0.1:80' }],
+  ['unknown ${...} in args', { command: '/bin/true', args: ['--bind', '${HOST_IP}'] }],
+  ['unknown ${...} in an env value', { command: '/bin/true', env: ['ADDR=${CLUSTERD_NODE_ADRESS}'] }],
+  ['unknown ${...} in the probe', { command: '/bin/true', probe: 'tcp:${NODE_IP}:80' }],
+  ['unknown ${...} in cwd', { command: '/bin/true', cwd: '/srv/${HOSTNAME}' }],
+  ['${ without }', { command: '/bin/true', args: ['${CLUSTERD_NODE_NAME'] }],
 ];
 
 describe('priv: process', () => {
@@ -107,4 +112,39 @@ describe('priv: disk', () => {
 test('the registry has a checker for each type that has an agent', () => {
   assert.ok(privCheckers.has('process'));
   assert.ok(privCheckers.has('disk'));
+});
+
+describe('priv: process node values', () => {
+  const values = { CLUSTERD_NODE_NAME: 'node-b', CLUSTERD_NODE_ADDRESS: '10.0.0.2' };
+  const priv = {
+    command: '/usr/bin/app', args: ['--bind', '${CLUSTERD_NODE_ADDRESS}:80', '--id=${CLUSTERD_NODE_NAME}', 'literal $${CLUSTERD_NODE_NAME}'],
+    env: ['SELF=${CLUSTERD_NODE_NAME}@${CLUSTERD_NODE_ADDRESS}', 'PLAIN=x'], probe: 'http://${CLUSTERD_NODE_ADDRESS}:8080/health', cwd: '/srv/${CLUSTERD_NODE_NAME}',
+  };
+
+  test('the starting node\'s name and address replace them in args, env values, probe and cwd; $${...} stays literal', () => {
+    const p = parseProcessPriv(priv, values);
+    assert.ok(p.ok, p.ok ? '' : JSON.stringify(p.problems));
+    assert.deepEqual(p.value.args, ['--bind', '10.0.0.2:80', '--id=node-b', 'literal ${CLUSTERD_NODE_NAME}']);
+    assert.deepEqual(p.value.env, ['SELF=node-b@10.0.0.2', 'PLAIN=x']);
+    assert.equal(p.value.cwd, '/srv/node-b');
+    assert.equal(p.value.probe?.kind === 'http' ? p.value.probe.url.host : '', '10.0.0.2:8080');
+    assert.equal(p.value.command, '/usr/bin/app', 'the command is not substituted');
+  });
+
+  test('saved as written: known names pass the check at save time, the configuration keeps the placeholders', () => {
+    must(saving(base(), create(priv)));
+    const c = must(applyUpdate(base(), create(priv)));
+    assert.deepEqual(c.resources.r?.priv.args, priv.args);
+    assert.deepEqual(privProblems('process', priv), []);
+  });
+
+  test('an unknown name is refused naming the property and the known names; a node with no address refuses to start it', () => {
+    const problems = privProblems('process', { command: '/bin/true', args: ['${HOST_IP}'] });
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0]!.key, 'args');
+    assert.match(problems[0]!.message, /\$\{HOST_IP\}, which is not a node value.*CLUSTERD_NODE_NAME.*CLUSTERD_NODE_ADDRESS/);
+    const r = parseProcessPriv({ command: '/bin/true', probe: 'tcp:${CLUSTERD_NODE_ADDRESS}:80' }, { CLUSTERD_NODE_NAME: 'n1', CLUSTERD_NODE_ADDRESS: undefined });
+    assert.ok(!r.ok && /address is not known.*--listen/.test(r.problems[0]!.message));
+    assert.deepEqual(substituteNodeValues('a $ b $x ${CLUSTERD_NODE_NAME}}', values), { ok: true, value: 'a $ b $x node-b}' });
+  });
 });

@@ -12,6 +12,11 @@
 //   probe           tcp:HOST:PORT, http(s)://URL or cmd:COMMAND ARG... (health and readiness)
 //   probeTimeoutMs  bound on one probe attempt, in [10, 600000], default 2000
 // plus the backup writer keys of writer-props.ts (checked there).
+//
+// Node values: `${CLUSTERD_NODE_NAME}` and `${CLUSTERD_NODE_ADDRESS}` in args, env values, probe
+// and cwd are replaced on the node that starts the process, by that node's name and address (the
+// host of its --listen), so one configuration serves "this machine's address" on every node.
+// `$${NAME}` is a literal `${NAME}`. Any other `${...}` is refused when the configuration is saved.
 
 import type { PrivProblem, PrivProps } from './types.js';
 import { writerPrivKeys } from './writer-props.js';
@@ -51,13 +56,79 @@ const userNameRe = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/;
 const envKeyRe = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const hasNul = (s: string) => s.includes('\0');
 
-/** Every problem of `priv` at once, or the parsed properties. */
-export function parseProcessPriv(priv: PrivProps): { ok: true; value: ProcessPriv } | { ok: false; problems: PrivProblem[] } {
+/** The names a process's settings may use, each replaced by the starting node's value. */
+export const nodeValueNames = ['CLUSTERD_NODE_NAME', 'CLUSTERD_NODE_ADDRESS'] as const;
+export type NodeValueName = (typeof nodeValueNames)[number];
+/** A node's values; an address is undefined when the node listens on a wildcard (0.0.0.0, ::). */
+export type NodeValues = Record<NodeValueName, string | undefined>;
+/**
+ * What a configuration is checked with when it is saved, away from any node: the names are
+ * known, the values stand in for any node's (every address is a valid host in a probe or URL).
+ */
+export const nodeValuesForCheck: Readonly<NodeValues> = Object.freeze({ CLUSTERD_NODE_NAME: 'node', CLUSTERD_NODE_ADDRESS: '127.0.0.1' });
+/** The properties where node values are replaced: strings or lists of strings (env: the values after `=`). */
+const substitutedKeys: readonly string[] = ['args', 'env', 'probe', 'cwd'];
+
+/** `text` with `${NAME}` replaced by `values`, `$${NAME}` by a literal `${NAME}`; or what is wrong. */
+export function substituteNodeValues(text: string, values: NodeValues): { ok: true; value: string } | { ok: false; message: string } {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const at = text.indexOf('${', i);
+    if (at < 0) { out += text.slice(i); break; }
+    const end = text.indexOf('}', at + 2);
+    if (end < 0) return { ok: false, message: `has '\${' without a closing '}' in ${JSON.stringify(text)}` };
+    const escaped = at > i && text[at - 1] === '$';
+    out += text.slice(i, escaped ? at - 1 : at);
+    const name = text.slice(at + 2, end);
+    if (escaped) out += `\${${name}}`;
+    else if (!(nodeValueNames as readonly string[]).includes(name)) {
+      return { ok: false, message: `uses \${${name}}, which is not a node value (known: ${nodeValueNames.map((n) => `\${${n}}`).join(', ')}; write $\${${name}} for the literal text)` };
+    } else {
+      const v = values[name as NodeValueName];
+      if (v === undefined) {
+        return { ok: false, message: `uses \${${name}}, but this node's address is not known: it listens on a wildcard address (set clusterd start --listen to the machine's own address)` };
+      }
+      out += v;
+    }
+    i = end + 1;
+  }
+  return { ok: true, value: out };
+}
+
+/** `priv` with node values replaced in args, env, probe and cwd; problems name the property. */
+function withNodeValues(priv: PrivProps, values: NodeValues, bad: (key: string, message: string) => void): PrivProps {
+  const out: PrivProps = { ...priv };
+  const one = (key: string, text: string): string => {
+    const r = substituteNodeValues(text, values);
+    if (r.ok) return r.value;
+    bad(key, r.message);
+    return text;
+  };
+  for (const key of substitutedKeys) {
+    if (!Object.prototype.hasOwnProperty.call(priv, key)) continue;
+    const v = priv[key];
+    if (typeof v === 'string') out[key] = one(key, v);
+    else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) {
+      out[key] = key === 'env'
+        ? v.map((pair: string) => { const eq = pair.indexOf('='); return eq < 0 ? pair : `${pair.slice(0, eq + 1)}${one(key, pair.slice(eq + 1))}`; })
+        : v.map((x: string) => one(key, x));
+    }
+  }
+  return out;
+}
+
+/**
+ * Every problem of `priv` at once, or the parsed properties with node values replaced by
+ * `values` (the starting node's; by default the stand-ins of a check at save time).
+ */
+export function parseProcessPriv(rawPriv: PrivProps, values: NodeValues = nodeValuesForCheck): { ok: true; value: ProcessPriv } | { ok: false; problems: PrivProblem[] } {
   const problems: PrivProblem[] = [];
   const bad = (key: string, message: string, hint?: string) => { problems.push(hint === undefined ? { key, message } : { key, message, hint }); };
-  for (const key of Object.keys(priv)) {
+  for (const key of Object.keys(rawPriv)) {
     if (!processPrivKeys.includes(key)) bad(key, 'is not a property of process resources', `process properties: ${processPrivKeys.join(', ')}`);
   }
+  const priv = withNodeValues(rawPriv, values, bad);
   const get = (key: string) => (Object.prototype.hasOwnProperty.call(priv, key) ? priv[key] : undefined);
 
   const command = get('command');

@@ -72,3 +72,73 @@ export function validateTiming(t: Timing): Result<Timing> {
   }
   return ok(Object.freeze({ ...t }));
 }
+
+/**
+ * Time an etcd leader change needs beyond its election timeouts: the pre-vote and vote round
+ * trips and the new leader's first append on a LAN.
+ */
+export const etcdLeaderChangeSlackMs = 200;
+
+/**
+ * The longest etcd election timeout that fits clusterd's timing. etcd elects a new leader one to
+ * two election timeouts after the old one fell silent; during that time no renewal commits. The
+ * renewal that last succeeded may be one heartbeat old, so the change must end within the
+ * self-fence deadline less one heartbeat: 2 x election timeout + slack <= selfFence - heartbeat.
+ */
+export function etcdElectionTimeoutMaxMs(t: Pick<Timing, 'selfFenceMs' | 'heartbeatIntervalMs'>): number {
+  return Math.floor((t.selfFenceMs - t.heartbeatIntervalMs - etcdLeaderChangeSlackMs) / 2);
+}
+
+/** etcd's raft timing as one member reports it (its command line); undefined where it cannot tell, with the reason. */
+export interface EtcdMemberTiming {
+  member: string;
+  electionTimeoutMs: number | undefined;
+  heartbeatIntervalMs: number | undefined;
+  /** Why the election timeout is not known (set when electionTimeoutMs is undefined). */
+  unknownWhy?: string;
+}
+
+export interface EtcdTimingVerdict {
+  /** The settings cannot work: the node must not start. */
+  refuse: ReturnType<typeof clusterError> | null;
+  /** The settings could not be checked: start, and say so. */
+  warn: ReturnType<typeof clusterError> | null;
+  /** What was checked, for the startup log. */
+  checked: string;
+}
+
+/**
+ * Judges etcd's election timeout against clusterd's timing. What a member's command line shows
+ * wins; `statedMs` (the operator's --etcd-election-timeout) stands for members that show nothing.
+ * A known timeout over the limit refuses; a member whose timeout is neither shown nor stated is
+ * a warning (etcd's default, 1000 ms, does not fit the default timing).
+ */
+export function judgeEtcdTiming(t: Pick<Timing, 'selfFenceMs' | 'heartbeatIntervalMs'>, members: readonly EtcdMemberTiming[], statedMs: number | undefined): EtcdTimingVerdict {
+  const maxMs = etcdElectionTimeoutMaxMs(t);
+  const limit = `the longest that fits is ${maxMs} ms: (self-fence ${t.selfFenceMs} - heartbeat ${t.heartbeatIntervalMs} - ${etcdLeaderChangeSlackMs} ms for the votes) / 2, because a leader change takes up to two election timeouts and the nodes fence themselves when renewals stop for their self-fence deadline`;
+  const fix = `on every etcd member set ETCD_ELECTION_TIMEOUT=${maxMs} and ETCD_HEARTBEAT_INTERVAL=${Math.max(1, Math.floor(maxMs / 10))} (or lower), restart the members one at a time, and state it to clusterd with --etcd-election-timeout ${maxMs}`;
+  const tooSlow: string[] = [];
+  const unknown: string[] = [];
+  const seen: string[] = [];
+  for (const m of members) {
+    if (m.electionTimeoutMs === undefined) {
+      if (statedMs === undefined) unknown.push(`${m.member} (${m.unknownWhy ?? 'not known'})`);
+      continue;
+    }
+    seen.push(`${m.member} ${m.electionTimeoutMs} ms`);
+    if (m.electionTimeoutMs > maxMs) tooSlow.push(`${m.member} runs with --election-timeout ${m.electionTimeoutMs}`);
+  }
+  if (statedMs !== undefined && statedMs > maxMs) tooSlow.push(`the stated --etcd-election-timeout is ${statedMs} ms`);
+  const checked = `etcd election timeout: ${[...seen.map((s) => `${s} (read)`), ...(statedMs !== undefined ? [`${statedMs} ms (stated)`] : [])].join(', ') || 'not known'}; at most ${maxMs} ms fits`;
+  if (tooSlow.length > 0) {
+    return { refuse: clusterError('ETCD_TIMING_UNFIT', `etcd's election timeout is too long for clusterd's timing: ${tooSlow.join('; ')}; ${limit}`, fix), warn: null, checked };
+  }
+  if (unknown.length > 0) {
+    return {
+      refuse: null, checked,
+      warn: clusterError('ETCD_TIMING_UNKNOWN', `etcd's election timeout could not be checked on ${unknown.join(', ')}; etcd publishes it only when given on its command line, and its default (1000 ms) does not fit: ${limit}`,
+        `if the members run with ETCD_ELECTION_TIMEOUT <= ${maxMs} (deploy/README.md), state it with --etcd-election-timeout MS (or etcdElectionTimeoutMs in the settings file); otherwise ${fix}`),
+    };
+  }
+  return { refuse: null, warn: null, checked };
+}

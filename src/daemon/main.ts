@@ -12,7 +12,7 @@ import pino from 'pino';
 import { z } from 'zod';
 import { checkName } from '../core/config.js';
 import { ClusterError, clusterError } from '../core/errors.js';
-import { timingDefaults, validateTiming, type Timing } from '../core/timing.js';
+import { judgeEtcdTiming, timingDefaults, validateTiming, type Timing } from '../core/timing.js';
 import { admissionDefaults, eventStreamDefaults, startApi, type ApiSecurity } from '../api/server.js';
 import {
   authFiles, createAuthDir, createCa, credentialPath, defaultAuthDir, issueNodeCert, listCredentialFiles, mkdirPrivate, newToken, parseCredentialFile,
@@ -30,6 +30,7 @@ import { LocalDb } from '../node/local-db.js';
 import { quorumLogCommand, rebuildUnopenableStore } from '../node/quorum-log.js';
 import { clearSectorCommand, type ClearSectorOptions } from '../node/disk-command.js';
 import { etcdTimingCheck } from '../store/etcd.js';
+import { readEtcdRaftTiming } from '../store/etcd-timing.js';
 import { workerHeartbeat } from '../node/heartbeat.js';
 import { heartbeatSocketPath, installTestHooks } from '../node/test-hooks.js';
 import { migrateStore } from '../store/migrate.js';
@@ -80,6 +81,8 @@ const settingsSchema = z.object({
   tlsNames: z.array(z.string()).default([]),
   /** /metrics needs a viewer credential. */
   metricsAuth: z.boolean().default(false),
+  /** etcd's election timeout as the operator set it on the members (checked when a member's command line does not show it). */
+  etcdElectionTimeoutMs: z.number().int().positive().optional(),
   timing: z.object({
     heartbeatIntervalMs: z.number().int().positive().default(timingDefaults.heartbeatIntervalMs),
     leaseTtlMs: z.number().int().positive().default(timingDefaults.leaseTtlMs),
@@ -147,6 +150,7 @@ export function loadSettings(flags: Record<string, unknown>): Settings {
   if (flags.checkpointInterval !== undefined) checkpointing.checkpointIntervalMs = flags.checkpointInterval;
   const merged = { ...file, timing, checkpointing } as Record<string, unknown>;
   for (const k of ['quorum', 'node', 'listen', 'dataDir', 'logLevel', 'authDir', 'tls', 'metricsAuth']) if (flags[k] !== undefined) merged[k] = flags[k];
+  if (flags.etcdElectionTimeout !== undefined) merged.etcdElectionTimeoutMs = flags.etcdElectionTimeout;
   if (flags.tlsName !== undefined) merged.tlsNames = flags.tlsName;
   const parsed = settingsSchema.safeParse(merged);
   if (!parsed.success) {
@@ -158,6 +162,12 @@ export function loadSettings(flags: Record<string, unknown>): Settings {
   const n = checkName('node', parsed.data.node);
   if (!n.ok) fail(n.error);
   return Object.freeze({ ...parsed.data, timing: t.value });
+}
+
+/** The machine's address resources see as ${CLUSTERD_NODE_ADDRESS}: the --listen host, unless it is a wildcard. */
+function nodeAddress(host: string): { address?: string } {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  return bare === '' || bare === '0.0.0.0' || bare === '::' ? {} : { address: bare };
 }
 
 function parseListen(listen: string): { host: string; port: number } {
@@ -483,7 +493,14 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
     // etcd adds its own call deadline to the timing: check it, and say what failover to expect.
     const check = etcdTimingCheck(s.timing);
     if (check.problems.length > 0) fail(clusterError('BAD_TIMING', `timing does not fit an etcd quorum store: ${check.problems.join('; ')}`, 'see deploy/README.md for settings that fit etcd'));
-    logger.info({ event: 'TIMING' }, check.explanation);
+    // etcd's own election timeout bounds a leader change, during which no renewal commits: read it
+    // from the members (their command line) or take the operator's statement, and refuse a misfit.
+    const spec = parseQuorumSpec(s.quorum);
+    const endpoints = spec.ok && spec.value.kind === 'etcd' ? spec.value.endpoints : [];
+    const verdict = judgeEtcdTiming(s.timing, await readEtcdRaftTiming(endpoints, storeOptions(spec.ok ? spec.value : { kind: 'etcd', endpoints }).tls), s.etcdElectionTimeoutMs);
+    if (verdict.refuse) fail(verdict.refuse);
+    if (verdict.warn) logger.warn({ event: 'TIMING', code: verdict.warn.code }, `${verdict.warn.message} hint: ${verdict.warn.hint ?? ''}`);
+    logger.info({ event: 'TIMING' }, `${check.explanation}; ${verdict.checked}`);
   }
   secureQuorumDir(s.quorum, false);
   const securedData = securePrivateDir(resolve(s.dataDir ?? `${defaultDataRoot}/${s.node}`), 'data directory');
@@ -526,7 +543,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
     onFailure: (reason) => { logger.fatal({ event: 'HEARTBEAT_FAILED' }, reason); logger.flush(); process.exit(70); },
   });
   node = new ClusterNode({
-    name: s.node, apiUrl: '', timing: s.timing, store, host, clock: realClock, log, localDb, checkpointing: s.checkpointing, heartbeat,
+    name: s.node, apiUrl: '', ...nodeAddress(listen.host), timing: s.timing, store, host, clock: realClock, log, localDb, checkpointing: s.checkpointing, heartbeat,
     recovery: { resetQuorumLog: !!flags.resetQuorumLog, noQuorumLogging: flags.quorumLogging === false },
     // Tests set it: the API's snapshots are frozen, so a view that writes into one fails loudly.
     freezeSnapshots: environment().freezeSnapshots,
@@ -605,6 +622,7 @@ export function program(): Command {
     .option('--lease-ttl <ms>', `a node is Down when its lease has not moved for this long (default ${timingDefaults.leaseTtlMs})`, intArg)
     .option('--self-fence <ms>', `stop all resources if the lease cannot be renewed for this long (default ${timingDefaults.selfFenceMs})`, intArg)
     .option('--decision-stall <ms>', `the heartbeat fences the node if its decision loop makes no progress for this long (default ${timingDefaults.decisionStallMs})`, intArg)
+    .option('--etcd-election-timeout <ms>', 'etcd\'s election timeout as set on its members (ETCD_ELECTION_TIMEOUT): checked against the self-fence deadline when a member\'s command line does not show it', intArg)
     .option('--shutdown-timeout <ms>', `planned shutdown waits this long for groups to go offline (default ${timingDefaults.shutdownPendingTimeoutMs})`, intArg)
     .option('--log-reset-size <bytes>', `checkpoint when the quorum log since the last one reaches this size (default ${checkpointingDefaults.logResetBytes})`, intArg)
     .option('--checkpoint-interval <ms>', `checkpoint at least this often (default ${checkpointingDefaults.checkpointIntervalMs})`, intArg)
@@ -617,11 +635,11 @@ export function program(): Command {
     .action(async (o: { from: string; to: string }) => {
       const from = await openOrFail(o.from);
       const to = await openOrFail(o.to);
+      // migrateStore logs its lines, the summary last: nothing more to print.
       const r = await migrateStore(from, to, { log: (line: string) => process.stdout.write(`${line}\n`) });
       await from.close();
       await to.close();
       if (!r.ok) fail(r.error);
-      process.stdout.write(`${r.value}\n`);
     });
   p.command('disk').description('disk private sectors: clear-sector removes one that blocks every online (DISK_SECTOR_EPOCH_AHEAD)')
     .argument('<action>', 'clear-sector')

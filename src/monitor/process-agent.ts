@@ -15,7 +15,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { msText } from '../core/duration-text.js';
 import { parseProcessPriv, type ProcessPriv } from '../core/process-priv.js';
-import type { PrivProps } from '../core/types.js';
 import type { ResourceSpec } from './protocol.js';
 import type { AgentContext, AgentEvents, FreezeTarget, ResourceAgent } from './agent.js';
 import { openResourceLog, readSecretEnvFile, resourceEnv } from './resource-env.js';
@@ -117,7 +116,7 @@ export class ProcessAgent implements ResourceAgent {
   constructor(private readonly events: AgentEvents) {}
 
   async online(spec: ResourceSpec, ctx: AgentContext): Promise<{ pid?: number }> {
-    const priv = parsePriv(spec.name, spec.priv);
+    const priv = parsePriv(spec);
     let state = this.running.get(spec.name);
     if (state?.stopping) throw new Error(`resource '${spec.name}' is being stopped; bring it online after the stop finished`);
     // Online is idempotent: a live process is kept, only its probe is awaited again.
@@ -161,7 +160,7 @@ export class ProcessAgent implements ResourceAgent {
   async isAlive(spec: ResourceSpec, ctx: AgentContext): Promise<boolean> {
     const state = this.running.get(spec.name);
     if (state === undefined || state.exit !== undefined) return false;
-    const priv = parsePriv(spec.name, spec.priv);
+    const priv = parsePriv(spec);
     return priv.probe === undefined || this.probeOnce(state, priv, ctx.signal);
   }
 
@@ -550,8 +549,9 @@ function describeExit(exit: ExitInfo): string {
 }
 
 /** The resource's private properties as core/process-priv.ts parses them (as they were checked when saved); every problem in one error. */
-function parsePriv(name: string, priv: PrivProps): ProcessPriv {
-  const r = parseProcessPriv(priv);
+function parsePriv(spec: ResourceSpec): ProcessPriv {
+  const { name, priv } = spec;
+  const r = parseProcessPriv(priv, { CLUSTERD_NODE_NAME: spec.node, CLUSTERD_NODE_ADDRESS: spec.nodeAddress });
   if (!r.ok) throw new Error(`resource '${name}': ${r.problems.map((p) => `private property '${p.key}' ${p.message}`).join('; ')}`);
   return r.value;
 }

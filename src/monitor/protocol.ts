@@ -13,6 +13,8 @@ export interface ResourceSpec {
   props: CommonProps;
   priv: PrivProps;
   node: string;
+  /** The node's address (the host of its --listen), for ${CLUSTERD_NODE_ADDRESS}; absent when it listens on a wildcard. */
+  nodeAddress?: string;
   /** The cluster's name: disks record it in their private sectors (another cluster's record is watched, not trusted). */
   cluster?: string;
   /** The group's ownership epoch: the fencing token, exported as CLUSTERD_EPOCH. */

@@ -19,7 +19,7 @@ export class LocalExec {
       if (a.kind === 'event') { s.emitEvent(a.event, a.level, a.message, a.data); continue; }
       if (a.kind === 'recycle-monitor') { s.o.host.recycle(a.reason); continue; }
       const config = this.log.config;
-      const spec: ResourceSpec = { ...a.spec, node: s.name, cluster: config.name, epoch: a.epoch, ...diskSectorsOf(config, a.spec.name) };
+      const spec: ResourceSpec = { ...a.spec, node: s.name, ...(s.o.address !== undefined ? { nodeAddress: s.o.address } : {}), cluster: config.name, epoch: a.epoch, ...diskSectorsOf(config, a.spec.name) };
       void s.o.host.call(a.op, spec, a.timeoutMs).then((r) => {
         const nowMs = s.o.clock.nowMs();
         this.apply(agentResult(s.local(), s.name, a.id, r.ok, r.ok ? undefined : r.error, r.ok ? r.data : undefined, nowMs, { group: a.group, resource: a.spec.name }, r.ok ? undefined : r.failure));

@@ -275,12 +275,9 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     return this.cycles.afterNextCycle(maxMs);
   }
 
-  /** A cycle's outcome: a failure is a bug, logged as a condition (the same error every 100 ms is one line, its count a minute). */
+  /** A cycle's outcome, logged as a condition (problems.ts). */
   private cycleSettled(failure: { error: unknown } | undefined): void {
-    if (!failure) return this.problems.recovered('CYCLE_ERROR', 'cycles complete again');
-    const e = failure.error;
-    const detail = e instanceof Error ? e.stack ?? e.message : String(e);
-    this.problems.failing('CYCLE_ERROR', 'error', clusterError('INTERNAL', `cycle failed: ${detail}`));
+    this.problems.cycleSettled(failure);
   }
 
   private async cycle(): Promise<void> {

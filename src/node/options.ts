@@ -14,6 +14,8 @@ import type { ResourceHost } from './resource-host.js';
 export interface NodeOptions {
   name: NodeName;
   apiUrl: string;
+  /** This machine's address (the host of --listen), given to resources as ${CLUSTERD_NODE_ADDRESS}; undefined on a wildcard listen. */
+  address?: string;
   timing: Timing;
   store: QuorumStore;
   host: ResourceHost;

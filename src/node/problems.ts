@@ -4,7 +4,7 @@
 
 import type { ConditionKey } from '../core/events.js';
 import { Conditions } from '../core/conditions.js';
-import type { ClusterError } from '../core/errors.js';
+import { ClusterError, clusterError } from '../core/errors.js';
 import type { WritesBlocked } from '../core/placement.js';
 import type { EventLevel, StoreResult } from '../store/types.js';
 import type { Clock } from './clock.js';
@@ -29,6 +29,23 @@ export class Problems {
     for (const l of this.conditions.cleared(key, this.clock.nowMs(), what)) {
       this.emitEvent(`${key}_RECOVERED`, 'info', l.message, { count: l.count, forMs: Math.round(l.forMs) });
     }
+  }
+
+  /**
+   * A cycle's outcome, logged as a condition (the same error every 100 ms is one line, its count a
+   * minute, one line when cycles complete again). A ClusterError is a known state of the world
+   * (the quorum store unreachable while the node is cut off): a warning with its code and message.
+   * Anything else is a bug: an error with its stack.
+   */
+  cycleSettled(failure: { error: unknown } | undefined): void {
+    if (!failure) return this.recovered('CYCLE_ERROR', 'cycles complete again');
+    const e = failure.error;
+    if (e instanceof ClusterError && e.code !== 'INTERNAL') {
+      this.failing('CYCLE_ERROR', 'warning', clusterError(e.code, `cycle could not complete: ${e.message}`, e.hint));
+      return;
+    }
+    const detail = e instanceof Error ? e.stack ?? e.message : String(e);
+    this.failing('CYCLE_ERROR', 'error', clusterError('INTERNAL', `cycle failed: ${detail}`));
   }
 
   /** One event when a disk fills up, a line a minute while it stays full, one when space returns: not one per refused write. */

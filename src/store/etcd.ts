@@ -38,6 +38,7 @@ import { ClusterError, clusterError, fail, ok } from '../core/errors.js';
 import { ownTables } from '../core/config.js';
 import { recordChecksum } from '../core/crc32c.js';
 import { logReadMax } from '../core/limits.js';
+import { etcdElectionTimeoutMaxMs } from '../core/timing.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
 import type {
   Checkpoint, ClusterEvent, CoordinatorRecord, LeaseRecord, LeaseState, LogRecord, NewEvent, NodeReport,
@@ -98,7 +99,7 @@ export function etcdTimingCheck(t: { heartbeatIntervalMs: number; selfFenceMs: n
   const worstCaseFailoverMs = t.leaseTtlMs + 2 * t.heartbeatIntervalMs + 3 * callTimeoutMs;
   const explanation = `worst-case failover after a machine is lost: ${worstCaseFailoverMs} ms plus the service's start time ` +
     `(lease TTL ${t.leaseTtlMs} + 2 heartbeats ${2 * t.heartbeatIntervalMs} + 3 etcd calls ${3 * callTimeoutMs}); ` +
-    `an etcd leader change must end within ${t.selfFenceMs - t.heartbeatIntervalMs} ms or the nodes fence themselves (etcd --election-timeout <= ${Math.floor((t.selfFenceMs - t.heartbeatIntervalMs - 200) / 2)})`;
+    `an etcd leader change must end within ${t.selfFenceMs - t.heartbeatIntervalMs} ms or the nodes fence themselves (etcd --election-timeout <= ${etcdElectionTimeoutMaxMs(t)})`;
   return { problems, worstCaseFailoverMs, explanation };
 }
 
