@@ -1,5 +1,6 @@
 // The save-time agent check between nodes (node/agent-check.ts): the coordinator asks each other
-// possible owner of an ocf or lsb resource to check it against the agents installed there.
+// possible owner of an ocf or lsb resource to check it against the agents installed there, at
+// most agentChecksInFlightMax resources per request.
 //   POST /v1/internal/agent-check  body { cluster, resources: [{ name, group, type, props, priv }] }
 //     -> { node, checks: { RESOURCE: { problem?: { code, message, hint? }, monitorIntervalMs? } } }
 // Only nodes may call it (routeRoles 'node': the node token, with mutual TLS when TLS is on); it
@@ -9,10 +10,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { agentCheckedTypes, agentProblemCodes } from '../core/agent-check.js';
-import { applyResourcesMax } from '../core/apply.js';
 import { clusterError, fail, ok, type Result } from '../core/errors.js';
 import type { CommonProps, PrivProps } from '../core/types.js';
-import type { AgentCheckPeer, AgentCheckReply, AgentCheckRequest } from '../node/agent-check.js';
+import { agentChecksInFlightMax, type AgentCheckPeer, type AgentCheckReply, type AgentCheckRequest } from '../node/agent-check.js';
 import type { NodeFacade } from '../node/snapshot.js';
 import { forwardAnswerBytesMax, parse, sendError } from './http.js';
 import type { NodeAuth } from './identity.js';
@@ -23,15 +23,15 @@ const privValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.string
 export const agentCheckBody = z.object({
   cluster: z.string(),
   resources: z.array(z.object({
-    name: z.string().min(1), group: z.string(), type: z.enum(agentCheckedTypes as ['ocf', 'lsb']),
+    name: z.string().min(1), group: z.string(), type: z.enum(agentCheckedTypes),
     props: z.record(z.string(), z.union([z.number(), z.string()])), priv: z.record(z.string(), privValue),
-  }).strict()).max(applyResourcesMax),
+  }).strict()).max(agentChecksInFlightMax),
 }).strict();
 
 const replyBody = z.object({
   node: z.string(),
   checks: z.record(z.string(), z.object({
-    problem: z.object({ code: z.enum(agentProblemCodes as ['AGENT_NOT_FOUND']), message: z.string(), hint: z.string().optional() }).optional(),
+    problem: z.object({ code: z.enum(agentProblemCodes), message: z.string(), hint: z.string().optional() }).optional(),
     monitorIntervalMs: z.number().optional(),
   })),
 });

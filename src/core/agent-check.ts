@@ -14,15 +14,16 @@ import { clusterError, type ClusterError, type ErrorCode } from './errors.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, NodeState, ResourceName, ResourceType } from './types.js';
 
 /** Types whose resources are checked against their agent when saved. */
-export const agentCheckedTypes: readonly ResourceType[] = ['ocf', 'lsb'];
+export const agentCheckedTypes = ['ocf', 'lsb'] as const satisfies readonly ResourceType[];
+const isChecked = (t: ResourceType): boolean => (agentCheckedTypes as readonly ResourceType[]).includes(t);
 
 /** What one node's agent check says of one resource: nothing wrong, or its problem; and the agent's monitor interval. */
 export interface OwnerCheck {
   problem?: { code: AgentProblemCode; message: string; hint?: string };
   monitorIntervalMs?: number;
 }
-export type AgentProblemCode = 'AGENT_NOT_FOUND' | 'AGENT_PARAM_MISSING' | 'AGENT_INVALID' | 'AGENT_CHECK_FAILED';
-export const agentProblemCodes: readonly AgentProblemCode[] = ['AGENT_NOT_FOUND', 'AGENT_PARAM_MISSING', 'AGENT_INVALID', 'AGENT_CHECK_FAILED'];
+export const agentProblemCodes = ['AGENT_NOT_FOUND', 'AGENT_PARAM_MISSING', 'AGENT_INVALID', 'AGENT_CHECK_FAILED'] as const satisfies readonly ErrorCode[];
+export type AgentProblemCode = typeof agentProblemCodes[number];
 
 /** A node as the coordinator sees it when the batch is saved. */
 export interface CheckNode { state: NodeState; apiUrl: string | null }
@@ -67,7 +68,7 @@ export function agentCheckTargets(after: ClusterConfig, updates: readonly Config
     else if ((u.op === 'group-set' || u.op === 'group-create') && u.possibleOwners !== undefined) groups.add(u.group);
   }
   for (const r of Object.values(after.resources)) if (groups.has(r.group)) touched.add(r.name);
-  return [...touched].filter((n) => Object.hasOwn(after.resources, n) && agentCheckedTypes.includes(after.resources[n]!.type)).sort();
+  return [...touched].filter((n) => Object.hasOwn(after.resources, n) && isChecked(after.resources[n]!.type)).sort();
 }
 
 /** The nodes that may run a resource: its group's possible owners, or every node when the group names none. */

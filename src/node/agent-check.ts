@@ -19,6 +19,13 @@ import type { ResourceHost } from './resource-host.js';
 export const agentCheckTimeoutMs = 60_000;
 /** Bound on asking another node: its own checks' bound, plus the round trip. */
 export const agentCheckPeerTimeoutMs = agentCheckTimeoutMs + 10_000;
+/**
+ * Checks one node runs at once, and resources per request to another node (each request then
+ * takes at most agentCheckPeerTimeoutMs). Why 32: a check runs the agent twice (meta-data,
+ * validate-all), some agents for seconds; 32 at once keep a batch of hundreds within minutes
+ * without forking thousands of processes on every owner.
+ */
+export const agentChecksInFlightMax = 32;
 /** Bound on one `describe` (listing OCF_ROOT, or one meta-data). */
 export const agentDescribeTimeoutMs = 30_000;
 /** The monitor interval taken from meta-data stays within the common property's bounds. */
@@ -94,9 +101,15 @@ export async function checkAgentUpdates(ctx: AgentCheckContext, config: ClusterC
   const answers: OwnerAnswer[] = await Promise.all([
     ...(plan.local.length > 0 ? [checkHere(ctx.host, ctx.self, request(plan.local)).then((r) => ({ node: ctx.self, checks: r.checks }))] : []),
     ...plan.remote.map(async ({ node, apiUrl, resources }): Promise<OwnerAnswer> => {
-      if (ctx.peer === undefined) return { node, unreachable: 'this node has no way to call other nodes' };
-      const r = await ctx.peer(apiUrl, request(resources), agentCheckPeerTimeoutMs).catch((e: unknown) => fail<AgentCheckReply>(clusterError('ENDPOINT_UNREACHABLE', String(e))));
-      return r.ok ? { node, checks: r.value.checks } : { node, unreachable: `${r.error.code}: ${r.error.message}` };
+      const peer = ctx.peer;
+      if (peer === undefined) return { node, unreachable: 'this node has no way to call other nodes' };
+      const checks: Record<ResourceName, OwnerCheck> = {};
+      for (const part of chunks(resources, agentChecksInFlightMax)) {
+        const r = await peer(apiUrl, request(part), agentCheckPeerTimeoutMs).catch((e: unknown) => fail<AgentCheckReply>(clusterError('ENDPOINT_UNREACHABLE', String(e))));
+        if (!r.ok) return { node, unreachable: `${r.error.code}: ${r.error.message}` };
+        Object.assign(checks, r.value.checks);
+      }
+      return { node, checks };
     }),
   ]);
   const verdict = agentCheckVerdict(plan, answers);
@@ -112,13 +125,22 @@ export async function checkAgentUpdates(ctx: AgentCheckContext, config: ClusterC
 
 /** This node's half: its own resource monitor checks each resource against the agents installed here. */
 export async function checkHere(host: ResourceHost, self: NodeName, req: AgentCheckRequest): Promise<AgentCheckReply> {
-  const entries = await Promise.all(req.resources.map(async (r): Promise<[ResourceName, OwnerCheck]> => {
-    const spec: ResourceSpec = { name: r.name, group: r.group, type: r.type, props: r.props, priv: r.priv, node: self, cluster: req.cluster, epoch: 0 };
-    const answer = await host.call('validate', spec, agentCheckTimeoutMs);
-    if (!answer.ok) return [r.name, { problem: { code: 'AGENT_CHECK_FAILED', message: `resource '${r.name}' could not be checked against its agent on node ${self}: ${answer.error}` } }];
-    return [r.name, answer.data?.check ?? {}];
-  }));
-  return { node: self, checks: Object.fromEntries(entries) };
+  const checks: Record<ResourceName, OwnerCheck> = {};
+  for (const part of chunks(req.resources, agentChecksInFlightMax)) {
+    await Promise.all(part.map(async (r) => {
+      const spec: ResourceSpec = { name: r.name, group: r.group, type: r.type, props: r.props, priv: r.priv, node: self, cluster: req.cluster, epoch: 0 };
+      const answer = await host.call('validate', spec, agentCheckTimeoutMs);
+      checks[r.name] = answer.ok ? answer.data?.check ?? {}
+        : { problem: { code: 'AGENT_CHECK_FAILED', message: `resource '${r.name}' could not be checked against its agent on node ${self}: ${answer.error}` } };
+    }));
+  }
+  return { node: self, checks };
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 /** The OCF agents installed on this node (agent null), or one agent's meta-data. */
