@@ -4,7 +4,8 @@
 // on n3 is refused naming n3; restricting its group's possible owners to n1 and n2 is accepted;
 // widening them again is refused; different problems on different owners are all named at once;
 // only nodes may call the check route; an owner that is Down is named in a warning and does not
-// block the save. Timings are never asserted.
+// block the save. The nodes serve HTTPS: the owners are asked over mutual TLS. Timings are never
+// asserted.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StatusSnapshot } from '../src/api/types.js';
+import { tlsFetch } from '../src/api/tls-fetch.js';
 import { TestCluster, waitFor } from './harness.js';
 
 const root = mkdtempSync(join(tmpdir(), 'clusterd-ocf-owners-'));
@@ -55,7 +57,8 @@ mkdirSync(control);
 
 let shared: Promise<TestCluster> | null = null;
 async function startCluster(): Promise<TestCluster> {
-  const c = new TestCluster();
+  // HTTPS: the coordinator asks the other owners over mutual TLS, as on a real network.
+  const c = new TestCluster({ startArgs: ['--tls'] });
   c.init();
   // n1 first: it is the likely coordinator, so the old coordinator-only check would not have looked at n3.
   await c.startNode('n1', ['--ocf-root', withAgent]);
@@ -120,21 +123,32 @@ test('different problems on different owners are named together (AGENT_CHECK_REF
   }
 });
 
-test('the check route is for nodes only: a user\'s admin token is refused, the node token gets the node\'s own verdict', async () => {
+test('the check route is for nodes only: a user\'s admin token is refused, the node token needs a node certificate, a node gets the node\'s own verdict', async () => {
   const c = await cluster();
   const body = { cluster: 'test', resources: [{ name: 'x', group: 'g', type: 'ocf', props: { isAliveIntervalMs: 1000 }, priv: { agent: 'test:codes', params: { dir: control } } }] };
   const asAdmin = await c.api<ErrorBody>('/v1/internal/agent-check', { method: 'POST', body, via: 'n3' });
   assert.equal(asAdmin.status, 403);
   assert.equal(asAdmin.body.error?.code, 'AUTH_FORBIDDEN');
   const nodeToken = readFileSync(join(c.quorum.slice(4), 'auth', 'node.token'), 'utf8').trim();
+  // The node token alone is not enough with TLS: a node also presents its certificate.
+  const noCert = await c.api<ErrorBody>('/v1/internal/agent-check', { method: 'POST', body, via: 'n3', token: nodeToken });
+  assert.equal(noCert.status, 401, JSON.stringify(noCert.body));
   type Reply = { node: string; checks: Record<string, { problem?: { code: string }; monitorIntervalMs?: number }> };
-  const n3 = await c.api<Reply>('/v1/internal/agent-check', { method: 'POST', body, via: 'n3', token: nodeToken });
-  assert.equal(n3.status, 200, JSON.stringify(n3.body));
-  assert.equal(n3.body.node, 'n3');
-  assert.equal(n3.body.checks.x?.problem?.code, 'AGENT_NOT_FOUND');
-  const n1 = await c.api<Reply>('/v1/internal/agent-check', { method: 'POST', body, via: 'n1', token: nodeToken });
-  assert.equal(n1.body.checks.x?.problem, undefined, JSON.stringify(n1.body));
-  assert.equal(n1.body.checks.x?.monitorIntervalMs, 2_000, 'the agent\'s meta-data monitor interval');
+  const tls = join(c.dir, 'data-n1', 'tls');
+  const asNode = tlsFetch({ ca: readFileSync(join(c.quorum.slice(4), 'auth', 'ca.crt'), 'utf8'), cert: readFileSync(join(tls, 'node.crt'), 'utf8'), key: readFileSync(join(tls, 'node.key'), 'utf8') });
+  const ask = async (node: string): Promise<Reply> => {
+    const res = await asNode(`${c.nodes.get(node)!.url}/v1/internal/agent-check`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${nodeToken}` }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000),
+    });
+    assert.equal(res.status, 200);
+    return (await res.json()) as Reply;
+  };
+  const n3 = await ask('n3');
+  assert.equal(n3.node, 'n3');
+  assert.equal(n3.checks.x?.problem?.code, 'AGENT_NOT_FOUND');
+  const n1 = await ask('n1');
+  assert.equal(n1.checks.x?.problem, undefined, JSON.stringify(n1));
+  assert.equal(n1.checks.x?.monitorIntervalMs, 2_000, 'the agent\'s meta-data monitor interval');
 });
 
 test('an owner that is Down does not block the save: it is named in an AGENT_CHECK_SKIPPED warning', async () => {
