@@ -85,12 +85,12 @@ test('every guarded route refuses a request without a credential (401 AUTH_REQUI
   }
 });
 
-test('every route refuses a role below its row (403 AUTH_FORBIDDEN naming the role), and a viewer cannot claim a role through the caller header', async () => {
+test('every route refuses a role below its row (403 AUTH_FORBIDDEN naming the role), routes for nodes refuse every user, and a viewer cannot claim a role through the caller header', async () => {
   const url = c.nodes.get('n2')!.url;
   for (const r of guarded) {
-    const need = r.access as Role;
-    for (const role of ['viewer', 'operator'] as const) {
-      if (roleRank(role) >= roleRank(need)) continue;
+    const need = r.access as Role | 'node';
+    for (const role of ['viewer', 'operator', 'admin'] as const) {
+      if (need !== 'node' && roleRank(role) >= roleRank(need)) continue;
       const a = await raw(url, r.method, r.path, { authorization: `Bearer ${tokens[role]}`, 'x-clusterd-caller': JSON.stringify({ user: 'x', role: 'admin' }), 'x-clusterd-forwarded': '1' }, bodyOf(r.method));
       assert.equal(a.status, 403, `${r.key} as ${role}: ${JSON.stringify(a.body)}`);
       assert.equal(a.body.error?.code, 'AUTH_FORBIDDEN', r.key);

@@ -96,9 +96,15 @@ export class TestCluster {
 
   static async start(names: string[], opts: ClusterOptions = {}): Promise<TestCluster> {
     const c = new TestCluster(opts);
-    c.init();
-    for (const n of names) await c.startNode(n);
-    await c.waitStatus('all nodes Up and a coordinator', (s) => !!s.coordinator && s.nodes.filter((n) => n.state === 'Up').length === names.length);
+    try {
+      c.init();
+      for (const n of names) await c.startNode(n);
+      await c.waitStatus('all nodes Up and a coordinator', (s) => !!s.coordinator && s.nodes.filter((n) => n.state === 'Up').length === names.length);
+    } catch (err) {
+      // The caller never gets the cluster to close: stop what was started here, or the run hangs on it.
+      await c.close();
+      throw err;
+    }
     return c;
   }
 

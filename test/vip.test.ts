@@ -9,6 +9,10 @@
 //   (both polled through each failover);
 // - after kill -9 of the owner's resource monitor, the address is removed, then comes back.
 // It prints the failover time (kill -9 until a client request through the VIP succeeds).
+// A second cluster on the same link does the same with an IPv6 VIP (a ULA address, fd00::/8):
+// online adds it after the kernel's duplicate address detection, an address the client holds is
+// refused by that detection (IP_ADDRESS_IN_USE), kill -9 of the owner moves it (never on two
+// nodes), offline removes it.
 //
 // Needs root (ip netns, veth, bridge) and arping (Debian's arping package).
 
@@ -32,10 +36,18 @@ const clientIp = `${subnet}.100`;
 /** Held by the client: an ip resource with this address must be refused. */
 const takenIp = `${subnet}.60`;
 const vip = `${subnet}.50`;
+/** The IPv6 test's /64 (ULA), in the canonical text `ip -j` prints. */
+const subnet6 = `fd00:${(0x1000 + Math.floor(Math.random() * 0xefff)).toString(16)}:${(0x1000 + Math.floor(Math.random() * 0xefff)).toString(16)}:1`;
+const vip6 = `${subnet6}::50`;
+const clientIp6 = `${subnet6}::100`;
+/** Held by the client: an ip resource with this IPv6 address must be refused by duplicate address detection. */
+const takenIp6 = `${subnet6}::60`;
 /** The same interface name in every namespace: an ip resource names one interface for all its owners. */
 const lan = 'lan0';
-const apiPort = 17500;
+/** The API port of the cluster running now (each test starts its own cluster in the namespaces). */
+let apiPort = 17500;
 const webPort = 18090;
+const webPort6 = 18091;
 
 const dir = mkdtempSync(join(tmpdir(), 'clusterd-vip-'));
 const procs = new Map<string, { proc: ChildProcess; log: string }>();
@@ -78,6 +90,8 @@ function setUpNetwork(): void {
   attach(nsNode(1), 'n2', nodeIp(1));
   attach(nsClient, 'cl', clientIp);
   run('ip', ['-n', nsClient, 'addr', 'add', `${takenIp}/24`, 'dev', lan]);
+  run('ip', ['-n', nsClient, 'addr', 'add', `${clientIp6}/64`, 'dev', lan]);
+  run('ip', ['-n', nsClient, 'addr', 'add', `${takenIp6}/64`, 'dev', lan]);
 }
 
 /** Whether namespace `ns` holds `address` on the lan interface right now. */
@@ -87,12 +101,12 @@ function holds(ns: string, address: string): boolean {
   return links.some((l) => l.addr_info.some((a) => a.local === address));
 }
 
-function startNode(i: number): void {
+function startNode(i: number, cluster: string): void {
   const name = names[i]!;
-  const logPath = join(dir, `${name}.log`);
+  const logPath = join(dir, `${cluster}-${name}.log`);
   writeFileSync(logPath, '', { flag: 'a' });
-  const proc = spawn('ip', ['netns', 'exec', nsNode(i), process.execPath, clusterdBin, 'start', '--quorum', `dir:${join(dir, 'quorum')}`, '--node', name,
-    '--listen', `${nodeIp(i)}:${apiPort}`, '--data-dir', join(dir, `data-${name}`)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('ip', ['netns', 'exec', nsNode(i), process.execPath, clusterdBin, 'start', '--quorum', `dir:${join(dir, `quorum-${cluster}`)}`, '--node', name,
+    '--listen', `${nodeIp(i)}:${apiPort}`, '--data-dir', join(dir, `data-${cluster}-${name}`)], { stdio: ['ignore', 'pipe', 'pipe'] });
   const entry = { proc, log: '' };
   const onData = (b: Buffer) => { entry.log += b.toString(); writeFileSync(logPath, b, { flag: 'a' }); };
   proc.stdout!.on('data', onData);
@@ -124,15 +138,16 @@ async function status(): Promise<Status> {
   throw new Error('no node answered /v1/status');
 }
 
-/** A client request through the VIP: the answer's body, or null. */
-async function viaVip(timeoutS = 1): Promise<string | null> {
-  const r = await inNs(nsClient, ['curl', '-s', '-m', String(timeoutS), `http://${vip}:${webPort}/`]);
+/** A client request through the VIP (IPv4, or the IPv6 test's): the answer's body, or null. */
+async function viaVip(timeoutS = 1, address = vip): Promise<string | null> {
+  const url = address.includes(':') ? `http://[${address}]:${webPort6}/` : `http://${address}:${webPort}/`;
+  const r = await inNs(nsClient, ['curl', '-g', '-s', '-m', String(timeoutS), url]);
   return r.code === 0 ? r.out : null;
 }
 
-/** An HTTP server on every address of its node (the VIP included), saying which node serves. */
+/** An HTTP server on every address of its node (the VIP included; IPv6 too with `::` after the dir), saying which node serves. */
 const serverJs = `const http = require('node:http');
-http.createServer((q, s) => s.end('served by ' + process.env.CLUSTERD_NODE + '\\n')).listen(Number(process.argv[1]), '0.0.0.0');
+http.createServer((q, s) => s.end('served by ' + process.env.CLUSTERD_NODE + '\\n')).listen(Number(process.argv[1]), process.argv[3] ?? '0.0.0.0');
 process.on('SIGTERM', () => process.exit(0));`;
 
 /**
@@ -140,19 +155,19 @@ process.on('SIGTERM', () => process.exit(0));`;
  * polls both namespaces' addresses, the new owner first (both seen then means the old one still
  * held the address after the new one had it). Prints the times.
  */
-async function watchMove(from: number, to: number, what: string, limitMs: number): Promise<{ droppedAt: number; servedAt: number }> {
+async function watchMove(from: number, to: number, what: string, limitMs: number, address = vip): Promise<{ droppedAt: number; servedAt: number }> {
   const startedAt = performance.now();
   const overlaps: string[] = [];
   let droppedAt = 0;
   let servedAt = 0;
   while (performance.now() - startedAt < limitMs && !(servedAt && droppedAt)) {
-    const onNew = holds(nsNode(to), vip);
-    const onOld = holds(nsNode(from), vip);
+    const onNew = holds(nsNode(to), address);
+    const onOld = holds(nsNode(from), address);
     const t = performance.now() - startedAt;
     if (onNew && onOld) overlaps.push(`${t.toFixed(0)} ms`);
     if (!onOld && !droppedAt) droppedAt = t;
     if (!servedAt && onNew) {
-      const body = await viaVip(0.5);
+      const body = await viaVip(0.5, address);
       if (body !== null && body.includes(`served by ${names[to]}`)) servedAt = performance.now() - startedAt;
     }
     await sleep(20);
@@ -161,7 +176,7 @@ async function watchMove(from: number, to: number, what: string, limitMs: number
     `(Pacemaker on this machine, kill -9 of the owner: 8.5 s; load ${readFileSync('/proc/loadavg', 'utf8').trim()})`);
   assert.deepEqual(overlaps, [], `${what}: the VIP was on both nodes at once:\n${overlaps.join('\n')}\n${logsTail()}`);
   assert.ok(droppedAt > 0, `${what}: ${names[from]} kept the VIP\n${logsTail()}`);
-  assert.equal(holds(nsNode(from), vip), false, `${what}: ${names[from]} has dropped the VIP`);
+  assert.equal(holds(nsNode(from), address), false, `${what}: ${names[from]} has dropped the VIP`);
   return { droppedAt, servedAt };
 }
 
@@ -190,21 +205,33 @@ after(async () => {
   if (isRoot && made) await tearDown();
 });
 
-test('a VIP on a real link: reachable, address in use refused, moved on a cut link and on kill -9 of its owner, never on two nodes', { timeout: 300_000 }, async () => {
-  assert.ok(isRoot, 'this test needs root: it creates network namespaces, veth pairs and a bridge (run the tests as root, as .ci/run does)');
-  assert.equal(spawnSync('arping', ['--help']).error, undefined, 'arping is not installed (Debian package arping, in .ci/run)');
-  const init = spawnSync(process.execPath, [clusterdBin, 'init', '--quorum', `dir:${join(dir, 'quorum')}`, '--cluster', 'vip'],
-    { encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: join(dir, 'config') } });
+/**
+ * `clusterd init` of cluster `cluster` (its own quorum directory, CA and admin token) and its two
+ * nodes started in their namespaces on `port`; the nodes of an earlier cluster are killed first.
+ * The nodes listen on the lan: HTTPS with certificates of the cluster's CA, and the admin token.
+ */
+async function startCluster(cluster: string, port: number): Promise<void> {
+  for (const { proc } of procs.values()) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  procs.clear();
+  apiPort = port;
+  const config = join(dir, `config-${cluster}`);
+  const init = spawnSync(process.execPath, [clusterdBin, 'init', '--quorum', `dir:${join(dir, `quorum-${cluster}`)}`, '--cluster', cluster],
+    { encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: config } });
   assert.equal(init.status, 0, `clusterd init: ${init.stderr}`);
-  // The nodes listen on the lan: HTTPS with certificates of the cluster's CA, and the admin token.
-  const cred = JSON.parse(readFileSync(join(dir, 'config', 'clusterd', 'credentials', 'vip.json'), 'utf8')) as { token: string; ca: string };
+  const cred = JSON.parse(readFileSync(join(config, 'clusterd', 'credentials', `${cluster}.json`), 'utf8')) as { token: string; ca: string };
   writeFileSync(join(dir, 'ca.pem'), cred.ca);
   adminToken = cred.token;
   for (const i of [0, 1]) {
-    startNode(i);
+    startNode(i, cluster);
     await waitFor(`${names[i]} to serve its API`, async () => (await api(i, '/v1/status').catch(() => null))?.status === 200, 30_000, 100);
   }
   await waitFor('two nodes Up', async () => (await status()).nodes.filter((n) => n.state === 'Up').length === 2, 30_000, 100);
+}
+
+test('a VIP on a real link: reachable, address in use refused, moved on a cut link and on kill -9 of its owner, never on two nodes', { timeout: 300_000 }, async () => {
+  assert.ok(isRoot, 'this test needs root: it creates network namespaces, veth pairs and a bridge (run the tests as root, as .ci/run does)');
+  assert.equal(spawnSync('arping', ['--help']).error, undefined, 'arping is not installed (Debian package arping, in .ci/run)');
+  await startCluster('vip', 17500);
 
   const spec = { groups: {
     web: {
@@ -265,4 +292,53 @@ test('a VIP on a real link: reachable, address in use refused, moved on a cut li
   await waitFor('the VIP removed from n1 with its lost monitor', () => !holds(nsNode(0), vip), 20_000, 20);
   const again = await waitFor('the VIP answering again after the monitor restarted', () => viaVip(), 60_000, 200);
   assert.match(again, /served by n1/);
+});
+
+test('an IPv6 VIP (ULA): online after duplicate address detection, an address in use refused, moved on kill -9 of its owner, removed by offline', { timeout: 300_000 }, async () => {
+  assert.ok(isRoot, 'this test needs root: it creates network namespaces, veth pairs and a bridge (run the tests as root, as .ci/run does)');
+  await startCluster('vip6', 17600);
+  const spec = { groups: {
+    web6: {
+      preferredOwners: ['n1', 'n2'], state: 'online', failoverThreshold: 10,
+      resources: {
+        'web6-ip': { type: 'ip', priv: { address: `${vip6}/64`, interface: lan } },
+        'web6-srv': { type: 'process', dependsOn: ['web6-ip'], priv: { command: process.execPath, args: ['-e', serverJs, String(webPort6), dir, '::'], probe: `http://127.0.0.1:${webPort6}/` } },
+      },
+    },
+    taken6: {
+      preferredOwners: ['n2', 'n1'], state: 'online', failoverThreshold: 0,
+      resources: { 'taken6-ip': { type: 'ip', props: { restartThreshold: 0 }, priv: { address: `${takenIp6}/64`, interface: lan } } },
+    },
+  } };
+  const applied = await api(0, '/v1/apply', 'POST', { spec, dryRun: false });
+  assert.equal(applied.status, 200, JSON.stringify(applied.body));
+
+  // Online: added on n1 once DAD passed (never left tentative), the client reaches the service through it.
+  const first = await waitFor('the service through the IPv6 VIP', () => viaVip(1, vip6), 60_000, 100).catch((e: Error) => assert.fail(`${e.message}\n${logsTail()}`));
+  assert.match(first, /served by n1/);
+  assert.deepEqual([holds(nsNode(0), vip6), holds(nsNode(1), vip6)], [true, false], 'the IPv6 VIP is on n1 only');
+  assert.equal((await api<ResourceView>(0, '/v1/resources/web6-ip')).body.state, 'Online');
+
+  // An address the client holds: DAD fails on every node that tries, the address is not kept.
+  const refused = await waitFor('taken6-ip refused', async () => {
+    const r = await api<ResourceView>(0, '/v1/resources/taken6-ip');
+    return r.body.state === 'Failed' ? r.body : null;
+  }, 60_000, 200);
+  const events = await api<{ events: { message: string }[] }>(0, '/v1/events?after=0&limit=10000');
+  const said = [refused.error ?? '', ...events.body.events.map((e) => e.message)].join('\n');
+  assert.match(said, /IP_ADDRESS_IN_USE/, `the refusal names IP_ADDRESS_IN_USE:\n${said.slice(-2000)}`);
+  assert.deepEqual([holds(nsNode(0), takenIp6), holds(nsNode(1), takenIp6)], [false, false], 'an address in use is not kept');
+  assert.equal(holds(nsClient, takenIp6), true, 'the client still holds its address');
+
+  // kill -9 of the owner's clusterd: its monitor drops the address, n2 adds it (its DAD would
+  // fail if n1 still held it), the client reaches n2 through it (unsolicited NA updated its cache).
+  procs.get('n1')!.proc.kill('SIGKILL');
+  const killed = await watchMove(0, 1, "IPv6: kill -9 of n1's clusterd", 90_000, vip6);
+  assert.ok(killed.servedAt > 0, `the IPv6 VIP did not answer from n2 within 90 s of the kill\n${logsTail()}`);
+
+  // Offline removes it.
+  await waitFor('web6 /offline accepted', async () => (await api(1, '/v1/groups/web6/offline', 'POST').catch(() => null))?.status === 200, 30_000, 200);
+  await waitFor('the IPv6 VIP removed by offline', async () => (await api<ResourceView>(1, '/v1/resources/web6-ip')).body.state === 'Offline', 60_000, 200);
+  assert.deepEqual([holds(nsNode(0), vip6), holds(nsNode(1), vip6)], [false, false], 'offline removed the IPv6 VIP');
+  assert.equal(await viaVip(1, vip6), null, 'nothing answers on the IPv6 VIP');
 });

@@ -29,6 +29,8 @@ export const admissionDefaults: Readonly<AdmissionSettings> = Object.freeze({
 export const busyRetryAfterS = 1;
 
 const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Routes only nodes call (auth.ts 'node' rows). */
+const internalPrefix = '/v1/internal/';
 
 export class Admission {
   writes = 0;
@@ -65,6 +67,8 @@ export class Admission {
   install(app: FastifyInstance): void {
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       if (readMethods.has(req.method)) return;
+      // Calls between nodes serve a write that was admitted where it entered (agent-check-routes.ts).
+      if (req.url.startsWith(internalPrefix)) return;
       const apply = req.url.split('?')[0] === '/v1/apply';
       const refused = this.enter(apply);
       if (refused) return sendError(reply, refused);

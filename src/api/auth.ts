@@ -8,6 +8,8 @@
 //      cookie, which must come with the session's x-clusterd-csrf header on a state-changing request.
 //      None: 401 AUTH_REQUIRED; unknown: 401 AUTH_INVALID.
 //   4. Role: the route's row in `routeRoles` (viewer < operator < admin), else 403 AUTH_FORBIDDEN.
+//      A 'node' row is for calls between nodes only: the node token (with a client certificate of
+//      the cluster CA when TLS is on); any user's credential, an admin's too, gets 403.
 // A route without a row is refused for everyone and fails the start (checkRouteTable): a new
 // route cannot be served unprotected. Viewers get resources' private secrets redacted.
 
@@ -22,8 +24,8 @@ import { sameSecret, tokenSha256 } from './auth-files.js';
 import { forwardedHeader, sendError } from './http.js';
 import { callerHeader, setPrincipal, principalOf, type Principal } from './identity.js';
 
-/** Who may call a route: anyone ('public'), anyone unless metrics need auth ('metrics'), or a role and those above it. */
-export type RouteAccess = Role | 'public' | 'metrics';
+/** Who may call a route: anyone ('public'), anyone unless metrics need auth ('metrics'), other nodes only ('node'), or a role and those above it. */
+export type RouteAccess = Role | 'public' | 'metrics' | 'node';
 
 /** Every route of the API and who may call it. HEAD routes follow their GET. */
 export const routeRoles: Readonly<Record<string, RouteAccess>> = Object.freeze({
@@ -35,6 +37,7 @@ export const routeRoles: Readonly<Record<string, RouteAccess>> = Object.freeze({
   'GET /v1/openapi.json': 'public',
   'GET /v1/agents': 'viewer',
   'GET /v1/agents/:provider/:agent': 'viewer',
+  'POST /v1/internal/agent-check': 'node',
   'GET /metrics': 'metrics',
   'GET /v1/whoami': 'viewer',
   'POST /v1/login-tickets': 'viewer',
@@ -268,6 +271,10 @@ export function installAuth(app: FastifyInstance, gate: Gate, ready: () => boole
     if (p.via !== 'node') { delete req.headers[forwardedHeader]; delete req.headers[callerHeader]; }
     setPrincipal(req, p);
     if (access === undefined) return sendError(reply, clusterError('AUTH_FORBIDDEN', `${req.method} ${url} has no row in the route table: nobody may call it`, 'this is a bug in clusterd: please report it'));
+    if (access === 'node') {
+      if (p.via === 'node') return undefined;
+      return sendError(reply, clusterError('AUTH_FORBIDDEN', `${req.method} ${url} is called by the cluster's nodes only (the node token); ${p.user} is a user`, 'nothing to do: the coordinator calls it when a resource is saved'));
+    }
     const need: Role = access === 'metrics' ? 'viewer' : access;
     if (roleRank(p.role) < roleRank(need)) {
       return sendError(reply, clusterError('AUTH_FORBIDDEN', `${req.method} ${url} needs the ${need} role; ${p.user} has ${p.role}`, `ask an admin for a credential with the ${need} role (cluster credentials add USER --role ${need})`));

@@ -24,6 +24,7 @@ import { openApiDocument } from './openapi.js';
 import { clusterdVersion } from '../core/version.js';
 import { internalHeaders, nodeAuthOf, setNodeAuth } from './identity.js';
 import { Admission, admissionDefaults, type AdmissionSettings } from './admission.js';
+import { agentCheckBody, agentCheckRoutes } from './agent-check-routes.js';
 
 /** Request bodies larger than this are refused: a cluster document is a few KiB. */
 const bodyLimitBytes = 1 << 20;
@@ -82,6 +83,7 @@ const routeBodies: Readonly<Record<string, z.ZodType>> = {
   'POST /v1/groups/:group/:op': schemas.move, 'POST /v1/resources': schemas.resourceCreate, 'PATCH /v1/resources/:res': schemas.resourcePatch,
   'POST /v1/resources/:res/deps': schemas.dep, 'POST /v1/resources/:res/:op': z.union([schemas.move, schemas.maintenance]),
   'POST /v1/apply': schemas.apply, 'POST /v1/backups': freezeBody, 'POST /v1/credentials': addBody,
+  'POST /v1/internal/agent-check': agentCheckBody,
 };
 
 /**
@@ -391,11 +393,13 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
   });
 
   // The OCF agents of the node that answers (not forwarded: agents are installed per node).
-  app.get('/v1/agents', async (_req, reply) => unwrap(reply, await node.agents(null), (d) => ({ node: node.name, agents: d.agents ?? [] })));
+  app.get('/v1/agents', async (_req, reply) => unwrap(reply, await node.agentsHere.describe(null), (d) => ({ node: node.name, agents: d.agents ?? [] })));
   app.get('/v1/agents/:provider/:agent', async (req, reply) => {
     const { provider, agent } = req.params as { provider: string; agent: string };
-    return unwrap(reply, await node.agents(`${provider}:${agent}`), (d) => ({ node: node.name, ...d.agent }));
+    return unwrap(reply, await node.agentsHere.describe(`${provider}:${agent}`), (d) => ({ node: node.name, ...d.agent }));
   });
+
+  agentCheckRoutes(app, node);
 
   app.post('/v1/apply', write(node, async (req, reply) => {
     const b = parse(schemas.apply, req.body);

@@ -19,6 +19,7 @@ import {
   tokenSha256, writeCredentialFile, writePrivate,
 } from '../api/auth-files.js';
 import { tlsFetch } from '../api/tls-fetch.js';
+import { agentCheckPeer } from '../api/agent-check-routes.js';
 import { MonitorClient } from '../monitor/client.js';
 import { leadsSession, raiseSessionGroup, sessionGroupNice, setThreadNice, threadNice } from '../monitor/priority.js';
 import { monoMs } from '../monitor/protocol.js';
@@ -544,6 +545,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   });
   node = new ClusterNode({
     name: s.node, apiUrl: '', ...nodeAddress(listen.host), timing: s.timing, store, host, clock: realClock, log, localDb, checkpointing: s.checkpointing, heartbeat,
+    agentCheckPeer: agentCheckPeer({ nodeToken: security.auth.nodeToken, fetch: security.nodeFetch }),
     recovery: { resetQuorumLog: !!flags.resetQuorumLog, noQuorumLogging: flags.quorumLogging === false },
     // Tests set it: the API's snapshots are frozen, so a view that writes into one fails loudly.
     freezeSnapshots: environment().freezeSnapshots,

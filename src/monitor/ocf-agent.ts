@@ -1,34 +1,19 @@
 // The `ocf` resource type: an OCF resource agent (resource-agents' heartbeat:IPaddr2,
 // heartbeat:anything, pacemaker:Dummy...) run the way Pacemaker runs it: OCF_ROOT,
-// OCF_RESOURCE_INSTANCE, OCF_RESKEY_<param>, OCF_RESKEY_CRM_meta_timeout and _interval, one
-// action at a time per resource, each with its timeout, each in its own process group. The
-// group of `start` stays tracked while it has members (the daemons it started): killAll (fence,
-// watchdog, clusterd gone) kills it with everything else, and clusterd kills the groups it was
-// told of if the monitor itself dies. Exit codes are classified by core/agent-codes.ts.
-//
-// online = start, offline = stop (a failed stop counts as stopped only if monitor then says
-// not running), terminate = kill the groups then stop (so the agent undoes what is not a process:
-// an address, a state file), looksAlive = started and not stopped here, isAlive = monitor.
+// OCF_RESOURCE_INSTANCE, OCF_RESKEY_<param>, OCF_RESKEY_CRM_meta_timeout and _interval, each
+// action with its timeout (the resource's, else the agent's meta-data, else 20 s). Exit codes are
+// classified by core/agent-codes.ts; the action scaffolding (one action at a time, process groups,
+// stop then check, killAll) is script-agent.ts's. Here: the OCF environment, the save-time
+// check (installed, required parameters, validate-all) and the agents' descriptions.
 
 import { resourceEnv, toolEnv } from './resource-env.js';
-import { ocfOutcome, type OcfAction } from '../core/agent-codes.js';
+import { ocfOutcome, type AgentOutcome, type OcfAction } from '../core/agent-codes.js';
 import { ocfTimeoutMsDefault, parseOcfPriv, splitAgentName, type OcfPriv } from '../core/priv-ocf.js';
 import type { AgentCheck, AgentInfo, CallData, ResourceSpec } from './protocol.js';
-import { AgentFailure, type AgentContext, type AgentEvents, type ResourceAgent } from './agent.js';
+import type { AgentContext, AgentEvents } from './agent.js';
 import { agentMetaData, agentPath, isExecutableFile, listAgents, ocfRoot } from './ocf-meta.js';
-import { logPath } from './process-agent.js';
-import { actionReason, groupHasMembers, killGroup, runAction, type ActionRun } from './script-runner.js';
-
-/** What the agent knows of one resource it started (or is starting) on this node. */
-interface Tracked {
-  name: string;
-  /** Process groups that may still have members: start's (its daemons) and the actions running now. */
-  groups: Set<number>;
-  /** Set by offline, terminate or killAll. */
-  stopping: boolean;
-  /** start succeeded and no stop since. */
-  started: boolean;
-}
+import { actionReason, runAction, type ActionRun } from './script-runner.js';
+import { ScriptAgent, type ScriptCommand, type ScriptRole } from './script-agent.js';
 
 /**
  * The environment every agent action runs with: a resource's (PATH, HOME, LANG and the CLUSTERD_*
@@ -51,92 +36,44 @@ export function ocfEnv(spec: ResourceSpec, priv: OcfPriv, root: string, action: 
   return env;
 }
 
-export class OcfAgent implements ResourceAgent {
-  private readonly tracked = new Map<string, Tracked>();
-  /** One action at a time per resource (Pacemaker's rule: agents are not written for concurrent actions). */
-  private readonly busy = new Map<string, Promise<unknown>>();
-  /** Counts killAll calls: an action decided before one must not start after it. */
-  private fences = 0;
+/** The OCF action that plays each role. */
+const ocfActions: Readonly<Record<ScriptRole, OcfAction>> = { start: 'start', stop: 'stop', check: 'monitor' };
 
-  constructor(private readonly events: AgentEvents, private readonly root: () => string = ocfRoot) {}
+export class OcfAgent extends ScriptAgent {
+  protected readonly checkName = 'monitor';
 
-  async online(spec: ResourceSpec, ctx: AgentContext): Promise<{ pid?: number }> {
+  constructor(events: AgentEvents, private readonly root: () => string = ocfRoot) {
+    super(events);
+  }
+
+  protected checkPriv(spec: ResourceSpec): void {
+    parseOcfPriv(spec.name, spec.priv);
+  }
+
+  protected async command(spec: ResourceSpec, role: ScriptRole, ctx: AgentContext): Promise<ScriptCommand> {
     const priv = parseOcfPriv(spec.name, spec.priv);
-    const fences = this.fences;
-    return this.serial(spec.name, async () => {
-      if (fences !== this.fences) throw new Error(`resource '${spec.name}': every resource was stopped (fenced) while its start waited`);
-      const t = this.track(spec.name);
-      if (t.stopping) throw new Error(`resource '${spec.name}' is being stopped; bring it online after the stop finished`);
-      const run = await this.act(spec, priv, 'start', ctx, t, true);
-      const outcome = ocfOutcome('start', run.code, run.signal);
-      if (outcome.result !== 'ok') {
-        const meaning = outcome.result === 'failed' ? outcome.meaning : 'failed';
-        throw new AgentFailure(`start of OCF agent ${priv.provider}:${priv.agent} failed: ${meaning}${this.why(run, spec.name)}`, outcome.result === 'failed' ? outcome.kind : 'restart');
-      }
-      t.started = true;
-      this.events.log('info', `resource '${spec.name}' started: OCF agent ${priv.provider}:${priv.agent}, epoch ${spec.epoch}`);
-      return {};
-    });
+    const action = ocfActions[role];
+    const root = this.root();
+    const timeoutMs = await this.timeoutOf(spec, priv, action, ctx);
+    return { argv: [agentPath(root, priv.provider, priv.agent), action], env: ocfEnv(spec, priv, root, action, timeoutMs), timeoutMs, label: `${priv.provider}:${priv.agent} ${action}` };
   }
 
-  async offline(spec: ResourceSpec, ctx: AgentContext): Promise<void> {
+  protected outcome(role: ScriptRole, run: ActionRun): AgentOutcome {
+    return ocfOutcome(ocfActions[role], run.code, run.signal);
+  }
+
+  protected installed(spec: ResourceSpec): Promise<boolean> {
     const priv = parseOcfPriv(spec.name, spec.priv);
-    await this.serial(spec.name, async () => {
-      const t = this.track(spec.name);
-      t.stopping = true;
-      await this.stop(spec, priv, ctx, t);
-    });
+    return isExecutableFile(agentPath(this.root(), priv.provider, priv.agent));
   }
 
-  async terminate(spec: ResourceSpec, ctx: AgentContext): Promise<void> {
+  protected what(spec: ResourceSpec): string {
     const priv = parseOcfPriv(spec.name, spec.priv);
-    // Kill first, without waiting for an action in flight: terminate is the fast path.
-    const t = this.tracked.get(spec.name);
-    if (t !== undefined) {
-      t.stopping = true;
-      for (const pgid of t.groups) killGroup(pgid);
-    }
-    await this.serial(spec.name, async () => {
-      const now = this.track(spec.name);
-      now.stopping = true;
-      for (const pgid of now.groups) killGroup(pgid);
-      // Then stop: what the agent set up that is not a process (an address, a state file) is undone.
-      await this.stop(spec, priv, ctx, now);
-    });
+    return `OCF agent ${priv.provider}:${priv.agent}`;
   }
 
-  async looksAlive(spec: ResourceSpec): Promise<boolean> {
-    const t = this.tracked.get(spec.name);
-    return t !== undefined && t.started && !t.stopping;
-  }
-
-  async isAlive(spec: ResourceSpec, ctx: AgentContext): Promise<boolean> {
-    const priv = parseOcfPriv(spec.name, spec.priv);
-    return this.serial(spec.name, async () => {
-      const t = this.tracked.get(spec.name);
-      if (t === undefined || !t.started || t.stopping) return false;
-      const run = await this.act(spec, priv, 'monitor', ctx, t, false);
-      const outcome = ocfOutcome('monitor', run.code, run.signal);
-      if (outcome.result === 'ok') return true;
-      if (outcome.result === 'not-running') return false;
-      const meaning = outcome.result === 'failed' ? outcome.meaning : 'failed';
-      throw new AgentFailure(`monitor of OCF agent ${priv.provider}:${priv.agent}: ${meaning}${this.why(run, spec.name)}`, outcome.result === 'failed' ? outcome.kind : 'restart');
-    });
-  }
-
-  killAll(): string[] {
-    this.fences += 1;
-    const names: string[] = [];
-    for (const t of this.tracked.values()) {
-      if (t.started || t.groups.size > 0) names.push(t.name);
-      t.stopping = true;
-      t.started = false;
-      for (const pgid of t.groups) killGroup(pgid);
-      t.groups.clear();
-      this.events.pgids(t.name, []);
-    }
-    this.tracked.clear();
-    return names;
+  protected actionText(spec: ResourceSpec, role: ScriptRole): string {
+    return `${ocfActions[role]} of ${this.what(spec)}`;
   }
 
   /** Before a resource is saved: the agent exists here, its required parameters are given, validate-all passes. */
@@ -185,48 +122,6 @@ export class OcfAgent implements ResourceAgent {
     return { agent: await agentMetaData(root, name.provider, name.agent, env, ctx.signal) };
   }
 
-  /** stop; on a failed stop, stopped only if monitor says so. Forgets the resource once stopped. */
-  private async stop(spec: ResourceSpec, priv: OcfPriv, ctx: AgentContext, t: Tracked): Promise<void> {
-    // An agent that is not installed here started nothing here: stopped (its groups, if any, are killed below).
-    const installed = await isExecutableFile(agentPath(this.root(), priv.provider, priv.agent));
-    const run = installed ? await this.act(spec, priv, 'stop', ctx, t, false) : undefined;
-    const outcome = run === undefined ? { result: 'ok' as const } : ocfOutcome('stop', run.code, run.signal);
-    if (run !== undefined && outcome.result !== 'ok') {
-      const check = await this.act(spec, priv, 'monitor', ctx, t, false);
-      if (ocfOutcome('monitor', check.code, check.signal).result !== 'not-running') {
-        throw new Error(`stop of OCF agent ${priv.provider}:${priv.agent} failed (${outcome.result === 'check-stopped' ? outcome.meaning : 'failed'}${this.why(run, spec.name)}) and monitor does not say it is stopped (exit ${check.code ?? check.signal})`);
-      }
-    }
-    // Stopped: what is left of the groups (a daemon that ignored the agent) must not meet the next start.
-    for (const pgid of t.groups) killGroup(pgid);
-    t.groups.clear();
-    t.started = false;
-    if (this.tracked.get(spec.name) === t) this.tracked.delete(spec.name);
-    this.events.pgids(spec.name, []);
-  }
-
-  /** Runs one action; `keepGroup`: its process group stays tracked while it has members (start's daemons). */
-  private async act(spec: ResourceSpec, priv: OcfPriv, action: OcfAction, ctx: AgentContext, t: Tracked, keepGroup: boolean): Promise<ActionRun> {
-    const root = this.root();
-    const timeoutMs = await this.timeoutOf(spec, priv, action, ctx);
-    let group: number | undefined;
-    const run = await runAction({
-      argv: [agentPath(root, priv.provider, priv.agent), action], env: ocfEnv(spec, priv, root, action, timeoutMs), timeoutMs, signal: ctx.signal,
-      logFile: logPath(spec.name), label: `${priv.provider}:${priv.agent} ${action}`,
-      onGroup: (pgid) => {
-        group = pgid;
-        t.groups.add(pgid);
-        this.reportGroups(t);
-      },
-    });
-    if (group !== undefined && (!keepGroup || run.code !== 0 || !groupHasMembers(group))) {
-      if (!keepGroup) killGroup(group); // leftovers of a monitor or stop
-      t.groups.delete(group);
-      this.reportGroups(t);
-    }
-    return run;
-  }
-
   /** The action's timeout: the resource's own, else the agent's meta-data, else 20 s. */
   private async timeoutOf(spec: ResourceSpec, priv: OcfPriv, action: OcfAction, ctx: AgentContext): Promise<number> {
     const own = action === 'start' ? priv.startTimeoutMs : action === 'stop' ? priv.stopTimeoutMs : action === 'monitor' ? priv.monitorTimeoutMs : undefined;
@@ -238,32 +133,5 @@ export class OcfAgent implements ResourceAgent {
     } catch {
       return ocfTimeoutMsDefault; // the action itself will say what is wrong (not installed: exit 5)
     }
-  }
-
-  /** What the agent said, and where its full output is. */
-  private why(run: ActionRun, resource: string): string {
-    const reason = actionReason(run);
-    return `${run.timedOut ? ' (timed out: its process group was killed)' : ''}${reason !== '' ? `: ${reason}` : ''} (output in ${logPath(resource)})`;
-  }
-
-  private track(name: string): Tracked {
-    let t = this.tracked.get(name);
-    if (t === undefined) this.tracked.set(name, t = { name, groups: new Set(), stopping: false, started: false });
-    return t;
-  }
-
-  private reportGroups(t: Tracked): void {
-    if (this.tracked.get(t.name) !== t) return;
-    this.events.pgids(t.name, [...t.groups]);
-  }
-
-  /** Runs `job` after the resource's previous action (whatever its outcome). */
-  private serial<T>(name: string, job: () => Promise<T>): Promise<T> {
-    const before = this.busy.get(name) ?? Promise.resolve();
-    const next = before.catch(() => undefined).then(job);
-    const settled = next.catch(() => undefined);
-    this.busy.set(name, settled);
-    void settled.then(() => { if (this.busy.get(name) === settled) this.busy.delete(name); });
-    return next;
   }
 }

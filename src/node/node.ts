@@ -32,8 +32,7 @@ import type { NodeView, OwnershipRec, PlacementInput } from '../core/placement.j
 import { mayStart } from '../core/self-fence.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
 import type { ClusterEvent, CoordinatorRecord, EventLevel, NewEvent, NodeReport } from '../store/types.js';
-import type { CallData } from '../monitor/protocol.js';
-import { checkAgentUpdates, describeAgents } from './agent-check.js';
+import { agentCheckContext, agentsHere, checkAgentUpdates, type AgentsHere } from './agent-check.js';
 import { BackupManager } from './backups.js';
 import { ConfigLog } from './config-log.js';
 import { CycleRunner } from './cycle-runner.js';
@@ -380,12 +379,12 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   flushAll(): Promise<void> { return this.events.flush(); }
   readEvents(afterId: number, limit: number): Promise<ClusterEvent[]> { return this.events.read(afterId, limit); }
 
-  /** An operator's change: resources of agent types are checked against their agent first (agent-check.ts). */
+  /** An operator's change: resources of agent types are checked against their agent on each possible owner first (agent-check.ts). */
   async commit(updates: ConfigUpdate[]): Promise<Result<number>> {
-    const checked = await checkAgentUpdates(this.o.host, this.name, this.config, updates);
+    const checked = await checkAgentUpdates(agentCheckContext(this, this.o), this.config, updates);
     return checked.ok ? this.log.commit(checked.value) : checked;
   }
-  agents(agent: string | null): Promise<Result<CallData>> { return describeAgents(this.o.host, this.name, agent); }
+  get agentsHere(): AgentsHere { return agentsHere(this.o.host, this.name); }
   checkpoint(reason: string): Promise<Result<number>> { return this.log.checkpoint(reason); }
   requestMove(group: GroupName, node: NodeName | null): Promise<Result<NodeName>> { return this.ops.requestMove(group, node); }
   drain(node: NodeName): Result<void> { return this.ops.drain(node); }

@@ -10,6 +10,7 @@ import type { Clock } from './clock.js';
 import type { HeartbeatFactory } from './heartbeat.js';
 import type { LocalDb } from './local-db.js';
 import type { ResourceHost } from './resource-host.js';
+import type { AgentCheckPeer } from './agent-check.js';
 
 export interface NodeOptions {
   name: NodeName;
@@ -31,6 +32,8 @@ export interface NodeOptions {
   newBackupId?: () => string;
   /** How the lease is renewed and the watchdog fed (default: a timer of the node's own, heartbeat.ts). */
   heartbeat?: HeartbeatFactory;
+  /** Asks another node to check resources against its agents at save time (node/agent-check.ts); absent: only this node checks. */
+  agentCheckPeer?: AgentCheckPeer;
   /** Freeze every snapshot the API reads (tests and the simulator: a reader that writes into one throws). */
   freezeSnapshots?: boolean;
 }

@@ -9,8 +9,8 @@ import type { Membership } from '../core/membership.js';
 import type { explain, NodeView, OwnershipRec, PlacementInput, WritesBlocked } from '../core/placement.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
 import type { ClusterEvent, CoordinatorRecord, NodeReport } from '../store/types.js';
-import type { CallData } from '../monitor/protocol.js';
 import type { BackupManager } from './backups.js';
+import type { AgentsHere } from './agent-check.js';
 
 export interface NodeSnapshot {
   readonly name: NodeName;
@@ -55,8 +55,8 @@ export interface NodeFacade {
   readonly backups: BackupManager;
   /** Commits an operator's change; resources of agent types (ocf, lsb) are checked against their agent first. */
   commit(updates: ConfigUpdate[]): Promise<Result<number>>;
-  /** The OCF agents installed on this node (agent null), or one agent's parameters (PROVIDER:AGENT). */
-  agents(agent: string | null): Promise<Result<CallData>>;
+  /** This node's agents: the OCF agents installed, one agent's parameters, another node's save-time check run here. */
+  readonly agentsHere: AgentsHere;
   checkpoint(reason: string): Promise<Result<number>>;
   requestMove(group: GroupName, node: NodeName | null): Promise<Result<NodeName>>;
   drain(node: NodeName): Result<void>;
