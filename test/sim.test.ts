@@ -11,10 +11,44 @@ import { defaultFaultKinds, runSeed, type FaultKind, type SeedResult, type SimOp
 import { SimDisk, SimStoreClient, directTransport } from '../sim/sim-store.js';
 import { bugIds, bugs, fixedBugIds, type BugId } from '../sim/patches.js';
 import { runStoreContract } from './store-contract.js';
+import { runHostContract } from './host-contract.js';
+import { Apps, ProcessTable, SimHost } from '../sim/sim-host.js';
+import { MachineClock } from '../sim/sim-clock.js';
+import { healthyLink } from '../sim/sim-store.js';
+import { SimProc, World } from '../sim/world.js';
+import { Patches } from '../sim/patches.js';
+import { commonPropDefaults } from '../src/core/types.js';
 
 runStoreContract('sim twin', async () => {
   const disk = new SimDisk();
   return { stores: [0, 1, 2].map(() => new SimStoreClient(disk, directTransport)), cleanup: async () => undefined };
+});
+
+runHostContract('sim twin', async () => {
+  const world = new World(1);
+  const procs = new ProcessTable(world);
+  const apps = new Apps(world);
+  const env = { name: 'n1', clock: new MachineClock(world, 0), procs, apps, disk: new SimDisk(), link: healthyLink() };
+  const host = new SimHost(world, env, new SimProc('n1/clusterd', 'n1', 'clusterd'), { selfFenceMs: 600_000, incarnation: () => 'i1', flaws: {}, patches: new Patches() });
+  const until = async (cond: () => boolean, maxMs: number) => { await world.run(world.now + maxMs, cond); return cond(); };
+  let started = false;
+  void host.start().then(() => { started = true; });
+  await until(() => started, 20_000);
+  return {
+    host,
+    spec: (name, exitAfterMs) => {
+      if (exitAfterMs !== undefined) apps.override(name, null, { crashAfterMs: exitAfterMs });
+      return { name, group: 'g1', type: 'process', node: 'n1', epoch: 1, props: { ...commonPropDefaults }, priv: {} };
+    },
+    alive: (pid) => procs.procs.get(pid)?.alive === true,
+    crashMonitor: () => { host.crashMonitor(); },
+    until,
+    cleanup: async () => {
+      let done = false;
+      void host.shutdown().then(() => { done = true; });
+      await until(() => done, 20_000);
+    },
+  };
 });
 
 const kinds = (list: string): FaultKind[] => list.split(',') as FaultKind[];
