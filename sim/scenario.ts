@@ -544,10 +544,15 @@ export class Simulation {
       case 'fence-loss': {
         // The next fence this clusterd sends meets a monitor that is lost with it (the fence dies
         // unanswered), or finds none running (lost a moment before): either way its answer must come.
+        // The fence comes from a stall of clusterd past its self-fence deadline, made here.
         const host = m.host;
-        if (!host || !m.proc || m.proc.state !== 'running') return;
+        const proc = m.proc;
+        if (!host || !proc || proc.state !== 'running' || this.fencingPathDown(m)) return;
         host.fenceFault = rng.pick(['lose-monitor', 'no-monitor'] as const);
-        w.trace(m.proc.id, `FAULT the next fence ${host.fenceFault === 'lose-monitor' ? 'is lost with the monitor' : 'finds no monitor running'}`);
+        const ms = rng.real(900, 1_300);
+        w.trace(proc.id, `FAULT pause (SIGSTOP) for ${Math.round(ms)} ms; the fence that follows ${host.fenceFault === 'lose-monitor' ? 'is lost with the monitor' : 'finds no monitor running'}`);
+        w.pause(proc);
+        w.schedule(ms, null, 'io', () => { if (proc.state === 'paused') { w.trace(proc.id, 'resume (SIGCONT)'); w.resume(proc); } });
         return;
       }
       case 'double-fault': {
@@ -748,8 +753,11 @@ export class Simulation {
     this.heal();
     const healedAt = w.now;
     let reachedAt: number | null = null;
+    // Every fence gets its answer (the host contract): a node whose fence is never answered stays fencing and starts nothing again.
+    const unanswered = () => this.machines.filter((m) => m.host?.fenceUnanswered === true).map((m) => m.name);
     const allOnline = () => {
       if (this.machines.some((m) => m.state !== 'up')) return false;
+      if (unanswered().length > 0) return false;
       return this.checkers.groupsThatMustRun().every((g) => this.checkers.onlineAt(g) !== null);
     };
     while (w.now < healedAt + boundMs && !w.violation) {
@@ -763,7 +771,9 @@ export class Simulation {
     if (w.violation) return null;
     if (reachedAt === null) {
       const down = this.machines.filter((m) => m.state !== 'up').map((m) => `${m.name} ${m.state}`);
-      w.fail(`LIVENESS not every group Online ${boundMs} ms after the faults stopped${down.length ? ` (nodes not up: ${down.join(', ')})` : ''}: ${this.checkers.notOnline().join(' || ')}`);
+      const fences = unanswered();
+      if (fences.length > 0) w.fail(`LIVENESS a fence was never answered on ${fences.join(', ')} ${boundMs} ms after the faults stopped: the node stays fencing and starts nothing`);
+      else w.fail(`LIVENESS not every group Online ${boundMs} ms after the faults stopped${down.length ? ` (nodes not up: ${down.join(', ')})` : ''}: ${this.checkers.notOnline().join(' || ')}`);
       return null;
     }
     const ms = (reachedAt as number) - healedAt;

@@ -523,6 +523,8 @@ export class SimHost extends EventEmitter implements ResourceHost {
   readonly patches: Patches;
   /** A fence was asked for and not confirmed yet. */
   private fencePending = false;
+  /** A fence was asked for and has had no answer yet (the liveness check: every fence gets one). */
+  get fenceUnanswered(): boolean { return this.fencePending; }
   /** Fault injection (scenario.ts `fence-loss`): what happens to the monitor at the next fence. */
   fenceFault: 'lose-monitor' | 'no-monitor' | null = null;
 
