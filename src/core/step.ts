@@ -8,12 +8,14 @@
 //                step's own writes, and each start was checked against the lease at planning
 //                (core/self-fence.ts): so they go out first, with no wait between planning and
 //                sending. What this step persists reaches the monitor in the next step.
-//   2. persist   in this order, each only once the one before is durable, and the rest dropped
-//                when one is refused (the next cycle plans again from the same facts):
-//                a. new nodes registered in the configuration log;
+//   2. persist   in this order, each only once the one before is done:
+//                a. new nodes registered in the configuration log (a refused registration is
+//                   retried by the next step and does not hold b and c: the plan does not use them);
 //                b. the floor (term, highest epoch written) noted in the node's own copy, so that
 //                   a store rebuilt after the write starts above every token it used;
-//                c. the ownership records (with their books, core/books.ts) written under the term.
+//                c. the ownership records (with their books, core/books.ts) written under the term;
+//                   not written when b fails. A refused 2b or 2c ends the persist part, and the
+//                   next cycle plans again from the same facts.
 //   3. settle    only after 2c is durable: drop the operator requests that write carried (a
 //                refused write drops nothing), answer the moves waiting on it (with its error
 //                when refused), and emit the placement notes (events) of the plan.
