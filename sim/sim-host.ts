@@ -202,7 +202,7 @@ class SimMonitor {
   private readonly freezing = new Map<string, { cancelled: boolean; backup: string }>();
   private readonly starting = new Map<string, Promise<Running>>();
   private fences = 0;
-  /** As monitor.ts (bug 2): after a fence, online calls are refused until clusterd acknowledges it. */
+  /** As monitor.ts: after a fence, online calls are refused until clusterd acknowledges it. */
   private refuseOnline = false;
   /** When fork + Node start-up are done and the monitor reads its IPC channel (init first). */
   bootedAtMs = 0;
@@ -516,13 +516,17 @@ export class SimHost extends EventEmitter implements ResourceHost {
   private launches = 0;
   private readonly pending = new Map<number, { resolve: (r: CallResult) => void; timer: { cancelled: boolean } }>();
   private readonly pgids = new Map<string, number[]>();
-  /** As client.ts (bug 3): calls waiting for a restarting monitor. */
+  /** As client.ts: calls waiting for a restarting monitor. */
   private readonly waiting = new Set<{ go: () => void; fail: (error: string) => void }>();
   /** The real monitor's and client's decisions (src/monitor/decisions.ts), with a tooth's break if any. */
   readonly decisions: Decisions;
   readonly patches: Patches;
   /** A fence was asked for and not confirmed yet. */
   private fencePending = false;
+  /** A fence was asked for and has had no answer yet (the liveness check: every fence gets one). */
+  get fenceUnanswered(): boolean { return this.fencePending; }
+  /** Fault injection (scenario.ts `fence-loss`): what happens to the monitor at the next fence. */
+  fenceFault: 'lose-monitor' | 'no-monitor' | null = null;
 
   constructor(readonly world: World, readonly env: MachineEnv, readonly clusterd: SimProc, private readonly o: SimHostOptions) {
     super();
@@ -602,7 +606,7 @@ export class SimHost extends EventEmitter implements ResourceHost {
   call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {
     const child = this.child;
     if (child === undefined || !this.ready) {
-      // As client.ts (bug 3): a monitor restarting is not a failed call: wait for it, within the call's own bound.
+      // As client.ts: a monitor restarting is not a failed call: wait for it, within the call's own bound.
       if (!this.stopping) return this.waitForMonitor(op, spec, timeoutMs);
       return Promise.resolve({ ok: false, error: `resource monitor is not running (${this.stopping ? 'shut down' : 'restarting after a crash'}): ${op} of resource '${spec.name}' not done` });
     }
@@ -633,7 +637,7 @@ export class SimHost extends EventEmitter implements ResourceHost {
     });
   }
 
-  /** As client.ts (bug 3): calls waiting for a monitor are void once the node voids its calls ('crashed', a fence). */
+  /** As client.ts: calls waiting for a monitor are void once the node voids its calls ('crashed', a fence). */
   private failWaiting(error: string): void {
     const waiting = [...this.waiting];
     this.waiting.clear();
@@ -654,12 +658,18 @@ export class SimHost extends EventEmitter implements ResourceHost {
   }
 
   fence(reason: string): void {
+    const fault = this.fenceFault;
+    this.fenceFault = null;
+    // The monitor was lost a moment ago, and clusterd has heard of it: none runs as it fences.
+    if (fault === 'no-monitor' && this.child !== undefined) this.lost(this.child, 'exited unexpectedly (fault: just before a fence)');
     const child = this.child;
     this.fencePending = true;
     this.failWaiting(`fenced before the resource monitor came back: ${reason}`);
     if (child !== undefined) this.toMonitor(child, () => child.fence(reason));
-    // As client.ts (bug 5): no monitor runs, so nothing runs: the fence holds already.
-    else this.later(() => this.onFenced(`${reason} (no resource monitor was running)`, []));
+    // The monitor dies with the fence unread (fault): only its loss can answer it.
+    if (fault === 'lose-monitor' && child !== undefined) { this.world.trace(this.env.name, 'FAULT the monitor dies with the fence unread'); child.exit(); }
+    // As client.ts: with no monitor running nothing runs, so the fence holds at once.
+    if (this.decisions.fenceHoldsAtOnce(child !== undefined)) this.later(() => this.onFenced(`${reason} (no resource monitor was running)`, []));
   }
 
   /** The monitor stopped everything; clusterd acknowledges so that later calls are served again. */
@@ -672,7 +682,7 @@ export class SimHost extends EventEmitter implements ResourceHost {
 
   recycle(reason: string): void {
     if (this.child !== undefined) this.lost(this.child, `recycled: ${reason}`);
-    // As client.ts (bug 3): the monitor is restarting, so its resources are dead already: say so.
+    // As client.ts: the monitor is restarting, so its resources are dead already: say so.
     else {
       this.later(() => {
         this.failWaiting(`recycled while the monitor restarts: ${reason}`);
@@ -734,7 +744,7 @@ export class SimHost extends EventEmitter implements ResourceHost {
     this.failWaiting(reason);
     this.readyWaiter?.(new Error(reason));
     this.emit('crashed', { reason, resources });
-    // As client.ts (bug 5): a fence sent to this monitor died with it; its resources are dead: the fence holds.
+    // As client.ts: a fence sent to this monitor died with it; its resources are dead: the fence holds.
     if (this.decisions.fenceHoldsOnLoss(this.fencePending)) {
       this.fencePending = false;
       this.emit('fenced', `${reason} (the fence under way holds: every resource of that monitor was killed)`, resources);

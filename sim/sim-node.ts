@@ -36,14 +36,12 @@ export interface Recovery { resetQuorumLog?: boolean; noQuorumLogging?: boolean 
  * real one is random), and a teeth test may break one rule on purpose.
  */
 export class SimClusterNode extends ClusterNode {
-  override readonly incarnation: string;
   private readonly flaws: NodeFlaws;
 
   private histories = 0;
 
   constructor(o: NodeOptions, incarnation: string, flaws: NodeFlaws) {
-    super(o);
-    this.incarnation = incarnation;
+    super({ ...o, incarnation });
     this.flaws = flaws;
     const self = this as unknown as { mayStart: (rec: OwnershipRec) => boolean };
     if (flaws.noStartCheck) self.mayStart = () => true;

@@ -1,4 +1,4 @@
-// Backup routes (issue 7). A backup runs on the node that owns its group: a freeze is forwarded
+// Backup routes. A backup runs on the node that owns its group: a freeze is forwarded
 // there (as writes are forwarded to the coordinator); the id names the node (`8 hex@node`), so a
 // thaw or a status from any node goes to the node that holds it. Lists answer from the nodes'
 // reports; a backup whose node is gone shows as failed (its monitor thaws on the way out and at

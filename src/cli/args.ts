@@ -63,7 +63,7 @@ export type Command =
   | { kind: 'apply'; file: string; dryRun: boolean }
   /** Print an apply file translated from a Pacemaker CIB (no cluster needed). */
   | { kind: 'import-pacemaker'; file: string }
-  /** Backups (issue 7). limitMs null: the server's default (60 s). quiet: print only the backup id. */
+  /** Backups. limitMs null: the server's default (60 s). quiet: print only the backup id. */
   | { kind: 'backup-freeze'; target: string; limitMs: number | null; quiet: boolean }
   | { kind: 'backup-thaw'; id: string }
   | { kind: 'backup-status'; id: string | null }
@@ -613,7 +613,7 @@ function applyCommand(words: readonly string[], s: Switches): Result<Command> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Backups (issue 7): cluster backup freeze|thaw|status|run
+// Backups: cluster backup freeze|thaw|status|run
 
 const backupSwitches: readonly SwitchSpec[] = [
   sw('timeout', 'required', `--timeout DURATION (freeze limit from ${freezeLimitMsMin}ms to ${freezeLimitMsMax / 60_000}m, default 60s)`),
@@ -810,7 +810,7 @@ export function commonProps(pairs: readonly string[]): Result<Partial<CommonProp
   return ok(out);
 }
 
-/** Priv keys whose value is a list: a JSON array is accepted there (freeze and thaw commands: issue 7). */
+/** Priv keys whose value is a list: a JSON array is accepted there (the freeze and thaw commands take lists). */
 const listPrivKeys = new Set(['args', 'env', 'freezeCommand', 'thawCommand']);
 
 export function privProps(pairs: readonly string[]): Result<PrivProps> {

@@ -239,7 +239,7 @@ export function planText(r: ApplyResult): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// cluster backup (issue 7)
+// cluster backup: freeze, thaw, status and run results
 
 /** 12 ms, 3.4 s, 2 min: durations in backup reports. */
 export function durationText(ms: number): string {

@@ -724,7 +724,7 @@ async function importFile(file: string, io: CliIo): Promise<number> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// cluster backup (issue 7): freeze, thaw, status, run
+// cluster backup: freeze, thaw, status, run
 
 const backupPath = (id: string): string => `/v1/backups/${seg(id)}`;
 /** A freeze or thaw the server has not finished within its answer: poll this long beyond the limit. */

@@ -15,6 +15,7 @@
 // - A store older than the copy, or damaged with no copy proven current, is refused with the
 //   exact recovery commands; only the operator's switches accept a loss, and they say what.
 
+import { invariant } from './invariant.js';
 import { clusterError, type ClusterError } from './errors.js';
 
 /** Ancestors kept in a history: why 32: one per operator recovery, and 32 recoveries of one cluster is far past any real life. */
@@ -101,6 +102,25 @@ const recoveryHint = (copyDir: string) =>
   `start the node that was up last (its copy is current) and it repairs the log by itself; or, accepting that changes after the newest intact record may be lost: clusterd start --reset-quorum-log (a new history from the newest intact configuration, this node's copy ${copyDir} or the store's intact records); or clusterd start --no-quorum-logging (run on what is intact, writing changes as checkpoints)`;
 
 export function planLoad(f: LoadFacts): LoadPlan {
+  const plan = decideLoad(f);
+  assertLoadSeqs(f, plan);
+  return plan;
+}
+
+/**
+ * Sequence numbers never go back nor get reused: a new history's checkpoint seq is past every seq
+ * the copy and a readable store hold, it forks at the seq it keeps through, and that seq is one the
+ * copy or the store has.
+ */
+function assertLoadSeqs(f: LoadFacts, plan: LoadPlan): void {
+  if (plan.kind !== 'reset' && plan.kind !== 'no-logging') return;
+  const held = Math.max(f.copy?.seq ?? -1, f.store.readable ? f.store.head : -1);
+  invariant(Number.isSafeInteger(plan.newSeq) && plan.newSeq > held, 'seq-new-past-all', () => `${plan.kind} checkpoints at seq ${plan.newSeq}, not past seq ${held} already held`);
+  invariant(plan.forkSeq === plan.throughSeq && plan.throughSeq < plan.newSeq, 'seq-fork', () => `${plan.kind} keeps through seq ${plan.throughSeq}, forks at ${plan.forkSeq}, checkpoints at ${plan.newSeq}`);
+  invariant(plan.throughSeq >= 0 && plan.throughSeq <= held, 'seq-kept-held', () => `${plan.kind} keeps through seq ${plan.throughSeq}, which no copy or store holds (highest ${held})`);
+}
+
+function decideLoad(f: LoadFacts): LoadPlan {
   const { switches: sw, copy, store } = f;
   if (!store.readable) return planUnreadable(f, store.reason);
   const relation = copy ? relate(copy, store) : null;

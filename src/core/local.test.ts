@@ -448,7 +448,7 @@ describe('local: failures', () => {
     assert.equal(quiescent(h.st), true);
   });
 
-  test('revokeInherited: an assignment the node does not run is released and fenced under its epoch, and starts only under a new one (bug 6)', () => {
+  test('revokeInherited: an assignment the node does not run is released and fenced under its epoch, and starts only under a new one: a coordinator may have given it away meanwhile', () => {
     const h = new Harness(chain());
     const ev = revokeInherited(h.st, 'n1', [h.rec, { group: 'other', node: 'n2', epoch: 4, term: 1, phase: 'run' as const }], 'assigned to an earlier incarnation');
     assert.deepEqual(eventsOf(ev), ['GROUP_REVOKED']);

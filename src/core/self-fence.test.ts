@@ -30,7 +30,7 @@ test('each condition alone forbids starts', () => {
   assert.equal(mayStart(check({ membership: {} }), t), false, 'not alive in its own view');
 });
 
-test('the fence threshold and the start threshold are the same instant (bug 7)', () => {
+test('the fence threshold and the start threshold are the same instant: nothing starts between the fence and the end of the lease', () => {
   const last = 1_000;
   const edge = last + t.selfFenceMs - t.heartbeatIntervalMs;
   assert.equal(renewalOverdue(edge - 1, last, t), false);

@@ -300,7 +300,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     this.fencePending = true;
     this.failWaiting(`fenced before the resource monitor came back: ${reason}`);
     if (this.child !== undefined) this.post(this.child, { t: 'fence', reason });
-    else setImmediate(() => this.onFenced(`${reason} (no resource monitor was running)`, []));
+    if (decide.fenceHoldsAtOnce(this.child !== undefined)) setImmediate(() => this.onFenced(`${reason} (no resource monitor was running)`, []));
   }
 
   /** The monitor stopped everything: acknowledge, so that calls decided from now on are served again, then tell the node. */

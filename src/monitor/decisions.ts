@@ -29,6 +29,8 @@ export interface Decisions {
   restart(crashes: number, uptimeMs: number): { delayMs: number; crashes: number };
   /** A monitor lost while a fence sent to it is unconfirmed: every resource died with it, so the fence holds and is reported done. */
   fenceHoldsOnLoss(fencePending: boolean): boolean;
+  /** A fence asked while no monitor runs holds at once (the monitor's loss killed every resource): it is reported done without one. */
+  fenceHoldsAtOnce(monitorRunning: boolean): boolean;
 }
 
 /** The client's supervision bounds (client.ts; the twin follows them). */
@@ -56,4 +58,5 @@ export const decide: Readonly<Decisions> = Object.freeze({
     return { delayMs: supervision.restartDelaysMs[Math.min(n, supervision.restartDelaysMs.length - 1)]!, crashes: n + 1 };
   },
   fenceHoldsOnLoss: (fencePending: boolean): boolean => fencePending,
+  fenceHoldsAtOnce: (monitorRunning: boolean): boolean => !monitorRunning,
 });

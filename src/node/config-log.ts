@@ -11,6 +11,7 @@ import { logReadMax } from '../core/limits.js';
 import type { ClusterConfig, ConfigUpdate, NodeName } from '../core/types.js';
 import type { LogRecord } from '../store/types.js';
 import { notCoordinator, type Shell } from './shell.js';
+import { freezeConfig } from './snapshot.js';
 import { runSliced, TurnBudget } from './slices.js';
 
 interface PendingCommit {
@@ -46,7 +47,10 @@ function describeUpdate(u: ConfigUpdate): string {
 }
 
 export class ConfigLog {
-  config: ClusterConfig = emptyConfig('');
+  private current: ClusterConfig = emptyConfig('');
+  /** The configuration applied, replaced whole by each change; frozen deep as it is published under freezeSnapshots (tests, the simulator). */
+  get config(): ClusterConfig { return this.current; }
+  set config(c: ClusterConfig) { this.current = this.s.o.freezeSnapshots ? freezeConfig(c) : c; }
   appliedSeq = 0;
   noQuorumLogging = false;
   noLogging: NoLogging | null = null;

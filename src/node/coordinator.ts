@@ -5,10 +5,11 @@
 // continues it; only requests not yet written are held here.
 
 import { clusterError, fail, ok, type ClusterError, type Result } from '../core/errors.js';
-import { bookPlan, booksInput, noRequests, type PendingRequests } from '../core/books.js';
+import { booksInput, noRequests, type PendingRequests } from '../core/books.js';
 import { electionCheckpointReason } from '../core/checkpoint-policy.js';
 import { isAlive } from '../core/membership.js';
-import { planPlacement, type PlacementInput } from '../core/placement.js';
+import type { PlacementInput } from '../core/placement.js';
+import { settleRequests, type CoordinatorFacts, type Step } from '../core/step.js';
 import type { GroupName, NodeName } from '../core/types.js';
 import type { CoordinatorRecord } from '../store/types.js';
 import type { ConfigLog } from './config-log.js';
@@ -18,7 +19,7 @@ import { notCoordinator, type Shell } from './shell.js';
 const moveAnswerMaxMs = 5_000;
 
 /** An operator move waiting for the ownership write that carries it out. */
-interface MoveWaiter {
+export interface MoveWaiter {
   group: GroupName;
   target: NodeName;
   resolve: (r: Result<void>) => void;
@@ -68,44 +69,51 @@ export class Coordinator {
     await s.refresh();
   }
 
-  /** The coordinator's part of a cycle: register new nodes, then write the placement plan. */
-  async coordinate(): Promise<void> {
+  /**
+   * What this coordinator plans from (core/step.ts), with the moves asked so far: the step's
+   * ownership write carries them or refuses them with its error (persist answers them).
+   */
+  facts(): { facts: CoordinatorFacts; asked: MoveWaiter[] } {
     const { s } = this;
     const membership = s.membership();
-    const missing = Object.keys(membership).filter((n) => !this.log.config.nodes[n] && membership[n]!.state !== 'stopped');
-    if (missing.length > 0) {
-      const r = await this.log.commit(missing.map((node) => ({ op: 'node-add' as const, node })));
-      if (!r.ok) s.problems.failing('NODE_ADD_FAILED', 'error', r.error);
-      else s.problems.recovered('NODE_ADD_FAILED', `nodes ${missing.join(', ')} were added`);
+    const unregistered = Object.keys(membership).filter((n) => !this.log.config.nodes[n] && membership[n]!.state !== 'stopped');
+    const released: CoordinatorFacts['released'] = {};
+    for (const [n, r] of Object.entries(s.reports())) {
+      const groups: Record<GroupName, boolean> = {};
+      for (const [g, rep] of Object.entries(r.groups)) groups[g] = rep.released;
+      released[n] = groups;
     }
-    // Moves asked before this plan are carried by its write, or refused with its error.
-    const asked = this.moveWaiters.splice(0);
+    // The requests as they are now: one made while the step runs is carried by a later one.
+    const pending = { moves: { ...this.pending.moves }, cleared: [...this.pending.cleared] };
+    return { facts: { placement: s.placementInput(), pending, unregistered, released, views: s.nodeViews() }, asked: this.moveWaiters.splice(0) };
+  }
+
+  /**
+   * A step's persist and settle parts, in core/step.ts's order: register new nodes, note the floor,
+   * write the ownership records under the term; then, only once that write is durable, drop the
+   * requests it carried and emit the plan's notes. The moves `asked` are answered with the write's outcome.
+   */
+  async persist(step: Step, asked: MoveWaiter[]): Promise<void> {
     let outcome: Result<void> = fail(clusterError('INTERNAL', 'the coordinator cycle stopped before its ownership write'));
     try {
-      outcome = await this.writePlan();
+      outcome = await this.persistSteps(step);
     } finally {
       this.answerMoves(asked, outcome);
     }
   }
 
-  /**
-   * Plan placement and write its records, with the groups' books (core/books.ts), under the term.
-   * The plan's bookkeeping and its events take effect only once the records are durable: a refused
-   * write changes nothing, and the next cycle plans again from the same facts.
-   */
-  private async writePlan(): Promise<Result<void>> {
+  private async persistSteps(step: Step): Promise<Result<void>> {
     const { s } = this;
-    const asked = { moves: { ...this.pending.moves }, cleared: [...this.pending.cleared] }; // a request made while the write is under way is not carried by it
-    const input = s.placementInput();
-    const plan = planPlacement(input);
-    const booked = bookPlan(input, plan, asked);
-    const ownership = s.ownership();
-    const deleted = Object.keys(ownership).filter((g) => !this.log.config.groups[g] && this.releasedOrDown(g));
-    const writing = booked.records.length > 0 || deleted.length > 0;
-    if (writing) {
-      // The epochs written are in this node's floor before the write (a store rebuilt after it starts above).
-      const floored = s.o.localDb?.noteFloor(s.coordinator().term, Math.max(0, ...booked.records.map((r) => r.epoch))) ?? ok(undefined);
-      const res = floored.ok ? s.problems.wrote(await s.o.store.writeOwnership(s.coordinator().term, booked.records, deleted)) : floored;
+    const { register, floor, ownership } = step.persist;
+    if (register.length > 0) {
+      // A refused registration is retried by the next step; the plan below does not use the new nodes.
+      const r = await this.log.commit(register.map((node) => ({ op: 'node-add' as const, node })));
+      if (!r.ok) s.problems.failing('NODE_ADD_FAILED', 'error', r.error);
+      else s.problems.recovered('NODE_ADD_FAILED', `nodes ${register.join(', ')} were added`);
+    }
+    if (ownership) {
+      const floored = floor ? s.o.localDb?.noteFloor(floor.term, floor.epoch) ?? ok(undefined) : ok(undefined);
+      const res = floored.ok ? s.problems.wrote(await s.o.store.writeOwnership(ownership.term, ownership.records, ownership.deleted)) : floored;
       s.markDirty();
       if (!res.ok) {
         s.problems.failing('OWNERSHIP_WRITE_FAILED', 'error', res.error);
@@ -113,22 +121,15 @@ export class Coordinator {
       }
       s.problems.recovered('OWNERSHIP_WRITE_FAILED', 'ownership records are written again');
     }
-    for (const g of booked.settled) {
-      if (g in asked.moves && this.pending.moves[g] === asked.moves[g]) delete this.pending.moves[g];
+    if (step.settle) {
+      this.pending = settleRequests(this.pending, step.settle.carried, step.settle.settled);
+      for (const n of step.settle.notes) s.emitEvent(n.event, n.level, n.message, { group: n.group });
     }
-    const settled = new Set(booked.settled);
-    this.pending.cleared = this.pending.cleared.filter((g) => !(settled.has(g) && asked.cleared.includes(g)));
-    for (const n of plan.notes) s.emitEvent(n.event, n.level, n.message, { group: n.group });
-    if (writing) await s.refresh();
+    if (ownership) {
+      await s.refresh();
+      s.kick(); // what this step wrote reaches the monitor in the next step
+    }
     return ok(undefined);
-  }
-
-  /** A deleted group's record may go once nothing runs it. */
-  private releasedOrDown(g: GroupName): boolean {
-    const rec = this.s.ownership()[g]!;
-    if (!rec.node) return true;
-    const rep = this.s.reports()[rec.node]?.groups[g];
-    return !rep || rep.released || this.s.nodeViews()[rec.node]?.state === 'Down';
   }
 
   /** What placement decides from: the node's picture and this coordinator's bookkeeping. */

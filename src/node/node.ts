@@ -5,16 +5,17 @@
 // and the node's picture of the cluster; its parts are one file each:
 //   config-log.ts   the configuration: log catch-up, group commit, checkpoints
 //   load.ts         loading and recovering the configuration at start
-//   coordinator.ts  election, placement writes, move bookkeeping, hand-over
+//   coordinator.ts  election, the facts a coordinator plans from, its writes, moves, hand-over
+//   step-exec.ts    executes the cycle's one output (core/step.ts) in its order
 //   operations.ts   operator operations reaching this node
 //   report.ts       this node's report; event-queue.ts its events; problems.ts repeated failures
 //   snapshot.ts     what the API reads (a snapshot) and calls (commands)
 //
 // Order of work in one cycle (see cycle()):
 //   1. read leases, coordinator, ownership, reports, new log records (facts)
-//   2. elect a coordinator if there is none alive (CAS on the term)
-//   3. as coordinator: register new nodes, plan placement, write ownership under the term
-//   4. reconcile local resources (agent calls), publish this node's report
+//   2. elect a coordinator if there is none alive (CAS on the term): the role this cycle plans in
+//   3. ask the core for the cycle's one output (core/step.ts planStep), and execute it in the
+//      order written on its type (step-exec.ts): monitor, persist, settle, checkpoint, publish, events
 // The heartbeat (lease renewal, the watchdog ping) runs apart from all this (heartbeat.ts: a worker
 // thread in clusterd), so that no cycle, request or burst of work delays it; the node reports its
 // progress to it every turn and handles the fences it makes (fence-observer.ts).
@@ -25,11 +26,12 @@ import { EventEmitter } from 'node:events';
 import { stoppingCheckpointReason } from '../core/checkpoint-policy.js';
 import { msText } from '../core/duration-text.js';
 import { clusterError, ok, type Result } from '../core/errors.js';
-import { emptyLocal, fenced, quiescent, reconcile, revokeInherited, type LocalState } from '../core/local.js';
+import { emptyLocal, fenced, quiescent, revokeInherited, type LocalState } from '../core/local.js';
 import type { MaintRequest } from '../core/maintenance.js';
 import { observeLeases, type Membership } from '../core/membership.js';
 import type { NodeView, OwnershipRec, PlacementInput } from '../core/placement.js';
 import { mayStart } from '../core/self-fence.js';
+import { planStep } from '../core/step.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
 import type { ClusterEvent, CoordinatorRecord, EventLevel, NewEvent, NodeReport } from '../store/types.js';
 import { agentCheckContext, agentsHere, checkAgentUpdates, type AgentsHere } from './agent-check.js';
@@ -49,6 +51,7 @@ import { inlineHeartbeat, type HeartbeatPort } from './heartbeat.js';
 import { Picture } from './picture.js';
 import { Reporter } from './report.js';
 import type { Shell } from './shell.js';
+import { executeStep, type StepExecDeps } from './step-exec.js';
 import { freezeSnapshot, type NodeFacade, type NodeSnapshot } from './snapshot.js';
 
 export type { Clock } from './clock.js';
@@ -58,7 +61,8 @@ export type { NodeFacade, NodeSnapshot } from './snapshot.js';
 
 export class ClusterNode extends EventEmitter implements NodeFacade {
   readonly name: NodeName;
-  readonly incarnation = randomBytes(8).toString('hex');
+  /** This start of clusterd: random unless given (the simulator seeds it). */
+  readonly incarnation: string;
   /** Set once the API listens (the port may be chosen by the OS). */
   apiUrl: string;
   /** Backups of the groups this node runs: node/backups.ts around core/backup.ts. */
@@ -95,11 +99,13 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   private readonly reporter: Reporter;
   private readonly cycles: CycleRunner;
   private readonly exec: LocalExec;
+  private readonly stepDeps: StepExecDeps;
 
   constructor(o: NodeOptions) {
     super();
     this.o = o;
     this.name = o.name;
+    this.incarnation = o.incarnation ?? randomBytes(8).toString('hex');
     this.apiUrl = o.apiUrl;
     const emitEvent = this.emitEvent.bind(this);
     this.cycles = new CycleRunner({ clock: o.clock, stopped: () => this.stopped || this.cyclesEnded, cycle: () => this.cycle(), settled: (f) => this.cycleSettled(f) });
@@ -127,6 +133,8 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
       name: o.name, host: o.host, clock: o.clock, emitEvent, ...(o.newBackupId ? { newId: o.newBackupId } : {}),
       context: () => ({ self: this.name, config: this.config, ownership: this.pic.ownership, local: this.local, shuttingDown: this.shuttingDown }),
     });
+    this.stepDeps = { monitor: (a) => this.exec.apply(a), checkBackups: () => this.backups.check(), persist: (step, asked) => this.coord.persist(step, asked),
+      maybeCheckpoint: () => this.log.noQuorumLogging ? Promise.resolve() : this.log.maybeCheckpoint(), publish: () => this.reporter.publish(), flushEvents: () => void this.events.flush() };
     this.reporter = new Reporter({
       s: shell, log: this.log, backups: this.backups, incarnation: () => this.incarnation, apiUrl: () => this.apiUrl,
       // This node's own views read its report like any other's: show it now, not after the next read.
@@ -228,9 +236,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     while (this.fencing && this.o.clock.nowMs() < until) await this.sleep(10);
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.o.clock.setTimeout(resolve, ms));
-  }
+  private sleep(ms: number): Promise<void> { return new Promise((resolve) => this.o.clock.setTimeout(resolve, ms)); }
 
   // ---- heartbeat ------------------------------------------------------------------------
 
@@ -294,15 +300,11 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     this.pic.membership = observeLeases(this.membership, leases, clock.nowMs());
     this.pic.leasesReadAtMs = Math.max(this.pic.leasesReadAtMs, sentMs);
     await this.coord.elect();
-    if (this.isCoordinator()) {
-      await this.coord.coordinate();
-      if (!this.log.noQuorumLogging) await this.log.maybeCheckpoint();
-    }
-    this.exec.apply(reconcile(this.local, this.localContext()));
-    this.backups.check(); // a backup whose group stopped running here as it was fails and thaws
-    await this.reporter.publish();
+    // The cycle's one output (core/step.ts), executed in the order written on its type.
+    const coordinating = this.isCoordinator() ? this.coord.facts() : null;
+    const step = planStep({ local: this.local, localContext: this.localContext(), coordinator: coordinating?.facts ?? null });
+    await executeStep(this.stepDeps, step, coordinating?.asked ?? []);
     this.ready = true;
-    void this.events.flush();
   }
 
   private async refresh(): Promise<void> {
@@ -333,9 +335,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     await this.log.follow();
   }
 
-  isCoordinator(): boolean {
-    return this.coordinator.node === this.name;
-  }
+  isCoordinator(): boolean { return this.coordinator.node === this.name; }
 
   currentReports(): Record<NodeName, NodeReport> { return this.pic.currentReports(); }
   nodeViews(): Record<NodeName, NodeView> { return this.pic.nodeViews(this.config); }

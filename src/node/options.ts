@@ -28,6 +28,8 @@ export interface NodeOptions {
   /** Operator recovery switches (KB257905): see node/load.ts. */
   recovery?: { resetQuorumLog?: boolean; noQuorumLogging?: boolean };
   checkpointing?: Partial<Checkpointing>;
+  /** This start's incarnation id (16 hex digits at random by default; the simulator's come from its seed). */
+  incarnation?: string;
   /** Eight hex digits for each new backup id (random by default; the simulator's come from its seed). */
   newBackupId?: () => string;
   /** How the lease is renewed and the watchdog fed (default: a timer of the node's own, heartbeat.ts). */

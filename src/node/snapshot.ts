@@ -77,6 +77,12 @@ function deepFreeze(o: unknown): void {
   for (const v of Object.values(o)) deepFreeze(v);
 }
 
+/** Freeze a configuration deep, once (a new configuration is a new object; the parts it shares with the one before are frozen already). */
+export function freezeConfig<C extends object>(c: C): C {
+  if (!frozenConfigs.has(c)) { deepFreeze(c); frozenConfigs.add(c); }
+  return c;
+}
+
 /**
  * Freeze a snapshot, for tests and the simulator (CLUSTERD_FREEZE_SNAPSHOTS=1, NodeOptions
  * freezeSnapshots): a reader that writes into it throws instead of changing the node. The
@@ -84,7 +90,7 @@ function deepFreeze(o: unknown): void {
  * the node replaces whole on each read are frozen shallow; the local manager's state is live.
  */
 export function freezeSnapshot(s: NodeSnapshot): NodeSnapshot {
-  if (!frozenConfigs.has(s.config)) { deepFreeze(s.config); frozenConfigs.add(s.config); }
+  freezeConfig(s.config);
   for (const m of [s.nodes, s.ownership, s.reports, s.allReports, s.coordinator]) Object.freeze(m);
   return Object.freeze(s);
 }
