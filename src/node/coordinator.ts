@@ -95,7 +95,7 @@ export class Coordinator {
    */
   private async writePlan(): Promise<Result<void>> {
     const { s } = this;
-    const asked = { moves: { ...this.pending.moves }, cleared: [...this.pending.cleared] }; // a request made while the write is under way is not carried by it
+    const asked = { moves: { ...this.pending.moves }, cleared: [...this.pending.cleared], reset: [...this.pending.reset ?? []] }; // a request made while the write is under way is not carried by it
     const input = s.placementInput();
     const plan = planPlacement(input);
     const booked = bookPlan(input, plan, asked);
@@ -118,6 +118,7 @@ export class Coordinator {
     }
     const settled = new Set(booked.settled);
     this.pending.cleared = this.pending.cleared.filter((g) => !(settled.has(g) && asked.cleared.includes(g)));
+    this.pending.reset = (this.pending.reset ?? []).filter((g) => !(settled.has(g) && asked.reset.includes(g)));
     for (const n of plan.notes) s.emitEvent(n.event, n.level, n.message, { group: n.group });
     if (writing) await s.refresh();
     return ok(undefined);
@@ -173,6 +174,13 @@ export class Coordinator {
   /** Group online clears a Failed (threshold) state so the coordinator places it again (written with the next plan). */
   clearFailed(group: GroupName): void {
     if (!this.pending.cleared.includes(group)) this.pending.cleared.push(group);
+  }
+
+  /** Operator cleanup: the group's failover history is reset and its Failed state cleared (written with the next plan). */
+  resetFailovers(group: GroupName): void {
+    this.clearFailed(group);
+    const reset = (this.pending.reset ??= []);
+    if (!reset.includes(group)) reset.push(group);
   }
 
   /** Answer moves with their plan's write; a refused one is forgotten. */

@@ -394,6 +394,8 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   drain(node: NodeName): Result<void> { return this.ops.drain(node); }
   clearFailed(group: GroupName): void { this.ops.clearFailed(group); }
   retryFailed(group: GroupName, resource: string | null): string[] { return this.ops.retryFailed(group, resource); }
+  resetFailovers(group: GroupName): void { this.ops.resetFailovers(group); }
+  cleanupFailed(group: GroupName, resource: string | null): string[] { return this.ops.cleanupFailed(group, resource); }
   failResource(resource: string): Result<void> { return this.ops.failResource(resource); }
   setMaintenance(resource: string, req: MaintRequest): Result<void> { return this.ops.setMaintenance(resource, req); }
   why(group: GroupName) { return this.ops.why(group); }

@@ -3,7 +3,7 @@
 // (core/move.ts, core/local.ts, core/maintenance.ts); this file only carries the answer out.
 
 import { clusterError, fail, ok, type Result } from '../core/errors.js';
-import { operatorFail, operatorRetry, requestMaintenance } from '../core/local.js';
+import { operatorFail, operatorRetry, operatorCleanup, requestMaintenance } from '../core/local.js';
 import { own } from '../core/table.js';
 import type { MaintRequest } from '../core/maintenance.js';
 import { decideMove, moveRefused } from '../core/move.js';
@@ -43,6 +43,20 @@ export class Operations {
   /** Group online clears a Failed (threshold) state so the coordinator places it again. */
   clearFailed(group: GroupName): void {
     this.coord.clearFailed(group);
+  }
+
+  /** Operator cleanup on the coordinator: the group's failover history and Failed state are reset. */
+  resetFailovers(group: GroupName): void {
+    this.coord.resetFailovers(group);
+    this.s.kick();
+  }
+
+  /** Operator cleanup reaching the owner: restart counters reset, Failed resources Offline (all of the group's, or one). */
+  cleanupFailed(group: GroupName, resource: string | null): string[] {
+    const actions = operatorCleanup(this.s.local(), this.s.name, group, resource);
+    this.s.apply(actions);
+    this.s.kick();
+    return actions.flatMap((a) => (a.kind === 'event' && typeof a.data?.resource === 'string' ? [a.data.resource] : []));
   }
 
   /** Operator /online reaching the owner: resources this node left Failed start again (all of the group's, or one). */

@@ -62,6 +62,10 @@ export interface NodeFacade {
   drain(node: NodeName): Result<void>;
   clearFailed(group: GroupName): void;
   retryFailed(group: GroupName, resource: string | null): string[];
+  /** Operator cleanup, on the coordinator: the group's failover history and Failed state are reset. */
+  resetFailovers(group: GroupName): void;
+  /** Operator cleanup, on the group's owner: restart counters reset, Failed resources Offline. */
+  cleanupFailed(group: GroupName, resource: string | null): string[];
   failResource(resource: string): Result<void>;
   setMaintenance(resource: string, req: MaintRequest): Result<void>;
   why(group: GroupName): ReturnType<typeof explain>;
