@@ -40,7 +40,7 @@ export const applyProblemsMax = 100;
 
 const topKeys = ['groups'] as const;
 const groupKeys = ['preferredOwners', 'possibleOwners', 'failoverThreshold', 'failoverPeriodMs', 'failback', 'state', 'resources'] as const;
-const resourceKeys = ['type', 'dependsOn', 'props', 'priv'] as const;
+const resourceKeys = ['type', 'dependsOn', 'props', 'priv', 'state'] as const;
 const propKeys = ['looksAliveIntervalMs', 'isAliveIntervalMs', 'pendingTimeoutMs', 'restartAction',
   'restartThreshold', 'restartPeriodMs', 'restartDelayMs', 'stopGraceMs'] as const;
 const failbackKeys = ['mode', 'startHour', 'endHour'] as const;
@@ -71,6 +71,7 @@ const resourceSchema = z.strictObject({
   dependsOn: nameList.optional(),
   props: propsSchema.optional(),
   priv: z.record(z.string(), privValue, mapping).optional(),
+  state: z.enum(['online', 'offline'], { error: "'online' or 'offline'" }).optional(),
 }, mapping);
 
 const groupSchema = z.strictObject({

@@ -41,28 +41,19 @@ export class Operations {
   }
 
   /** Group online clears a Failed (threshold) state so the coordinator places it again. */
-  clearFailed(group: GroupName): void {
-    this.coord.clearFailed(group);
+  clearFailed(group: GroupName, resetFailovers = false): void {
+    if (resetFailovers) this.coord.resetFailovers(group);
+    else this.coord.clearFailed(group);
   }
 
-  /** Operator cleanup on the coordinator: the group's failover history and Failed state are reset. */
-  resetFailovers(group: GroupName): void {
-    this.coord.resetFailovers(group);
-    this.s.kick();
-  }
-
-  /** Operator cleanup reaching the owner: restart counters reset, Failed resources Offline (all of the group's, or one). */
-  cleanupFailed(group: GroupName, resource: string | null): string[] {
-    const actions = operatorCleanup(this.s.local(), this.s.name, group, resource);
+  /**
+   * Operator /online reaching the owner: resources this node left Failed start again (all of the
+   * group's, or one). A cleanup instead resets restart counters and makes Failed resources Offline.
+   */
+  retryFailed(group: GroupName, resource: string | null, cleanup = false): string[] {
+    const actions = (cleanup ? operatorCleanup : operatorRetry)(this.s.local(), this.s.name, group, resource);
     this.s.apply(actions);
-    this.s.kick();
-    return actions.flatMap((a) => (a.kind === 'event' && typeof a.data?.resource === 'string' ? [a.data.resource] : []));
-  }
-
-  /** Operator /online reaching the owner: resources this node left Failed start again (all of the group's, or one). */
-  retryFailed(group: GroupName, resource: string | null): string[] {
-    const actions = operatorRetry(this.s.local(), this.s.name, group, resource);
-    this.s.apply(actions);
+    if (cleanup) this.s.kick();
     return actions.flatMap((a) => (a.kind === 'event' && typeof a.data?.resource === 'string' ? [a.data.resource] : []));
   }
 
