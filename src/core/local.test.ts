@@ -914,3 +914,12 @@ describe('local: Failed resources taken offline and cleaned up', () => {
     assert.equal(h.res('srv').state, 'OnlinePending');
   });
 });
+
+test('local: a retry or cleanup naming a group that is a built-in name of objects finds no group', () => {
+  const h = new Harness(single());
+  h.settle();
+  for (const g of ['__proto__', 'constructor', 'toString']) {
+    assert.deepEqual(operatorRetry(h.st, 'n1', g, null), []);
+    assert.deepEqual(operatorCleanup(h.st, 'n1', g, null), []);
+  }
+});

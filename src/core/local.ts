@@ -8,6 +8,7 @@ import { groupResources, onlineOrder } from './config.js';
 import { clusterError, fail, ok, type Result } from './errors.js';
 import { maintenanceDone, maintenanceStatus, maintenanceStep, type MaintRequest } from './maintenance.js';
 import type { OwnershipRec } from './placement.js';
+import { own } from './table.js';
 import type {
   ClusterConfig, CommonProps, GroupName, MaintenanceRuntime, NodeName, PrivProps, ResourceConfig, ResourceName, ResourceRuntime, ResourceState, ResourceType,
 } from './types.js';
@@ -449,7 +450,7 @@ export function revokeInherited(st: LocalState, self: NodeName, records: Iterabl
  * started again by the next reconcile, dependencies first. Anything else is left alone.
  */
 export function operatorRetry(st: LocalState, self: NodeName, group: GroupName, resource: string | null): LocalAction[] {
-  const lg = st.groups[group];
+  const lg = own(st.groups, group);
   if (!lg || lg.released || lg.failoverRequested) return [];
   const actions: LocalAction[] = [];
   for (const lr of Object.values(lg.resources)) {
@@ -469,7 +470,7 @@ export function operatorRetry(st: LocalState, self: NodeName, group: GroupName, 
  * group still runs here). A resource with a call in flight is left alone.
  */
 export function operatorCleanup(st: LocalState, self: NodeName, group: GroupName, resource: string | null): LocalAction[] {
-  const lg = st.groups[group];
+  const lg = own(st.groups, group);
   if (!lg) return [];
   const actions: LocalAction[] = [];
   for (const lr of Object.values(lg.resources)) {
