@@ -41,6 +41,7 @@ test('every write route sent to a non-coordinator reaches the handler that owns 
     'PATCH /v1/resources/:res': { path: '/v1/resources/r3', body: { props: { restartDelayMs: 100 } }, answerer: 'coordinator' },
     'POST /v1/resources/:res/deps': { path: '/v1/resources/r3/deps', body: { dependsOn: 'r2' }, answerer: 'coordinator' },
     'DELETE /v1/resources/:res/deps/:dep': { path: '/v1/resources/r3/deps/r2', answerer: 'coordinator' },
+    'POST /v1/resources/:res/cleanup': { path: '/v1/resources/r3/cleanup', body: {}, answerer: 'coordinator' },
     'POST /v1/resources/:res/:op': { path: '/v1/resources/r3/offline', body: {}, answerer: 'coordinator' },
     'DELETE /v1/resources/:res': { path: '/v1/resources/r3', answerer: 'coordinator' },
     'POST /v1/nodes/:node/:op': { path: `/v1/nodes/${via}/resume`, body: {}, answerer: 'coordinator' },

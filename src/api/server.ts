@@ -6,12 +6,13 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { planApplySteps, type ApplyDoc } from '../core/apply.js';
+import { planApplySteps, type ApplyDoc, type ApplyPlan } from '../core/apply.js';
+import { own } from '../core/table.js';
 import { checkName, checkTypePriv, checkTypeSupported } from '../core/config.js';
 import { ClusterError, clusterError, httpStatusOf, type Result } from '../core/errors.js';
 import { resourceTypes, type ConfigUpdate } from '../core/types.js';
 import type { NodeFacade } from '../node/snapshot.js';
-import { groupViews, localResourceView, nodeViews, resourceViews, statusSnapshot } from './views.js';
+import { failureReasons, groupViews, localResourceView, nodeViews, resourceViews, statusSnapshot } from './views.js';
 import { dashboardAsset, dashboardHeaders, renderDashboard } from '../web/dashboard.js';
 import { backupRoutes, freezeBody, withBackupWarnings } from './backup-routes.js';
 import { healthRoutes, healthPaths } from './health.js';
@@ -20,9 +21,11 @@ import { EventStreams, eventStreamDefaults, startAfter, type EventStreamSettings
 import { answeredByHeader, forward, forwardedHeader, forwardTimeoutMs, jsonBodies, parse, sendError } from './http.js';
 import { checkRouteTable, Gate, installAuth, type AuthOptions } from './auth.js';
 import { addBody, authRoutes } from './auth-routes.js';
+import { exportText } from './export.js';
+import type { ResourceView } from './types.js';
 import { openApiDocument } from './openapi.js';
 import { clusterdVersion } from '../core/version.js';
-import { internalHeaders, nodeAuthOf, setNodeAuth } from './identity.js';
+import { internalHeaders, nodeAuthOf, principalOf, setNodeAuth } from './identity.js';
 import { Admission, admissionDefaults, type AdmissionSettings } from './admission.js';
 import { agentCheckBody, agentCheckRoutes } from './agent-check-routes.js';
 
@@ -56,6 +59,7 @@ const propsSchema = z.record(z.string(), z.union([z.number(), z.string()]));
 // An apply document (core/apply.ts ApplyDoc): shapes here, names, ranges and references in the core.
 const applyResource = z.object({
   type: z.string(), dependsOn: z.array(z.string()).optional(), props: propsSchema.optional(), priv: z.record(z.string(), privValue).optional(),
+  state: z.enum(['online', 'offline']).optional(),
 }).strict();
 const applyGroup = groupFields.extend({
   state: z.enum(['online', 'offline']).optional(), resources: z.record(z.string(), applyResource).optional(),
@@ -65,14 +69,14 @@ const schemas = {
   groupPatch: groupFields,
   move: z.object({ node: z.string().optional() }).strict(),
   maintenance: z.object({ on: z.boolean() }).strict(),
-  retry: z.object({ resource: z.string().min(1).optional() }).strict(),
+  retry: z.object({ resource: z.string().min(1).optional(), cleanup: z.boolean().optional() }).strict(),
   resourceCreate: z.object({
     name: z.string(), group: z.string(), type: z.enum(resourceTypes), props: propsSchema.optional(),
     priv: z.record(z.string(), privValue).optional(), dependsOn: z.array(z.string()).optional(),
   }).strict(),
   resourcePatch: z.object({ props: propsSchema.optional(), priv: z.record(z.string(), privValue).optional() }).strict(),
   dep: z.object({ dependsOn: z.string() }).strict(),
-  apply: z.object({ spec: z.object({ groups: z.record(z.string(), applyGroup) }).strict(), dryRun: z.boolean().optional() }).strict(),
+  apply: z.object({ spec: z.object({ groups: z.record(z.string(), applyGroup) }).strict(), dryRun: z.boolean().optional(), prune: z.boolean().optional() }).strict(),
 };
 
 export { admissionDefaults, eventStreamDefaults };
@@ -125,16 +129,35 @@ export interface ApiSecurity {
   nodeFetch: typeof fetch;
 }
 
+export interface HttpSettings {
+  /**
+   * A request's headers and body must arrive within this long, else 408 REQUEST_TIMEOUT and the
+   * connection is closed: a client that sends headers and stalls its body would hold a socket
+   * and an admission slot forever. Why 30 s: a 1 MiB body (the limit) needs 30 s only below
+   * 300 kbit/s; the CLI gives up on an answer after 5 s anyway.
+   */
+  requestTimeoutMs: number;
+}
+
+export const httpDefaults: Readonly<HttpSettings> = Object.freeze({ requestTimeoutMs: 30_000 });
+
+/** How often the server looks for requests past requestTimeoutMs: a fraction of it, so a stalled request is cut soon after its limit. */
+const requestCheckEveryMs = (timeoutMs: number): number => Math.min(Math.max(Math.floor(timeoutMs / 4), 50), 5_000);
+
 export async function startApi(node: NodeFacade, host: string, port: number, security: ApiSecurity, streamSettings: EventStreamSettings = eventStreamDefaults,
-  admissionSettings: AdmissionSettings = admissionDefaults, requestLog?: RequestLog): Promise<ApiServer> {
+  admissionSettings: AdmissionSettings = admissionDefaults, requestLog?: RequestLog, httpSettings: HttpSettings = httpDefaults): Promise<ApiServer> {
+  const checkEvery = { connectionsCheckingInterval: requestCheckEveryMs(httpSettings.requestTimeoutMs) };
   const options = {
     logger: false, bodyLimit: bodyLimitBytes, routerOptions: { maxParamLength: pathParamLengthMax },
+    requestTimeout: httpSettings.requestTimeoutMs, http: checkEvery,
     frameworkErrors: (err: Error, _req: FastifyRequest, reply: FastifyReply) => sendError(reply, clusterError('BAD_ARGUMENT', `the request's path is not valid: ${err.message}`, 'percent-encode names in paths (encodeURIComponent)')),
     clientErrorHandler: clientError,
   };
   const app = security.tls
-    ? Fastify({ ...options, https: { ...security.tls, requestCert: true, rejectUnauthorized: false } }) as unknown as FastifyInstance
+    ? Fastify({ ...options, https: { ...security.tls, requestCert: true, rejectUnauthorized: false, ...checkEvery } }) as unknown as FastifyInstance
     : Fastify(options);
+  // Node checks a request's deadline only while its headers timeout is not longer than its request timeout.
+  app.server.headersTimeout = httpSettings.requestTimeoutMs;
   setNodeAuth(app, { nodeToken: security.auth.nodeToken, fetch: security.nodeFetch });
   const streams = new EventStreams({ get stopped() { return node.snapshot().stopped; }, readEvents: (after, limit) => node.readEvents(after, limit) }, streamSettings);
   const admission = new Admission(admissionSettings);
@@ -203,7 +226,7 @@ function routeNotFound(table: readonly RouteEntry[], req: FastifyRequest, reply:
 function clientError(err: Error & { code?: string }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const e = err.code === 'HPE_HEADER_OVERFLOW' ? clusterError('HEADERS_TOO_LARGE', 'the request\'s headers are larger than the node reads (16 KiB)')
-    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? clusterError('TIMEOUT', 'the request was not received in time')
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? clusterError('REQUEST_TIMEOUT', 'the request (its headers or its body) was not received in time')
       : clusterError('BAD_ARGUMENT', `the request is not valid HTTP (${err.code ?? err.message})`);
   const body = JSON.stringify({ error: e.toJSON() });
   const status = httpStatusOf(e.code);
@@ -295,7 +318,8 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
     const g = findGroup(params(req).group!);
     if (!g) return notFound(reply, 'GROUP_NOT_FOUND', params(req).group!);
     const w = node.why(g.name);
-    return { group: g.name, node: g.node, state: g.state, reasons: w.reasons, candidates: w.candidates, ...(w.blockedBy ? { blockedBy: w.blockedBy } : {}) };
+    const failed = failureReasons(resourceViews(node.snapshot()), g.name);
+    return { group: g.name, node: g.node, state: g.state, reasons: [...failed, ...w.reasons], candidates: w.candidates, ...(w.blockedBy ? { blockedBy: w.blockedBy } : {}) };
   });
   app.post('/v1/groups', write(node, async (req, reply) => {
     const b = parse(schemas.groupCreate, req.body);
@@ -313,7 +337,7 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
   app.post('/v1/groups/:group/retry', async (req, reply) => {
     const b = parse(schemas.retry, req.body ?? {});
     if (!b.ok) return sendError(reply, b.error);
-    const retried = node.retryFailed(params(req).group!, b.value.resource ?? null);
+    const retried = node.retryFailed(params(req).group!, b.value.resource ?? null, b.value.cleanup ?? false);
     await node.afterNextCycle();
     return { ok: true, retried };
   });
@@ -371,6 +395,16 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
   }));
   app.delete('/v1/resources/:res/deps/:dep', write(node, async (req, reply) =>
     commit(reply, [{ op: 'resource-remove-dep', resource: params(req).res!, dependsOn: params(req).dep! }], () => findRes(params(req).res!))));
+  // Cleanup (Pacemaker's resource cleanup): the coordinator resets the group's failover history and
+  // Failed state; the owner resets the resource's restart counters and makes it Offline if it is
+  // Failed (nothing runs then). Its desired state is unchanged: desired online, it starts again.
+  app.post('/v1/resources/:res/cleanup', write(node, async (req, reply) => {
+    const r = own(node.snapshot().config.resources, params(req).res!);
+    if (!r) return notFound(reply, 'RESOURCE_NOT_FOUND', params(req).res!);
+    node.clearFailed(r.group, true);
+    const cleaned = await retryOnOwner(node, req.server, r.group, r.name, true);
+    return { ok: true, node: node.snapshot().ownership[r.group]?.node ?? null, cleaned };
+  }));
   app.post('/v1/resources/:res/:op', async (req, reply) => {
     const { res, op } = params(req);
     const r = node.snapshot().config.resources[res!];
@@ -389,7 +423,7 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
       if (!b.ok) return sendError(reply, b.error);
       return unwrap(reply, await node.requestMove(r.group, b.value.node ?? null), (target) => ({ ok: true, node: target }));
     }
-    return sendError(reply, clusterError('BAD_ARGUMENT', `unknown resource operation '${op}'`, 'online, offline, move, fail, maint or extmaint'));
+    return sendError(reply, clusterError('BAD_ARGUMENT', `unknown resource operation '${op}'`, 'online, offline, move, fail, maint, extmaint or cleanup'));
   });
 
   // The OCF agents of the node that answers (not forwarded: agents are installed per node).
@@ -408,11 +442,20 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
       const n = checkName('group', g, `groups.${g}`);
       if (!n.ok) return sendError(reply, n.error);
     }
-    const plan = await inSlices(planApplySteps(node.snapshot().config, b.value.spec as ApplyDoc));
+    const plan = await inSlices(planApplySteps(node.snapshot().config, b.value.spec as ApplyDoc, { prune: b.value.prune ?? false }));
     if (!plan.ok) return sendError(reply, plan.error);
-    if (b.value.dryRun || plan.value.updates.length === 0) return { dryRun: !!b.value.dryRun, plan: plan.value.lines, applied: false };
-    return commit(reply, plan.value.updates, () => ({ dryRun: false, plan: plan.value.lines, applied: true }));
+    const dryRun = !!b.value.dryRun;
+    const { lines, deletions, updates } = withDeletionStates(plan.value, resourceViews(node.snapshot()), dryRun);
+    if (!dryRun && deletions.refused) return sendError(reply, deletions.refused);
+    const answer = (applied: boolean) => ({ dryRun, plan: lines, deletions: deletions.lines, applied });
+    if (dryRun || updates.length === 0) return answer(false);
+    return commit(reply, updates, () => answer(true));
   }));
+
+  app.get('/v1/export', async (req) => {
+    const snap = node.snapshot();
+    return { seq: snap.appliedSeq, text: exportText(snap.config, snap.appliedSeq, principalOf(req)?.role === 'viewer') };
+  });
 
   app.post('/v1/checkpoint', write(node, async (_req, reply) => unwrap(reply, await node.checkpoint('requested by an operator (cluster checkpoint)'), (seq) => ({ ok: true, seq }))));
   app.get('/v1/events', async (req) => {
@@ -449,20 +492,21 @@ async function setMaintenance(node: NodeFacade, group: string, res: string, op: 
  * configuration says online already, so the owner is told directly to start it again. Best
  * effort: an owner that cannot be reached is moving or Down, and its successor starts afresh.
  */
-async function retryOnOwner(node: NodeFacade, app: FastifyInstance, group: string, resource: string | null): Promise<void> {
+async function retryOnOwner(node: NodeFacade, app: FastifyInstance, group: string, resource: string | null, cleanup = false): Promise<string[]> {
   const owner = node.snapshot().ownership[group]?.node;
-  if (!owner) return;
+  if (!owner) return [];
   if (owner === node.name) {
-    node.retryFailed(group, resource);
+    const done = node.retryFailed(group, resource, cleanup);
     await node.afterNextCycle();
-    return;
+    return done;
   }
   const target = node.snapshot().reports[owner]?.apiUrl;
-  if (!target) return;
-  await nodeAuthOf(app).fetch(new URL(`/v1/groups/${encodeURIComponent(group)}/retry`, target), {
+  if (!target) return [];
+  const body = { ...(resource === null ? {} : { resource }), ...(cleanup ? { cleanup } : {}) };
+  return nodeAuthOf(app).fetch(new URL(`/v1/groups/${encodeURIComponent(group)}/retry`, target), {
     method: 'POST', headers: { 'content-type': 'application/json', [forwardedHeader]: '1', ...internalHeaders(app, null) },
-    body: JSON.stringify(resource === null ? {} : { resource }), signal: AbortSignal.timeout(forwardTimeoutMs),
-  }).then((r) => r.arrayBuffer()).catch(() => undefined);
+    body: JSON.stringify(body), signal: AbortSignal.timeout(forwardTimeoutMs),
+  }).then(async (r) => ((await r.json()) as { retried?: string[] }).retried ?? []).catch(() => []);
 }
 
 async function failResource(node: NodeFacade, group: string, res: string, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
@@ -482,4 +526,30 @@ async function failResource(node: NodeFacade, group: string, res: string, req: F
 function bodyPath(e: ClusterError, resource: string): ClusterError {
   const prefix = `resources.${resource}.`;
   return e.path?.startsWith(prefix) ? Object.assign(e, { path: e.path.slice(prefix.length) }) : e;
+}
+
+/** Resources shown in an error or a plan line at most: the rest is a count. */
+const namesShownMax = 10;
+
+/**
+ * `apply --prune` deletes a resource only when it is Offline, as DELETE does: a plan that would
+ * delete one that runs (or is Failed, pending, Unknown) is refused as a whole, naming them. A dry
+ * run lists them, each deletion line saying it would be refused now and what to do.
+ */
+function withDeletionStates(plan: ApplyPlan, views: readonly ResourceView[], dryRun: boolean): { lines: string[]; updates: ApplyPlan['updates']; deletions: { lines: string[]; refused: ClusterError | null } } {
+  if (plan.deleted.length === 0) return { lines: plan.lines, updates: plan.updates, deletions: { lines: plan.deletions, refused: null } };
+  const state = new Map(views.map((v) => [v.name, v]));
+  const running = plan.deleted.map((r) => state.get(r)).filter((v): v is ResourceView => v !== undefined && v.state !== 'Offline');
+  if (running.length === 0) return { lines: plan.lines, updates: plan.updates, deletions: { lines: plan.deletions, refused: null } };
+  const busy = new Map(running.map((v) => [v.name, v]));
+  const marked = plan.deletions.map((line, i) => {
+    const v = i < plan.deleted.length ? busy.get(plan.deleted[i]!) : undefined;
+    return v ? `${line} -- refused now: it is ${v.state}${v.node ? ` on ${v.node}` : ''}; first: cluster res "${v.name}" /offline` : line;
+  });
+  const shown = running.slice(0, namesShownMax).map((v) => `${v.name} (${v.state}${v.node ? ` on ${v.node}` : ''})`).join(', ');
+  const more = running.length > namesShownMax ? ` and ${running.length - namesShownMax} more` : '';
+  const groups = [...new Set(running.map((v) => v.group))];
+  const refused = clusterError('RESOURCE_NOT_OFFLINE', `apply --prune would delete ${running.length} resource(s) that are not Offline: ${shown}${more}; nothing was changed`,
+    `take them offline first (cluster res "${running[0]!.name}" /offline${groups.length === 1 ? `, or cluster group "${groups[0]}" /offline` : ''}), then apply again; cluster apply --prune --dry-run lists them`);
+  return { lines: dryRun ? [...marked, ...plan.lines.slice(plan.deletions.length)] : plan.lines, updates: plan.updates, deletions: { lines: dryRun ? marked : plan.deletions, refused: dryRun ? null : refused } };
 }

@@ -22,7 +22,9 @@
 //          Refusals: MAINTENANCE_NOT_ALLOWED, MAINTENANCE_TRANSITION_REFUSED, MAINTENANCE_PENDING (409).
 //   POST   /v1/resources/:res/deps            body { dependsOn: string } -> ResourceView
 //   DELETE /v1/resources/:res/deps/:dep       -> ResourceView
-//   POST   /v1/apply                          body { spec: ApplySpec, dryRun: boolean } -> ApplyResult
+//   POST   /v1/apply                          body { spec: ApplySpec, dryRun: boolean, prune?: boolean } -> ApplyResult
+//   GET    /v1/export                         -> { seq, text } (the configuration as an apply file; viewers: secrets redacted)
+//   POST   /v1/resources/:res/cleanup         -> { ok, node, cleaned } (failure counters and Failed state reset)
 //   GET    /v1/agents                         -> { node, agents: string[] } (the OCF agents of the node that answers)
 //   GET    /v1/agents/:provider/:agent        -> AgentInfo & { node } (from its meta-data); AGENT_NOT_FOUND
 //   GET    /v1/events?after=ID&limit=N        -> { events: ClusterEvent[] }
@@ -153,6 +155,8 @@ export interface ApplySpec {
       dependsOn?: string[];
       props?: Partial<CommonProps>;
       priv?: PrivProps;
+      /** Desired state of this resource when it differs from its group's. */
+      state?: DesiredState;
     }>;
   }>;
 }
@@ -161,6 +165,8 @@ export interface ApplyResult {
   dryRun: boolean;
   /** Human-readable plan lines, e.g. "create group web", "set web-srv.priv.port = 8080". */
   plan: string[];
+  /** The deletions of --prune: the first lines of `plan` (absent from servers without --prune). */
+  deletions?: string[];
   applied: boolean;
 }
 

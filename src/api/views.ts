@@ -113,6 +113,7 @@ export function statusSnapshot(n: NodeSnapshot): StatusSnapshot {
   if (!n.coordinator.node) warnings.push('no coordinator is elected: groups cannot move until one is');
   for (const nv of nodes) if (nv.state === 'Down') warnings.push(`node ${nv.name} is Down`);
   for (const g of groups) if (g.state === 'Failed') warnings.push(`group ${g.name} is Failed: cluster why ${g.name}`);
+  warnings.push(...failureReasons(resources));
   for (const g of groups) if (g.reason) warnings.push(`group ${g.name} is ${g.state}: ${g.reason}: cluster why ${g.name}`);
   for (const r of resources) {
     if (!r.maintenance) continue;
@@ -131,4 +132,10 @@ export function statusSnapshot(n: NodeSnapshot): StatusSnapshot {
   };
   if (f.blocked) snap.quorumWritesBlocked = f.blocked;
   return snap;
+}
+
+/** Why each Failed resource (of one group, or all) failed, and the two ways out: for status warnings and `cluster why`. */
+export function failureReasons(resources: readonly ResourceView[], group?: string): string[] {
+  return resources.filter((r) => r.state === 'Failed' && (group === undefined || r.group === group)).map((r) =>
+    `resource ${r.name} is Failed${r.node ? ` on ${r.node}` : ''}: ${r.error ?? 'no reason reported'}; cluster res "${r.name}" /cleanup starts it afresh, /offline takes it offline`);
 }

@@ -186,3 +186,17 @@ test('server error paths map back to lines, dotted names included', () => {
   assert.deepEqual(locatePath(r.file, 'groups.web.resources.web-ip.props.stopGraceMs'), { line: 12, col: 9 });
   assert.deepEqual(locatePath(r.file, 'groups.nothere'), { line: 3, col: 3 });
 });
+
+test('a value a viewer\'s export redacted is refused at its line, not applied over the secret', () => {
+  const text = 'groups:\n  g:\n    resources:\n      r:\n        type: process\n        priv:\n          command: /bin/true\n          env: ["A=1", "DB_PASSWORD=(redacted)"]\n';
+  const ps = problems(text);
+  assert.deepEqual(ps.map((p) => [p.line, p.code, p.path]), [[8, 'BAD_PROPERTY', 'groups.g.resources.r.priv.env']]);
+  assert.match(ps[0]!.message, /viewer's cluster export/);
+});
+
+test('a resource may carry its own state', () => {
+  const r = loadApplyFile('groups:\n  g:\n    resources:\n      r:\n        type: process\n        state: offline\n        priv:\n          command: /bin/true\n');
+  assert.ok(r.ok);
+  assert.equal(r.spec.groups.g!.resources!.r!.state, 'offline');
+  assert.deepEqual(problems('groups:\n  g:\n    resources:\n      r:\n        type: process\n        state: up\n        priv:\n          command: /bin/true\n').map((p) => p.line), [6]);
+});

@@ -32,6 +32,9 @@ export type LoadResult =
 /** Aliases (*name) may expand to this many values in all: an apply file needs few, a "billion laughs" needs billions. */
 const yamlAliasCountMax = 100;
 
+/** What a viewer's `cluster export` writes in place of a secret (api/auth.ts redacted). */
+const redactedText = '(redacted)';
+
 /** Past this many problems the rest is noise: the report ends with a count. */
 export const applyProblemsMax = 100;
 
@@ -40,7 +43,7 @@ export const applyProblemsMax = 100;
 
 const topKeys = ['groups'] as const;
 const groupKeys = ['preferredOwners', 'possibleOwners', 'failoverThreshold', 'failoverPeriodMs', 'failback', 'state', 'resources'] as const;
-const resourceKeys = ['type', 'dependsOn', 'props', 'priv'] as const;
+const resourceKeys = ['type', 'dependsOn', 'props', 'priv', 'state'] as const;
 const propKeys = ['looksAliveIntervalMs', 'isAliveIntervalMs', 'pendingTimeoutMs', 'restartAction',
   'restartThreshold', 'restartPeriodMs', 'restartDelayMs', 'stopGraceMs'] as const;
 const failbackKeys = ['mode', 'startHour', 'endHour'] as const;
@@ -71,6 +74,7 @@ const resourceSchema = z.strictObject({
   dependsOn: nameList.optional(),
   props: propsSchema.optional(),
   priv: z.record(z.string(), privValue, mapping).optional(),
+  state: z.enum(['online', 'offline'], { error: "'online' or 'offline'" }).optional(),
 }, mapping);
 
 const groupSchema = z.strictObject({
@@ -226,6 +230,11 @@ function privChecks(file: ApplyFile, g: string, resources: Record<string, unknow
   for (const [r, res] of Object.entries(resources)) {
     const type = asRecord(res)?.type;
     const priv = asRecord(res)?.priv ?? {};
+    for (const [k, v] of Object.entries(asRecord(priv) ?? {})) {
+      if (!JSON.stringify(v ?? null).includes(redactedText)) continue;
+      problems.push(problemAtPath(file, ['groups', g, 'resources', r, 'priv', k], 'value', 'BAD_PROPERTY',
+        `groups.${g}.resources.${r}.priv.${k}: holds ${redactedText}, a secret a viewer's cluster export left out; applied, it would replace the real value (put the real value, or export with an operator or admin credential)`));
+    }
     if (typeof type !== 'string' || asRecord(priv) === null || !privValuesOk(priv as Record<string, unknown>)) continue;
     for (const p of privProblems(type, priv as PrivProps)) {
       const unknown = /^is not a property of/.test(p.message);

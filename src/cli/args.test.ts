@@ -235,8 +235,11 @@ test('status, log, why, apply', () => {
   assert.equal(errorCode(['log', '--limit']), 'BAD_ARGUMENT');
   assert.deepEqual(cmd(['why', 'web']), { kind: 'why', group: 'web' });
   assert.equal(errorCode(['why']), 'BAD_ARGUMENT');
-  assert.deepEqual(cmd(['apply', '-f', 'cluster.yaml']), { kind: 'apply', file: 'cluster.yaml', dryRun: false });
-  assert.deepEqual(cmd(['apply', '--file=cluster.yaml', '--dry-run']), { kind: 'apply', file: 'cluster.yaml', dryRun: true });
+  assert.deepEqual(cmd(['apply', '-f', 'cluster.yaml']), { kind: 'apply', file: 'cluster.yaml', dryRun: false, prune: false });
+  assert.deepEqual(cmd(['apply', '--file=cluster.yaml', '--dry-run']), { kind: 'apply', file: 'cluster.yaml', dryRun: true, prune: false });
+  assert.deepEqual(cmd(['apply', '-f', 'cluster.yaml', '--prune', '--dry-run']), { kind: 'apply', file: 'cluster.yaml', dryRun: true, prune: true });
+  assert.deepEqual(cmd(['export']), { kind: 'export' });
+  assert.deepEqual(cmd(['res', 'srv', '/cleanup']), { kind: 'resource-cleanup', resource: 'srv', waitSeconds: 10 });
   assert.equal(errorCode(['apply']), 'BAD_ARGUMENT');
   assert.equal(errorCode(['status', '/online']), 'BAD_ARGUMENT');
 });

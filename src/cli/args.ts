@@ -10,7 +10,7 @@ import { freezeLimitMsMax, freezeLimitMsMin } from '../core/backup.js';
 // ---------------------------------------------------------------------------------------------
 // The command union
 
-export type HelpTopic = 'main' | 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'backup' | 'import' | 'agents' | 'credentials' | 'dashboard';
+export type HelpTopic = 'main' | 'node' | 'group' | 'resource' | 'status' | 'log' | 'why' | 'apply' | 'export' | 'checkpoint' | 'backup' | 'import' | 'agents' | 'credentials' | 'dashboard';
 export type NodeAction = 'pause' | 'resume' | 'drain' | 'evict';
 
 export interface GlobalOptions {
@@ -40,6 +40,8 @@ export type Command =
   /** Moves the resource's group. */
   | { kind: 'resource-move'; resource: string; node: string | null; waitSeconds: number }
   | { kind: 'resource-fail'; resource: string }
+  /** Pacemaker's resource cleanup: restart counters, failover history and the Failed state reset; waits for the resource to leave Failed. */
+  | { kind: 'resource-cleanup'; resource: string; waitSeconds: number }
   | { kind: 'resource-prop-list'; resource: string; which: 'prop' | 'priv' }
   | { kind: 'resource-prop-set'; resource: string; props: Partial<CommonProps>; priv: PrivProps }
   | { kind: 'resource-dep'; resource: string; op: 'add' | 'remove'; dependency: string }
@@ -60,7 +62,9 @@ export type Command =
   | { kind: 'checkpoint' }
   /** The OCF agents of the answering node (agent null), or one agent's parameters (PROVIDER:AGENT). */
   | { kind: 'agents'; agent: string | null }
-  | { kind: 'apply'; file: string; dryRun: boolean }
+  | { kind: 'apply'; file: string; dryRun: boolean; prune: boolean }
+  /** Print the live configuration as an apply file. */
+  | { kind: 'export' }
   /** Print an apply file translated from a Pacemaker CIB (no cluster needed). */
   | { kind: 'import-pacemaker'; file: string }
   /** Backups. limitMs null: the server's default (60 s). quiet: print only the backup id. */
@@ -198,6 +202,7 @@ const resourceSwitches: readonly SwitchSpec[] = [
   sw('offline', 'none', '/offline', { full: 'offline', min: 3 }),
   sw('move', 'optional', '/move[:NODE]', { aliases: ['moveto'] }),
   sw('fail', 'none', '/fail'),
+  sw('cleanup', 'none', '/cleanup'),
   sw('prop', 'optional', '/prop[:K=V]', { full: 'properties', min: 4 }),
   sw('priv', 'optional', '/priv[:K=V]', { full: 'privproperties', min: 4 }),
   sw('adddep', 'required', '/adddep:RES', { full: 'adddependency', min: 6 }),
@@ -223,6 +228,7 @@ const logSwitches: readonly SwitchSpec[] = [
 const applySwitches: readonly SwitchSpec[] = [
   sw('file', 'required', '-f FILE', { aliases: ['f'] }),
   sw('dry-run', 'none', '--dry-run', { aliases: ['dryrun'] }),
+  sw('prune', 'none', '--prune'),
 ];
 
 function matches(spec: SwitchSpec, name: string): boolean {
@@ -263,10 +269,10 @@ function resolveSwitches(object: string, specs: readonly SwitchSpec[], tokens: r
 
 const objectWords: Record<string, Exclude<HelpTopic, 'main'> | 'help'> = {
   node: 'node', group: 'group', res: 'resource', resource: 'resource',
-  status: 'status', log: 'log', why: 'why', apply: 'apply', checkpoint: 'checkpoint', backup: 'backup', help: 'help',
+  status: 'status', log: 'log', why: 'why', apply: 'apply', export: 'export', checkpoint: 'checkpoint', backup: 'backup', help: 'help',
   import: 'import', agents: 'agents', credentials: 'credentials', dashboard: 'dashboard',
 };
-const objectList = 'node, group, res|resource, status, log, why, apply, checkpoint, backup, import, agents, credentials, dashboard';
+const objectList = 'node, group, res|resource, status, log, why, apply, export, checkpoint, backup, import, agents, credentials, dashboard';
 
 export function parseArgs(argv: readonly string[]): Result<ParsedArgs> {
   // `cluster backup run G -- CMD ARGS...`: everything after the first `--` is the command, as typed.
@@ -332,6 +338,8 @@ function buildCommand(object: Exclude<HelpTopic, 'main' | 'backup'>, words: stri
     case 'log': return withSwitches('log', logSwitches, tokens, (s) => logCommand(words, s));
     case 'apply': return withSwitches('apply', applySwitches, tokens, (s) => applyCommand(words, s));
     case 'why': return withSwitches('why', [], tokens, () => whyCommand(words));
+    case 'export': return withSwitches('export', [], tokens, () =>
+      words.length > 0 ? fail(badArg(`unexpected argument '${words[0]}' after export`, 'cluster export > cluster.yaml')) : ok({ kind: 'export' }));
     case 'checkpoint': return withSwitches('checkpoint', [], tokens, () =>
       words.length > 0 ? fail(badArg(`unexpected argument '${words[0]}' after checkpoint`, 'cluster checkpoint')) : ok({ kind: 'checkpoint' }));
     case 'import': return withSwitches('import', [], tokens, () => importCommand(words));
@@ -471,10 +479,10 @@ function groupProp(group: string, pairs: readonly string[]): Result<Command> {
   return patch.ok ? ok({ kind: 'group-prop-set', group, patch: patch.value }) : patch;
 }
 
-const resourceActions = ['status', 'create', 'delete', 'online', 'offline', 'move', 'fail', 'prop', 'priv',
+const resourceActions = ['status', 'create', 'delete', 'online', 'offline', 'move', 'fail', 'cleanup', 'prop', 'priv',
   'adddep', 'removedep', 'listdep', 'addowner', 'removeowner', 'listowners', 'maint', 'extmaint', 'waitmaint'] as const;
 const resourceModifiers: Record<string, readonly string[]> = {
-  wait: ['online', 'offline', 'move', 'maint', 'extmaint'], group: ['create'], type: ['create'], node: ['status'],
+  wait: ['online', 'offline', 'move', 'maint', 'extmaint', 'cleanup'], group: ['create'], type: ['create'], node: ['status'],
   prop: ['create'], priv: ['create', 'prop'],
 };
 
@@ -516,6 +524,7 @@ function resourceAction(action: string, resource: string, s: Switches, noWait: b
       return ok({ kind: 'resource-move', resource, node: nonEmpty(s.get('move')!.value), waitSeconds: groupWait.value });
     }
     case 'fail': return ok({ kind: 'resource-fail', resource });
+    case 'cleanup': return ok({ kind: 'resource-cleanup', resource, waitSeconds: wait.value });
     case 'prop': case 'priv': return resourceProps(resource, action, s);
     case 'adddep': return ok({ kind: 'resource-dep', resource, op: 'add', dependency: value('adddep') });
     case 'removedep': return ok({ kind: 'resource-dep', resource, op: 'remove', dependency: value('removedep') });
@@ -607,9 +616,9 @@ function applyCommand(words: readonly string[], s: Switches): Result<Command> {
   const flag = s.get('file')?.value ?? null;
   const file = flag ?? words[0] ?? null;
   const extra = flag !== null ? words[0] : words[1];
-  if (file === null) return fail(badArg('apply needs a file', 'cluster apply -f cluster.yaml [--dry-run]'));
-  if (extra !== undefined) return fail(badArg(`unexpected argument '${extra}' after apply`, 'cluster apply -f cluster.yaml [--dry-run]'));
-  return ok({ kind: 'apply', file, dryRun: s.has('dry-run') });
+  if (file === null) return fail(badArg('apply needs a file', 'cluster apply -f cluster.yaml [--dry-run] [--prune]'));
+  if (extra !== undefined) return fail(badArg(`unexpected argument '${extra}' after apply`, 'cluster apply -f cluster.yaml [--dry-run] [--prune]'));
+  return ok({ kind: 'apply', file, dryRun: s.has('dry-run'), prune: s.has('prune') });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -879,7 +888,10 @@ export function usageText(topic: HelpTopic): string {
     case 'status': return 'cluster status [--watch] [--json]\n  An overview: nodes, groups and their resources, warnings. --watch redraws every second.\n';
     case 'log': return `cluster log [--follow] [--limit N] [--json]\n  The event log, newest last (default ${logLimitDefault} events).\n`;
     case 'why': return 'cluster why GROUP [--json]\n  Why the group runs where it runs, or why it does not run: reasons and candidate nodes.\n';
-    case 'apply': return 'cluster apply -f FILE [--dry-run] [--json]\n  Make the cluster match a YAML file (groups, resources, owners, properties).\n';
+    case 'apply': return 'cluster apply -f FILE [--dry-run] [--prune] [--json]\n  Make the cluster match a YAML file (groups, resources, owners, properties). --prune also deletes the\n' +
+      '  groups and resources the file does not name (each must be Offline; never nodes); --dry-run lists it all, deletions first.\n';
+    case 'export': return 'cluster export [--json]\n  Print the live configuration as an apply file (cluster apply -f takes it back unchanged).\n' +
+      '  With a viewer credential, secret-looking private values are redacted.\n';
     case 'checkpoint': return 'cluster checkpoint [--json]\n  Take a checkpoint of the cluster database now; the quorum log restarts after it.\n';
     case 'backup': return backupHelp;
     case 'import': return `${importUsage}\n  Print an apply file (YAML) translated from a Pacemaker CIB; what cannot be translated is listed on stderr.\n` +
@@ -895,11 +907,12 @@ const mainUsage = `The syntax of this command is:
 
 CLUSTER [cluster-name|.] NODE [node-name] [/status|/pause|/resume|/drain|/evict]
 CLUSTER [cluster-name|.] GROUP [group-name] [/status|/create|/delete|/online|/offline|/move[:node]|/prop[:K=V]|...]
-CLUSTER [cluster-name|.] RES[OURCE] [resource-name] [/status|/create|/online|/offline|/fail|/prop|/priv|/maint[:on|off]|/extmaint[:1|0]|/waitmaint|...]
+CLUSTER [cluster-name|.] RES[OURCE] [resource-name] [/status|/create|/online|/offline|/fail|/cleanup|/prop|/priv|/maint[:on|off]|/extmaint[:1|0]|/waitmaint|...]
 cluster status [--watch]
 cluster log [--follow] [--limit N]
 cluster why GROUP
-cluster apply -f FILE [--dry-run]
+cluster apply -f FILE [--dry-run] [--prune]
+cluster export
 cluster checkpoint
 cluster import pacemaker CIB.xml
 cluster agents [PROVIDER:AGENT]

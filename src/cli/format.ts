@@ -51,6 +51,7 @@ export const say = {
   resourceOnline: (r: string) => `Bringing resource '${r}' online...`,
   resourceOffline: (r: string) => `Taking resource '${r}' offline...`,
   resourceFail: (r: string) => `Failing resource '${r}'...`,
+  resourceCleanup: (r: string) => `Cleaning up resource '${r}' (its failures are forgotten)...`,
   addDep: (r: string, d: string) => `Making resource '${r}' depend on resource '${d}'...`,
   removeDep: (r: string, d: string) => `Removing dependency of resource '${r}' on resource '${d}'...`,
   listDep: (r: string) => `Listing resource dependencies for '${r}':`,
@@ -99,7 +100,15 @@ export function resourceTable(resources: readonly ResourceView[]): string {
     'Resource             Group                Node            Status',
     '-------------------- -------------------- --------------- ------',
     ...resources.map((r) => `${pad(r.name, 20)} ${pad(r.group, 20)} ${pad(r.node ?? '', 15)} ${r.status}`),
-  ]);
+  ]) + failedNotes(resources);
+}
+
+/** Under a table: why each Failed resource failed, and what to do (cluster.exe's columns stay as they are). */
+function failedNotes(resources: readonly ResourceView[]): string {
+  const failed = resources.filter((r) => r.state === 'Failed');
+  if (failed.length === 0) return '';
+  return lines(['', ...failed.map((r) => `Resource '${r.name}' is Failed${r.node ? ` on ${r.node}` : ''}: ${r.error ?? 'no reason reported'}` +
+    ` (cluster res "${r.name}" /cleanup starts it afresh; /offline takes it offline)`)]);
 }
 
 /** "Preferred Owner Nodes" / "Possible Owner Nodes" lists. */
@@ -234,8 +243,13 @@ export function whyText(w: WhyView): string {
 
 export function planText(r: ApplyResult): string {
   const title = r.dryRun ? 'plan (dry run, nothing changed):' : r.applied ? 'plan (applied):' : 'plan (not applied):';
-  const body = r.plan.length === 0 ? ['  (nothing to change)'] : r.plan.map((p) => `  ${p}`);
-  return lines([title, ...body]);
+  if (r.plan.length === 0) return lines([title, '  (nothing to change)']);
+  const deletions = r.deletions ?? [];
+  if (deletions.length === 0) return lines([title, ...r.plan.map((p) => `  ${p}`)]);
+  // The plan lists its deletions first (--prune): under their own heading, then the rest.
+  const rest = r.plan.slice(deletions.length);
+  return lines([title, `  deletions (--prune, ${deletions.length}):`, ...deletions.map((p) => `    ${p}`),
+    ...(rest.length > 0 ? ['  changes:', ...rest.map((p) => `    ${p}`)] : [])]);
 }
 
 // ---------------------------------------------------------------------------------------------

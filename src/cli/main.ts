@@ -144,7 +144,8 @@ function run(c: Command, ctx: Ctx): Promise<number> {
     case 'why': return showWhy(c.group, ctx);
     case 'checkpoint': return takeCheckpoint(ctx);
     case 'agents': return showAgents(c.agent, ctx);
-    case 'apply': return apply(c.file, c.dryRun, ctx);
+    case 'apply': return apply(c.file, c.dryRun, c.prune, ctx);
+    case 'export': return showExport(ctx);
     case 'import-pacemaker': return importFile(c.file, ctx.io);
     case 'backup-freeze': case 'backup-thaw': case 'backup-status': case 'backup-run': return runBackup(c, ctx);
     case 'credentials-add': case 'credentials-list': case 'credentials-revoke': case 'dashboard': return runAuth(c, ctx);
@@ -303,7 +304,7 @@ async function runAuth(c: Of<'credentials-add' | 'credentials-list' | 'credentia
 // resource
 
 const resPath = (r: string): string => `/v1/resources/${seg(r)}`;
-type ResourceCommand = Exclude<Command, Of<'help' | 'node-status' | 'node-action' | 'status' | 'log' | 'why' | 'apply' | 'checkpoint' | 'import-pacemaker' | 'agents'
+type ResourceCommand = Exclude<Command, Of<'help' | 'node-status' | 'node-action' | 'status' | 'log' | 'why' | 'apply' | 'export' | 'checkpoint' | 'import-pacemaker' | 'agents'
   | 'backup-freeze' | 'backup-thaw' | 'backup-status' | 'backup-run'
   | 'credentials-add' | 'credentials-list' | 'credentials-revoke' | 'dashboard'
   | 'group-status' | 'group-create' | 'group-delete' | 'group-online' | 'group-offline' | 'group-move'
@@ -331,6 +332,7 @@ async function runResource(c: ResourceCommand, ctx: Ctx): Promise<number> {
       const r = await api.get<ResourceView>(resPath(c.resource));
       return emit(ctx, resourceTable([r]), r);
     }
+    case 'resource-cleanup': return resourceCleanup(c.resource, c.waitSeconds, ctx);
     case 'resource-prop-list': return resourceProps(c.resource, c.which, ctx);
     case 'resource-prop-set': return emit(ctx, '', await api.patch<ResourceView>(resPath(c.resource), nonEmptyProps(c.props, c.priv)));
     case 'resource-dep': return resourceDep(c.resource, c.op, c.dependency, ctx);
@@ -430,6 +432,22 @@ async function resourceOnOff(resource: string, target: 'Online' | 'Offline', wai
   const { view, verdict } = await waitFor(ctx, () => ctx.client.get<ResourceView>(resPath(resource)), judge, waitSeconds, (r) => `resource '${resource}' is ${r.state}`);
   emit(ctx, resourceTable([view]), view);
   return finishWait(verdict, waitSeconds, `resource '${resource}'`, target, view.state, view.error, `cluster log --limit 20; cluster res "${resource}" /status`);
+}
+
+/**
+ * `/cleanup`: the cluster forgets the resource's failures (restart counters, its group's failover
+ * history and Failed state) and a Failed resource becomes Offline, then goes to its desired state.
+ * Waits (bounded) until it is no longer Failed.
+ */
+async function resourceCleanup(resource: string, waitSeconds: number, ctx: Ctx): Promise<number> {
+  progress(ctx, banner(say.resourceCleanup(resource)));
+  await ctx.client.post(`${resPath(resource)}/cleanup`);
+  const judge = (r: ResourceView): Verdict => (r.state === 'Failed' ? 'pending' : 'done');
+  const { view, verdict } = await waitFor(ctx, () => ctx.client.get<ResourceView>(resPath(resource)), judge, waitSeconds, (r) => `resource '${resource}' is ${r.state}`);
+  emit(ctx, resourceTable([view]), view);
+  if (verdict === 'done' || waitSeconds === 0) return exitOk;
+  throw cliError('RESOURCE_FAILED', `resource '${resource}' is still Failed ${waitSeconds} s after its cleanup${view.error ? `: ${view.error}` : ''}`,
+    `it fails again as it starts: cluster log --limit 20; fix it, or take it offline: cluster res "${resource}" /offline`);
 }
 
 async function resourceProps(resource: string, which: 'prop' | 'priv', ctx: Ctx): Promise<number> {
@@ -670,7 +688,13 @@ async function readApplyFile(file: string, io: CliIo): Promise<string> {
   return readFile(file, 'utf8');
 }
 
-async function apply(file: string, dryRun: boolean, ctx: Ctx): Promise<number> {
+/** `cluster export`: the live configuration as an apply file, as the answering node has it. */
+async function showExport(ctx: Ctx): Promise<number> {
+  const r = await ctx.client.get<{ seq: number; text: string }>('/v1/export');
+  return emit(ctx, r.text, r);
+}
+
+async function apply(file: string, dryRun: boolean, prune: boolean, ctx: Ctx): Promise<number> {
   const loaded = loadApplyFile(await readApplyFile(file, ctx.io));
   if (!loaded.ok) {
     for (const p of loaded.problems) ctx.io.err(formatProblem(file, p));
@@ -687,7 +711,7 @@ async function apply(file: string, dryRun: boolean, ctx: Ctx): Promise<number> {
   tell();
   const ticker = setInterval(tell, applyProgressEveryMs);
   try {
-    result = await ctx.client.post<ApplyResult>('/v1/apply', { spec: loaded.spec, dryRun });
+    result = await ctx.client.post<ApplyResult>('/v1/apply', { spec: loaded.spec, dryRun, ...(prune ? { prune } : {}) });
   } catch (e) {
     clearInterval(ticker);
     progress.done();

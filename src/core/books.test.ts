@@ -102,6 +102,18 @@ describe('books: what a plan writes', () => {
       records: [rec('n2', 5, 'run', { failoversWallMs: [NOW - 2], countedEpoch: 4 })], settled: ['G'],
     },
     {
+      name: 'a cleanup (reset) of a Failed group: placed again with its failover history forgotten',
+      own: rec('n1', 4, 'run', { failoversWallMs: [NOW - 2], countedEpoch: 4, failedEpoch: 4 }), over: { reports: failedOn('n1', 4) },
+      pending: { moves: {}, cleared: ['G'], reset: ['G'] },
+      records: [rec('n2', 5, 'run', { countedEpoch: 4 })], settled: ['G'],
+    },
+    {
+      name: 'a cleanup (reset) of a group that runs: its record is rewritten without the history',
+      own: rec('n1', 2, 'run', { failoversWallMs: [NOW - 2], countedEpoch: 1 }),
+      pending: { moves: {}, cleared: ['G'], reset: ['G'] },
+      records: [rec('n1', 2, 'run', { countedEpoch: 1 })], settled: ['G'],
+    },
+    {
       name: 'a move asked: the stop carries its target',
       own: rec('n1', 2), pending: { moves: { G: 'n3' }, cleared: [] },
       records: [rec('n1', 2, 'stop', { moveTo: 'n3' })], settled: ['G'],

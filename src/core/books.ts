@@ -24,6 +24,8 @@ export interface PendingRequests {
   moves: Record<GroupName, NodeName | null>;
   /** Groups brought online by an operator: their Failed state is cleared. */
   cleared: GroupName[];
+  /** Groups an operator cleanup asked for: their failover history is reset (their Failed state is cleared through `cleared`). */
+  reset?: GroupName[];
 }
 
 export const noRequests = (): PendingRequests => ({ moves: {}, cleared: [] });
@@ -45,6 +47,7 @@ export function booksInput(ownership: Readonly<Record<GroupName, OwnershipRec>>,
     if (b.moveTo !== undefined) out.moveRequests[g] = b.moveTo;
   }
   for (const g of pending.cleared) delete out.failedGroups[g];
+  for (const g of pending.reset ?? []) delete out.failoverHistoryMs[g];
   Object.assign(out.moveRequests, pending.moves);
   return out;
 }
@@ -69,13 +72,15 @@ export function bookPlan(input: PlacementInput, plan: PlacementPlan, pending: Pe
   const failed = new Map(plan.newlyFailed.map((f) => [f.group, f.epoch]));
   const done = new Set(plan.movesDone);
   const cleared = new Set(pending.cleared);
+  const reset = new Set(pending.reset ?? []);
   const planned = new Map(plan.records.map((r) => [r.group, r]));
   const booksAfter = (g: GroupName, rec: OwnershipRec | undefined): { books: GroupBooks; changed: boolean } => {
     const old = input.ownership[g]?.books ?? {};
     const period = input.config.groups[g]?.failoverPeriodMs ?? 0;
     const b: GroupBooks = {};
     let changed = false;
-    let times = failoversWithin(old.failoversWallMs ?? [], input.wallMs, period);
+    let times = reset.has(g) ? [] : failoversWithin(old.failoversWallMs ?? [], input.wallMs, period);
+    if (reset.has(g) && (old.failoversWallMs?.length ?? 0) > 0) changed = true;
     const epoch = counted.get(g);
     if (epoch !== undefined) {
       times = [...times, input.wallMs].slice(-failoversKeptMax);

@@ -14,7 +14,7 @@ const usage = exitUsage;
 
 export interface ErrorRow {
   /** HTTP status of an API answer carrying this code. */
-  readonly http: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 421 | 429 | 431 | 500 | 503 | 507;
+  readonly http: 400 | 401 | 403 | 404 | 405 | 408 | 409 | 413 | 415 | 421 | 429 | 431 | 500 | 503 | 507;
   /** Exit code of the `cluster` command that ends with this code. */
   readonly exit: typeof exitFailed | typeof exitUsage;
   /** What the code means, for the error reference. */
@@ -113,6 +113,7 @@ export const errorCodes = {
   BODY_TOO_LARGE: { http: 413, exit: usage, meaning: 'a request body is larger than the API reads (1 MiB)', hint: 'split the change: apply a few groups at a time' },
   HEADERS_TOO_LARGE: { http: 431, exit: usage, meaning: 'the request\'s headers are larger than the node reads' },
   METHOD_NOT_ALLOWED: { http: 405, exit: usage, meaning: 'the route exists but not for that method; the Allow header lists the methods it takes' },
+  REQUEST_TIMEOUT: { http: 408, exit: failed, meaning: 'the node did not receive the whole request in time (requestTimeoutMs): its headers or its body stalled; nothing was done', hint: 'send the request again, whole: a client or proxy that holds the body back is cut off at the limit' },
   ROUTE_NOT_FOUND: { http: 404, exit: usage, meaning: 'no API route has that path', hint: 'the routes are listed in the README (HTTP API); a newer clusterd may have more' },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, exit: usage, meaning: 'a request body is not application/json, the only type the API takes' },
   // Files of clusterd and of its resources

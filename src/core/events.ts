@@ -18,7 +18,7 @@ export const eventRegistry = Object.freeze({
   // this node's groups and resources
   GROUP_ASSIGNED: ['info'], GROUP_RELEASED: ['info'], GROUP_REVOKED: ['info', 'warning'], GROUP_FAILOVER_REQUESTED: ['warning'],
   RESOURCE_ONLINE: ['info'], RESOURCE_OFFLINE: ['info', 'warning'], RESOURCE_FAILED: ['error'], RESOURCE_LEFT_FAILED: ['error'],
-  RESOURCE_RESTARTING: ['warning'], RESOURCE_RETRY: ['info'], RESOURCE_STOP_FAILED: ['error'], RESOURCE_WARNING: ['warning'], RESOURCE_KILLED: ['warning'], RESOURCE_CONFIG_ERROR: ['error'],
+  RESOURCE_RESTARTING: ['warning'], RESOURCE_RETRY: ['info'], RESOURCE_CLEANUP: ['info'], RESOURCE_STOP_FAILED: ['error'], RESOURCE_WARNING: ['warning'], RESOURCE_KILLED: ['warning'], RESOURCE_CONFIG_ERROR: ['error'],
   MONITOR_RESTARTED: ['error'], MONITOR_LOG: ['info', 'warning', 'error'], AGENT_CHECK_SKIPPED: ['warning'],
   DISK_LOST: ['error'], DISK_SECTOR_CLAIMED: ['info'], DISK_SECTOR_EPOCH_AHEAD: ['error'], DISK_SECTOR_IN_USE: ['error'],
   MAINTENANCE_SET: ['warning'], MAINTENANCE_CLEARED: ['info'], MAINTENANCE_FAILED: ['error'], MAINTENANCE_PENDING: ['info'],

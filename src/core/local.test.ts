@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { applyUpdate, emptyConfig } from './config.js';
 import {
-  agentResult, emptyLocal, fenced, monitorLost, operatorFail, quiescent, reconcile, resourceExited, resourceFailed, revokeInherited, runtimeOf, operatorRetry,
+  agentResult, emptyLocal, fenced, monitorLost, operatorFail, quiescent, reconcile, resourceExited, resourceFailed, revokeInherited, runtimeOf, operatorRetry, operatorCleanup,
   type LocalAction, type LocalContext, type LocalResource,
 } from './local.js';
 import type { OwnershipRec } from './placement.js';
@@ -820,4 +820,106 @@ describe('local: what an agent\'s failure kind asks (core/agent-codes.ts)', () =
     for (const n of callsOf(t)) h.pending.set(n.id, n);
     assert.deepEqual(eventsOf(h.answer(h.pendingFor('srv'))), ['RESOURCE_FAILED', 'GROUP_FAILOVER_REQUESTED']);
   });
+});
+
+// ---- a Failed resource: taken offline, cleaned up ------------------------------------------
+
+describe('local: Failed resources taken offline and cleaned up', () => {
+  /** srv left Failed on n1 (restartAction restart, threshold 0): nothing runs, the group stays here. */
+  function leftFailed(): Harness {
+    const h = new Harness(single({ restartAction: 'restart', restartThreshold: 0 }));
+    h.settle();
+    resourceFailed(h.st, 'n1', 'srv', 'process exited (code 1)', 5);
+    h.tick(6);
+    assert.equal(h.res('srv').state, 'Failed');
+    return h;
+  }
+
+  test('/offline of a Failed resource makes it Offline without an agent call (nothing runs)', () => {
+    const h = leftFailed();
+    h.config = fold([{ op: 'resource-desired', resource: 'srv', desired: 'offline' }], h.config);
+    const as = h.tick(7);
+    assert.deepEqual(brief(as), [], 'no stop: a Failed resource runs nothing');
+    assert.deepEqual(eventsOf(as), ['RESOURCE_OFFLINE']);
+    assert.equal(h.res('srv').state, 'Offline');
+    assert.equal(h.res('srv').error, undefined);
+    assert.equal(runtimeOf(h.res('srv')).restarts, 0);
+    assert.deepEqual(brief(h.tick(8)), [], 'and it stays Offline');
+  });
+
+  test('/offline of a Failed resource waiting for a restart cancels the restart', () => {
+    const h = new Harness(single({ restartDelayMs: 100 }));
+    h.settle();
+    resourceFailed(h.st, 'n1', 'srv', 'boom', 5);
+    assert.notEqual(h.res('srv').restartAtMs, null);
+    h.config = fold([{ op: 'resource-desired', resource: 'srv', desired: 'offline' }], h.config);
+    assert.deepEqual(eventsOf(h.tick(6)), ['RESOURCE_OFFLINE']);
+    assert.deepEqual(brief(h.tick(500)), [], 'no restart after the delay');
+    assert.equal(h.res('srv').state, 'Offline');
+  });
+
+  test('/offline of a Failed resource whose group failed over (released) makes it Offline too', () => {
+    const h = new Harness(single({ restartThreshold: 0 }));
+    h.settle();
+    resourceFailed(h.st, 'n1', 'srv', 'boom', 5);
+    h.tick(6);
+    assert.equal(h.group!.released, true);
+    h.config = fold([{ op: 'resource-desired', resource: 'srv', desired: 'offline' }], h.config);
+    assert.deepEqual(eventsOf(h.tick(7)), ['RESOURCE_OFFLINE']);
+    assert.equal(h.res('srv').state, 'Offline');
+  });
+
+  test('a Failed resource whose stop is under way stays until the stop is confirmed', () => {
+    const h = new Harness(single({ restartAction: 'restart', restartThreshold: 0 }));
+    h.settle();
+    const stop = callsOf(operatorFail(h.st, 'srv'))[0]!;
+    assert.equal(stop.op, 'terminate');
+    h.config = fold([{ op: 'resource-desired', resource: 'srv', desired: 'offline' }], h.config);
+    assert.deepEqual(brief(h.tick(7)), []);
+    assert.equal(h.res('srv').state, 'OfflinePending', 'the terminate still runs');
+    h.answer(stop);
+    assert.equal(h.res('srv').state, 'Failed');
+    assert.deepEqual(brief(h.tick(8)), [], 'no stop: the terminate confirmed it gone');
+    assert.equal(h.res('srv').state, 'Offline');
+  });
+
+  test('cleanup resets the restart counters and the Failed state; desired online starts it again', () => {
+    const h = leftFailed();
+    const as = operatorCleanup(h.st, 'n1', 'G', 'srv');
+    assert.deepEqual(eventsOf(as), ['RESOURCE_CLEANUP']);
+    assert.equal(h.res('srv').state, 'Offline');
+    assert.equal(h.res('srv').error, undefined);
+    assert.equal(runtimeOf(h.res('srv')).restarts, 0);
+    assert.deepEqual(h.settle(), ['online srv']);
+    assert.equal(h.res('srv').state, 'Online');
+  });
+
+  test('cleanup of a resource that is Online only resets its counters', () => {
+    const h = new Harness(single({ restartDelayMs: 0 }));
+    h.settle();
+    resourceFailed(h.st, 'n1', 'srv', 'boom', 5);
+    h.now = 10;
+    assert.deepEqual(h.settle(), ['online srv']);
+    assert.equal(runtimeOf(h.res('srv')).restarts, 1);
+    assert.deepEqual(eventsOf(operatorCleanup(h.st, 'n1', 'G', 'srv')), ['RESOURCE_CLEANUP']);
+    assert.equal(h.res('srv').state, 'Online');
+    assert.equal(runtimeOf(h.res('srv')).restarts, 0);
+    assert.deepEqual(eventsOf(operatorCleanup(h.st, 'n1', 'G', 'srv')), [], 'nothing left to clean');
+  });
+
+  test('cleanup leaves a resource with a call in flight alone', () => {
+    const h = new Harness(single());
+    h.tick(0);
+    assert.deepEqual(eventsOf(operatorCleanup(h.st, 'n1', 'G', 'srv')), []);
+    assert.equal(h.res('srv').state, 'OnlinePending');
+  });
+});
+
+test('local: a retry or cleanup naming a group that is a built-in name of objects finds no group', () => {
+  const h = new Harness(single());
+  h.settle();
+  for (const g of ['__proto__', 'constructor', 'toString']) {
+    assert.deepEqual(operatorRetry(h.st, 'n1', g, null), []);
+    assert.deepEqual(operatorCleanup(h.st, 'n1', g, null), []);
+  }
 });

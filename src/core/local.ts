@@ -8,6 +8,7 @@ import { groupResources, onlineOrder } from './config.js';
 import { clusterError, fail, ok, type Result } from './errors.js';
 import { maintenanceDone, maintenanceStatus, maintenanceStep, type MaintRequest } from './maintenance.js';
 import type { OwnershipRec } from './placement.js';
+import { own } from './table.js';
 import type {
   ClusterConfig, CommonProps, GroupName, MaintenanceRuntime, NodeName, PrivProps, ResourceConfig, ResourceName, ResourceRuntime, ResourceState, ResourceType,
 } from './types.js';
@@ -156,8 +157,26 @@ function driveOffline(st: LocalState, ctx: LocalContext, group: GroupName, lg: L
     if (!blocked) call(st, lg, lr, 'offline', actions);
   }
   for (const lr of Object.values(lg.resources)) {
-    if (lr.state === 'Failed' && lr.op === null) lr.restartAtMs = null; // no restart while leaving
+    if (lr.state !== 'Failed' || lr.op !== null) continue;
+    lr.restartAtMs = null; // no restart while leaving
+    if ((ctx.config.resources[lr.spec.name]?.desired ?? 'offline') === 'offline') failedToOffline(lr, ctx.self, actions);
   }
+}
+
+/**
+ * An operator took a Failed resource offline: it becomes Offline at once, with fresh restart
+ * counters. No stop is needed: a resource is Failed only once its process is known gone (its
+ * terminate confirmed, its process exited, or the resource monitor and every process group it ran
+ * killed); a stop still under way keeps it OfflinePending, and this waits for its result.
+ */
+function failedToOffline(lr: LocalResource, self: NodeName, actions: LocalAction[]): void {
+  const was = lr.error;
+  lr.state = 'Offline';
+  lr.restartAtMs = null;
+  lr.restartTimesMs = [];
+  delete lr.error;
+  actions.push({ kind: 'event', event: 'RESOURCE_OFFLINE', level: 'info', message: `resource ${lr.spec.name} is Offline on ${self}: taken offline while Failed${was ? ` (${was})` : ''}; nothing was running`,
+    data: { resource: lr.spec.name, group: lr.spec.group } });
 }
 
 /** Dependencies per resource, from the config (or empty for a resource deleted from it). */
@@ -185,6 +204,10 @@ function driveOnline(st: LocalState, ctx: LocalContext, group: GroupName, lg: Lo
     const dependentsQuiet = order.every((o) => !(deps.get(o) ?? []).includes(name) || !running(lg.resources[o]!.state));
     if (lr.state === 'Online' && (!depsOnline || cfg.desired === 'offline')) {
       if (dependentsQuiet) call(st, lg, lr, 'offline', actions);
+      continue;
+    }
+    if (lr.state === 'Failed' && cfg.desired === 'offline') {
+      failedToOffline(lr, ctx.self, actions);
       continue;
     }
     const restartDue = lr.state === 'Failed' && lr.restartAtMs !== null && ctx.nowMs >= lr.restartAtMs;
@@ -431,7 +454,7 @@ export function revokeInherited(st: LocalState, self: NodeName, records: Iterabl
  * started again by the next reconcile, dependencies first. Anything else is left alone.
  */
 export function operatorRetry(st: LocalState, self: NodeName, group: GroupName, resource: string | null): LocalAction[] {
-  const lg = st.groups[group];
+  const lg = own(st.groups, group);
   if (!lg || lg.released || lg.failoverRequested) return [];
   const actions: LocalAction[] = [];
   for (const lr of Object.values(lg.resources)) {
@@ -440,6 +463,35 @@ export function operatorRetry(st: LocalState, self: NodeName, group: GroupName, 
     lr.state = 'Offline';
     lr.restartTimesMs = [];
     actions.push({ kind: 'event', event: 'RESOURCE_RETRY', level: 'info', message: `resource ${lr.spec.name} was left Failed on ${self}; the operator asked for it online: restart counters reset, starting it again`, data: { resource: lr.spec.name, group } });
+  }
+  return actions;
+}
+
+/**
+ * Operator cleanup of a resource (Pacemaker's `resource cleanup`): its restart counters are reset
+ * and, if it is Failed with no call in flight (nothing runs), it becomes Offline; the next
+ * reconcile then drives it to its desired state (starts it again when desired online, and its
+ * group still runs here). A resource with a call in flight is left alone.
+ */
+export function operatorCleanup(st: LocalState, self: NodeName, group: GroupName, resource: string | null): LocalAction[] {
+  const lg = own(st.groups, group);
+  if (!lg) return [];
+  const actions: LocalAction[] = [];
+  for (const lr of Object.values(lg.resources)) {
+    if ((resource !== null && lr.spec.name !== resource) || lr.op !== null) continue;
+    const failed = lr.state === 'Failed';
+    if (!failed && lr.restartTimesMs.length === 0) continue;
+    const was = lr.error;
+    lr.restartTimesMs = [];
+    if (failed) {
+      lr.state = 'Offline';
+      lr.restartAtMs = null;
+      delete lr.error;
+    }
+    actions.push({ kind: 'event', event: 'RESOURCE_CLEANUP', level: 'info',
+      message: failed ? `resource ${lr.spec.name} was Failed on ${self}${was ? ` (${was})` : ''}; cleaned up by the operator: Offline with its restart counters reset`
+        : `restart counters of resource ${lr.spec.name} reset on ${self} by the operator (it is ${lr.state})`,
+      data: { resource: lr.spec.name, group } });
   }
   return actions;
 }

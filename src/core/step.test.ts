@@ -114,11 +114,11 @@ describe('step: a coordinator', () => {
 
   test('the requests carried are a copy of those planned from: one asked after planning is not among them', () => {
     const cfg = config();
-    const pending: PendingRequests = { moves: { G: 'n2' }, cleared: [] };
+    const pending: PendingRequests = { moves: { G: 'n2' }, cleared: [], reset: [] };
     const own = { G: rec('G', 'n1', 2) };
     const step = planStep({ local: emptyLocal(), localContext: localContext(cfg, own), coordinator: facts(cfg, own, {}, pending) });
     pending.moves.H = 'n1';
-    assert.deepEqual(step.settle?.carried, { moves: { G: 'n2' }, cleared: [] });
+    assert.deepEqual(step.settle?.carried, { moves: { G: 'n2' }, cleared: [], reset: [] });
     assert.deepEqual(step.persist.ownership?.records.map((r) => [r.node, r.epoch, r.phase]), [['n1', 2, 'stop']], 'the move starts: the owner stops it');
   });
 
@@ -133,11 +133,12 @@ describe('step: a coordinator', () => {
 
 describe('step: settling the requests a durable write carried', () => {
   const cases: [string, PendingRequests, PendingRequests, string[], PendingRequests][] = [
-    ['a carried move of a settled group goes', { moves: { G: 'n2' }, cleared: [] }, { moves: { G: 'n2' }, cleared: [] }, ['G'], { moves: {}, cleared: [] }],
-    ['a move asked again to another target while the write ran stays', { moves: { G: 'n3' }, cleared: [] }, { moves: { G: 'n2' }, cleared: [] }, ['G'], { moves: { G: 'n3' }, cleared: [] }],
-    ['a move of a group the write did not settle stays', { moves: { G: 'n2' }, cleared: [] }, { moves: { G: 'n2' }, cleared: [] }, [], { moves: { G: 'n2' }, cleared: [] }],
-    ['a move asked after planning stays', { moves: { H: null }, cleared: [] }, noRequests(), ['H'], { moves: { H: null }, cleared: [] }],
-    ['a carried Failed-state clearing of a settled group goes', { moves: {}, cleared: ['G', 'H'] }, { moves: {}, cleared: ['G'] }, ['G', 'H'], { moves: {}, cleared: ['H'] }],
+    ['a carried move of a settled group goes', { moves: { G: 'n2' }, cleared: [], reset: [] }, { moves: { G: 'n2' }, cleared: [], reset: [] }, ['G'], { moves: {}, cleared: [], reset: [] }],
+    ['a move asked again to another target while the write ran stays', { moves: { G: 'n3' }, cleared: [], reset: [] }, { moves: { G: 'n2' }, cleared: [], reset: [] }, ['G'], { moves: { G: 'n3' }, cleared: [], reset: [] }],
+    ['a move of a group the write did not settle stays', { moves: { G: 'n2' }, cleared: [], reset: [] }, { moves: { G: 'n2' }, cleared: [], reset: [] }, [], { moves: { G: 'n2' }, cleared: [], reset: [] }],
+    ['a move asked after planning stays', { moves: { H: null }, cleared: [], reset: [] }, noRequests(), ['H'], { moves: { H: null }, cleared: [], reset: [] }],
+    ['a carried failover-history reset of a settled group goes, one asked meanwhile stays', { moves: {}, cleared: [], reset: ['G', 'H'] }, { moves: {}, cleared: [], reset: ['G'] }, ['G', 'H'], { moves: {}, cleared: [], reset: ['H'] }],
+    ['a carried Failed-state clearing of a settled group goes', { moves: {}, cleared: ['G', 'H'], reset: [] }, { moves: {}, cleared: ['G'], reset: [] }, ['G', 'H'], { moves: {}, cleared: ['H'], reset: [] }],
   ];
   for (const [name, pending, carried, settled, after] of cases) {
     test(name, () => assert.deepEqual(settleRequests(pending, carried, settled), after));

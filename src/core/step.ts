@@ -84,7 +84,7 @@ export function planStep(input: StepInput): Step {
   const c = input.coordinator;
   if (!c) return { monitor, persist: { register: [], floor: null, ownership: null }, settle: null, checkpoint: false };
   const { placement } = c;
-  const carried: PendingRequests = { moves: { ...c.pending.moves }, cleared: [...c.pending.cleared] };
+  const carried: PendingRequests = { moves: { ...c.pending.moves }, cleared: [...c.pending.cleared], reset: [...c.pending.reset ?? []] };
   const plan = planPlacement(placement);
   const booked = bookPlan(placement, plan, carried);
   const deleted = Object.keys(placement.ownership).filter((g) => !placement.config.groups[g] && releasedOrDown(c, placement.ownership[g]!)).sort();
@@ -108,8 +108,8 @@ function releasedOrDown(c: CoordinatorFacts, rec: OwnershipRec): boolean {
 }
 
 /**
- * The requests left pending once a durable write carried `carried`: a move or a cleared Failed state
- * asked again meanwhile (another target, a new request) stays.
+ * The requests left pending once a durable write carried `carried`: a move, a cleared Failed state or
+ * a reset failover history asked again meanwhile (another target, a new request) stays.
  */
 export function settleRequests(pending: PendingRequests, carried: PendingRequests, settled: readonly GroupName[]): PendingRequests {
   const done = new Set(settled);
@@ -119,7 +119,8 @@ export function settleRequests(pending: PendingRequests, carried: PendingRequest
     moves[g] = target;
   }
   const cleared = pending.cleared.filter((g) => !(done.has(g) && carried.cleared.includes(g)));
-  return { moves, cleared };
+  const reset = (pending.reset ?? []).filter((g) => !(done.has(g) && (carried.reset ?? []).includes(g)));
+  return { moves, cleared, reset };
 }
 
 /** Call ids are handed out in order and never twice: each new call takes the next id, and the counter ends past the last one. */

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { checkName } from '../core/config.js';
 import { ClusterError, clusterError } from '../core/errors.js';
 import { judgeEtcdTiming, timingDefaults, validateTiming, type Timing } from '../core/timing.js';
-import { admissionDefaults, eventStreamDefaults, startApi, type ApiSecurity } from '../api/server.js';
+import { admissionDefaults, eventStreamDefaults, httpDefaults, startApi, type ApiSecurity } from '../api/server.js';
 import {
   authFiles, createAuthDir, createCa, credentialPath, defaultAuthDir, issueNodeCert, listCredentialFiles, mkdirPrivate, newToken, parseCredentialFile,
   tokenSha256, writeCredentialFile, writePrivate,
@@ -104,6 +104,9 @@ const settingsSchema = z.object({
     writesInFlightMax: z.number().int().min(1).default(admissionDefaults.writesInFlightMax),
     appliesInFlightMax: z.number().int().min(1).default(admissionDefaults.appliesInFlightMax),
   }).strict().default({ ...admissionDefaults }),
+  http: z.object({
+    requestTimeoutMs: z.number().int().min(100).default(httpDefaults.requestTimeoutMs),
+  }).strict().default({ ...httpDefaults }),
 }).strict();
 
 export type Settings = z.infer<typeof settingsSchema> & { timing: Timing };
@@ -554,7 +557,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   const agentDirs = { ...(typeof flags.ocfRoot === 'string' ? { ocfRoot: resolve(flags.ocfRoot) } : {}), ...(typeof flags.lsbDir === 'string' ? { lsbDir: resolve(flags.lsbDir) } : {}) };
   const monitorReady = host.start({ selfFenceMs: s.timing.selfFenceMs, node: s.node, dataDir, heartbeatSocket, resourceUmask, ...(startNice !== null ? { resourceNice: startNice } : {}), fenceEnv: { ...fenceEnv, CLUSTERD_FENCE_INCARNATION: node.incarnation }, ...agentDirs });
   monitorReady.catch(() => undefined); // awaited below; a failure there ends the start
-  const api = await startApi(node, listen.host, listen.port, security, s.eventStream, s.admission, (fields, message) => logger.debug({ event: 'HTTP_REQUEST', ...fields }, message)).catch((e: Error) =>
+  const api = await startApi(node, listen.host, listen.port, security, s.eventStream, s.admission, (fields, message) => logger.debug({ event: 'HTTP_REQUEST', ...fields }, message), s.http).catch((e: Error) =>
     fail(clusterError('BAD_CONFIG', `cannot listen on ${s.listen}: ${e.message}`, 'pick a free port with --listen 127.0.0.1:PORT')));
   node.apiUrl = api.url;
   await monitorReady;

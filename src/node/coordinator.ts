@@ -84,7 +84,7 @@ export class Coordinator {
       released[n] = groups;
     }
     // The requests as they are now: one made while the step runs is carried by a later one.
-    const pending = { moves: { ...this.pending.moves }, cleared: [...this.pending.cleared] };
+    const pending = { moves: { ...this.pending.moves }, cleared: [...this.pending.cleared], reset: [...this.pending.reset ?? []] };
     return { facts: { placement: s.placementInput(), pending, unregistered, released, views: s.nodeViews() }, asked: this.moveWaiters.splice(0) };
   }
 
@@ -174,6 +174,13 @@ export class Coordinator {
   /** Group online clears a Failed (threshold) state so the coordinator places it again (written with the next plan). */
   clearFailed(group: GroupName): void {
     if (!this.pending.cleared.includes(group)) this.pending.cleared.push(group);
+  }
+
+  /** Operator cleanup: the group's failover history is reset and its Failed state cleared (written with the next plan). */
+  resetFailovers(group: GroupName): void {
+    this.clearFailed(group);
+    const reset = (this.pending.reset ??= []);
+    if (!reset.includes(group)) reset.push(group);
   }
 
   /** Answer moves with their plan's write; a refused one is forgotten. */

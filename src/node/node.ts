@@ -388,8 +388,8 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   checkpoint(reason: string): Promise<Result<number>> { return this.log.checkpoint(reason); }
   requestMove(group: GroupName, node: NodeName | null): Promise<Result<NodeName>> { return this.ops.requestMove(group, node); }
   drain(node: NodeName): Result<void> { return this.ops.drain(node); }
-  clearFailed(group: GroupName): void { this.ops.clearFailed(group); }
-  retryFailed(group: GroupName, resource: string | null): string[] { return this.ops.retryFailed(group, resource); }
+  clearFailed(group: GroupName, resetFailovers = false): void { this.ops.clearFailed(group, resetFailovers); }
+  retryFailed(group: GroupName, resource: string | null, cleanup = false): string[] { return this.ops.retryFailed(group, resource, cleanup); }
   failResource(resource: string): Result<void> { return this.ops.failResource(resource); }
   setMaintenance(resource: string, req: MaintRequest): Result<void> { return this.ops.setMaintenance(resource, req); }
   why(group: GroupName) { return this.ops.why(group); }

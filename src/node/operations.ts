@@ -3,7 +3,7 @@
 // (core/move.ts, core/local.ts, core/maintenance.ts); this file only carries the answer out.
 
 import { clusterError, fail, ok, type Result } from '../core/errors.js';
-import { operatorFail, operatorRetry, requestMaintenance } from '../core/local.js';
+import { operatorFail, operatorRetry, operatorCleanup, requestMaintenance } from '../core/local.js';
 import { own } from '../core/table.js';
 import type { MaintRequest } from '../core/maintenance.js';
 import { decideMove, moveRefused } from '../core/move.js';
@@ -41,14 +41,19 @@ export class Operations {
   }
 
   /** Group online clears a Failed (threshold) state so the coordinator places it again. */
-  clearFailed(group: GroupName): void {
-    this.coord.clearFailed(group);
+  clearFailed(group: GroupName, resetFailovers = false): void {
+    if (resetFailovers) this.coord.resetFailovers(group);
+    else this.coord.clearFailed(group);
   }
 
-  /** Operator /online reaching the owner: resources this node left Failed start again (all of the group's, or one). */
-  retryFailed(group: GroupName, resource: string | null): string[] {
-    const actions = operatorRetry(this.s.local(), this.s.name, group, resource);
+  /**
+   * Operator /online reaching the owner: resources this node left Failed start again (all of the
+   * group's, or one). A cleanup instead resets restart counters and makes Failed resources Offline.
+   */
+  retryFailed(group: GroupName, resource: string | null, cleanup = false): string[] {
+    const actions = (cleanup ? operatorCleanup : operatorRetry)(this.s.local(), this.s.name, group, resource);
     this.s.apply(actions);
+    if (cleanup) this.s.kick();
     return actions.flatMap((a) => (a.kind === 'event' && typeof a.data?.resource === 'string' ? [a.data.resource] : []));
   }
 

@@ -60,8 +60,10 @@ export interface NodeFacade {
   checkpoint(reason: string): Promise<Result<number>>;
   requestMove(group: GroupName, node: NodeName | null): Promise<Result<NodeName>>;
   drain(node: NodeName): Result<void>;
-  clearFailed(group: GroupName): void;
-  retryFailed(group: GroupName, resource: string | null): string[];
+  /** Clears a group's Failed (threshold) state on the coordinator; an operator cleanup also resets its failover history. */
+  clearFailed(group: GroupName, resetFailovers?: boolean): void;
+  /** On the group's owner: resources left Failed start again (/online), or, for a cleanup, restart counters reset and Failed resources Offline. */
+  retryFailed(group: GroupName, resource: string | null, cleanup?: boolean): string[];
   failResource(resource: string): Result<void>;
   setMaintenance(resource: string, req: MaintRequest): Result<void>;
   why(group: GroupName): ReturnType<typeof explain>;
