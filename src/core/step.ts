@@ -78,11 +78,18 @@ export interface Step {
  * calls it returns are marked in flight there); everything else is read only.
  */
 export function planStep(input: StepInput): Step {
+  const c = input.coordinator;
+  // The coordinator's part is planned first: a plan that throws (a broken invariant) leaves the
+  // local state untouched, with no call marked in flight and never sent.
+  const coordinated = c ? planCoordinator(c) : null;
   const callIdBefore = input.local.nextCallId;
   const monitor = reconcile(input.local, input.localContext);
   assertCallIds(monitor, callIdBefore, input.local.nextCallId);
-  const c = input.coordinator;
-  if (!c) return { monitor, persist: { register: [], floor: null, ownership: null }, settle: null, checkpoint: false };
+  if (!coordinated) return { monitor, persist: { register: [], floor: null, ownership: null }, settle: null, checkpoint: false };
+  return { monitor, ...coordinated };
+}
+
+function planCoordinator(c: CoordinatorFacts): Omit<Step, 'monitor'> {
   const { placement } = c;
   const carried: PendingRequests = { moves: { ...c.pending.moves }, cleared: [...c.pending.cleared], reset: [...c.pending.reset ?? []] };
   const plan = planPlacement(placement);
@@ -93,7 +100,6 @@ export function planStep(input: StepInput): Step {
   if (ownership) assertOwnershipWrite(ownership, placement.ownership);
   const floor = ownership ? { term: ownership.term, epoch: Math.max(0, ...ownership.records.map((r) => r.epoch)) } : null;
   return {
-    monitor,
     persist: { register: [...c.unregistered].sort(), floor, ownership },
     settle: { carried, settled: booked.settled, notes: plan.notes },
     checkpoint: true,

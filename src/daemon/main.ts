@@ -449,7 +449,10 @@ const clusterdRaise = 10;
  */
 async function runRotateCa(o: { authDir: string }): Promise<void> {
   privateUmask();
-  const authDir = resolve(o.authDir);
+  // The new CA key is written here: refused when another user could read or swap it (owner, mode, symlink).
+  const secured = securePrivateDir(resolve(o.authDir), 'auth directory');
+  if (!secured.ok) fail(secured.error);
+  const authDir = secured.value;
   if (!existsSync(join(authDir, authFiles.caKey)) || !existsSync(join(authDir, authFiles.caCert))) {
     fail(clusterError('TLS_NOT_CONFIGURED', `${authDir} holds no CA key (${authFiles.caKey}) and certificate: the CA is rotated where clusterd init made it`,
       'give --auth-dir the directory clusterd init wrote (QUORUM/auth for a dir store)'));

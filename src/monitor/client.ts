@@ -519,7 +519,9 @@ function monitorEnv(options: MonitorStartOptions): NodeJS.ProcessEnv {
  */
 function killGroups(pgids: number[]): void {
   for (const pgid of pgids) {
-    for (const target of [-pgid, pgid]) {
+    // The leader first: a resource started through setsid(1) may not have made its group yet (the
+    // group kill finds nothing), and killed first it can no longer make one or fork into it.
+    for (const target of [pgid, -pgid]) {
       try {
         process.kill(target, 'SIGKILL');
       } catch {

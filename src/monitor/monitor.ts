@@ -161,7 +161,9 @@ function onWatchdogTimer(): void {
   setImmediate(() => {
     const ageMs = judgedAtMs - lastPingSentMs;
     const verdict = decide.watchdog(ageMs, selfFenceMsSet);
-    if (!verdict.fence) { armWatchdog(verdict.rearmMs); return; }
+    // The next check is armed from now, not from the timer: the wait for a core between the timer
+    // and this verdict must not push the deadline back.
+    if (!verdict.fence) { armWatchdog(Math.min(verdict.rearmMs, selfFenceMsSet - (monoMs() - lastPingSentMs))); return; }
     watchdogFired = true;
     fence(`node '${nodeName}': no ping from clusterd for ${msText(selfFenceMsSet)} (self-fence deadline; the last one was sent ${msText(ageMs)} before the check)`);
   });

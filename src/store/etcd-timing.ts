@@ -14,6 +14,8 @@ import type { EtcdTls } from './etcd-config.js';
 
 /** Bound on one /debug/vars read: the check runs once at start and must not hold it up. */
 export const debugVarsTimeoutMs = 2_000;
+/** etcd's /debug/vars is a few KiB (its command line and expvar counters): a longer answer is refused, not held. */
+const debugVarsMaxChars = 1 << 20;
 
 /** A Go flag's value on a command line: `--name V`, `--name=V`, `-name V` or `-name=V`. */
 function flagValue(argv: readonly string[], name: string): string | undefined {
@@ -56,10 +58,16 @@ function getText(url: string, tls: EtcdTls | undefined, timeoutMs: number): Prom
     const req = (secure ? https : http).get(url, opts, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
+      res.on('data', (c: string) => {
+        body += c;
+        if (body.length > debugVarsMaxChars) req.destroy(new Error(`the answer is over ${debugVarsMaxChars} characters: not etcd's /debug/vars`));
+      });
       res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}`))));
       res.on('error', reject);
     });
+    // The whole exchange is bounded, not only each silence: a member that trickles bytes cannot hold the start.
+    const deadline = setTimeout(() => req.destroy(new Error(`no complete answer within ${timeoutMs} ms`)), timeoutMs);
+    req.on('close', () => clearTimeout(deadline));
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
   });

@@ -94,12 +94,11 @@ export function renderDashboard(): string {
 
 export interface Asset { type: string; body: Buffer }
 
+/** Keyed by resolved file: bounded by the files below static/ and the yaml browser build. */
 const cache = new Map<string, Asset>();
 
 /** The asset at `path` (below /ui/), or null: a file of static/, or vendor/yaml/... of the yaml browser build. */
 export function dashboardAsset(path: string): Asset | null {
-  const hit = cache.get(path);
-  if (hit) return hit;
   let file: string | null = null;
   let type = 'text/javascript; charset=utf-8';
   if (Object.hasOwn(staticFiles, path)) {
@@ -114,9 +113,12 @@ export function dashboardAsset(path: string): Asset | null {
     }
   }
   if (file === null) return null;
+  // Cached by the file it resolves to: the many spellings of one path (a/../b, ./b) share one entry.
+  const hit = cache.get(file);
+  if (hit) return hit;
   let body: Buffer;
   try { body = readFileSync(file); } catch { return null; }
   const a = { type, body };
-  cache.set(path, a);
+  cache.set(file, a);
   return a;
 }
