@@ -76,3 +76,17 @@ test('a draft takes the first credential of a configuration that has none yet (c
   assert.equal(d.config.credentials?.admin?.role, 'admin');
   assert.equal(Object.getPrototypeOf(d.config.credentials), null, 'a table: no prototype');
 });
+
+test('a refused batch that made and deleted a group leaves no trace of it: a later node-remove walks only real groups', () => {
+  const draft = new ConfigDraft(emptyConfig('x'));
+  assert.ok(draft.applyAll([{ op: 'node-add', node: 'n-a' }]).ok);
+  const refused = draft.applyAll([
+    { op: 'group-create', group: 'g-c', preferredOwners: ['n-a'] },
+    { op: 'group-delete', group: 'g-c' },
+    { op: 'resource-remove-dep', resource: 'r-a', dependsOn: 'r-a' },
+  ]);
+  assert.equal(refused.ok, false);
+  assert.deepEqual(Object.keys(draft.config.groups), []);
+  assert.ok(draft.applyAll([{ op: 'node-remove', node: 'n-a' }, { op: 'group-create', group: 'g-a', preferredOwners: [] }]).ok);
+  assert.deepEqual(Object.keys(draft.config.groups), ['g-a']);
+});

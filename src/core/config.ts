@@ -550,7 +550,8 @@ export class ConfigDraft {
     for (const [map, keys] of orderBefore) {
       const now = this.c[map] as Record<string, unknown>;
       const ordered = newTable<unknown>();
-      for (const k of keys) ordered[k] = now[k];
+      // Keys made earlier in the refused batch were in the order too, and are gone again.
+      for (const k of keys) if (Object.hasOwn(now, k)) ordered[k] = now[k];
       (this.c as unknown as Record<string, unknown>)[map] = ordered;
       this.owned.add(map);
       this.index = null;

@@ -10,6 +10,7 @@
 
 import { clusterError, fail, ok, type Result } from '../core/errors.js';
 import { ConfigDraft } from '../core/config.js';
+import { newTable } from '../core/table.js';
 import { agentCheckSkippedText, agentCheckTargets, agentCheckVerdict, planAgentCheck, type CheckNode, type OwnerAnswer, type OwnerCheck } from '../core/agent-check.js';
 import type { ClusterConfig, ConfigUpdate, NodeName, NodeState, ResourceConfig, ResourceName } from '../core/types.js';
 import type { CallData, ResourceSpec } from '../monitor/protocol.js';
@@ -103,11 +104,18 @@ export async function checkAgentUpdates(ctx: AgentCheckContext, config: ClusterC
     ...plan.remote.map(async ({ node, apiUrl, resources }): Promise<OwnerAnswer> => {
       const peer = ctx.peer;
       if (peer === undefined) return { node, unreachable: 'this node has no way to call other nodes' };
-      const checks: Record<ResourceName, OwnerCheck> = {};
+      const checks = newTable<OwnerCheck>();
+      // One deadline per owner, shared by its requests: a slow owner holds the save at most this long.
+      const deadline = performance.now() + agentCheckPeerTimeoutMs;
       for (const part of chunks(resources, agentChecksInFlightMax)) {
-        const r = await peer(apiUrl, request(part), agentCheckPeerTimeoutMs).catch((e: unknown) => fail<AgentCheckReply>(clusterError('ENDPOINT_UNREACHABLE', String(e))));
+        const leftMs = Math.floor(deadline - performance.now());
+        if (leftMs <= 0) return { node, unreachable: `its checks did not finish within ${agentCheckPeerTimeoutMs} ms` };
+        const r = await peer(apiUrl, request(part), leftMs).catch((e: unknown) => fail<AgentCheckReply>(clusterError('ENDPOINT_UNREACHABLE', String(e))));
         if (!r.ok) return { node, unreachable: `${r.error.code}: ${r.error.message}` };
-        Object.assign(checks, r.value.checks);
+        // An answer that leaves out a resource asked about checked nothing for it: the owner counts as not asked.
+        const missing = part.filter((name) => !Object.hasOwn(r.value.checks, name));
+        if (missing.length > 0) return { node, unreachable: `its answer left out ${missing.join(', ')}` };
+        for (const name of part) checks[name] = r.value.checks[name]!;
       }
       return { node, checks };
     }),
@@ -125,7 +133,7 @@ export async function checkAgentUpdates(ctx: AgentCheckContext, config: ClusterC
 
 /** This node's half: its own resource monitor checks each resource against the agents installed here. */
 export async function checkHere(host: ResourceHost, self: NodeName, req: AgentCheckRequest): Promise<AgentCheckReply> {
-  const checks: Record<ResourceName, OwnerCheck> = {};
+  const checks = newTable<OwnerCheck>();
   for (const part of chunks(req.resources, agentChecksInFlightMax)) {
     await Promise.all(part.map(async (r) => {
       const spec: ResourceSpec = { name: r.name, group: r.group, type: r.type, props: r.props, priv: r.priv, node: self, cluster: req.cluster, epoch: 0 };
