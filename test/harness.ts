@@ -232,7 +232,9 @@ export class TestCluster {
     // Resources are detached process groups: find any still running from this test's files.
     const ps = spawnSync('pgrep', ['-f', this.dir], { encoding: 'utf8' });
     for (const pid of ps.stdout.split('\n').filter(Boolean)) { try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ } }
-    rmSync(this.dir, { recursive: true, force: true });
+    // A resource monitor kills what it ran once its clusterd is gone, and an agent may still write
+    // into its data dir meanwhile: a directory that fills while it is removed is retried (ENOTEMPTY).
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   }
 }
 
