@@ -25,7 +25,7 @@
 //                starts in the same cycle, as the records' other readers start theirs on their
 //                next read; the follow-up step's own rule is this one, with 2-4 empty.
 //   4. checkpoint  the coordinator's checkpoint triggers (core/checkpoint-policy.ts) are asked.
-//   5. publish   this node's report (the local state after 1) is written when it changed.
+//   5. publish   this node's report (the local state after 1 and 3b) is written when it changed.
 //   6. events    the event queue is flushed to the store, after the report.
 //
 // A step for a node that is not coordinator has no persist part (2-4 are empty).
