@@ -37,7 +37,7 @@ export type FaultKind = (typeof faultKinds)[number];
 export const defaultFaultKinds: readonly FaultKind[] = faultKinds.filter((k) => k !== 'double-fault' && k !== 'fence-loss');
 
 /** Ways to break the protocol on purpose (teeth tests): each must make the checkers fire. */
-export const teethKinds = ['stale-term', 'no-watchdog', 'no-start-check', 'no-fence-check', 'short-ttl', 'no-release-wait', 'no-freeze-abort', 'forget-floor'] as const;
+export const teethKinds = ['stale-term', 'no-watchdog', 'no-start-check', 'no-fence-check', 'short-ttl', 'no-release-wait', 'no-freeze-abort', 'forget-floor', 'no-fence-on-loss'] as const;
 export type TeethKind = (typeof teethKinds)[number];
 
 export interface SimOptions {
@@ -130,7 +130,11 @@ export class Simulation {
     if (this.plan.length === 0 && allowed.length > 0) this.plan.push({ kind: rng.pick(allowed), ratePerStep: rng.real(0.02, 0.12) });
     const t = this.teeth;
     const storeFlaws: StoreFlaws = { acceptStaleTerm: t === 'stale-term' };
-    const hostFlaws: HostFlaws = { noWatchdog: t === 'no-watchdog', noFenceCheckOnSpawn: t === 'no-fence-check', noStartCheck: t === 'no-start-check', noFreezeAbort: t === 'no-freeze-abort' };
+    // The host's and the store's teeth turn off one check in the real rule (src/monitor/decisions.ts, src/store/term-rule.ts).
+    const hostFlaws: HostFlaws = {
+      noWatchdog: t === 'no-watchdog', noFenceCheck: t === 'no-fence-check', noStartCheck: t === 'no-start-check',
+      noFreezeAbort: t === 'no-freeze-abort', noFenceHoldsOnLoss: t === 'no-fence-on-loss',
+    };
     const nodeFlaws: NodeFlaws = { noStartCheck: t === 'no-start-check', noReleaseWait: t === 'no-release-wait', forgetFloor: t === 'forget-floor' };
     if (this.patches.has(13)) {
       nodeFlaws.floorOfAll = () => this.machines.map((m) => m.localDb.readState().floor)

@@ -20,7 +20,7 @@ import type { SimDisk, StoreLink } from './sim-store.js';
 import type { MachineClock } from './sim-clock.js';
 import { SimProc, type World } from './world.js';
 import type { Patches } from './patches.js';
-import { decide, supervision, type Decisions } from '../src/monitor/decisions.js';
+import { decisionsWith, supervision, type DecisionFlaws, type Decisions } from '../src/monitor/decisions.js';
 
 // The production bounds this twin follows (src/monitor/decisions.ts), and its own for what it does not model.
 const { deadlockSlackMs, readyTimeoutMs, shutdownWaitMs } = supervision;
@@ -147,29 +147,10 @@ export class Apps {
 }
 
 /**
- * Deliberate protocol breaks, for the teeth tests only. Each replaces one of the real decisions
- * (src/monitor/decisions.ts) in the copy this twin decides through (flawedDecisions).
+ * Deliberate protocol breaks, for the teeth tests only: the flaw switches of the real decisions
+ * (src/monitor/decisions.ts DecisionFlaws), which this twin decides through (decisionsWith).
  */
-export interface HostFlaws {
-  /** The monitor's watchdog never fires. */
-  noWatchdog?: boolean;
-  /** A start that straddles a fence (killAll) spawns anyway. */
-  noFenceCheckOnSpawn?: boolean;
-  /** The monitor starts whatever it is asked to, whatever state its watchdog or a fence is in. */
-  noStartCheck?: boolean;
-  /** A thaw (or a stop) does not cancel a freeze still under way for the same writer (KB915331's race, the other way round). */
-  noFreezeAbort?: boolean;
-}
-
-/** The real decisions, with the teeth's breaks planted in them. */
-export function flawedDecisions(flaws: HostFlaws): Decisions {
-  const d: Decisions = { ...decide };
-  if (flaws.noWatchdog) d.watchdog = (_age, selfFenceMs) => ({ fence: false, rearmMs: selfFenceMs });
-  if (flaws.noFenceCheckOnSpawn) d.straddlesFence = () => false;
-  if (flaws.noStartCheck) d.refuseOnline = () => false;
-  if (flaws.noFreezeAbort) d.thawAbortsFreeze = () => false;
-  return d;
-}
+export type HostFlaws = DecisionFlaws;
 
 /** What a host needs from the machine it runs on. */
 export interface MachineEnv {
@@ -518,7 +499,7 @@ export class SimHost extends EventEmitter implements ResourceHost {
   private readonly pgids = new Map<string, number[]>();
   /** As client.ts: calls waiting for a restarting monitor. */
   private readonly waiting = new Set<{ go: () => void; fail: (error: string) => void }>();
-  /** The real monitor's and client's decisions (src/monitor/decisions.ts), with a tooth's break if any. */
+  /** The real monitor's and client's decisions (src/monitor/decisions.ts), with a tooth's flaw switch on if any. */
   readonly decisions: Decisions;
   readonly patches: Patches;
   /** A fence was asked for and not confirmed yet. */
@@ -530,7 +511,7 @@ export class SimHost extends EventEmitter implements ResourceHost {
 
   constructor(readonly world: World, readonly env: MachineEnv, readonly clusterd: SimProc, private readonly o: SimHostOptions) {
     super();
-    this.decisions = flawedDecisions(o.flaws);
+    this.decisions = decisionsWith(o.flaws);
     this.patches = o.patches;
   }
 

@@ -23,17 +23,15 @@ import type {
 } from '../src/store/types.js';
 import type { SimProc, World } from './world.js';
 import { genesisHistory, type History } from '../src/core/load-plan.js';
+import { termRuleWith, type TermFlaws } from '../src/store/term-rule.js';
 
 /** As dir: 128 fixed slots. */
 export const simLeaseSlotsMax = 128;
 /** Events kept (dir keeps 10,000; the simulator reads none back, so a small bound keeps memory flat). */
 const simEventsMax = 500;
 
-/** Deliberate protocol breaks, for the teeth tests only. */
-export interface StoreFlaws {
-  /** Accept ownership writes and log appends under any term. */
-  acceptStaleTerm?: boolean;
-}
+/** Deliberate protocol breaks, for the teeth tests only: the flaw switch of the real term rule (src/store/term-rule.ts). */
+export type StoreFlaws = TermFlaws;
 
 interface StoredLog { seq: number; term: number; crc: number; payload: string }
 
@@ -78,7 +76,12 @@ export class SimDisk {
   /** How a write wakes subscribers (the world: after a small latency, in the subscriber's process). */
   notify: (sub: { proc: SimProc | null; cb: () => void }) => void = (sub) => queueMicrotask(sub.cb);
 
-  constructor(readonly flaws: StoreFlaws = {}) {}
+  /** Rule 4, as the real stores decide it (src/store/term-rule.ts), with a tooth's flaw switch on if any. */
+  private readonly termAdmits: (term: number, current: number) => boolean;
+
+  constructor(readonly flaws: StoreFlaws = {}) {
+    this.termAdmits = termRuleWith(flaws);
+  }
 
   // ---- lifecycle ----
 
@@ -163,7 +166,7 @@ export class SimDisk {
 
   private termProblem(term: number, what: string): ClusterError | null {
     const current = this.coordinator.term;
-    if (term === current || this.flaws.acceptStaleTerm) {
+    if (this.termAdmits(term, current)) {
       this.observer?.leadershipWrite(what, term, current);
       return null;
     }

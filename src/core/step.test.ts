@@ -99,11 +99,16 @@ describe('step: a coordinator', () => {
     });
   }
 
-  test('the monitor part acts on the records read, not on this step\'s write: a group placed on this node now starts next step', () => {
+  test('the monitor part acts on the records read, not on this step\'s write: a group placed on this node starts in the follow-up step (3b), planned from the records read back', () => {
     const cfg = config();
-    const step = planStep({ local: emptyLocal(), localContext: localContext(cfg, {}), coordinator: facts(cfg, {}) });
-    assert.equal(step.persist.ownership?.records[0]?.node, 'n1');
+    const local = emptyLocal();
+    const step = planStep({ local, localContext: localContext(cfg, {}), coordinator: facts(cfg, {}) });
+    const written = step.persist.ownership?.records[0];
+    assert.equal(written?.node, 'n1');
     assert.deepEqual(step.monitor, []);
+    const followUp = planStep({ local, localContext: localContext(cfg, { G: written! }), coordinator: null });
+    assert.deepEqual(followUp.monitor.flatMap((a) => (a.kind === 'agent-call' ? [[a.op, a.spec.name, a.epoch]] : [])), [['online', 'G-r', written!.epoch]]);
+    assert.equal(followUp.persist.ownership, null);
   });
 
   test('nodes with a lease and no configuration entry are registered, in name order', () => {

@@ -7,7 +7,7 @@
 //                They act only on ownership records read back from the store, never on this
 //                step's own writes, and each start was checked against the lease at planning
 //                (core/self-fence.ts): so they go out first, with no wait between planning and
-//                sending. What this step persists reaches the monitor in the next step.
+//                sending. What this step persists is not in this part: see 3b.
 //   2. persist   in this order, each only once the one before is done:
 //                a. new nodes registered in the configuration log (a refused registration is
 //                   retried by the next step and does not hold b and c: the plan does not use them);
@@ -19,8 +19,13 @@
 //   3. settle    only after 2c is durable: drop the operator requests that write carried (a
 //                refused write drops nothing), answer the moves waiting on it (with its error
 //                when refused), and emit the placement notes (events) of the plan.
+//      3b. follow-up  only after 2c is durable and read back: the shell plans a local-only step
+//                (planStep with no coordinator part) from the records read back and sends its
+//                monitor part at once, as in 1. A group this coordinator placed on itself thus
+//                starts in the same cycle, as the records' other readers start theirs on their
+//                next read; the follow-up step's own rule is this one, with 2-4 empty.
 //   4. checkpoint  the coordinator's checkpoint triggers (core/checkpoint-policy.ts) are asked.
-//   5. publish   this node's report (the local state after 1) is written when it changed.
+//   5. publish   this node's report (the local state after 1 and 3b) is written when it changed.
 //   6. events    the event queue is flushed to the store, after the report.
 //
 // A step for a node that is not coordinator has no persist part (2-4 are empty).

@@ -8,7 +8,7 @@
 //   It must exceed selfFenceMs by fenceMarginMs so that a stalled node's resources are dead
 //   before anyone else may start them (safety rule 2).
 // - decisionStallMs 4000 (5 self-fence deadlines): the heartbeat (lease renewal and the
-//   watchdog ping) runs on its own thread, so a busy decision loop no longer fences the node; a
+//   watchdog ping) runs on its own thread, so a busy decision loop does not fence the node; a
 //   decision loop that makes no progress for this long is judged hung and the heartbeat fences
 //   it. Five deadlines absorb the bursts a large apply or a garbage collection of a large heap
 //   cause, and keep a hung node's groups stuck at most this long plus the lease TTL.

@@ -3,7 +3,8 @@
 // (client.ts) and the simulator's twin of both (sim/sim-host.ts) all decide through `decide`:
 // only the OS edges (processes, signals, timers, IPC) differ between production and the twin, so
 // a decision broken here is broken in the simulator too, and its checkers see it. The simulator's
-// teeth plant a bug by handing the twin a copy of `decide` with one function replaced.
+// teeth plant their bug here, in the rule's own body, through a flaw switch (DecisionFlaws) that
+// only the simulator sets: production decides through `decide`, built with none.
 // No I/O, timers or clocks here: the callers pass the times.
 
 export interface WatchdogVerdict {
@@ -47,16 +48,41 @@ export const supervision = Object.freeze({
   stableUptimeMs: 30_000,
 });
 
-export const decide: Readonly<Decisions> = Object.freeze({
-  refuseOnline: (fencedUnacknowledged: boolean): boolean => fencedUnacknowledged,
-  watchdog: (pingAgeMs: number, selfFenceMs: number): WatchdogVerdict =>
-    pingAgeMs >= selfFenceMs ? { fence: true, rearmMs: selfFenceMs } : { fence: false, rearmMs: selfFenceMs - pingAgeMs },
-  straddlesFence: (fencesAtStart: number, fencesNow: number): boolean => fencesAtStart !== fencesNow,
-  thawAbortsFreeze: (freezeBackup: string, thawBackup: string | undefined): boolean => thawBackup === undefined || thawBackup === freezeBackup,
-  restart: (crashes: number, uptimeMs: number): { delayMs: number; crashes: number } => {
-    const n = uptimeMs >= supervision.stableUptimeMs ? 0 : crashes;
-    return { delayMs: supervision.restartDelaysMs[Math.min(n, supervision.restartDelaysMs.length - 1)]!, crashes: n + 1 };
-  },
-  fenceHoldsOnLoss: (fencePending: boolean): boolean => fencePending,
-  fenceHoldsAtOnce: (monitorRunning: boolean): boolean => !monitorRunning,
-});
+/**
+ * Breaks of one rule each, for the simulator's teeth (sim/scenario.ts) only: the twin decides
+ * through decisionsWith(its tooth's flaws), so the tooth's bug is in the rule below, not in a copy.
+ * Nothing under src/ sets a flaw (`decide` is built with none, frozen); a flaw only turns a check off.
+ */
+export interface DecisionFlaws {
+  /** watchdog: never fences. */
+  noWatchdog?: boolean;
+  /** refuseOnline: a fenced monitor starts what it is asked to. */
+  noStartCheck?: boolean;
+  /** straddlesFence: a start or freeze that straddles a fence goes on. */
+  noFenceCheck?: boolean;
+  /** thawAbortsFreeze: a thaw never cancels a freeze under way. */
+  noFreezeAbort?: boolean;
+  /** fenceHoldsOnLoss: the fence sent to a lost monitor is never reported done. */
+  noFenceHoldsOnLoss?: boolean;
+}
+
+/** The decisions, with the given checks turned off (DecisionFlaws). */
+export function decisionsWith(flaws: Readonly<DecisionFlaws>): Readonly<Decisions> {
+  const f: Readonly<DecisionFlaws> = Object.freeze({ ...flaws });
+  return Object.freeze({
+    refuseOnline: (fencedUnacknowledged: boolean): boolean => fencedUnacknowledged && !f.noStartCheck,
+    watchdog: (pingAgeMs: number, selfFenceMs: number): WatchdogVerdict =>
+      pingAgeMs < selfFenceMs ? { fence: false, rearmMs: selfFenceMs - pingAgeMs } : { fence: !f.noWatchdog, rearmMs: selfFenceMs },
+    straddlesFence: (fencesAtStart: number, fencesNow: number): boolean => fencesAtStart !== fencesNow && !f.noFenceCheck,
+    thawAbortsFreeze: (freezeBackup: string, thawBackup: string | undefined): boolean => (thawBackup === undefined || thawBackup === freezeBackup) && !f.noFreezeAbort,
+    restart: (crashes: number, uptimeMs: number): { delayMs: number; crashes: number } => {
+      const n = uptimeMs >= supervision.stableUptimeMs ? 0 : crashes;
+      return { delayMs: supervision.restartDelaysMs[Math.min(n, supervision.restartDelaysMs.length - 1)]!, crashes: n + 1 };
+    },
+    fenceHoldsOnLoss: (fencePending: boolean): boolean => fencePending && !f.noFenceHoldsOnLoss,
+    fenceHoldsAtOnce: (monitorRunning: boolean): boolean => !monitorRunning,
+  });
+}
+
+/** The decisions production takes: every check on. */
+export const decide: Readonly<Decisions> = decisionsWith({});

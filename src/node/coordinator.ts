@@ -93,16 +93,18 @@ export class Coordinator {
    * write the ownership records under the term; then, only once that write is durable, drop the
    * requests it carried and emit the plan's notes. The moves `asked` are answered with the write's outcome.
    */
-  async persist(step: Step, asked: MoveWaiter[]): Promise<void> {
-    let outcome: Result<void> = fail(clusterError('INTERNAL', 'the coordinator cycle stopped before its ownership write'));
+  async persist(step: Step, asked: MoveWaiter[]): Promise<boolean> {
+    let outcome: Result<boolean> = fail(clusterError('INTERNAL', 'the coordinator cycle stopped before its ownership write'));
     try {
       outcome = await this.persistSteps(step);
     } finally {
-      this.answerMoves(asked, outcome);
+      this.answerMoves(asked, outcome.ok ? ok(undefined) : outcome);
     }
+    return outcome.ok && outcome.value;
   }
 
-  private async persistSteps(step: Step): Promise<Result<void>> {
+  /** True once the ownership write is durable and read back (core/step.ts 3b follows). */
+  private async persistSteps(step: Step): Promise<Result<boolean>> {
     const { s } = this;
     const { register, floor, ownership } = step.persist;
     if (register.length > 0) {
@@ -125,11 +127,8 @@ export class Coordinator {
       this.pending = settleRequests(this.pending, step.settle.carried, step.settle.settled);
       for (const n of step.settle.notes) s.emitEvent(n.event, n.level, n.message, { group: n.group });
     }
-    if (ownership) {
-      await s.refresh();
-      s.kick(); // what this step wrote reaches the monitor in the next step
-    }
-    return ok(undefined);
+    if (ownership) await s.refresh();
+    return ok(ownership !== null);
   }
 
   /** What placement decides from: the node's picture and this coordinator's bookkeeping. */

@@ -15,7 +15,7 @@
 //   1. read leases, coordinator, ownership, reports, new log records (facts)
 //   2. elect a coordinator if there is none alive (CAS on the term): the role this cycle plans in
 //   3. ask the core for the cycle's one output (core/step.ts planStep), and execute it in the
-//      order written on its type (step-exec.ts): monitor, persist, settle, checkpoint, publish, events
+//      order written on its type (step-exec.ts): monitor, persist, settle, follow-up, checkpoint, publish, events
 // The heartbeat (lease renewal, the watchdog ping) runs apart from all this (heartbeat.ts: a worker
 // thread in clusterd), so that no cycle, request or burst of work delays it; the node reports its
 // progress to it every turn and handles the fences it makes (fence-observer.ts).
@@ -134,6 +134,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
       context: () => ({ self: this.name, config: this.config, ownership: this.pic.ownership, local: this.local, shuttingDown: this.shuttingDown }),
     });
     this.stepDeps = { monitor: (a) => this.exec.apply(a), checkBackups: () => this.backups.check(), persist: (step, asked) => this.coord.persist(step, asked),
+      followUp: () => planStep({ local: this.local, localContext: this.localContext(), coordinator: null }).monitor,
       maybeCheckpoint: () => this.log.noQuorumLogging ? Promise.resolve() : this.log.maybeCheckpoint(), publish: () => this.reporter.publish(), flushEvents: () => void this.events.flush() };
     this.reporter = new Reporter({
       s: shell, log: this.log, backups: this.backups, incarnation: () => this.incarnation, apiUrl: () => this.apiUrl,

@@ -10,8 +10,10 @@ export interface StepExecDeps {
   monitor(actions: LocalAction[]): void;
   /** After part 1: a backup whose group stopped running here as it was fails and thaws (node/backups.ts). */
   checkBackups(): void;
-  /** Parts 2 and 3 (node/coordinator.ts). */
-  persist(step: Step, asked: MoveWaiter[]): Promise<void>;
+  /** Parts 2 and 3 (node/coordinator.ts): true once 2c was durable and its records read back. */
+  persist(step: Step, asked: MoveWaiter[]): Promise<boolean>;
+  /** Part 3b: the monitor part of a local-only step planned from the records read back (core/step.ts). */
+  followUp(): LocalAction[];
   /** Part 4 (node/config-log.ts): the checkpoint triggers, when the quorum log is kept. */
   maybeCheckpoint(): Promise<void>;
   /** Part 5 (node/report.ts). */
@@ -20,11 +22,15 @@ export interface StepExecDeps {
   flushEvents(): void;
 }
 
-/** Carry out `step`: monitor, persist, settle, checkpoint, publish, events. `asked`: the moves the persist part answers. */
+/** Carry out `step`: monitor, persist, settle, follow-up, checkpoint, publish, events. `asked`: the moves the persist part answers. */
 export async function executeStep(d: StepExecDeps, step: Step, asked: MoveWaiter[]): Promise<void> {
   d.monitor(step.monitor);
   d.checkBackups();
-  if (step.settle !== null || asked.length > 0) await d.persist(step, asked);
+  const wrote = step.settle !== null || asked.length > 0 ? await d.persist(step, asked) : false;
+  if (wrote) {
+    d.monitor(d.followUp());
+    d.checkBackups();
+  }
   if (step.checkpoint) await d.maybeCheckpoint();
   await d.publish();
   d.flushEvents();

@@ -24,6 +24,7 @@ import {
   readLeaseSlots, zeroLeaseSlot,
 } from './lease-file.js';
 import { assertCoordinator, assertOwnership, assertSeq, assertTerm } from './asserts.js';
+import { termAdmits } from './term-rule.js';
 
 export interface DirStoreOptions {
   /** Events kept in the store; older ones are dropped on append. */
@@ -335,7 +336,7 @@ export class DirStore implements QuorumStore {
   /** STALE_TERM unless `term` is the coordinator's term right now (call inside the write transaction). */
   private termProblem(term: number, what: string): ClusterError | null {
     const current = this.coordinatorRow().term;
-    if (term === current) return null;
+    if (termAdmits(term, current)) return null;
     return clusterError('STALE_TERM', `stale term ${term} for ${what}: the coordinator term is now ${current}`,
       'this node is no longer the coordinator; it re-reads the coordinator and acts on the new term');
   }
