@@ -301,6 +301,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     this.pic.leasesReadAtMs = Math.max(this.pic.leasesReadAtMs, sentMs);
     await this.coord.elect();
     // The cycle's one output (core/step.ts), executed in the order written on its type.
+    if (this.isCoordinator()) this.coord.noteNodeStates();
     const coordinating = this.isCoordinator() ? this.coord.facts() : null;
     const step = planStep({ local: this.local, localContext: this.localContext(), coordinator: coordinating?.facts ?? null });
     await executeStep(this.stepDeps, step, coordinating?.asked ?? []);
