@@ -42,7 +42,7 @@ const whyReadsMax = 50;
 const refreshDebounceMs = 150;
 /** Failed attempts on the page's own node before the page looks for another node (a restart or a cut stream is back within them). */
 const ownAttemptsBeforePeers = 2;
-/** A peer that does not answer its /readyz within this long is skipped. */
+/** A peer that does not answer within this long is skipped. */
 const peerProbeMs = 3_000;
 /** A hand-off is used only while this much of its life is left (the move and the redeem take a moment). */
 const handoffMarginMs = 20_000;
@@ -78,6 +78,8 @@ let followTimer = null;
 let tailTimers = [];
 let handoffTimer = null;
 let lookingForPeer = false;
+/** The page is opening another node: nothing of this one may change the banner or retry. */
+let movingAway = false;
 let loggedOut = false;
 
 const role = () => S.me?.role ?? 'viewer';
@@ -89,7 +91,7 @@ const isAdmin = () => role() === 'admin';
 
 async function connect() {
   clearTimeout(reconnectTimer);
-  if (loggedOut) return;
+  if (loggedOut || movingAway) return;
   setConn(S.conn.state === 'down' ? 'reconnecting' : 'connecting');
   try {
     const me = await api('GET', '/v1/whoami');
@@ -120,10 +122,14 @@ async function renewHandoff() {
 
 const handoffFresh = () => S.handoff && Date.now() - S.handoff.atMs < S.handoff.ttlMs - handoffMarginMs;
 
-/** Does the node at `url` answer? (An opaque answer is enough: the page only learns that it is there.) */
+/**
+ * Does the node at `url` serve its dashboard? An opaque answer is enough (the page learns only
+ * that it is there); a stylesheet is asked for because browsers pass it to a no-cors request
+ * where they may cut a JSON answer.
+ */
 async function answers(url) {
   try {
-    await fetch(`${url}/readyz`, { mode: 'no-cors', cache: 'no-store', credentials: 'omit', signal: AbortSignal.timeout(peerProbeMs) });
+    await fetch(`${url}/ui/app.css`, { mode: 'no-cors', cache: 'no-store', credentials: 'omit', signal: AbortSignal.timeout(peerProbeMs) });
     return true;
   } catch {
     return false;
@@ -140,6 +146,7 @@ async function moveToPeer() {
       renderBanner();
       if (!(await answers(p.url))) continue;
       if (S.conn.state === 'live') return false; // the own node came back meanwhile
+      movingAway = true;
       clearTimeout(reconnectTimer);
       clearTimeout(handoffTimer);
       S.conn.movingTo = p.node;
@@ -205,6 +212,7 @@ function openStream() {
 }
 
 function lost(e) {
+  if (movingAway) return;
   stream?.close();
   stream = null;
   S.conn.attempt += 1;
