@@ -202,6 +202,7 @@ test('dashboard in chromium: login, live cluster, move, failover in the timeline
   const probe = (u: URL) => u.origin === survivorOrigin && u.pathname === '/ui/app.css';
   await page.route(probe, async (route) => { await held; await route.continue(); });
   const pageProc = c.nodes.get(pageNode)!;
+  const killedWallMs = Date.now();
   pageProc.proc.kill('SIGKILL');
   await pageProc.exited;
   await page.waitForSelector('#banner[data-kind="unreachable"]', { timeout: pageWaitMs });
@@ -238,6 +239,8 @@ test('dashboard in chromium: login, live cluster, move, failover in the timeline
   await vpage.waitForSelector('#conn.conn-live', { timeout: pageWaitMs });
   await vpage.waitForSelector('#banner[data-kind="moved"]', { timeout: pageWaitMs });
   assert.match(await vpage.locator('#who').innerText(), /watcher · role viewer/);
+  // A figure, not a bound: when the viewer's page (whose move nothing held) began loading on the survivor.
+  process.stdout.write(`the viewer's page began loading on ${survivor} ${Math.round((await vpage.evaluate(() => performance.timeOrigin)) - killedWallMs)} ms after kill -9 of ${pageNode}\n`);
   await vpage.waitForSelector(`${groupCard('web')}[data-state="Online"]`, { timeout: pageWaitMs });
   assert.equal(await vpage.locator('main button').count(), 0, 'a viewer moved to another node sees no action button');
   await shot(vpage, '11-viewer-on-another-node');
