@@ -3,7 +3,8 @@
 // cluster; move a group from the page and watch its owner change; kill -9 the owner's clusterd
 // and watch the failover appear in the timeline; put a disk in maintenance from the page and read
 // Online(Maintenance); a dry run of a pasted apply file; a refused action's code and hint; a viewer (a credential of `cluster credentials add`) sees no action
-// buttons; the node the page talks to dies and the page says so. A screenshot of each step goes
+// buttons; a hand-off altered or replayed is refused; the node both pages talk to dies (kill -9):
+// each says so and goes on at the node that answers, with the same user and role. A screenshot of each step goes
 // to test-artifacts/dashboard/ (git-ignored); the paths are printed. Nothing is timed: every
 // wait is generous and ends on what the page shows.
 
@@ -25,7 +26,7 @@ const scrollTo = (page: Page, selector: string) => page.evaluate((sel) => docume
 const groupCard = (g: string) => `article[data-group="${g}"]`;
 const resourceRow = (r: string) => `tr[data-resource="${r}"]`;
 
-test('dashboard in chromium: login, live cluster, move, failover in the timeline, disk maintenance, viewer without actions, node unreachable', { skip: existsSync(chromiumPath) ? false : `needs ${chromiumPath} (Debian package chromium)` }, async (t) => {
+test('dashboard in chromium: login, live cluster, move, failover in the timeline, disk maintenance, viewer without actions, node unreachable and the pages going on at another node', { skip: existsSync(chromiumPath) ? false : `needs ${chromiumPath} (Debian package chromium)` }, async (t) => {
   mkdirSync(shotsDir, { recursive: true });
   const shots: string[] = [];
   let browser: Browser | null = null;
@@ -118,6 +119,8 @@ test('dashboard in chromium: login, live cluster, move, failover in the timeline
   const failover = page.locator('ol.events li[data-event="GROUP_FAILOVER"]', { hasText: 'group web' });
   await failover.first().waitFor({ timeout: pageWaitMs });
   assert.match(await failover.first().innerText(), new RegExp(`group web assigned to n\\d \\(epoch \\d+\\): ${moveTo} is Down`));
+  // The node itself going Down is an event of its own (the coordinator's membership judgement).
+  await page.locator('ol.events li[data-event="NODE_DOWN"]', { hasText: `node ${moveTo} is Down` }).first().waitFor({ timeout: pageWaitMs });
   await page.waitForSelector(`${groupCard('web')}[data-state="Online"]:not([data-owner="${moveTo}"])`, { timeout: pageWaitMs });
   await page.selectOption('#h-group', 'web');
   await page.waitForSelector('[data-history-group="web"] table[data-failovers="1"]', { timeout: pageWaitMs });
@@ -175,15 +178,72 @@ test('dashboard in chromium: login, live cluster, move, failover in the timeline
   assert.ok(!(await vpage.content()).includes(secret), 'nor a secret');
   await shot(vpage, '07-viewer-narrow');
 
-  // 8. The node the admin's page talks to dies: the page says so and keeps retrying.
+  // A hand-off through the API (what the pages hold): made by the page's node for the viewer, it
+  // opens a viewer session on another node once; altered, or replayed, it is refused.
+  const survivor = ['n1', 'n2', 'n3'].find((n) => n !== pageNode && n !== moveTo)!;
+  const viewerToken = (JSON.parse(readFileSync(viewerFile, 'utf8')) as { token: string }).token;
+  const ho = await c.api<{ peers: { node: string; handoff: string }[] }>('/v1/session/handoff', { method: 'POST', body: {}, via: pageNode, token: viewerToken });
+  assert.equal(ho.status, 200, JSON.stringify(ho.body));
+  const forSurvivor = ho.body.peers.find((p) => p.node === survivor)!.handoff;
+  const redeem = (handoff: string) => c.api<{ role?: string; error?: { code: string } }>('/v1/session/redeem', { method: 'POST', body: { handoff }, via: survivor, token: null });
+  const altered = await redeem(`${forSurvivor[0] === 'e' ? 'f' : 'e'}${forSurvivor.slice(1)}`);
+  assert.deepEqual([altered.status, altered.body.error?.code], [401, 'HANDOFF_INVALID']);
+  const redeemed = await redeem(forSurvivor);
+  assert.deepEqual([redeemed.status, redeemed.body.role], [200, 'viewer'], 'a viewer\'s hand-off opens a viewer session');
+  const replayed = await redeem(forSurvivor);
+  assert.deepEqual([replayed.status, replayed.body.error?.code], [401, 'HANDOFF_USED']);
+
+  // 8. kill -9 the node both pages talk to: each page says so, finds the node that answers, and goes
+  //    on there with the same login and role. The admin page's question to the survivor is held
+  //    until the screenshot of the banner is taken.
+  const survivorOrigin = new URL(c.nodes.get(survivor)!.url).origin;
+  let release!: () => void;
+  const held = new Promise<void>((r) => { release = r; });
+  const probe = (u: URL) => u.origin === survivorOrigin && u.pathname === '/ui/app.css';
+  await page.route(probe, async (route) => { await held; await route.continue(); });
   const pageProc = c.nodes.get(pageNode)!;
+  const killedWallMs = Date.now();
   pageProc.proc.kill('SIGKILL');
   await pageProc.exited;
-  await page.waitForSelector('#banner:not([hidden])', { timeout: pageWaitMs });
-  await waitFor('the banner to name the node', async () => /does not answer/.test(await page.locator('#banner').innerText()), pageWaitMs);
+  await page.waitForSelector('#banner[data-kind="unreachable"]', { timeout: pageWaitMs });
+  const bannerText = () => page.locator('#banner').innerText();
+  assert.match(await bannerText(), new RegExp(`Node ${pageNode} is unreachable — reconnecting`));
   assert.match(await page.locator('#conn').innerText(), /unreachable|reconnecting/);
+  await waitFor('the page to ask the survivor', async () => new RegExp(`Asking node ${survivor} whether it answers`).test(await bannerText()), pageWaitMs);
   await page.evaluate(() => window.scrollTo(0, 0));
   await shot(page, '08-node-unreachable');
+  release();
+  await page.waitForURL((u) => u.origin === survivorOrigin, { timeout: pageWaitMs });
+  await page.waitForSelector('#conn.conn-live', { timeout: pageWaitMs });
+  await page.waitForSelector('#banner[data-kind="moved"]', { timeout: pageWaitMs });
+  assert.match(await bannerText(), new RegExp(`Continued on node ${survivor}: ${pageNode} stopped answering`));
+  assert.equal(new URL(page.url()).hash, '', 'the hand-off is dropped from the address');
+  assert.match(await page.locator('#who').innerText(), /admin · role admin/);
+  await page.unroute(probe);
+  await shot(page, '09-continued-on-another-node');
+  await waitFor('the page to be answered by the survivor', async () => new RegExp(`answered by ${survivor} `).test(await page.locator('#meta').innerText()), pageWaitMs);
+  // Live there: the page's old node shows Down (its NODE_DOWN event is in the timeline), and an action works.
+  await page.waitForSelector(`#nodes tr[data-node="${pageNode}"][data-state="Down"]`, { timeout: pageWaitMs });
+  await page.locator('ol.events li[data-event="NODE_DOWN"]', { hasText: `node ${pageNode} is Down` }).first().waitFor({ timeout: pageWaitMs });
+  await page.click(`button[aria-label="Pause node ${survivor}"]`);
+  await page.waitForSelector(`#nodes tr[data-node="${survivor}"][data-state="Paused"]`, { timeout: pageWaitMs });
+  await page.waitForSelector('#actions li[data-action-state="done"]', { timeout: pageWaitMs });
+  assert.match(await page.locator('#actions li').first().innerText(), new RegExp(`pause node ${survivor}: done`));
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot(page, '10-action-on-another-node');
+  await page.click(`button[aria-label="Resume node ${survivor}"]`);
+  await page.waitForSelector(`#nodes tr[data-node="${survivor}"][data-state="Up"]`, { timeout: pageWaitMs });
+
+  // The viewer's page moved too, and is still a viewer's: no action.
+  await vpage.waitForURL((u) => u.origin === survivorOrigin, { timeout: pageWaitMs });
+  await vpage.waitForSelector('#conn.conn-live', { timeout: pageWaitMs });
+  await vpage.waitForSelector('#banner[data-kind="moved"]', { timeout: pageWaitMs });
+  assert.match(await vpage.locator('#who').innerText(), /watcher · role viewer/);
+  // A figure, not a bound: when the viewer's page (whose move nothing held) began loading on the survivor.
+  process.stdout.write(`the viewer's page began loading on ${survivor} ${Math.round((await vpage.evaluate(() => performance.timeOrigin)) - killedWallMs)} ms after kill -9 of ${pageNode}\n`);
+  await vpage.waitForSelector(`${groupCard('web')}[data-state="Online"]`, { timeout: pageWaitMs });
+  assert.equal(await vpage.locator('main button').count(), 0, 'a viewer moved to another node sees no action button');
+  await shot(vpage, '11-viewer-on-another-node');
 
   assert.deepEqual(errors, [], 'no script error and no CSP violation in the pages');
 });

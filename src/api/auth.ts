@@ -20,6 +20,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { clusterError } from '../core/errors.js';
 import { roles, type CredentialConfig, type Role } from '../core/types.js';
 import type { NodeFacade } from '../node/snapshot.js';
+import { Handoffs } from './handoff.js';
 import { sameSecret, tokenSha256 } from './auth-files.js';
 import { forwardedHeader, sendError } from './http.js';
 import { callerHeader, setPrincipal, principalOf, type Principal } from './identity.js';
@@ -41,6 +42,8 @@ export const routeRoles: Readonly<Record<string, RouteAccess>> = Object.freeze({
   'GET /metrics': 'metrics',
   'GET /v1/whoami': 'viewer',
   'POST /v1/login-tickets': 'viewer',
+  'POST /v1/session/handoff': 'viewer',
+  'POST /v1/session/redeem': 'public',
   'GET /v1/status': 'viewer',
   'GET /v1/nodes': 'viewer',
   'GET /v1/nodes/:node': 'viewer',
@@ -117,9 +120,12 @@ export class Gate {
   private readonly sessions = new Map<string, Session>();
   private readonly hosts: Set<string>;
   private readonly byHash = new WeakMap<object, Map<string, CredentialConfig>>();
+  /** Dashboard hand-offs this node mints for its peers and redeems for itself (handoff.ts). */
+  readonly handoffs: Handoffs;
 
   constructor(private readonly node: NodeFacade, readonly opts: AuthOptions) {
     this.hosts = allowedHosts(opts.listenHost, opts.names);
+    this.handoffs = new Handoffs(opts.nodeToken, node.name);
   }
 
   /** The credential whose token hashes to `sha`, in the configuration as it is now. */
@@ -150,8 +156,13 @@ export class Gate {
     const t = this.tickets.get(ticket);
     this.tickets.delete(ticket);
     if (!t || t.expires < nowMs) return null;
+    return this.openSession(t.user, t.tokenSha256, nowMs);
+  }
+
+  /** A new dashboard session of the credential `user` whose token hashes to `sha`. */
+  openSession(user: string, sha: string, nowMs: number): { id: string; session: Session } {
     prune(this.sessions, nowMs, sessionsMax);
-    const session = { user: t.user, tokenSha256: t.tokenSha256, csrf: randomBytes(24).toString('base64url'), expires: nowMs + sessionTtlMs };
+    const session = { user, tokenSha256: sha, csrf: randomBytes(24).toString('base64url'), expires: nowMs + sessionTtlMs };
     const id = randomBytes(32).toString('base64url');
     this.sessions.set(id, session);
     return { id, session };

@@ -13,14 +13,14 @@ import { ClusterError, clusterError, httpStatusOf, type Result } from '../core/e
 import { resourceTypes, type ConfigUpdate } from '../core/types.js';
 import type { NodeFacade } from '../node/snapshot.js';
 import { failureReasons, groupViews, localResourceView, nodeViews, resourceViews, statusSnapshot } from './views.js';
-import { dashboardAsset, dashboardHeaders, renderDashboard } from '../web/dashboard.js';
+import { dashboardAsset, dashboardHeaders, dashboardPageHeaders, renderDashboard } from '../web/dashboard.js';
 import { backupRoutes, freezeBody, withBackupWarnings } from './backup-routes.js';
 import { healthRoutes, healthPaths } from './health.js';
 import { createMetrics, instrumentRequests, timedCommits, type Metrics } from './metrics.js';
 import { EventStreams, eventStreamDefaults, startAfter, type EventStreamSettings } from './event-stream.js';
 import { answeredByHeader, forward, forwardedHeader, forwardTimeoutMs, jsonBodies, parse, sendError } from './http.js';
 import { checkRouteTable, Gate, installAuth, type AuthOptions } from './auth.js';
-import { addBody, authRoutes } from './auth-routes.js';
+import { addBody, authRoutes, redeemBody } from './auth-routes.js';
 import { exportText } from './export.js';
 import type { ResourceView } from './types.js';
 import { openApiDocument } from './openapi.js';
@@ -86,7 +86,7 @@ const routeBodies: Readonly<Record<string, z.ZodType>> = {
   'POST /v1/groups': schemas.groupCreate, 'PATCH /v1/groups/:group': schemas.groupPatch, 'POST /v1/groups/:group/retry': schemas.retry,
   'POST /v1/groups/:group/:op': schemas.move, 'POST /v1/resources': schemas.resourceCreate, 'PATCH /v1/resources/:res': schemas.resourcePatch,
   'POST /v1/resources/:res/deps': schemas.dep, 'POST /v1/resources/:res/:op': z.union([schemas.move, schemas.maintenance]),
-  'POST /v1/apply': schemas.apply, 'POST /v1/backups': freezeBody, 'POST /v1/credentials': addBody,
+  'POST /v1/apply': schemas.apply, 'POST /v1/backups': freezeBody, 'POST /v1/credentials': addBody, 'POST /v1/session/redeem': redeemBody,
   'POST /v1/internal/agent-check': agentCheckBody,
 };
 
@@ -284,7 +284,7 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
       return sendError(reply, clusterError('NODE_STARTING', `node ${node.name} is starting: it has not read the quorum store yet`, 'retry in a moment (the cluster CLI retries by itself)'));
     }
   });
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').headers(dashboardHeaders).send(renderDashboard()));
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').headers(dashboardPageHeaders(nodeViews(node.snapshot()).map((n) => n.apiUrl))).send(renderDashboard()));
   // The dashboard's static files (web/dashboard.ts says which exist).
   app.get('/ui/*', async (req, reply) => {
     const path = (req.params as { '*': string })['*'];

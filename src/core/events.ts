@@ -11,6 +11,8 @@ export const eventRegistry = Object.freeze({
   NODE_STARTING: ['info'], NODE_STARTED: ['info'], NODE_UP: ['info'], NODE_DRAINING: ['info'], NODE_DRAINED: ['info'],
   NODE_LEASE_LOST: ['error'], NODE_STALLED: ['error'], NODE_SELF_FENCED: ['error'], SHUTDOWN_TIMEOUT: ['error'],
   HEARTBEAT_STOPPING: ['info'], HEARTBEAT_FAILED: ['error'],
+  // membership as the coordinator judges it (core/membership.ts nodeStateNotes)
+  NODE_DOWN: ['warning'], NODE_PAUSED: ['info'], NODE_JOINING: ['info'],
   // coordinator and placement
   COORDINATOR_ELECTED: ['info'], COORDINATOR_LOST: ['warning'], COORDINATOR_RELEASED: ['info'],
   GROUP_PLACED: ['info'], GROUP_MOVED: ['info', 'warning'], GROUP_FAILOVER: ['warning'], GROUP_MOVING: ['info'], GROUP_NO_NODE: ['error'],

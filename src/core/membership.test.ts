@@ -3,7 +3,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { isAlive, judgeNodes, nodeState, observeLeases, type LeaseObservation, type LeaseStateView, type Membership } from './membership.js';
+import { isAlive, judgeNodes, nodeState, nodeStateNotes, observeLeases, type LeaseObservation, type LeaseStateView, type Membership } from './membership.js';
 
 const TTL = 1_400;
 const lease = (counter: number, state: LeaseStateView = 'running', incarnation = 'i1', node = 'n1'): LeaseObservation => ({ node, counter, state, incarnation });
@@ -125,4 +125,57 @@ test('judgeNodes: judged at the given time; a stale view shows Joining instead o
   assert.equal(judgeNodes(m, cfg, () => true, { atMs: 1_000, leaseTtlMs: 1_000, staleView: false }).a!.state, 'Down', 'silent for the TTL at the judging time');
   const stale = judgeNodes(m, cfg, () => true, { atMs: 1_000, leaseTtlMs: 1_000, staleView: true });
   assert.deepEqual(Object.values(stale).map((v) => v.state), ['Joining', 'Joining', 'Joining']);
+});
+
+describe('membership: the coordinator announces node state changes (nodeStateNotes)', () => {
+  const o = { atMs: 10_000, leaseTtlMs: TTL };
+  const v = (state: 'Up' | 'Down' | 'Paused' | 'Joining', draining = false) => ({ state, draining });
+  const m: Membership = observeLeases({}, [lease(1, 'running', 'i1', 'n1'), lease(1, 'running', 'i1', 'n2'), lease(1, 'running', 'i1', 'n3')], 9_000);
+
+  test('a node going Down with nothing on it is one NODE_DOWN event, said once', () => {
+    const up = nodeStateNotes(null, { n1: v('Up'), n2: v('Up'), n3: v('Up') }, m, o);
+    assert.deepEqual(up.notes, [], 'a new coordinator says nothing of the nodes it finds Up');
+    const stale = { ...m, n3: { ...m.n3!, lastChangeMs: 8_000 } };
+    const down = nodeStateNotes(up.said, { n1: v('Up'), n2: v('Up'), n3: v('Down') }, stale, o);
+    assert.deepEqual(down.notes.map((n) => [n.node, n.event, n.level, n.was, n.state]), [['n3', 'NODE_DOWN', 'warning', 'Up', 'Down']]);
+    assert.match(down.notes[0]!.message, /^node n3 is Down \(was Up\): its lease has not moved for 2000 ms \(lease TTL 1400 ms\)$/);
+    assert.deepEqual(nodeStateNotes(down.said, { n1: v('Up'), n2: v('Up'), n3: v('Down') }, stale, o).notes, [], 'no repeat while it stays Down');
+    const back = nodeStateNotes(down.said, { n1: v('Up'), n2: v('Up'), n3: v('Up') }, m, o);
+    assert.deepEqual(back.notes.map((n) => [n.node, n.event, n.was]), [['n3', 'NODE_UP', 'Down']]);
+  });
+
+  test('a clean stop and a fence say so; a pause and a drain are NODE_PAUSED', () => {
+    const said = { n1: 'Up', n2: 'Up', n3: 'Up' } as const;
+    const mm: Membership = { ...m, n2: { ...m.n2!, state: 'stopped' }, n3: { ...m.n3!, state: 'fenced' } };
+    const r = nodeStateNotes(said, { n1: v('Paused', true), n2: v('Down'), n3: v('Down') }, mm, o);
+    assert.deepEqual(r.notes.map((n) => [n.node, n.event, n.message]), [
+      ['n1', 'NODE_PAUSED', 'node n1 is Paused (was Up): it is draining'],
+      ['n2', 'NODE_DOWN', 'node n2 is Down (was Up): it stopped (a clean shutdown)'],
+      ['n3', 'NODE_DOWN', 'node n3 is Down (was Up): its resource monitor stopped its resources after its clusterd died'],
+    ]);
+  });
+
+  test('a new coordinator announces the nodes it finds not Up, among them the one whose loss elected it', () => {
+    const r = nodeStateNotes(null, { n1: v('Down'), n2: v('Up'), n3: v('Joining') }, m, o);
+    assert.deepEqual(r.notes.map((n) => [n.node, n.event, n.was]), [['n1', 'NODE_DOWN', null], ['n3', 'NODE_JOINING', null]]);
+    assert.match(r.notes[0]!.message, /as the coordinator first judges it/);
+  });
+
+  test('a Joining that only means a stale view (its lease does not move) is no change; a restarted node joining is', () => {
+    const deadLease = { ...m, n3: { ...m.n3!, lastChangeMs: 1_000 } };
+    const down = { n1: 'Up', n2: 'Up', n3: 'Down' } as const;
+    const stale = nodeStateNotes(down, { n1: v('Up'), n2: v('Up'), n3: v('Joining') }, deadLease, o);
+    assert.deepEqual(stale.notes, []);
+    assert.equal(stale.said.n3, 'Down', 'the announced state is kept');
+    const rejoined = nodeStateNotes(down, { n1: v('Up'), n2: v('Up'), n3: v('Joining') }, m, o);
+    assert.deepEqual(rejoined.notes.map((n) => [n.node, n.event, n.was]), [['n3', 'NODE_JOINING', 'Down']]);
+  });
+
+  test('every note is a registered event at a registered level', async () => {
+    const { eventRegistry } = await import('./events.js');
+    const r = nodeStateNotes({ a: 'Up', b: 'Down', c: 'Up', d: 'Down' }, { a: v('Down'), b: v('Up'), c: v('Paused'), d: v('Joining') },
+      observeLeases({}, ['a', 'b', 'c', 'd'].map((n) => lease(1, 'running', 'i1', n)), 10_000), o);
+    assert.equal(r.notes.length, 4);
+    for (const n of r.notes) assert.ok((eventRegistry[n.event] as readonly string[]).includes(n.level), `${n.event} at ${n.level}`);
+  });
 });

@@ -73,3 +73,61 @@ export function nodeState(i: NodeStateInput): NodeState {
   if (i.paused || i.draining) return 'Paused';
   return 'Up';
 }
+
+export type NodeStateEvent = 'NODE_UP' | 'NODE_DOWN' | 'NODE_PAUSED' | 'NODE_JOINING';
+
+export interface NodeStateNote {
+  node: NodeName;
+  event: NodeStateEvent;
+  level: 'info' | 'warning';
+  message: string;
+  state: NodeState;
+  /** The state announced before; null: none (a new coordinator, or a node it has not judged before). */
+  was: NodeState | null;
+}
+
+const stateEvents: Readonly<Record<NodeState, { event: NodeStateEvent; level: 'info' | 'warning' }>> = {
+  Up: { event: 'NODE_UP', level: 'info' }, Down: { event: 'NODE_DOWN', level: 'warning' },
+  Paused: { event: 'NODE_PAUSED', level: 'info' }, Joining: { event: 'NODE_JOINING', level: 'info' },
+};
+
+/**
+ * The coordinator's membership notes: one event per node whose judged state (judgeNodes) differs
+ * from the one it announced last (`said`), so that a node going Down shows in the event log even
+ * when it ran no group. A coordinator starts from `said` null: for a node it has not judged
+ * before, it announces a state other than Up (a new coordinator announces the nodes it finds not
+ * Up, among them the one whose loss elected it) and nothing for the others. A node judged Joining whose lease does not move (a view that is
+ * stale for one cycle, see judgeNodes) has not changed: nothing is said and its last state is kept.
+ * A node no longer judged (removed from the configuration) is forgotten silently.
+ */
+export function nodeStateNotes(said: Readonly<Record<NodeName, NodeState>> | null, views: Readonly<Record<NodeName, { state: NodeState; draining: boolean }>>,
+  m: Membership, o: { atMs: number; leaseTtlMs: number }): { said: Record<NodeName, NodeState>; notes: NodeStateNote[] } {
+  const next: Record<NodeName, NodeState> = {};
+  const notes: NodeStateNote[] = [];
+  for (const n of Object.keys(views).sort()) {
+    const v = views[n]!;
+    const was = said && Object.hasOwn(said, n) ? said[n]! : null;
+    if (v.state === 'Joining' && was !== 'Joining' && !isAlive(m, n, o.atMs, o.leaseTtlMs)) {
+      if (was !== null) next[n] = was;
+      continue;
+    }
+    next[n] = v.state;
+    if (v.state === was || (was === null && v.state === 'Up')) continue;
+    notes.push({ node: n, ...stateEvents[v.state], state: v.state, was, message: `node ${n} is ${v.state} (${was === null ? 'as the coordinator first judges it' : `was ${was}`}): ${stateReason(n, v, m, o)}` });
+  }
+  return { said: next, notes };
+}
+
+function stateReason(n: NodeName, v: { state: NodeState; draining: boolean }, m: Membership, o: { atMs: number; leaseTtlMs: number }): string {
+  const p = m[n];
+  switch (v.state) {
+    case 'Down':
+      if (!p) return 'it holds no lease';
+      if (p.state === 'stopped') return 'it stopped (a clean shutdown)';
+      if (p.state === 'fenced') return 'its resource monitor stopped its resources after its clusterd died';
+      return `its lease has not moved for ${Math.max(0, Math.round(o.atMs - p.lastChangeMs))} ms (lease TTL ${o.leaseTtlMs} ms)`;
+    case 'Paused': return v.draining ? 'it is draining' : 'paused by an operator';
+    case 'Joining': return 'its lease moves; its first report is awaited';
+    case 'Up': return 'its lease moves and it reports';
+  }
+}

@@ -7,10 +7,10 @@
 import { clusterError, fail, ok, type ClusterError, type Result } from '../core/errors.js';
 import { booksInput, noRequests, type PendingRequests } from '../core/books.js';
 import { electionCheckpointReason } from '../core/checkpoint-policy.js';
-import { isAlive } from '../core/membership.js';
+import { isAlive, nodeStateNotes } from '../core/membership.js';
 import type { PlacementInput } from '../core/placement.js';
 import { settleRequests, type CoordinatorFacts, type Step } from '../core/step.js';
-import type { GroupName, NodeName } from '../core/types.js';
+import type { GroupName, NodeName, NodeState } from '../core/types.js';
 import type { CoordinatorRecord } from '../store/types.js';
 import type { ConfigLog } from './config-log.js';
 import { notCoordinator, type Shell } from './shell.js';
@@ -31,6 +31,8 @@ export class Coordinator {
   /** Operator moves waiting for the ownership write that carries them out (or refuses them). */
   private moveWaiters: MoveWaiter[] = [];
   private wasCoordinator = false;
+  /** The node states this coordinator announced last (null: none yet in this term of office). */
+  private said: Record<NodeName, NodeState> | null = null;
 
   constructor(private readonly s: Shell, private readonly log: ConfigLog) {}
 
@@ -42,6 +44,7 @@ export class Coordinator {
       this.dropMoves(notCoordinator(c));
     }
     this.wasCoordinator = c.node === s.name;
+    if (!this.wasCoordinator) this.said = null;
     if (c.node && c.node !== prev.node) s.o.log('info', 'COORDINATOR', `coordinator is ${c.node} (term ${c.term})`);
   }
 
@@ -67,6 +70,14 @@ export class Coordinator {
       if (!cp.ok) s.problems.failing('CHECKPOINT_FAILED', 'warning', cp.error);
     }
     await s.refresh();
+  }
+
+  /** Announce the nodes whose state this coordinator judges changed since it last said (core/membership.ts nodeStateNotes): once a cycle. */
+  noteNodeStates(): void {
+    const { s } = this;
+    const r = nodeStateNotes(this.said, s.nodeViews(), s.membership(), { atMs: s.judgeAtMs(), leaseTtlMs: s.o.timing.leaseTtlMs });
+    this.said = r.said;
+    for (const n of r.notes) s.emitEvent(n.event, n.level, n.message, { node: n.node, state: n.state, was: n.was });
   }
 
   /**

@@ -301,6 +301,8 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     this.pic.membership = observeLeases(this.membership, leases, clock.nowMs());
     this.pic.leasesReadAtMs = Math.max(this.pic.leasesReadAtMs, sentMs);
     await this.coord.elect();
+    // The coordinator announces changes of its judgement of the nodes (NODE_DOWN, NODE_UP, ...).
+    if (this.isCoordinator()) this.coord.noteNodeStates();
     // The cycle's one output (core/step.ts), executed in the order written on its type.
     const coordinating = this.isCoordinator() ? this.coord.facts() : null;
     const step = planStep({ local: this.local, localContext: this.localContext(), coordinator: coordinating?.facts ?? null });

@@ -42,13 +42,33 @@ const staticFiles: Readonly<Record<string, string>> = Object.freeze({
 
 /** Headers of every dashboard answer: this node's own files only, never framed, no referrer (a login URL carries a ticket). */
 export const dashboardHeaders: Readonly<Record<string, string>> = Object.freeze({
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'content-security-policy': csp([]),
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
   'cache-control': 'no-cache',
 });
+
+function csp(peerOrigins: readonly string[]): string {
+  return `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src ${['\'self\'', ...peerOrigins].join(' ')}; ` +
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+}
+
+/**
+ * Headers of the page itself: as dashboardHeaders, and the page may also reach the other nodes'
+ * API origins (`peerUrls`, from their reports), to learn which one answers before it moves there
+ * when its own node stops answering. Nothing else is reachable from the page.
+ */
+export function dashboardPageHeaders(peerUrls: readonly (string | null)[]): Record<string, string> {
+  const origins = new Set<string>();
+  for (const u of peerUrls) {
+    try {
+      const url = u ? new URL(u) : null;
+      if (url && (url.protocol === 'http:' || url.protocol === 'https:')) origins.add(url.origin);
+    } catch { /* not a URL: not reachable from the page */ }
+  }
+  return { ...dashboardHeaders, 'content-security-policy': csp([...origins].sort()) };
+}
 
 export function renderDashboard(): string {
   return `<!doctype html>

@@ -1,13 +1,17 @@
 // The operator's console. Live state comes from the event stream (GET /v1/events/stream): each
 // event is added to the timeline and triggers one full read of the state (status, backups, the
 // `why` of each group), debounced; a full read is also done on every (re)connect. No timer polls
-// the cluster: the only reads without an event are those of an action waiting for its outcome
-// (once a second, while it waits, bounded by actionWaitMs).
+// the cluster. An action waiting for its outcome follows the events too: each burst of events is
+// read at once and again a little later (the node's picture may trail the log by a cycle); only
+// while the event stream is not open does a waiting action read the state once a second.
 //
 // When the node stops answering, the page says so at once, greys the state it last saw, and
-// reconnects to the same node with a growing delay. A dashboard session lives in the memory of
-// the node that made it (api/auth.ts), so the page cannot carry it to another node: it lists the
-// other nodes' dashboards, with how to log in there.
+// reconnects. A dashboard session lives in the memory of the node that made it (api/auth.ts), so
+// while connected the page keeps a fresh hand-off for each other node (api/handoff.ts: signed by
+// the cluster, minutes long, one use). After `ownAttemptsBeforePeers` failed attempts on its own
+// node it asks the other nodes, the Up ones first, whether they answer, and opens the first that
+// does with its hand-off in the URL fragment (never sent to a server); that page redeems it for a
+// session of the same user and role there, and says where it came from.
 
 import { api, ApiError, errorText, seg, setCsrf } from './api.js';
 import { dateTime, duration, h, mount, stateClass, time } from './dom.js';
@@ -22,8 +26,10 @@ const eventsPagesMax = 5;
 const timelineRowsMax = 300;
 /** An action waits this long for the cluster to reach its goal, then says it has not (yet). */
 const actionWaitMs = 120_000;
-/** While an action waits, the state is read this often (events may not mark every step). */
+/** While an action waits and the event stream is not open, the state is read this often (the fallback). */
 const actionReadMs = 1_000;
+/** After a burst of events while an action waits, the state is read again after these delays: the node's own picture may trail the event log by a cycle. */
+const actionTailReadsMs = [1_000, 3_000];
 /** An action's goal may look failed just after the request (the old state): failures count after this. */
 const actionGraceMs = 5_000;
 /** Actions listed (the newest). */
@@ -34,6 +40,14 @@ const reconnectDelaysMs = [1_000, 2_000, 3_000, 5_000];
 const whyReadsMax = 50;
 /** Events arriving within this long cause one read of the state, not one each. */
 const refreshDebounceMs = 150;
+/** Failed attempts on the page's own node before the page looks for another node (a restart or a cut stream is back within them). */
+const ownAttemptsBeforePeers = 2;
+/** A peer that does not answer within this long is skipped. */
+const peerProbeMs = 3_000;
+/** A hand-off is used only while this much of its life is left (the move and the redeem take a moment). */
+const handoffMarginMs = 20_000;
+/** A hand-off that reached a starting node is tried again this often, while it lasts. */
+const redeemRetryMs = 1_000;
 
 const S = {
   me: null,
@@ -49,6 +63,10 @@ const S = {
   historyGroup: '',
   moveTarget: new Map(),
   exportState: null,
+  /** Hand-offs to the other nodes: { atMs, ttlMs, peers: [{ node, state, url, handoff }] } (api/auth-routes.ts). */
+  handoff: null,
+  /** The node this page came from by a hand-off, and when: { node, atMs }. */
+  cameFrom: null,
 };
 
 let stream = null;
@@ -57,6 +75,11 @@ let refreshAgain = false;
 let refreshTimer = null;
 let reconnectTimer = null;
 let followTimer = null;
+let tailTimers = [];
+let handoffTimer = null;
+let lookingForPeer = false;
+/** The page is opening another node: nothing of this one may change the banner or retry. */
+let movingAway = false;
 let loggedOut = false;
 
 const role = () => S.me?.role ?? 'viewer';
@@ -68,7 +91,7 @@ const isAdmin = () => role() === 'admin';
 
 async function connect() {
   clearTimeout(reconnectTimer);
-  if (loggedOut) return;
+  if (loggedOut || movingAway) return;
   setConn(S.conn.state === 'down' ? 'reconnecting' : 'connecting');
   try {
     const me = await api('GET', '/v1/whoami');
@@ -81,18 +104,100 @@ async function connect() {
     return lost(e);
   }
   openStream();
+  renewHandoff();
+}
+
+/** Ask this node for fresh hand-offs to the others (for the session's user), now and every third of their life. */
+async function renewHandoff() {
+  clearTimeout(handoffTimer);
+  if (loggedOut || !S.me?.csrf) return; // a hand-off carries a dashboard session, not a token
+  let next = 30_000;
+  try {
+    const r = await api('POST', '/v1/session/handoff', {});
+    S.handoff = { atMs: Date.now(), ttlMs: r.ttlMs, peers: r.peers ?? [] };
+    next = Math.max(10_000, Math.floor(r.ttlMs / 3));
+  } catch { /* the node is going away or busy: the one held is used while it lasts */ }
+  handoffTimer = setTimeout(renewHandoff, next);
+}
+
+const handoffFresh = () => S.handoff && Date.now() - S.handoff.atMs < S.handoff.ttlMs - handoffMarginMs;
+
+/**
+ * Does the node at `url` serve its dashboard? An opaque answer is enough (the page learns only
+ * that it is there); a stylesheet is asked for because browsers pass it to a no-cors request
+ * where they may cut a JSON answer.
+ */
+async function answers(url) {
+  try {
+    await fetch(`${url}/ui/app.css`, { mode: 'no-cors', cache: 'no-store', credentials: 'omit', signal: AbortSignal.timeout(peerProbeMs) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Open the first other node that answers, with its hand-off; false when none does (or no fresh hand-off is held). */
+async function moveToPeer() {
+  if (lookingForPeer || !handoffFresh()) return false;
+  lookingForPeer = true;
+  try {
+    for (const p of S.handoff.peers) {
+      S.conn.trying = p.node;
+      renderBanner();
+      if (!(await answers(p.url))) continue;
+      if (S.conn.state === 'live') return false; // the own node came back meanwhile
+      movingAway = true;
+      clearTimeout(reconnectTimer);
+      clearTimeout(handoffTimer);
+      S.conn.movingTo = p.node;
+      setConn('moving');
+      render();
+      const from = S.status?.node ?? '';
+      location.assign(`${p.url}/#handoff=${encodeURIComponent(p.handoff)}&from=${encodeURIComponent(from)}`);
+      return true;
+    }
+    return false;
+  } finally {
+    S.conn.trying = null;
+    lookingForPeer = false;
+  }
+}
+
+/** A page opened with a hand-off in its fragment: trade it for a session of this node (once; the fragment is dropped from the address at once). */
+async function redeemFromFragment() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const handoff = params.get('handoff');
+  if (!handoff) return;
+  history.replaceState(null, '', location.pathname + location.search);
+  S.cameFrom = { node: params.get('from') || 'another node', atMs: Date.now() };
+  setConn('connecting');
+  for (;;) {
+    try {
+      await api('POST', '/v1/session/redeem', { handoff });
+      return;
+    } catch (e) {
+      // A starting or busy node is asked again while the hand-off may still be good; a refusal is final.
+      if ((e.status === 0 || e.status === 503 || e.status === 429) && Date.now() - S.cameFrom.atMs < 60_000) {
+        await new Promise((r) => setTimeout(r, redeemRetryMs));
+        continue;
+      }
+      if (e.status === 401 || e.status === 403) S.cameFrom.refused = e;
+      return;
+    }
+  }
 }
 
 function openStream() {
   stream?.close();
   const es = new EventSource(`/v1/events/stream?after=${S.lastId}`);
   stream = es;
-  es.onopen = () => { S.conn.attempt = 0; setConn('live'); render(); };
+  es.onopen = () => { S.conn.attempt = 0; setConn('live'); render(); followActions(); };
   es.onmessage = (m) => {
     try { addEvents([JSON.parse(m.data)]); } catch { return; }
     renderTimeline();
     renderHistory();
     scheduleRefresh();
+    if (S.actions.some((a) => a.state === 'waiting')) scheduleTailReads();
   };
   // A network error, the node going away, or the node's own `event: error` (a dropped reader).
   es.onerror = (ev) => {
@@ -102,10 +207,12 @@ function openStream() {
     let detail = 'the event stream was cut';
     try { if (ev.data) { const d = JSON.parse(ev.data); detail = errorText(d.error ?? {}); } } catch { /* a plain network error */ }
     lost(new ApiError(0, 'STREAM_LOST', detail));
+    followActions();
   };
 }
 
 function lost(e) {
+  if (movingAway) return;
   stream?.close();
   stream = null;
   S.conn.attempt += 1;
@@ -116,10 +223,12 @@ function lost(e) {
   clearTimeout(reconnectTimer);
   reconnectTimer = setTimeout(connect, delay);
   render();
+  if (S.conn.attempt >= ownAttemptsBeforePeers) moveToPeer().then(() => renderBanner());
 }
 
 function logOut(e) {
   loggedOut = true;
+  clearTimeout(handoffTimer);
   stream?.close();
   stream = null;
   S.conn.error = e;
@@ -136,11 +245,12 @@ function setConn(state) {
     reconnecting: `reconnecting (attempt ${S.conn.attempt})…`,
     live: 'live: following the event stream',
     down: `node unreachable since ${time(S.conn.since)}`,
+    moving: `moving to ${S.conn.movingTo}…`,
     'logged-out': 'not logged in',
   };
   el.textContent = words[state] ?? state;
   el.className = `conn-${state}`;
-  document.body.classList.toggle('stale', state === 'down' || state === 'reconnecting');
+  document.body.classList.toggle('stale', state === 'down' || state === 'reconnecting' || state === 'moving');
 }
 
 async function checkFeatures() {
@@ -151,6 +261,14 @@ async function checkFeatures() {
     S.features.exportText = paths.some(([p, ops]) => p === '/v1/export' && ops.get);
   } catch { /* an older node: no optional routes */ }
   S.features.checked = true;
+}
+
+/** Read the state again a little after a burst of events, while an action waits (its outcome may reach this node's picture a cycle after the event). */
+function scheduleTailReads() {
+  for (const t of tailTimers) clearTimeout(t);
+  tailTimers = actionTailReadsMs.map((ms) => setTimeout(() => {
+    if (S.conn.state === 'live' && S.actions.some((a) => a.state === 'waiting')) refresh().catch(lost);
+  }, ms));
 }
 
 function scheduleRefresh() {
@@ -269,13 +387,23 @@ function checkActions() {
   }
 }
 
-/** While an action waits, read the state once a second (an action may change nothing that is logged). */
+/**
+ * While an action waits: with the event stream open, the events drive the reads (onmessage) and
+ * this only wakes at the earliest deadline to say an action has not reached its goal; without the
+ * stream (connecting, or its node cut it), the state is read once a second (the fallback).
+ */
 function followActions() {
   clearTimeout(followTimer);
-  if (!S.actions.some((a) => a.state === 'waiting')) return;
+  const waiting = S.actions.filter((a) => a.state === 'waiting');
+  if (waiting.length === 0) return;
+  if (stream && stream.readyState === EventSource.OPEN) {
+    const deadline = Math.min(...waiting.map((a) => a.startMs + actionWaitMs));
+    followTimer = setTimeout(() => { checkActions(); renderActions(); followActions(); }, Math.max(0, deadline - Date.now()) + 50);
+    return;
+  }
   followTimer = setTimeout(() => {
-    if (S.conn.state === 'live') refresh().catch(lost).finally(followActions);
-    else followActions();
+    if (S.conn.state === 'down' || S.conn.state === 'moving' || loggedOut) return followActions();
+    refresh().catch(() => undefined).finally(followActions);
   }, actionReadMs);
 }
 
@@ -432,22 +560,39 @@ function renderHeader() {
 function renderBanner() {
   const el = document.getElementById('banner');
   const c = S.conn;
+  const show = (kind, ...parts) => { el.hidden = false; el.dataset.kind = kind; el.className = kind === 'moved' ? 'info' : ''; mount('banner', ...parts); };
+  const login = ['Run ', h('code', {}, 'cluster dashboard --url --endpoint URL'), ' in a terminal and open the one-time URL it prints (valid 60 s).'];
   if (c.state === 'logged-out') {
-    el.hidden = false;
-    mount('banner', h('p', {}, h('strong', {}, 'Not logged in. '),
-      c.error?.code === 'AUTH_INVALID' ? 'This node does not know this session (it restarted, the session expired, or the credential was revoked). ' : '',
-      'Run ', h('code', {}, 'cluster dashboard'), ' in a terminal and open the one-time URL it prints (valid 60 s).'));
-    return;
+    const refused = S.cameFrom?.refused;
+    return show('logged-out', h('p', {}, h('strong', {}, 'Not logged in. '),
+      refused ? `This page came from ${S.cameFrom.node} with a hand-off that this node refused: ${errorText(refused)}. `
+        : c.error?.code === 'AUTH_INVALID' ? 'This node does not know this session (it restarted, the session expired, or the credential was revoked). ' : '',
+      ...login));
   }
-  if (c.state !== 'down' && c.state !== 'reconnecting') { el.hidden = true; return; }
-  el.hidden = false;
-  const others = (S.status?.nodes ?? []).filter((n) => n.name !== S.status?.node && n.apiUrl && n.state !== 'Down');
-  mount('banner',
-    h('p', {}, h('strong', {}, `The node ${S.status?.node ?? 'that served this page'} does not answer`), ` (${c.error ? errorText(c.error) : 'unreachable'}). `,
-      `Retrying every few seconds (attempt ${c.attempt})${c.nextAtMs ? `, next at ${time(c.nextAtMs)}` : ''}. `,
-      S.conn.lastOkMs ? `What is shown is the state at ${time(S.conn.lastOkMs)}, greyed: it may be out of date.` : ''),
-    others.length > 0 ? h('p', {}, 'Other nodes serve the same dashboard (a login is per node: run ', h('code', {}, 'cluster dashboard --endpoint URL'), ' there): ',
-      others.map((n, i) => [i ? ', ' : '', h('a', { href: `${n.apiUrl}/` }, `${n.name} (${n.apiUrl})`)])) : null);
+  const self = S.status?.node ?? 'that served this page';
+  if (c.state === 'down' || c.state === 'reconnecting' || c.state === 'moving') {
+    const peers = S.handoff?.peers ?? [];
+    const fresh = handoffFresh();
+    let next;
+    if (c.state === 'moving') next = h('p', {}, h('strong', {}, `Node ${c.movingTo} answers: opening its dashboard`), ` as ${S.me?.user} (role ${S.me?.role}), without a new login…`);
+    else if (c.trying && fresh) next = h('p', {}, `Asking node ${c.trying} whether it answers…`);
+    else if (fresh && peers.length > 0) {
+      next = h('p', {}, c.attempt < ownAttemptsBeforePeers ? 'If it stays silent, this page moves to another node that answers' : 'No other node answers yet either; asking again', ` (${peers.map((p) => p.node).join(', ')}), keeping your login.`);
+    } else {
+      const others = (S.status?.nodes ?? []).filter((n) => n.name !== S.status?.node && n.apiUrl && n.state !== 'Down');
+      next = others.length > 0 ? h('p', {}, 'Other nodes serve the same dashboard (this page holds no hand-off for them: log in there with ', h('code', {}, 'cluster dashboard --url --endpoint URL'), '): ',
+        others.map((n, i) => [i ? ', ' : '', h('a', { href: `${n.apiUrl}/` }, `${n.name} (${n.apiUrl})`)])) : null;
+    }
+    return show(c.state === 'moving' ? 'moving' : 'unreachable',
+      h('p', {}, h('strong', {}, `Node ${self} is unreachable — reconnecting…`), ` (${c.error ? errorText(c.error) : 'no answer'}). `,
+        `Attempt ${c.attempt}${c.nextAtMs && c.state !== 'moving' ? `, next at ${time(c.nextAtMs)}` : ''}. `,
+        S.conn.lastOkMs ? `What is shown is the state at ${time(S.conn.lastOkMs)}, greyed: it may be out of date.` : ''),
+      next);
+  }
+  if (S.cameFrom && S.me) {
+    return show('moved', h('p', {}, h('strong', {}, `Continued on node ${self}`), `: ${S.cameFrom.node} stopped answering; this page moved here at ${time(S.cameFrom.atMs)} with your login (${S.me.user}, role ${S.me.role}).`));
+  }
+  el.hidden = true;
 }
 
 function renderActions() {
@@ -736,4 +881,4 @@ async function dryRun() {
 document.addEventListener('keydown', (e) => {
   if (e.key === 'Escape' && confirmDialog().open) confirmDialog().close('cancel');
 });
-connect();
+redeemFromFragment().then(connect);
