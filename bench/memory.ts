@@ -148,7 +148,11 @@ async function burst(): Promise<{ made: string[]; codes: Record<string, number>;
     for (let i = 0; performance.now() < end; i++) {
       const name = `burst-${w}-${i}`;
       const code = await fetch(`${url(names[(w + i) % names.length]!)}/v1/groups`, { method: 'POST', headers: headers(), body: JSON.stringify({ name }), signal: AbortSignal.timeout(30_000) })
-        .then(async (r) => { await r.arrayBuffer(); return String(r.status); }, () => 'no answer');
+        .then(async (r) => {
+          const text = await r.text();
+          if (r.ok) return String(r.status);
+          return `${r.status} ${(/"code":"([A-Z_]+)"/.exec(text) ?? [])[1] ?? ''}`.trim();
+        }, () => 'no answer');
       codes[code] = (codes[code] ?? 0) + 1;
       // A write without an answer may have been made: delete it too at the end.
       if (code === '201' || code === '200' || code === 'no answer') made.push(name);
