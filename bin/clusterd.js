@@ -1,11 +1,9 @@
 #!/usr/bin/env -S node --max-semi-space-size=1
 // clusterd: the node service. The code lives in dist/ (npm run build).
-import { setFlagsFromString } from 'node:v8';
+import { keepYoungGenerationSmall } from '../dist/src/node/heap-flags.js';
 
-// A young generation of 1 MiB per semi-space, however Node.js was started (`node bin/clusterd.js`
-// from a unit file gets no flag): the semi-space keeps its first size instead of growing to 16 MiB.
-// Set before the daemon's code loads; the heartbeat thread has its own bound (resourceLimits).
-setFlagsFromString('--semi-space-growth-factor=1');
+// Before the daemon's code loads (its modules are the first large allocation).
+keepYoungGenerationSmall();
 const { main } = await import('../dist/src/daemon/main.js');
 
 main(process.argv.slice(2)).catch((e) => {
