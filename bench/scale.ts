@@ -19,10 +19,11 @@
 //                               when one large apply is beyond the build measured
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, repoRoot } from '../test/harness.js';
+import { killInDir, rssMiB } from './procs.js';
 
 const perNode = Number(process.env.BENCH_SCALE_PER_NODE ?? 1_000);
 const perGroup = Number(process.env.BENCH_SCALE_PER_GROUP ?? 10);
@@ -102,27 +103,6 @@ function start(n: string): void {
     '--listen', `127.0.0.1:${ports[n]}`, '--data-dir', join(tmp, `data-${n}`)], { stdio: ['ignore', 'ignore', 'ignore'] });
 }
 
-/** RSS of a clusterd and its resource monitor (its child running monitor.js), in MiB. */
-function rssMiB(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  const rss = (p: number) => {
-    try {
-      return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-    } catch {
-      return 0;
-    }
-  };
-  let sum = rss(pid);
-  for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)) {
-    try {
-      if (readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('monitor')) sum += rss(child);
-    } catch {
-      // gone
-    }
-  }
-  return sum;
-}
-
 /** The longest event-loop delay each live node has seen since it started (ms), from /metrics. */
 async function loopMaxLine(): Promise<string> {
   const out: string[] = [];
@@ -163,17 +143,7 @@ async function cleanUp(): Promise<void> {
   while (Object.values(procs).some((p) => p.exitCode === null && p.signalCode === null) && performance.now() < deadline) await sleep(200);
   for (const p of Object.values(procs)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   await sleep(500);
-  let left = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readlinkSync(`/proc/${entry}/cwd`) !== runDir) continue;
-      process.kill(Number(entry), 'SIGKILL');
-      left++;
-    } catch {
-      // gone, or not ours to read
-    }
-  }
+  const left = killInDir(runDir);
   if (left > 0) console.log(`cleanup: killed ${left} resource process(es) still running`);
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -1,6 +1,10 @@
 #!/usr/bin/env -S node --max-semi-space-size=1
 // clusterd: the node service. The code lives in dist/ (npm run build).
-import { main } from '../dist/src/daemon/main.js';
+import { keepYoungGenerationSmall } from '../dist/src/node/heap-flags.js';
+
+// Before the daemon's code loads (its modules are the first large allocation).
+keepYoungGenerationSmall();
+const { main } = await import('../dist/src/daemon/main.js');
 
 main(process.argv.slice(2)).catch((e) => {
   process.stderr.write(`error[INTERNAL]: ${e?.stack ?? e}\n`);

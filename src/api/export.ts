@@ -2,10 +2,13 @@
 // `cluster apply` takes back unchanged (core/apply.ts exportDoc). A viewer's copy has the private
 // secrets redacted as every other view redacts them (auth.ts redactSecrets), and says so.
 
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
 import { exportDoc } from '../core/apply.js';
 import type { ClusterConfig } from '../core/types.js';
 import { redactSecrets, redacted } from './auth.js';
+
+/** The YAML writer, loaded at the first export: a node that never exports never holds it (3 to 5 MiB). */
+let yamlStringify: typeof import('yaml').stringify | null = null;
 
 export function exportText(config: ClusterConfig, seq: number, redact: boolean): string {
   // Plain data (the configuration's tables have no prototype), redacted for a viewer.
@@ -20,5 +23,6 @@ export function exportText(config: ClusterConfig, seq: number, redact: boolean):
     head.push(`# REDACTED: private values that look secret (env values, secretEnv, keys like password or token) read ${redacted}:`,
       '# this copy is for reading; applying it would set those values to that text. An operator or admin credential exports them whole.');
   }
-  return `${head.join('\n')}\n${stringify(doc, { lineWidth: 0 })}`;
+  yamlStringify ??= (createRequire(import.meta.url)('yaml') as typeof import('yaml')).stringify;
+  return `${head.join('\n')}\n${yamlStringify(doc, { lineWidth: 0 })}`;
 }

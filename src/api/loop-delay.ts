@@ -4,26 +4,31 @@
 // outside the process.
 
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { Gauge, type Registry } from 'prom-client';
+import type { Gauge, Registry } from 'prom-client';
 
 /** Sampling resolution: a turn shorter than this is not seen; 20 ms is the bound long work keeps to. */
 const resolutionMs = 20;
 
 let histogram: IntervalHistogram | null = null;
 
-/** Starts the sampler once per process (idempotent) and registers its gauges in `registry`. */
-export function registerLoopDelay(registry: Registry): void {
+/** Starts the sampler once per process (idempotent). */
+export function startLoopDelay(): IntervalHistogram {
   if (histogram === null) {
     histogram = monitorEventLoopDelay({ resolution: resolutionMs });
     histogram.enable();
   }
-  const h = histogram;
+  return histogram;
+}
+
+/** Registers the sampler's gauges in `registry` (prom-client's Gauge class given by the caller, which loads prom-client when first scraped). */
+export function registerLoopDelay(registry: Registry, GaugeClass: typeof Gauge): void {
+  const h = startLoopDelay();
   // The sampler reports lateness past its own interval: that lateness is the blocking turn.
-  new Gauge({
+  new GaugeClass({
     name: 'clusterd_event_loop_delay_max_seconds', help: 'Longest delay of the event loop since the process started (the longest turn of work, within 20 ms)', registers: [registry],
     collect(this: Gauge<string>) { this.set(h.max / 1e9); },
   });
-  new Gauge({
+  new GaugeClass({
     name: 'clusterd_event_loop_delay_p99_seconds', help: '99th percentile of the event loop delay since the process started', registers: [registry],
     collect(this: Gauge<string>) { this.set(h.percentile(99) / 1e9); },
   });

@@ -6,15 +6,18 @@
 // - durations as histograms in seconds (API requests by route and code, commits) and Node's
 //   default process metrics (process_*, nodejs_*) without a prefix, as other exporters name them.
 // Scrapes do bounded work: the event log is read at most `eventPagesPerScrape` pages per scrape.
+// prom-client is loaded at the first scrape (a node nobody scrapes never holds it, about 5 MiB):
+// until then the histograms count in plain tables here (a fixed set of buckets per label set),
+// the counters are read back from the event log and the gauges read the node's state at scrape.
 
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Gauge, Registry } from 'prom-client';
 import type { NodeFacade } from '../node/snapshot.js';
 import type { ClusterEvent } from '../store/types.js';
 import { backupGauge } from './backup-routes.js';
 import type { Admission } from './admission.js';
 import type { EventStreams } from './event-stream.js';
-import { registerLoopDelay } from './loop-delay.js';
+import { registerLoopDelay, startLoopDelay } from './loop-delay.js';
 import { groupViews, nodeViews, resourceViews } from './views.js';
 
 /** Events read from the log per page, and pages per scrape: a scrape never reads the whole log at once. */
@@ -33,17 +36,80 @@ function placementReason(e: ClusterEvent): string | null {
 
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 
+/** The exposition format /metrics answers in (prom-client's default registry type). */
+export const metricsContentType = 'text/plain; version=0.0.4; charset=utf-8';
+
+/**
+ * A Prometheus histogram kept without prom-client: per label set, a count per bucket, the sum and
+ * the count. Its memory is bounded by the label sets its callers use (route patterns, methods,
+ * status codes, error codes), never by the number of observations.
+ */
+export class PlainHistogram {
+  private readonly series = new Map<string, { labels: Record<string, string>; buckets: number[]; sum: number; count: number }>();
+
+  constructor(readonly name: string, readonly help: string, private readonly labelNames: string[], private readonly buckets: number[]) {}
+
+  observe(labels: Record<string, string>, value: number): void {
+    const key = this.labelNames.map((l) => labels[l] ?? '').join('\u0000');
+    let s = this.series.get(key);
+    if (s === undefined) {
+      s = { labels: Object.fromEntries(this.labelNames.map((l) => [l, labels[l] ?? ''])), buckets: this.buckets.map(() => 0), sum: 0, count: 0 };
+      this.series.set(key, s);
+    }
+    const i = this.buckets.findIndex((b) => value <= b);
+    if (i >= 0) s.buckets[i]!++;
+    s.sum += value;
+    s.count++;
+  }
+
+  /** As prom-client's Registry takes a metric: its name, and get() with the histogram's samples (buckets cumulative). */
+  metric(): { name: string; help: string; type: 'histogram'; get(): { name: string; help: string; type: 'histogram'; values: { labels: Record<string, string | number>; value: number; metricName: string }[] } } {
+    const get = () => {
+      const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+      for (const s of this.series.values()) {
+        let acc = 0;
+        this.buckets.forEach((le, i) => { acc += s.buckets[i]!; values.push({ labels: { le, ...s.labels }, value: acc, metricName: `${this.name}_bucket` }); });
+        values.push({ labels: { le: '+Inf', ...s.labels }, value: s.count, metricName: `${this.name}_bucket` });
+        values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
+        values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
+      }
+      return { name: this.name, help: this.help, type: 'histogram' as const, values };
+    };
+    return { name: this.name, help: this.help, type: 'histogram', get };
+  }
+}
+
 export interface Metrics {
-  registry: Registry;
   /** Count the events written since the last scrape, then the exposition text. */
   scrape(): Promise<string>;
   /** Time one commit as the API sees it (result: ok or the error code). */
   observeCommit(seconds: number, result: string): void;
+  /** Time one API request (route pattern, method, status code). */
+  observeRequest(labels: { route: string; method: string; code: string }, seconds: number): void;
   stop(): void;
 }
 
 export function createMetrics(node: NodeFacade, streams: EventStreams, admission?: Admission): Metrics {
-  const registry = new Registry();
+  startLoopDelay();
+  const requests = new PlainHistogram('clusterd_http_request_duration_seconds', 'API requests by route pattern, method and status code', ['route', 'method', 'code'], secondsBuckets);
+  const commits = new PlainHistogram('clusterd_commit_duration_seconds', 'Configuration commits through the API, from request to the quorum log\'s answer, by result (ok or the error code)',
+    ['result'], secondsBuckets);
+  let registryLoaded: Promise<{ registry: Registry; scrape: () => Promise<string> }> | null = null;
+  return {
+    async scrape() {
+      registryLoaded ??= import('prom-client').then((prom) => promRegistry(prom, node, streams, admission, [requests, commits]));
+      return (await registryLoaded).scrape();
+    },
+    observeCommit: (seconds, result) => commits.observe({ result }, seconds),
+    observeRequest: (labels, seconds) => requests.observe(labels, seconds),
+    stop: () => undefined,
+  };
+}
+
+/** The registry behind /metrics, made at the first scrape. */
+function promRegistry(prom: typeof import('prom-client'), node: NodeFacade, streams: EventStreams, admission: Admission | undefined, histograms: PlainHistogram[]): { registry: Registry; scrape: () => Promise<string> } {
+  const { collectDefaultMetrics, Counter, Gauge } = prom;
+  const registry = new prom.Registry();
   collectDefaultMetrics({ register: registry });
   // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool says so).
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
@@ -86,7 +152,7 @@ export function createMetrics(node: NodeFacade, streams: EventStreams, admission
     if (Number.isFinite(s.lastRenewOkMs)) g.set(Math.max(0, (s.monoMs - s.lastRenewOkMs) / 1000));
   });
   gauge('clusterd_lease_ttl_seconds', 'Lease TTL: a node whose lease does not move for this long is Down', [], (g) => g.set(node.snapshot().leaseTtlMs / 1000));
-  registerLoopDelay(registry);
+  registerLoopDelay(registry, Gauge);
   gauge('clusterd_writes_in_flight', 'Write requests this node handles now (its own and those it forwards)', [], (g) => g.set(admission?.writes ?? 0));
   gauge('clusterd_event_streams_open', 'Event streams (GET /v1/events/stream) open on this node', [], (g) => g.set(streams.open));
   gauge('clusterd_backup_frozen', 'A backup holds the freeze of a group (1): its writers are being frozen or are frozen', ['group', 'node', 'backup'], (g) => backupGauge(node, g));
@@ -146,9 +212,7 @@ export function createMetrics(node: NodeFacade, streams: EventStreams, admission
   };
   const readUpTo = new Gauge({ name: 'clusterd_events_read_up_to', help: 'Newest event id this node\'s counters have read', registers: [registry] });
 
-  // ---- histograms -------------------------------------------------------------------------------
-  const commits = new Histogram({ name: 'clusterd_commit_duration_seconds', help: 'Configuration commits through the API, from request to the quorum log\'s answer, by result (ok or the error code)',
-    labelNames: ['result'], buckets: secondsBuckets, registers: [registry] });
+  for (const h of histograms) registry.registerMetric(h.metric() as unknown as Gauge<string>);
 
   return {
     registry,
@@ -157,20 +221,16 @@ export function createMetrics(node: NodeFacade, streams: EventStreams, admission
       readUpTo.set(afterId);
       return registry.metrics();
     },
-    observeCommit: (seconds, result) => commits.observe({ result }, seconds),
-    stop: () => undefined,
   };
 }
 
 /** API request durations by route (the route's pattern, never the raw URL), method and status code. */
-export function instrumentRequests(app: FastifyInstance, registry: Registry, log?: (fields: Record<string, unknown>, message: string) => void): void {
-  const h = new Histogram({ name: 'clusterd_http_request_duration_seconds', help: 'API requests by route pattern, method and status code',
-    labelNames: ['route', 'method', 'code'], buckets: secondsBuckets, registers: [registry] });
+export function instrumentRequests(app: FastifyInstance, metrics: Metrics, log?: (fields: Record<string, unknown>, message: string) => void): void {
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unknown';
     log?.({ method: req.method, url: req.url, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, `${req.method} ${req.url} ${reply.statusCode}`);
     if (route === '/v1/events/stream') return;
-    h.observe({ route, method: req.method, code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    metrics.observeRequest({ route, method: req.method, code: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 }
 

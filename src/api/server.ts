@@ -16,7 +16,7 @@ import { failureReasons, groupViews, localResourceView, nodeViews, resourceViews
 import { dashboardAsset, dashboardHeaders, dashboardPageHeaders, renderDashboard } from '../web/dashboard.js';
 import { backupRoutes, freezeBody, withBackupWarnings } from './backup-routes.js';
 import { healthRoutes, healthPaths } from './health.js';
-import { createMetrics, instrumentRequests, timedCommits, type Metrics } from './metrics.js';
+import { createMetrics, instrumentRequests, metricsContentType, timedCommits, type Metrics } from './metrics.js';
 import { EventStreams, eventStreamDefaults, startAfter, type EventStreamSettings } from './event-stream.js';
 import { answeredByHeader, forward, forwardedHeader, forwardTimeoutMs, jsonBodies, parse, sendError } from './http.js';
 import { checkRouteTable, Gate, installAuth, type AuthOptions } from './auth.js';
@@ -162,7 +162,7 @@ export async function startApi(node: NodeFacade, host: string, port: number, sec
   const streams = new EventStreams({ get stopped() { return node.snapshot().stopped; }, readEvents: (after, limit) => node.readEvents(after, limit) }, streamSettings);
   const admission = new Admission(admissionSettings);
   const metrics = createMetrics(node, streams, admission);
-  instrumentRequests(app, metrics.registry, requestLog);
+  instrumentRequests(app, metrics, requestLog);
   const table: RouteEntry[] = [];
   app.addHook('onRoute', (r) => { for (const m of [r.method].flat()) table.push({ method: m, url: r.url }); });
   const gate = new Gate(node, { ...security.auth, listenHost: host, tls: security.tls !== null });
@@ -466,7 +466,7 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
   // No HEAD: a stream's headers come with its first event, and a HEAD request would hold a stream slot open.
   app.get('/v1/events/stream', { exposeHeadRoute: false }, (req, reply) => streams.handle(req, reply));
   backupRoutes(app, node);
-  app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.scrape()));
+  app.get('/metrics', async (_req, reply) => reply.type(metricsContentType).send(await metrics.scrape()));
   healthRoutes(app, node);
 }
 

@@ -4,7 +4,7 @@
 import { constants } from 'node:fs';
 import { access, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { XMLParser } from 'fast-xml-parser';
+import { createRequire } from 'node:module';
 import { ocfDurationMs } from '../core/agent-codes.js';
 import type { AgentInfo, AgentParam } from './protocol.js';
 import { actionReason, runAction } from './script-runner.js';
@@ -47,12 +47,20 @@ export async function isExecutableFile(file: string): Promise<boolean> {
   }
 }
 
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  isArray: (name) => ['parameter', 'action', 'shortdesc', 'longdesc'].includes(name),
-  processEntities: true,
-});
+/** The XML parser, loaded at the first meta-data read: a monitor without OCF resources never loads it (about 5 MiB). */
+let parser: import('fast-xml-parser').XMLParser | null = null;
+function xmlParser(): import('fast-xml-parser').XMLParser {
+  if (parser === null) {
+    const { XMLParser } = createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser');
+    parser = new XMLParser({
+      ignoreAttributes: false,
+      attributeNamePrefix: '@_',
+      isArray: (name) => ['parameter', 'action', 'shortdesc', 'longdesc'].includes(name),
+      processEntities: true,
+    });
+  }
+  return parser;
+}
 
 type Node = Record<string, unknown>;
 const asNode = (v: unknown): Node | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Node) : undefined);
@@ -70,7 +78,7 @@ function shortdesc(n: Node | undefined): string | undefined {
 
 /** Parses an agent's meta-data; throws with a message when it is not an OCF resource-agent document. */
 export function parseMetaData(name: string, xml: string): AgentInfo {
-  const doc = asNode(parser.parse(xml));
+  const doc = asNode(xmlParser().parse(xml));
   const ra = asNode(own(doc, 'resource-agent'));
   if (ra === undefined) throw new Error(`the meta-data of ${name} is not an OCF <resource-agent> document`);
   const params: AgentParam[] = [];
