@@ -85,6 +85,9 @@ export function createMetrics(node: NodeFacade, streams: EventStreams, admission
     const s = node.snapshot();
     if (Number.isFinite(s.lastRenewOkMs)) g.set(Math.max(0, (s.monoMs - s.lastRenewOkMs) / 1000));
   });
+  gauge('clusterd_lease_renew_gap_max_seconds', 'Longest time between two successive successful lease renewals of this node since it started (the heartbeat interval when nothing delays them; it fences itself past the self-fence deadline)', [], (g) => {
+    g.set(node.snapshot().renewGapMaxMs / 1000);
+  });
   gauge('clusterd_lease_ttl_seconds', 'Lease TTL: a node whose lease does not move for this long is Down', [], (g) => g.set(node.snapshot().leaseTtlMs / 1000));
   registerLoopDelay(registry);
   gauge('clusterd_writes_in_flight', 'Write requests this node handles now (its own and those it forwards)', [], (g) => g.set(admission?.writes ?? 0));
