@@ -8,6 +8,12 @@ import { errorRow, type ClusterErrorData } from '../core/errors.js';
 export const defaultEndpoint = 'http://127.0.0.1:7400';
 /** Why 5 s: any node answers reads from its own view and forwards writes once; slower is a stuck node. */
 export const requestTimeoutMs = 5_000;
+/**
+ * `cluster apply` waits this long for its one request: a document of up to 20,000 groups is
+ * planned in slices between the node's other work and committed in one append, seconds on a busy
+ * node; a node beyond its pace refuses at once (NODE_BUSY, QUORUM_BUSY) rather than keeping it.
+ */
+export const applyTimeoutMs = 120_000;
 /** An answer larger than this is not a clusterd answer (the event store and config are bounded). */
 export const responseBytesMax = 64 * 1024 * 1024;
 /** How long the CLI keeps retrying while the nodes it can reach answer NODE_STARTING (a node reads the store within a second or two). */
@@ -77,12 +83,12 @@ export class ApiClient {
   }
 
   get<T>(path: string, signal?: AbortSignal): Promise<T> { return this.request<T>('GET', path, undefined, signal); }
-  post<T>(path: string, body?: unknown): Promise<T> { return this.request<T>('POST', path, body ?? {}); }
+  post<T>(path: string, body?: unknown, timeoutMs = requestTimeoutMs): Promise<T> { return this.request<T>('POST', path, body ?? {}, undefined, timeoutMs); }
   patch<T>(path: string, body: unknown): Promise<T> { return this.request<T>('PATCH', path, body); }
   delete<T>(path: string): Promise<T> { return this.request<T>('DELETE', path); }
 
-  async request<T>(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const { res, text } = await this.send(method, path, body, signal, requestTimeoutMs);
+  async request<T>(method: Method, path: string, body?: unknown, signal?: AbortSignal, timeoutMs = requestTimeoutMs): Promise<T> {
+    const { res, text } = await this.send(method, path, body, signal, timeoutMs);
     return readJson<T>(res, text ?? '', method, path);
   }
 
@@ -148,7 +154,7 @@ export class ApiClient {
       return { ok: true, answer: { res, text } };
     } catch (e) {
       if (signal?.aborted) throw e;
-      return failedAttempt(e, base, method, path, timer.signal.aborted);
+      return failedAttempt(e, base, method, path, timer.signal.aborted, timeoutMs);
     } finally {
       clearTimeout(t);
     }
@@ -182,12 +188,12 @@ async function readBounded(res: Response): Promise<string> {
   return text + decoder.decode();
 }
 
-function failedAttempt(e: unknown, base: string, method: Method, path: string, timedOut: boolean): Attempt {
+function failedAttempt(e: unknown, base: string, method: Method, path: string, timedOut: boolean, timeoutMs: number): Attempt {
   const code = causeCode(e);
   if (timedOut) {
     // A write that timed out may have been applied: sending it to another node could apply it twice.
     const retry = method === 'GET';
-    return { ok: false, retry, error: cliError('TIMEOUT', `no answer from ${base} within ${requestTimeoutMs / 1000} s to ${method} ${path}; the change may or may not have been made`, 'check with: cluster status') };
+    return { ok: false, retry, error: cliError('TIMEOUT', `no answer from ${base} within ${timeoutMs / 1000} s to ${method} ${path}; the change may or may not have been made`, 'check with: cluster status') };
   }
   if (e instanceof CliError) return { ok: false, retry: false, error: e };
   const retry = method === 'GET' || notConnectedCodes.has(code);
