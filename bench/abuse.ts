@@ -143,7 +143,7 @@ const rssText = (r: Record<string, number>) => names.map((n) => `${n} ${r[n]!.to
 async function metric(name: string, labels = ''): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const n of names) {
-    const text = await fetch(`${url(n)}/metrics`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text()).catch(() => '');
+    const text = await fetch(`${url(n)}/metrics`, { signal: AbortSignal.timeout(30_000) }).then((r) => r.text()).catch(() => '');
     const sum = [...text.matchAll(new RegExp(`^${name}${labels ? `\\{[^}]*${labels}[^}]*\\}` : '(?:\\{[^}]*\\})?'} (\\S+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
     out[n] = text === '' ? NaN : sum;
   }
@@ -155,7 +155,7 @@ const msText = (r: Record<string, number>) => names.map((n) => `${n} ${(r[n]! * 
 async function countersBy(name: string, label: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const n of names) {
-    const text = await fetch(`${url(n)}/metrics`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text()).catch(() => '');
+    const text = await fetch(`${url(n)}/metrics`, { signal: AbortSignal.timeout(30_000) }).then((r) => r.text()).catch(() => '');
     for (const m of text.matchAll(new RegExp(`^${name}\\{[^}]*${label}="([^"]*)"[^}]*\\} (\\S+)$`, 'gm'))) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
   }
   return out;
