@@ -4,6 +4,11 @@
 // Reads are never refused here: they answer from the node's view and stay fast when writes pile
 // up. The coordinator's commit queue has its own bound (429 QUORUM_BUSY, node/config-log.ts).
 // Every 429 answer carries Retry-After, also one relayed from the coordinator.
+// A node whose event loop is saturated (its timer late by more than saturatedLagMs on
+// saturatedSamples checks in a row) refuses writes too (429 NODE_BUSY): each write makes work on
+// every node (a commit, a catch-up, a cycle), and taking more of them would leave the reads that
+// share the loop waiting seconds. One long turn alone (a stopped process, a large commit) is not
+// saturation: the next check on time clears it.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clusterError, type ClusterError } from '../core/errors.js';
@@ -25,6 +30,17 @@ export const admissionDefaults: Readonly<AdmissionSettings> = Object.freeze({
   appliesInFlightMax: 2,
 });
 
+/** A check of the event loop's lag runs this often. */
+const lagCheckEveryMs = 50;
+/**
+ * Lag of one check that counts as late. Why 250 ms: a loop that late on several checks in a row
+ * answers reads in a quarter of a second at best; a loaded host alone (the 2-core test machine at a
+ * load of 30) makes single late checks, rarely several in a row.
+ */
+export const saturatedLagMs = 250;
+/** Late checks in a row that make the node saturated (a loop busy about 90% of the time). */
+const saturatedSamples = 3;
+
 /** Seconds a refused write is told to wait: writes complete in milliseconds, so a second sees the queue drained. */
 export const busyRetryAfterS = 1;
 
@@ -38,10 +54,42 @@ export class Admission {
   /** Writes refused so far, by code. */
   readonly refused: Record<string, number> = {};
 
+  /** Checks in a row whose lag was past saturatedLagMs, and the newest lags (ms). */
+  private late = 0;
+  private lags: number[] = [];
+  private lagTimer: NodeJS.Timeout | null = null;
+
   constructor(private readonly settings: AdmissionSettings = admissionDefaults) {}
+
+  /** Starts checking the event loop's lag (install does). */
+  watchLoop(): void {
+    if (this.lagTimer !== null) return;
+    let expected = performance.now() + lagCheckEveryMs;
+    this.lagTimer = setInterval(() => {
+      const now = performance.now();
+      const lag = Math.max(0, now - expected);
+      expected = now + lagCheckEveryMs;
+      this.late = lag > saturatedLagMs ? this.late + 1 : 0;
+      this.lags = this.late > 0 ? [...this.lags.slice(-(saturatedSamples - 1)), lag] : [];
+    }, lagCheckEveryMs);
+    this.lagTimer.unref();
+  }
+
+  stop(): void {
+    if (this.lagTimer !== null) clearInterval(this.lagTimer);
+    this.lagTimer = null;
+  }
+
+  /** Why the node's loop is saturated now, or null. */
+  saturated(): string | null {
+    if (this.late < saturatedSamples) return null;
+    return `this node's event loop is saturated (its last ${this.lags.length} checks were late by ${this.lags.map((l) => Math.round(l)).join(', ')} ms; limit ${saturatedLagMs} ms)`;
+  }
 
   /** Takes a place for a write, or says why not. `leave` gives it back. */
   enter(apply: boolean): ClusterError | null {
+    const saturated = this.saturated();
+    if (saturated !== null) return this.refuse(saturated);
     if (this.writes >= this.settings.writesInFlightMax) {
       return this.refuse(`${this.writes} write requests are in flight on this node, its limit (writesInFlightMax ${this.settings.writesInFlightMax})`);
     }
@@ -65,6 +113,8 @@ export class Admission {
 
   /** Hooks on `app`: every write takes a place until its response is done; every 429 answer says when to retry. */
   install(app: FastifyInstance): void {
+    this.watchLoop();
+    app.addHook('onClose', async () => this.stop());
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       if (readMethods.has(req.method)) return;
       // Calls between nodes serve a write that was admitted where it entered (agent-check-routes.ts).

@@ -12,13 +12,14 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { Gauge, Registry } from 'prom-client';
-import type { NodeFacade } from '../node/snapshot.js';
+import type { NodeFacade, NodeSnapshot } from '../node/snapshot.js';
 import type { ClusterEvent } from '../store/types.js';
 import { backupGauge } from './backup-routes.js';
 import type { Admission } from './admission.js';
 import type { EventStreams } from './event-stream.js';
 import { registerLoopDelay, startLoopDelay } from './loop-delay.js';
 import { groupViews, nodeViews, resourceViews } from './views.js';
+import type { GroupView, ResourceView } from './types.js';
 
 /** Events read from the log per page, and pages per scrape: a scrape never reads the whole log at once. */
 const eventPage = 1_000;
@@ -121,21 +122,6 @@ function promRegistry(prom: typeof import('prom-client'), node: NodeFacade, stre
   gauge('clusterd_node_state', 'Node state as this node sees it (1 for the current state)', ['node', 'state'], (g) => {
     for (const n of nodeViews(node.snapshot())) g.set({ node: n.name, state: n.state }, 1);
   });
-  gauge('clusterd_group_state', 'Group state (1 for the current state), with its owner', ['group', 'node', 'state'], (g) => {
-    for (const gr of groupViews(node.snapshot())) g.set({ group: gr.name, node: gr.node ?? '', state: gr.state }, 1);
-  });
-  gauge('clusterd_group_online', 'Group is Online (1) or not (0)', ['group', 'node'], (g) => {
-    for (const gr of groupViews(node.snapshot())) g.set({ group: gr.name, node: gr.node ?? '' }, gr.state === 'Online' ? 1 : 0);
-  });
-  gauge('clusterd_group_epoch', 'Epoch of the group\'s ownership record (grows with every new owner)', ['group'], (g) => {
-    for (const gr of groupViews(node.snapshot())) g.set({ group: gr.name }, gr.epoch);
-  });
-  gauge('clusterd_resource_state', 'Resource state as its owner reports it (1 for the current state)', ['resource', 'group', 'type', 'node', 'state'], (g) => {
-    for (const r of resourceViews(node.snapshot())) g.set({ resource: r.name, group: r.group, type: r.type, node: r.node ?? '', state: r.state }, 1);
-  });
-  gauge('clusterd_resource_restarts', 'Restarts in place within the resource\'s restart period, as its owner counts them', ['resource', 'group'], (g) => {
-    for (const r of resourceViews(node.snapshot())) g.set({ resource: r.name, group: r.group }, r.restarts);
-  });
   gauge('clusterd_coordinator_term', 'Current coordinator term', [], (g) => g.set(node.snapshot().coordinator.term));
   gauge('clusterd_is_coordinator', 'This node is the coordinator (1) or not (0)', [], (g) => g.set(node.isCoordinator() ? 1 : 0));
   gauge('clusterd_applied_seq', 'Highest quorum-log seq applied on this node (the log\'s length in records)', [], (g) => g.set(node.snapshot().appliedSeq));
@@ -151,19 +137,14 @@ function promRegistry(prom: typeof import('prom-client'), node: NodeFacade, stre
     const s = node.snapshot();
     if (Number.isFinite(s.lastRenewOkMs)) g.set(Math.max(0, (s.monoMs - s.lastRenewOkMs) / 1000));
   });
+  gauge('clusterd_lease_renew_gap_max_seconds', 'Longest time between two successive successful lease renewals of this node since it started (the heartbeat interval when nothing delays them; it fences itself past the self-fence deadline)', [], (g) => {
+    g.set(node.snapshot().renewGapMaxMs / 1000);
+  });
   gauge('clusterd_lease_ttl_seconds', 'Lease TTL: a node whose lease does not move for this long is Down', [], (g) => g.set(node.snapshot().leaseTtlMs / 1000));
   registerLoopDelay(registry, Gauge);
   gauge('clusterd_writes_in_flight', 'Write requests this node handles now (its own and those it forwards)', [], (g) => g.set(admission?.writes ?? 0));
   gauge('clusterd_event_streams_open', 'Event streams (GET /v1/events/stream) open on this node', [], (g) => g.set(streams.open));
   gauge('clusterd_backup_frozen', 'A backup holds the freeze of a group (1): its writers are being frozen or are frozen', ['group', 'node', 'backup'], (g) => backupGauge(node, g));
-  gauge('clusterd_disk_maintenance', 'Disk in maintenance mode (1), by mode (maintenance or extended): health checks suppressed', ['resource', 'node', 'mode'], (g) => {
-    for (const r of resourceViews(node.snapshot())) if (r.maintenance) g.set({ resource: r.name, node: r.node ?? '', mode: r.maintenance.mode }, 1);
-  });
-  gauge('clusterd_disk_maintenance_seconds', 'How long each disk has been in maintenance mode', ['resource', 'node', 'mode'], (g) => {
-    const s = node.snapshot();
-    for (const r of resourceViews(s)) if (r.maintenance) g.set({ resource: r.name, node: r.node ?? '', mode: r.maintenance.mode }, Math.max(0, (s.wallMs - r.maintenance.sinceWallMs) / 1000));
-  });
-
   // ---- counters ---------------------------------------------------------------------------------
   const counter = (name: string, help: string, labelNames: string[]) => new Counter({ name, help, labelNames, registers: [registry] });
   const eventsTotal = counter('clusterd_events_total', 'Events this node wrote to the cluster\'s event log, by event and level', ['event', 'level']);
@@ -219,9 +200,72 @@ function promRegistry(prom: typeof import('prom-client'), node: NodeFacade, stre
     async scrape() {
       try { await catchUp(); } catch { /* the store is unreachable: the counters stay as they were */ }
       readUpTo.set(afterId);
-      return registry.metrics();
+      return (await registry.metrics()) + (await perObjectText(node));
     },
   };
+}
+
+// ---- series per group and per resource ------------------------------------------------------
+
+/** Lines of the exposition text written per turn of the event loop before it yields. */
+const linesPerSlice = 2_000;
+
+const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const escapeHelp = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+
+interface ObjectFamily<T> {
+  name: string;
+  help: string;
+  /** What it has a series per. */
+  of: 'group' | 'resource';
+  /** The series of one row: labels and value (none: the row has no series in this family). */
+  series: (row: T, s: NodeSnapshot) => { labels: Record<string, string>; value: number } | null;
+}
+
+const family = <T>(f: ObjectFamily<T>): ObjectFamily<unknown> => f as ObjectFamily<unknown>;
+
+/**
+ * The gauges with a series per group or resource (20,000 groups: some 100,000 lines). They are
+ * written as text here, a slice of lines at a time with the node's other work in between, rather
+ * than through prom-client's gauges, whose one synchronous collect of them all held the event
+ * loop for seconds at that size.
+ */
+const objectFamilies: readonly ObjectFamily<unknown>[] = [
+  family<GroupView>({ name: 'clusterd_group_state', help: 'Group state (1 for the current state), with its owner', of: 'group',
+    series: (g) => ({ labels: { group: g.name, node: g.node ?? '', state: g.state }, value: 1 }) }),
+  family<GroupView>({ name: 'clusterd_group_online', help: 'Group is Online (1) or not (0)', of: 'group',
+    series: (g) => ({ labels: { group: g.name, node: g.node ?? '' }, value: g.state === 'Online' ? 1 : 0 }) }),
+  family<GroupView>({ name: 'clusterd_group_epoch', help: 'Epoch of the group\'s ownership record (grows with every new owner)', of: 'group',
+    series: (g) => ({ labels: { group: g.name }, value: g.epoch }) }),
+  family<ResourceView>({ name: 'clusterd_resource_state', help: 'Resource state as its owner reports it (1 for the current state)', of: 'resource',
+    series: (r) => ({ labels: { resource: r.name, group: r.group, type: r.type, node: r.node ?? '', state: r.state }, value: 1 }) }),
+  family<ResourceView>({ name: 'clusterd_resource_restarts', help: 'Restarts in place within the resource\'s restart period, as its owner counts them', of: 'resource',
+    series: (r) => ({ labels: { resource: r.name, group: r.group }, value: r.restarts }) }),
+  family<ResourceView>({ name: 'clusterd_disk_maintenance', help: 'Disk in maintenance mode (1), by mode (maintenance or extended): health checks suppressed', of: 'resource',
+    series: (r) => (r.maintenance ? { labels: { resource: r.name, node: r.node ?? '', mode: r.maintenance.mode }, value: 1 } : null) }),
+  family<ResourceView>({ name: 'clusterd_disk_maintenance_seconds', help: 'How long each disk has been in maintenance mode', of: 'resource',
+    series: (r, s) => (r.maintenance ? { labels: { resource: r.name, node: r.node ?? '', mode: r.maintenance.mode }, value: Math.max(0, (s.wallMs - r.maintenance.sinceWallMs) / 1000) } : null) }),
+];
+
+/** The per-object families from one snapshot, their views built once, written in slices. */
+async function perObjectText(node: NodeFacade): Promise<string> {
+  const s = node.snapshot();
+  const groups = groupViews(s);
+  const resources = resourceViews(s);
+  const parts: string[] = [];
+  let lines = 0;
+  for (const f of objectFamilies) {
+    parts.push(`# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} gauge\n`);
+    const rows: readonly unknown[] = f.of === 'group' ? groups : resources;
+    for (const row of rows) {
+      const one = f.series(row, s);
+      if (one === null) continue;
+      const labels = Object.entries(one.labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',');
+      parts.push(`${f.name}{${labels}} ${one.value}\n`);
+      if (++lines % linesPerSlice === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  return parts.join('');
 }
 
 /** API request durations by route (the route's pattern, never the raw URL), method and status code. */

@@ -12,7 +12,7 @@ import { checkName, checkTypePriv, checkTypeSupported } from '../core/config.js'
 import { ClusterError, clusterError, httpStatusOf, type Result } from '../core/errors.js';
 import { resourceTypes, type ConfigUpdate } from '../core/types.js';
 import type { NodeFacade } from '../node/snapshot.js';
-import { failureReasons, groupViews, localResourceView, nodeViews, resourceViews, statusSnapshot } from './views.js';
+import { failureReasons, groupViews, localResourceView, nodeViews, oneGroupView, oneResourceView, resourceViews, statusSnapshot } from './views.js';
 import { dashboardAsset, dashboardHeaders, dashboardPageHeaders, renderDashboard } from '../web/dashboard.js';
 import { backupRoutes, freezeBody, withBackupWarnings } from './backup-routes.js';
 import { healthRoutes, healthPaths } from './health.js';
@@ -271,8 +271,8 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
   type P = { node?: string; group?: string; res?: string; dep?: string; op?: string };
   const params = (req: FastifyRequest) => req.params as P;
   const commit = async (reply: FastifyReply, updates: ConfigUpdate[], body: () => unknown) => unwrap(reply, await node.commit(updates), body);
-  const findGroup = (g: string) => groupViews(node.snapshot()).find((x) => x.name === g);
-  const findRes = (r: string) => resourceViews(node.snapshot()).find((x) => x.name === r);
+  const findGroup = (g: string) => oneGroupView(node.snapshot(), g);
+  const findRes = (r: string) => oneResourceView(node.snapshot(), r);
   const notFound = (reply: FastifyReply, kind: 'GROUP_NOT_FOUND' | 'RESOURCE_NOT_FOUND' | 'NODE_NOT_FOUND', name: string) =>
     sendError(reply, clusterError(kind, `no ${kind.split('_')[0]!.toLowerCase()} '${name}'`, `cluster ${kind === 'RESOURCE_NOT_FOUND' ? 'res' : kind.split('_')[0]!.toLowerCase()} lists them`));
 

@@ -80,23 +80,48 @@ export function groupViews(n: NodeSnapshot, f: Facts = factsOf(n), resources: Re
     const list = statesOf.get(r.group);
     if (list) list.push(r.state); else statesOf.set(r.group, [r.state]);
   }
-  return Object.values(n.config.groups).sort((a, b) => a.name.localeCompare(b.name)).map((g) => {
-    const members = groupResources(n.config, g.name).map((r) => r.name);
-    const states = statesOf.get(g.name) ?? [];
-    const rec = n.ownership[g.name];
-    const down = ownerDown(n, f, g.name);
-    const change = down || f.blocked ? f.changes().get(g.name) : undefined;
-    const shown = shownGroup({ rec, ownerState: rec?.node ? f.states[rec.node] : undefined, resourceStates: states, change, blocked: f.blocked });
-    const view: GroupView = {
-      name: g.name, state: shown.state, node: rec?.node ?? null, epoch: rec?.epoch ?? 0,
-      preferredOwners: g.preferredOwners, possibleOwners: g.possibleOwners,
-      failoverThreshold: g.failoverThreshold ?? Math.max(0, nodeCount - 1), failoverPeriodMs: g.failoverPeriodMs,
-      failback: g.failback, resources: members,
-    };
-    if (shown.reason) view.reason = shown.reason;
-    if (shown.blockedBy) view.blockedBy = shown.blockedBy;
-    return view;
-  });
+  return Object.values(n.config.groups).sort((a, b) => a.name.localeCompare(b.name)).map((g) => groupViewOf(n, f, g.name, statesOf.get(g.name) ?? [], nodeCount));
+}
+
+function groupViewOf(n: NodeSnapshot, f: Facts, group: GroupName, states: ShownResourceState[], nodeCount: number): GroupView {
+  const g = n.config.groups[group]!;
+  const members = groupResources(n.config, g.name).map((r) => r.name);
+  const rec = n.ownership[g.name];
+  const down = ownerDown(n, f, g.name);
+  const change = down || f.blocked ? f.changes().get(g.name) : undefined;
+  const shown = shownGroup({ rec, ownerState: rec?.node ? f.states[rec.node] : undefined, resourceStates: states, change, blocked: f.blocked });
+  const view: GroupView = {
+    name: g.name, state: shown.state, node: rec?.node ?? null, epoch: rec?.epoch ?? 0,
+    preferredOwners: g.preferredOwners, possibleOwners: g.possibleOwners,
+    failoverThreshold: g.failoverThreshold ?? Math.max(0, nodeCount - 1), failoverPeriodMs: g.failoverPeriodMs,
+    failback: g.failback, resources: members,
+  };
+  if (shown.reason) view.reason = shown.reason;
+  if (shown.blockedBy) view.blockedBy = shown.blockedBy;
+  return view;
+}
+
+/** One resource's view, the same as its entry in resourceViews, in time independent of the cluster's size. */
+export function oneResourceView(n: NodeSnapshot, name: string): ResourceView | undefined {
+  const r = Object.hasOwn(n.config.resources, name) ? n.config.resources[name] : undefined;
+  if (!r) return undefined;
+  const owner = n.ownership[r.group]?.node ?? null;
+  const rt = owner ? n.reports[owner]?.groups[r.group]?.resources[r.name] : undefined;
+  return resourceView(r, owner, rt, ownerDown(n, factsOf(n), r.group));
+}
+
+/**
+ * One group's view, the same as its entry in groupViews, in time independent of the cluster's
+ * size: every write's answer shows its group, and a pass over all of them per write makes a
+ * burst of writes quadratic.
+ */
+export function oneGroupView(n: NodeSnapshot, name: string): GroupView | undefined {
+  if (!Object.hasOwn(n.config.groups, name)) return undefined;
+  const f = factsOf(n);
+  const down = ownerDown(n, f, name);
+  const owner = n.ownership[name]?.node ?? null;
+  const states = groupResources(n.config, name).map((r) => resourceView(r, owner, owner ? n.reports[owner]?.groups[name]?.resources[r.name] : undefined, down).state);
+  return groupViewOf(n, f, name, states, Object.keys(f.states).length);
 }
 
 export function statusSnapshot(n: NodeSnapshot): StatusSnapshot {

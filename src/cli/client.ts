@@ -8,11 +8,26 @@ import { errorRow, type ClusterErrorData } from '../core/errors.js';
 export const defaultEndpoint = 'http://127.0.0.1:7400';
 /** Why 5 s: any node answers reads from its own view and forwards writes once; slower is a stuck node. */
 export const requestTimeoutMs = 5_000;
+/**
+ * `cluster apply` waits this long for its one request: a document of up to 20,000 groups is
+ * planned in slices between the node's other work and committed in one append, seconds on a busy
+ * node; a node beyond its pace refuses at once (NODE_BUSY, QUORUM_BUSY) rather than keeping it.
+ */
+export const applyTimeoutMs = 120_000;
 /** An answer larger than this is not a clusterd answer (the event store and config are bounded). */
 export const responseBytesMax = 64 * 1024 * 1024;
 /** How long the CLI keeps retrying while the nodes it can reach answer NODE_STARTING (a node reads the store within a second or two). */
 export const startingWaitMs = 10_000;
 const startingRetryMs = 200;
+/**
+ * How long the CLI keeps retrying a request refused with 429 NODE_BUSY or QUORUM_BUSY: those
+ * refusals did nothing, so the same request is sent again after the answer's Retry-After (at most
+ * busyRetryMaxMs apart). Past this bound the refusal is shown with its code and hint.
+ */
+export const busyWaitMs = 30_000;
+const busyRetryMaxMs = 5_000;
+/** Refusals that say nothing was done and when to try again. */
+const busyCodes = new Set(['NODE_BUSY', 'QUORUM_BUSY']);
 /** One SSE event larger than this means a broken stream, not a big event. */
 export const sseEventBytesMax = 1024 * 1024;
 
@@ -77,12 +92,12 @@ export class ApiClient {
   }
 
   get<T>(path: string, signal?: AbortSignal): Promise<T> { return this.request<T>('GET', path, undefined, signal); }
-  post<T>(path: string, body?: unknown): Promise<T> { return this.request<T>('POST', path, body ?? {}); }
+  post<T>(path: string, body?: unknown, timeoutMs = requestTimeoutMs): Promise<T> { return this.request<T>('POST', path, body ?? {}, undefined, timeoutMs); }
   patch<T>(path: string, body: unknown): Promise<T> { return this.request<T>('PATCH', path, body); }
   delete<T>(path: string): Promise<T> { return this.request<T>('DELETE', path); }
 
-  async request<T>(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const { res, text } = await this.send(method, path, body, signal, requestTimeoutMs);
+  async request<T>(method: Method, path: string, body?: unknown, signal?: AbortSignal, timeoutMs = requestTimeoutMs): Promise<T> {
+    const { res, text } = await this.send(method, path, body, signal, timeoutMs);
     return readJson<T>(res, text ?? '', method, path);
   }
 
@@ -102,11 +117,14 @@ export class ApiClient {
   /**
    * Try each endpoint, starting with the one that answered last. A node that answers
    * NODE_STARTING did nothing, so the request goes to the next one; if every node that answers is
-   * starting, the round is tried again shortly, for up to startingWaitMs.
+   * starting, the round is tried again shortly, for up to startingWaitMs. A node that answers
+   * 429 NODE_BUSY or QUORUM_BUSY did nothing either: the request waits its Retry-After and is sent
+   * again, for up to busyWaitMs.
    */
   private async send(method: Method, path: string, body: unknown, signal: AbortSignal | undefined, timeoutMs: number,
     headers: Record<string, string> = {}, connectOnly = false): Promise<Answer> {
     const deadline = performance.now() + startingWaitMs;
+    const busyDeadline = performance.now() + busyWaitMs;
     for (;;) {
       const tried: string[] = [];
       let starting: Answer | null = null;
@@ -118,6 +136,12 @@ export class ApiClient {
         if (attempt.ok) {
           if (isStarting(attempt.answer)) { starting = attempt.answer; continue; }
           this.current = index;
+          const waitMs = busyWait(attempt.answer);
+          if (waitMs !== null && performance.now() + waitMs <= busyDeadline && !signal?.aborted) {
+            await new Promise((resolve) => setTimeout(resolve, waitMs));
+            n--;
+            continue;
+          }
           return attempt.answer;
         }
         if (!attempt.retry) throw attempt.error;
@@ -148,7 +172,7 @@ export class ApiClient {
       return { ok: true, answer: { res, text } };
     } catch (e) {
       if (signal?.aborted) throw e;
-      return failedAttempt(e, base, method, path, timer.signal.aborted);
+      return failedAttempt(e, base, method, path, timer.signal.aborted, timeoutMs);
     } finally {
       clearTimeout(t);
     }
@@ -163,6 +187,16 @@ function isStarting(a: Answer): boolean {
   } catch {
     return false;
   }
+}
+
+/** A 429 NODE_BUSY / QUORUM_BUSY answer: how long to wait before sending the same request again (its Retry-After, bounded); null for any other answer. */
+function busyWait(a: Answer): number | null {
+  if (a.res.status !== 429 || a.text === null) return null;
+  let code: string | undefined;
+  try { code = (JSON.parse(a.text) as { error?: { code?: string } }).error?.code; } catch { return null; }
+  if (code === undefined || !busyCodes.has(code)) return null;
+  const s = Number(a.res.headers.get('retry-after'));
+  return Number.isFinite(s) && s > 0 ? Math.min(s * 1000, busyRetryMaxMs) : 1_000;
 }
 
 /** Read the body while the timer still runs (a server stuck mid-answer also times out), bounded in size. */
@@ -182,12 +216,12 @@ async function readBounded(res: Response): Promise<string> {
   return text + decoder.decode();
 }
 
-function failedAttempt(e: unknown, base: string, method: Method, path: string, timedOut: boolean): Attempt {
+function failedAttempt(e: unknown, base: string, method: Method, path: string, timedOut: boolean, timeoutMs: number): Attempt {
   const code = causeCode(e);
   if (timedOut) {
     // A write that timed out may have been applied: sending it to another node could apply it twice.
     const retry = method === 'GET';
-    return { ok: false, retry, error: cliError('TIMEOUT', `no answer from ${base} within ${requestTimeoutMs / 1000} s to ${method} ${path}; the change may or may not have been made`, 'check with: cluster status') };
+    return { ok: false, retry, error: cliError('TIMEOUT', `no answer from ${base} within ${timeoutMs / 1000} s to ${method} ${path}; the change may or may not have been made`, 'check with: cluster status') };
   }
   if (e instanceof CliError) return { ok: false, retry: false, error: e };
   const retry = method === 'GET' || notConnectedCodes.has(code);

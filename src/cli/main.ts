@@ -11,7 +11,7 @@ import { parseArgs, usageText, type Command } from './args.js';
 import { formatProblem, loadApplyFile, locatePath } from './apply-file.js';
 import { bashCompletion, zshCompletion } from './completion.js';
 import { droppedText, importExit, importPacemaker, importText } from './import-pacemaker.js';
-import { ApiClient, CliError, cliError, resolveEndpoints, seg } from './client.js';
+import { ApiClient, applyTimeoutMs, CliError, cliError, resolveEndpoints, seg } from './client.js';
 import { findCredential, type FoundCredential } from './credentials.js';
 import { writeCredentialFile, type CredentialFile } from '../api/auth-files.js';
 import { tlsFetch } from '../api/tls-fetch.js';
@@ -711,7 +711,7 @@ async function apply(file: string, dryRun: boolean, prune: boolean, ctx: Ctx): P
   tell();
   const ticker = setInterval(tell, applyProgressEveryMs);
   try {
-    result = await ctx.client.post<ApplyResult>('/v1/apply', { spec: loaded.spec, dryRun, ...(prune ? { prune } : {}) });
+    result = await ctx.client.post<ApplyResult>('/v1/apply', { spec: loaded.spec, dryRun, ...(prune ? { prune } : {}) }, applyTimeoutMs);
   } catch (e) {
     clearInterval(ticker);
     progress.done();

@@ -67,7 +67,7 @@ export const errorCodes = {
   RESOURCE_TYPE_UNSUPPORTED: { http: 400, exit: usage, meaning: 'the resource type is named in the model but has no agent in this build' },
   // Nodes, placement and resources at run time
   IP_ADDRESS_IN_USE: { http: 409, exit: failed, meaning: 'an ip resource was not brought online: another host answers for its address on the link (ARP reply, or IPv6 duplicate address detection)', hint: 'remove the address from the host that holds it, or give the resource another address' },
-  NODE_BUSY: { http: 429, exit: failed, meaning: 'the node handles as many write requests (or applies) at once as it takes (writesInFlightMax, appliesInFlightMax); nothing was done, reads are still answered', hint: 'retry after the Retry-After seconds' },
+  NODE_BUSY: { http: 429, exit: failed, meaning: 'the node handles as many write requests (or applies) at once as it takes (writesInFlightMax, appliesInFlightMax), or its event loop is saturated; nothing was done, reads are still answered', hint: 'retry after the Retry-After seconds' },
   NODE_IS_UP: { http: 400, exit: failed, meaning: 'the node must be Down for this operation' },
   NODE_NAME_IN_USE: { http: 400, exit: failed, meaning: 'another live clusterd runs with that node name' },
   NODE_NOT_POSSIBLE_OWNER: { http: 400, exit: failed, meaning: 'the group cannot move to (or run on) that node: the node is not one of its possible owners' },

@@ -17,10 +17,20 @@ import { runSliced, TurnBudget } from './slices.js';
 interface PendingCommit {
   updates: ConfigUpdate[];
   resolve: (r: Result<number>) => void;
+  /** When it was queued (node clock). */
+  atMs: number;
 }
 
 /** Updates waiting for the next group commit. Why 4096: 64 concurrent writers with deep pipelines fit; beyond that callers get QUORUM_BUSY (429) rather than unbounded memory. */
 export const pendingCommitsMax = 4_096;
+/**
+ * A new change is refused (QUORUM_BUSY, 429 with Retry-After) while the oldest change already
+ * queued has waited this long for its commit: the queue then holds more than the quorum store
+ * takes in that time. Why 2 s: well under the CLI's 5 s request bound and the 10 s a forwarding
+ * node waits, so a caller beyond the coordinator's pace is told at once to come back, rather than
+ * left to time out not knowing whether its change was made.
+ */
+export const commitWaitMaxMs = 2_000;
 /** Records one catch-up read asks for: their decoding and fold are one turn, a few ms. */
 const catchUpPage = 500;
 /** A change with more updates than this is validated on a trial draft in slices (a large apply); smaller ones on the batch's draft at once. */
@@ -185,8 +195,14 @@ export class ConfigLog {
     if (this.pendingCommits.length >= pendingCommitsMax) {
       return Promise.resolve(fail(clusterError('QUORUM_BUSY', `${pendingCommitsMax} configuration updates are already waiting for the quorum store`, 'retry shortly; if it persists, the quorum store is too slow (cluster log)')));
     }
+    const now = this.s.o.clock.nowMs();
+    const oldest = this.pendingCommits[0];
+    if (oldest !== undefined && now - oldest.atMs > commitWaitMaxMs) {
+      return Promise.resolve(fail(clusterError('QUORUM_BUSY', `${this.pendingCommits.length} configuration changes are waiting for the quorum store, the oldest for ${Math.round(now - oldest.atMs)} ms (bound ${commitWaitMaxMs} ms); nothing was done`,
+        'retry after the Retry-After seconds; if it persists, the quorum store is too slow or the changes too many (cluster log)')));
+    }
     return new Promise((resolve) => {
-      this.pendingCommits.push({ updates, resolve });
+      this.pendingCommits.push({ updates, resolve, atMs: now });
       if (!this.committing) void this.flushCommits();
     });
   }

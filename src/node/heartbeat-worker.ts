@@ -86,7 +86,11 @@ async function main(): Promise<void> {
       Atomics.store(mem, causeSlots[cause].forMs, BigInt(Math.round(forMs)));
       Atomics.add(mem, causeSlots[cause].count, 1n);
     },
-    renewed: (atMs) => { Atomics.store(mem, shared.lastRenewOkUs, toUs(atMs)); },
+    renewed: (atMs, gapMs) => {
+      Atomics.store(mem, shared.lastRenewOkUs, toUs(atMs));
+      const gapUs = toUs(gapMs);
+      if (gapUs > Atomics.load(mem, shared.renewGapMaxUs)) Atomics.store(mem, shared.renewGapMaxUs, gapUs);
+    },
   }, data.timing);
   connect();
   loop.beat();

@@ -32,6 +32,8 @@ export interface HeartbeatPort {
   setState(state: 'running' | 'draining'): void;
   /** Newest successful renewal on the node's clock (-Infinity: none yet). */
   lastRenewOkMs(): number;
+  /** The longest time between two successive successful renewals since start (0: fewer than two). */
+  renewGapMaxMs(): number;
   /** The fences the heartbeat made so far, by cause, and how long the newest one's cause lasted. */
   fences(): FenceCounts;
   /** One last renewal with `state` (a planned stop), then no more beats. */
@@ -63,8 +65,8 @@ export interface BeatIo {
   leaseState(): LeaseState;
   /** A fence was made (for the shared counters). */
   fenced(cause: FenceCause, forMs: number): void;
-  /** A renewal succeeded at `atMs` (its beat's time). */
-  renewed(atMs: number): void;
+  /** A renewal succeeded at `atMs` (its beat's time), `gapMs` after the one before (0 for the first). */
+  renewed(atMs: number, gapMs: number): void;
 }
 
 /** One beat after another: beatDecision, then fence, ping and renew as it says. */
@@ -89,8 +91,9 @@ export class HeartbeatLoop {
     void this.io.renew(++this.counter, this.io.leaseState()).then((ok) => {
       // A late answer for an older beat never moves the renewal time back.
       if (!ok || now <= this.s.lastRenewOkMs) return;
+      const gapMs = Number.isFinite(this.s.lastRenewOkMs) ? now - this.s.lastRenewOkMs : 0;
       this.s.lastRenewOkMs = now;
-      this.io.renewed(now);
+      this.io.renewed(now, gapMs);
     });
   }
 
@@ -113,6 +116,7 @@ export class InlineHeartbeat implements HeartbeatPort {
   private readonly loop: HeartbeatLoop;
   private progressMs: number;
   private renewOkMs = -Infinity;
+  private gapMaxMs = 0;
   private state: 'running' | 'draining' = 'running';
   private readonly counts = noFences();
   private cancel: (() => void) | null = null;
@@ -127,7 +131,7 @@ export class InlineHeartbeat implements HeartbeatPort {
       lastProgressMs: () => this.progressMs,
       leaseState: () => this.state,
       fenced: (cause, forMs) => { this.counts[cause] = { count: this.counts[cause].count + 1, forMs }; },
-      renewed: (atMs) => { this.renewOkMs = atMs; },
+      renewed: (atMs, gapMs) => { this.renewOkMs = atMs; this.gapMaxMs = Math.max(this.gapMaxMs, gapMs); },
     }, c.timing);
   }
 
@@ -139,6 +143,7 @@ export class InlineHeartbeat implements HeartbeatPort {
   progress(): void { this.progressMs = this.c.clock.nowMs(); }
   setState(state: 'running' | 'draining'): void { this.state = state; }
   lastRenewOkMs(): number { return this.renewOkMs; }
+  renewGapMaxMs(): number { return this.gapMaxMs; }
   fences(): FenceCounts { return structuredClone(this.counts); }
 
   async stop(state: LeaseState): Promise<void> {
@@ -162,7 +167,9 @@ export const shared = {
   leaseLostCount: 3, leaseLostForMs: 4,
   stalledCount: 5, stalledForMs: 6,
   pausedCount: 7, pausedForMs: 8,
-  size: 9,
+  /** The longest time between two successive successful renewals, µs. */
+  renewGapMaxUs: 9,
+  size: 10,
 } as const;
 
 export const causeSlots: Record<FenceCause, { count: number; forMs: number }> = {
@@ -231,6 +238,8 @@ export class WorkerHeartbeat implements HeartbeatPort {
     // From the host's monotonic clock to the node's: the same instant, measured as an age.
     return Number.isFinite(at) ? this.c.clock.nowMs() - (monoMs() - at) : -Infinity;
   }
+
+  renewGapMaxMs(): number { return Number(Atomics.load(this.mem, shared.renewGapMaxUs)) / 1000; }
 
   fences(): FenceCounts {
     const out = noFences();

@@ -373,7 +373,8 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
       config: this.config, appliedSeq: this.appliedSeq, coordinator: this.coordinator, membership: this.membership,
       nodes: this.nodeViews(), ownership: this.pic.ownership, reports: this.currentReports(), allReports: this.pic.reports, local: this.local,
       writesBlocked: this.problems.quorumWritesBlocked(), placement: this.placementInput(), eventsDropped: this.eventsDropped, skippedRecords: this.log.skipped, wallMs: this.o.clock.wallMs(),
-      monoMs: this.o.clock.nowMs(), lastRenewOkMs: this.heartbeat?.lastRenewOkMs() ?? -Infinity, leaseTtlMs: this.o.timing.leaseTtlMs,
+      monoMs: this.o.clock.nowMs(), lastRenewOkMs: this.heartbeat?.lastRenewOkMs() ?? -Infinity,
+      renewGapMaxMs: this.heartbeat?.renewGapMaxMs() ?? 0, leaseTtlMs: this.o.timing.leaseTtlMs,
     };
     return this.o.freezeSnapshots ? freezeSnapshot(s) : s;
   }

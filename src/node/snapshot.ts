@@ -44,6 +44,8 @@ export interface NodeSnapshot {
   readonly monoMs: number;
   /** The heartbeat's newest successful lease renewal, on monoMs's clock (-Infinity: none yet). */
   readonly lastRenewOkMs: number;
+  /** The longest time between two successive successful lease renewals since start (0: fewer than two). */
+  readonly renewGapMaxMs: number;
   readonly leaseTtlMs: number;
 }
 
