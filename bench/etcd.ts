@@ -63,11 +63,20 @@ class SpecCluster extends TestCluster {
     // An etcd store has no directory for the cluster CA and node token: they go in the test's own.
     const authDir = mkdtempSync(join(tmpdir(), 'clusterd-bench-auth-'));
     const c = new SpecCluster(spec, { startArgs: ['--auth-dir', authDir] });
+    try {
+      await SpecCluster.startNodes(c, authDir, nodes);
+    } catch (err) {
+      await c.close(); // the nodes started so far
+      throw err;
+    }
+    return c;
+  }
+
+  private static async startNodes(c: SpecCluster, authDir: string, nodes: string[]): Promise<void> {
     // On a loaded machine a first etcd call can miss its 500 ms deadline: the bench tries again, as a supervisor would.
     await retry('clusterd init', async () => c.init(['--auth-dir', authDir]));
     for (const n of nodes) await retry(`starting ${n}`, () => c.startNode(n));
     await c.waitStatus('all nodes Up and a coordinator', (s) => !!s.coordinator && s.nodes.filter((n) => n.state === 'Up').length === nodes.length);
-    return c;
   }
 }
 
