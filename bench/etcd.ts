@@ -279,8 +279,8 @@ async function measure(backend: string): Promise<void> {
       spec = c.quorum;
     }
     const port = await freePort();
-    await c.addWebGroup('web', port, { preferred: names, resource: 'web-srv' });
-    await waitFor('web online', async () => servedBy(await httpText(`http://127.0.0.1:${port}/`)), 30_000);
+    await retry('adding the web group', () => c!.addWebGroup('web', port, { preferred: names, resource: 'web-srv' }));
+    await waitFor('web online', async () => servedBy(await httpText(`http://127.0.0.1:${port}/`)), 120_000);
     const label = `[${backend}]`;
     if (only.has('idle')) await idleCpu(c, etcd, label);
     if (only.has('failover')) await hardFailover(c, port, label);

@@ -47,7 +47,7 @@ import { Operations } from './operations.js';
 import type { NodeOptions } from './options.js';
 import { Problems } from './problems.js';
 import { FenceObserver } from './fence-observer.js';
-import { inlineHeartbeat, type HeartbeatPort, type TimedRenewalView } from './heartbeat.js';
+import { inlineHeartbeat, type HeartbeatPort } from './heartbeat.js';
 import { Picture } from './picture.js';
 import { Reporter } from './report.js';
 import type { Shell } from './shell.js';
@@ -294,13 +294,12 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     const space = store.freeSpaceProblem?.();
     if (space) this.problems.noteDiskFull('QUORUM_DISK_FULL', space);
     else if (space === null) this.problems.noteDiskOk('QUORUM_DISK_FULL');
-    // The slots as the newest renewal read them (etcd), when that renewal was sent after the
-    // ownership read and is fresh: a read like the one below, sent then. Else read.
-    const view = this.freshRenewalView();
-    const sentMs = view && view.sentMs >= this.pic.ownershipReadAtMs ? view.sentMs : clock.nowMs();
-    const leases = view && view.sentMs === sentMs ? view.leases : await store.readLeases();
-    // Observed at the answer's arrival: a conservative start for each node's silence.
-    this.pic.membership = observeLeases(this.membership, leases, view && view.sentMs === sentMs ? view.arrivedMs : clock.nowMs());
+    // The slots as a fresh renewal sent after the ownership read read them (etcd: a read sent then), else read;
+    // observed at the answer's arrival: a conservative start for each node's silence.
+    const v = [this.heartbeat?.renewalView?.()].find((x) => x && x.sentMs >= this.pic.ownershipReadAtMs) ?? null;
+    const sentMs = v ? v.sentMs : clock.nowMs();
+    const leases = v ? v.leases : await store.readLeases();
+    this.pic.membership = observeLeases(this.membership, leases, v ? v.arrivedMs : clock.nowMs());
     this.pic.leasesReadAtMs = Math.max(this.pic.leasesReadAtMs, sentMs);
     await this.coord.elect();
     // The cycle's one output (core/step.ts), executed in the order written on its type.
@@ -310,16 +309,10 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     this.ready = true;
   }
 
-  /** The newest renewal's read of the slots and change version (etcd), while fresh (heartbeat.ts). */
-  private freshRenewalView(): TimedRenewalView | null {
-    return this.heartbeat?.renewalView?.() ?? null;
-  }
-
   private async refresh(): Promise<void> {
     const { store } = this.o;
-    // A change version read with a recent renewal stands for the poll (writes also wake the node
-    // through onChange); one older than the version this node read itself means no change.
-    const view = this.freshRenewalView();
+    // A fresh renewal's change version stands for the poll (writes also wake us: onChange).
+    const view = this.heartbeat?.renewalView?.() ?? null;
     const version = view && view.changeVersion <= this.changeVersion ? this.changeVersion : view ? view.changeVersion : await store.changeVersion();
     if (version === this.changeVersion && !this.dirty) return;
     this.dirty = false;

@@ -74,23 +74,6 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
-const traced = new Map<string, number>();
-let traceTimer: NodeJS.Timeout | null = null;
-function traceCall(what: string): void {
-  const k = what.replace(/\d+/g, 'N');
-  traced.set(k, (traced.get(k) ?? 0) + 1);
-  if (!traceTimer) {
-    traceTimer = setInterval(() => {
-      const { appendFileSync } = require_fs();
-      appendFileSync(`/tmp/etcd13-trace-${process.pid}.txt`, `${new Date().toISOString()} ${JSON.stringify([...traced])}\n`);
-      traced.clear();
-    }, 10_000);
-    traceTimer.unref();
-  }
-}
-import * as fsMod from 'node:fs';
-const require_fs = () => fsMod;
-
 export class EtcdConn {
   readonly endpoints: string[];
   private readonly o: EtcdConnOptions;
@@ -152,7 +135,6 @@ export class EtcdConn {
    * again after a transient failure while the budget lasts. `fn` must be safe to repeat.
    */
   async call<T>(what: string, fn: (client: Etcd3, deadline: Date) => Promise<T>, budgetMs = this.o.callTimeoutMs): Promise<T> {
-    if (process.env.ETCD13_TRACE) traceCall(what);
     const start = performance.now();
     // Half the budget per attempt: one stalled endpoint leaves time to ask another.
     const attemptMaxMs = this.endpoints.length > 1 ? Math.max(100, budgetMs / 2) : budgetMs;
