@@ -4,11 +4,13 @@
 //   BENCH_RUNS=10                      hard failovers and planned moves to measure
 //   BENCH_UPDATES_S=5                  seconds of configuration updates per measurement
 //   BENCH_BACKENDS=etcd,dir            which quorum stores to measure
-//   BENCH_ONLY=failover,move,updates,store   a subset
-//   BENCH_ETCD_ELECTION_MS=100 BENCH_ETCD_HEARTBEAT_MS=10   etcd's own timing
+//   BENCH_ONLY=idle,failover,move,updates,store   a subset
+//   BENCH_IDLE_S=60                    seconds of idle CPU measurement (clusterd, its monitor, each etcd member)
+//   BENCH_CLIENTS=1,16,64              concurrent API clients of the update measurement
+//   BENCH_ETCD_ELECTION_MS=250 BENCH_ETCD_HEARTBEAT_MS=25   etcd's own timing
 
-import { cpus } from 'node:os';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EtcdStore } from '../src/store/etcd.js';
@@ -20,7 +22,12 @@ import { authFor, freePort, httpText, sleep, TestCluster, waitFor, type ClusterO
 const runs = Number(process.env.BENCH_RUNS ?? 10);
 const updatesS = Number(process.env.BENCH_UPDATES_S ?? 5);
 const backends = (process.env.BENCH_BACKENDS ?? 'etcd,dir').split(',');
-const only = new Set((process.env.BENCH_ONLY ?? 'failover,move,updates,store').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'idle,failover,move,updates,store').split(','));
+const idleS = Number(process.env.BENCH_IDLE_S ?? 60);
+const clientCounts = (process.env.BENCH_CLIENTS ?? '1,16,64').split(',').map(Number);
+const etcdElectionMs = Number(process.env.BENCH_ETCD_ELECTION_MS ?? 250);
+const etcdHeartbeatMs = Number(process.env.BENCH_ETCD_HEARTBEAT_MS ?? 25);
+const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
 const names = ['n1', 'n2', 'n3'];
 
 const servedBy = (t: string | null) => /served by (\S+) \(epoch (\d+)\)/.exec(t ?? '')?.[1] ?? null;
@@ -30,6 +37,18 @@ function stats(label: string, xs: number[]): void {
   if (s.length === 0) { console.log(`${label}: no samples`); return; }
   const med = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
   console.log(`${label}: n=${s.length} min ${s[0]!.toFixed(0)} ms, median ${med.toFixed(0)} ms, max ${s[s.length - 1]!.toFixed(0)} ms`);
+}
+
+async function retry<T>(what: string, fn: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      console.log(`(${what} failed, trying again: ${(err as Error).message.split('\n')[0]!.slice(0, 200)})`);
+      await sleep(1_000);
+    }
+  }
 }
 
 /** A TestCluster whose quorum store is the given spec (etcd) instead of a temp directory. */
@@ -44,10 +63,20 @@ class SpecCluster extends TestCluster {
     // An etcd store has no directory for the cluster CA and node token: they go in the test's own.
     const authDir = mkdtempSync(join(tmpdir(), 'clusterd-bench-auth-'));
     const c = new SpecCluster(spec, { startArgs: ['--auth-dir', authDir] });
-    c.init(['--auth-dir', authDir]);
-    for (const n of nodes) await c.startNode(n);
-    await c.waitStatus('all nodes Up and a coordinator', (s) => !!s.coordinator && s.nodes.filter((n) => n.state === 'Up').length === nodes.length);
+    try {
+      await SpecCluster.startNodes(c, authDir, nodes);
+    } catch (err) {
+      await c.close(); // the nodes started so far
+      throw err;
+    }
     return c;
+  }
+
+  private static async startNodes(c: SpecCluster, authDir: string, nodes: string[]): Promise<void> {
+    // On a loaded machine a first etcd call can miss its 500 ms deadline: the bench tries again, as a supervisor would.
+    await retry('clusterd init', async () => c.init(['--auth-dir', authDir]));
+    for (const n of nodes) await retry(`starting ${n}`, () => c.startNode(n));
+    await c.waitStatus('all nodes Up and a coordinator', (s) => !!s.coordinator && s.nodes.filter((n) => n.state === 'Up').length === nodes.length);
   }
 }
 
@@ -99,11 +128,80 @@ async function plannedMove(c: TestCluster, port: number, label: string): Promise
   stats(`${label} planned move: request to first answer from the new node`, totals);
 }
 
+/** utime + stime of a process in clock ticks (100 per second on Linux), or NaN once it is gone. */
+function cpuTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return NaN;
+  }
+}
+
+/** The direct children of a process (clusterd's resource monitor). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      out.push(...readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+    }
+  } catch {
+    // gone
+  }
+  return out;
+}
+
+/** etcd's gRPC calls served so far, by method (grpc_server_handled_total on /metrics), and its proposals. */
+async function etcdCounters(url: string): Promise<Map<string, number>> {
+  const m = new Map<string, number>();
+  const body = await (await fetch(`${url}/metrics`)).text();
+  for (const line of body.split('\n')) {
+    const g = /^grpc_server_handled_total\{.*grpc_method="(\w+)".*\} (\S+)$/.exec(line);
+    if (g) m.set(g[1]!, (m.get(g[1]!) ?? 0) + Number(g[2]));
+    const p = /^etcd_server_proposals_committed_total (\S+)$/.exec(line);
+    if (p) m.set('(raft proposals committed)', Number(p[1]));
+  }
+  return m;
+}
+
+/** CPU of every process of the cluster over `idleS` seconds with nothing to do, as % of one core. */
+async function idleCpu(c: TestCluster, etcd: EtcdCluster | null, label: string): Promise<void> {
+  await sleep(5_000); // the start's own work (elections, first placements) settles
+  const procs: { what: string; pid: number }[] = [];
+  for (const [name, n] of c.nodes) {
+    procs.push({ what: `clusterd ${name}`, pid: n.proc.pid! });
+    for (const k of childrenOf(n.proc.pid!)) procs.push({ what: `  its monitor (pid ${k})`, pid: k });
+  }
+  for (const m of etcd?.members ?? []) procs.push({ what: `etcd ${m.name}`, pid: m.proc!.pid! });
+  const before = procs.map((p) => cpuTicks(p.pid));
+  const allCounters = async () => {
+    const sum = new Map<string, number>();
+    for (const m of etcd?.members ?? []) {
+      for (const [k, v] of await etcdCounters(m.clientUrl)) sum.set(k, k.startsWith('(') ? Math.max(sum.get(k) ?? 0, v) : (sum.get(k) ?? 0) + v);
+    }
+    return sum;
+  };
+  const counters0 = etcd ? await allCounters() : null;
+  const t0 = performance.now();
+  await sleep(idleS * 1000);
+  const s = (performance.now() - t0) / 1000;
+  const after = procs.map((p) => cpuTicks(p.pid));
+  console.log(`${label} idle CPU over ${s.toFixed(0)} s (load average ${load()}), % of one core:`);
+  procs.forEach((p, i) => console.log(`${label}   ${p.what}: ${((after[i]! - before[i]!) / s).toFixed(2)}%`));
+  if (etcd && counters0) {
+    const counters1 = await allCounters();
+    const rates = [...counters1].map(([k, v]) => [k, (v - (counters0.get(k) ?? 0)) / s] as const).filter(([, r]) => r > 0.05);
+    console.log(`${label}   requests per second served by the etcd members (gRPC calls, and raft proposals committed): ` +
+      rates.map(([k, r]) => `${k} ${r.toFixed(1)}`).join(', '));
+  }
+}
+
 /** Acknowledged configuration updates per second through the coordinator's API (PATCH of a group property). */
 async function configUpdates(c: TestCluster, label: string): Promise<void> {
   const s = await c.status();
   const coord = c.nodes.get(s.coordinator!)!;
-  for (const clients of [1, 16]) {
+  for (const clients of clientCounts) {
     let done = 0;
     let failed = 0;
     const until = performance.now() + updatesS * 1000;
@@ -122,7 +220,8 @@ async function configUpdates(c: TestCluster, label: string): Promise<void> {
     }));
     latencies.sort((a, b) => a - b);
     console.log(`${label} configuration updates through the API, ${clients} client(s): ${(done / updatesS).toFixed(0)}/s acknowledged` +
-      ` (median latency ${latencies[Math.floor(latencies.length / 2)]?.toFixed(1) ?? '-'} ms, ${failed} failed)`);
+      ` (median latency ${latencies[Math.floor(latencies.length / 2)]?.toFixed(1) ?? '-'} ms, p99 ${latencies[Math.floor(latencies.length * 0.99)]?.toFixed(1) ?? '-'} ms,` +
+      ` ${failed} failed; load average ${load()})`);
   }
 }
 
@@ -171,7 +270,7 @@ async function measure(backend: string): Promise<void> {
     let spec: string;
     if (backend === 'etcd') {
       etcd = await EtcdCluster.start({
-        members: 3, electionMs: Number(process.env.BENCH_ETCD_ELECTION_MS ?? 100), heartbeatMs: Number(process.env.BENCH_ETCD_HEARTBEAT_MS ?? 10),
+        members: 3, electionMs: etcdElectionMs, heartbeatMs: etcdHeartbeatMs,
       });
       spec = etcd.spec();
       c = await SpecCluster.startOn(spec, names);
@@ -180,9 +279,10 @@ async function measure(backend: string): Promise<void> {
       spec = c.quorum;
     }
     const port = await freePort();
-    await c.addWebGroup('web', port, { preferred: names, resource: 'web-srv' });
-    await waitFor('web online', async () => servedBy(await httpText(`http://127.0.0.1:${port}/`)), 30_000);
+    await retry('adding the web group', () => c!.addWebGroup('web', port, { preferred: names, resource: 'web-srv' }));
+    await waitFor('web online', async () => servedBy(await httpText(`http://127.0.0.1:${port}/`)), 120_000);
     const label = `[${backend}]`;
+    if (only.has('idle')) await idleCpu(c, etcd, label);
     if (only.has('failover')) await hardFailover(c, port, label);
     if (only.has('move')) await plannedMove(c, port, label);
     if (only.has('updates')) await configUpdates(c, label);
@@ -208,7 +308,7 @@ async function measure(backend: string): Promise<void> {
 
 async function main(): Promise<void> {
   console.log(`clusterd etcd benchmark: 3 clusterd nodes on loopback, ${cpus().length} cores, default clusterd timing; etcd: 3 members on loopback ` +
-    `(heartbeat ${process.env.BENCH_ETCD_HEARTBEAT_MS ?? 10} ms, election ${process.env.BENCH_ETCD_ELECTION_MS ?? 100} ms)`);
+    `(heartbeat ${etcdHeartbeatMs} ms, election ${etcdElectionMs} ms); load average ${load()}`);
   for (const b of backends) await measure(b);
 }
 

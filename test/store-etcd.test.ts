@@ -469,7 +469,7 @@ test('damaged keys are QUORUM_LOG_DAMAGED naming what, never skipped', async () 
 test('etcdTimingCheck: consistent defaults, the worst case they imply, and a self-fence too short for one etcd call', () => {
   const ok = etcdTimingCheck({ heartbeatIntervalMs: 100, selfFenceMs: 800, leaseTtlMs: 1_400 });
   assert.deepEqual(ok.problems, []);
-  assert.equal(ok.worstCaseFailoverMs, 3_100);
+  assert.equal(ok.worstCaseFailoverMs, 3_200);
   assert.match(ok.explanation, /election-timeout <= 250/);
   assert.match(etcdTimingCheck({ heartbeatIntervalMs: 100, selfFenceMs: 600, leaseTtlMs: 1_000 }).problems[0] ?? '', /one slow etcd call/);
 });

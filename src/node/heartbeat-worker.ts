@@ -10,7 +10,7 @@ import { setThreadNice } from '../monitor/priority.js';
 import { heartbeatLine, monoMs } from '../monitor/protocol.js';
 import { openLeaseRenewer } from '../store/lease-renewer.js';
 import {
-  HeartbeatLoop, causeSlots, fromUs, shared, toUs,
+  HeartbeatLoop, causeSlots, fromUs, renewEveryBeats, shared, toUs,
   type FromHeartbeatWorker, type HeartbeatWorkerData, type ToHeartbeatWorker,
 } from './heartbeat.js';
 
@@ -73,7 +73,10 @@ async function main(): Promise<void> {
   const loop = new HeartbeatLoop({
     nowMs: monoMs,
     renew: async (counter, state) => {
+      const sentMs = monoMs();
       const r = await renewer.renew(counter, state);
+      // The slots and change version read with the renewal: the decision loop's cycle uses them instead of reading its own.
+      if (r.ok && r.view) post({ t: 'view', view: r.view, sentMs, arrivedMs: monoMs() });
       if (!r.ok && r.error !== renewErrorSaid) post({ t: 'log', level: 'warning', message: r.error });
       renewErrorSaid = r.ok ? '' : r.error;
       return r.ok;
@@ -91,7 +94,7 @@ async function main(): Promise<void> {
       const gapUs = toUs(gapMs);
       if (gapUs > Atomics.load(mem, shared.renewGapMaxUs)) Atomics.store(mem, shared.renewGapMaxUs, gapUs);
     },
-  }, data.timing);
+  }, data.timing, renewEveryBeats(data.timing, data.renewer));
   connect();
   loop.beat();
   const timer = setInterval(() => loop.beat(), data.timing.heartbeatIntervalMs);

@@ -17,7 +17,8 @@ import { beatDecision, type BeatState, type FenceCause } from '../core/self-fenc
 import type { Timing } from '../core/timing.js';
 import type { NodeName } from '../core/types.js';
 import { monoMs } from '../monitor/protocol.js';
-import type { LeaseRenewerOptions, LeaseState, QuorumStore } from '../store/types.js';
+import { etcdRenewEveryBeats } from '../store/etcd-timing.js';
+import type { LeaseRenewerOptions, LeaseState, QuorumStore, RenewalView } from '../store/types.js';
 import type { Clock } from './clock.js';
 import type { ResourceHost } from './resource-host.js';
 
@@ -38,6 +39,16 @@ export interface HeartbeatPort {
   fences(): FenceCounts;
   /** One last renewal with `state` (a planned stop), then no more beats. */
   stop(state: LeaseState): Promise<void>;
+  /**
+   * The lease slots and change version the newest renewal read with it (etcd), with when that
+   * renewal was sent and answered on the node's clock; null when the store reads none.
+   */
+  renewalView?(): TimedRenewalView | null;
+}
+
+export interface TimedRenewalView extends RenewalView {
+  sentMs: number;
+  arrivedMs: number;
 }
 
 export interface HeartbeatContext {
@@ -73,8 +84,16 @@ export interface BeatIo {
 export class HeartbeatLoop {
   private s: BeatState;
   private counter = 0;
+  /** Beats since the last renewal was sent, whether the newest answered one succeeded, and the state it announced. */
+  private beatsSinceRenew = 0;
+  private lastRenewOk = false;
+  private lastRenewState: LeaseState | null = null;
 
-  constructor(private readonly io: BeatIo, private readonly timing: Timing) {
+  /**
+   * `renewEveryBeats`: while renewals succeed and the announced state stays the same, renew only
+   * every this many beats (etcd: store/etcd-timing.ts etcdRenewEveryBeats); after a failure, every beat.
+   */
+  constructor(private readonly io: BeatIo, private readonly timing: Timing, private readonly renewEveryBeats = 1) {
     this.s = { lastBeatMs: -Infinity, lastRenewOkMs: -Infinity, lastProgressMs: io.lastProgressMs(), leaseLostFencedAt: -Infinity, stallFencedAt: -Infinity };
   }
 
@@ -88,7 +107,12 @@ export class HeartbeatLoop {
     }
     if (!d.renew) return;
     this.io.ping(now);
-    void this.io.renew(++this.counter, this.io.leaseState()).then((ok) => {
+    const state = this.io.leaseState();
+    if (this.lastRenewOk && state === this.lastRenewState && ++this.beatsSinceRenew < this.renewEveryBeats) return;
+    this.beatsSinceRenew = 0;
+    this.lastRenewState = state;
+    void this.io.renew(++this.counter, state).then((ok) => {
+      this.lastRenewOk = ok;
       // A late answer for an older beat never moves the renewal time back.
       if (!ok || now <= this.s.lastRenewOkMs) return;
       const gapMs = Number.isFinite(this.s.lastRenewOkMs) ? now - this.s.lastRenewOkMs : 0;
@@ -190,11 +214,18 @@ export interface HeartbeatWorkerData {
   memory: SharedArrayBuffer;
 }
 
-export type FromHeartbeatWorker = { t: 'stopped' } | { t: 'log'; level: 'info' | 'warning' | 'error'; message: string } | { t: 'failed'; error: string };
+export type FromHeartbeatWorker = { t: 'stopped' } | { t: 'log'; level: 'info' | 'warning' | 'error'; message: string } | { t: 'failed'; error: string }
+  /** A renewal's read (etcd), times on monoMs's clock. */
+  | { t: 'view'; view: RenewalView; sentMs: number; arrivedMs: number };
 export type ToHeartbeatWorker = { t: 'stop'; state: LeaseState };
 
 /** Bound on the last renewal of a planned stop (the etcd call deadline fits, with margin). */
 const stopWaitMs = 2_000;
+
+/** Every how many beats the heartbeat thread renews while renewals succeed: etcd spaces them (etcd-timing.ts), dir renews every beat. */
+export function renewEveryBeats(timing: Timing, renewer: LeaseRenewerOptions): number {
+  return renewer.kind === 'etcd' ? etcdRenewEveryBeats(timing, renewer.callTimeoutMs) : 1;
+}
 
 /** The heartbeat in a worker thread (heartbeat-worker.ts), fed and read through shared memory. */
 export class WorkerHeartbeat implements HeartbeatPort {
@@ -202,6 +233,9 @@ export class WorkerHeartbeat implements HeartbeatPort {
   private readonly mem = new BigInt64Array(this.memory);
   private worker: Worker | null = null;
   private stopping = false;
+  /** The newest renewal's read, times on monoMs's clock. */
+  private view: { view: RenewalView; sentMs: number; arrivedMs: number } | null = null;
+  private readonly renewEveryBeats: number;
 
   constructor(private readonly c: HeartbeatContext, private readonly o: {
     renewer: LeaseRenewerOptions; socketPath: string;
@@ -210,6 +244,7 @@ export class WorkerHeartbeat implements HeartbeatPort {
     onFailure: (reason: string) => void;
   }) {
     Atomics.store(this.mem, shared.lastRenewOkUs, toUs(-Infinity));
+    this.renewEveryBeats = renewEveryBeats(c.timing, o.renewer);
     this.progress();
   }
 
@@ -225,6 +260,7 @@ export class WorkerHeartbeat implements HeartbeatPort {
     worker.on('message', (msg: FromHeartbeatWorker) => {
       if (msg.t === 'log') this.o.log(msg.level, 'HEARTBEAT', msg.message);
       else if (msg.t === 'failed') this.o.onFailure(msg.error);
+      else if (msg.t === 'view' && (this.view === null || msg.sentMs > this.view.sentMs)) this.view = msg;
     });
     worker.on('error', (err) => this.o.onFailure(`heartbeat thread failed: ${err.stack ?? err.message}`));
     worker.on('exit', (code) => { if (!this.stopping) this.o.onFailure(`heartbeat thread exited (code ${code})`); });
@@ -240,6 +276,14 @@ export class WorkerHeartbeat implements HeartbeatPort {
   }
 
   renewGapMaxMs(): number { return Number(Atomics.load(this.mem, shared.renewGapMaxUs)) / 1000; }
+  renewalView(): TimedRenewalView | null {
+    const v = this.view;
+    // Fresh only while no renewal was due since it was sent (the beats skipped, and the one after).
+    if (v === null || monoMs() - v.sentMs > (this.renewEveryBeats + 1) * this.c.timing.heartbeatIntervalMs) return null;
+    // From the host's monotonic clock to the node's, as lastRenewOkMs.
+    const shift = this.c.clock.nowMs() - monoMs();
+    return { ...v.view, sentMs: v.sentMs + shift, arrivedMs: v.arrivedMs + shift };
+  }
 
   fences(): FenceCounts {
     const out = noFences();

@@ -282,9 +282,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   }
 
   /** A cycle's outcome, logged as a condition (problems.ts). */
-  private cycleSettled(failure: { error: unknown } | undefined): void {
-    this.problems.cycleSettled(failure);
-  }
+  private cycleSettled(failure: { error: unknown } | undefined): void { this.problems.cycleSettled(failure); }
 
   private async cycle(): Promise<void> {
     const { store, clock } = this.o;
@@ -295,10 +293,11 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     const space = store.freeSpaceProblem?.();
     if (space) this.problems.noteDiskFull('QUORUM_DISK_FULL', space);
     else if (space === null) this.problems.noteDiskOk('QUORUM_DISK_FULL');
-    const sentMs = clock.nowMs();
-    const leases = await store.readLeases();
-    // Observed at the answer's arrival: a conservative start for each node's silence.
-    this.pic.membership = observeLeases(this.membership, leases, clock.nowMs());
+    // Slots as a fresh renewal sent after the ownership read saw them, else read; observed at the answer's arrival.
+    const v = [this.heartbeat?.renewalView?.()].find((x) => x && x.sentMs >= this.pic.ownershipReadAtMs) ?? null;
+    const sentMs = v ? v.sentMs : clock.nowMs();
+    const leases = v ? v.leases : await store.readLeases();
+    this.pic.membership = observeLeases(this.membership, leases, v ? v.arrivedMs : clock.nowMs());
     this.pic.leasesReadAtMs = Math.max(this.pic.leasesReadAtMs, sentMs);
     await this.coord.elect();
     // The coordinator announces changes of its judgement of the nodes (NODE_DOWN, NODE_UP, ...).
@@ -312,7 +311,8 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
 
   private async refresh(): Promise<void> {
     const { store } = this.o;
-    const version = await store.changeVersion();
+    const view = this.heartbeat?.renewalView?.() ?? null; // a fresh renewal's change version stands for the poll
+    const version = view ? Math.max(view.changeVersion, this.changeVersion) : await store.changeVersion();
     if (version === this.changeVersion && !this.dirty) return;
     this.dirty = false;
     this.changeVersion = version;

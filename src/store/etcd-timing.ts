@@ -1,4 +1,5 @@
-// What a running etcd member tells of its raft timing (election timeout, heartbeat interval).
+// What a running etcd member tells of its raft timing (election timeout, heartbeat interval), and
+// how often clusterd renews its lease on etcd.
 //
 // etcd 3.4 publishes neither value through its API: the maintenance Status call answers version,
 // database size, leader, raft index and term; /metrics has no gauge of either; /health nothing.
@@ -11,6 +12,19 @@ import http from 'node:http';
 import https from 'node:https';
 import type { EtcdMemberTiming } from '../core/timing.js';
 import type { EtcdTls } from './etcd-config.js';
+
+/**
+ * Every how many heartbeats a node renews its lease on etcd while renewals succeed (each renewal
+ * is a raft proposal on every member and a gRPC call; the watchdog ping stays on every beat). A
+ * failed renewal is retried on every beat until one succeeds, so the self-fence deadline must
+ * leave room for one renewal that hangs for the whole call budget, the beat after it and the
+ * beats skipped before it: selfFence >= callTimeout + (k + 1) heartbeats. At most 2: the other
+ * nodes judge leases from the slots read with their own renewals (etcd.ts), so k heartbeats is
+ * also how stale their view may get. 1 when the timing leaves no room (the startup check says so).
+ */
+export function etcdRenewEveryBeats(t: { heartbeatIntervalMs: number; selfFenceMs: number }, callTimeoutMs: number): number {
+  return Math.max(1, Math.min(2, Math.floor((t.selfFenceMs - callTimeoutMs) / t.heartbeatIntervalMs) - 1));
+}
 
 /** Bound on one /debug/vars read: the check runs once at start and must not hold it up. */
 export const debugVarsTimeoutMs = 2_000;

@@ -6,11 +6,14 @@
 
 import fs from 'node:fs';
 import { LeaseSlotWriter } from './lease-file.js';
-import type { LeaseRenewerOptions, LeaseState } from './types.js';
+import type { LeaseRenewerOptions, LeaseState, RenewalView } from './types.js';
 
 export interface LeaseRenewer {
-  /** Writes the slot with `counter` and `state`; the error says why it was not written. */
-  renew(counter: number, state: LeaseState): Promise<{ ok: true } | { ok: false; error: string }>;
+  /**
+   * Writes the slot with `counter` and `state`; the error says why it was not written. `view`: the
+   * slots and change version read together with the renewal, where the store can (etcd).
+   */
+  renew(counter: number, state: LeaseState): Promise<{ ok: true; view?: RenewalView } | { ok: false; error: string }>;
   close(): Promise<void>;
 }
 
@@ -39,8 +42,8 @@ export async function openLeaseRenewer(o: LeaseRenewerOptions): Promise<LeaseRen
   await store.adoptLeaseSlot(o.node, o.incarnation, o.rev);
   return {
     renew: async (counter, state) => {
-      const r = await store.renewLease(o.node, counter, state);
-      return r.ok ? { ok: true } : { ok: false, error: r.error.message };
+      const r = await store.renewLeaseAndRead(o.node, counter, state);
+      return r.ok ? { ok: true, view: r.value } : { ok: false, error: r.error.message };
     },
     close: () => store.close(),
   };

@@ -128,6 +128,16 @@ export type NewEvent = Omit<ClusterEvent, 'id'>;
  * What a lease renewer needs to renew one claimed slot on its own (in clusterd's heartbeat
  * thread): plain data, so that it crosses to a worker thread. See lease-renewer.ts.
  */
+/**
+ * The lease slots and the change version as one renewal read them (etcd: in the renewal's own
+ * transaction, so a linearizable read at the renewal's revision). A node may use it instead of
+ * reading them itself, judged as a read sent when the renewal was sent.
+ */
+export interface RenewalView {
+  leases: LeaseRecord[];
+  changeVersion: number;
+}
+
 export type LeaseRenewerOptions =
   | { kind: 'dir'; node: NodeName; incarnation: string; leasePath: string; slot: number }
   | { kind: 'etcd'; node: NodeName; incarnation: string; endpoints: string[]; prefix: string; callTimeoutMs: number; rev: string;
