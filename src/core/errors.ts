@@ -99,6 +99,7 @@ export const errorCodes = {
   QUORUM_BUSY: { http: 429, exit: failed, meaning: 'too many configuration updates are waiting to be committed (the coordinator\'s commit queue is full); nothing was done', hint: 'retry after the Retry-After seconds: the coordinator is committing other changes' },
   QUORUM_DB_DAMAGED: { http: 503, exit: failed, meaning: 'the quorum store\'s database file is damaged (truncated or malformed) and cannot be read at all' },
   QUORUM_DISK_FULL: { http: 507, exit: failed, meaning: 'the quorum directory (or a node data directory) has not enough free space' },
+  QUORUM_FLOOR_UNREADABLE: { http: 409, exit: failed, meaning: 'an operator recovery was refused: the floor (highest term and epoch used) a node recorded in its lease slot cannot be read, so a token could be used twice' },
   QUORUM_LOG_DAMAGED: { http: 400, exit: failed, meaning: 'a quorum-log record or checkpoint fails its checksum or is missing, before the tail' },
   QUORUM_NODES_RUNNING: { http: 409, exit: failed, meaning: 'a store rebuild was refused: other nodes\' leases still move (their clusterd runs, and may run groups the rebuilt store would give away)' },
   QUORUM_UNAVAILABLE: { http: 503, exit: failed, meaning: 'the quorum store cannot be reached or opened' },

@@ -8,8 +8,9 @@ const H2 = forkHistory(H1, 'h2', 39);
 const where = { store: 'dir:/q', copy: '/d/db' };
 const store = (o: Partial<Extract<LoadFacts['store'], { readable: true }>> = {}): LoadFacts['store'] =>
   ({ readable: true, history: H1, checkpointSeq: 30, head: 45, intactThrough: 45, damage: null, ...o });
-const facts = (copy: LoadFacts['copy'], s: LoadFacts['store'], sw: Partial<LoadFacts['switches']> = {}): LoadFacts =>
-  ({ switches: { resetQuorumLog: false, noQuorumLogging: false, ...sw }, copy, store: s, where });
+const noFloors: LoadFacts['floors'] = { copy: { term: 0, epoch: 0 }, recordTerm: 0, slots: [], unreadable: [] };
+const facts = (copy: LoadFacts['copy'], s: LoadFacts['store'], sw: Partial<LoadFacts['switches']> = {}, floors = noFloors): LoadFacts =>
+  ({ switches: { resetQuorumLog: false, noQuorumLogging: false, ...sw }, copy, store: s, floors, where });
 const summary = (p: LoadPlan) => p.kind === 'refuse' ? `refuse ${p.error.code}`
   : p.kind === 'load' ? `load from ${p.from}` : p.kind === 'repair' ? 'repair'
     : `${p.kind} from ${p.from} through ${p.throughSeq} at ${p.newSeq}${p.kind === 'reset' && p.rebuild ? ' rebuild' : ''}`;

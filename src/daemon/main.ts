@@ -519,7 +519,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   const opened = await store.open();
   if (!opened.ok) {
     // A database that cannot even be opened: --reset-quorum-log rebuilds it from this node's copy (load-plan decides).
-    const rebuilt = opened.error.code === 'QUORUM_DB_DAMAGED' ? await rebuildUnopenableStore(store, dataDir, opened.error, { resetQuorumLog: !!flags.resetQuorumLog, noQuorumLogging: flags.quorumLogging === false }, { self: s.node, leaseTtlMs: s.timing.leaseTtlMs }) : opened;
+    const rebuilt = opened.error.code === 'QUORUM_DB_DAMAGED' ? await rebuildUnopenableStore(store, dataDir, opened.error, { resetQuorumLog: !!flags.resetQuorumLog, noQuorumLogging: flags.quorumLogging === false, acceptUnreadableFloors: !!flags.acceptUnreadableFloors }, { self: s.node, leaseTtlMs: s.timing.leaseTtlMs }) : opened;
     if (!rebuilt.ok) fail(rebuilt.error);
     logger.warn({ event: 'QUORUM_DB_REBUILT' }, rebuilt.value);
   }
@@ -552,7 +552,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   node = new ClusterNode({
     name: s.node, apiUrl: '', ...nodeAddress(listen.host), timing: s.timing, store, host, clock: realClock, log, localDb, checkpointing: s.checkpointing, heartbeat,
     agentCheckPeer: agentCheckPeer({ nodeToken: security.auth.nodeToken, fetch: security.nodeFetch }),
-    recovery: { resetQuorumLog: !!flags.resetQuorumLog, noQuorumLogging: flags.quorumLogging === false },
+    recovery: { resetQuorumLog: !!flags.resetQuorumLog, noQuorumLogging: flags.quorumLogging === false, acceptUnreadableFloors: !!flags.acceptUnreadableFloors },
     // Tests set it: the API's snapshots are frozen, so a view that writes into one fails loudly.
     freezeSnapshots: environment().freezeSnapshots,
   });
@@ -636,6 +636,7 @@ export function program(): Command {
     .option('--checkpoint-interval <ms>', `checkpoint at least this often (default ${checkpointingDefaults.checkpointIntervalMs})`, intArg)
     .option('--reset-quorum-log', 'recovery: rebuild the quorum log from this node\'s own copy (changes after it may be lost)')
     .option('--no-quorum-logging', 'recovery: run on the intact part of a damaged quorum log, writing changes as checkpoints')
+    .option('--accept-unreadable-floors', 'recovery: go on when a node\'s floor in its lease slot cannot be read (terms and epochs then start above the readable floors only)')
     .action((o) => runStart(o));
   p.command('migrate').description('copy a stopped cluster from one quorum store to another (for example dir to etcd)')
     .requiredOption('--from <spec>', 'source quorum store (every node stopped)')

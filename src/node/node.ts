@@ -29,6 +29,7 @@ import { clusterError, ok, type Result } from '../core/errors.js';
 import { emptyLocal, fenced, quiescent, revokeInherited, type LocalState } from '../core/local.js';
 import type { MaintRequest } from '../core/maintenance.js';
 import { observeLeases, type Membership } from '../core/membership.js';
+import type { FloorFacts } from '../core/load-plan.js';
 import type { NodeView, OwnershipRec, PlacementInput } from '../core/placement.js';
 import { mayStart } from '../core/self-fence.js';
 import { planStep } from '../core/step.js';
@@ -40,8 +41,8 @@ import { ConfigLog } from './config-log.js';
 import { CycleRunner } from './cycle-runner.js';
 import { Coordinator } from './coordinator.js';
 import { EventQueue } from './event-queue.js';
-import { ConfigLoader, recoveryFloor } from './load.js';
-import type { Floor } from './local-db.js';
+import { ConfigLoader } from './load.js';
+import { FloorNotes } from './floor-notes.js';
 import { LocalExec } from './local-exec.js';
 import { Operations } from './operations.js';
 import type { NodeOptions } from './options.js';
@@ -100,6 +101,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   private readonly cycles: CycleRunner;
   private readonly exec: LocalExec;
   private readonly stepDeps: StepExecDeps;
+  private readonly floorNotes: FloorNotes;
 
   constructor(o: NodeOptions) {
     super();
@@ -112,6 +114,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     this.pic = new Picture(o.clock, o.timing.leaseTtlMs);
     this.problems = new Problems(o.clock, emitEvent);
     this.events = new EventQueue({ store: o.store, clock: o.clock, wrote: (r) => this.problems.wrote(r), sleep: (ms) => this.sleep(ms) });
+    this.floorNotes = new FloorNotes(o);
     const shell: Shell = {
       o, name: o.name, problems: this.problems, emitEvent,
       coordinator: () => this.coordinator, membership: () => this.membership, ownership: () => this.pic.ownership, reports: () => this.pic.reports,
@@ -119,10 +122,11 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
       judgeAtMs: () => this.pic.judgeAtMs(), nodeViews: () => this.nodeViews(), currentReports: () => this.currentReports(),
       placementInput: () => this.placementInput(), refresh: () => this.refresh(), kick: () => this.kick(), markDirty: () => { this.dirty = true; },
       apply: (a) => this.exec.apply(a), sleep: (ms) => this.sleep(ms),
+      noteFloor: (term, epoch) => this.floorNotes.note(term, epoch),
     };
     this.log = new ConfigLog(shell);
     this.exec = new LocalExec(shell, this.log);
-    this.loader = new ConfigLoader({ o, incarnation: () => this.incarnation, emitEvent, log: this.log, recoveryFloor: (...a) => this.recoveryFloor(...a), newHistoryId: () => this.newHistoryId() });
+    this.loader = new ConfigLoader({ o, incarnation: () => this.incarnation, emitEvent, log: this.log, floorFacts: (f) => this.floorFacts(f), newHistoryId: () => this.newHistoryId() });
     this.coord = new Coordinator(shell, this.log);
     this.fences = new FenceObserver({
       name: o.name, timing: o.timing, emitEvent, fencing: () => this.fencing, fence: (why) => { this.fencing = true; o.host.fence(why); },
@@ -143,7 +147,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   }
 
   /** Recovery floor and new history ids: methods, so that the simulator seeds the ids and plants its forget-floor tooth here. */
-  protected recoveryFloor(f: Floor, copyTerm: number, storeTerm: number): Floor { return recoveryFloor(f, copyTerm, storeTerm); }
+  protected floorFacts(f: FloorFacts): FloorFacts { return f; }
   protected newHistoryId(): string { return randomBytes(8).toString('hex'); }
   /** The configuration this node has applied (replaced whole by each change, never changed in place). */
   get config(): ClusterConfig { return this.log.config; }
