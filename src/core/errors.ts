@@ -25,7 +25,7 @@ export interface ErrorRow {
 
 export const errorCodes = {
   // Authentication, roles, TLS and browsers
-  AUTH_EXISTS: { http: 409, exit: failed, meaning: 'clusterd init --auth-only was asked for a cluster whose auth directory holds a CA or node token already', hint: 'add users with cluster credentials add; rotate the CA as README, Security says' },
+  AUTH_EXISTS: { http: 409, exit: failed, meaning: 'clusterd init --auth-only was asked for a cluster whose auth directory holds a CA or node token already, or whose configuration holds credentials already (its trust lives in another auth directory)', hint: 'add users with cluster credentials add; rotate the CA as README, Security says' },
   AUTH_FORBIDDEN: { http: 403, exit: failed, meaning: 'the credential is valid but its role may not do this (viewer < operator < admin)', hint: 'ask an admin for a credential with the role named in the message (cluster credentials add USER --role ROLE)' },
   AUTH_INVALID: { http: 401, exit: failed, meaning: 'the token, session cookie or login ticket is not one the cluster knows (revoked, mistyped, expired or used)', hint: 'use the credential file clusterd init wrote (~/.config/clusterd/credentials/CLUSTER.json) or set CLUSTERD_CREDENTIALS=FILE' },
   AUTH_MISSING: { http: 500, exit: failed, meaning: 'the auth directory holds no cluster CA and no node token (a cluster made before clusterd had credentials, or the wrong --auth-dir)', hint: 'with the nodes stopped, run once clusterd init --auth-only --quorum SPEC [--auth-dir DIR]; on another machine, copy the files of clusterd cert issue and give --auth-dir DIR' },
