@@ -267,7 +267,8 @@ export function installAuth(app: FastifyInstance, gate: Gate, ready: () => boole
     const url = req.routeOptions.url;
     const access: RouteAccess | undefined = url === undefined ? 'viewer' : routeRoles[routeKey(req.method, url)];
     if (access === 'public' || (access === 'metrics' && !gate.opts.metricsAuth)) return undefined;
-    if (!ready()) return undefined; // the node answers 503 NODE_STARTING next: it cannot verify credentials yet
+    // Not ready: no configuration read yet, so no credential can be verified: nothing that needs one passes.
+    if (!ready()) return sendError(reply, clusterError('NODE_STARTING', 'this node is starting: it has not read the quorum store yet, so it cannot verify credentials', 'retry in a moment (the cluster CLI retries by itself)'));
     const p = authenticate(gate, req, Date.now());
     if (!('via' in p)) return sendError(reply, p);
     if (p.via !== 'node') { delete req.headers[forwardedHeader]; delete req.headers[callerHeader]; }
