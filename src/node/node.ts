@@ -30,6 +30,7 @@ import { emptyLocal, fenced, quiescent, revokeInherited, type LocalState } from 
 import type { MaintRequest } from '../core/maintenance.js';
 import { observeLeases, type Membership } from '../core/membership.js';
 import type { FloorFacts } from '../core/load-plan.js';
+import { redactSecretText } from '../core/redact.js';
 import type { NodeView, OwnershipRec, PlacementInput } from '../core/placement.js';
 import { mayStart } from '../core/self-fence.js';
 import { planStep } from '../core/step.js';
@@ -101,7 +102,6 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   private readonly cycles: CycleRunner;
   private readonly exec: LocalExec;
   private readonly stepDeps: StepExecDeps;
-  private readonly floorNotes: FloorNotes;
 
   constructor(o: NodeOptions) {
     super();
@@ -114,15 +114,14 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     this.pic = new Picture(o.clock, o.timing.leaseTtlMs);
     this.problems = new Problems(o.clock, emitEvent);
     this.events = new EventQueue({ store: o.store, clock: o.clock, wrote: (r) => this.problems.wrote(r), sleep: (ms) => this.sleep(ms) });
-    this.floorNotes = new FloorNotes(o);
+    const floorNotes = new FloorNotes(o);
     const shell: Shell = {
       o, name: o.name, problems: this.problems, emitEvent,
       coordinator: () => this.coordinator, membership: () => this.membership, ownership: () => this.pic.ownership, reports: () => this.pic.reports,
       local: () => this.local, shuttingDown: () => this.shuttingDown, fencing: () => this.fencing, isCoordinator: () => this.isCoordinator(),
       judgeAtMs: () => this.pic.judgeAtMs(), nodeViews: () => this.nodeViews(), currentReports: () => this.currentReports(),
       placementInput: () => this.placementInput(), refresh: () => this.refresh(), kick: () => this.kick(), markDirty: () => { this.dirty = true; },
-      apply: (a) => this.exec.apply(a), sleep: (ms) => this.sleep(ms),
-      noteFloor: (term, epoch) => this.floorNotes.note(term, epoch),
+      apply: (a) => this.exec.apply(a), sleep: (ms) => this.sleep(ms), noteFloor: (term, epoch) => floorNotes.note(term, epoch),
     };
     this.log = new ConfigLog(shell);
     this.exec = new LocalExec(shell, this.log);
@@ -353,7 +352,8 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
 
   // ---- events ---------------------------------------------------------------------------
 
-  emitEvent(event: EventName, level: EventLevel, message: string, data?: Record<string, unknown>): void {
+  emitEvent(event: EventName, level: EventLevel, text: string, data?: Record<string, unknown>): void {
+    const message = redactSecretText(text); // logs and events are read by every role: no secret inside a message reaches them
     this.o.log(level, event, message, data);
     const e: NewEvent = { wallMs: this.o.clock.wallMs(), node: this.name, event, level, message };
     if (data) e.data = data;
