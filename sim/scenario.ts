@@ -136,10 +136,6 @@ export class Simulation {
       noFreezeAbort: t === 'no-freeze-abort', noFenceHoldsOnLoss: t === 'no-fence-on-loss',
     };
     const nodeFlaws: NodeFlaws = { noStartCheck: t === 'no-start-check', noReleaseWait: t === 'no-release-wait', forgetFloor: t === 'forget-floor' };
-    if (this.patches.has(13)) {
-      nodeFlaws.floorOfAll = () => this.machines.map((m) => m.localDb.readState().floor)
-        .reduce((a, f) => ({ term: Math.max(a.term, f.term), epoch: Math.max(a.epoch, f.epoch) }), { term: 0, epoch: 0 });
-    }
     // The defaults, with a shorter shutdown timeout so that a drain fits in a run.
     const timing = validateTiming({ ...timingDefaults, shutdownPendingTimeoutMs: 3_000 });
     if (!timing.ok) throw timing.error;

@@ -14,7 +14,8 @@ import { SimStoreClient, WorldTransport, healthyLink, type SimDisk, type StoreLi
 import { SimProc, type World } from './world.js';
 import type { Patches } from './patches.js';
 import { SimLocalDb, type CopyContent } from './sim-local-db.js';
-import type { Floor, LocalDb } from '../src/node/local-db.js';
+import type { LocalDb } from '../src/node/local-db.js';
+import type { FloorFacts } from '../src/core/load-plan.js';
 
 /** Deliberate protocol breaks in the node shell, for the teeth tests only. */
 export interface NodeFlaws {
@@ -22,10 +23,8 @@ export interface NodeFlaws {
   noStartCheck?: boolean;
   /** The coordinator treats a group in phase 'stop' as released at once (no wait for the owner). */
   noReleaseWait?: boolean;
-  /** A recovery ignores the floor in the node's copy: terms and epochs start from the records' terms and 0. */
+  /** A recovery ignores the floors in the node's copy and in the lease slots: terms and epochs start from the records' terms and 0. */
   forgetFloor?: boolean;
-  /** Patch 13: the highest floor of every node copy (the lease slots would carry them). */
-  floorOfAll?: () => Floor;
 }
 
 /** The operator's recovery switches for one `clusterd start`. */
@@ -52,11 +51,9 @@ export class SimClusterNode extends ClusterNode {
     return `${this.incarnation}.${++this.histories}`;
   }
 
-  protected override recoveryFloor(copyFloor: Floor, copyTerm: number, storeCheckpointTerm: number): Floor {
-    if (this.flaws.forgetFloor) return super.recoveryFloor({ term: 0, epoch: 0 }, copyTerm, storeCheckpointTerm);
-    const all = this.flaws.floorOfAll?.();
-    const floor = all ? { term: Math.max(all.term, copyFloor.term), epoch: Math.max(all.epoch, copyFloor.epoch) } : copyFloor;
-    return super.recoveryFloor(floor, copyTerm, storeCheckpointTerm);
+  protected override floorFacts(f: FloorFacts): FloorFacts {
+    // The tooth forgets every floor recorded: terms start from the records' terms, epochs from 0.
+    return this.flaws.forgetFloor ? { copy: { term: 0, epoch: 0 }, recordTerm: f.recordTerm, slots: [], unreadable: [] } : f;
   }
 
   override placementInput(): PlacementInput {

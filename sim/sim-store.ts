@@ -19,7 +19,7 @@ import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../src/co
 import type {
   RecoverOptions,
   Checkpoint, ClusterEvent, CoordinatorRecord, LeaseRecord, LeaseState, LogRecord, NewEvent, NodeReport,
-  OwnershipRecord, QuorumStore, StoreResult,
+  LeaseFloors, OwnershipRecord, QuorumStore, StoreResult,
 } from '../src/store/types.js';
 import type { SimProc, World } from './world.js';
 import { genesisHistory, type History } from '../src/core/load-plan.js';
@@ -64,6 +64,8 @@ export class SimDisk {
   nextEventId = 1;
   readonly slots: (LeaseRecord | null)[] = Array.from({ length: simLeaseSlotsMax }, () => null);
   readonly slotOf = new Map<NodeName, number>();
+  /** As dir's lease file: each slot's recorded floor, apart from its lease (renewals, claims and evictions keep it). */
+  readonly floors: ({ term: number; epoch: number } | 'damaged' | null)[] = Array.from({ length: simLeaseSlotsMax }, () => null);
   version = 1;
   /** The database cannot be read (SQLite quick_check fails): every database call fails with QUORUM_DB_DAMAGED; lease slots keep working. */
   unreadable = false;
@@ -134,6 +136,23 @@ export class SimDisk {
 
   readLeases(): LeaseRecord[] {
     return this.slots.filter((s): s is LeaseRecord => s !== null).map((s) => ({ ...s }));
+  }
+
+  /** As dir: the slot's floor only rises; a damaged one is replaced. */
+  raiseSlotFloor(slot: number, floor: { term: number; epoch: number }): void {
+    const was = this.floors[slot];
+    this.floors[slot] = was && was !== 'damaged' ? { term: Math.max(was.term, floor.term), epoch: Math.max(was.epoch, floor.epoch) } : { ...floor };
+  }
+
+  readFloors(): LeaseFloors {
+    const out: LeaseFloors = { floors: [], unreadable: [] };
+    this.floors.forEach((f, i) => {
+      const node = this.slots[i]?.node ?? null;
+      const where = `slot ${i}${node ? ` (node '${node}')` : ''}`;
+      if (f === 'damaged') out.unreadable.push(`${where}: its floor fails its checksum`);
+      else if (f) out.floors.push({ node, where, floor: { ...f } });
+    });
+    return out;
   }
 
   removeSlot(node: NodeName): StoreResult<void> {
@@ -640,6 +659,20 @@ export class SimStoreClient implements QuorumStore {
 
   readLeases(): Promise<LeaseRecord[]> {
     return this.r('reading the lease file', () => this.disk.readLeases(), true);
+  }
+
+  raiseLeaseFloor(node: NodeName, floor: { term: number; epoch: number }): Promise<StoreResult<void>> {
+    const f = { term: floor.term, epoch: floor.epoch };
+    return this.w(`recording the floor of node '${node}' in its lease slot`, () => {
+      const mine = this.claimed.get(node);
+      if (!mine) return fail(clusterError('BAD_ARGUMENT', `node '${node}' has no lease slot claimed through sim:quorum`, 'claim the slot (claimLeaseSlot) before recording a floor in it'));
+      this.disk.raiseSlotFloor(mine.slot, f);
+      return ok(undefined);
+    }, true);
+  }
+
+  readLeaseFloors(): Promise<StoreResult<LeaseFloors>> {
+    return this.run(() => { this.mustBeOpen(); return ok(this.disk.readFloors()); }, () => fail(unavailable('reading the floors in the lease file')), true);
   }
 
   removeLeaseSlot(node: NodeName): Promise<StoreResult<void>> {

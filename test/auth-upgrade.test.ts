@@ -96,3 +96,19 @@ test('clusterd init --auth-only on a quorum store without a cluster is refused (
     void empty.close();
   }
 });
+
+test('clusterd init --auth-only with an empty auth directory on a cluster whose configuration holds credentials is refused (AUTH_EXISTS): no second CA', () => {
+  const made = new TestCluster();
+  try {
+    const init = clusterd(['init', '--quorum', made.quorum, '--cluster', 'trusted', '--user', 'admin'], made.configHome);
+    assert.equal(init.code, 0, init.out);
+    const elsewhere = join(made.dir, 'other-auth');
+    const r = clusterd(['init', '--auth-only', '--quorum', made.quorum, '--auth-dir', elsewhere, '--user', 'admin'], made.configHome);
+    assert.notEqual(r.code, 0, r.out);
+    assert.match(r.out, /AUTH_EXISTS[\s\S]*holds credentials already \(admin\)/, r.out);
+    assert.match(r.out, /give --auth-dir with the cluster's auth directory/, r.out);
+    assert.ok(!existsSync(join(elsewhere, 'ca.crt')), 'no second CA was made');
+  } finally {
+    void made.close();
+  }
+});

@@ -285,6 +285,63 @@ test('a truncated cluster.db is reported as damage; --reset-quorum-log rebuilds 
   assert.ok(t1.epoch > epochBefore, `the epoch carried on: ${t1.epoch} > ${epochBefore}`);
 });
 
+test('--reset-quorum-log rebuilding the database from a copy whose node was stopped while the others moved a group and changed coordinator: terms and epochs carry on above every node\'s lease slot', async (t) => {
+  const c = await cluster(t, ['n1', 'n2', 'n3']);
+  assert.equal((await c.api('/v1/groups', { method: 'POST', body: { name: 'm' } })).status, 200);
+  await waitFor('n1 has m', async () => (await c.status('n1')).groups.some((g) => g.name === 'm'));
+  // n1 stops: its copy's floor stays at what it saw, while n2 and n3 go on using terms and epochs.
+  assert.equal(await stop(c, 'n1'), 0);
+  for (let i = 0; i < 3; i++) {
+    const g = await waitFor('m placed', async () => (await c.status('n2')).groups.find((x) => x.name === 'm' && x.node !== null && x.node !== 'n1'));
+    const to = g.node === 'n2' ? 'n3' : 'n2';
+    assert.equal((await c.api('/v1/groups/m/move', { method: 'POST', body: { node: to }, via: 'n2' })).status, 200);
+    await waitFor(`m on ${to}`, async () => (await c.status('n2')).groups.find((x) => x.name === 'm')?.node === to);
+  }
+  const coord = (await c.status('n2')).coordinator!;
+  const other = coord === 'n2' ? 'n3' : 'n2';
+  const termWas = (await c.status(other)).term;
+  await stop(c, coord, 'SIGKILL');
+  await waitFor(`${other} coordinator`, async () => { const s = await c.status(other); return s.coordinator === other && s.term > termWas ? s : null; }, 30_000);
+  await stop(c, other);
+  const quorumDir = c.quorum.slice('dir:'.length);
+  const termBefore = storeRow<{ term: number }>(quorumDir, 'SELECT term FROM coordinator').term;
+  const epochBefore = storeRow<{ e: number }>(quorumDir, 'SELECT MAX(epoch) AS e FROM ownership').e;
+  const n1Floor = JSON.parse(readFileSync(join(c.dir, 'data-n1', 'db', 'state'), 'utf8')) as { floor: { term: number; epoch: number } };
+  assert.ok(n1Floor.floor.term < termBefore && n1Floor.floor.epoch < epochBefore, `n1's copy is behind: ${JSON.stringify(n1Floor.floor)}, store term ${termBefore}, epoch ${epochBefore}`);
+  const dbPath = join(quorumDir, 'cluster.db');
+  truncateSync(dbPath, Math.floor(statSync(dbPath).size / 2));
+  for (const f of ['cluster.db-wal', 'cluster.db-shm']) rmSync(join(quorumDir, f), { force: true });
+  await c.startNode('n1', ['--reset-quorum-log']);
+  const s = await c.waitStatus('m placed again', (x) => x.groups.some((g) => g.name === 'm' && g.node !== null), 30_000);
+  assert.ok(s.term > termBefore, `the coordinator term carried on above every slot: ${s.term} > ${termBefore}`);
+  const m = s.groups.find((g) => g.name === 'm')!;
+  assert.ok(m.epoch > epochBefore, `the epoch carried on above every slot: ${m.epoch} > ${epochBefore}`);
+  const ev = await c.events();
+  assert.ok(ev.some((e) => e.event === 'QUORUM_LOG_RESET' && /raised above this node's copy by the lease slots of/.test(e.message)), 'the reset says the slots raised the floor');
+});
+
+test('--reset-quorum-log is refused while a lease slot\'s floor cannot be read (QUORUM_FLOOR_UNREADABLE), and goes on with --accept-unreadable-floors', async (t) => {
+  const c = await cluster(t, ['n1', 'n2']);
+  assert.equal((await c.api('/v1/groups', { method: 'POST', body: { name: 'kept' } })).status, 200);
+  await waitFor('n1 has kept', async () => (await c.status('n1')).groups.some((g) => g.name === 'kept'));
+  await stop(c, 'n2');
+  assert.equal(await stop(c, 'n1'), 0);
+  const quorumDir = c.quorum.slice('dir:'.length);
+  // Every slot's floor part gets a byte no floor's checksum matches (a slot 128 bytes, its floor the last 12).
+  const leases = join(quorumDir, 'leases.bin');
+  const bytes = readFileSync(leases);
+  for (let i = 0; i < 2; i++) bytes[i * 128 + 120] = bytes[i * 128 + 120]! ^ 0x40;
+  writeFileSync(leases, bytes);
+  const dbPath = join(quorumDir, 'cluster.db');
+  truncateSync(dbPath, Math.floor(statSync(dbPath).size / 2));
+  const r = startFails(c, 'n1', ['--reset-quorum-log']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /error\[QUORUM_FLOOR_UNREADABLE\]/, r.err);
+  assert.match(r.err, /--accept-unreadable-floors/);
+  await c.startNode('n1', ['--reset-quorum-log', '--accept-unreadable-floors']);
+  assert.ok((await groupNames(c)).includes('kept'));
+});
+
 test('--reset-quorum-log on a readable store keeps the ownership records that name a node: a group running on its owner stays there, at its epoch', async (t) => {
   const c = await cluster(t, ['n1', 'n2']);
   for (const g of ['hi', 'lo']) assert.equal((await c.api('/v1/groups', { method: 'POST', body: { name: g } })).status, 200);

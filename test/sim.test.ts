@@ -68,7 +68,7 @@ test('a seed replays byte for byte: same trace hash, same events, same last line
 
 /**
  * The fault kinds of the budget: every kind but the opt-in double fault, `recovery` included. The
- * one recovery bug still open (sim/patches.ts) has its proposed fix applied in the harness.
+ * recovery bug still open (sim/patches.ts) has no fix in the harness: its seeds are skipped (budgetKnown).
  */
 const budgetKinds = defaultFaultKinds;
 const budgetList = budgetKinds.join(',');
@@ -187,6 +187,11 @@ const regressions: { bug: BugId; pin: number | null; faults: string; seeds: numb
   { bug: 10, pin: 3, faults: 'recovery,crash,pause,operator,db-down', seeds: 0 },
   { bug: 11, pin: 12, faults: 'recovery,crash,pause,operator,db-down', seeds: 0 },
   { bug: 12, pin: 59, faults: defaultFaultKinds.join(','), seeds: 0 },
+  // Seed 65 showed it. Seeds 31, 114, 216, 227 and 233 of the first 300 fail (a term elected twice, S9) when the lease
+  // slots' floors are left out of the recovery floor (src/node/load.ts floorFacts: slots []), and pass as src/ is.
+  { bug: 13, pin: 65, faults: defaultFaultKinds.join(','), seeds: 0 },
+  { bug: 13, pin: 31, faults: defaultFaultKinds.join(','), seeds: 0 },
+  { bug: 13, pin: 114, faults: defaultFaultKinds.join(','), seeds: 0 },
 ];
 for (const reg of regressions) {
   const seeds = [...(reg.pin === null ? [] : [reg.pin]), ...Array.from({ length: reg.seeds }, (_, i) => i + 1)];
@@ -206,7 +211,6 @@ for (const reg of regressions) {
  */
 const openPins: { bug: BugId; pin: number; faults: string }[] = [
   // Bug 14 has no proposed fix in the harness yet: seed 50 of the budget kinds shows it (skipped in the budget).
-  { bug: 13, pin: 44, faults: defaultFaultKinds.join(',') },
 ];
 for (const p of openPins) {
   test(`open bug ${p.bug} (${bugs[p.bug].split(';')[0]}): seed ${p.pin} fails without its proposed fix, passes with all`, async () => {

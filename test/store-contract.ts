@@ -9,6 +9,7 @@ import type { ClusterConfig, ConfigUpdate } from '../src/core/types.js';
 import type { ErrorCode } from '../src/core/errors.js';
 import { logReadMax } from '../src/core/limits.js';
 import type { NewEvent, NodeReport, OwnershipRecord, QuorumStore, StoreResult } from '../src/store/types.js';
+import { openLeaseRenewer } from '../src/store/lease-renewer.js';
 
 export type MakeStores = () => Promise<{ stores: QuorumStore[]; cleanup: () => Promise<void> }>;
 
@@ -243,6 +244,47 @@ export function runStoreContract(name: string, makeStores: MakeStores): void {
     assert.deepEqual(sortByNode(await a.readLeases()).map((l) => l.node), ['n1', 'n3']);
     value(await b.claimLeaseSlot('n4', 'inc-n4'));
     assert.deepEqual(sortByNode(await a.readLeases()).map((l) => l.node), ['n1', 'n3', 'n4']);
+  });
+
+  inCluster('a node\'s floor in its lease slot only rises, every node reads it, and it outlives renewals, a new claim, an eviction and a rebuild', async ([a, b]) => {
+    const floors = async (s: QuorumStore) => {
+      const r = value(await s.readLeaseFloors());
+      assert.deepEqual(r.unreadable, []);
+      return r.floors.map((f) => [f.floor.term, f.floor.epoch]).sort((x, y) => x[0]! - y[0]! || x[1]! - y[1]!);
+    };
+    value(await a.claimLeaseSlot('n1', 'inc-a'));
+    value(await b.claimLeaseSlot('n2', 'inc-b'));
+    assert.deepEqual(await floors(a), [], 'no floor recorded yet');
+    assert.equal(errorCode(await a.raiseLeaseFloor('never-claimed', { term: 1, epoch: 1 })), 'BAD_ARGUMENT');
+    const version = await a.changeVersion();
+    value(await a.raiseLeaseFloor('n1', { term: 5, epoch: 3 }));
+    value(await b.raiseLeaseFloor('n2', { term: 2, epoch: 9 }));
+    assert.equal(await b.changeVersion(), version, 'recording a floor wakes nobody');
+    assert.deepEqual(await floors(b), [[2, 9], [5, 3]]);
+    // Term and epoch each rise on their own, never fall.
+    value(await a.raiseLeaseFloor('n1', { term: 4, epoch: 7 }));
+    value(await a.raiseLeaseFloor('n1', { term: 1, epoch: 1 }));
+    assert.deepEqual(await floors(b), [[2, 9], [5, 7]]);
+    // Renewals, also through a lease renewer on its own connection, write the lease only.
+    value(await a.renewLease('n1', 6, 'running'));
+    const renewerOptions = a.leaseRenewerOptions?.('n1') ?? null;
+    if (renewerOptions) {
+      const renewer = await openLeaseRenewer(renewerOptions);
+      try {
+        assert.deepEqual(await renewer.renew(7, 'draining'), { ok: true });
+      } finally {
+        await renewer.close();
+      }
+    }
+    value(await a.claimLeaseSlot('n1', 'inc-a2'));
+    value(await a.removeLeaseSlot('n2'));
+    assert.deepEqual(await floors(b), [[2, 9], [5, 7]], 'renewals, a new claim and an eviction keep the floors');
+    value(await a.raiseLeaseFloor('n1', { term: 8, epoch: 7 }));
+    assert.deepEqual(await floors(b), [[2, 9], [8, 7]]);
+    if (a.rebuildDamaged) {
+      value(await a.rebuildDamaged('contract', 2_000));
+      assert.deepEqual(await floors(a), [[2, 9], [8, 7]], 'a rebuilt database keeps the floors');
+    }
   });
 
   inCluster('many nodes hold distinct slots', async (stores) => {

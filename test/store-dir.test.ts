@@ -9,7 +9,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { DirStore, dbFileName } from '../src/store/dir.js';
+import { DirStore, dbFileName, readLeaseFloorsAt } from '../src/store/dir.js';
 import { openStore, parseQuorumSpec } from '../src/store/index.js';
 import {
   decodeLeaseSlot, encodeLeaseSlot, leaseFileBytes, leaseFileName, leaseIdentityProblem, leaseSlotBytes, markLeaseFenced,
@@ -285,6 +285,35 @@ test('markLeaseFenced fences only the incarnation it names', async () => {
     assert.equal((await store.readLeases())[0]?.state, 'running');
     assert.equal(markLeaseFenced(dir, 'n1', 'inc1'), true);
     assert.deepEqual(await store.readLeases(), [{ node: 'n1', counter: 17, state: 'fenced', incarnation: 'inc1' }]);
+  });
+});
+
+test('a lease slot\'s floor: the monitor\'s fenced mark keeps it; a damaged one is named unreadable, and so is a missing lease file; the next raise heals it', async () => {
+  await withDirCluster(async (store, dir) => {
+    value(await store.claimLeaseSlot('n1', 'inc1'));
+    value(await store.claimLeaseSlot('n2', 'inc2'));
+    value(await store.raiseLeaseFloor('n1', { term: 7, epoch: 11 }));
+    value(await store.raiseLeaseFloor('n2', { term: 3, epoch: 4 }));
+    assert.equal(markLeaseFenced(dir, 'n1', 'inc1'), true);
+    const read = async () => value(await store.readLeaseFloors());
+    assert.deepEqual((await read()).floors.map((f) => [f.node, f.floor.term, f.floor.epoch]).sort(), [['n1', 7, 11], ['n2', 3, 4]]);
+    assert.deepEqual(readLeaseFloorsAt(dir), await read(), 'read without the database, the same');
+    // One bit of n2's floor flips: unreadable, named; the other slots still count.
+    const file = path.join(dir, leaseFileName);
+    const index = [0, 1].find((i) => decodeLeaseSlot(fs.readFileSync(file).subarray(i * leaseSlotBytes, (i + 1) * leaseSlotBytes))?.node === 'n2')!;
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, Buffer.from([0x80]), 0, 1, index * leaseSlotBytes + leaseSlotBytes - 10);
+    fs.closeSync(fd);
+    const damaged = await read();
+    assert.deepEqual(damaged.floors.map((f) => f.node), ['n1']);
+    assert.equal(damaged.unreadable.length, 1);
+    assert.match(damaged.unreadable[0]!, new RegExp(`slot ${index} \\(node 'n2'\\).*checksum`));
+    // The node that owns the slot records its floor again.
+    value(await store.raiseLeaseFloor('n2', { term: 5, epoch: 4 }));
+    assert.deepEqual((await read()).unreadable, []);
+    const gone = readLeaseFloorsAt(path.join(dir, 'missing'));
+    assert.deepEqual(gone.floors, []);
+    assert.match(gone.unreadable[0] ?? '', /lease file .* \(missing\)/);
   });
 });
 

@@ -18,6 +18,7 @@ import { networkInterfaces } from 'node:os';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { clusterError } from '../core/errors.js';
+import { redactSecretArgs, redactSecretText } from '../core/redact.js';
 import { roles, type CredentialConfig, type Role } from '../core/types.js';
 import type { NodeFacade } from '../node/snapshot.js';
 import { Handoffs } from './handoff.js';
@@ -278,7 +279,8 @@ export function installAuth(app: FastifyInstance, gate: Gate, ready: () => boole
     const url = req.routeOptions.url;
     const access: RouteAccess | undefined = url === undefined ? 'viewer' : routeRoles[routeKey(req.method, url)];
     if (access === 'public' || (access === 'metrics' && !gate.opts.metricsAuth)) return undefined;
-    if (!ready()) return undefined; // the node answers 503 NODE_STARTING next: it cannot verify credentials yet
+    // Not ready: no configuration read yet, so no credential can be verified and nothing that needs one passes.
+    if (!ready()) return sendError(reply, clusterError('NODE_STARTING', 'this node is starting: it has not read the quorum store yet, so it cannot verify credentials', 'retry in a moment (the cluster CLI retries by itself)'));
     const p = authenticate(gate, req, Date.now());
     if (!('via' in p)) return sendError(reply, p);
     if (p.via !== 'node') { delete req.headers[forwardedHeader]; delete req.headers[callerHeader]; }
@@ -296,7 +298,7 @@ export function installAuth(app: FastifyInstance, gate: Gate, ready: () => boole
   });
   app.addHook('onSend', async (req, reply, payload) => {
     const p = principalOf(req);
-    if (!p || p.role !== 'viewer' || typeof payload !== 'string' || !String(reply.getHeader('content-type') ?? '').includes('json')) return payload;
+    if (!p || p.role === 'admin' || typeof payload !== 'string' || !String(reply.getHeader('content-type') ?? '').includes('json')) return payload;
     try { return JSON.stringify(redactSecrets(JSON.parse(payload))); } catch { return payload; }
   });
 }
@@ -310,9 +312,10 @@ export function checkRouteTable(registered: readonly string[]): string[] {
   return problems;
 }
 
-/** A copy of an API answer with resources' private secrets replaced: env values, secretEnv, and keys that look secret. */
+/** A copy of an API answer with secrets replaced: env values, secretEnv, secret-looking keys, URL passwords and secret options' arguments. */
 export function redactSecrets(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(redactSecrets);
+  if (typeof v === 'string') return redactSecretText(v);
   if (v === null || typeof v !== 'object') return v;
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) out[k] = k === 'priv' && x !== null && typeof x === 'object' && !Array.isArray(x) ? redactPriv(x as Record<string, unknown>) : redactSecrets(x);
@@ -324,9 +327,10 @@ function redactPriv(priv: Record<string, unknown>): Record<string, unknown> {
   for (const [k, x] of Object.entries(priv)) {
     if (k === 'env') out[k] = redactEnv(x);
     else if (k === 'secretEnv' || secretKeyRe.test(k)) out[k] = redacted;
+    else if (Array.isArray(x)) out[k] = redactSecretArgs(x);
     // A map of parameters (an ocf resource's params): its secret-looking entries.
-    else if (x !== null && typeof x === 'object' && !Array.isArray(x)) out[k] = Object.fromEntries(Object.entries(x).map(([pk, pv]) => [pk, secretKeyRe.test(pk) ? redacted : pv]));
-    else out[k] = x;
+    else if (x !== null && typeof x === 'object') out[k] = Object.fromEntries(Object.entries(x).map(([pk, pv]) => [pk, secretKeyRe.test(pk) ? redacted : redactSecrets(pv)]));
+    else out[k] = redactSecrets(x);
   }
   return out;
 }

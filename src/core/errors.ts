@@ -25,7 +25,7 @@ export interface ErrorRow {
 
 export const errorCodes = {
   // Authentication, roles, TLS and browsers
-  AUTH_EXISTS: { http: 409, exit: failed, meaning: 'clusterd init --auth-only was asked for a cluster whose auth directory holds a CA or node token already', hint: 'add users with cluster credentials add; rotate the CA as README, Security says' },
+  AUTH_EXISTS: { http: 409, exit: failed, meaning: 'clusterd init --auth-only was asked for a cluster whose auth directory holds a CA or node token already, or whose configuration holds credentials already (its trust lives in another auth directory)', hint: 'add users with cluster credentials add; rotate the CA as README, Security says' },
   AUTH_FORBIDDEN: { http: 403, exit: failed, meaning: 'the credential is valid but its role may not do this (viewer < operator < admin)', hint: 'ask an admin for a credential with the role named in the message (cluster credentials add USER --role ROLE)' },
   AUTH_INVALID: { http: 401, exit: failed, meaning: 'the token, session cookie or login ticket is not one the cluster knows (revoked, mistyped, expired or used)', hint: 'use the credential file clusterd init wrote (~/.config/clusterd/credentials/CLUSTER.json) or set CLUSTERD_CREDENTIALS=FILE' },
   AUTH_MISSING: { http: 500, exit: failed, meaning: 'the auth directory holds no cluster CA and no node token (a cluster made before clusterd had credentials, or the wrong --auth-dir)', hint: 'with the nodes stopped, run once clusterd init --auth-only --quorum SPEC [--auth-dir DIR]; on another machine, copy the files of clusterd cert issue and give --auth-dir DIR' },
@@ -103,6 +103,7 @@ export const errorCodes = {
   QUORUM_BUSY: { http: 429, exit: failed, meaning: 'too many configuration updates are waiting to be committed (the coordinator\'s commit queue is full); nothing was done', hint: 'retry after the Retry-After seconds: the coordinator is committing other changes' },
   QUORUM_DB_DAMAGED: { http: 503, exit: failed, meaning: 'the quorum store\'s database file is damaged (truncated or malformed) and cannot be read at all' },
   QUORUM_DISK_FULL: { http: 507, exit: failed, meaning: 'the quorum directory (or a node data directory) has not enough free space' },
+  QUORUM_FLOOR_UNREADABLE: { http: 409, exit: failed, meaning: 'an operator recovery was refused: the floor (highest term and epoch used) a node recorded in its lease slot cannot be read, so a token could be used twice' },
   QUORUM_LOG_DAMAGED: { http: 400, exit: failed, meaning: 'a quorum-log record or checkpoint fails its checksum or is missing, before the tail' },
   QUORUM_NODES_RUNNING: { http: 409, exit: failed, meaning: 'a store rebuild was refused: other nodes\' leases still move (their clusterd runs, and may run groups the rebuilt store would give away)' },
   QUORUM_UNAVAILABLE: { http: 503, exit: failed, meaning: 'the quorum store cannot be reached or opened' },

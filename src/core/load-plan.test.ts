@@ -8,8 +8,9 @@ const H2 = forkHistory(H1, 'h2', 39);
 const where = { store: 'dir:/q', copy: '/d/db' };
 const store = (o: Partial<Extract<LoadFacts['store'], { readable: true }>> = {}): LoadFacts['store'] =>
   ({ readable: true, history: H1, checkpointSeq: 30, head: 45, intactThrough: 45, damage: null, ...o });
-const facts = (copy: LoadFacts['copy'], s: LoadFacts['store'], sw: Partial<LoadFacts['switches']> = {}): LoadFacts =>
-  ({ switches: { resetQuorumLog: false, noQuorumLogging: false, ...sw }, copy, store: s, where });
+const noFloors: LoadFacts['floors'] = { copy: { term: 0, epoch: 0 }, recordTerm: 0, slots: [], unreadable: [] };
+const facts = (copy: LoadFacts['copy'], s: LoadFacts['store'], sw: Partial<LoadFacts['switches']> = {}, floors = noFloors): LoadFacts =>
+  ({ switches: { resetQuorumLog: false, noQuorumLogging: false, ...sw }, copy, store: s, floors, where });
 const summary = (p: LoadPlan) => p.kind === 'refuse' ? `refuse ${p.error.code}`
   : p.kind === 'load' ? `load from ${p.from}` : p.kind === 'repair' ? 'repair'
     : `${p.kind} from ${p.from} through ${p.throughSeq} at ${p.newSeq}${p.kind === 'reset' && p.rebuild ? ' rebuild' : ''}`;
@@ -79,4 +80,57 @@ test('leasesMoved: an other node whose slot appears or changes incarnation or co
   const e = nodesRunningError(['n2', 'n3'], 'dir:/q', 1400);
   assert.equal(e.code, 'QUORUM_NODES_RUNNING');
   assert.match(e.hint ?? '', /stop clusterd on n2, n3 first/);
+});
+
+/** The recovery floor: the highest of this node's copy, the terms of the records it holds, and every readable lease slot. */
+const slot = (where: string, term: number, epoch: number) => ({ where, floor: { term, epoch } });
+const floorsOf = (o: Partial<LoadFacts['floors']>): LoadFacts['floors'] => ({ ...noFloors, ...o });
+const unreadableDb: LoadFacts['store'] = { readable: false, reason: 'SQLITE_CORRUPT' };
+const copy45 = { seq: 45, history: H1 };
+const floorTable: [string, LoadFacts, string][] = [
+  // The bug's case: the node rebuilding was cut off while n2 won term 9 and n3 moved a group to epoch 12.
+  ['rebuild: slots above the copy raise the floor', facts(copy45, unreadableDb, { resetQuorumLog: true }, floorsOf({ copy: { term: 4, epoch: 6 }, recordTerm: 3, slots: [slot('n1', 4, 6), slot('n2', 9, 2), slot('n3', 5, 12)] })), 'reset floor 9/12'],
+  ['rebuild: the copy above every slot keeps its floor', facts(copy45, unreadableDb, { resetQuorumLog: true }, floorsOf({ copy: { term: 8, epoch: 20 }, recordTerm: 3, slots: [slot('n2', 7, 2)] })), 'reset floor 8/20'],
+  ['rebuild: the records\' term counts', facts(copy45, unreadableDb, { resetQuorumLog: true }, floorsOf({ copy: { term: 1, epoch: 1 }, recordTerm: 15, slots: [slot('n2', 7, 2)] })), 'reset floor 15/2'],
+  ['rebuild: no slot recorded a floor (a cluster made before slots held one): the copy\'s', facts(copy45, unreadableDb, { resetQuorumLog: true }, floorsOf({ copy: { term: 4, epoch: 6 } })), 'reset floor 4/6'],
+  ['rebuild with an unreadable slot: refused', facts(copy45, unreadableDb, { resetQuorumLog: true }, floorsOf({ slots: [slot('n2', 9, 2)], unreadable: ['slot 3'] })), 'refuse QUORUM_FLOOR_UNREADABLE'],
+  ['rebuild with an unreadable slot, accepted: the readable floors', facts(copy45, unreadableDb, { resetQuorumLog: true, acceptUnreadableFloors: true }, floorsOf({ copy: { term: 4, epoch: 6 }, slots: [slot('n2', 9, 2)], unreadable: ['slot 3'] })), 'reset floor 9/6'],
+  ['reset of a readable store with an unreadable slot: refused', facts({ seq: 34, history: H1 }, damaged40, { resetQuorumLog: true }, floorsOf({ unreadable: ['slot 3'] })), 'refuse QUORUM_FLOOR_UNREADABLE'],
+  ['no-logging with an unreadable slot: refused', facts({ seq: 34, history: H1 }, damaged40, { noQuorumLogging: true }, floorsOf({ unreadable: ['slot 3'] })), 'refuse QUORUM_FLOOR_UNREADABLE'],
+  ['no-logging: slots raise the floor', facts({ seq: 34, history: H1 }, damaged40, { noQuorumLogging: true }, floorsOf({ copy: { term: 2, epoch: 2 }, slots: [slot('n2', 6, 7)] })), 'no-logging floor 6/7'],
+  // A repair needs no switch and keeps the readable store's own terms and records: it goes on above the readable floors.
+  ['repair with an unreadable slot: goes on', facts(copy45, damaged40, {}, floorsOf({ copy: { term: 2, epoch: 2 }, slots: [slot('n2', 6, 1)], unreadable: ['slot 3'] })), 'repair floor 6/2'],
+  ['a normal load ignores the floors', facts(null, store(), {}, floorsOf({ unreadable: ['slot 3'] })), 'load'],
+];
+for (const [name, f, want] of floorTable) {
+  test(`planLoad floor: ${name} -> ${want}`, () => {
+    const p = planLoad(f);
+    const got = p.kind === 'refuse' ? `refuse ${p.error.code}` : p.kind === 'load' ? 'load' : `${p.kind} floor ${p.floor.term}/${p.floor.epoch}`;
+    assert.equal(got, want);
+  });
+}
+
+test('planLoad floor: the refusal names the unreadable slot, the floor so far and the switch that accepts it; an accepted plan says what it did not count', () => {
+  const f = facts(copy45, unreadableDb, { resetQuorumLog: true }, floorsOf({ copy: { term: 4, epoch: 6 }, slots: [slot("slot 1 (node 'n2')", 9, 2)], unreadable: ['slot 3: its floor fails its checksum'] }));
+  const p = planLoad(f);
+  assert.ok(p.kind === 'refuse');
+  assert.match(p.error.message, /slot 3: its floor fails its checksum/);
+  assert.match(p.error.message, /terms from 9, epochs from 6/);
+  assert.match(p.error.hint ?? '', /--reset-quorum-log --accept-unreadable-floors/);
+  const accepted = planLoad({ ...f, switches: { ...f.switches, acceptUnreadableFloors: true } });
+  assert.ok(accepted.kind === 'reset');
+  assert.match(accepted.note, /raised above this node's copy by the lease slots of slot 1 \(node 'n2'\)/);
+  assert.match(accepted.note, /slot 3: its floor fails its checksum could not be read and are not counted/);
+});
+
+test('property: a recovery\'s floor is at least every readable floor it was given', () => {
+  const fl = fc.record({ term: fc.nat(1000), epoch: fc.nat(1000) });
+  fc.assert(fc.property(fl, fc.nat(1000), fc.array(fl, { maxLength: 6 }), fc.boolean(), (copyFloor, recordTerm, slotFloors, reset) => {
+    const f = facts(reset ? copy45 : { seq: 34, history: H1 }, reset ? unreadableDb : damaged40, reset ? { resetQuorumLog: true } : { noQuorumLogging: true },
+      floorsOf({ copy: copyFloor, recordTerm, slots: slotFloors.map((x, i) => slot(`n${i}`, x.term, x.epoch)) }));
+    const p = planLoad(f);
+    assert.ok(p.kind === 'reset' || p.kind === 'no-logging', p.kind);
+    for (const x of [copyFloor, ...slotFloors]) assert.ok(p.floor.term >= x.term && p.floor.epoch >= x.epoch);
+    assert.ok(p.floor.term >= recordTerm);
+  }));
 });

@@ -14,6 +14,11 @@
 //   newer and what to do.
 // - A store older than the copy, or damaged with no copy proven current, is refused with the
 //   exact recovery commands; only the operator's switches accept a loss, and they say what.
+// - Fencing tokens never go back (DESIGN rule 6): every recovery starts terms and epochs above the
+//   recovery floor, the highest of this node's copy's floor, the terms of the records it holds,
+//   and the floor every node recorded in its lease slot before it used a token. One copy alone may
+//   be behind (its node was cut off while another won a term or moved a group). An operator
+//   recovery with a slot whose floor cannot be read is refused unless the operator accepts it.
 
 import { invariant } from './invariant.js';
 import { clusterError, type ClusterError } from './errors.js';
@@ -31,8 +36,27 @@ export interface History {
 
 export const genesisHistory: History = Object.freeze({ id: genesisHistoryId, parents: [] }) as History;
 
+/** The highest coordinator term and group epoch seen or used: recovery never goes below them. */
+export interface Floor {
+  term: number;
+  epoch: number;
+}
+
+/** What the recovery floor is taken from. */
+export interface FloorFacts {
+  /** The floor recorded in this node's copy. */
+  copy: Floor;
+  /** The highest term of the records this node holds (its copy's and the store's checkpoints). */
+  recordTerm: number;
+  /** The floors recorded in the store's lease slots, read before any rebuild; `where` names the slot. */
+  slots: { where: string; floor: Floor }[];
+  /** Slots (or the whole lease file) whose floor could not be read, with why. */
+  unreadable: string[];
+}
+
 export interface LoadFacts {
-  switches: { resetQuorumLog: boolean; noQuorumLogging: boolean };
+  /** `acceptUnreadableFloors`: the operator goes on although some lease slot's floor cannot be read. */
+  switches: { resetQuorumLog: boolean; noQuorumLogging: boolean; acceptUnreadableFloors?: boolean };
   /** This node's copy (after cutting a torn tail and keeping what precedes any damage). */
   copy: { seq: number; history: History } | null;
   store:
@@ -49,6 +73,7 @@ export interface LoadFacts {
       /** The first damage found reading the log (or the checkpoint), or null. */
       damage: string | null;
     };
+  floors: FloorFacts;
   /** Where the store and the copy live, for messages. */
   where: { store: string; copy: string };
 }
@@ -60,15 +85,15 @@ export type LoadPlan =
   /** Normal start: load `from`, replay the store's log to its head. */
   | { kind: 'load'; from: LoadBase; note: string | null }
   /** The store is damaged and this node's copy is current: rebuild the store's log from it (same history: nothing lost). */
-  | { kind: 'repair'; note: string }
+  | { kind: 'repair'; note: string; floor: Floor }
   /**
    * `--reset-quorum-log`: a new history from the newest intact configuration (`from`, replayed
    * to `throughSeq`), checkpointed at `newSeq`; `rebuild` when the store's database must be
    * made anew first.
    */
-  | { kind: 'reset'; from: LoadBase; throughSeq: number; newSeq: number; forkSeq: number; rebuild: boolean; note: string }
+  | { kind: 'reset'; from: LoadBase; throughSeq: number; newSeq: number; forkSeq: number; rebuild: boolean; note: string; floor: Floor }
   /** `--no-quorum-logging`: run on the newest intact configuration; the first change starts a new history at `newSeq`. */
-  | { kind: 'no-logging'; from: LoadBase; throughSeq: number; newSeq: number; forkSeq: number; note: string }
+  | { kind: 'no-logging'; from: LoadBase; throughSeq: number; newSeq: number; forkSeq: number; note: string; floor: Floor }
   | { kind: 'refuse'; error: ClusterError };
 
 /** How a copy's history relates to the store's. */
@@ -102,9 +127,48 @@ const recoveryHint = (copyDir: string) =>
   `start the node that was up last (its copy is current) and it repairs the log by itself; or, accepting that changes after the newest intact record may be lost: clusterd start --reset-quorum-log (a new history from the newest intact configuration, this node's copy ${copyDir} or the store's intact records); or clusterd start --no-quorum-logging (run on what is intact, writing changes as checkpoints)`;
 
 export function planLoad(f: LoadFacts): LoadPlan {
-  const plan = decideLoad(f);
+  const plan = withFloor(f, decideLoad(f));
   assertLoadSeqs(f, plan);
   return plan;
+}
+
+/** The recovery floor: the highest of this node's copy, the terms of the records it holds, and every readable lease slot. */
+export function recoveryFloor(f: FloorFacts): Floor {
+  let term = Math.max(f.copy.term, f.recordTerm);
+  let epoch = f.copy.epoch;
+  for (const s of f.slots) {
+    term = Math.max(term, s.floor.term);
+    epoch = Math.max(epoch, s.floor.epoch);
+  }
+  return { term, epoch };
+}
+
+/**
+ * A recovery's floor. An operator recovery (reset, no-logging) with a lease slot whose floor cannot
+ * be read is refused unless the operator accepts it: that slot may hold the highest token used. An
+ * automatic repair goes on above the readable floors: its store is readable, so its own
+ * coordinator term and ownership records still stand, and the repair keeps them.
+ */
+function withFloor(f: LoadFacts, plan: PlanWithoutFloor): LoadPlan {
+  if (plan.kind === 'refuse' || plan.kind === 'load') return plan;
+  const floor = recoveryFloor(f.floors);
+  const unreadable = f.floors.unreadable;
+  const raisedBy = f.floors.slots.filter((s) => s.floor.term > Math.max(f.floors.copy.term, f.floors.recordTerm) || s.floor.epoch > f.floors.copy.epoch).map((s) => s.where);
+  const from = `terms from ${floor.term}, epochs from ${floor.epoch}${raisedBy.length > 0 ? ` (raised above this node's copy by the lease slots of ${raisedBy.join(', ')})` : ''}`;
+  if (unreadable.length > 0 && plan.kind !== 'repair' && !f.switches.acceptUnreadableFloors) {
+    return { kind: 'refuse', error: floorsUnreadableError(f, plan.kind, floor) };
+  }
+  const accepted = unreadable.length > 0 ? `; the floors of ${unreadable.join('; ')} could not be read and are not counted` : '';
+  return { ...plan, floor, note: `${plan.note}; ${from}${accepted}` };
+}
+
+type PlanWithoutFloor = LoadPlan extends infer P ? P extends { floor: Floor } ? Omit<P, 'floor'> : P : never;
+
+function floorsUnreadableError(f: LoadFacts, kind: 'reset' | 'no-logging', floor: Floor): ClusterError {
+  const sw = kind === 'reset' ? '--reset-quorum-log' : '--no-quorum-logging';
+  return clusterError('QUORUM_FLOOR_UNREADABLE',
+    `${sw} needs the floor (highest term and epoch used) every node recorded in its lease slot in ${f.where.store}, and ${f.floors.unreadable.join('; ')} could not be read: a token used by that node could be used again (the readable floors and this copy give terms from ${floor.term}, epochs from ${floor.epoch})`,
+    `restore the lease file (or the etcd keys) from a backup, or start the node of that slot once so that it records its floor again; or, accepting that terms and epochs start from the readable floors only, clusterd start ${sw} --accept-unreadable-floors`);
 }
 
 /**
@@ -120,7 +184,7 @@ function assertLoadSeqs(f: LoadFacts, plan: LoadPlan): void {
   invariant(plan.throughSeq >= 0 && plan.throughSeq <= held, 'seq-kept-held', () => `${plan.kind} keeps through seq ${plan.throughSeq}, which no copy or store holds (highest ${held})`);
 }
 
-function decideLoad(f: LoadFacts): LoadPlan {
+function decideLoad(f: LoadFacts): PlanWithoutFloor {
   const { switches: sw, copy, store } = f;
   if (!store.readable) return planUnreadable(f, store.reason);
   const relation = copy ? relate(copy, store) : null;
@@ -171,7 +235,7 @@ function decideLoad(f: LoadFacts): LoadPlan {
     recoveryHint(f.where.copy)) };
 }
 
-function planUnreadable(f: LoadFacts, reason: string): LoadPlan {
+function planUnreadable(f: LoadFacts, reason: string): PlanWithoutFloor {
   const { copy } = f;
   if (f.switches.resetQuorumLog && copy) {
     return { kind: 'reset', from: 'copy', throughSeq: copy.seq, newSeq: copy.seq + 1, forkSeq: copy.seq, rebuild: true,
@@ -183,7 +247,7 @@ function planUnreadable(f: LoadFacts, reason: string): LoadPlan {
   }
   const noLogging = f.switches.noQuorumLogging ? ': --no-quorum-logging cannot run on a database that cannot be read' : '';
   return { kind: 'refuse', error: clusterError('QUORUM_DB_DAMAGED', `${what}${noLogging}`,
-    'on the node that was up last (it has the newest copy): clusterd start --reset-quorum-log sets the damaged file aside and rebuilds the store from that copy (terms and epochs carry on from the copy\'s floor); clusterd quorum-log verify --data-dir DIR shows each node\'s copy') };
+    'on the node that was up last (it has the newest copy): clusterd start --reset-quorum-log sets the damaged file aside and rebuilds the store from that copy (terms and epochs carry on above the highest floor of that copy and of every node\'s lease slot); clusterd quorum-log verify --data-dir DIR shows each node\'s copy') };
 }
 
 function divergedError(f: LoadFacts, relation: Relation): ClusterError {

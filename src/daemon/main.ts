@@ -10,8 +10,9 @@ import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { z } from 'zod';
-import { checkName } from '../core/config.js';
-import { ClusterError, clusterError } from '../core/errors.js';
+import { applyUpdate, checkName } from '../core/config.js';
+import { logReadMax } from '../core/limits.js';
+import { ClusterError, clusterError, ok, type Result } from '../core/errors.js';
 import { judgeEtcdTiming, timingDefaults, validateTiming, type Timing } from '../core/timing.js';
 import { admissionDefaults, eventStreamDefaults, httpDefaults, startApi, type ApiSecurity } from '../api/server.js';
 import {
@@ -325,6 +326,15 @@ async function runInitAuthOnly(opts: { quorum: string; authDir?: string; endpoin
   const opened = await store.open();
   if (!opened.ok) { await store.close(); fail(opened.error); }
   const cluster = opened.value.clusterName;
+  // The auth directory given may be empty while the cluster's trust lives in another one: a
+  // configuration that holds credentials was made with a CA, and a second CA would split it.
+  const users = await credentialUsers(store);
+  if (!users.ok || users.value.length > 0) {
+    await store.close();
+    if (!users.ok) fail(users.error);
+    fail(clusterError('AUTH_EXISTS', `cluster '${cluster}' in ${store.location} holds credentials already (${users.value.join(', ')}), though ${authDir} holds no CA: its trust lives in another auth directory, and --auth-only would make a second CA that no node or credential trusts`,
+      `give --auth-dir with the cluster's auth directory (on a machine that runs its nodes, or a copy of clusterd cert issue); to add a user: cluster credentials add USER --role ROLE`));
+  }
   try {
     await createAuthDir(authDir, cluster);
   } catch (e) {
@@ -349,6 +359,25 @@ async function runInitAuthOnly(opts: { quorum: string; authDir?: string; endpoin
   process.stdout.write(`cluster '${cluster}' in ${store.location} has credentials now; its groups and resources are unchanged\n`
     + `cluster CA and node token: ${authDir} (keep it private)\n`
     + `admin credential for ${user}: ${file} (the cluster CLI finds it by itself)\n`);
+}
+
+/** The users with a credential in the cluster's configuration: the store's checkpoint with its log folded in. */
+async function credentialUsers(store: QuorumStore): Promise<Result<string[]>> {
+  const cp = await store.readCheckpoint();
+  if (!cp.ok) return cp;
+  let config = cp.value?.config ?? null;
+  if (!config) return ok([]);
+  for (let after = cp.value!.seq; ;) {
+    const page = await store.readLog(after, logReadMax);
+    if (!page.ok) return page;
+    for (const r of page.value) {
+      const next = applyUpdate(config, r.update);
+      if (next.ok) config = next.value;
+    }
+    if (page.value.length < logReadMax) break;
+    after = page.value[page.value.length - 1]!.seq;
+  }
+  return ok(Object.keys(config.credentials ?? {}).sort());
 }
 
 function resolveAuthDir(quorum: string, flag: string | undefined): string {
@@ -519,7 +548,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   const opened = await store.open();
   if (!opened.ok) {
     // A database that cannot even be opened: --reset-quorum-log rebuilds it from this node's copy (load-plan decides).
-    const rebuilt = opened.error.code === 'QUORUM_DB_DAMAGED' ? await rebuildUnopenableStore(store, dataDir, opened.error, { resetQuorumLog: !!flags.resetQuorumLog, noQuorumLogging: flags.quorumLogging === false }, { self: s.node, leaseTtlMs: s.timing.leaseTtlMs }) : opened;
+    const rebuilt = opened.error.code === 'QUORUM_DB_DAMAGED' ? await rebuildUnopenableStore(store, dataDir, opened.error, { resetQuorumLog: !!flags.resetQuorumLog, noQuorumLogging: flags.quorumLogging === false, acceptUnreadableFloors: !!flags.acceptUnreadableFloors }, { self: s.node, leaseTtlMs: s.timing.leaseTtlMs }) : opened;
     if (!rebuilt.ok) fail(rebuilt.error);
     logger.warn({ event: 'QUORUM_DB_REBUILT' }, rebuilt.value);
   }
@@ -552,7 +581,7 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   node = new ClusterNode({
     name: s.node, apiUrl: '', ...nodeAddress(listen.host), timing: s.timing, store, host, clock: realClock, log, localDb, checkpointing: s.checkpointing, heartbeat,
     agentCheckPeer: agentCheckPeer({ nodeToken: security.auth.nodeToken, fetch: security.nodeFetch }),
-    recovery: { resetQuorumLog: !!flags.resetQuorumLog, noQuorumLogging: flags.quorumLogging === false },
+    recovery: { resetQuorumLog: !!flags.resetQuorumLog, noQuorumLogging: flags.quorumLogging === false, acceptUnreadableFloors: !!flags.acceptUnreadableFloors },
     // Tests set it: the API's snapshots are frozen, so a view that writes into one fails loudly.
     freezeSnapshots: environment().freezeSnapshots,
   });
@@ -636,6 +665,7 @@ export function program(): Command {
     .option('--checkpoint-interval <ms>', `checkpoint at least this often (default ${checkpointingDefaults.checkpointIntervalMs})`, intArg)
     .option('--reset-quorum-log', 'recovery: rebuild the quorum log from this node\'s own copy (changes after it may be lost)')
     .option('--no-quorum-logging', 'recovery: run on the intact part of a damaged quorum log, writing changes as checkpoints')
+    .option('--accept-unreadable-floors', 'recovery: go on when a node\'s floor in its lease slot cannot be read (terms and epochs then start above the readable floors only)')
     .action((o) => runStart(o));
   p.command('migrate').description('copy a stopped cluster from one quorum store to another (for example dir to etcd)')
     .requiredOption('--from <spec>', 'source quorum store (every node stopped)')

@@ -56,7 +56,8 @@ export class Coordinator {
     if (c.node && isAlive(s.membership(), c.node, s.judgeAtMs(), s.o.timing.leaseTtlMs)) return;
     if (!isAlive(s.membership(), s.name, now, s.o.timing.leaseTtlMs)) return;
     // The term is in this node's floor before the write that may win it (a store rebuilt after it starts above).
-    const floored = s.o.localDb?.noteFloor(c.term + 1, 0) ?? ok(undefined);
+    const floored = await s.noteFloor(c.term + 1, 0);
+    if (s.shuttingDown() || s.fencing()) return;
     const won = floored.ok ? s.problems.wrote(await s.o.store.casCoordinator(c, { term: c.term + 1, node: s.name })) : fail(floored.error);
     s.markDirty();
     if (!won.ok) s.problems.failing('COORDINATOR_ELECTION_FAILED', 'error', won.error);
@@ -125,7 +126,7 @@ export class Coordinator {
       else s.problems.recovered('NODE_ADD_FAILED', `nodes ${register.join(', ')} were added`);
     }
     if (ownership) {
-      const floored = floor ? s.o.localDb?.noteFloor(floor.term, floor.epoch) ?? ok(undefined) : ok(undefined);
+      const floored = floor ? await s.noteFloor(floor.term, floor.epoch) : ok(undefined);
       const res = floored.ok ? s.problems.wrote(await s.o.store.writeOwnership(ownership.term, ownership.records, ownership.deleted)) : floored;
       s.markDirty();
       if (!res.ok) {
@@ -216,7 +217,7 @@ export class Coordinator {
     if (!s.isCoordinator()) return;
     const c = s.coordinator();
     // A term this node writes is in its floor before the write (a store rebuilt after it starts above).
-    if (!(s.o.localDb?.noteFloor(c.term + 1, 0) ?? ok(undefined)).ok) return;
+    if (!(await s.noteFloor(c.term + 1, 0)).ok) return;
     const res = await s.o.store.casCoordinator(c, { term: c.term + 1, node: null });
     if (res.ok && res.value) s.emitEvent('COORDINATOR_RELEASED', 'info', `node ${s.name} gave up the coordinator role (term ${s.coordinator().term + 1})`);
   }

@@ -4,11 +4,10 @@
 
 import { ClusterError, clusterError, fail, ok, type Result } from '../core/errors.js';
 import { logReadMax } from '../core/limits.js';
-import { forkHistory, genesisHistory, planLoad, type History, type LoadFacts } from '../core/load-plan.js';
+import { forkHistory, genesisHistory, planLoad, type FloorFacts, type History, type LoadFacts } from '../core/load-plan.js';
 import type { Checkpoint } from '../store/types.js';
 import type { ConfigLog } from './config-log.js';
 import { refuseWhileOthersRun } from './rebuild-guard.js';
-import type { Floor } from './local-db.js';
 import type { EmitEvent, NodeOptions } from './options.js';
 
 export interface LoaderDeps {
@@ -17,15 +16,10 @@ export interface LoaderDeps {
   incarnation: () => string;
   emitEvent: EmitEvent;
   log: ConfigLog;
-  /** Every recovery starts terms and epochs above this floor (a method of the node, so that the simulator's tooth can replace it). */
-  recoveryFloor: (copyFloor: Floor, copyTerm: number, storeCheckpointTerm: number) => Floor;
+  /** What a recovery's floor is taken from, as gathered (a method of the node, so that the simulator's tooth can replace it). */
+  floorFacts: (f: FloorFacts) => FloorFacts;
   /** A new history's id (random in production; the simulator's come from its seed). */
   newHistoryId: () => string;
-}
-
-/** Every recovery starts terms and epochs above the highest this node's copy has seen (its floor) and the terms of the records it holds. */
-export function recoveryFloor(copyFloor: Floor, copyTerm: number, storeCheckpointTerm: number): Floor {
-  return { term: Math.max(copyFloor.term, copyTerm, storeCheckpointTerm), epoch: copyFloor.epoch };
 }
 
 export class ConfigLoader {
@@ -47,14 +41,28 @@ export class ConfigLoader {
     if (!gathered.ok) return gathered;
     const { facts: storeFacts, checkpoint: storeCp, history: storeHistory } = gathered.value;
     const recovery = o.recovery ?? {};
+    const slots = await store.readLeaseFloors();
+    const floors = this.d.floorFacts({
+      copy: state.floor, recordTerm: Math.max(copy?.term ?? 0, storeCp?.term ?? 0),
+      slots: slots.ok ? slots.value.floors.map((f) => ({ where: f.where, floor: f.floor })) : [],
+      unreadable: slots.ok ? slots.value.unreadable : [`the lease slots of ${store.location} (${slots.error.message})`],
+    });
     const plan = planLoad({
-      switches: { resetQuorumLog: !!recovery.resetQuorumLog, noQuorumLogging: !!recovery.noQuorumLogging },
+      switches: { resetQuorumLog: !!recovery.resetQuorumLog, noQuorumLogging: !!recovery.noQuorumLogging, acceptUnreadableFloors: !!recovery.acceptUnreadableFloors },
       copy: copy ? { seq: copy.seq, history: state.history } : null,
       store: storeFacts,
+      floors,
       where: { store: store.location, copy: db?.dir ?? 'this node (no data directory)' },
     });
     if (plan.kind === 'refuse') return fail(plan.error);
-    const floor = this.d.recoveryFloor(state.floor, copy?.term ?? 0, storeCp?.term ?? 0);
+    if (plan.kind === 'load') {
+      // Start from the base the plan chose; a store base follows the store's history.
+      if (plan.from === 'copy' && copy) log.useBase(copy.seq, copy.config);
+      else if (storeCp) this.followStore(storeCp, storeHistory);
+      if (plan.note) this.d.emitEvent('LOCAL_COPY_BEHIND', 'info', plan.note);
+      return log.catchUp();
+    }
+    const floor = plan.floor;
     if (plan.kind === 'repair') {
       const res = await store.recoverLog(copy!.seq, copy!.term, copy!.config, { floor });
       if (!res.ok) return res;
@@ -63,17 +71,8 @@ export class ConfigLoader {
       return ok(undefined);
     }
     if (plan.kind === 'reset' && plan.rebuild) return this.rebuildStore(storeFacts.readable ? '' : storeFacts.reason);
-    // Start from the base the plan chose; a store base follows the store's history.
     if (plan.from === 'copy' && copy) log.useBase(copy.seq, copy.config);
-    else if (storeCp) {
-      log.useBase(storeCp.seq, storeCp.config);
-      db?.setHistory(storeHistory);
-      db?.writeCheckpoint(storeCp.seq, storeCp.term, storeCp.config);
-    }
-    if (plan.kind === 'load') {
-      if (plan.note) this.d.emitEvent('LOCAL_COPY_BEHIND', 'info', plan.note);
-      return log.catchUp();
-    }
+    else if (storeCp) this.followStore(storeCp, storeHistory);
     const replayed = await log.catchUp(plan.throughSeq);
     if (!replayed.ok) return replayed;
     const baseHistory = plan.from === 'copy' ? state.history : storeHistory;
@@ -89,8 +88,16 @@ export class ConfigLoader {
     db?.setHistory(history);
     db?.writeCheckpoint(plan.newSeq, floor.term, log.config);
     log.appliedSeq = plan.newSeq;
-    this.d.emitEvent('QUORUM_LOG_RESET', 'warning', `${plan.note} (history ${history.id}; terms from ${floor.term}, epochs from ${floor.epoch}). Restart without the switch once the cluster is up.`);
+    this.d.emitEvent('QUORUM_LOG_RESET', 'warning', `${plan.note} (history ${history.id}). Restart without the switch once the cluster is up.`);
     return ok(undefined);
+  }
+
+  /** Load the store's checkpoint as the base, and label the copy with the store's history. */
+  private followStore(cp: Checkpoint, history: History): void {
+    const db = this.d.o.localDb;
+    this.d.log.useBase(cp.seq, cp.config);
+    db?.setHistory(history);
+    db?.writeCheckpoint(cp.seq, cp.term, cp.config);
   }
 
   /** What the store holds, as load-plan facts: a database that cannot be read, a damaged checkpoint, how far the log is intact. */

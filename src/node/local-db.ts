@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { ConfigDraft, configFromJson, configJson } from '../core/config.js';
 import { clusterError, fail, ok, type Result } from '../core/errors.js';
 import { checkpointMagic, decodeCheckpoint, encodeFrame, scanLogEach } from '../core/log-codec.js';
-import { genesisHistory, type History } from '../core/load-plan.js';
+import { genesisHistory, type Floor as CoreFloor, type History } from '../core/load-plan.js';
 import type { ClusterConfig, ConfigUpdate } from '../core/types.js';
 import type { LogRecord } from '../store/types.js';
 
@@ -32,10 +32,7 @@ export interface LocalCopy {
 }
 
 /** The highest coordinator term and group epoch this node has seen: recovery never goes below them. */
-export interface Floor {
-  term: number;
-  epoch: number;
-}
+export type Floor = CoreFloor;
 
 export interface LocalState {
   history: History;

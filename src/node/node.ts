@@ -29,6 +29,8 @@ import { clusterError, ok, type Result } from '../core/errors.js';
 import { emptyLocal, fenced, quiescent, revokeInherited, type LocalState } from '../core/local.js';
 import type { MaintRequest } from '../core/maintenance.js';
 import { observeLeases, type Membership } from '../core/membership.js';
+import type { FloorFacts } from '../core/load-plan.js';
+import { redactSecretText } from '../core/redact.js';
 import type { NodeView, OwnershipRec, PlacementInput } from '../core/placement.js';
 import { mayStart } from '../core/self-fence.js';
 import { planStep } from '../core/step.js';
@@ -40,8 +42,8 @@ import { ConfigLog } from './config-log.js';
 import { CycleRunner } from './cycle-runner.js';
 import { Coordinator } from './coordinator.js';
 import { EventQueue } from './event-queue.js';
-import { ConfigLoader, recoveryFloor } from './load.js';
-import type { Floor } from './local-db.js';
+import { ConfigLoader } from './load.js';
+import { FloorNotes } from './floor-notes.js';
 import { LocalExec } from './local-exec.js';
 import { Operations } from './operations.js';
 import type { NodeOptions } from './options.js';
@@ -108,21 +110,22 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     this.incarnation = o.incarnation ?? randomBytes(8).toString('hex');
     this.apiUrl = o.apiUrl;
     const emitEvent = this.emitEvent.bind(this);
-    this.cycles = new CycleRunner({ clock: o.clock, stopped: () => this.stopped || this.cyclesEnded, cycle: () => this.cycle(), settled: (f) => this.cycleSettled(f) });
+    this.cycles = new CycleRunner({ clock: o.clock, stopped: () => this.stopped || this.cyclesEnded, cycle: () => this.cycle(), settled: (f) => this.problems.cycleSettled(f) });
     this.pic = new Picture(o.clock, o.timing.leaseTtlMs);
     this.problems = new Problems(o.clock, emitEvent);
     this.events = new EventQueue({ store: o.store, clock: o.clock, wrote: (r) => this.problems.wrote(r), sleep: (ms) => this.sleep(ms) });
+    const floorNotes = new FloorNotes(o);
     const shell: Shell = {
       o, name: o.name, problems: this.problems, emitEvent,
       coordinator: () => this.coordinator, membership: () => this.membership, ownership: () => this.pic.ownership, reports: () => this.pic.reports,
       local: () => this.local, shuttingDown: () => this.shuttingDown, fencing: () => this.fencing, isCoordinator: () => this.isCoordinator(),
       judgeAtMs: () => this.pic.judgeAtMs(), nodeViews: () => this.nodeViews(), currentReports: () => this.currentReports(),
       placementInput: () => this.placementInput(), refresh: () => this.refresh(), kick: () => this.kick(), markDirty: () => { this.dirty = true; },
-      apply: (a) => this.exec.apply(a), sleep: (ms) => this.sleep(ms),
+      apply: (a) => this.exec.apply(a), sleep: (ms) => this.sleep(ms), noteFloor: (term, epoch) => floorNotes.note(term, epoch),
     };
     this.log = new ConfigLog(shell);
     this.exec = new LocalExec(shell, this.log);
-    this.loader = new ConfigLoader({ o, incarnation: () => this.incarnation, emitEvent, log: this.log, recoveryFloor: (...a) => this.recoveryFloor(...a), newHistoryId: () => this.newHistoryId() });
+    this.loader = new ConfigLoader({ o, incarnation: () => this.incarnation, emitEvent, log: this.log, floorFacts: (f) => this.floorFacts(f), newHistoryId: () => this.newHistoryId() });
     this.coord = new Coordinator(shell, this.log);
     this.fences = new FenceObserver({
       name: o.name, timing: o.timing, emitEvent, fencing: () => this.fencing, fence: (why) => { this.fencing = true; o.host.fence(why); },
@@ -144,7 +147,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   }
 
   /** Recovery floor and new history ids: methods, so that the simulator seeds the ids and plants its forget-floor tooth here. */
-  protected recoveryFloor(f: Floor, copyTerm: number, storeTerm: number): Floor { return recoveryFloor(f, copyTerm, storeTerm); }
+  protected floorFacts(f: FloorFacts): FloorFacts { return f; }
   protected newHistoryId(): string { return randomBytes(8).toString('hex'); }
   /** The configuration this node has applied (replaced whole by each change, never changed in place). */
   get config(): ClusterConfig { return this.log.config; }
@@ -281,18 +284,13 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     return this.cycles.afterNextCycle(maxMs);
   }
 
-  /** A cycle's outcome, logged as a condition (problems.ts). */
-  private cycleSettled(failure: { error: unknown } | undefined): void { this.problems.cycleSettled(failure); }
-
   private async cycle(): Promise<void> {
     const { store, clock } = this.o;
     // Ownership first, leases after: the lease view is then at least as new as the records the
     // cycle acts on (see nodeViews).
     await this.refresh();
     // A full quorum disk is seen by every node, also one with nothing to write (status, why, moves).
-    const space = store.freeSpaceProblem?.();
-    if (space) this.problems.noteDiskFull('QUORUM_DISK_FULL', space);
-    else if (space === null) this.problems.noteDiskOk('QUORUM_DISK_FULL');
+    this.problems.noteQuorumSpace(store.freeSpaceProblem?.());
     // Slots as a fresh renewal sent after the ownership read saw them, else read; observed at the answer's arrival.
     const v = [this.heartbeat?.renewalView?.()].find((x) => x && x.sentMs >= this.pic.ownershipReadAtMs) ?? null;
     const sentMs = v ? v.sentMs : clock.nowMs();
@@ -352,7 +350,8 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
 
   // ---- events ---------------------------------------------------------------------------
 
-  emitEvent(event: EventName, level: EventLevel, message: string, data?: Record<string, unknown>): void {
+  emitEvent(event: EventName, level: EventLevel, text: string, data?: Record<string, unknown>): void {
+    const message = redactSecretText(text); // logs and events are read by every role: no secret inside a message reaches them
     this.o.log(level, event, message, data);
     const e: NewEvent = { wallMs: this.o.clock.wallMs(), node: this.name, event, level, message };
     if (data) e.data = data;

@@ -26,7 +26,7 @@ export interface NodeOptions {
   /** This node's own copy of the database (absent in the simulator). */
   localDb?: LocalDb;
   /** Operator recovery switches (KB257905): see node/load.ts. */
-  recovery?: { resetQuorumLog?: boolean; noQuorumLogging?: boolean };
+  recovery?: { resetQuorumLog?: boolean; noQuorumLogging?: boolean; acceptUnreadableFloors?: boolean };
   checkpointing?: Partial<Checkpointing>;
   /** This start's incarnation id (16 hex digits at random by default; the simulator's come from its seed). */
   incarnation?: string;

@@ -57,6 +57,12 @@ export class Problems {
     this.recovered(what, `space is back: ${what === 'LOCAL_DISK_FULL' ? 'the node data directory' : 'the quorum store'} accepts writes again`);
   }
 
+  /** The quorum store's free-space probe: a problem starts or continues QUORUM_DISK_FULL, null ends it, undefined (no probe) says nothing. */
+  noteQuorumSpace(problem: ClusterError | null | undefined): void {
+    if (problem) this.noteDiskFull('QUORUM_DISK_FULL', problem);
+    else if (problem === null) this.noteDiskOk('QUORUM_DISK_FULL');
+  }
+
   /** A write to the quorum store done: a refusal for space starts (or counts toward) QUORUM_DISK_FULL, a success ends it. */
   wrote<T>(res: StoreResult<T>): StoreResult<T> {
     if (res.ok) this.noteDiskOk('QUORUM_DISK_FULL');

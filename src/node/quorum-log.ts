@@ -13,6 +13,7 @@ import { ok } from '../core/errors.js';
 import { planLoad } from '../core/load-plan.js';
 import type { LeaseRecord, QuorumStore } from '../store/types.js';
 import { leaseFileName, readLeaseSlots } from '../store/lease-file.js';
+import { readLeaseFloorsAt } from '../store/dir.js';
 import { refuseWhileOthersRun } from './rebuild-guard.js';
 import { LocalDb } from './local-db.js';
 
@@ -86,11 +87,14 @@ async function inspectStore(action: string, spec: string, json: boolean, out: Ou
  * the copy, above the copy's floor); otherwise the refusal load-plan gives.
  */
 export async function rebuildUnopenableStore(store: QuorumStore, dataDir: string, damage: ClusterError,
-  switches: { resetQuorumLog: boolean; noQuorumLogging: boolean }, guard: { self: string; leaseTtlMs: number }): Promise<Result<string>> {
+  switches: { resetQuorumLog: boolean; noQuorumLogging: boolean; acceptUnreadableFloors?: boolean }, guard: { self: string; leaseTtlMs: number }): Promise<Result<string>> {
   const db = new LocalDb(dataDir);
   const copy = db.load().copy;
   db.close();
-  const plan = planLoad({ switches, copy: copy ? { seq: copy.seq, history: db.readState().history } : null, store: { readable: false, reason: damage.message }, where: { store: store.location, copy: db.dir } });
+  // The lease file is apart from the database: its slots' floors are read before anything is rebuilt.
+  const slots = store.kind === 'dir' ? readLeaseFloorsAt(store.location.replace(/^dir:/, '')) : { floors: [], unreadable: [] };
+  const floors = { copy: db.readState().floor, recordTerm: copy?.term ?? 0, slots: slots.floors.map((f) => ({ where: f.where, floor: f.floor })), unreadable: slots.unreadable };
+  const plan = planLoad({ switches, copy: copy ? { seq: copy.seq, history: db.readState().history } : null, store: { readable: false, reason: damage.message }, floors, where: { store: store.location, copy: db.dir } });
   if (plan.kind === 'refuse') return { ok: false, error: plan.error };
   if (plan.kind !== 'reset' || !plan.rebuild || !store.rebuildDamaged || !copy) return { ok: false, error: damage };
   const alone = await refuseWhileOthersRun({ ...guard, store: store.location, readLeases: async () => readLeaseFileOf(store),

@@ -2,7 +2,7 @@
 // of the node: its options, its picture of the cluster from the last reads, and the few things
 // they may ask of it. node.ts builds one Shell over its private state; no part holds another's.
 
-import { clusterError, type ClusterError } from '../core/errors.js';
+import { clusterError, type ClusterError, type Result } from '../core/errors.js';
 import type { LocalAction, LocalState } from '../core/local.js';
 import type { Membership } from '../core/membership.js';
 import type { NodeView, OwnershipRec, PlacementInput } from '../core/placement.js';
@@ -41,6 +41,8 @@ export interface Shell {
   /** Carry out the local manager's actions. */
   apply(actions: LocalAction[]): void;
   sleep(ms: number): Promise<void>;
+  /** Record a term and epoch about to be used, in the copy and in the lease slot (node/floor-notes.ts): a failure means the write that uses them must not be made. */
+  noteFloor(term: number, epoch: number): Promise<Result<void>>;
 }
 
 export function notCoordinator(c: CoordinatorRecord): ClusterError {

@@ -14,14 +14,14 @@ import { logReadMax } from '../core/limits.js';
 import { configJson, noteConfigJson, ownTables } from '../core/config.js';
 import type { GroupBooks } from '../core/types.js';
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName } from '../core/types.js';
-import { genesisHistory, type History } from '../core/load-plan.js';
+import { genesisHistory, type Floor, type History } from '../core/load-plan.js';
 import type {
   RecoverOptions, Checkpoint, LeaseRenewerOptions, ClusterEvent, CoordinatorRecord, LeaseRecord, LeaseState, LogRecord, NewEvent, NodeReport,
-  OwnershipRecord, QuorumStore, StoreResult,
+  LeaseFloors, OwnershipRecord, QuorumStore, StoreResult,
 } from './types.js';
 import {
   LeaseSlotWriter, createLeaseFile, leaseFileBytes, leaseFileName, leaseIdentityProblem, leaseSlotsMax,
-  readLeaseSlots, zeroLeaseSlot,
+  raiseLeaseFloorAt, readLeaseFloorSlots, readLeaseSlots, zeroLeaseSlot, leaseFloorMax,
 } from './lease-file.js';
 import { assertCoordinator, assertOwnership, assertSeq, assertTerm } from './asserts.js';
 import { termAdmits } from './term-rule.js';
@@ -291,6 +291,32 @@ export class DirStore implements QuorumStore {
       return readLeaseSlots(this.fd()).filter((slot): slot is LeaseRecord => slot !== null);
     } catch (err) {
       throw this.failure('reading the lease file', err);
+    }
+  }
+
+  async raiseLeaseFloor(node: NodeName, floor: Floor): Promise<StoreResult<void>> {
+    const writer = this.leaseWriters.get(node);
+    if (!writer) {
+      return fail(clusterError('BAD_ARGUMENT', `node '${node}' has no lease slot claimed through ${this.location}`,
+        'claim the slot (claimLeaseSlot) before recording a floor in it'));
+    }
+    if (floor.term > leaseFloorMax || floor.epoch > leaseFloorMax) {
+      return fail(clusterError('BAD_ARGUMENT', `the floor of node '${node}' (term ${floor.term}, epoch ${floor.epoch}) is past what a lease slot of ${this.location} holds (${leaseFloorMax})`,
+        'move the cluster to a new store (clusterd migrate) and report this'));
+    }
+    try {
+      raiseLeaseFloorAt(this.fd(), writer.index, floor);
+      return ok(undefined);
+    } catch (err) {
+      return fail(this.failure(`recording the floor of node '${node}' in its lease slot`, err));
+    }
+  }
+
+  async readLeaseFloors(): Promise<StoreResult<LeaseFloors>> {
+    try {
+      return ok(leaseFloorsOf(this.fd(), this.leasePath));
+    } catch (err) {
+      return fail(this.failure('reading the floors in the lease file', err));
     }
   }
 
@@ -769,6 +795,40 @@ export class DirStore implements QuorumStore {
         'check that the quorum directory is mounted, readable and writable');
     }
     throw err;
+  }
+}
+
+/** The floors recorded in a lease file, as LeaseFloors (slots named by index and node). */
+function leaseFloorsOf(fd: number, leasePath: string): LeaseFloors {
+  const out: LeaseFloors = { floors: [], unreadable: [] };
+  for (const s of readLeaseFloorSlots(fd)) {
+    const where = `slot ${s.index}${s.node ? ` (node '${s.node}')` : ''} of ${leasePath}`;
+    if (s.floor === 'damaged') out.unreadable.push(`${where}: its floor fails its checksum`);
+    else out.floors.push({ node: s.node, where, floor: s.floor });
+  }
+  return out;
+}
+
+/**
+ * The floors of a dir store's lease file read without opening its database (which may not open):
+ * every slot unreadable when the file is missing or the wrong size.
+ */
+export function readLeaseFloorsAt(dirPath: string): LeaseFloors {
+  const leasePath = path.join(path.resolve(dirPath), leaseFileName);
+  const size = fs.statSync(leasePath, { throwIfNoEntry: false })?.size;
+  if (size !== leaseFileBytes) return { floors: [], unreadable: [`the lease file ${leasePath} (${size === undefined ? 'missing' : `${size} bytes, not ${leaseFileBytes}`})`] };
+  let fd: number;
+  try {
+    fd = fs.openSync(leasePath, 'r');
+  } catch (err) {
+    return { floors: [], unreadable: [`the lease file ${leasePath} (${(err as Error).message})`] };
+  }
+  try {
+    return leaseFloorsOf(fd, leasePath);
+  } catch (err) {
+    return { floors: [], unreadable: [`the lease file ${leasePath} (${(err as Error).message})`] };
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -12,7 +12,9 @@
 //   own/<group>          ownership records
 //   report/<node>        node reports
 //   event/<ID>, eventseq events (the newest eventsMax) and the last event id
-//   slot/<node>          lease slots {node, counter, state, incarnation}: the only keys written without touching `change`
+//   slot/<node>          lease slots {node, counter, state, incarnation}: with slotfloor/, the only keys written without touching `change`
+//   slotfloor/<node>     the floor {term, epoch} the node recorded with its lease slot: a key of its own, so that renewals
+//                        (another connection) never overwrite it; only raised, and kept when the slot is evicted
 //   change               rewritten by every write except lease renewals: its mod_revision is the change version
 //
 // Rules that keep it the same as `dir`:
@@ -44,6 +46,8 @@ import type {
   Checkpoint, ClusterEvent, CoordinatorRecord, LeaseRecord, LeaseState, LogRecord, NewEvent, NodeReport,
   LeaseRenewerOptions, OwnershipRecord, QuorumStore, RenewalView, StoreResult,
 } from './types.js';
+import type { LeaseFloors } from './types.js';
+import type { Floor } from '../core/load-plan.js';
 import { leaseIdentityProblem } from './lease-file.js';
 import { EtcdRejected, EtcdUnavailable, etcdSecurityFromEnv, type EtcdTls } from './etcd-config.js';
 import { etcdRenewEveryBeats } from './etcd-timing.js';
@@ -486,6 +490,53 @@ export class EtcdStore implements QuorumStore {
     });
     if (removed.ok) this.slots.delete(node);
     return removed;
+  }
+
+  private slotFloorKey(node: NodeName): string {
+    return this.k(`slotfloor/${encodeURIComponent(node)}`);
+  }
+
+  async raiseLeaseFloor(node: NodeName, floor: Floor): Promise<StoreResult<void>> {
+    if (!this.slots.has(node)) {
+      return fail(clusterError('BAD_ARGUMENT', `node '${node}' has no lease slot claimed through ${this.location}`,
+        'claim the slot (claimLeaseSlot) before recording a floor in it'));
+    }
+    const what = `recording the floor of node '${node}' with its lease slot`;
+    const key = this.slotFloorKey(node);
+    return this.write(what, async (conn) => {
+      // A compare-and-put on what was read, so that the floor only rises; again if it moved meanwhile.
+      for (let round = 0; round < 3; round++) {
+        const kv = (await conn.range(what, { key: buf(key) })).kvs[0];
+        const was = kv ? parseFloor(text(kv)) : null;
+        const now = was ? { term: Math.max(was.term, floor.term), epoch: Math.max(was.epoch, floor.epoch) } : { term: floor.term, epoch: floor.epoch };
+        if (was && was.term === now.term && was.epoch === now.epoch) return ok(undefined);
+        const res = await conn.txn(what, { compare: [kv ? modIs(key, kv.mod_revision) : absent(key)], success: [putOp(key, JSON.stringify(now))] });
+        if (res.succeeded) return ok(undefined);
+      }
+      return fail(clusterError('QUORUM_UNAVAILABLE', `${what}: the key kept changing under this clusterd`, 'the next write tries again'));
+    });
+  }
+
+  async readLeaseFloors(): Promise<StoreResult<LeaseFloors>> {
+    const what = 'reading the floors of the lease slots';
+    try {
+      return ok(await this.read(what, async (conn) => {
+        const prefix = this.k('slotfloor/');
+        const res = await conn.range(what, { key: buf(prefix), range_end: prefixEnd(prefix) });
+        const out: LeaseFloors = { floors: [], unreadable: [] };
+        for (const kv of res.kvs) {
+          const key = kv.key.toString('utf8');
+          let node: string;
+          try { node = decodeURIComponent(key.slice(prefix.length)); } catch { node = key.slice(prefix.length); }
+          const floor = parseFloor(text(kv));
+          if (floor) out.floors.push({ node, where: `the floor of node '${node}' (${key})`, floor });
+          else out.unreadable.push(`the floor of node '${node}' (${key}): not a floor record`);
+        }
+        return out;
+      }));
+    } catch (err) {
+      return fail(err instanceof ClusterError ? err : this.failure(what, err));
+    }
   }
 
   // ---- coordinator and ownership ----
@@ -943,6 +994,17 @@ function parseSlot(value: string | undefined): LeaseRecord | null {
     if (typeof s.node !== 'string' || !Number.isSafeInteger(s.counter) || typeof s.incarnation !== 'string') return null;
     if (!['running', 'draining', 'stopped', 'fenced'].includes(s.state)) return null;
     return { node: s.node, counter: s.counter, state: s.state, incarnation: s.incarnation };
+  } catch {
+    return null;
+  }
+}
+
+function parseFloor(value: string | undefined): Floor | null {
+  if (value === undefined) return null;
+  try {
+    const f = JSON.parse(value) as Floor;
+    if (!Number.isSafeInteger(f.term) || f.term < 0 || !Number.isSafeInteger(f.epoch) || f.epoch < 0) return null;
+    return { term: f.term, epoch: f.epoch };
   } catch {
     return null;
   }

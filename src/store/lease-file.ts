@@ -3,6 +3,11 @@
 // allocated at init, so that it keeps working when the disk is full and never waits on the
 // database lock. Readers take the whole file in one read and trust a slot only if its magic and
 // CRC match: a torn or half-written slot is skipped for that round, never misread.
+//
+// The last 12 bytes of a slot hold the floor its node recorded (the highest term and epoch it is
+// about to use, DESIGN rule 6), with a CRC of its own. Renewals, claims, the monitor's fenced mark
+// and evictions write only the lease part before it, so the floor survives them all; it is only
+// ever raised, and fsynced, by the node's main thread. All zeroes: no floor recorded.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,6 +37,15 @@ const nameLengthOffset = 6; // u8, then the name bytes
 const incarnationLengthOffset = nameLengthOffset + 1 + leaseNameBytesMax; // 70: u8, then the bytes
 const counterOffset = 104; // float64, 8-aligned, after the incarnation ends at 103
 const crcOffset = counterOffset + 8; // 112: u32
+/** Bytes of a slot that renewals, claims, fenced marks and evictions write: the lease part. */
+const leasePartBytes = crcOffset + 4; // 116
+// The floor part: term u32, epoch u32, CRC u32 of the two.
+const floorTermOffset = leasePartBytes; // 116
+const floorEpochOffset = floorTermOffset + 4; // 120
+const floorCrcOffset = floorEpochOffset + 4; // 124
+const floorPartBytes = floorCrcOffset + 4 - leasePartBytes; // 12
+/** The highest term or epoch a slot's floor holds. */
+export const leaseFloorMax = 0xffff_ffff;
 
 const stateCodes: Record<LeaseState, number> = { running: 1, draining: 2, stopped: 3, fenced: 4 };
 const statesByCode: ReadonlyMap<number, LeaseState> = new Map(
@@ -124,7 +138,7 @@ export class LeaseSlotWriter {
     this.view.setUint8(stateOffset, stateCodes[state]);
     this.view.setFloat64(counterOffset, counter, true);
     this.view.setUint32(crcOffset, crc32c(this.crcSpan), true);
-    writeWhole(fd, this.bytes, slotOffset(this.index));
+    writeWhole(fd, this.bytes.subarray(0, leasePartBytes), slotOffset(this.index));
   }
 }
 
@@ -138,9 +152,61 @@ function writeWhole(fd: number, bytes: Uint8Array, position: number): void {
   if (written !== bytes.length) throw new Error(`short write to the lease file: ${written} of ${bytes.length} bytes`);
 }
 
-/** Zeroes one slot (eviction): readers skip it from now on. */
+/** Zeroes one slot's lease part (eviction): readers skip it from now on; its floor stays. */
 export function zeroLeaseSlot(fd: number, index: number): void {
-  writeWhole(fd, new Uint8Array(leaseSlotBytes), slotOffset(index));
+  writeWhole(fd, new Uint8Array(leasePartBytes), slotOffset(index));
+}
+
+/** One slot's recorded floor: null when none was recorded, 'damaged' when its bytes fail their CRC. */
+export function decodeLeaseFloor(slot: Uint8Array): { term: number; epoch: number } | null | 'damaged' {
+  if (slot.length !== leaseSlotBytes) return 'damaged';
+  const part = slot.subarray(leasePartBytes);
+  if (part.every((b) => b === 0)) return null;
+  const view = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
+  if (view.getUint32(floorCrcOffset, true) !== crc32c(slot.subarray(floorTermOffset, floorCrcOffset))) return 'damaged';
+  return { term: view.getUint32(floorTermOffset, true), epoch: view.getUint32(floorEpochOffset, true) };
+}
+
+/** The floor part of a slot holding `floor` (each value at most leaseFloorMax). */
+export function encodeLeaseFloor(floor: { term: number; epoch: number }): Uint8Array {
+  assert.ok(Number.isSafeInteger(floor.term) && floor.term >= 0 && floor.term <= leaseFloorMax, `floor term ${floor.term} out of range`);
+  assert.ok(Number.isSafeInteger(floor.epoch) && floor.epoch >= 0 && floor.epoch <= leaseFloorMax, `floor epoch ${floor.epoch} out of range`);
+  const out = new Uint8Array(floorPartBytes);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, floor.term, true);
+  view.setUint32(4, floor.epoch, true);
+  view.setUint32(8, crc32c(out.subarray(0, 8)), true);
+  return out;
+}
+
+/**
+ * Raises the floor of slot `index` to at least `floor` and makes it durable (fdatasync) before it
+ * returns: a token is used only once it is recorded. A damaged floor part is replaced (this node
+ * knows its own floor). Returns the floor now recorded.
+ */
+export function raiseLeaseFloorAt(fd: number, index: number, floor: { term: number; epoch: number }): { term: number; epoch: number } {
+  const slot = new Uint8Array(leaseSlotBytes);
+  const got = fs.readSync(fd, slot, 0, leaseSlotBytes, slotOffset(index));
+  const was = got === leaseSlotBytes ? decodeLeaseFloor(slot) : null;
+  const now = was === null || was === 'damaged' ? floor : { term: Math.max(was.term, floor.term), epoch: Math.max(was.epoch, floor.epoch) };
+  if (was !== null && was !== 'damaged' && was.term === now.term && was.epoch === now.epoch) return now;
+  writeWhole(fd, encodeLeaseFloor(now), slotOffset(index) + leasePartBytes);
+  fs.fdatasyncSync(fd);
+  return now;
+}
+
+/** Every slot's recorded floor, with the node whose lease the slot holds (null if none), and the slots whose floor is damaged. */
+export function readLeaseFloorSlots(fd: number): { index: number; node: NodeName | null; floor: { term: number; epoch: number } | 'damaged' }[] {
+  const bytes = new Uint8Array(leaseFileBytes);
+  const got = fs.readSync(fd, bytes, 0, bytes.length, 0);
+  const out: { index: number; node: NodeName | null; floor: { term: number; epoch: number } | 'damaged' }[] = [];
+  for (let i = 0; i < leaseSlotsMax; i++) {
+    const start = slotOffset(i);
+    const slot = bytes.subarray(start, start + leaseSlotBytes);
+    const floor = start + leaseSlotBytes <= got ? decodeLeaseFloor(slot) : 'damaged';
+    if (floor !== null) out.push({ index: i, node: decodeLeaseSlot(slot)?.node ?? null, floor });
+  }
+  return out;
 }
 
 /** Reads every slot with one read; index i of the result is slot i (null when empty or invalid). */
@@ -197,7 +263,7 @@ export function markLeaseFenced(dirPath: string, node: NodeName, incarnation: st
     const index = slots.findIndex((slot) => slot?.node === node);
     const slot = slots[index];
     if (!slot || slot.incarnation !== incarnation) return false;
-    writeWhole(fd, encodeLeaseSlot({ ...slot, state: 'fenced' }), slotOffset(index));
+    writeWhole(fd, encodeLeaseSlot({ ...slot, state: 'fenced' }).subarray(0, leasePartBytes), slotOffset(index));
     return true;
   } finally {
     fs.closeSync(fd);

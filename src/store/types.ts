@@ -5,7 +5,7 @@
 import type { ClusterConfig, ConfigUpdate, GroupName, NodeName, ResourceName, ResourceRuntime } from '../core/types.js';
 import type { ClusterError } from '../core/errors.js';
 import type { BackupView } from '../core/backup.js';
-import type { History } from '../core/load-plan.js';
+import type { Floor, History } from '../core/load-plan.js';
 import type { GroupBooks } from '../core/types.js';
 
 /**
@@ -144,6 +144,15 @@ export type LeaseRenewerOptions =
       /** The store's TLS files (PEM bytes; a worker thread receives them as Uint8Array) and etcd user. */
       tls?: { ca?: Uint8Array; cert?: Uint8Array; key?: Uint8Array }; auth?: { username: string; password: string } };
 
+/**
+ * The floors recorded in the lease slots: one per slot that holds one (an evicted node's stays, a
+ * slot never written holds none), and the slots that cannot be read, with why.
+ */
+export interface LeaseFloors {
+  floors: { node: NodeName | null; where: string; floor: Floor }[];
+  unreadable: string[];
+}
+
 export type StoreResult<T> = { ok: true; value: T } | { ok: false; error: ClusterError };
 
 export interface QuorumStore {
@@ -168,8 +177,17 @@ export interface QuorumStore {
    * is renewed through renewLease.
    */
   leaseRenewerOptions?(node: NodeName): LeaseRenewerOptions | null;
-  /** Remove a node's slot (evict). */
+  /** Remove a node's slot (evict). Its recorded floor stays. */
   removeLeaseSlot(node: NodeName): Promise<StoreResult<void>>;
+  /**
+   * Record in `node`'s claimed slot that it is about to use a term or epoch up to `floor` (DESIGN
+   * rule 6): the recorded floor only rises, durably when it resolves, and survives renewals, a new
+   * claim, an eviction and a rebuild of a damaged database. Like renewals, it writes beside the
+   * database (the lease file of dir), needs no free space, and moves no change version.
+   */
+  raiseLeaseFloor(node: NodeName, floor: Floor): Promise<StoreResult<void>>;
+  /** Every recorded floor, for a recovery to start above the highest (readable while the database is not). */
+  readLeaseFloors(): Promise<StoreResult<LeaseFloors>>;
 
   readCoordinator(): Promise<CoordinatorRecord>;
   /** Atomically replace `expected` with `next` (next.term must be expected.term + 1). false if it moved. */

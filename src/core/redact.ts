@@ -1,0 +1,33 @@
+// Secrets written inside values rather than under secret-looking names: a password in a URL
+// (`http://user:pass@host/`), or the argument after a secret-looking option (`--password X`,
+// `--api-token=X`). Views for roles below admin and every log line and event show them redacted.
+
+export const redactedValue = '(redacted)';
+
+/** An option whose name says its value is a secret. */
+const secretOptionRe = /^-{1,2}[A-Za-z0-9_.-]*(pass|secret|token|key|credential|auth|private)[A-Za-z0-9_.-]*$/i;
+/** `scheme://user:password@`: the password part. */
+const urlPasswordRe = /([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s/@]+@/gi;
+/** `--secret-option=value` or `--secret-option value` inside a text. */
+const optionInTextRe = /(^|\s)(-{1,2}[A-Za-z0-9_.-]*(?:pass|secret|token|key|credential|auth|private)[A-Za-z0-9_.-]*)(=|\s+)("[^"]*"|'[^']*'|\S+)/gi;
+
+/** A text with URL passwords and secret options' values redacted. */
+export function redactSecretText(s: string): string {
+  if (!s.includes('://') && !s.includes('-')) return s;
+  return s.replace(urlPasswordRe, `$1${redactedValue}@`).replace(optionInTextRe, (_m, pre: string, opt: string, sep: string) => `${pre}${opt}${sep}${redactedValue}`);
+}
+
+/** An argument list with the value after each secret option, `--secret=value` values and URL passwords redacted. */
+export function redactSecretArgs(args: readonly unknown[]): unknown[] {
+  const out: unknown[] = [];
+  let next = false;
+  for (const a of args) {
+    if (typeof a !== 'string') { out.push(a); next = false; continue; }
+    if (next) { out.push(redactedValue); next = false; continue; }
+    const eq = a.indexOf('=');
+    if (a.startsWith('-') && eq > 0 && secretOptionRe.test(a.slice(0, eq))) { out.push(`${a.slice(0, eq)}=${redactedValue}`); continue; }
+    if (secretOptionRe.test(a)) { out.push(a); next = true; continue; }
+    out.push(redactSecretText(a));
+  }
+  return out;
+}
