@@ -144,7 +144,8 @@ const teeth: { kind: TeethKind; withinSeeds: number; why: string; faults?: strin
   { kind: 'no-start-check', withinSeeds: 150, why: 'node and monitor start whatever they are asked, without checking lease, term, fence or watchdog', caughtBy: /^SAFETY split brain: / },
   { kind: 'no-freeze-abort', withinSeeds: 120, faults: 'operator', why: 'a thaw does not cancel a freeze still under way: the writer stays frozen past its limit', caughtBy: /^SAFETY writer .* is still frozen by backup .* past its limit/ },
   { kind: 'forget-floor', withinSeeds: 20, faults: 'recovery', patched: true, why: 'a recovery ignores the floor in the node copy: a rebuilt store elects a term or assigns an epoch used before', caughtBy: /^SAFETY S9 / },
-  { kind: 'no-fence-on-loss', withinSeeds: 100, faults: 'fence-loss', why: 'a fence sent to a monitor lost with it is never reported done: the node stays fencing', caughtBy: /^LIVENESS a fence was never answered on / },
+  // The fence-loss fault reaches a monitor lost with its fence rarely: 6 in 1,400 seeds on the merged schedule, first at seed 331.
+  { kind: 'no-fence-on-loss', withinSeeds: 400, faults: 'fence-loss', why: 'a fence sent to a monitor lost with it is never reported done: the node stays fencing', caughtBy: /^LIVENESS a fence was never answered on / },
 ];
 for (const tooth of teeth) {
   test(`teeth: ${tooth.kind} (${tooth.why}) is caught within ${tooth.withinSeeds} seeds, by the right checker`, async (t) => {
