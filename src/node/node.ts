@@ -28,7 +28,7 @@ import { msText } from '../core/duration-text.js';
 import { clusterError, ok, type Result } from '../core/errors.js';
 import { emptyLocal, fenced, quiescent, revokeInherited, type LocalState } from '../core/local.js';
 import type { MaintRequest } from '../core/maintenance.js';
-import { observeLeases, type Membership } from '../core/membership.js';
+import type { Membership } from '../core/membership.js';
 import type { FloorFacts } from '../core/load-plan.js';
 import { redactSecretText } from '../core/redact.js';
 import type { NodeView, OwnershipRec, PlacementInput } from '../core/placement.js';
@@ -285,18 +285,14 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   }
 
   private async cycle(): Promise<void> {
-    const { store, clock } = this.o;
+    const { store } = this.o;
     // Ownership first, leases after: the lease view is then at least as new as the records the
     // cycle acts on (see nodeViews).
     await this.refresh();
     // A full quorum disk is seen by every node, also one with nothing to write (status, why, moves).
     this.problems.noteQuorumSpace(store.freeSpaceProblem?.());
-    // Slots as a fresh renewal sent after the ownership read saw them, else read; observed at the answer's arrival.
-    const v = [this.heartbeat?.renewalView?.()].find((x) => x && x.sentMs >= this.pic.ownershipReadAtMs) ?? null;
-    const sentMs = v ? v.sentMs : clock.nowMs();
-    const leases = v ? v.leases : await store.readLeases();
-    this.pic.membership = observeLeases(this.membership, leases, v ? v.arrivedMs : clock.nowMs());
-    this.pic.leasesReadAtMs = Math.max(this.pic.leasesReadAtMs, sentMs);
+    // Slots as a fresh renewal saw them, else read (picture.ts observeLeases states the rule).
+    await this.pic.observeLeases(this.heartbeat?.renewalView?.(), () => store.readLeases());
     await this.coord.elect();
     // The coordinator announces changes of its judgement of the nodes (NODE_DOWN, NODE_UP, ...).
     if (this.isCoordinator()) this.coord.noteNodeStates();

@@ -3,7 +3,7 @@
 // the reads that liveness is judged by. Each map is replaced whole by a read, never changed in
 // place, so a snapshot may hold on to it.
 
-import { judgeNodes, type Membership } from '../core/membership.js';
+import { judgeNodes, observeLeases, type LeaseObservation, type Membership } from '../core/membership.js';
 import type { NodeView, OwnershipRec } from '../core/placement.js';
 import type { ClusterConfig, GroupName, NodeName } from '../core/types.js';
 import type { CoordinatorRecord, NodeReport } from '../store/types.js';
@@ -44,6 +44,23 @@ export class Picture {
     return judgeNodes(this.membership, config.nodes, (n) => !!reps[n], {
       atMs: this.judgeAtMs(), leaseTtlMs: this.leaseTtlMs, staleView: this.leasesReadAtMs < this.ownershipReadAtMs,
     });
+  }
+
+  /**
+   * The cycle's lease observation: the slots the newest renewal read with it (`view`, times on this
+   * node's clock) when the rule below admits them, else a read of its own (`read`). Observed at the
+   * answer's arrival (a conservative start of each node's silence); judged from its send time.
+   */
+  async observeLeases(view: { leases: LeaseObservation[]; sentMs: number; arrivedMs: number } | null | undefined,
+    read: () => Promise<LeaseObservation[]>): Promise<void> {
+    // A renewal's read stands for the cycle's own only if it was sent after the ownership records
+    // acted on were read, and not before the newest lease view already observed: an older one would
+    // take a node back to an earlier incarnation or state (a clean stop is Down at once).
+    const v = view && view.sentMs >= Math.max(this.ownershipReadAtMs, this.leasesReadAtMs) ? view : null;
+    const sentMs = v ? v.sentMs : this.clock.nowMs();
+    const leases = v ? v.leases : await read();
+    this.membership = observeLeases(this.membership, leases, v ? v.arrivedMs : this.clock.nowMs());
+    this.leasesReadAtMs = Math.max(this.leasesReadAtMs, sentMs);
   }
 
   /** The time at which other nodes' liveness is judged: the newest lease read's send time, never later than now. */
