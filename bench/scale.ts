@@ -17,6 +17,8 @@
 //   BENCH_SCALE_STEP_MAX_S=600  bound on each wait (a step past it is reported as not reached)
 //   BENCH_SCALE_APPLY_GROUPS=n  groups per `cluster apply` (default: all in one); several applies
 //                               when one large apply is beyond the build measured
+//   BENCH_SCALE_NODE_ARGS=..    node flags for the clusterd processes, space-separated, e.g.
+//                               "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +32,7 @@ const perGroup = Number(process.env.BENCH_SCALE_PER_GROUP ?? 10);
 const quietS = Number(process.env.BENCH_SCALE_QUIET_S ?? 60);
 const applyGroups = Number(process.env.BENCH_SCALE_APPLY_GROUPS ?? Infinity);
 const root = resolve(process.env.BENCH_SCALE_BIN ?? repoRoot);
+const nodeArgs = (process.env.BENCH_SCALE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const names = ['n1', 'n2', 'n3'];
 const total = perNode * names.length;
 const groupCount = Math.ceil(total / perGroup);
@@ -99,8 +102,9 @@ function cli(args: string[], timeoutMs = 300_000): Promise<string> {
 }
 
 function start(n: string): void {
-  procs[n] = spawn(process.execPath, [join(root, 'bin/clusterd.js'), 'start', '--quorum', quorum, '--node', n,
-    '--listen', `127.0.0.1:${ports[n]}`, '--data-dir', join(tmp, `data-${n}`)], { stdio: ['ignore', 'ignore', 'ignore'] });
+  procs[n] = spawn(process.execPath, [...nodeArgs, join(root, 'bin/clusterd.js'), 'start', '--quorum', quorum, '--node', n,
+    '--listen', `127.0.0.1:${ports[n]}`, '--data-dir', join(tmp, `data-${n}`)],
+  { stdio: ['ignore', 'ignore', 'ignore'] });
 }
 
 /** The longest event-loop delay each live node has seen since it started (ms), from /metrics. */
@@ -132,6 +136,16 @@ async function stalls(afterId: number): Promise<{ counts: Record<string, number>
     if (page.events.length === 0) return { counts, lastId: after };
     after = page.events[page.events.length - 1]!.id;
   }
+}
+
+/** When each quarter of `total` was first seen reached, from polls (t in ms since the step began, count). */
+function milestones(seen: [number, number][]): string {
+  const out: string[] = [];
+  for (const q of [0.25, 0.5, 0.75, 0.9]) {
+    const hit = seen.find(([, c]) => c >= q * total);
+    if (hit) out.push(`${Math.round(q * 100)}% ${s1(hit[0])}`);
+  }
+  return out.join(', ');
 }
 
 const countText = (c: Record<string, number>) => (Object.keys(c).length === 0 ? '0' : Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', '));
@@ -187,10 +201,12 @@ async function main(): Promise<void> {
   const applied = performance.now() - t0;
   if (files.length > 1) console.log(`${files.length} applies of up to ${applyGroups} groups each`);
   let onlineMax = 0;
+  const seenStart: [number, number][] = [];
   const settled = await until(`all ${total} resources Online`, async () => {
     const s = await status();
     const online = s?.resources.filter((r) => r.state === 'Online').length ?? 0;
     onlineMax = Math.max(onlineMax, online);
+    seenStart.push([performance.now() - t0, online]);
     return online === total ? s : null;
   }).catch(async (e: Error) => {
     console.log(`stall events during the start: ${countText((await stalls(beforeApply)).counts)}; ${await loopMaxLine()}`);
@@ -199,7 +215,7 @@ async function main(): Promise<void> {
   const allOnline = performance.now() - t0;
   const byNode: Record<string, number> = {};
   for (const r of settled.resources) byNode[r.node ?? '-'] = (byNode[r.node ?? '-'] ?? 0) + 1;
-  console.log(`apply of ${total} resources: command returned after ${s1(applied)}; all Online after ${s1(allOnline)} (per node: ${Object.entries(byNode).map(([n, c]) => `${n} ${c}`).join(', ')})`);
+  console.log(`apply of ${total} resources: command returned after ${s1(applied)}; all Online after ${s1(allOnline)} (per node: ${Object.entries(byNode).map(([n, c]) => `${n} ${c}`).join(', ')}; Online reached ${milestones(seenStart)})`);
   const afterStart = await stalls(beforeApply);
   console.log(`stall events during the start: ${countText(afterStart.counts)}`);
   console.log(await loopMaxLine());
@@ -215,11 +231,17 @@ async function main(): Promise<void> {
   const victim = Object.entries(byNode).filter(([n]) => names.includes(n)).sort((a, b) => b[1] - a[1])[0]![0];
   const t1 = performance.now();
   procs[victim]!.kill('SIGKILL');
+  const seenKill: [number, number][] = [];
+  let downAt: number | undefined;
   await until(`all ${total} resources Online off ${victim}`, async () => {
     const st = await status(victim);
-    return st !== null && st.resources.filter((r) => r.state === 'Online' && r.node !== victim).length === total;
+    if (downAt === undefined && st?.nodes.find((x) => x.name === victim)?.state === 'Down') downAt = performance.now() - t1;
+    const online = st?.resources.filter((r) => r.state === 'Online' && r.node !== victim).length ?? 0;
+    seenKill.push([performance.now() - t1, online]);
+    return online === total;
   });
-  console.log(`kill -9 of ${victim} (holding ${byNode[victim]}): all ${total} Online on the others after ${s1(performance.now() - t1)}`);
+  console.log(`kill -9 of ${victim} (holding ${byNode[victim]}): all ${total} Online on the others after ${s1(performance.now() - t1)}`
+    + ` (${victim} seen Down after ${downAt === undefined ? '?' : s1(downAt)}; Online off it reached ${milestones(seenKill)})`);
   const afterKill = await stalls(quiet.lastId);
   console.log(`stall events after the kill: ${countText(afterKill.counts)}`);
   console.log(await loopMaxLine());

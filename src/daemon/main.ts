@@ -2,6 +2,7 @@
 // Settings come from flags, or a YAML/JSON file given with --config (flags win); they are
 // validated once, all errors at once, then frozen.
 
+import { performance as perfHooks } from 'node:perf_hooks';
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
@@ -67,6 +68,7 @@ export const realClock: Clock = {
   localHour: () => new Date().getHours(),
   setInterval: (fn, ms) => { const t = setInterval(fn, ms); return () => clearInterval(t); },
   setTimeout: (fn, ms) => { const t = setTimeout(fn, ms); return () => clearTimeout(t); },
+  loopBusyMs: () => perfHooks.eventLoopUtilization().active,
 };
 
 const settingsSchema = z.object({

@@ -9,4 +9,9 @@ export interface Clock {
   localHour(): number;
   setInterval(fn: () => void, ms: number): () => void;
   setTimeout(fn: () => void, ms: number): () => void;
+  /**
+   * Milliseconds this thread's event loop has spent working (not waiting for I/O or timers) since
+   * it started. Absent where work takes no time of this clock (the simulator).
+   */
+  loopBusyMs?(): number;
 }

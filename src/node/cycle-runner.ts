@@ -1,7 +1,18 @@
-// When cycles run: at most one at a time, a kick during one runs another right after it, and a
-// burst of kicks shares one cycle. What a cycle does is node.ts's cycle().
+// When cycles run: at most one at a time, a kick during one runs another after it, and a burst of
+// kicks shares one cycle. What a cycle does is node.ts's cycle().
+//
+// Kicked without pause (agent results and the other nodes' writes stream in while a node starts
+// a thousand resources), cycles would run back to back and keep the decision loop, which runs at
+// a raised priority, busy all the time: the resource monitor and the processes it spawns, at the
+// normal priority on the same cores, would wait behind it. So a cycle starts no sooner after the
+// previous one than the time that one kept the loop busy (bounded by restMaxMs): the loop works
+// at most about half the time on cycles, each cycle carries the results of a whole rest, and an
+// idle node (short cycles, kicks far apart) waits for nothing.
 
 import type { Clock } from './clock.js';
+
+/** Bound on the rest between two cycles: a cycle longer than this is followed by this rest only. */
+export const restMaxMs = 100;
 
 export interface CycleRunnerDeps {
   clock: Clock;
@@ -19,6 +30,8 @@ export class CycleRunner {
   private pending = false;
   /** afterNextCycle() callers, released when the next cycle to begin has finished. */
   private waiters: (() => void)[] = [];
+  /** When the next cycle may start (clock ms): the end of the last one plus the rest it earned. */
+  private restUntilMs = -Infinity;
 
   constructor(private readonly d: CycleRunnerDeps) {}
 
@@ -31,14 +44,19 @@ export class CycleRunner {
     // start) shares one cycle, and timers (the heartbeat) and I/O run between cycles even when
     // the store answers synchronously (dir), so back-to-back cycles cannot starve a renewal.
     this.pending = true;
-    this.d.clock.setTimeout(() => { this.pending = false; this.run(); }, 0);
+    this.d.clock.setTimeout(() => { this.pending = false; this.run(); }, Math.max(0, this.restUntilMs - this.d.clock.nowMs()));
   }
 
   private run(): void {
     if (this.d.stopped()) return;
     if (this.running) { this.again = true; return; }
     const waiters = this.waiters.splice(0);
+    const busyBefore = this.d.clock.loopBusyMs?.();
     this.running = this.d.cycle().then(() => this.d.settled(undefined), (error: unknown) => this.d.settled({ error })).finally(() => {
+      // The loop's busy time during the cycle, which includes work of other callers meanwhile
+      // (API requests): a loop busy anyway rests as much.
+      const busyMs = busyBefore === undefined ? 0 : (this.d.clock.loopBusyMs?.() ?? busyBefore) - busyBefore;
+      this.restUntilMs = this.d.clock.nowMs() + Math.min(busyMs, restMaxMs);
       this.running = null;
       for (const w of waiters) w();
       if (this.again) { this.again = false; this.kick(); }
