@@ -1,6 +1,7 @@
 // Secrets written inside values rather than under secret-looking names: a password in a URL
 // (`http://user:pass@host/`), or the argument after a secret-looking option (`--password X`,
-// `--api-token=X`). Views for roles below admin and every log line and event show them redacted.
+// `--api-token=X`), a secret-looking name's value (`PGPASSWORD=X`, `password=X` in a connection
+// string, `?api_key=X` in a URL) or an HTTP credential (`Bearer X`, `Authorization: Basic X`). Views for roles below admin and every log line and event show them redacted.
 
 export const redactedValue = '(redacted)';
 
@@ -11,10 +12,18 @@ const urlPasswordRe = /([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s/@]+@/gi;
 /** `--secret-option=value` or `--secret-option value` inside a text. */
 const optionInTextRe = /(^|\s)(-{1,2}[A-Za-z0-9_.-]*(?:pass|secret|token|key|credential|auth|private)[A-Za-z0-9_.-]*)(=|\s+)("[^"]*"|'[^']*'|\S+)/gi;
 
-/** A text with URL passwords and secret options' values redacted. */
+/** `NAME=value` whose name looks secret, at the start of a word, a query parameter or a list item: the value. */
+const assignmentRe = /(^|[\s"'?&;,])([A-Za-z0-9_.]*(?:pass|pwd|secret|token|key|credential|auth|private)[A-Za-z0-9_.]*=)("[^"]*"|'[^']*'|[^\s"'&;,]+)/gi;
+/** An HTTP credential: `Bearer X`, or the value of an Authorization header (`Authorization: Basic X`). */
+const httpCredentialRe = /(\bBearer\s+|\bAuthorization:\s*[A-Za-z]+\s+)[A-Za-z0-9._~+/=-]+/gi;
+
+/** A text with URL passwords, secret options' and secret-looking names' values and HTTP credentials redacted. */
 export function redactSecretText(s: string): string {
-  if (!s.includes('://') && !s.includes('-')) return s;
-  return s.replace(urlPasswordRe, `$1${redactedValue}@`).replace(optionInTextRe, (_m, pre: string, opt: string, sep: string) => `${pre}${opt}${sep}${redactedValue}`);
+  if (!s.includes('://') && !s.includes('-') && !s.includes('=') && !/bearer|authorization/i.test(s)) return s;
+  return s.replace(urlPasswordRe, `$1${redactedValue}@`)
+    .replace(optionInTextRe, (_m, pre: string, opt: string, sep: string) => `${pre}${opt}${sep}${redactedValue}`)
+    .replace(assignmentRe, (m, pre: string, name: string, value: string) => (value === redactedValue ? m : `${pre}${name}${redactedValue}`))
+    .replace(httpCredentialRe, `$1${redactedValue}`);
 }
 
 /** An argument list with the value after each secret option, `--secret=value` values and URL passwords redacted. */
