@@ -29,3 +29,14 @@ test('redactSecretArgs: the argument after a secret option, --secret=value, URL 
   assert.deepEqual(redactSecretArgs(['env', 'MYSQL_PWD=hunter2', 'mysqladmin', 'ping', '-H', 'Authorization: Bearer t0k']),
     ['env', 'MYSQL_PWD=(redacted)', 'mysqladmin', 'ping', '-H', 'Authorization: Bearer (redacted)']);
 });
+
+// The patterns are linear in their text: these inputs, a million characters each, took time
+// quadratic in their length with patterns that backtrack (tens of minutes; seconds at 32,000
+// characters). The limit is thousands of times what a linear pass takes, even on a loaded machine.
+test('redaction of long adversarial texts ends (no pattern backtracks quadratically)', { timeout: 120_000 }, () => {
+  const n = 250_000;
+  const texts = ['--' + 'pass'.repeat(n), '= a' + 'pass'.repeat(n) + '!', 'http://' + 'a'.repeat(4 * n), 'http://u:' + 'x'.repeat(4 * n), '- ' + 'a'.repeat(4 * n) + '!'];
+  for (const t of texts) assert.equal(redactSecretText(t).length > 0, true);
+  assert.equal(redactSecretArgs(['-' + 'pass'.repeat(n) + '!', 'x']).length, 2);
+  assert.equal(redactSecretText(`x --db-pass${'word'.repeat(10)} s3 y`), `x --db-pass${'word'.repeat(10)} (redacted) y`);
+});
