@@ -12,6 +12,7 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clusterError, type ClusterError } from '../core/errors.js';
+import { routeKey, routeRoles } from './auth.js';
 import { sendError } from './http.js';
 
 export interface AdmissionSettings {
@@ -47,6 +48,17 @@ export const busyRetryAfterS = 1;
 const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Routes only nodes call (auth.ts 'node' rows). */
 const internalPrefix = '/v1/internal/';
+/**
+ * A write place is taken only by a route that needs an operator or an admin (auth.ts routeRoles):
+ * a public or viewer POST (a dashboard redeem, a login ticket, a hand-off) changes nothing in the
+ * cluster, and one sent slowly by anybody must not hold the places of others' writes.
+ */
+const takesWritePlace = (req: FastifyRequest): boolean => {
+  const url = req.routeOptions.url;
+  if (url === undefined) return false;
+  const access = routeRoles[routeKey(req.method, url)];
+  return access === 'operator' || access === 'admin';
+};
 
 export class Admission {
   writes = 0;
@@ -118,7 +130,7 @@ export class Admission {
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       if (readMethods.has(req.method)) return;
       // Calls between nodes serve a write that was admitted where it entered (agent-check-routes.ts).
-      if (req.url.startsWith(internalPrefix)) return;
+      if (req.url.startsWith(internalPrefix) || !takesWritePlace(req)) return;
       const apply = req.url.split('?')[0] === '/v1/apply';
       const refused = this.enter(apply);
       if (refused) return sendError(reply, refused);

@@ -67,6 +67,12 @@ export function authRoutes(app: FastifyInstance, node: NodeFacade, gate: Gate, w
   app.post('/v1/session/redeem', async (req, reply) => {
     const b = parse(redeemBody, req.body);
     if (!b.ok) return sendError(reply, b.error);
+    // A live session of this node is kept, not replaced: a link carrying somebody else's hand-off
+    // cannot log a browser that is logged in here out of its own session and into theirs.
+    const sid = sessionOf(req);
+    const live = sid !== null ? gate.session(sid, Date.now()) : undefined;
+    const liveCred = live ? gate.credentialByHash(live.tokenSha256) : undefined;
+    if (live && liveCred && liveCred.user === live.user) return reply.header('cache-control', 'no-store').send({ user: liveCred.user, role: liveCred.role, csrf: live.csrf });
     const creds = node.snapshot().config.credentials ?? {};
     const r = gate.handoffs.redeem(b.value.handoff, Date.now(), (user) => (Object.hasOwn(creds, user) ? creds[user] : undefined));
     if (!r.ok) return sendError(reply, r.error);

@@ -55,3 +55,15 @@ test('a hand-off is refused once its credential is revoked, replaced, or its rol
   assert.equal(codeOf(n2.redeem(mint(), now, lookup({ ops: { ...creds.ops!, role: 'admin' } }))), 'HANDOFF_CREDENTIAL_CHANGED', 'another role');
   assert.equal(codeOf(n2.redeem(mint(), now, lookup(creds))), 'ok');
 });
+
+test('one user redeeming hand-offs by the hundred fills only their own share: another user\'s hand-off still opens a session', () => {
+  const n1 = new Handoffs(nodeToken, 'n1');
+  const n2 = new Handoffs(nodeToken, 'n2');
+  let refused = '';
+  for (let i = 0; i < 10_001 && refused === ''; i++) {
+    const c = codeOf(n2.redeem(n1.mint(creds.watcher!, creds.watcher!.tokenSha256, 'n2', now), now, lookup(creds)));
+    if (c !== 'ok') refused = c;
+  }
+  assert.equal(refused, 'NODE_BUSY', 'a flood of one user is refused');
+  assert.equal(codeOf(n2.redeem(n1.mint(creds.ops!, creds.ops!.tokenSha256, 'n2', now), now, lookup(creds))), 'ok', 'another user is not refused for it');
+});

@@ -25,6 +25,8 @@ export const handoffTtlMs = 3 * 60_000;
 const clockSkewMaxMs = 30_000;
 /** Used hand-offs one node remembers (until they expire); when full of unexpired ones, redeeming is refused (a flood, not a page). */
 const usedMax = 10_000;
+/** Used hand-offs of one user a node remembers at once: far above what pages moving make (one per move), so that one user's flood fills only their own share. */
+const usedPerUserMax = 100;
 /** A hand-off longer than this is not one (a payload is ~250 characters). */
 const handoffLengthMax = 2_048;
 
@@ -45,8 +47,8 @@ const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 
 export class Handoffs {
   private readonly key: Buffer;
-  /** Nonces redeemed on this node, with their expiry. */
-  private readonly used = new Map<string, number>();
+  /** Nonces redeemed on this node, with their expiry and user. */
+  private readonly used = new Map<string, { exp: number; user: string }>();
 
   constructor(nodeToken: string, private readonly self: NodeName) {
     this.key = createHmac('sha256', nodeToken).update('clusterd dashboard hand-off v1').digest();
@@ -88,16 +90,21 @@ export class Handoffs {
     if (claims.exp <= nowMs) {
       return fail(clusterError('HANDOFF_EXPIRED', `the dashboard hand-off of ${claims.user} expired ${Math.round((nowMs - claims.exp) / 1000)} s ago (it lasts ${handoffTtlMs / 1000} s)`, 'log in on this node: cluster dashboard --url --endpoint URL'));
     }
-    for (const [n, exp] of this.used) if (exp <= nowMs) this.used.delete(n);
+    let ofUser = 0;
+    for (const [n, u] of this.used) {
+      if (u.exp <= nowMs) this.used.delete(n);
+      else if (u.user === claims.user) ofUser++;
+    }
     if (this.used.has(claims.nonce)) {
       return fail(clusterError('HANDOFF_USED', `the dashboard hand-off of ${claims.user} was used on ${this.self} already: each opens one session`, 'log in on this node: cluster dashboard --url --endpoint URL'));
     }
+    if (ofUser >= usedPerUserMax) return fail(clusterError('NODE_BUSY', `node ${this.self} holds ${usedPerUserMax} unexpired hand-offs of ${claims.user} already`, 'retry in a few minutes, or log in: cluster dashboard --url'));
     if (this.used.size >= usedMax) return fail(clusterError('NODE_BUSY', `node ${this.self} holds ${usedMax} unexpired hand-offs already`, 'retry in a minute, or log in: cluster dashboard --url'));
     const c = credential(claims.user);
     if (!c || this.credDigest(c.tokenSha256) !== claims.cred || c.role !== claims.role) {
       return fail(clusterError('HANDOFF_CREDENTIAL_CHANGED', `the credential of ${claims.user} was revoked or replaced (or its role changed) since the hand-off was made`, 'log in with a current credential: cluster dashboard --url --endpoint URL'));
     }
-    this.used.set(claims.nonce, claims.exp);
+    this.used.set(claims.nonce, { exp: claims.exp, user: claims.user });
     return ok(c);
   }
 }

@@ -21,7 +21,7 @@ import { EventStreams, eventStreamDefaults, startAfter, type EventStreamSettings
 import { answeredByHeader, forward, forwardedHeader, forwardTimeoutMs, jsonBodies, parse, sendError } from './http.js';
 import { checkRouteTable, Gate, installAuth, type AuthOptions } from './auth.js';
 import { addBody, authRoutes, redeemBody } from './auth-routes.js';
-import { exportText } from './export.js';
+import { exportFor } from './export.js';
 import type { ResourceView } from './types.js';
 import { openApiDocument } from './openapi.js';
 import { clusterdVersion } from '../core/version.js';
@@ -454,7 +454,7 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
 
   app.get('/v1/export', async (req) => {
     const snap = node.snapshot();
-    return { seq: snap.appliedSeq, text: exportText(snap.config, snap.appliedSeq, principalOf(req)?.role === 'viewer') };
+    return { seq: snap.appliedSeq, text: exportFor(snap.config, snap.appliedSeq, principalOf(req)?.role) };
   });
 
   app.post('/v1/checkpoint', write(node, async (_req, reply) => unwrap(reply, await node.checkpoint('requested by an operator (cluster checkpoint)'), (seq) => ({ ok: true, seq }))));
