@@ -27,3 +27,10 @@ test('a PlainHistogram keeps one series per label set, however many observations
   assert.equal(values.length, 2 * (buckets.length + 3));
   assert.equal(values.find((v) => v.metricName === 'y_seconds_count' && v.labels['result'] === 'ok')?.value, 5_000);
 });
+
+test('the request log never writes a login ticket down', async () => {
+  const { loggedUrl } = await import('./metrics.js');
+  assert.equal(loggedUrl('/login?ticket=abc123'), '/login?ticket=[redacted]');
+  assert.equal(loggedUrl('/login?next=%2F&ticket=abc&x=1'), '/login?next=%2F&ticket=[redacted]&x=1');
+  assert.equal(loggedUrl('/v1/status'), '/v1/status');
+});

@@ -268,11 +268,17 @@ async function perObjectText(node: NodeFacade): Promise<string> {
   return parts.join('');
 }
 
+/** A request's URL as the log shows it: one-time login tickets are credentials for their minute, never written down. */
+export function loggedUrl(url: string): string {
+  return url.replace(/([?&]ticket=)[^&#]*/g, '$1[redacted]');
+}
+
 /** API request durations by route (the route's pattern, never the raw URL), method and status code. */
 export function instrumentRequests(app: FastifyInstance, metrics: Metrics, log?: (fields: Record<string, unknown>, message: string) => void): void {
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unknown';
-    log?.({ method: req.method, url: req.url, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, `${req.method} ${req.url} ${reply.statusCode}`);
+    const url = loggedUrl(req.url);
+    log?.({ method: req.method, url, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, `${req.method} ${url} ${reply.statusCode}`);
     if (route === '/v1/events/stream') return;
     metrics.observeRequest({ route, method: req.method, code: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });

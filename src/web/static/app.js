@@ -169,7 +169,9 @@ async function redeemFromFragment() {
   const handoff = params.get('handoff');
   if (!handoff) return;
   history.replaceState(null, '', location.pathname + location.search);
-  S.cameFrom = { node: params.get('from') || 'another node', atMs: Date.now() };
+  // The link's text is anyone's: only a node name is shown.
+  const from = params.get('from') ?? '';
+  S.cameFrom = { node: /^[A-Za-z0-9._-]{1,63}$/.test(from) ? from : 'another node', atMs: Date.now() };
   setConn('connecting');
   for (;;) {
     try {
