@@ -271,7 +271,7 @@ export function runStoreContract(name: string, makeStores: MakeStores): void {
     if (renewerOptions) {
       const renewer = await openLeaseRenewer(renewerOptions);
       try {
-        assert.deepEqual(await renewer.renew(7, 'draining'), { ok: true });
+        assert.equal((await renewer.renew(7, 'draining')).ok, true);
       } finally {
         await renewer.close();
       }
