@@ -99,6 +99,12 @@ test('a newer epoch in the sector: DISK_SECTOR_EPOCH_AHEAD, then clusterd disk c
   assert.equal(bad.code, 2);
   assert.match(bad.out, /^error\[BAD_ARGUMENT\]/);
   // Every node refuses it until it is cleared: restarts and failover end with the group Failed.
+  // The group also shows Failed for a moment between one node's last restart and its failover:
+  // the end is when every node has refused it.
+  await waitFor('Disk R: refused on every node', async () => {
+    const refusedOn = new Set((await c.events()).filter((e) => e.event === 'RESOURCE_FAILED' && e.message.includes('Disk R:')).map((e) => e.node));
+    return [...c.nodes.keys()].every((n) => refusedOn.has(n));
+  }, 60_000);
   await waitFor('GR Failed', async () => groupOf(await c.status(), 'GR')?.state === 'Failed', 60_000);
   // Every node's view: no online of it is still under way anywhere when the sector is cleared.
   await waitFor('GR Failed as every node sees it', async () => {
