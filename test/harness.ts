@@ -229,12 +229,18 @@ export class TestCluster {
       .map((p) => new Promise((r) => { p.once('exit', r); p.kill('SIGKILL'); }));
     await Promise.all(exits);
     await sleep(100);
-    // Resources are detached process groups: find any still running from this test's files.
-    const ps = spawnSync('pgrep', ['-f', this.dir], { encoding: 'utf8' });
-    for (const pid of ps.stdout.split('\n').filter(Boolean)) { try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ } }
-    // A resource monitor kills what it ran once its clusterd is gone, and an agent may still write
-    // into its data dir meanwhile: a directory that fills while it is removed is retried (ENOTEMPTY).
-    rmSync(this.dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+    // Resources are detached process groups, and a launcher's child outlives a SIGKILL of the
+    // launcher: anything still running from this test's files is killed, then the files removed.
+    // A process that wrote one more file between the two makes the removal fail (ENOTEMPTY), and
+    // fs.rmSync's own retries never list the directory again: the whole round is repeated.
+    for (let round = 1; ; round++) {
+      const ps = spawnSync('pgrep', ['-f', this.dir], { encoding: 'utf8' });
+      for (const pid of ps.stdout.split('\n').filter(Boolean)) { try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ } }
+      try { rmSync(this.dir, { recursive: true, force: true }); return; } catch (e) {
+        if (round >= 50 || (e as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw e;
+      }
+      await sleep(100);
+    }
   }
 }
 
