@@ -25,6 +25,7 @@ import { DirStore } from '../src/store/dir.js';
 /** No resources run in these benchmarks: a host that answers every call at once (and confirms a fence, as the monitor does). */
 class IdleHost extends EventEmitter implements ResourceHost {
   async call() { return { ok: true as const }; }
+  changesUnderWay(): number { return 0; }
   ping(): void {}
   fence(reason: string): void { setImmediate(() => this.emit('fenced', reason)); }
   recycle(): void {}

@@ -584,7 +584,20 @@ export class SimHost extends EventEmitter implements ResourceHost {
     else this.pgids.set(resource, pids);
   }
 
+  /** As client.ts (the simulator's clock has no loop busy time, so its cycles never rest on it). */
+  changesUnderWay(): number {
+    return this.changing;
+  }
+
   call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {
+    if (op !== 'online' && op !== 'offline' && op !== 'terminate') return this.send(op, spec, timeoutMs);
+    this.changing++;
+    return this.send(op, spec, timeoutMs).finally(() => { this.changing--; });
+  }
+
+  private changing = 0;
+
+  private send(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {
     const child = this.child;
     if (child === undefined || !this.ready) {
       // As client.ts: a monitor restarting is not a failed call: wait for it, within the call's own bound.

@@ -116,7 +116,11 @@ describe('resource monitor', () => {
     const client = await newClient({ dataDir, fenceEnv: { CLUSTERD_FENCE_DIR: '/nonexistent' } });
     const envFile = path.join(tempDir(), 'env.json');
     const s = resource('web', ['--write-env', envFile], { env: ['GREETING=hello world', 'CLUSTERD_EPOCH=999'] });
-    const pid = await online(client, s);
+    assert.equal(client.changesUnderWay(), 0);
+    const starting = online(client, s);
+    assert.equal(client.changesUnderWay(), 1, 'an online under way counts as a change (the node rests longer between cycles)');
+    const pid = await starting;
+    assert.equal(client.changesUnderWay(), 0, 'and no more once answered');
     await waitFor('the resource wrote its environment', () => existsSync(envFile));
     const seen = JSON.parse(readFileSync(envFile, 'utf8')) as { pid: number; env: Record<string, string> };
     assert.equal(seen.pid, pid);
@@ -128,6 +132,9 @@ describe('resource monitor', () => {
     assert.equal(seen.env.CLUSTERD_FENCE_DIR, undefined, 'the monitor keeps its fencing settings to itself');
     assert.deepEqual(await client.call('looksAlive', s, callMs), { ok: true, data: { alive: true } });
     assert.deepEqual(await client.call('isAlive', s, callMs), { ok: true, data: { alive: true } });
+    const checking = client.call('looksAlive', s, callMs);
+    assert.equal(client.changesUnderWay(), 0, 'a check is not a change');
+    await checking;
     assert.deepEqual(await client.call('offline', s, callMs), { ok: true });
     assert.ok(gone(pid));
     assert.deepEqual(await client.call('looksAlive', s, callMs), { ok: true, data: { alive: false } });
@@ -220,6 +227,9 @@ describe('resource monitor', () => {
     const failing = { ...s, priv: { ...s.priv, probe: `http://127.0.0.1:${port}/other` } };
     assert.deepEqual(await client.call('isAlive', failing, callMs), { ok: true, data: { alive: false } });
     assert.deepEqual(await client.call('isAlive', s, callMs), { ok: true, data: { alive: true } });
+    const checking = client.call('looksAlive', s, callMs);
+    assert.equal(client.changesUnderWay(), 0, 'a check is not a change');
+    await checking;
     assert.deepEqual(await client.call('offline', s, callMs), { ok: true });
   });
 

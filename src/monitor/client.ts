@@ -107,6 +107,9 @@ interface QueuedCall {
 
 type CallMessage = Extract<ToMonitor, { t: 'call' }>;
 
+/** The calls that start or stop resources (changesUnderWay). */
+const changeOps: ReadonlySet<AgentOp> = new Set<AgentOp>(['online', 'offline', 'terminate']);
+
 /** A call made while no monitor is ready: it runs once one is, or fails at its own bound. */
 interface WaitingCall {
   go: () => void;
@@ -125,6 +128,8 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   private readyWaiter: ((err?: Error) => void) | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, PendingCall>();
+  /** See changesUnderWay. */
+  private changing = 0;
   private readonly waiting = new Set<WaitingCall>();
   /** Calls beyond inFlightMax, first in first out; `queueHead` is the next one to send. */
   private queue: (QueuedCall | undefined)[] = [];
@@ -165,6 +170,17 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
    * flight per resource, so k is below twice the resources of the node.
    */
   call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {
+    if (!changeOps.has(op)) return this.queueCall(op, spec, timeoutMs);
+    this.changing++;
+    return this.queueCall(op, spec, timeoutMs).finally(() => { this.changing--; });
+  }
+
+  /** Online, offline and terminate calls made and not answered yet. */
+  changesUnderWay(): number {
+    return this.changing;
+  }
+
+  private queueCall(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {
     if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) throw new RangeError(`call timeoutMs must be a positive number, not ${timeoutMs}`);
     if (this.child === undefined || !this.ready) {
       // A monitor restarting is not a failed call: wait for it, within the call's own bound.

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Clock } from './clock.js';
-import { CycleRunner, restMaxMs } from './cycle-runner.js';
+import { busyRestMaxMs, busyRestRatio, CycleRunner, restMaxMs } from './cycle-runner.js';
 
 /** A clock whose time moves only when told; each cycle keeps the loop busy `busyPerCycleMs`. */
-function harness(busyPerCycleMs: number, withBusy = true) {
+function harness(busyPerCycleMs: number, withBusy = true, monitorBusy?: () => boolean) {
   let now = 0;
   let busy = 0;
   const timers: { at: number; fn: () => void }[] = [];
@@ -16,7 +16,7 @@ function harness(busyPerCycleMs: number, withBusy = true) {
     ...(withBusy ? { loopBusyMs: () => busy } : {}),
   };
   const runner = new CycleRunner({
-    clock, stopped: () => false, settled: () => undefined,
+    clock, stopped: () => false, settled: () => undefined, ...(monitorBusy ? { monitorBusy } : {}),
     cycle: async () => { starts.push(now); now += busyPerCycleMs; busy += busyPerCycleMs; },
   });
   /** Runs due timers and settles promises, advancing the clock to each timer. */
@@ -74,4 +74,27 @@ test('without a measure of the loop\'s work (the simulator) cycles follow each o
   h.runner.kick();
   await h.runUntil(1_000);
   assert.deepEqual(h.starts, [0, 30]);
+});
+
+test('while the monitor starts or stops resources the rest is longer, and bounded; it shortens again once the monitor is quiet', async () => {
+  let spawning = true;
+  const h = harness(40, true, () => spawning);
+  h.runner.kick();
+  await h.runUntil(0);
+  h.runner.kick();
+  await h.runUntil(1_000);
+  assert.deepEqual(h.starts, [0, 40 + 40 * busyRestRatio], 'a 40 ms cycle while the monitor spawns: the next after busyRestRatio times 40 ms');
+  const h2 = harness(500, true, () => spawning);
+  h2.runner.kick();
+  await h2.runUntil(0);
+  h2.runner.kick();
+  await h2.runUntil(10_000);
+  assert.deepEqual(h2.starts, [0, 500 + busyRestMaxMs], 'a long cycle earns only the bounded rest');
+  spawning = false;
+  h.setNow(5_000);
+  h.runner.kick();
+  await h.runUntil(5_000);
+  h.runner.kick();
+  await h.runUntil(6_000);
+  assert.deepEqual(h.starts.slice(-2), [5_000, 5_080], 'the monitor quiet: the rest is as long as the busy time again');
 });

@@ -8,17 +8,29 @@
 // previous one than the time that one kept the loop busy (bounded by restMaxMs): the loop works
 // at most about half the time on cycles, each cycle carries the results of a whole rest, and an
 // idle node (short cycles, kicks far apart) waits for nothing.
+//
+// While the monitor is starting or stopping resources (monitorBusy), the rest is busyRestRatio
+// times the busy time, bounded by busyRestMaxMs: a cycle's cost is mostly passes over every group,
+// so fewer cycles leave the cores to the spawns. Measured with 3 x 1,000 real resources on one
+// 2-core host: all Online 40.7 s -> 33.6 s, a node's 1,000 Online elsewhere 17.5 s -> 11.0 s.
+// A node with a quiet monitor (API writes only) keeps the short rest, and with it its latency.
 
 import type { Clock } from './clock.js';
 
 /** Bound on the rest between two cycles: a cycle longer than this is followed by this rest only. */
 export const restMaxMs = 100;
+/** While the monitor starts or stops resources: rest this many times the loop's busy time... */
+export const busyRestRatio = 3;
+/** ...bounded by this. */
+export const busyRestMaxMs = 300;
 
 export interface CycleRunnerDeps {
   clock: Clock;
   /** No cycle starts once the node stopped. */
   stopped: () => boolean;
   cycle: () => Promise<void>;
+  /** The resource monitor is starting or stopping resources now (a longer rest, see above). */
+  monitorBusy?: () => boolean;
   /** The cycle's outcome: undefined when it completed, the thrown value when it failed. */
   settled: (failure: { error: unknown } | undefined) => void;
 }
@@ -56,7 +68,8 @@ export class CycleRunner {
       // The loop's busy time during the cycle, which includes work of other callers meanwhile
       // (API requests): a loop busy anyway rests as much.
       const busyMs = busyBefore === undefined ? 0 : (this.d.clock.loopBusyMs?.() ?? busyBefore) - busyBefore;
-      this.restUntilMs = this.d.clock.nowMs() + Math.min(busyMs, restMaxMs);
+      const spawning = this.d.monitorBusy?.() ?? false;
+      this.restUntilMs = this.d.clock.nowMs() + (spawning ? Math.min(busyMs * busyRestRatio, busyRestMaxMs) : Math.min(busyMs, restMaxMs));
       this.running = null;
       for (const w of waiters) w();
       if (this.again) { this.again = false; this.kick(); }

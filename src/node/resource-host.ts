@@ -8,6 +8,8 @@ import type { AgentOp, CallData, ResourceSpec } from '../monitor/protocol.js';
 
 export interface ResourceHost extends EventEmitter {
   call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<{ ok: true; data?: CallData } | { ok: false; error: string; deadlock?: boolean; failure?: FailureKind }>;
+  /** Online, offline and terminate calls made and not answered yet: resources are being started or stopped. */
+  changesUnderWay(): number;
   ping(): void;
   fence(reason: string): void;
   /** Kill the monitor and every process group it runs, then start a new one ('crashed' follows). */
