@@ -25,7 +25,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, repoRoot } from '../test/harness.js';
-import { killInDir, rssMiB } from './procs.js';
+import { cpuParts, killInDir, rssMiB } from './procs.js';
 
 const perNode = Number(process.env.BENCH_SCALE_PER_NODE ?? 1_000);
 const perGroup = Number(process.env.BENCH_SCALE_PER_GROUP ?? 10);
@@ -120,6 +120,14 @@ async function loopMaxLine(): Promise<string> {
 
 const rssLine = () => names.map((n) => `${n} ${rssMiB(procs[n]?.pid).toFixed(0)}`).join(', ');
 
+type CpuMark = Record<string, { clusterd: number; monitor: number }>;
+const cpuMark = (): CpuMark => Object.fromEntries(live().map((n) => [n, cpuParts(procs[n]?.pid)]));
+/** CPU seconds each live node's clusterd and monitor used since `from`: where the cores went during a step. */
+function cpuLine(from: CpuMark): string {
+  const now = cpuMark();
+  return `CPU used meanwhile, s (clusterd + monitor): ${Object.entries(now).filter(([n]) => from[n]).map(([n, c]) => `${n} ${(c.clusterd - from[n]!.clusterd).toFixed(1)} + ${(c.monitor - from[n]!.monitor).toFixed(1)}`).join(', ')}`;
+}
+
 /** Stall events since `afterId`, by event id, from the API's event log (paged). */
 async function stalls(afterId: number): Promise<{ counts: Record<string, number>; lastId: number }> {
   const counts: Record<string, number> = {};
@@ -188,6 +196,7 @@ async function main(): Promise<void> {
   }
   const { lastId: beforeApply } = await stalls(0);
 
+  const cpuBeforeApply = cpuMark();
   const t0 = performance.now();
   // As a user would: a CLI timeout says the change may or may not have been made; status tells.
   // An apply creates or updates and deletes nothing: a failed one is simply run again, up to 3 times.
@@ -218,6 +227,7 @@ async function main(): Promise<void> {
   console.log(`apply of ${total} resources: command returned after ${s1(applied)}; all Online after ${s1(allOnline)} (per node: ${Object.entries(byNode).map(([n, c]) => `${n} ${c}`).join(', ')}; Online reached ${milestones(seenStart)})`);
   const afterStart = await stalls(beforeApply);
   console.log(`stall events during the start: ${countText(afterStart.counts)}`);
+  console.log(cpuLine(cpuBeforeApply));
   console.log(await loopMaxLine());
 
   await sleep(quietS * 1_000);
@@ -229,6 +239,7 @@ async function main(): Promise<void> {
   console.log(await loopMaxLine());
 
   const victim = Object.entries(byNode).filter(([n]) => names.includes(n)).sort((a, b) => b[1] - a[1])[0]![0];
+  const cpuBeforeKill = cpuMark();
   const t1 = performance.now();
   procs[victim]!.kill('SIGKILL');
   const seenKill: [number, number][] = [];
@@ -244,6 +255,7 @@ async function main(): Promise<void> {
     + ` (${victim} seen Down after ${downAt === undefined ? '?' : s1(downAt)}; Online off it reached ${milestones(seenKill)})`);
   const afterKill = await stalls(quiet.lastId);
   console.log(`stall events after the kill: ${countText(afterKill.counts)}`);
+  console.log(cpuLine(cpuBeforeKill));
   console.log(await loopMaxLine());
 
   const coordinator = (await status())?.coordinator ?? live()[0]!;

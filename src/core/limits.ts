@@ -9,3 +9,16 @@
  * are a few hundred bytes of JSON, so a page stays around a megabyte on every backend.
  */
 export const logReadMax = 5_000;
+
+/**
+ * Calls sent to the monitor and not answered yet, at most. Calls beyond wait in the client's
+ * queue, first in first out, and are never refused; a call's timeout starts when it is sent. The
+ * monitor paces its spawns (one blocks its loop 2 to 50 ms on a 2-core host, busy or not), so a
+ * call sent behind 63 others waits at most about 3 s for its spawn, well inside any sensible
+ * pending timeout, and 64 keep the spawns going back to back; a call that only waits (a probe, a
+ * stop grace) holds a slot cheaply.
+ *
+ * The node shell reads it too: past it calls queue in the client, and a node whose start and stop
+ * calls reach it rests longer between cycles (node/cycle-runner.ts).
+ */
+export const monitorCallsInFlightMax = 64;

@@ -8,20 +8,14 @@ import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { monoMs, type AgentOp, type CallData, type FromMonitor, type ResourceSpec, type ToMonitor } from './protocol.js';
 import { msText } from '../core/duration-text.js';
+import { monitorCallsInFlightMax } from '../core/limits.js';
 import type { FailureKind } from '../core/agent-codes.js';
 import { thawLeftoversSync } from './freezer.js';
 import { dropAddressesSync } from './ip-agent.js';
 import { decide, supervision } from './decisions.js';
 
-/**
- * Calls sent to the monitor and not answered yet, at most. Calls beyond wait in the client's
- * queue, first in first out, and are never refused; a call's timeout starts when it is sent. The
- * monitor paces its spawns (one blocks its loop 2 to 50 ms on a 2-core host, busy or not), so a
- * call sent behind 63 others waits at most about 3 s for its spawn, well inside any sensible
- * pending timeout, and 64 keep the spawns going back to back; a call that only waits (a probe, a
- * stop grace) holds a slot cheaply.
- */
-const inFlightMax = 64;
+/** Calls at the monitor at once (core/limits.ts says why). */
+const inFlightMax = monitorCallsInFlightMax;
 /** Call messages per IPC message (a batch): one send and one parse instead of many. */
 const batchMax = inFlightMax;
 /** The supervision bounds, shared with the simulator's twin (decisions.ts): a late call, init, shutdown. */

@@ -9,17 +9,21 @@
 // at most about half the time on cycles, each cycle carries the results of a whole rest, and an
 // idle node (short cycles, kicks far apart) waits for nothing.
 //
-// While the monitor is starting or stopping resources (monitorBusy), the rest is busyRestRatio
-// times the busy time, bounded by busyRestMaxMs: a cycle's cost is mostly passes over every group,
-// so fewer cycles leave the cores to the spawns. Measured with 3 x 1,000 real resources on one
-// 2-core host: all Online 40.7 s -> 33.6 s, a node's 1,000 Online elsewhere 17.5 s -> 11.0 s.
-// A node with a quiet monitor (API writes only) keeps the short rest, and with it its latency.
+// While the monitor starts or stops many resources (at least busyChangesMin calls under way), the
+// rest is busyRestRatio times the busy time, bounded by busyRestMaxMs: a cycle's cost is mostly
+// passes over every group, so fewer cycles leave the cores to the spawns. Measured with 3 x 1,000
+// real resources on one 2-core host: all Online 40.7 s -> 34.2 s, a node's 1,000 Online elsewhere
+// 17.5 s -> 11.6 s. A move or a failover of a few groups, and API writes, keep the short rest and
+// their latency (a rest per cycle on every move measured 30-80 ms longer planned-move outages).
 
+import { monitorCallsInFlightMax } from '../core/limits.js';
 import type { Clock } from './clock.js';
 
 /** Bound on the rest between two cycles: a cycle longer than this is followed by this rest only. */
 export const restMaxMs = 100;
-/** While the monitor starts or stops resources: rest this many times the loop's busy time... */
+/** Start and stop calls under way from which the monitor counts as busy: as many as it takes at once, past which calls queue in its client. */
+export const busyChangesMin = monitorCallsInFlightMax;
+/** While the monitor is busy: rest this many times the loop's busy time... */
 export const busyRestRatio = 3;
 /** ...bounded by this. */
 export const busyRestMaxMs = 300;
@@ -29,8 +33,8 @@ export interface CycleRunnerDeps {
   /** No cycle starts once the node stopped. */
   stopped: () => boolean;
   cycle: () => Promise<void>;
-  /** The resource monitor is starting or stopping resources now (a longer rest, see above). */
-  monitorBusy?: () => boolean;
+  /** Start and stop calls at the resource monitor and queued for it now (a longer rest when many, see above). */
+  changesUnderWay?: () => number;
   /** The cycle's outcome: undefined when it completed, the thrown value when it failed. */
   settled: (failure: { error: unknown } | undefined) => void;
 }
@@ -68,7 +72,7 @@ export class CycleRunner {
       // The loop's busy time during the cycle, which includes work of other callers meanwhile
       // (API requests): a loop busy anyway rests as much.
       const busyMs = busyBefore === undefined ? 0 : (this.d.clock.loopBusyMs?.() ?? busyBefore) - busyBefore;
-      const spawning = this.d.monitorBusy?.() ?? false;
+      const spawning = (this.d.changesUnderWay?.() ?? 0) >= busyChangesMin;
       this.restUntilMs = this.d.clock.nowMs() + (spawning ? Math.min(busyMs * busyRestRatio, busyRestMaxMs) : Math.min(busyMs, restMaxMs));
       this.running = null;
       for (const w of waiters) w();

@@ -111,7 +111,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     this.apiUrl = o.apiUrl;
     const emitEvent = this.emitEvent.bind(this);
     this.cycles = new CycleRunner({ clock: o.clock, stopped: () => this.stopped || this.cyclesEnded, cycle: () => this.cycle(), settled: (f) => this.problems.cycleSettled(f),
-      monitorBusy: () => o.host.changesUnderWay() > 0 });
+      changesUnderWay: () => o.host.changesUnderWay() });
     this.pic = new Picture(o.clock, o.timing.leaseTtlMs);
     this.problems = new Problems(o.clock, emitEvent);
     this.events = new EventQueue({ store: o.store, clock: o.clock, wrote: (r) => this.problems.wrote(r), sleep: (ms) => this.sleep(ms) });
