@@ -584,18 +584,24 @@ export class SimHost extends EventEmitter implements ResourceHost {
     else this.pgids.set(resource, pids);
   }
 
+  /** Online, offline and terminate calls under way (changesUnderWay). */
+  private changing = 0;
+
   /** As client.ts (the simulator's clock has no loop busy time, so its cycles never rest on it). */
   changesUnderWay(): number {
     return this.changing;
   }
 
   call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {
-    if (op !== 'online' && op !== 'offline' && op !== 'terminate') return this.send(op, spec, timeoutMs);
+    const result = this.send(op, spec, timeoutMs);
+    if (op !== 'online' && op !== 'offline' && op !== 'terminate') return result;
+    // Counted on a side branch: the caller gets the call's own promise, so the order in which
+    // results reach the node (and so every seed's schedule) is the same as without the count.
     this.changing++;
-    return this.send(op, spec, timeoutMs).finally(() => { this.changing--; });
+    const done = () => { this.changing--; };
+    void result.then(done, done);
+    return result;
   }
-
-  private changing = 0;
 
   private send(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {
     const child = this.child;

@@ -164,9 +164,13 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
    * flight per resource, so k is below twice the resources of the node.
    */
   call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {
-    if (!changeOps.has(op)) return this.queueCall(op, spec, timeoutMs);
+    const result = this.queueCall(op, spec, timeoutMs);
+    if (!changeOps.has(op)) return result;
+    // Counted on a side branch: the caller gets the call's own promise (as the simulator's twin).
     this.changing++;
-    return this.queueCall(op, spec, timeoutMs).finally(() => { this.changing--; });
+    const done = () => { this.changing--; };
+    void result.then(done, done);
+    return result;
   }
 
   /** Online, offline and terminate calls made and not answered yet. */

@@ -12,9 +12,10 @@
 // While the monitor starts or stops many resources (at least busyChangesMin calls under way), the
 // rest is busyRestRatio times the busy time, bounded by busyRestMaxMs: a cycle's cost is mostly
 // passes over every group, so fewer cycles leave the cores to the spawns. Measured with 3 x 1,000
-// real resources on one 2-core host: all Online 40.7 s -> 34.2 s, a node's 1,000 Online elsewhere
-// 17.5 s -> 11.6 s. A move or a failover of a few groups, and API writes, keep the short rest and
-// their latency (a rest per cycle on every move measured 30-80 ms longer planned-move outages).
+// real resources on one 2-core host (README, bench:scale): clusterd's CPU during the start 31.7 s
+// -> 22.5 s, all Online 42.1 s -> 38.8 s, a node's 1,000 Online elsewhere 14.5 s -> 13.3 s. A move
+// or a failover of a few groups, and API writes, keep the short rest and their latency (a longer
+// rest on every call measured 30-80 ms longer planned-move outages).
 
 import { monitorCallsInFlightMax } from '../core/limits.js';
 import type { Clock } from './clock.js';
