@@ -38,8 +38,8 @@ export type BooksInput = Pick<PlacementInput, 'moveRequests' | 'failoverHistoryM
 /** The placement input's bookkeeping: the books stored with the records, and this coordinator's pending requests over them. */
 export function booksInput(ownership: Readonly<Record<GroupName, OwnershipRec>>, pending: PendingRequests): BooksInput {
   const out: BooksInput = { moveRequests: {}, failoverHistoryMs: {}, failoverHandledEpoch: {}, failedGroups: {} };
-  for (const [g, rec] of Object.entries(ownership)) {
-    const b = rec.books;
+  for (const g of Object.keys(ownership)) {
+    const b = ownership[g]!.books;
     if (!b) continue;
     if (b.failoversWallMs && b.failoversWallMs.length > 0) out.failoverHistoryMs[g] = b.failoversWallMs;
     if (b.countedEpoch !== undefined) out.failoverHandledEpoch[g] = b.countedEpoch;
@@ -106,11 +106,14 @@ export function bookPlan(input: PlacementInput, plan: PlacementPlan, pending: Pe
     records.push(withBooks(r, booksAfter(r.group, r).books));
     settled.add(r.group);
   }
-  for (const [g, stored] of Object.entries(input.ownership)) {
+  for (const g of Object.keys(input.ownership)) {
+    const stored = input.ownership[g]!;
     if (planned.has(g) || !input.config.groups[g]) continue;
+    settled.add(g);
+    // No books and nothing asked or decided for the group: its books stay empty (booksAfter would say so, at a cost per group).
+    if (!stored.books && !counted.has(g) && !failed.has(g) && input.moveRequests[g] === undefined) continue;
     const { books, changed } = booksAfter(g, stored);
     if (changed) records.push(withBooks({ ...stored, term: input.term }, books));
-    settled.add(g);
   }
   return { records, settled: [...settled].sort() };
 }

@@ -92,7 +92,7 @@ export class Coordinator {
     const released: CoordinatorFacts['released'] = {};
     for (const [n, r] of Object.entries(s.reports())) {
       const groups: Record<GroupName, boolean> = {};
-      for (const [g, rep] of Object.entries(r.groups)) groups[g] = rep.released;
+      for (const g of Object.keys(r.groups)) groups[g] = r.groups[g]!.released;
       released[n] = groups;
     }
     // The requests as they are now: one made while the step runs is carried by a later one.
