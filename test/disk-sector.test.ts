@@ -99,12 +99,14 @@ test('a newer epoch in the sector: DISK_SECTOR_EPOCH_AHEAD, then clusterd disk c
   assert.equal(bad.code, 2);
   assert.match(bad.out, /^error\[BAD_ARGUMENT\]/);
   // Every node refuses it until it is cleared: restarts and failover end with the group Failed.
-  // The group also shows Failed for a moment between one node's last restart and its failover:
-  // the end is when every node has refused it.
-  await waitFor('Disk R: refused on every node', async () => {
-    const refusedOn = new Set((await c.events()).filter((e) => e.event === 'RESOURCE_FAILED' && e.message.includes('Disk R:')).map((e) => e.node));
-    return [...c.nodes.keys()].every((n) => refusedOn.has(n));
-  }, 60_000);
+  // The group also shows Failed for a moment between two restarts and between one node's last
+  // restart and its failover: the end is the coordinator leaving it Failed (its failover threshold),
+  // after which nothing starts it until an operator does. Then no online can write a new sector
+  // between the clear and the check below.
+  await waitFor('GR left Failed at its failover threshold', async () =>
+    (await c.events()).some((e) => e.event === 'GROUP_FAILOVER_THRESHOLD' && e.message.startsWith('group GR ')), 60_000);
+  const refusedOn = new Set((await c.events()).filter((e) => e.event === 'RESOURCE_FAILED' && e.message.includes('Disk R:')).map((e) => e.node));
+  assert.deepEqual([...refusedOn].sort(), [...c.nodes.keys()].sort(), 'every node refused the disk');
   await waitFor('GR Failed', async () => groupOf(await c.status(), 'GR')?.state === 'Failed', 60_000);
   // Every node's view: no online of it is still under way anywhere when the sector is cleared.
   await waitFor('GR Failed as every node sees it', async () => {
