@@ -8,7 +8,8 @@
 //   4. kill -9 of the clusterd holding the most resources until all show Online elsewhere;
 //   5. one configuration change (a group created): until committed, and until every node shows it.
 // After each step, the longest event-loop turn each clusterd saw so far (its
-// clusterd_event_loop_delay_max_seconds on /metrics, sampled every 20 ms) and the load average.
+// clusterd_event_loop_delay_max_seconds on /metrics, sampled every 20 ms) and the load average;
+// after the start and after the failover, the CPU seconds each clusterd and its monitor used.
 // Prints figures; asserts nothing. Every process it starts is stopped at the end, also on failure.
 //   BENCH_SCALE_PER_NODE=1000   resources per node (3 nodes: three times that in all)
 //   BENCH_SCALE_PER_GROUP=10    resources per group
