@@ -20,7 +20,7 @@ import type { SimDisk, StoreLink } from './sim-store.js';
 import type { MachineClock } from './sim-clock.js';
 import { SimProc, type World } from './world.js';
 import type { Patches } from './patches.js';
-import { decisionsWith, supervision, type DecisionFlaws, type Decisions } from '../src/monitor/decisions.js';
+import { ChangeCount, decisionsWith, supervision, type DecisionFlaws, type Decisions } from '../src/monitor/decisions.js';
 
 // The production bounds this twin follows (src/monitor/decisions.ts), and its own for what it does not model.
 const { deadlockSlackMs, readyTimeoutMs, shutdownWaitMs } = supervision;
@@ -584,23 +584,15 @@ export class SimHost extends EventEmitter implements ResourceHost {
     else this.pgids.set(resource, pids);
   }
 
-  /** Online, offline and terminate calls under way (changesUnderWay). */
-  private changing = 0;
+  private readonly changes = new ChangeCount();
 
   /** As client.ts (the simulator's clock has no loop busy time, so its cycles never rest on it). */
   changesUnderWay(): number {
-    return this.changing;
+    return this.changes.value;
   }
 
   call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {
-    const result = this.send(op, spec, timeoutMs);
-    if (op !== 'online' && op !== 'offline' && op !== 'terminate') return result;
-    // Counted on a side branch: the caller gets the call's own promise, so the order in which
-    // results reach the node (and so every seed's schedule) is the same as without the count.
-    this.changing++;
-    const done = () => { this.changing--; };
-    void result.then(done, done);
-    return result;
+    return this.changes.track(op, this.send(op, spec, timeoutMs));
   }
 
   private send(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {

@@ -12,7 +12,7 @@ import { monitorCallsInFlightMax } from '../core/limits.js';
 import type { FailureKind } from '../core/agent-codes.js';
 import { thawLeftoversSync } from './freezer.js';
 import { dropAddressesSync } from './ip-agent.js';
-import { decide, supervision } from './decisions.js';
+import { ChangeCount, decide, supervision } from './decisions.js';
 
 /** Calls at the monitor at once (core/limits.ts says why). */
 const inFlightMax = monitorCallsInFlightMax;
@@ -101,9 +101,6 @@ interface QueuedCall {
 
 type CallMessage = Extract<ToMonitor, { t: 'call' }>;
 
-/** The calls that start or stop resources (changesUnderWay). */
-const changeOps: ReadonlySet<AgentOp> = new Set<AgentOp>(['online', 'offline', 'terminate']);
-
 /** A call made while no monitor is ready: it runs once one is, or fails at its own bound. */
 interface WaitingCall {
   go: () => void;
@@ -122,8 +119,7 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   private readyWaiter: ((err?: Error) => void) | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, PendingCall>();
-  /** See changesUnderWay. */
-  private changing = 0;
+  private readonly changes = new ChangeCount();
   private readonly waiting = new Set<WaitingCall>();
   /** Calls beyond inFlightMax, first in first out; `queueHead` is the next one to send. */
   private queue: (QueuedCall | undefined)[] = [];
@@ -164,18 +160,12 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
    * flight per resource, so k is below twice the resources of the node.
    */
   call(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {
-    const result = this.queueCall(op, spec, timeoutMs);
-    if (!changeOps.has(op)) return result;
-    // Counted on a side branch: the caller gets the call's own promise (as the simulator's twin).
-    this.changing++;
-    const done = () => { this.changing--; };
-    void result.then(done, done);
-    return result;
+    return this.changes.track(op, this.queueCall(op, spec, timeoutMs));
   }
 
   /** Online, offline and terminate calls made and not answered yet. */
   changesUnderWay(): number {
-    return this.changing;
+    return this.changes.value;
   }
 
   private queueCall(op: AgentOp, spec: ResourceSpec, timeoutMs: number): Promise<CallResult> {

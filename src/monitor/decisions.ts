@@ -7,6 +7,8 @@
 // only the simulator sets: production decides through `decide`, built with none.
 // No I/O, timers or clocks here: the callers pass the times.
 
+import type { AgentOp } from './protocol.js';
+
 export interface WatchdogVerdict {
   /** Stop every resource now. */
   fence: boolean;
@@ -86,3 +88,25 @@ export function decisionsWith(flaws: Readonly<DecisionFlaws>): Readonly<Decision
 
 /** The decisions production takes: every check on. */
 export const decide: Readonly<Decisions> = decisionsWith({});
+
+/**
+ * Online, offline and terminate calls made and not answered yet (ResourceHost.changesUnderWay),
+ * for the monitor's client and the simulator's twin. Counted on a side branch of each call's
+ * promise: the caller gets the call's own promise, so the order in which results reach the node
+ * (and every simulator seed's schedule) is the same as without the count.
+ */
+export class ChangeCount {
+  private n = 0;
+
+  get value(): number {
+    return this.n;
+  }
+
+  track<T>(op: AgentOp, result: Promise<T>): Promise<T> {
+    if (op !== 'online' && op !== 'offline' && op !== 'terminate') return result;
+    this.n++;
+    const done = () => { this.n--; };
+    void result.then(done, done);
+    return result;
+  }
+}
