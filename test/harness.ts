@@ -43,15 +43,26 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | null | unde
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
 }
 
-/** A free TCP port on 127.0.0.1 (for services that need a fixed port in their config). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+/**
+ * A free TCP port on 127.0.0.1 (for services that need a fixed port in their config), chosen below
+ * the kernel's ephemeral range (32768-60999 by default). A port from listen(0) comes from that range,
+ * and between this call and the service's own bind an outgoing connection on the machine can take it
+ * as its source port ("address already in use" in CI); ports below the range are never handed out
+ * that way. Random, and checked free by a bind, so parallel test files rarely pick the same one.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await bindable(port)) return port;
+  }
+  throw new Error('no free TCP port found in 20000-31999 on 127.0.0.1 after 100 tries');
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((res) => {
     const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
   });
 }
 
