@@ -155,7 +155,7 @@ export class Simulation {
     const deps = {
       world: this.world, disk: this.disk, procs: this.procs, apps: this.apps, timing: this.timing, hostFlaws, nodeFlaws, patches: this.patches,
       onStarted: (m: Machine) => this.checkers.started(m),
-      onEvent: (m: Machine, e: { event: string; data?: Record<string, unknown> }) => this.checkers.nodeEvent(m, e),
+      onEvent: (m: Machine, e: { event: string; message?: string; data?: Record<string, unknown> }) => this.checkers.nodeEvent(m, e),
       onRefused: (m: Machine, code: string) => this.refused(m, code),
     };
     for (let i = 1; i <= this.nodes; i++) this.machines.push(new Machine(`n${i}`, deps, wallStartMs + rng.range(-2_000, 2_000)));

@@ -83,7 +83,7 @@ export interface MachineDeps {
   /** Called when an incarnation is up (node.start() resolved ok): the load checks. */
   onStarted: (m: Machine) => void;
   /** Every event a clusterd incarnation of this machine emits (the backup checker reads them). */
-  onEvent: (m: Machine, e: { event: string; data?: Record<string, unknown> }) => void;
+  onEvent: (m: Machine, e: { event: string; message?: string; data?: Record<string, unknown> }) => void;
   /** A start ended with this error code (the operator's runbook reads it). */
   onRefused: (m: Machine, code: string) => void;
 }
@@ -146,10 +146,10 @@ export class Machine implements MachineEnv {
       // clusterd's heartbeat runs on a thread of its own: its timer is never held behind the main thread's work.
       heartbeat: (c) => new InlineHeartbeat({ ...c, clock: this.clock.forProcess(proc, true) }),
       log: (level, event, message) => world.trace(proc.id, `${level === 'info' ? '' : `${level} `}${event}: ${message.split('\n')[0]}`),
-      newBackupId: () => (++this.backupIds).toString(16).padStart(8, '0'), freezeSnapshots: true,
+      newBackupId: () => (++this.backupIds).toString(16).padStart(8, '0'), freezeSnapshots: true, checkQuietCycles: true,
       localDb: this.localDb as unknown as LocalDb, recovery,
     }, incarnation, this.d.nodeFlaws);
-    node.on('event', (e: { event: string; data?: Record<string, unknown> }) => this.d.onEvent(this, e));
+    node.on('event', (e: { event: string; message?: string; data?: Record<string, unknown> }) => this.d.onEvent(this, e));
     this.state = 'starting';
     this.proc = proc;
     this.host = host;

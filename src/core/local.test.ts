@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { applyUpdate, emptyConfig } from './config.js';
 import {
-  agentResult, emptyLocal, fenced, monitorLost, operatorFail, quiescent, reconcile, resourceExited, resourceFailed, revokeInherited, runtimeOf, operatorRetry, operatorCleanup,
-  type LocalAction, type LocalContext, type LocalResource,
+  agentResult, emptyLocal, fenced, monitorLost, noWake, operatorFail, quiescent, reconcile, resourceExited, resourceFailed, revokeInherited, runtimeOf, operatorRetry, operatorCleanup,
+  type LocalAction, type LocalContext, type LocalResource, type LocalWake,
 } from './local.js';
 import type { OwnershipRec } from './placement.js';
 import type { ClusterConfig, CommonProps, ConfigUpdate } from './types.js';
@@ -58,18 +58,21 @@ class Harness {
   shuttingDown = false;
   /** Agent calls issued and not answered yet. */
   pending = new Map<number, Call>();
+  /** The last tick's wake-up (LocalWake). */
+  wake: LocalWake = noWake();
 
   constructor(public config: ClusterConfig) {}
 
   ctx(): LocalContext {
     return {
       self: 'n1', nowMs: this.now, config: this.config, ownership: { G: this.rec }, shuttingDown: this.shuttingDown,
-      mayStart: (rec) => { this.mayStartSeen.push(rec); return this.mayStart; },
+      mayStart: (rec) => { this.mayStartSeen.push(rec); return this.mayStart; }, wake: this.wake,
     };
   }
 
   tick(at?: number): LocalAction[] {
     if (at !== undefined) this.now = at;
+    this.wake = noWake();
     const as = reconcile(this.st, this.ctx());
     for (const c of callsOf(as)) this.pending.set(c.id, c);
     return as;
@@ -754,8 +757,27 @@ describe('local: properties', () => {
         case 'shutdown': h.shuttingDown = true; break;
       }
       actions = recycle(actions);
-      check([...actions, ...recycle(h.tick())], what);
+      const ticked = recycle(h.tick());
+      check([...actions, ...ticked], what);
+      if (ticked.length === 0) quietHolds(h, what);
     });
+  }
+
+  /**
+   * The quiet rule (node/quiet.ts): a tick that did nothing and refused no start, reconciled again
+   * on the same facts at any time before its wake-up, does nothing and changes nothing.
+   */
+  function quietHolds(h: Harness, what: string): void {
+    const wake = h.wake;
+    if (wake.startRefused) return;
+    const last = Number.isFinite(wake.atMs) ? wake.atMs - 1 : h.now + 3_600_000;
+    for (const t of new Set([h.now, Math.floor((h.now + last) / 2), last])) {
+      if (t < h.now) continue;
+      const st = structuredClone(h.st);
+      const again = reconcile(st, { ...h.ctx(), nowMs: t, wake: noWake(), mayStart: () => h.mayStart });
+      assert.deepEqual(again, [], `${what}: quiet at ${h.now} until ${wake.atMs}, yet at ${t} it did ${JSON.stringify(again)}`);
+      assert.deepEqual(st, h.st, `${what}: quiet at ${h.now} until ${wake.atMs}, yet at ${t} it changed the local state`);
+    }
   }
 
   // size 'max': fast-check's default size keeps arrays to about ten steps, too short to reach a

@@ -74,6 +74,29 @@ export interface LocalContext {
   /** The node holds a valid lease and the coordinator term matches: it may start resources. */
   mayStart: (rec: OwnershipRec) => boolean;
   shuttingDown: boolean;
+  /** Filled by reconcile when given (see LocalWake). */
+  wake?: LocalWake;
+}
+
+/**
+ * What reconcile's outcome waits for besides its facts: the earliest clock time at which a rule
+ * that reads the clock could act (a restart delay ends, a health check falls due), and whether a
+ * start waited for mayStart (the lease, the term). Reconciled again before `atMs` with the same
+ * local state, configuration, ownership and shutdown flag, and no start refused, reconcile returns
+ * nothing and changes nothing it reports: the node may skip it (node/quiet.ts).
+ */
+export interface LocalWake {
+  atMs: number;
+  startRefused: boolean;
+}
+
+/** A wake-up with nothing to wait for. */
+export function noWake(): LocalWake {
+  return { atMs: Infinity, startRefused: false };
+}
+
+function wakeAt(ctx: LocalContext, atMs: number): void {
+  if (ctx.wake && atMs < ctx.wake.atMs) ctx.wake.atMs = atMs;
 }
 
 export function emptyLocal(): LocalState {
@@ -211,8 +234,12 @@ function driveOnline(st: LocalState, ctx: LocalContext, group: GroupName, lg: Lo
       continue;
     }
     const restartDue = lr.state === 'Failed' && lr.restartAtMs !== null && ctx.nowMs >= lr.restartAtMs;
+    if (lr.state === 'Failed' && lr.restartAtMs !== null && !restartDue) wakeAt(ctx, lr.restartAtMs);
     const startable = lr.state === 'Offline' || restartDue;
-    if (cfg.desired === 'online' && startable && depsOnline && ctx.mayStart(rec)) {
+    const wanted = cfg.desired === 'online' && startable && depsOnline;
+    if (wanted && !ctx.mayStart(rec)) {
+      if (ctx.wake) ctx.wake.startRefused = true;
+    } else if (wanted) {
       if (restartDue) actions.push({ kind: 'event', event: 'RESOURCE_RESTARTING', level: 'warning', message: `restarting resource ${name} in place on ${ctx.self} (restart ${lr.restartTimesMs.length} of ${lr.spec.props.restartThreshold})`, data: { resource: name } });
       lr.restartAtMs = null;
       delete lr.error;
@@ -239,7 +266,10 @@ function scheduleCheck(st: LocalState, ctx: LocalContext, lg: LocalGroup, lr: Lo
   let kind: 'looksAlive' | 'isAlive' | null = null;
   if (ctx.nowMs - lr.lastIsAliveMs >= p.isAliveIntervalMs) kind = 'isAlive';
   else if (ctx.nowMs - lr.lastLooksAliveMs >= p.looksAliveIntervalMs) kind = 'looksAlive';
-  if (!kind) return;
+  if (!kind) {
+    wakeAt(ctx, Math.min(lr.lastIsAliveMs + p.isAliveIntervalMs, lr.lastLooksAliveMs + p.looksAliveIntervalMs));
+    return;
+  }
   const id = st.nextCallId++;
   lr.check = { kind, id };
   actions.push({ kind: 'agent-call', id, op: kind, group: lr.spec.group, epoch: lg.epoch, spec: lr.spec, timeoutMs: p.pendingTimeoutMs });

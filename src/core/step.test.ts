@@ -9,7 +9,7 @@ import { applyUpdate, emptyConfig } from './config.js';
 import { InvariantError } from './invariant.js';
 import { emptyLocal, type LocalContext, type LocalState } from './local.js';
 import type { NodeView, OwnershipRec, PlacementInput } from './placement.js';
-import { planStep, settleRequests, type CoordinatorFacts } from './step.js';
+import { coordinatorPartQuiet, planStep, settleRequests, type CoordinatorFacts } from './step.js';
 import type { ClusterConfig, ConfigUpdate } from './types.js';
 
 const TERM = 4;
@@ -148,4 +148,24 @@ describe('step: settling the requests a durable write carried', () => {
   for (const [name, pending, carried, settled, after] of cases) {
     test(name, () => assert.deepEqual(settleRequests(pending, carried, settled), after));
   }
+});
+
+describe('step: quiet parts (node/quiet.ts)', () => {
+  test('coordinatorPartQuiet: a plan that writes, registers, settles and says nothing is quiet; each of those makes it not', () => {
+    const cfg = config();
+    const run = (own: Record<string, OwnershipRec>, over: Partial<CoordinatorFacts> = {}, pending = noRequests()) =>
+      planStep({ local: emptyLocal(), localContext: localContext(cfg, own), coordinator: facts(cfg, own, over, pending) });
+    assert.equal(coordinatorPartQuiet(run({ G: rec('G', 'n1', 2) })), true, 'a group running where it should');
+    assert.equal(coordinatorPartQuiet(run({})), false, 'a new group placed: a write and a note');
+    assert.equal(coordinatorPartQuiet(run({ G: rec('G', 'n1', 2) }, { unregistered: ['n3'] })), false, 'a node to register');
+    assert.equal(coordinatorPartQuiet(run({ G: rec('G', 'n1', 2) }, {}, { moves: { G: 'n1' }, cleared: [], reset: [] })), false, 'a request carried');
+  });
+
+  test('a quiet coordinator part asks the checkpoint triggers only; a quiet local part runs no reconcile', () => {
+    const cfg = config();
+    const local = emptyLocal();
+    const step = planStep({ local, localContext: localContext(cfg, { G: rec('G', 'n1', 3) }), coordinator: 'quiet', localQuiet: true });
+    assert.deepEqual(step, { monitor: [], persist: { register: [], floor: null, ownership: null }, settle: null, checkpoint: true });
+    assert.deepEqual(local, emptyLocal(), 'the group assigned to this node was not even looked at');
+  });
 });

@@ -51,8 +51,13 @@ export interface CoordinatorFacts {
 export interface StepInput {
   local: LocalState;
   localContext: LocalContext;
-  /** Present when this node is coordinator for this cycle's term. */
-  coordinator: CoordinatorFacts | null;
+  /**
+   * Present when this node is coordinator for this cycle's term. 'quiet': the shell found the facts
+   * of its last plan, which did nothing (node/quiet.ts): the part asks the checkpoint triggers only.
+   */
+  coordinator: CoordinatorFacts | 'quiet' | null;
+  /** The shell found the facts of the last reconcile, which did nothing, before its wake-up (node/quiet.ts): no reconcile, no monitor part. */
+  localQuiet?: boolean;
 }
 
 export interface OwnershipWrite {
@@ -86,12 +91,30 @@ export function planStep(input: StepInput): Step {
   const c = input.coordinator;
   // The coordinator's part is planned first: a plan that throws (a broken invariant) leaves the
   // local state untouched, with no call marked in flight and never sent.
-  const coordinated = c ? planCoordinator(c) : null;
+  const coordinated = c === 'quiet' ? quietCoordinator() : c ? planCoordinator(c) : null;
   const callIdBefore = input.local.nextCallId;
-  const monitor = reconcile(input.local, input.localContext);
+  const monitor = input.localQuiet ? [] : reconcile(input.local, input.localContext);
   assertCallIds(monitor, callIdBefore, input.local.nextCallId);
   if (!coordinated) return { monitor, persist: { register: [], floor: null, ownership: null }, settle: null, checkpoint: false };
   return { monitor, ...coordinated };
+}
+
+/** The coordinator's part of a quiet plan: nothing to persist or settle; the checkpoint triggers are still asked (some fall due with time). */
+function quietCoordinator(): Omit<Step, 'monitor'> {
+  return { persist: { register: [], floor: null, ownership: null }, settle: null, checkpoint: true };
+}
+
+/**
+ * The coordinator's part of `step` does nothing but ask the checkpoint triggers: it registers,
+ * writes and says nothing, and carries no request (with none carried, settling drops nothing,
+ * whatever groups it names: settleRequests).
+ */
+export function coordinatorPartQuiet(step: Step): boolean {
+  const { persist, settle } = step;
+  if (persist.register.length > 0 || persist.ownership !== null) return false;
+  if (!settle) return true;
+  const { carried } = settle;
+  return settle.notes.length === 0 && Object.keys(carried.moves).length === 0 && carried.cleared.length === 0 && (carried.reset ?? []).length === 0;
 }
 
 function planCoordinator(c: CoordinatorFacts): Omit<Step, 'monitor'> {

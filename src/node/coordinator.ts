@@ -13,6 +13,7 @@ import { settleRequests, type CoordinatorFacts, type Step } from '../core/step.j
 import type { GroupName, NodeName, NodeState } from '../core/types.js';
 import type { CoordinatorRecord } from '../store/types.js';
 import type { ConfigLog } from './config-log.js';
+import type { PlanFacts } from './quiet.js';
 import { notCoordinator, type Shell } from './shell.js';
 
 /** A move not planned by a cycle within this is withdrawn and refused: cycles run every heartbeat, so only a stuck node gets near it, and it is below the API's forwarding timeout (10 s). */
@@ -79,6 +80,24 @@ export class Coordinator {
     const r = nodeStateNotes(this.said, s.nodeViews(), s.membership(), { atMs: s.judgeAtMs(), leaseTtlMs: s.o.timing.leaseTtlMs });
     this.said = r.said;
     for (const n of r.notes) s.emitEvent(n.event, n.level, n.message, { node: n.node, state: n.state, was: n.was });
+  }
+
+  /**
+   * What the plan reads, for node/quiet.ts to compare with the last plan's; null while an operator
+   * request waits (its plan must run). Cheap: no pass over the groups.
+   */
+  planFacts(): PlanFacts | null {
+    const { s } = this;
+    const p = this.pending;
+    if (this.moveWaiters.length > 0 || Object.keys(p.moves).length > 0 || p.cleared.length > 0 || (p.reset ?? []).length > 0) return null;
+    const membership = s.membership();
+    let nodes = JSON.stringify(s.nodeViews());
+    for (const n of Object.keys(membership)) nodes += `|${n}:${membership[n]!.incarnation}:${membership[n]!.state}`;
+    const blocked = s.problems.quorumWritesBlocked();
+    return {
+      config: this.log.config, ownership: s.ownership(), reports: s.reports(), term: s.coordinator().term, wallHour: s.o.clock.localHour(),
+      nodes, writesBlocked: blocked ? `${blocked.code}: ${blocked.message}` : '',
+    };
   }
 
   /**

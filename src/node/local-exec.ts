@@ -12,8 +12,14 @@ import type { Shell } from './shell.js';
 export class LocalExec {
   constructor(private readonly s: Shell, private readonly log: ConfigLog) {}
 
-  /** Carry out the local manager's actions; results come back as facts. */
+  /** Carry out the actions of a change of the local state made outside a reconcile (a fact, an operator's request): the change is counted (node/quiet.ts). */
   apply(actions: LocalAction[]): void {
+    this.s.localChanged();
+    this.send(actions);
+  }
+
+  /** Carry out the local manager's actions; results come back as facts. */
+  send(actions: LocalAction[]): void {
     const { s } = this;
     for (const a of actions) {
       if (a.kind === 'event') { s.emitEvent(a.event, a.level, a.message, a.data); continue; }

@@ -51,6 +51,7 @@ import { Problems } from './problems.js';
 import { FenceObserver } from './fence-observer.js';
 import { inlineHeartbeat, type HeartbeatPort } from './heartbeat.js';
 import { Picture } from './picture.js';
+import { planQuietStep, QuietCycles } from './quiet.js';
 import { Reporter } from './report.js';
 import type { Shell } from './shell.js';
 import { executeStep, type StepExecDeps } from './step-exec.js';
@@ -73,6 +74,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   /** The picture from the last reads (picture.ts); the heartbeat reads it through the getters below. */
   private readonly pic: Picture;
   private local: LocalState = emptyLocal();
+  private localChanges = 0; // changes of `local` outside a reconcile, and reconciles: its version (node/quiet.ts)
   private shuttingDown = false;
   private stopped = false;
   /** True once the first cycle has read the store: before that, views would be empty. */
@@ -102,6 +104,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   private readonly cycles: CycleRunner;
   private readonly exec: LocalExec;
   private readonly stepDeps: StepExecDeps;
+  private readonly quiet: QuietCycles;
 
   constructor(o: NodeOptions) {
     super();
@@ -109,6 +112,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     this.name = o.name;
     this.incarnation = o.incarnation ?? randomBytes(8).toString('hex');
     this.apiUrl = o.apiUrl;
+    this.quiet = new QuietCycles(o.checkQuietCycles ?? false);
     const emitEvent = this.emitEvent.bind(this);
     this.cycles = new CycleRunner({ clock: o.clock, stopped: () => this.stopped || this.cyclesEnded, cycle: () => this.cycle(), settled: (f) => this.problems.cycleSettled(f),
       changesUnderWay: () => o.host.changesUnderWay() });
@@ -122,7 +126,7 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
       local: () => this.local, shuttingDown: () => this.shuttingDown, fencing: () => this.fencing, isCoordinator: () => this.isCoordinator(),
       judgeAtMs: () => this.pic.judgeAtMs(), nodeViews: () => this.nodeViews(), currentReports: () => this.currentReports(),
       placementInput: () => this.placementInput(), refresh: () => this.refresh(), kick: () => this.kick(), markDirty: () => { this.dirty = true; },
-      apply: (a) => this.exec.apply(a), sleep: (ms) => this.sleep(ms), noteFloor: (term, epoch) => floorNotes.note(term, epoch),
+      apply: (a) => this.exec.apply(a), localChanged: () => { this.localChanges++; }, localVersion: () => this.localChanges, sleep: (ms) => this.sleep(ms), noteFloor: (term, epoch) => floorNotes.note(term, epoch),
     };
     this.log = new ConfigLog(shell);
     this.exec = new LocalExec(shell, this.log);
@@ -137,8 +141,8 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
       name: o.name, host: o.host, clock: o.clock, emitEvent, ...(o.newBackupId ? { newId: o.newBackupId } : {}),
       context: () => ({ self: this.name, config: this.config, ownership: this.pic.ownership, local: this.local, shuttingDown: this.shuttingDown }),
     });
-    this.stepDeps = { monitor: (a) => this.exec.apply(a), checkBackups: () => this.backups.check(), persist: (step, asked) => this.coord.persist(step, asked),
-      followUp: () => planStep({ local: this.local, localContext: this.localContext(), coordinator: null }).monitor,
+    this.stepDeps = { monitor: (a) => this.exec.send(a), checkBackups: () => this.backups.check(), persist: (step, asked) => this.coord.persist(step, asked),
+      followUp: () => { this.localChanges++; return planStep({ local: this.local, localContext: this.localContext(), coordinator: null }).monitor; },
       maybeCheckpoint: () => this.log.noQuorumLogging ? Promise.resolve() : this.log.maybeCheckpoint(), publish: () => this.reporter.publish(), flushEvents: () => void this.events.flush() };
     this.reporter = new Reporter({
       s: shell, log: this.log, backups: this.backups, incarnation: () => this.incarnation, apiUrl: () => this.apiUrl,
@@ -297,10 +301,10 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     await this.coord.elect();
     // The coordinator announces changes of its judgement of the nodes (NODE_DOWN, NODE_UP, ...).
     if (this.isCoordinator()) this.coord.noteNodeStates();
-    // The cycle's one output (core/step.ts), executed in the order written on its type.
-    const coordinating = this.isCoordinator() ? this.coord.facts() : null;
-    const step = planStep({ local: this.local, localContext: this.localContext(), coordinator: coordinating?.facts ?? null });
-    await executeStep(this.stepDeps, step, coordinating?.asked ?? []);
+    // The cycle's one output (core/step.ts), executed in the order written on its type (quiet parts skipped: quiet.ts).
+    const { step, asked } = planQuietStep(this.quiet, { local: this.local, context: this.localContext(), version: () => this.localChanges,
+      reconciled: () => ++this.localChanges, coordinator: this.isCoordinator() ? this.coord : null });
+    await executeStep(this.stepDeps, step, asked);
     this.ready = true;
   }
 

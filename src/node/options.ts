@@ -38,6 +38,8 @@ export interface NodeOptions {
   agentCheckPeer?: AgentCheckPeer;
   /** Freeze every snapshot the API reads (tests and the simulator: a reader that writes into one throws). */
   freezeSnapshots?: boolean;
+  /** Skip no part of a quiet cycle, and check that each part the rule would skip did nothing (node/quiet.ts; the simulator). */
+  checkQuietCycles?: boolean;
 }
 
 /** Log an event on this node and queue it for the cluster's event log. */

@@ -1,7 +1,9 @@
 // This node's report in the quorum store: what it runs (each group's epoch, its resources'
 // runtime, released, failover requested, fenced), its API address, how far it applied the log,
-// its backups. Written only when it changed.
+// its backups. Written only when it changed; not even built when what it is built from is that of
+// the last report written (node/quiet.ts).
 
+import { invariant } from '../core/invariant.js';
 import { runtimeOf } from '../core/local.js';
 import type { NodeReport } from '../store/types.js';
 import type { BackupManager } from './backups.js';
@@ -19,14 +21,33 @@ export interface ReporterDeps {
   published: (r: NodeReport) => void;
 }
 
+/** What a report is built from: when it is that of the last report written, the report is too (node/quiet.ts). */
+interface ReportFacts {
+  local: number;
+  incarnation: string;
+  apiUrl: string;
+  appliedSeq: number;
+  logDamagedAt: number | undefined;
+  backups: string;
+}
+
 export class Reporter {
   private version = 0;
   private lastJson = '';
+  private lastFacts: ReportFacts | null = null;
 
   constructor(private readonly d: ReporterDeps) {}
 
   async publish(): Promise<void> {
     const { s, log } = this.d;
+    const backups = this.d.backups.list();
+    const facts: ReportFacts = {
+      local: s.localVersion(), incarnation: this.d.incarnation(), apiUrl: this.d.apiUrl(), appliedSeq: log.appliedSeq, logDamagedAt: log.logDamagedAt,
+      backups: backups.length > 0 ? JSON.stringify(backups) : '',
+    };
+    const last = this.lastFacts;
+    const same = last !== null && (Object.keys(facts) as (keyof ReportFacts)[]).every((k) => facts[k] === last[k]);
+    if (same && !s.o.checkQuietCycles) return;
     const groups: NodeReport['groups'] = {};
     for (const [g, lg] of Object.entries(s.local().groups)) {
       const resources: NodeReport['groups'][string]['resources'] = {};
@@ -37,14 +58,18 @@ export class Reporter {
     }
     const body: Omit<NodeReport, 'node' | 'incarnation' | 'version'> = { apiUrl: this.d.apiUrl(), appliedSeq: log.appliedSeq, groups };
     if (log.logDamagedAt !== undefined) body.logDamagedAt = log.logDamagedAt;
-    const backups = this.d.backups.list();
     if (backups.length > 0) body.backups = backups; // cluster backup status from any node
     const json = JSON.stringify(body);
-    if (json === this.lastJson) return;
+    invariant(!same || json === this.lastJson, 'quiet-report', () => `the report changed with the facts of the last one written: ${json.slice(0, 500)}`);
+    if (json === this.lastJson) {
+      this.lastFacts = facts;
+      return;
+    }
     const report: NodeReport = { node: s.name, incarnation: this.d.incarnation(), version: ++this.version, ...body };
     const res = s.problems.wrote(await s.o.store.writeReport(report));
     if (!res.ok) return;
     this.lastJson = json;
+    this.lastFacts = facts;
     this.d.published(report);
   }
 }

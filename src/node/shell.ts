@@ -38,8 +38,12 @@ export interface Shell {
   kick(): void;
   /** The next cycle reads the store again even if its change version did not move. */
   markDirty(): void;
-  /** Carry out the local manager's actions. */
+  /** Carry out the local manager's actions (after a change of the local state outside a reconcile: it counts one). */
   apply(actions: LocalAction[]): void;
+  /** The local state changed outside a reconcile (node/quiet.ts counts such changes). */
+  localChanged(): void;
+  /** How many times the local state changed, as counted (node/quiet.ts). */
+  localVersion(): number;
   sleep(ms: number): Promise<void>;
   /** Record a term and epoch about to be used, in the copy and in the lease slot (node/floor-notes.ts): a failure means the write that uses them must not be made. */
   noteFloor(term: number, epoch: number): Promise<Result<void>>;
