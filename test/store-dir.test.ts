@@ -126,6 +126,42 @@ test('a quorum directory made before ownership records had books opens, keeps it
   });
 });
 
+test('an unchanged ownership table is read once: the same records until any writer changes it, also one that does not know the change count; a directory made before the count gets it on open', async () => {
+  await withDirCluster(async (store, dir) => {
+    const web = (node: string, epoch: number) => ({ group: 'web', node, epoch, term: 1, phase: 'run' as const });
+    value(await store.writeOwnership(1, [web('n1', 1)]));
+    const first = await store.readOwnership();
+    assert.equal(await store.readOwnership(), first, 'unchanged: the same array');
+    assert.ok(Object.isFrozen(first) && Object.isFrozen(first[0]), 'frozen: no reader can change what the next one gets');
+    const other = new DirStore(dir); // another node
+    value(await other.open());
+    try {
+      value(await other.writeOwnership(1, [web('n2', 2)]));
+      assert.deepEqual(await store.readOwnership(), [web('n2', 2)], 'another node\'s write is seen');
+      // A writer that knows nothing of the count (a clusterd of before it, during a rolling upgrade):
+      // the triggers live in the database and count its changes too.
+      tamper(dir, "UPDATE ownership SET node = 'n3' WHERE grp = 'web'");
+      assert.deepEqual((await store.readOwnership()).map((r) => r.node), ['n3']);
+      tamper(dir, "DELETE FROM ownership WHERE grp = 'web'");
+      assert.deepEqual(await store.readOwnership(), []);
+    } finally {
+      await other.close();
+    }
+    await store.close();
+    tamper(dir, 'DROP TRIGGER ownership_version_insert; DROP TRIGGER ownership_version_update; DROP TRIGGER ownership_version_delete; DROP TABLE ownership_version');
+    const old = new DirStore(dir);
+    value(await old.open());
+    try {
+      value(await old.writeOwnership(1, [web('n1', 3)]));
+      assert.deepEqual(await old.readOwnership(), [web('n1', 3)]);
+      tamper(dir, "UPDATE ownership SET node = 'n2' WHERE grp = 'web'");
+      assert.deepEqual((await old.readOwnership()).map((r) => r.node), ['n2'], 'the count was created on open');
+    } finally {
+      await old.close();
+    }
+  });
+});
+
 test('a log record whose checksum does not match is an error naming its seq, never a record', async () => {
   await withDirCluster(async (store, dir) => {
     value(await store.appendLog(1, 0, [nodeAdd('n1'), nodeAdd('n2'), nodeAdd('n3')]));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigDraft, emptyConfig } from './config.js';
-import { agentCheckTargets, agentCheckVerdict, planAgentCheck, type CheckNode } from './agent-check.js';
+import { agentCheckTargets, agentCheckVerdict, mayNeedAgentCheck, planAgentCheck, type CheckNode } from './agent-check.js';
 import type { ClusterConfig, ConfigUpdate } from './types.js';
 
 function configOf(updates: ConfigUpdate[]): ClusterConfig {
@@ -27,6 +27,27 @@ test('targets: created and priv-changed agent resources, and every agent resourc
   assert.deepEqual(agentCheckTargets(c, [{ op: 'resource-set', resource: 'a', priv: { agent: 'test:other' } }]), ['a']);
   assert.deepEqual(agentCheckTargets(c, [{ op: 'group-set', group: 'h', possibleOwners: ['n1', 'n2', 'n3'] }]), ['b']);
   assert.deepEqual(agentCheckTargets(c, [{ op: 'group-set', group: 'g', failoverThreshold: 3 }]), []);
+});
+
+test('mayNeedAgentCheck: false only for batches whose targets are empty, so that skipping the fold skips no check', () => {
+  const c = configOf(base);
+  const cases: [ConfigUpdate[], boolean][] = [
+    [[{ op: 'group-create', group: 'x' }], false],
+    [[{ op: 'group-set', group: 'g', failoverThreshold: 3 }], false],
+    [[{ op: 'resource-set', resource: 'a', props: { restartThreshold: 1 } }], false],
+    [[{ op: 'resource-create', resource: 'q', group: 'g', type: 'process', priv: { command: '/bin/true' } }], false],
+    [[{ op: 'resource-set', resource: 'p', priv: { command: '/bin/false' } }], false],
+    [[{ op: 'resource-create', resource: 'o', group: 'g', type: 'ocf', priv: { agent: 'test:codes' } }], true],
+    [[{ op: 'resource-set', resource: 'a', priv: { agent: 'test:other' } }], true],
+    [[{ op: 'group-create', group: 'y', possibleOwners: ['n1'] }], true],
+    [[{ op: 'group-set', group: 'h', possibleOwners: ['n1', 'n2', 'n3'] }], true],
+  ];
+  for (const [updates, may] of cases) {
+    assert.equal(mayNeedAgentCheck(c, updates), may, JSON.stringify(updates));
+    const d = new ConfigDraft(c);
+    assert.ok(d.applyAll(updates).ok);
+    if (!may) assert.deepEqual(agentCheckTargets(d.config, updates), [], JSON.stringify(updates));
+  }
 });
 
 test('plan: each possible owner (all nodes when unrestricted); the coordinator itself, Up owners asked, the others skipped with why', () => {

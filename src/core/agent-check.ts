@@ -55,6 +55,24 @@ export interface AgentVerdict {
 }
 
 /**
+ * Whether the batch may name a resource to check (agentCheckTargets), decided without folding it:
+ * a resource of an agent type created, a resource's private properties changed, or a group's
+ * possible owners set. Most batches (a group created or changed, a resource of another type) do
+ * not, and skip the fold, which copies a table of the configuration (20,000 groups: tens of ms).
+ */
+export function mayNeedAgentCheck(config: ClusterConfig, updates: readonly ConfigUpdate[]): boolean {
+  for (const u of updates) {
+    if (u.op === 'resource-create' && isChecked(u.type)) return true;
+    if (u.op === 'resource-set' && u.priv !== undefined && Object.keys(u.priv).length > 0) {
+      const r = Object.hasOwn(config.resources, u.resource) ? config.resources[u.resource] : undefined;
+      if (!r || isChecked(r.type)) return true;
+    }
+    if ((u.op === 'group-set' || u.op === 'group-create') && u.possibleOwners !== undefined) return true;
+  }
+  return false;
+}
+
+/**
  * Resources of agent types the batch asks to check: created, their private properties changed,
  * or their group's possible owners changed (a new owner may lack the agent). `after` is the
  * configuration the batch leaves.

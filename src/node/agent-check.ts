@@ -11,7 +11,7 @@
 import { clusterError, fail, ok, type Result } from '../core/errors.js';
 import { ConfigDraft } from '../core/config.js';
 import { newTable } from '../core/table.js';
-import { agentCheckSkippedText, agentCheckTargets, agentCheckVerdict, planAgentCheck, type CheckNode, type OwnerAnswer, type OwnerCheck } from '../core/agent-check.js';
+import { agentCheckSkippedText, agentCheckTargets, mayNeedAgentCheck, agentCheckVerdict, planAgentCheck, type CheckNode, type OwnerAnswer, type OwnerCheck } from '../core/agent-check.js';
 import type { ClusterConfig, ConfigUpdate, NodeName, NodeState, ResourceConfig, ResourceName } from '../core/types.js';
 import type { CallData, ResourceSpec } from '../monitor/protocol.js';
 import type { ResourceHost } from './resource-host.js';
@@ -88,7 +88,7 @@ export function agentsHere(host: ResourceHost, self: NodeName): AgentsHere {
  * its agent's advertised monitor interval. Refused with every owner's problems at once.
  */
 export async function checkAgentUpdates(ctx: AgentCheckContext, config: ClusterConfig, updates: ConfigUpdate[]): Promise<Result<ConfigUpdate[]>> {
-  if (!updates.some((u) => u.op === 'resource-create' || u.op === 'resource-set' || u.op === 'group-set' || u.op === 'group-create')) return ok(updates);
+  if (!mayNeedAgentCheck(config, updates)) return ok(updates);
   // The resources as the batch leaves them; a batch the fold refuses is refused by the commit itself.
   const draft = new ConfigDraft(config);
   if (!draft.applyAll(updates).ok) return ok(updates);

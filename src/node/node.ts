@@ -318,14 +318,11 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
     const prevCoord = this.coordinator;
     this.pic.coordinator = await store.readCoordinator();
     if (prevCoord.term !== this.coordinator.term) this.coord.onNewTerm(prevCoord, this.coordinator);
-    const own: Record<GroupName, OwnershipRec> = {};
     const sentMs = this.o.clock.nowMs();
     const records = await store.readOwnership();
-    let epochMax = 0;
-    for (const r of records) { own[r.group] = r; epochMax = Math.max(epochMax, r.epoch); }
+    const epochMax = this.pic.readOwnership(records);
     // Durable before anything acts on them: a rebuilt store starts above every token seen (rule 6).
     this.o.localDb?.noteFloor(this.coordinator.term, epochMax);
-    this.pic.ownership = own;
     this.pic.ownershipReadAtMs = Math.max(this.pic.ownershipReadAtMs, sentMs);
     if (this.revokeAfterMs !== null && sentMs >= this.revokeAfterMs) {
       this.revokeAfterMs = null;
@@ -362,17 +359,17 @@ export class ClusterNode extends EventEmitter implements NodeFacade {
   // ---- what the API reads and calls (snapshot.ts) -------------------------------------------
 
   /** What placement decides from (the simulator's teeth override it to plant a bug). */
-  placementInput(): PlacementInput {
-    return this.coord.placementInput();
-  }
+  placementInput(): PlacementInput { return this.coord.placementInput(); }
 
   /** The node's picture now, read only (frozen under CLUSTERD_FREEZE_SNAPSHOTS or freezeSnapshots). */
   snapshot(): NodeSnapshot {
+    let placement: PlacementInput | undefined; // built at its first read: a pass over every group
+    const placementInput = () => (placement ??= this.placementInput());
     const s: NodeSnapshot = {
       name: this.name, incarnation: this.incarnation, ready: this.ready, stopped: this.stopped,
       config: this.config, appliedSeq: this.appliedSeq, coordinator: this.coordinator, membership: this.membership,
       nodes: this.nodeViews(), ownership: this.pic.ownership, reports: this.currentReports(), allReports: this.pic.reports, local: this.local,
-      writesBlocked: this.problems.quorumWritesBlocked(), placement: this.placementInput(), eventsDropped: this.eventsDropped, skippedRecords: this.log.skipped, wallMs: this.o.clock.wallMs(),
+      writesBlocked: this.problems.quorumWritesBlocked(), get placement() { return placementInput(); }, eventsDropped: this.eventsDropped, skippedRecords: this.log.skipped, wallMs: this.o.clock.wallMs(),
       monoMs: this.o.clock.nowMs(), lastRenewOkMs: this.heartbeat?.lastRenewOkMs() ?? -Infinity,
       renewGapMaxMs: this.heartbeat?.renewGapMaxMs() ?? 0, leaseTtlMs: this.o.timing.leaseTtlMs,
     };

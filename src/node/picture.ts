@@ -24,7 +24,27 @@ export class Picture {
   leasesReadAtMs = -Infinity;
   ownershipReadAtMs = -Infinity;
 
+  /** The records `ownership` was built from, and their highest epoch. */
+  private ownershipRecords: readonly OwnershipRec[] = [];
+  private ownershipEpochMax = 0;
+
   constructor(private readonly clock: Clock, private readonly leaseTtlMs: number) {}
+
+  /**
+   * An ownership read's records become the table; the same array as the last read's (the store's
+   * table did not change, store/dir.ts) keeps the table as it is, so what is compared by identity
+   * (node/quiet.ts) sees no change. Returns the highest epoch of the records.
+   */
+  readOwnership(records: readonly OwnershipRec[]): number {
+    if (records === this.ownershipRecords) return this.ownershipEpochMax;
+    const own: Record<GroupName, OwnershipRec> = {};
+    let epochMax = 0;
+    for (const r of records) { own[r.group] = r; epochMax = Math.max(epochMax, r.epoch); }
+    this.ownership = own;
+    this.ownershipRecords = records;
+    this.ownershipEpochMax = epochMax;
+    return epochMax;
+  }
 
   /** Reports from each node's current incarnation only: a dead incarnation's report says nothing. */
   currentReports(): Record<NodeName, NodeReport> {

@@ -33,7 +33,7 @@ export interface NodeSnapshot {
   readonly local: Readonly<LocalState>;
   /** Why the quorum store refuses writes now, as this node last saw; null if it accepts them. */
   readonly writesBlocked: WritesBlocked | null;
-  /** What placement decides from, as the coordinator would see it on this node (planned changes, `why`). */
+  /** What placement decides from, as the coordinator would see it on this node (planned changes, `why`); built at its first read (a pass over every group: most requests never read it). */
   readonly placement: PlacementInput;
   readonly eventsDropped: number;
   /** Quorum-log records this version refused at replay and skipped (seq and why). */

@@ -54,6 +54,22 @@ const historySchema = 'CREATE TABLE IF NOT EXISTS history (id INTEGER PRIMARY KE
 /** Added after schema version 1 shipped: the coordinator's books of a group (JSON, core/books.ts), added on open when missing. */
 const booksColumn = 'ALTER TABLE ownership ADD COLUMN books TEXT';
 
+/**
+ * Added after schema version 1 shipped: a count of the ownership table's changes, kept by triggers
+ * in the database, so that it counts every writer's changes (also those of a clusterd that does not
+ * know it: a rolling upgrade). A read of an unchanged table returns the records read last
+ * (readOwnership): with 20,000 groups, reading them after every write of anything cost each node
+ * about 20 ms and 20,000 new objects. Created on open when missing.
+ */
+const ownershipVersionSchema = `
+CREATE TABLE IF NOT EXISTS ownership_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
+INSERT OR IGNORE INTO ownership_version VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS ownership_version_insert AFTER INSERT ON ownership BEGIN UPDATE ownership_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS ownership_version_update AFTER UPDATE ON ownership BEGIN UPDATE ownership_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS ownership_version_delete AFTER DELETE ON ownership BEGIN UPDATE ownership_version SET version = version + 1 WHERE id = 1; END;
+`;
+const ownershipVersionTriggers = ['ownership_version_insert', 'ownership_version_update', 'ownership_version_delete'];
+
 const schema = `
 CREATE TABLE IF NOT EXISTS meta (
   id INTEGER PRIMARY KEY CHECK (id = 1), schema_version INTEGER NOT NULL, cluster_name TEXT NOT NULL,
@@ -70,6 +86,7 @@ CREATE TABLE IF NOT EXISTS events (
   level TEXT NOT NULL, message TEXT NOT NULL, data TEXT);
 CREATE TABLE IF NOT EXISTS lease_slots (node TEXT PRIMARY KEY, slot INTEGER NOT NULL UNIQUE);
 ${historySchema}
+${ownershipVersionSchema}
 `;
 
 type Db = Database.Database;
@@ -189,6 +206,8 @@ export class DirStore implements QuorumStore {
       }
       if (!db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'history'").get()) db.exec(historySchema);
       if (!(db.pragma('table_info(ownership)') as { name: string }[]).some((c) => c.name === 'books')) db.exec(booksColumn);
+      const triggers = db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)").get(...ownershipVersionTriggers) as { n: number };
+      if (triggers.n < ownershipVersionTriggers.length) db.exec(ownershipVersionSchema);
       this.attach(db, meta.cluster_name);
       return ok({ clusterName: meta.cluster_name });
     } catch (err) {
@@ -227,6 +246,7 @@ export class DirStore implements QuorumStore {
     this.leaseFd = null;
     this.db?.close();
     this.db = null;
+    this.ownershipRead = null;
     this.rebuilding = null;
   }
 
@@ -367,14 +387,28 @@ export class DirStore implements QuorumStore {
       'this node is no longer the coordinator; it re-reads the coordinator and acts on the new term');
   }
 
+  /** The records read last, with the table's change count before that read and the connection it was read on. */
+  private ownershipRead: { db: Db; version: number; records: OwnershipRecord[] } | null = null;
+
+  /** The records, sorted by group; the same array (frozen) as the last call's while the table has not changed. */
   async readOwnership(): Promise<OwnershipRecord[]> {
-    return this.read('reading ownership', () =>
-      (this.stmt('SELECT grp, node, epoch, term, phase, books FROM ownership ORDER BY grp').all() as OwnershipRow[])
+    return this.read('reading ownership', () => {
+      const db = this.conn();
+      // The count first, then the rows: a write between the two makes the count older than the
+      // rows, and the next read reads again (the other order could keep rows older than their count).
+      const version = (this.stmt('SELECT version FROM ownership_version WHERE id = 1').get() as { version: number } | undefined)?.version;
+      const last = this.ownershipRead;
+      if (version !== undefined && last && last.db === db && last.version === version) return last.records;
+      const records = (this.stmt('SELECT grp, node, epoch, term, phase, books FROM ownership ORDER BY grp').all() as OwnershipRow[])
         .map((r) => {
           const rec: OwnershipRecord = { group: r.grp, node: r.node, epoch: r.epoch, term: r.term, phase: r.phase };
           if (r.books !== null) rec.books = JSON.parse(r.books) as GroupBooks;
-          return rec;
-        }));
+          return Object.freeze(rec);
+        });
+      Object.freeze(records);
+      this.ownershipRead = version === undefined ? null : { db, version, records };
+      return records;
+    });
   }
 
   /** Deletes `deleteGroups` first, then upserts `records` (a group in both ends up written). */
