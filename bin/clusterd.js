@@ -1,9 +1,9 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env node
 // clusterd: the node service. The code lives in dist/ (npm run build).
-import { keepYoungGenerationSmall } from '../dist/src/node/heap-flags.js';
+import { applyYoungGeneration } from '../dist/src/node/heap-flags.js';
 
 // Before the daemon's code loads (its modules are the first large allocation).
-keepYoungGenerationSmall();
+applyYoungGeneration();
 const { main } = await import('../dist/src/daemon/main.js');
 
 main(process.argv.slice(2)).catch((e) => {

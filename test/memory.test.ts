@@ -1,6 +1,7 @@
 // clusterd's memory as a unit file starts it (`node bin/clusterd.js start`, no Node.js flags):
 // its young generation stays small: 1 MiB per semi-space, at most one doubling while a worker thread
-// starts and Node.js puts V8's flags back (the default grows it to 16 MiB per semi-space).
+// starts and Node.js puts V8's flags back (the default grows it to 16 MiB per semi-space); from
+// 5,000 groups and resources on (node/heap-flags.ts) it may grow under load.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,4 +30,18 @@ test('clusterd started without Node.js flags keeps a small young generation (at 
   const newSpace = Number(/^nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)$/m.exec(text)?.[1]);
   assert.ok(newSpace > 0, 'the new space is on /metrics');
   assert.ok(newSpace <= 8 * 1024 * 1024, `new space ${newSpace} bytes`);
+
+  // A large configuration: the young generation grows under the work of its cycles.
+  const groups = Object.fromEntries(Array.from({ length: 6_000 }, (_, i) => [`big${i}`, {}]));
+  const applied = await fetch(`${url}/v1/apply`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${c.token}` }, body: JSON.stringify({ spec: { groups }, dryRun: false }) });
+  assert.equal(applied.status, 200, await applied.text());
+  const newSpaceNow = async () => Number(/^nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
+  let i = 0;
+  await waitFor('the young generation to grow past 8 MiB with 6,000 groups', async () => {
+    for (let k = 0; k < 10; k++, i++) {
+      const r = await fetch(`${url}/v1/groups`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${c.token}` }, body: JSON.stringify({ name: `more${i}` }) });
+      assert.equal(r.status, 200, await r.text());
+    }
+    return (await newSpaceNow()) > 8 * 1024 * 1024;
+  }, 120_000, 100);
 });

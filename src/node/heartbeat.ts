@@ -11,7 +11,7 @@
 // heartbeat made (events, revocation of what it was assigned).
 
 import { Worker } from 'node:worker_threads';
-import { keepYoungGenerationSmall } from './heap-flags.js';
+import { applyYoungGeneration } from './heap-flags.js';
 import { msText } from '../core/duration-text.js';
 import { beatDecision, type BeatState, type FenceCause } from '../core/self-fence.js';
 import type { Timing } from '../core/timing.js';
@@ -254,8 +254,8 @@ export class WorkerHeartbeat implements HeartbeatPort {
     // a few objects a beat, and the default semi-spaces would hold megabytes of RSS for nothing.
     const worker = new Worker(new URL('./heartbeat-worker.js', import.meta.url), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
     // Creating a worker puts V8's flags back to the command line's: clusterd's young generation bound again.
-    keepYoungGenerationSmall();
-    worker.once('online', keepYoungGenerationSmall);
+    applyYoungGeneration();
+    worker.once('online', applyYoungGeneration);
     this.worker = worker;
     worker.on('message', (msg: FromHeartbeatWorker) => {
       if (msg.t === 'log') this.o.log(msg.level, 'HEARTBEAT', msg.message);
