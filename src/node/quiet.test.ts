@@ -29,8 +29,6 @@ test('quiet local part: only the facts of a last run that did nothing, before it
   assert.equal(q.localQuiet(local(), 0), false, 'the last run did something');
   q.localRan(local(), noWake(), 0);
   assert.equal(q.localQuiet(local(), 1e12), true, 'nothing to wait for');
-  q.forget();
-  assert.equal(q.localQuiet(local(), 0), false, 'forgotten');
 });
 
 test('quiet plan: only the facts of a last plan that did nothing; none while a request waits', () => {

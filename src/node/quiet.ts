@@ -16,9 +16,9 @@
 // the ownership and report tables read from the store) and by a counter where it changes them in
 // place (the local state: node.ts counts every change that does not come from a reconcile).
 //
-// With `check` (the simulator and the in-process tests), nothing is skipped: each cycle runs in
-// full and an invariant fails when a part the rule would have skipped did something. So the rule is
-// checked on every schedule the simulator explores, and production runs the same outputs.
+// With `check` (NodeOptions checkQuietCycles: the simulator sets it), nothing is skipped: each
+// cycle runs in full and an invariant fails when a part the rule would have skipped did something.
+// So the rule is checked on every schedule the simulator explores; real nodes skip.
 
 import { invariant } from '../core/invariant.js';
 import { noWake, type LocalContext, type LocalState, type LocalWake } from '../core/local.js';
@@ -81,12 +81,6 @@ export class QuietCycles {
   /** A plan ran on `facts`; `quiet` when it wrote, registered and said nothing. */
   planRan(facts: PlanFacts | null, quiet: boolean): void {
     this.plan = quiet ? facts : null;
-  }
-
-  /** Forget everything: the next cycle runs in full. */
-  forget(): void {
-    this.local = null;
-    this.plan = null;
   }
 }
 
