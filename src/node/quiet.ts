@@ -45,7 +45,8 @@ export interface PlanFacts {
   writesBlocked: string;
 }
 
-function sameFacts<T extends object>(a: T | null, b: T): boolean {
+/** Every fact of `b` is that of `a` (by identity or value). */
+export function sameFacts<T extends object>(a: T | null, b: T): boolean {
   if (!a) return false;
   for (const k of Object.keys(b) as (keyof T)[]) if (a[k] !== b[k]) return false;
   return true;

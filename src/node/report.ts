@@ -8,6 +8,7 @@ import { runtimeOf } from '../core/local.js';
 import type { NodeReport } from '../store/types.js';
 import type { BackupManager } from './backups.js';
 import type { ConfigLog } from './config-log.js';
+import { sameFacts } from './quiet.js';
 import type { Shell } from './shell.js';
 
 export interface ReporterDeps {
@@ -45,8 +46,7 @@ export class Reporter {
       local: s.localVersion(), incarnation: this.d.incarnation(), apiUrl: this.d.apiUrl(), appliedSeq: log.appliedSeq, logDamagedAt: log.logDamagedAt,
       backups: backups.length > 0 ? JSON.stringify(backups) : '',
     };
-    const last = this.lastFacts;
-    const same = last !== null && (Object.keys(facts) as (keyof ReportFacts)[]).every((k) => facts[k] === last[k]);
+    const same = sameFacts(this.lastFacts, facts);
     if (same && !s.o.checkQuietCycles) return;
     const groups: NodeReport['groups'] = {};
     for (const [g, lg] of Object.entries(s.local().groups)) {
