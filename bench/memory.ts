@@ -164,6 +164,17 @@ async function burst(): Promise<{ made: string[]; codes: Record<string, number>;
   return { made, codes, peak };
 }
 
+/** Each clusterd's heap as its /metrics shows it (MiB): used (garbage included) / committed, memory outside the heap, what was live at its last collection of its own, and how many it ran (node/memory-release.ts). */
+async function heapLine(): Promise<string> {
+  const parts = await Promise.all(names.map(async (n) => {
+    const text = await fetch(`${url(n)}/metrics`, { headers: headers(), signal: AbortSignal.timeout(10_000) }).then((r) => r.text(), () => '');
+    const get = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const mib = (v: number) => (v / 1048576).toFixed(0);
+    return `${n} ${mib(get('nodejs_heap_size_used_bytes'))}/${mib(get('nodejs_heap_size_total_bytes'))} + ${mib(get('nodejs_external_memory_bytes'))}, live ${mib(get('clusterd_memory_live_bytes'))}, ${get('clusterd_memory_releases')} release(s)`;
+  }));
+  return `  clusterd heap MiB (used/committed + outside the heap, live at the last collection of its own, releases): ${parts.join('; ')}`;
+}
+
 async function removeGroups(list: string[]): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: 16 }, async () => {
@@ -215,18 +226,22 @@ async function main(): Promise<void> {
   await sleep(quietS * 1000);
   const before = await measure();
   report('idle, 1,000 resources on n1', before, c1000 ?? undefined);
+  console.log(await heapLine());
 
   const b = await burst();
   console.log(`burst ${burstS} s (${writers} writers, ${readers} stalled stream readers): answers ${Object.entries(b.codes).map(([k, v]) => `${k} ${v}`).join(', ')}; highest RSS ${names.map((n) => `${n} ${b.peak[n]?.toFixed(0)}`).join(', ')}`);
   report('right after the burst', await measure(1));
+  console.log(await heapLine());
   await removeGroups(b.made);
   await sleep(quietS * 1000);
   const after = await measure();
   report(`after the burst (its ${b.made.length} groups deleted), quiet ${quietS} s`, after);
+  console.log(await heapLine());
   console.log(`after / before the burst: ${names.map((n) => `${n} ${((after[n]!.sum / before[n]!.sum - 1) * 100).toFixed(0)}%`).join(', ')}`);
   await sleep(quietS * 2 * 1000);
   const later = await measure();
   report(`again ${quietS * 2} s later`, later);
+  console.log(await heapLine());
   console.log(`load average at end: ${load()}`);
 }
 

@@ -31,6 +31,7 @@ import { checkpointingDefaults } from '../core/checkpoint-policy.js';
 import { ClusterNode, type Clock } from '../node/node.js';
 import { LocalDb } from '../node/local-db.js';
 import { youngGenerationFor } from '../node/heap-flags.js';
+import { startMemoryRelease } from '../node/memory-release.js';
 import { quorumLogCommand, rebuildUnopenableStore } from '../node/quorum-log.js';
 import { clearSectorCommand, type ClearSectorOptions } from '../node/disk-command.js';
 import { etcdTimingCheck } from '../store/etcd.js';
@@ -604,10 +605,12 @@ async function runStart(flags: Record<string, unknown>): Promise<void> {
   }));
   if (!started.ok) { await host.shutdown(); await api.close(); await node.flushAll(); fail(started.error); }
   logger.info({ event: 'LISTENING' }, `node ${s.node} serving the API on ${api.url}`);
-  // A large configuration lets the young generation grow (node/heap-flags.ts); looked at every few seconds.
+  // A large configuration lets the young generation grow (node/heap-flags.ts), and memory is given
+  // back after a burst of work (node/memory-release.ts); both looked at every few seconds.
+  const memory = startMemoryRelease(monoMs);
   const sizeConfig = () => { const c = node!.config; youngGenerationFor(Object.keys(c.groups).length + Object.keys(c.resources).length); };
   sizeConfig();
-  setInterval(sizeConfig, 5_000).unref();
+  setInterval(() => { sizeConfig(); memory.look(); }, 5_000).unref();
   const systemd = notifySystemd(process.env, node, (m) => logger.warn({ event: 'SYSTEMD_NOTIFY_FAILED' }, m));
   let stopping = false;
   const stop = async (signal: string) => {
