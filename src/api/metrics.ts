@@ -144,7 +144,7 @@ function promRegistry(prom: typeof import('prom-client'), node: NodeFacade, stre
   gauge('clusterd_lease_ttl_seconds', 'Lease TTL: a node whose lease does not move for this long is Down', [], (g) => g.set(node.snapshot().leaseTtlMs / 1000));
   registerLoopDelay(registry, Gauge);
   gauge('clusterd_writes_in_flight', 'Write requests this node handles now (its own and those it forwards)', [], (g) => g.set(admission?.writes ?? 0));
-  gauge('clusterd_memory_live_bytes', 'Heap bytes live after this node\'s last full collection of its own (node/memory-release.ts), or at its start', [], (g) => { if (memoryRelease) g.set(memoryRelease.liveBytes); });
+  gauge('clusterd_memory_live_bytes', 'Bytes in use, in the heap and outside it (buffers), after this node\'s last full collection of its own (node/memory-release.ts), or at its start', [], (g) => { if (memoryRelease) g.set(memoryRelease.liveBytes); });
   gauge('clusterd_memory_releases', 'Full collections this node ran to give memory back after a burst of work (node/memory-release.ts), since it started', [], (g) => g.set(memoryRelease?.releases ?? 0));
   gauge('clusterd_event_streams_open', 'Event streams (GET /v1/events/stream) open on this node', [], (g) => g.set(streams.open));
   gauge('clusterd_backup_frozen', 'A backup holds the freeze of a group (1): its writers are being frozen or are frozen', ['group', 'node', 'backup'], (g) => backupGauge(node, g));
