@@ -5,7 +5,8 @@
 //   2. the apply until every resource shows Online;
 //   3. a quiet period counting NODE_STALLED / NODE_SELF_FENCED / NODE_LEASE_LOST events, and the
 //      idle RSS per node with the resources running;
-//   4. kill -9 of the clusterd holding the most resources until all show Online elsewhere;
+//   4. kill -9 of the clusterd holding the most resources until all show Online elsewhere, with a
+//      line a second (Online, CPU of each clusterd and monitor, how busy the cores were);
 //   5. one configuration change (a group created): until committed, and until every node shows it.
 // After each step, the longest event-loop turn each clusterd saw so far (its
 // clusterd_event_loop_delay_max_seconds on /metrics, sampled every 20 ms) and the load average;
@@ -129,6 +130,35 @@ function cpuLine(from: CpuMark): string {
   return `CPU used meanwhile, s (clusterd + monitor): ${Object.entries(now).filter(([n]) => from[n]).map(([n, c]) => `${n} ${(c.clusterd - from[n]!.clusterd).toFixed(1)} + ${(c.monitor - from[n]!.monitor).toFixed(1)}`).join(', ')}`;
 }
 
+/** The machine's CPU time so far from /proc/stat, in clock ticks: busy (user, nice, system, irq, softirq, steal) and all. */
+function machineTicks(): { busy: number; all: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const all = f.reduce((a, b) => a + b, 0);
+  return { busy: all - f[3]! - f[4]!, all };
+}
+
+/**
+ * A line a second while a step runs: resources Online (the last poll's count), the CPU seconds each
+ * live node's clusterd and monitor used in that second, and how busy the machine's cores were.
+ * Shows where a step's time goes when its rate changes (the failover's starts slow down midway).
+ */
+function timeline(online: () => number): () => string[] {
+  const rows: string[] = [];
+  let cpu = cpuMark();
+  let ticks = machineTicks();
+  const t0 = performance.now();
+  const timer = setInterval(() => {
+    const nowCpu = cpuMark();
+    const nowTicks = machineTicks();
+    const parts = Object.entries(nowCpu).filter(([n]) => cpu[n]).map(([n, c]) => `${n} ${(c.clusterd - cpu[n]!.clusterd).toFixed(2)} + ${(c.monitor - cpu[n]!.monitor).toFixed(2)}`);
+    const busy = nowTicks.all > ticks.all ? (100 * (nowTicks.busy - ticks.busy)) / (nowTicks.all - ticks.all) : 0;
+    rows.push(`  ${s1(performance.now() - t0).padStart(6)}: ${String(online()).padStart(6)} Online; CPU s (clusterd + monitor) ${parts.join(', ')}; cores ${busy.toFixed(0)}% busy`);
+    cpu = nowCpu;
+    ticks = nowTicks;
+  }, 1_000);
+  return () => { clearInterval(timer); return rows; };
+}
+
 /** Stall events since `afterId`, by event id, from the API's event log (paged). */
 async function stalls(afterId: number): Promise<{ counts: Record<string, number>; lastId: number }> {
   const counts: Record<string, number> = {};
@@ -244,6 +274,7 @@ async function main(): Promise<void> {
   const t1 = performance.now();
   procs[victim]!.kill('SIGKILL');
   const seenKill: [number, number][] = [];
+  const killTimeline = timeline(() => seenKill[seenKill.length - 1]?.[1] ?? 0);
   let downAt: number | undefined;
   await until(`all ${total} resources Online off ${victim}`, async () => {
     const st = await status(victim);
@@ -253,7 +284,8 @@ async function main(): Promise<void> {
     return online === total;
   });
   console.log(`kill -9 of ${victim} (holding ${byNode[victim]}): all ${total} Online on the others after ${s1(performance.now() - t1)}`
-    + ` (${victim} seen Down after ${downAt === undefined ? '?' : s1(downAt)}; Online off it reached ${milestones(seenKill)})`);
+    + ` (${victim} seen Down after ${downAt === undefined ? '?' : s1(downAt)}; Online off it reached ${milestones(seenKill)}); second by second:`);
+  for (const row of killTimeline()) console.log(row);
   const afterKill = await stalls(quiet.lastId);
   console.log(`stall events after the kill: ${countText(afterKill.counts)}`);
   console.log(cpuLine(cpuBeforeKill));
