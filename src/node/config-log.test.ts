@@ -72,9 +72,9 @@ test('a batch that follows a long one waits for a turn of the event loop; one th
 
   // Batches that took no time follow each other without a yield.
   const quick = harness();
-  quick.onAppend = (u) => { if ((u[0] as { group: string }).group === 'a') later.push(quick.log.commit(create('b'))); };
-  later.length = 0;
+  const quickLater: Promise<unknown>[] = [];
+  quick.onAppend = (u) => { if ((u[0] as { group: string }).group === 'a') quickLater.push(quick.log.commit(create('b'))); };
   await quick.log.commit(create('a'));
-  await Promise.all(later);
+  await Promise.all(quickLater);
   assert.deepEqual(quick.trace, ['append a', 'append b']);
 });
