@@ -230,12 +230,14 @@ async function main(): Promise<void> {
   const cpuBeforeApply = cpuMark();
   const t0 = performance.now();
   // As a user would: a CLI timeout says the change may or may not have been made; status tells.
-  // An apply creates or updates and deletes nothing: a failed one is simply run again, up to 3 times.
+  // An apply creates or updates and deletes nothing: a failed one is simply run again, up to 3 times,
+  // unless the refusal says the document itself is wrong (running it again changes nothing).
   for (const file of files) {
     for (let attempt = 1; attempt <= 3; attempt++) {
-      const applyError = await cli(['apply', '-f', file]).then(() => null, (e: Error) => e.message.split('\n')[0]);
+      const applyError = await cli(['apply', '-f', file]).then(() => null, (e: Error) => e.message.split('\n')[0]!);
       if (applyError === null) break;
       console.log(`cluster apply (attempt ${attempt}) failed after ${s1(performance.now() - t0)}: ${applyError}`);
+      if (/error\[(BODY_TOO_LARGE|APPLY_TOO_LARGE|BAD_ARGUMENT|BAD_PROPERTY)\]/.test(applyError)) throw new Error(`the apply was refused for its document: ${applyError}`);
     }
   }
   const applied = performance.now() - t0;

@@ -45,6 +45,20 @@ test('the API answers each error code with its status, and cluster exits with it
   await expect('a retired resource type, applied', '/v1/apply', post({ spec: { groups: { q: { resources: { quorum: { type: 'witness' } } } } }, dryRun: true }), 400, 'RESOURCE_TYPE_UNKNOWN');
   const tooMany = Object.fromEntries(Array.from({ length: applyGroupsMax + 1 }, (_, i) => [`t${i}`, {}]));
   await expect('an apply document past its bound', '/v1/apply', post({ spec: { groups: tooMany }, dryRun: true }), 413, 'APPLY_TOO_LARGE');
+  await t.test('an apply document over 1 MiB of JSON (10,000 resources) is read; one over its 16 MiB is refused with what to do', async () => {
+    const groups: Record<string, unknown> = {};
+    const priv = { command: '/bin/sleep', args: ['100000'], cwd: '/tmp', env: ['SERVICE_ROLE=batch-worker'] };
+    for (let g = 0; g < 1_000; g++) groups[`big${g}`] = { resources: Object.fromEntries(Array.from({ length: 10 }, (_, r) => [`big${g}r${r}`, { type: 'process', priv }])) };
+    const body = { spec: { groups }, dryRun: true };
+    assert.ok(JSON.stringify(body).length > 1 << 20, 'the document is past the limit of the other routes');
+    const read = await c.api<{ applied?: boolean; plan?: string[] }>('/v1/apply', post(body));
+    assert.equal(read.status, 200, JSON.stringify(read.body).slice(0, 300));
+    assert.equal(read.body.applied, false);
+    assert.ok(read.body.plan?.some((l) => l.includes('big999r9')), 'the plan reaches the last resource');
+    const big = await c.api<{ error?: { code?: string; hint?: string } }>('/v1/apply', post({ spec: { groups: {} }, dryRun: true, pad: 'x'.repeat(16 << 20) }));
+    assert.deepEqual([big.status, big.body.error?.code], [413, 'BODY_TOO_LARGE'], JSON.stringify(big.body));
+    assert.match(big.body.error?.hint ?? '', /split the document.*without --prune/);
+  });
 
   const exits: [string, string[], number, string][] = [
     ['a failure', ['group', 'nope', '/online'], 1, 'GROUP_NOT_FOUND'],

@@ -18,7 +18,7 @@ import { sendError } from './http.js';
 export interface AdmissionSettings {
   /** Write requests (POST, PATCH, DELETE) a node handles at once; one more is refused (429 NODE_BUSY). */
   writesInFlightMax: number;
-  /** `POST /v1/apply` requests a node handles at once (each holds a document up to 1 MiB and its plan). */
+  /** `POST /v1/apply` requests a node handles at once (each holds a document up to 16 MiB and its plan). */
   appliesInFlightMax: number;
 }
 

@@ -6,7 +6,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { planApplySteps, type ApplyDoc, type ApplyPlan } from '../core/apply.js';
+import { applySplitHint, planApplySteps, type ApplyDoc, type ApplyPlan } from '../core/apply.js';
 import { own } from '../core/table.js';
 import { checkName, checkTypePriv, checkTypeSupported } from '../core/config.js';
 import { ClusterError, clusterError, httpStatusOf, type Result } from '../core/errors.js';
@@ -31,6 +31,13 @@ import { agentCheckBody, agentCheckRoutes } from './agent-check-routes.js';
 
 /** Request bodies larger than this are refused: a cluster document is a few KiB. */
 const bodyLimitBytes = 1 << 20;
+/**
+ * An apply document may be larger: it may hold applyResourcesMax (20,000) resources of a few
+ * hundred bytes each (10,000 `/bin/sleep` resources in groups of 10 are 1.1 MiB of JSON). Only an
+ * admin's apply is read this far, at most appliesInFlightMax at once per node: authentication and
+ * admission answer before the body is read.
+ */
+export const applyBodyLimitBytes = 16 << 20;
 /** A path segment (a name) longer than this is refused before routing: names are far shorter. */
 const pathParamLengthMax = 1024;
 /**
@@ -134,7 +141,8 @@ export interface HttpSettings {
    * A request's headers and body must arrive within this long, else 408 REQUEST_TIMEOUT and the
    * connection is closed: a client that sends headers and stalls its body would hold a socket
    * and an admission slot forever. Why 30 s: a 1 MiB body (the limit) needs 30 s only below
-   * 300 kbit/s; the CLI gives up on an answer after 5 s anyway.
+   * 300 kbit/s, an apply document at its 16 MiB limit below 4.5 Mbit/s; the CLI gives up on an
+   * answer after 5 s anyway (120 s for an apply).
    */
   requestTimeoutMs: number;
 }
@@ -235,10 +243,15 @@ function clientError(err: Error & { code?: string }, socket: Socket): void {
 }
 
 /** Fastify's own errors (body too large, media type, ...) as the codes of our registry. */
-function frameworkError(err: Error & { statusCode?: number; code?: string }): ClusterError {
+function frameworkError(err: Error & { statusCode?: number; code?: string }, req: FastifyRequest): ClusterError {
   if (err instanceof ClusterError) return err;
   switch (err.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE': return clusterError('BODY_TOO_LARGE', `request body larger than ${bodyLimitBytes} bytes`);
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': {
+      const limit = req.routeOptions.bodyLimit ?? bodyLimitBytes;
+      return req.routeOptions.url === '/v1/apply'
+        ? clusterError('BODY_TOO_LARGE', `apply document larger than ${limit} bytes (${limit >> 20} MiB) of JSON`, applySplitHint)
+        : clusterError('BODY_TOO_LARGE', `request body larger than ${limit} bytes`, 'a request body is a few KiB: send the fields the API reference describes');
+    }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return clusterError('UNSUPPORTED_MEDIA_TYPE', `request body of type ${err.message.replace(/^Unsupported Media Type:? ?/, '') || '(none)'}: the API takes application/json`, 'send JSON with content-type: application/json');
     default: break;
   }
@@ -276,7 +289,7 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
   const notFound = (reply: FastifyReply, kind: 'GROUP_NOT_FOUND' | 'RESOURCE_NOT_FOUND' | 'NODE_NOT_FOUND', name: string) =>
     sendError(reply, clusterError(kind, `no ${kind.split('_')[0]!.toLowerCase()} '${name}'`, `cluster ${kind === 'RESOURCE_NOT_FOUND' ? 'res' : kind.split('_')[0]!.toLowerCase()} lists them`));
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => sendError(reply, frameworkError(err)));
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => sendError(reply, frameworkError(err, req)));
   jsonBodies(app);
   app.addHook('onRequest', async (req, reply) => {
     reply.header(answeredByHeader, node.name);
@@ -435,7 +448,7 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
 
   agentCheckRoutes(app, node);
 
-  app.post('/v1/apply', write(node, async (req, reply) => {
+  app.post('/v1/apply', { bodyLimit: applyBodyLimitBytes }, write(node, async (req, reply) => {
     const b = parse(schemas.apply, req.body);
     if (!b.ok) return sendError(reply, b.error);
     for (const g of Object.keys(b.value.spec.groups)) {

@@ -94,12 +94,15 @@ export interface ApplyOptions {
   prune?: boolean;
 }
 
+/** What to do with a document past a bound of one apply (APPLY_TOO_LARGE, or BODY_TOO_LARGE from the API). */
+export const applySplitHint = 'split the document and apply the parts one after the other, without --prune (an apply creates and updates; with --prune each part would delete what the others hold)';
+
 /** Refuse a document past the bounds before doing any work on it; counting is linear and cheap. */
 export function checkApplySize(doc: ApplyDoc): Result<void> {
   const groups = Object.keys(doc.groups);
   let resources = 0;
   for (const g of groups) resources += Object.keys(doc.groups[g]!.resources ?? {}).length;
-  const hint = 'split the document and apply the parts one after the other (apply creates and updates, never deletes)';
+  const hint = applySplitHint;
   if (groups.length > applyGroupsMax) {
     return fail(clusterError('APPLY_TOO_LARGE', `the apply document has ${groups.length} groups: at most ${applyGroupsMax} in one apply`, hint, 'groups'));
   }

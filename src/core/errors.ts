@@ -115,7 +115,7 @@ export const errorCodes = {
   // HTTP requests the API cannot take as sent
   BAD_JSON: { http: 400, exit: usage, meaning: 'a request body is not valid JSON, or holds a key that would reach an object prototype (__proto__, constructor.prototype)' },
   BODY_TOO_DEEP: { http: 400, exit: usage, meaning: 'a request body nests objects or arrays deeper than the API reads (bodyDepthMax, 32 levels)' },
-  BODY_TOO_LARGE: { http: 413, exit: usage, meaning: 'a request body is larger than the API reads (1 MiB)', hint: 'split the change: apply a few groups at a time' },
+  BODY_TOO_LARGE: { http: 413, exit: usage, meaning: 'a request body is larger than the API reads (1 MiB; 16 MiB for an apply document)', hint: 'split the change: apply a few groups at a time' },
   HEADERS_TOO_LARGE: { http: 431, exit: usage, meaning: 'the request\'s headers are larger than the node reads' },
   METHOD_NOT_ALLOWED: { http: 405, exit: usage, meaning: 'the route exists but not for that method; the Allow header lists the methods it takes' },
   REQUEST_TIMEOUT: { http: 408, exit: failed, meaning: 'the node did not receive the whole request in time (requestTimeoutMs): its headers or its body stalled; nothing was done', hint: 'send the request again, whole: a client or proxy that holds the body back is cut off at the limit' },
