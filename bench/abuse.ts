@@ -29,6 +29,7 @@ import { mkdirSync, openSync, mkdtempSync, readdirSync, readFileSync, readlinkSy
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, repoRoot } from '../test/harness.js';
+import { clusterdStartEnv } from '../src/daemon/start-env.js';
 
 const abuseS = Number(process.env.BENCH_ABUSE_S ?? 60);
 const resourceCount = Number(process.env.BENCH_ABUSE_RESOURCES ?? 100);
@@ -109,7 +110,7 @@ function start(n: string): void {
   const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profDir, n)}`] : [];
   procs[n] = spawn(process.execPath, [...prof, join(root, 'bin/clusterd.js'), 'start', '--quorum', quorum, '--node', n,
     '--listen', `127.0.0.1:${ports[n]}`, '--data-dir', join(tmp, `data-${n}`)], {
-    stdio: ['ignore', 'ignore', openSync(join(tmp, `${n}.err`), 'a')] });
+    stdio: ['ignore', 'ignore', openSync(join(tmp, `${n}.err`), 'a')], env: clusterdStartEnv(process.env) });
 }
 
 /** RSS of a clusterd and its resource monitor, MiB. */

@@ -1,5 +1,5 @@
 // `npm run bench:memory`: the memory of clusterd as a user runs it. Real clusterd processes
-// (`node bin/clusterd.js start`, as deploy/clusterd.service starts them: no Node.js flags) on a dir
+// (`node bin/clusterd.js start`, as deploy/clusterd.service starts them: no Node.js flags, its GLIBC_TUNABLES) on a dir
 // quorum, 3 nodes, real process resources (`/bin/sleep`); the resident set (VmRSS) of each clusterd
 // and of its resource monitor read from /proc, the median of a few samples after a quiet spell:
 //   1. idle with no resource;
@@ -21,6 +21,7 @@ import { connect, type Socket } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, repoRoot, sleep } from '../test/harness.js';
+import { clusterdStartEnv } from '../src/daemon/start-env.js';
 import { killInDir, rssParts } from './procs.js';
 
 const burstS = Number(process.env.BENCH_MEMORY_BURST_S ?? 15);
@@ -210,7 +211,7 @@ async function main(): Promise<void> {
   token = (JSON.parse(readFileSync(join(configHome, 'clusterd', 'credentials', 'bench.json'), 'utf8')) as { token: string }).token;
   for (const n of names) {
     procs[n] = spawn(process.execPath, [join(root, 'bin/clusterd.js'), 'start', '--quorum', quorum, '--node', n,
-      '--listen', `127.0.0.1:${ports[n]}`, '--data-dir', join(tmp, `data-${n}`)], { stdio: ['ignore', 'ignore', 'ignore'] });
+      '--listen', `127.0.0.1:${ports[n]}`, '--data-dir', join(tmp, `data-${n}`)], { stdio: ['ignore', 'ignore', 'ignore'], env: clusterdStartEnv(process.env) });
   }
   await until('3 nodes Up', async () => (await status())?.nodes.filter((x) => x.state === 'Up').length === 3);
   await sleep(quietS * 1000);

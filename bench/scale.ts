@@ -27,6 +27,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, repoRoot } from '../test/harness.js';
+import { clusterdStartEnv } from '../src/daemon/start-env.js';
 import { cpuParts, killInDir, rssMiB } from './procs.js';
 
 const perNode = Number(process.env.BENCH_SCALE_PER_NODE ?? 1_000);
@@ -106,7 +107,7 @@ function cli(args: string[], timeoutMs = 300_000): Promise<string> {
 function start(n: string): void {
   procs[n] = spawn(process.execPath, [...nodeArgs, join(root, 'bin/clusterd.js'), 'start', '--quorum', quorum, '--node', n,
     '--listen', `127.0.0.1:${ports[n]}`, '--data-dir', join(tmp, `data-${n}`)],
-  { stdio: ['ignore', 'ignore', 'ignore'] });
+  { stdio: ['ignore', 'ignore', 'ignore'], env: clusterdStartEnv(process.env) });
 }
 
 /** The longest event-loop delay each live node has seen since it started (ms), from /metrics. */

@@ -9,6 +9,7 @@ import { credentialPath } from '../api/auth-files.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tryLines, type DemoNode } from './instructions.js';
+import { clusterdStartEnv } from '../daemon/start-env.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const clusterdBin = join(root, 'bin/clusterd.js');
@@ -35,7 +36,7 @@ const loginRenewMs = 45_000;
 function run(args: string[], logName: string): ChildProcess {
   const log = openSync(join(dir, logName), 'a');
   // The same V8 flag as bin/clusterd.js's shebang: a small young generation keeps RSS down.
-  return spawn(process.execPath, ['--max-semi-space-size=1', clusterdBin, ...args], { stdio: ['ignore', log, log] });
+  return spawn(process.execPath, ['--max-semi-space-size=1', clusterdBin, ...args], { stdio: ['ignore', log, log], env: clusterdStartEnv(process.env) });
 }
 
 /** Each node's API and, while it runs, its clusterd pid: the instructions name live nodes only. */
