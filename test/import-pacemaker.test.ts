@@ -2,11 +2,12 @@
 // resources with location, colocation and order constraints, test/fixtures/pacemaker/crmsh-group.xml)
 // is imported, applied with `cluster apply` to a real two-node cluster, and runs: every resource
 // Online on the node the location scores prefer, in the order the constraints say.
-// Needs the ocf resource type and Debian's resource-agents (heartbeat:Dummy, pacemaker:Dummy).
+// Needs the ocf resource type, Debian's resource-agents (heartbeat:Dummy) and pacemaker-resource-agents
+// (pacemaker:Dummy; .ci/run installs both).
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, TestCluster } from './harness.js';
 
@@ -14,6 +15,9 @@ let cluster: TestCluster | null = null;
 after(async () => { await cluster?.close(); });
 
 test('a crmsh-made CIB imported, applied and running on a real cluster', { timeout: 120_000 }, async () => {
+  for (const [agent, pkg] of [['heartbeat/Dummy', 'resource-agents'], ['pacemaker/Dummy', 'pacemaker-resource-agents']] as const) {
+    assert.ok(existsSync(`/usr/lib/ocf/resource.d/${agent}`), `the CIB names ${agent.replace('/', ':')}: apt-get install ${pkg}`);
+  }
   cluster = await TestCluster.start(['n1', 'n2']);
   const cib = join(repoRoot, 'test/fixtures/pacemaker/crmsh-group.xml');
   const imported = cluster.cli(['import', 'pacemaker', cib]);
