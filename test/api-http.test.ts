@@ -5,6 +5,7 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { apiRoutes } from '../src/api/server.js';
 import { authFor, TestCluster } from './harness.js';
 
@@ -78,6 +79,21 @@ test('every write route sent to a non-coordinator reaches the handler that owns 
   // What was written through the forwarding node is what the coordinator stored.
   const applied = await c.api<{ failoverPeriodMs: number }>('/v1/groups/applied', { via: coordinator });
   assert.equal(applied.body.failoverPeriodMs, 30_000);
+
+  await t.test('a write with "Expect: 100-continue" (curl sends it for bodies over 1 MiB) is forwarded too', async () => {
+    // fetch() refuses to send the header: a plain HTTP request, as curl makes it.
+    const body = JSON.stringify({ spec: { groups: { continued: { failoverPeriodMs: 40_000 } } }, dryRun: false });
+    const answer = await new Promise<{ status: number; node: string | undefined; text: string }>((resolve, reject) => {
+      const req = http.request(`${url}/v1/apply`, { method: 'POST', headers: { 'content-type': 'application/json', expect: '100-continue', ...authFor(url) }, timeout: 15_000 }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (d: string) => { text += d; }).on('end', () => resolve({ status: res.statusCode ?? 0, node: res.headers['x-clusterd-node'] as string | undefined, text }));
+      });
+      req.on('continue', () => req.end(body)).on('error', reject).on('timeout', () => req.destroy(new Error('no answer within 15 s')));
+    });
+    assert.equal(answer.status, 200, answer.text);
+    assert.equal(answer.node, coordinator, answer.text);
+    assert.equal((await c.api<{ failoverPeriodMs: number }>('/v1/groups/continued', { via: coordinator })).body.failoverPeriodMs, 40_000);
+  });
 });
 
 /** Every position of a full apply document: the path of each value, and the document. */

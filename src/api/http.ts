@@ -24,9 +24,13 @@ export const forwardAnswerBytesMax = 16 << 20;
  */
 export const bodyDepthMax = 32;
 
-/** Headers that describe one hop, not the request: never copied by a forward, either way. */
+/**
+ * Headers that describe one hop, not the request: never copied by a forward, either way.
+ * `expect: 100-continue` was answered by this node's server before the body came (curl sends it
+ * for a body over 1 MiB), and fetch() refuses a request that carries it.
+ */
 const hopHeaders = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host',
-  'content-length', 'accept-encoding', 'content-encoding', forwardedHeader]);
+  'content-length', 'accept-encoding', 'content-encoding', 'expect', forwardedHeader]);
 /**
  * The caller's credentials and browser context stay on the node that checked them: a forwarded
  * request authenticates as this node and names the caller (identity.ts internalHeaders).
@@ -113,7 +117,9 @@ export async function forward(target: string, req: FastifyRequest, reply: Fastif
     res.headers.forEach((v, k) => { if (!hopHeaders.has(k)) reply.header(k, v); });
     reply.send(answer);
   } catch (e) {
-    sendError(reply, clusterError('ENDPOINT_UNREACHABLE', `forwarding to ${target} failed: ${(e as Error).message}`, 'retry: the coordinator may be changing'));
+    // fetch() says only "fetch failed": the reason (refused, reset, a header it would not send) is its cause.
+    const cause = (e as { cause?: { message?: unknown } }).cause?.message;
+    sendError(reply, clusterError('ENDPOINT_UNREACHABLE', `forwarding to ${target} failed: ${(e as Error).message}${typeof cause === 'string' ? ` (${cause})` : ''}`, 'retry: the coordinator may be changing'));
   }
 }
 
