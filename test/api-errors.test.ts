@@ -3,7 +3,10 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { applyGroupsMax } from '../src/core/apply.js';
+import { exitCodeOf } from '../src/core/errors.js';
 import { TestCluster } from './harness.js';
 
 let cluster: TestCluster | null = null;
@@ -58,6 +61,22 @@ test('the API answers each error code with its status, and cluster exits with it
     const big = await c.api<{ error?: { code?: string; hint?: string } }>('/v1/apply', post({ spec: { groups: {} }, dryRun: true, pad: 'x'.repeat(16 << 20) }));
     assert.deepEqual([big.status, big.body.error?.code], [413, 'BODY_TOO_LARGE'], JSON.stringify(big.body));
     assert.match(big.body.error?.hint ?? '', /split the document.*without --prune/);
+  });
+
+  await t.test('cluster apply reads a file past 4 MiB; one past what an apply takes is refused before parsing, with how to split it', () => {
+    const padded = join(c.dir, 'padded.yaml');
+    writeFileSync(padded, `${'# a comment line of an apply file, kept for the size\n'.repeat(100_000)}groups:\n  padded: { failoverPeriodMs: 30000 }\n`);
+    assert.ok(statSync(padded).size > 4 << 20);
+    const read = c.cli(['apply', '-f', padded, '--dry-run']);
+    assert.equal(read.code, 0, read.err);
+    assert.match(read.out, /padded/);
+    const huge = join(c.dir, 'huge.yaml');
+    writeFileSync(huge, '');
+    truncateSync(huge, 17 << 20);
+    const refused = c.cli(['apply', '-f', huge]);
+    assert.equal(refused.code, exitCodeOf('BAD_CONFIG'), refused.err);
+    assert.match(refused.err, /error\[BAD_CONFIG\].*more than one apply takes \(16 MiB\)/);
+    assert.match(refused.err, /split the document.*without --prune/);
   });
 
   const exits: [string, string[], number, string][] = [

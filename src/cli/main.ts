@@ -18,6 +18,7 @@ import { tlsFetch } from '../api/tls-fetch.js';
 import { exitCodeOf } from '../core/errors.js';
 import { clusterdVersion } from '../core/version.js';
 import { maintenanceStable } from '../core/maintenance.js';
+import { applySplitHint } from '../core/apply.js';
 import type { BackupView } from '../core/backup.js';
 import type { AgentInfo } from '../monitor/protocol.js';
 import { Progress, waitedText } from './progress.js';
@@ -56,8 +57,12 @@ export const nodeActionShownMs = 5_000;
 /** The API pages events forward from an id; this many per page, at most this many pages (1M events). */
 export const eventPageSize = 1_000;
 export const eventPagesMax = 1_000;
-/** A cluster description is a few KiB; a file this large is a mistake. */
-export const applyFileBytesMax = 4 * 1024 * 1024;
+/**
+ * An apply file may hold as much as one apply takes: the API reads an apply document of up to
+ * 16 MiB of JSON (api/server.ts applyBodyLimitBytes), and YAML is about as large as its JSON. A
+ * larger file is refused before it is parsed, with how to split it.
+ */
+export const applyFileBytesMax = 16 * 1024 * 1024;
 
 interface Ctx {
   client: ApiClient;
@@ -684,7 +689,7 @@ async function readApplyFile(file: string, io: CliIo): Promise<string> {
   const info = await stat(file).catch((e: NodeJS.ErrnoException) => {
     throw cliError('BAD_ARGUMENT', `cannot read ${file}: ${e.code ?? e.message}`, 'cluster apply -f PATH-TO-YAML');
   });
-  if (info.size > applyFileBytesMax) throw cliError('BAD_CONFIG', `${file} is ${info.size} bytes, more than ${applyFileBytesMax}`);
+  if (info.size > applyFileBytesMax) throw cliError('BAD_CONFIG', `${file} is ${info.size} bytes, more than one apply takes (${applyFileBytesMax >> 20} MiB)`, applySplitHint);
   return readFile(file, 'utf8');
 }
 
