@@ -54,15 +54,23 @@ async function retry<T>(what: string, fn: () => Promise<T>, attempts = 4): Promi
 /** A TestCluster whose quorum store is the given spec (etcd) instead of a temp directory. */
 class SpecCluster extends TestCluster {
   override readonly quorum: string;
+  /** Outside the cluster's own directory (it is made first): removed by close() too. */
+  private authDir: string | null = null;
   constructor(spec: string, opts: ClusterOptions = {}) {
     super(opts);
     this.quorum = spec;
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    if (this.authDir !== null) rmSync(this.authDir, { recursive: true, force: true });
   }
 
   static async startOn(spec: string, nodes: string[]): Promise<SpecCluster> {
     // An etcd store has no directory for the cluster CA and node token: they go in the test's own.
     const authDir = mkdtempSync(join(tmpdir(), 'clusterd-bench-auth-'));
     const c = new SpecCluster(spec, { startArgs: ['--auth-dir', authDir] });
+    c.authDir = authDir;
     try {
       await SpecCluster.startNodes(c, authDir, nodes);
     } catch (err) {
