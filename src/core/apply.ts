@@ -102,12 +102,11 @@ export function checkApplySize(doc: ApplyDoc): Result<void> {
   const groups = Object.keys(doc.groups);
   let resources = 0;
   for (const g of groups) resources += Object.keys(doc.groups[g]!.resources ?? {}).length;
-  const hint = applySplitHint;
   if (groups.length > applyGroupsMax) {
-    return fail(clusterError('APPLY_TOO_LARGE', `the apply document has ${groups.length} groups: at most ${applyGroupsMax} in one apply`, hint, 'groups'));
+    return fail(clusterError('APPLY_TOO_LARGE', `the apply document has ${groups.length} groups: at most ${applyGroupsMax} in one apply`, applySplitHint, 'groups'));
   }
   if (resources > applyResourcesMax) {
-    return fail(clusterError('APPLY_TOO_LARGE', `the apply document has ${resources} resources: at most ${applyResourcesMax} in one apply`, hint, 'groups'));
+    return fail(clusterError('APPLY_TOO_LARGE', `the apply document has ${resources} resources: at most ${applyResourcesMax} in one apply`, applySplitHint, 'groups'));
   }
   return ok(undefined);
 }
