@@ -24,6 +24,7 @@ export interface CopyContent { history: History; seq: number; config: ClusterCon
 export class SimLocalDb implements Pick<LocalDb, keyof LocalDb> {
   readonly dir: string;
   logBytes = 0;
+  checkpointBytes = 0;
   private checkpoint: { seq: number; term: number; config: string; damaged: boolean } | null = null;
   private log: Frame[] = [];
   /** An append cut by a crash: bytes after the last whole frame. */
@@ -73,6 +74,7 @@ export class SimLocalDb implements Pick<LocalDb, keyof LocalDb> {
     this.tornTail = false;
     if (fold.refused !== null) notes.push({ event: 'LOCAL_COPY_DAMAGED', level: 'warning', message: fold.refused });
     this.logBytes = this.bytesOf(this.log);
+    this.checkpointBytes = cp.config.length;
     return { copy: { seq: fold.seq, term: fold.term, config: fold.config, logBytes: this.logBytes }, notes };
   }
 
@@ -87,6 +89,7 @@ export class SimLocalDb implements Pick<LocalDb, keyof LocalDb> {
 
   writeCheckpoint(seq: number, term: number, config: ClusterConfig): Result<void> {
     this.checkpoint = { seq, term, config: JSON.stringify(config), damaged: false };
+    this.checkpointBytes = this.checkpoint.config.length;
     this.log = [];
     this.tornTail = false;
     this.logBytes = 0;

@@ -69,6 +69,8 @@ export class ConfigLog {
   lastCheckpointMs = 0;
   readonly checkpointing: Checkpointing;
   private logBytesSinceCheckpoint = 0;
+  /** Text size of the last checkpoint this node took (the log's trigger grows with it: core/checkpoint-policy.ts). */
+  private lastCheckpointBytes = 0;
   private stoppedSeen = new Set<NodeName>();
   private pendingCommits: PendingCommit[] = [];
   private committing = false;
@@ -183,7 +185,7 @@ export class ConfigLog {
   private keepLocal(records: LogRecord[]): void {
     const db = this.s.o.localDb;
     if (!db || records.length === 0) return;
-    const res = localCopyDue(db.logBytes, this.checkpointing)
+    const res = localCopyDue(db.logBytes, db.checkpointBytes, this.checkpointing)
       ? db.writeCheckpoint(this.appliedSeq, this.s.coordinator().term, this.config)
       : db.append(records);
     if (!res.ok) this.s.problems.noteDiskFull('LOCAL_DISK_FULL', res.error);
@@ -328,12 +330,13 @@ export class ConfigLog {
     // The configuration at one seq, taken together (a configuration is replaced whole by each
     // change, never changed in place); its text is made in slices, and the writes reuse it.
     const { config, appliedSeq: seq } = this;
-    await runSliced(this.s.o.clock, configJsonSteps(config));
+    const text = await runSliced(this.s.o.clock, configJsonSteps(config));
     if (!this.s.isCoordinator()) return fail(notCoordinator(this.s.coordinator()));
     const budget = new TurnBudget(this.s.o.clock);
     const res = this.s.problems.wrote(await this.s.o.store.writeCheckpoint(this.s.coordinator().term, seq, config));
     if (!res.ok) return res;
     this.logBytesSinceCheckpoint = 0;
+    this.lastCheckpointBytes = text.length;
     this.lastCheckpointMs = this.s.o.clock.nowMs();
     await budget.pace(); // each write is a large synchronous one on dir: a turn apart
     // The own copy at what is applied now (the seq and configuration that go together).
@@ -358,7 +361,7 @@ export class ConfigLog {
     const fresh = newlyStopped(stopped, this.stoppedSeen);
     this.stoppedSeen = new Set(stopped);
     const due = checkpointDue({
-      nowMs: this.s.o.clock.nowMs(), lastCheckpointMs: this.lastCheckpointMs, logBytesSinceCheckpoint: this.logBytesSinceCheckpoint, newlyStopped: fresh,
+      nowMs: this.s.o.clock.nowMs(), lastCheckpointMs: this.lastCheckpointMs, logBytesSinceCheckpoint: this.logBytesSinceCheckpoint, lastCheckpointBytes: this.lastCheckpointBytes, newlyStopped: fresh,
       damagedLogReported: Object.values(this.s.currentReports()).some((r) => r.logDamagedAt !== undefined),
     }, this.checkpointing);
     if (!due) return;

@@ -54,6 +54,8 @@ export class LocalDb {
   private readonly statePath: string;
   private fd: number | null = null;
   logBytes = 0;
+  /** Bytes of the checkpoint file this copy starts from (its log is rewritten as a checkpoint once as large: checkpoint-policy.ts). */
+  checkpointBytes = 0;
   private state: LocalState | null = null;
 
   constructor(dataDir: string) {
@@ -118,7 +120,8 @@ export class LocalDb {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const notes: LocalLoad['notes'] = [];
     if (!existsSync(this.checkpointPath)) return { copy: null, notes };
-    const cp = decodeCheckpoint(readFileSync(this.checkpointPath));
+    const cpBytes = readFileSync(this.checkpointPath);
+    const cp = decodeCheckpoint(cpBytes);
     if (!cp.ok) {
       notes.push({ event: 'LOCAL_COPY_DAMAGED', level: 'warning', message: `the local checkpoint ${this.checkpointPath} is damaged (${cp.reason}): ignoring this node's copy and loading from the quorum store` });
       return { copy: null, notes };
@@ -157,6 +160,7 @@ export class LocalDb {
     }
     if (thrown) throw (thrown as { e: unknown }).e;
     this.logBytes = scan.goodBytes;
+    this.checkpointBytes = cpBytes.length;
     return { copy: { seq, term, config: draft.config, logBytes: scan.goodBytes }, notes, skipped };
   }
 
@@ -203,6 +207,7 @@ export class LocalDb {
     const space = this.checkSpace(frame.length);
     if (!space.ok) return space;
     this.writeAtomic(this.checkpointPath, frame);
+    this.checkpointBytes = frame.length;
     this.resetLog();
     return ok(undefined);
   }
