@@ -17,7 +17,7 @@ import type { ClusterEvent } from '../store/types.js';
 import { backupGauge } from './backup-routes.js';
 import type { Admission } from './admission.js';
 import type { EventStreams } from './event-stream.js';
-import { registerLoopDelay, startLoopDelay } from './loop-delay.js';
+import { registerLoopDelay } from './loop-delay.js';
 import { memoryRelease } from '../node/memory-release.js';
 import { groupViews, nodeViews, resourceViews } from './views.js';
 import type { GroupView, ResourceView } from './types.js';
@@ -92,7 +92,6 @@ export interface Metrics {
 }
 
 export function createMetrics(node: NodeFacade, streams: EventStreams, admission?: Admission): Metrics {
-  startLoopDelay();
   const requests = new PlainHistogram('clusterd_http_request_duration_seconds', 'API requests by route pattern, method and status code', ['route', 'method', 'code'], secondsBuckets);
   const commits = new PlainHistogram('clusterd_commit_duration_seconds', 'Configuration commits through the API, from request to the quorum log\'s answer, by result (ok or the error code)',
     ['result'], secondsBuckets);
