@@ -127,6 +127,26 @@ test('damage in the middle of the quorum log: repaired from a current copy, else
   assert.ok((await c.events()).some((e) => e.event === 'QUORUM_LOG_REPAIRED' && e.node === 'n1'));
 });
 
+test('damage to the quorum log while the cluster runs: the coordinator finds it, rewrites the log from its copy, and a node with an older copy starts again', async (t) => {
+  const c = await cluster(t, ['n1', 'n2'], ['--log-reset-size', '100000000']);
+  // n2 is away while changes are made: its copy is older than the records to be damaged, so it
+  // could not start on the damaged log (the test above); n1, the coordinator, goes on running.
+  assert.equal(await stop(c, 'n2'), 0);
+  for (const g of ['k1', 'k2', 'k3']) assert.equal((await c.api('/v1/groups', { method: 'POST', body: { name: g } })).status, 200);
+  const damaged = corruptLogRow(c.quorum.slice('dir:'.length));
+  await waitFor('the coordinator found the damage and rewrote the log', async () => {
+    const ev = await c.events();
+    return ev.some((e) => e.event === 'QUORUM_LOG_DAMAGE_FOUND' && e.node === 'n1' && e.message.includes(`seq ${damaged}`)) &&
+      ev.some((e) => e.event === 'QUORUM_LOG_REPAIRED' && e.node === 'n1');
+  }, 60_000);
+  const v = spawnSync(process.execPath, [clusterdBin, 'quorum-log', 'verify', '--quorum', c.quorum], { encoding: 'utf8' });
+  assert.equal(v.status, 0, v.stdout + v.stderr);
+  await c.startNode('n2');
+  await c.waitStatus('both Up', (s) => s.nodes.every((n) => n.state === 'Up'));
+  const s2 = await c.status('n2');
+  assert.deepEqual(s2.groups.map((g) => g.name).filter((g) => g.startsWith('k')).sort(), ['k1', 'k2', 'k3'], 'nothing was lost');
+});
+
 test('--no-quorum-logging runs on what is intact and warns on every change', async (t) => {
   const c = await cluster(t, ['n1', 'n2'], ['--log-reset-size', '100000000']);
   assert.equal(await stop(c, 'n2'), 0);

@@ -4,7 +4,7 @@ import { checkpointDue, checkpointingDefaults, electionCheckpointReason, localCo
 
 const c = { logResetBytes: 1000, checkpointIntervalMs: 60_000 };
 const facts = (o: Partial<CheckpointFacts> = {}): CheckpointFacts =>
-  ({ nowMs: 100_000, lastCheckpointMs: 90_000, logBytesSinceCheckpoint: 0, lastCheckpointBytes: 0, newlyStopped: [], damagedLogReported: false, ...o });
+  ({ nowMs: 100_000, lastCheckpointMs: 90_000, logBytesSinceCheckpoint: 0, lastCheckpointBytes: 0, newlyStopped: [], damagedLogReported: false, damageFound: null, ...o });
 const summary = (d: ReturnType<typeof checkpointDue>) => (d === null ? 'none' : `${d.repair ? 'repair: ' : ''}${d.reason}`);
 
 test('checkpoint triggers: first match wins, nothing due on a quiet cycle', () => {
@@ -19,6 +19,8 @@ test('checkpoint triggers: first match wins, nothing due on a quiet cycle', () =
     ['size wins over a stop', facts({ logBytesSinceCheckpoint: 5000, newlyStopped: ['b'] }), 'the log passed its reset size of 1000 bytes'],
     ['a stop wins over a damaged log', facts({ newlyStopped: ['b'], damagedLogReported: true }), 'clusterd stopped on b'],
     ['interval wins over damage', facts({ nowMs: 200_000, damagedLogReported: true }), 'checkpoint interval of 60000 ms'],
+    ['damage found by the coordinator wins over everything', facts({ damageFound: 'quorum log record seq 21 is corrupt', logBytesSinceCheckpoint: 5000, newlyStopped: ['b'] }),
+      'repair: the coordinator\'s check of the quorum store found damage (quorum log record seq 21 is corrupt): rewriting it from the coordinator\'s current copy'],
     ['a small checkpoint: the reset size counts', facts({ logBytesSinceCheckpoint: 1000, lastCheckpointBytes: 999 }), 'the log passed its reset size of 1000 bytes'],
     ['below a large checkpoint\'s size', facts({ logBytesSinceCheckpoint: 4999, lastCheckpointBytes: 5000 }), 'none'],
     ['at a large checkpoint\'s size', facts({ logBytesSinceCheckpoint: 5000, lastCheckpointBytes: 5000 }), 'the log passed the size of the last checkpoint (5000 bytes, above the reset size of 1000)'],

@@ -31,7 +31,7 @@ export const eventRegistry = Object.freeze({
   BACKUP_LEFTOVER_THAWED: ['warning'], BACKUP_STRAY_FREEZE_THAWED: ['warning'], BACKUP_WRITER_THAWED: ['info', 'warning'],
   // the cluster database
   CHECKPOINT_TAKEN: ['info'], QUORUM_DB_REBUILT: ['warning'], QUORUM_LOGGING_DISABLED: ['warning'], QUORUM_LOGGING_OFF_CHANGE: ['warning'],
-  QUORUM_LOG_REPAIRED: ['warning'], QUORUM_LOG_RESET: ['warning'], QUORUM_LOG_UNREADABLE: ['error'],
+  QUORUM_LOG_DAMAGE_FOUND: ['error'], QUORUM_LOG_REPAIRED: ['warning'], QUORUM_LOG_RESET: ['warning'], QUORUM_LOG_UNREADABLE: ['error'],
   LOCAL_COPY_BEHIND: ['info'], LOCAL_COPY_DAMAGED: ['warning'], LOCAL_LOG_TORN_TAIL: ['warning'], CONFIG_RECORD_SKIPPED: ['error', 'warning'],
 } as const satisfies Record<string, readonly EventLevelName[]>);
 

@@ -22,6 +22,7 @@
 
 import { invariant } from './invariant.js';
 import { clusterError, type ClusterError } from './errors.js';
+import { storeCheckEveryMs } from './checkpoint-policy.js';
 
 /** Ancestors kept in a history: why 32: one per operator recovery, and 32 recoveries of one cluster is far past any real life. */
 export const historyParentsMax = 32;
@@ -124,7 +125,8 @@ export function forkHistory(from: History, newId: string, forkSeq: number): Hist
 }
 
 const recoveryHint = (copyDir: string) =>
-  `start the node that was up last (its copy is current) and it repairs the log by itself; or, accepting that changes after the newest intact record may be lost: clusterd start --reset-quorum-log (a new history from the newest intact configuration, this node's copy ${copyDir} or the store's intact records); or clusterd start --no-quorum-logging (run on what is intact, writing changes as checkpoints)`;
+  `if other nodes run, their coordinator finds the damage within ${storeCheckEveryMs / 1000} s and rewrites the log from its copy (QUORUM_LOG_REPAIRED in cluster log): start this node again then; ` +
+  `otherwise start the node that was up last (its copy is current) and it repairs the log by itself; or, accepting that changes after the newest intact record may be lost: clusterd start --reset-quorum-log (a new history from the newest intact configuration, this node's copy ${copyDir} or the store's intact records); or clusterd start --no-quorum-logging (run on what is intact, writing changes as checkpoints)`;
 
 export function planLoad(f: LoadFacts): LoadPlan {
   const plan = withFloor(f, decideLoad(f));

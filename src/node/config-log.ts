@@ -2,7 +2,7 @@
 // copy of it (local-db), the coordinator's appends with group commit, and checkpoints (when to
 // take one is core/checkpoint-policy.ts's decision).
 
-import { checkpointDue, checkpointingDefaults, localCopyDue, newlyStopped, type Checkpointing } from '../core/checkpoint-policy.js';
+import { checkpointDue, checkpointingDefaults, localCopyDue, newlyStopped, storeCheckEveryMs, type Checkpointing } from '../core/checkpoint-policy.js';
 import { ConfigDraft, emptyConfig } from '../core/config.js';
 import { configJsonSteps } from '../core/config-text.js';
 import { ClusterError, clusterError, fail, ok, type Result } from '../core/errors.js';
@@ -35,6 +35,9 @@ export const commitWaitMaxMs = 2_000;
 const catchUpPage = 500;
 /** A change with more updates than this is validated on a trial draft in slices (a large apply); smaller ones on the batch's draft at once. */
 const slicedValidationMin = 200;
+
+/** The checkpoint (megabytes at scale, parsed to be checked) is checked every this many checks of the log: once a minute. */
+const checkpointCheckEvery = 6;
 
 /** --no-quorum-logging: the new history each change written as a checkpoint belongs to, from which seq, above which floor. */
 export interface NoLogging {
@@ -72,6 +75,10 @@ export class ConfigLog {
   /** Text size of the last checkpoint this node took (the log's trigger grows with it: core/checkpoint-policy.ts). */
   private lastCheckpointBytes = 0;
   private stoppedSeen = new Set<NodeName>();
+  /** The seq of the checkpoint this node last wrote as coordinator (the store check starts there); null before its first. */
+  private checkpointSeq: number | null = null;
+  private lastStoreCheckMs = -Infinity;
+  private storeChecks = 0;
   private pendingCommits: PendingCommit[] = [];
   private committing = false;
   /** The catch-up under way: callers share it, so records are never applied (or kept locally) twice. */
@@ -337,7 +344,10 @@ export class ConfigLog {
     if (!res.ok) return res;
     this.logBytesSinceCheckpoint = 0;
     this.lastCheckpointBytes = text.length;
+    this.checkpointSeq = seq;
     this.lastCheckpointMs = this.s.o.clock.nowMs();
+    // What was just written needs no reading back yet: the next check is a whole period away.
+    this.lastStoreCheckMs = this.lastCheckpointMs;
     await budget.pace(); // each write is a large synchronous one on dir: a turn apart
     // The own copy at what is applied now (the seq and configuration that go together).
     this.s.o.localDb?.writeCheckpoint(this.appliedSeq, this.s.coordinator().term, this.config);
@@ -360,13 +370,43 @@ export class ConfigLog {
     const stopped = this.stoppedNow();
     const fresh = newlyStopped(stopped, this.stoppedSeen);
     this.stoppedSeen = new Set(stopped);
+    const damageFound = await this.checkStore();
     const due = checkpointDue({
       nowMs: this.s.o.clock.nowMs(), lastCheckpointMs: this.lastCheckpointMs, logBytesSinceCheckpoint: this.logBytesSinceCheckpoint, lastCheckpointBytes: this.lastCheckpointBytes, newlyStopped: fresh,
-      damagedLogReported: Object.values(this.s.currentReports()).some((r) => r.logDamagedAt !== undefined),
+      damagedLogReported: Object.values(this.s.currentReports()).some((r) => r.logDamagedAt !== undefined), damageFound,
     }, this.checkpointing);
     if (!due) return;
+    if (damageFound !== null) this.s.emitEvent('QUORUM_LOG_DAMAGE_FOUND', 'error', `the coordinator's check of the quorum store found damage: ${damageFound}; rewriting it as a checkpoint from the coordinator's copy (seq ${this.appliedSeq})`);
     const res = await this.checkpoint(due.reason);
     if (!res.ok) this.s.problems.failing('CHECKPOINT_FAILED', 'warning', res.error);
     else if (due.repair) this.s.emitEvent('QUORUM_LOG_REPAIRED', 'warning', `the quorum log was rewritten as a checkpoint at seq ${res.value} from the coordinator's copy`);
+  }
+
+  /**
+   * The coordinator's read-back of the store (storeCheckEveryMs): what it found damaged, or null.
+   * Anything else that stops the check (the store unreachable, a checkpoint taken meanwhile) is no
+   * damage: the next check looks again.
+   */
+  private async checkStore(): Promise<string | null> {
+    const { clock, store } = this.s.o;
+    const now = clock.nowMs();
+    if (this.checkpointSeq === null || now - this.lastStoreCheckMs < storeCheckEveryMs) return null;
+    this.lastStoreCheckMs = now;
+    const damaged = (e: ClusterError): string | null => (e.code === 'QUORUM_LOG_DAMAGED' ? e.message : null);
+    if (this.storeChecks++ % checkpointCheckEvery === 0) {
+      const cp = await store.readCheckpoint();
+      if (!cp.ok) return damaged(cp.error);
+    }
+    const budget = new TurnBudget(clock);
+    let after = this.checkpointSeq;
+    while (after < this.appliedSeq) {
+      const page = await store.readLog(after, logReadMax);
+      if (!page.ok) return damaged(page.error);
+      const last = page.value[page.value.length - 1];
+      if (last === undefined) return null;
+      after = last.seq;
+      await budget.pace();
+    }
+    return null;
   }
 }
