@@ -13,6 +13,7 @@ import type { LogRecord } from '../store/types.js';
 import { notCoordinator, type Shell } from './shell.js';
 import { freezeConfig } from './snapshot.js';
 import { runSliced, TurnBudget } from './slices.js';
+import { findStoreDamage } from './store-check.js';
 
 interface PendingCommit {
   updates: ConfigUpdate[];
@@ -382,31 +383,11 @@ export class ConfigLog {
     else if (due.repair) this.s.emitEvent('QUORUM_LOG_REPAIRED', 'warning', `the quorum log was rewritten as a checkpoint at seq ${res.value} from the coordinator's copy`);
   }
 
-  /**
-   * The coordinator's read-back of the store (storeCheckEveryMs): what it found damaged, or null.
-   * Anything else that stops the check (the store unreachable, a checkpoint taken meanwhile) is no
-   * damage: the next check looks again.
-   */
+  /** The coordinator's read-back of the store, when due (storeCheckEveryMs): what it found damaged, or null. */
   private async checkStore(): Promise<string | null> {
-    const { clock, store } = this.s.o;
-    const now = clock.nowMs();
+    const now = this.s.o.clock.nowMs();
     if (this.checkpointSeq === null || now - this.lastStoreCheckMs < storeCheckEveryMs) return null;
     this.lastStoreCheckMs = now;
-    const damaged = (e: ClusterError): string | null => (e.code === 'QUORUM_LOG_DAMAGED' ? e.message : null);
-    if (this.storeChecks++ % checkpointCheckEvery === 0) {
-      const cp = await store.readCheckpoint();
-      if (!cp.ok) return damaged(cp.error);
-    }
-    const budget = new TurnBudget(clock);
-    let after = this.checkpointSeq;
-    while (after < this.appliedSeq) {
-      const page = await store.readLog(after, logReadMax);
-      if (!page.ok) return damaged(page.error);
-      const last = page.value[page.value.length - 1];
-      if (last === undefined) return null;
-      after = last.seq;
-      await budget.pace();
-    }
-    return null;
+    return findStoreDamage(this.s.o, this.checkpointSeq, this.appliedSeq, this.storeChecks++ % checkpointCheckEvery === 0);
   }
 }
