@@ -204,7 +204,9 @@ describe('resource monitor', () => {
     const killedExit = once(client, 'exited');
     process.kill(pid, 'SIGKILL');
     assert.deepEqual(await killedExit, ['killed', null, 'SIGKILL']);
-    assert.deepEqual(await client.call('looksAlive', killed, callMs), { ok: true, data: { alive: false } });
+    // A check that finds it dead says how it ended (it can reach clusterd before the exit report).
+    assert.deepEqual(await client.call('looksAlive', killed, callMs), { ok: true, data: { alive: false, why: 'process exited (signal SIGKILL)' } });
+    assert.deepEqual(await client.call('isAlive', crashing, callMs), { ok: true, data: { alive: false, why: 'process exited (exit code 3)' } });
   });
 
   test('a tcp probe holds online until the port answers; isAlive runs the probe', async () => {

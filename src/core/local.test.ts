@@ -79,7 +79,7 @@ class Harness {
   }
 
   /** Feed the result of call `c` back; the calls it issues (a terminate after a failure) become pending. */
-  answer(c: Call, ok = true, data?: { alive?: boolean; pid?: number }, error = 'boom'): LocalAction[] {
+  answer(c: Call, ok = true, data?: { alive?: boolean; why?: string; pid?: number }, error = 'boom'): LocalAction[] {
     this.pending.delete(c.id);
     const as = agentResult(this.st, 'n1', c.id, ok, ok ? undefined : error, data, this.now);
     for (const n of callsOf(as)) this.pending.set(n.id, n);
@@ -555,7 +555,8 @@ describe('local: health checks', () => {
   });
 
   test('a failed check (alive false, or an error) fails the resource, which restarts', () => {
-    for (const [ok, data] of [[true, { alive: false }], [false, undefined]] as const) {
+    const want = new Map<unknown, RegExp>([['alive false', /^isAlive check failed$/], ['why', /^isAlive check failed: process exited \(exit code 3\)$/], ['error', /^isAlive check failed: probe timed out$/]]);
+    for (const [ok, data, kind] of [[true, { alive: false }, 'alive false'], [true, { alive: false, why: 'process exited (exit code 3)' }, 'why'], [false, undefined, 'error']] as const) {
       const h = new Harness(single(props));
       h.tick(0);
       h.answer(h.pendingFor('srv'));
@@ -570,7 +571,7 @@ describe('local: health checks', () => {
       const ev = h.answer(h.pendingFor('srv'));
       assert.deepEqual(eventsOf(ev), ['RESOURCE_FAILED']);
       assert.equal(h.res('srv').state, 'Failed');
-      assert.match(h.res('srv').error ?? '', ok ? /^isAlive check failed$/ : /^isAlive check failed: probe timed out$/);
+      assert.match(h.res('srv').error ?? '', want.get(kind)!, 'a dead answer says why when the agent knows');
       assert.equal(runtimeOf(h.res('srv')).restarts, 1);
       assert.deepEqual(brief(h.tick(5_299)), []);
       assert.deepEqual(brief(h.tick(5_300)), ['online srv']);

@@ -350,7 +350,7 @@ export function resourceFailed(st: LocalState, self: NodeName, resource: string,
   return actions;
 }
 
-export function agentResult(st: LocalState, self: NodeName, id: number, okResult: boolean, error: string | undefined, data: { alive?: boolean; pid?: number; warning?: string } | undefined, nowMs: number,
+export function agentResult(st: LocalState, self: NodeName, id: number, okResult: boolean, error: string | undefined, data: { alive?: boolean; why?: string; pid?: number; warning?: string } | undefined, nowMs: number,
   near?: { group: GroupName; resource: ResourceName }, failure: FailureKind = 'restart'): LocalAction[] {
   const hit = find(st, id, near);
   if (!hit) return [];
@@ -362,7 +362,8 @@ export function agentResult(st: LocalState, self: NodeName, id: number, okResult
     if (kind === 'isAlive') lr.lastIsAliveMs = nowMs;
     lr.lastLooksAliveMs = nowMs;
     if (lr.state !== 'Online' || lr.op || lr.maint) return warned; // a check that overlapped maintenance counts for nothing
-    if (!okResult || data?.alive === false) return [...warned, ...failAfterTerminate(st, hit.lg, lr, `${kind} check failed${error ? `: ${error}` : ''}`, okResult ? 'restart' : failure)];
+    const detail = error ?? data?.why;
+    if (!okResult || data?.alive === false) return [...warned, ...failAfterTerminate(st, hit.lg, lr, `${kind} check failed${detail ? `: ${detail}` : ''}`, okResult ? 'restart' : failure)];
     return warned;
   }
   const op = lr.op!;

@@ -45,6 +45,8 @@ export interface ResourceAgent {
   looksAlive(spec: ResourceSpec, ctx: AgentContext): Promise<boolean>;
   /** Thorough check (WSFC IsAlive). */
   isAlive(spec: ResourceSpec, ctx: AgentContext): Promise<boolean>;
+  /** Why a check finds the resource dead, when the agent knows (a process that exited: how): the check's answer carries it. */
+  deadReason?(resource: string): string | undefined;
   /**
    * Kills everything this agent runs at once and forgets it; returns the resources it killed.
    * Synchronous on purpose: it runs on the way out (self-fence, parent death), where nothing

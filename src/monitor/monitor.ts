@@ -256,9 +256,12 @@ async function runOp(op: AgentOp, spec: ResourceSpec, ctx: AgentContext): Promis
       await agent.terminate(spec, ctx);
       return warned(undefined);
     case 'looksAlive':
-      return warned({ alive: await agent.looksAlive(spec, ctx) });
-    case 'isAlive':
-      return warned({ alive: await agent.isAlive(spec, ctx) });
+    case 'isAlive': {
+      const alive = await (op === 'looksAlive' ? agent.looksAlive(spec, ctx) : agent.isAlive(spec, ctx));
+      // A check can see an exit before its own report reaches clusterd: the answer then says how it ended.
+      const why = alive ? undefined : agent.deadReason?.(spec.name);
+      return warned(why === undefined ? { alive } : { alive, why });
+    }
     case 'maintOffline':
     case 'maintOnline': {
       const run = op === 'maintOffline' ? agent.maintOffline : agent.maintOnline;

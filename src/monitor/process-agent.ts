@@ -114,12 +114,16 @@ export class ProcessAgent implements ResourceAgent {
   /** Every spawn of this agent (resources and probe commands) goes through it. */
   private readonly spawns = new Pacer(spawnTurnMs);
 
+  /** How each resource's main process last ended on its own (not stopped or fenced), until it is brought online again: a check that finds it dead says so. */
+  private readonly exits = new Map<string, ExitInfo>();
+
   constructor(private readonly events: AgentEvents) {}
 
   async online(spec: ResourceSpec, ctx: AgentContext): Promise<{ pid?: number }> {
     const priv = parsePriv(spec);
     let state = this.running.get(spec.name);
     if (state?.stopping) throw new Error(`resource '${spec.name}' is being stopped; bring it online after the stop finished`);
+    this.exits.delete(spec.name);
     // Online is idempotent: a live process is kept, only its probe is awaited again.
     if (state === undefined || state.exit !== undefined) state = await this.startOnce(spec, priv);
     state.onlineWaiters += 1;
@@ -158,6 +162,11 @@ export class ProcessAgent implements ResourceAgent {
     return state !== undefined && state.exit === undefined;
   }
 
+  deadReason(resource: string): string | undefined {
+    const exit = this.exits.get(resource);
+    return exit === undefined ? undefined : `process exited (${exit.signal === null ? `exit code ${exit.code}` : `signal ${exit.signal}`})`;
+  }
+
   async isAlive(spec: ResourceSpec, ctx: AgentContext): Promise<boolean> {
     const state = this.running.get(spec.name);
     if (state === undefined || state.exit !== undefined) return false;
@@ -175,6 +184,7 @@ export class ProcessAgent implements ResourceAgent {
 
   killAll(): string[] {
     this.fences += 1;
+    this.exits.clear();
     const names = [...this.running.keys()];
     for (const state of this.running.values()) {
       state.stopping = true;
@@ -268,6 +278,7 @@ export class ProcessAgent implements ResourceAgent {
   private onExit(state: Running, exit: ExitInfo): void {
     state.exit = exit;
     if (state.stopping) return;
+    this.exits.set(state.name, exit);
     // A resource whose main process died is Failed: its leftovers (workers holding a port) must
     // not meet the restart.
     signalGroup(state.pgid, 'SIGKILL');

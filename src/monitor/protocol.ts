@@ -77,6 +77,8 @@ export type BackupOp = 'freeze' | 'thaw';
 /** What a successful call may return. `warning`: something an operator should see (an event), the call still succeeded. */
 export interface CallData {
   alive?: boolean;
+  /** A check that finds the resource dead: why, when the agent knows (`process exited (exit code 3)`). */
+  why?: string;
   pid?: number;
   warning?: string;
   /** validate: the verdict. */
