@@ -40,6 +40,7 @@ import { workerHeartbeat } from '../node/heartbeat.js';
 import { heartbeatSocketPath, installTestHooks } from '../node/test-hooks.js';
 import { migrateStore } from '../store/migrate.js';
 import { notifySystemd } from './systemd.js';
+import { exitStatusOf } from './start-env.js';
 import { clusterdVersion } from '../core/version.js';
 import { securePrivateDir, tightenModes } from '../store/secure-dir.js';
 
@@ -129,7 +130,7 @@ function eventFields(data: Record<string, unknown> | undefined): Record<string, 
 
 function fail(e: ClusterError): never {
   process.stderr.write(`${e.format()}\n`);
-  process.exit(2);
+  process.exit(exitStatusOf(e));
 }
 
 function intArg(v: string): number {

@@ -1,5 +1,6 @@
-// The environment clusterd is started with, beyond the operator's own: deploy/clusterd.service
-// sets the same (a test keeps the two equal), and the demo and the benchmarks start clusterd so.
+// How clusterd is started and how it exits, as deploy/clusterd.service expects: the environment
+// beyond the operator's own (the unit sets the same, a test keeps the two equal, and the demo and
+// the benchmarks start clusterd so), and the exit status of a refusal (the unit restarts or not).
 
 /**
  * glibc's malloc with fixed thresholds (glibc.malloc.* tunables, read by the C library when the
@@ -18,4 +19,19 @@ export const mallocTunables = 'glibc.malloc.mmap_threshold=131072:glibc.malloc.t
 /** `env` with mallocTunables, unless the operator set GLIBC_TUNABLES already (theirs is kept as it is). */
 export function clusterdStartEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return env.GLIBC_TUNABLES === undefined ? { ...env, GLIBC_TUNABLES: mallocTunables } : env;
+}
+
+/**
+ * Exit status of a refusal that may end without anything done by an operator (sysexits'
+ * EX_TEMPFAIL): the quorum store cannot be reached, as while etcd forms its quorum after a power
+ * cut, when the machines boot together and the first ones find too few members up. systemd
+ * restarts clusterd after it (deploy/clusterd.service); every other refusal exits 2, which it does
+ * not restart, because a setting or the data needs a person.
+ */
+export const exitTempFail = 75;
+const passingRefusals: ReadonlySet<string> = new Set(['QUORUM_UNAVAILABLE']);
+
+/** How `clusterd` exits on a refusal with this error: exitTempFail, or 2. */
+export function exitStatusOf(e: { code: string }): number {
+  return passingRefusals.has(e.code) ? exitTempFail : 2;
 }
