@@ -21,15 +21,16 @@ export interface Checkpointing {
 export const checkpointingDefaults: Readonly<Checkpointing> = Object.freeze({ logResetBytes: 64 * 1024, checkpointIntervalMs: 4 * 3_600_000 });
 
 /**
- * How often the coordinator reads the quorum store back and checks it: each log record after the
- * checkpoint (checksums, no gap) every time, the checkpoint itself every checkpointCheckEvery-th
- * time (node/config-log.ts). A record damaged on disk is otherwise found only by a node that reads it: one that starts
- * and then cannot start (KB257905: a corrupt quorum log stopped the service), while the running
+ * How often the coordinator reads the quorum store back and checks it (node/store-check.ts): each
+ * log record after the checkpoint every time, the checkpoint itself once a minute. A record
+ * damaged on disk is otherwise found only by a node that reads it: one that starts, and then
+ * cannot start (KB257905: a corrupt quorum log stopped the service), while the running
  * coordinator, which holds the configuration whole, never looks and never repairs it. Why 10 s: a
  * node restarted after a damage waits that long at most for the repair; the log is at most the
  * checkpoint's size or 64 KiB (logLimitBytes), so reading it back costs little.
  */
 export const storeCheckEveryMs = 10_000;
+
 /** What the coordinator knows at the end of its cycle's placement work. */
 export interface CheckpointFacts {
   nowMs: number;
@@ -41,11 +42,11 @@ export interface CheckpointFacts {
   newlyStopped: NodeName[];
   /** A node reported that it cannot read the quorum log past some seq. */
   damagedLogReported: boolean;
-  /** What the coordinator's own read-back of the store found damaged (node/config-log.ts verifyStore), or null. */
+  /** What the coordinator's own read-back of the store found damaged (node/store-check.ts), or null. */
   damageFound: string | null;
 }
 
-/** Checkpoint now, and why; `repair` when it rewrites a log a node reported damaged. */
+/** Checkpoint now, and why; `repair` when it rewrites a damaged log (a node reported it, or the coordinator found it). */
 export interface CheckpointDue {
   reason: string;
   repair: boolean;
