@@ -114,7 +114,7 @@ export class ProcessAgent implements ResourceAgent {
   /** Every spawn of this agent (resources and probe commands) goes through it. */
   private readonly spawns = new Pacer(spawnTurnMs);
 
-  /** How each resource's main process last ended on its own (not stopped or fenced), until it is brought online again: a check that finds it dead says so. */
+  /** How each resource's main process last ended on its own (not stopped or fenced), until it is brought online, offline or terminated: a check that finds it dead says so. */
   private readonly exits = new Map<string, ExitInfo>();
 
   constructor(private readonly events: AgentEvents) {}
@@ -136,6 +136,7 @@ export class ProcessAgent implements ResourceAgent {
   }
 
   async offline(spec: ResourceSpec, ctx: AgentContext): Promise<void> {
+    this.exits.delete(spec.name);
     await this.starting.get(spec.name)?.catch(() => undefined);
     const state = this.running.get(spec.name);
     if (state === undefined) return;
@@ -149,6 +150,7 @@ export class ProcessAgent implements ResourceAgent {
   }
 
   async terminate(spec: ResourceSpec, ctx: AgentContext): Promise<void> {
+    this.exits.delete(spec.name);
     await this.starting.get(spec.name)?.catch(() => undefined);
     const state = this.running.get(spec.name);
     if (state === undefined) return;
