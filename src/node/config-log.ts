@@ -80,6 +80,8 @@ export class ConfigLog {
   private checkpointSeq: number | null = null;
   private lastStoreCheckMs = -Infinity;
   private storeChecks = 0;
+  /** The damage last announced (QUORUM_LOG_DAMAGE_FOUND once per damage, not at every check while a repair fails). */
+  private damageSaid: string | null = null;
   private pendingCommits: PendingCommit[] = [];
   private committing = false;
   /** The catch-up under way: callers share it, so records are never applied (or kept locally) twice. */
@@ -377,7 +379,10 @@ export class ConfigLog {
       damagedLogReported: Object.values(this.s.currentReports()).some((r) => r.logDamagedAt !== undefined), damageFound,
     }, this.checkpointing);
     if (!due) return;
-    if (damageFound !== null) this.s.emitEvent('QUORUM_LOG_DAMAGE_FOUND', 'error', `the coordinator's check of the quorum store found damage: ${damageFound}; rewriting it as a checkpoint from the coordinator's copy (seq ${this.appliedSeq})`);
+    if (damageFound !== null && damageFound !== this.damageSaid) {
+      this.damageSaid = damageFound;
+      this.s.emitEvent('QUORUM_LOG_DAMAGE_FOUND', 'error', `the coordinator's check of the quorum store found damage: ${damageFound}; rewriting it as a checkpoint from the coordinator's copy (seq ${this.appliedSeq})`);
+    }
     const res = await this.checkpoint(due.reason);
     if (!res.ok) this.s.problems.failing('CHECKPOINT_FAILED', 'warning', res.error);
     else if (due.repair) this.s.emitEvent('QUORUM_LOG_REPAIRED', 'warning', `the quorum log was rewritten as a checkpoint at seq ${res.value} from the coordinator's copy`);
@@ -388,6 +393,8 @@ export class ConfigLog {
     const now = this.s.o.clock.nowMs();
     if (this.checkpointSeq === null || now - this.lastStoreCheckMs < storeCheckEveryMs) return null;
     this.lastStoreCheckMs = now;
-    return findStoreDamage(this.s.o, this.checkpointSeq, this.appliedSeq, this.storeChecks++ % checkpointCheckEvery === 0);
+    const damage = await findStoreDamage(this.s.o, this.checkpointSeq, this.appliedSeq, this.storeChecks++ % checkpointCheckEvery === 0);
+    if (damage === null) this.damageSaid = null;
+    return damage;
   }
 }
