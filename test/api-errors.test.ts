@@ -4,10 +4,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync, truncateSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { applyGroupsMax } from '../src/core/apply.js';
 import { exitCodeOf } from '../src/core/errors.js';
-import { TestCluster } from './harness.js';
+import { TestCluster, waitFor } from './harness.js';
 
 let cluster: TestCluster | null = null;
 after(async () => { await cluster?.close(); });
@@ -61,6 +62,27 @@ test('the API answers each error code with its status, and cluster exits with it
     const big = await c.api<{ error?: { code?: string; hint?: string } }>('/v1/apply', post({ spec: { groups: {} }, dryRun: true, pad: 'x'.repeat(16 << 20) }));
     assert.deepEqual([big.status, big.body.error?.code], [413, 'BODY_TOO_LARGE'], JSON.stringify(big.body));
     assert.match(big.body.error?.hint ?? '', /split the document.*without --prune/);
+  });
+
+  await t.test('a body past the limit that is still being sent gets the answer, not a reset connection', async () => {
+    // Headers of a 17 MiB apply and its first MiB, then a pause (as a client writing a large body):
+    // fastify answered and closed at once, the unread body made the close a reset, and the client
+    // got no answer at all (fetch: EPIPE). The node now reads the rest and drops it.
+    const u = new URL(c.nodes.get('n1')!.url);
+    const sock = connect(Number(u.port), u.hostname);
+    let got = '';
+    sock.on('data', (d: Buffer) => { got += d.toString(); });
+    sock.on('error', () => undefined);
+    try {
+      await new Promise((resolve) => sock.once('connect', resolve));
+      sock.write(`POST /v1/apply HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/json\r\nAuthorization: Bearer ${c.token}\r\nContent-Length: ${17 << 20}\r\n\r\n`);
+      sock.write(Buffer.alloc(1 << 20, 0x20));
+      await waitFor('the answer', () => got.includes('BODY_TOO_LARGE'), 10_000);
+      assert.match(got, /^HTTP\/1\.1 413 /);
+      assert.ok(!sock.destroyed, 'the connection is still open: the rest of the body can still be sent');
+    } finally {
+      sock.destroy();
+    }
   });
 
   await t.test('cluster apply reads a file past 4 MiB; one past what an apply takes is refused before parsing, with how to split it', () => {

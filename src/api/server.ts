@@ -289,7 +289,16 @@ function routes(app: FastifyInstance, node: NodeFacade, streams: EventStreams, m
   const notFound = (reply: FastifyReply, kind: 'GROUP_NOT_FOUND' | 'RESOURCE_NOT_FOUND' | 'NODE_NOT_FOUND', name: string) =>
     sendError(reply, clusterError(kind, `no ${kind.split('_')[0]!.toLowerCase()} '${name}'`, `cluster ${kind === 'RESOURCE_NOT_FOUND' ? 'res' : kind.split('_')[0]!.toLowerCase()} lists them`));
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => sendError(reply, frameworkError(err, req)));
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    const e = frameworkError(err, req);
+    // Past the body limit fastify answers at once and closes the connection; a client still
+    // writing the body (fetch() does not wait for an early answer) then sees the connection reset
+    // (EPIPE) instead of the answer that says how to split the document. The rest of the body is
+    // read and dropped instead, as Node.js does after any answered request, bounded by the
+    // request timeout.
+    if (e.code === 'BODY_TOO_LARGE') reply.removeHeader('connection');
+    return sendError(reply, e);
+  });
   jsonBodies(app);
   app.addHook('onRequest', async (req, reply) => {
     reply.header(answeredByHeader, node.name);
