@@ -25,6 +25,7 @@ import { exportFor } from './export.js';
 import type { ResourceView } from './types.js';
 import { openApiDocument } from './openapi.js';
 import { clusterdVersion } from '../core/version.js';
+import { applyDocumentBytesMax } from '../core/limits.js';
 import { internalHeaders, nodeAuthOf, principalOf, setNodeAuth } from './identity.js';
 import { Admission, admissionDefaults, type AdmissionSettings } from './admission.js';
 import { agentCheckBody, agentCheckRoutes } from './agent-check-routes.js';
@@ -32,12 +33,11 @@ import { agentCheckBody, agentCheckRoutes } from './agent-check-routes.js';
 /** Request bodies larger than this are refused: a cluster document is a few KiB. */
 const bodyLimitBytes = 1 << 20;
 /**
- * An apply document may be larger: it may hold applyResourcesMax (20,000) resources of a few
- * hundred bytes each (10,000 `/bin/sleep` resources in groups of 10 are 1.1 MiB of JSON). Only an
- * admin's apply is read this far, at most appliesInFlightMax at once per node: authentication and
- * admission answer before the body is read.
+ * An apply document may be larger (core/limits.ts applyDocumentBytesMax). Only an admin's apply is
+ * read this far, at most appliesInFlightMax at once per node: authentication and admission answer
+ * before the body is read.
  */
-export const applyBodyLimitBytes = 16 << 20;
+export const applyBodyLimitBytes = applyDocumentBytesMax;
 /** A path segment (a name) longer than this is refused before routing: names are far shorter. */
 const pathParamLengthMax = 1024;
 /**

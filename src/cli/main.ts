@@ -19,6 +19,7 @@ import { exitCodeOf } from '../core/errors.js';
 import { clusterdVersion } from '../core/version.js';
 import { maintenanceStable } from '../core/maintenance.js';
 import { applySplitHint } from '../core/apply.js';
+import { applyDocumentBytesMax } from '../core/limits.js';
 import type { BackupView } from '../core/backup.js';
 import type { AgentInfo } from '../monitor/protocol.js';
 import { Progress, waitedText } from './progress.js';
@@ -57,12 +58,8 @@ export const nodeActionShownMs = 5_000;
 /** The API pages events forward from an id; this many per page, at most this many pages (1M events). */
 export const eventPageSize = 1_000;
 export const eventPagesMax = 1_000;
-/**
- * An apply file may hold as much as one apply takes: the API reads an apply document of up to
- * 16 MiB of JSON (api/server.ts applyBodyLimitBytes), and YAML is about as large as its JSON. A
- * larger file is refused before it is parsed, with how to split it.
- */
-export const applyFileBytesMax = 16 * 1024 * 1024;
+/** An apply file may hold as much as one apply takes; a larger one is refused before it is parsed, with how to split it. */
+export const applyFileBytesMax = applyDocumentBytesMax;
 
 interface Ctx {
   client: ApiClient;

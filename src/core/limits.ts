@@ -22,3 +22,11 @@ export const logReadMax = 5_000;
  * calls reach it rests longer between cycles (node/cycle-runner.ts).
  */
 export const monitorCallsInFlightMax = 64;
+
+/**
+ * Bytes of one apply document, at most: the API reads a `POST /v1/apply` body this large
+ * (api/server.ts), and `cluster apply -f` reads a file as large (YAML is about as large as its
+ * JSON). It may hold applyResourcesMax (20,000) resources of a few hundred bytes each (10,000
+ * `/bin/sleep` resources in groups of 10 are 1.1 MiB of JSON).
+ */
+export const applyDocumentBytesMax = 16 << 20;
